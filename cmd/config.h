@@ -1,0 +1,86 @@
+/* The JSON config of CONTRACT.md, as plain structs. Strings are owned by the config. */
+#ifndef FSG_CMD_CONFIG_H
+#define FSG_CMD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/buf.h"
+
+enum fsg_associate { FSG_ASSOCIATE_ADD = 0, FSG_ASSOCIATE_REPLACE, FSG_ASSOCIATE_NONE };
+
+struct fsg_config_label {
+    char *key;
+    char *value;
+};
+
+struct fsg_config_target {
+    char *name;
+    char *rds_instance;      /* NULL when absent */
+    /* The PCE side: exactly one of these three. */
+    char *virtual_service;   /* name or href */
+    char *workload;          /* name or href */
+    struct fsg_config_label *labels;
+    size_t n_labels;
+    /* The AWS side. */
+    char *security_group;    /* "sg-..." or NULL when create_name is set */
+    char *create_name;       /* security_group: {"create": NAME, "vpc_id": ...} */
+    char *create_vpc_id;
+    enum fsg_associate associate;
+    char **enis;             /* known ENI ids, may be empty */
+    size_t n_enis;
+    char **eni_addrs;        /* known ENI addresses ("10.0.20.11"), may be empty */
+    size_t n_eni_addrs;
+    char *flow_log_id;       /* "fl-..." or NULL */
+    long port;               /* database port (0 = from RDS / policy) */
+};
+
+struct fsg_config_guards {
+    long max_removals;       /* default 10 */
+    bool allow_empty;        /* default false */
+    bool allow_public;       /* default false */
+    long max_rules;          /* default 60 */
+};
+
+struct fsg_config_pce {
+    char *url;               /* NULL when no PCE is configured */
+    long org_id;             /* default 1 */
+    char *key_env;           /* default "PCE_API_KEY" */
+    char *secret_env;        /* default "PCE_API_SECRET" */
+    char *key_file;          /* optional: read the key from this file instead */
+    char *secret_file;
+    char *ca_file;
+    long timeout_s;          /* default 30 */
+};
+
+struct fsg_config_nlb {
+    char *target_group_arn;
+    char *rds_instance;
+    long port;               /* 0 = the instance's port */
+    long healthy_timeout_s;  /* default 120 */
+};
+
+struct fsg_config {
+    char *region;            /* NULL = from the environment */
+    struct fsg_config_pce pce;
+    struct fsg_config_target *targets;
+    size_t n_targets;
+    struct fsg_config_guards guards;
+    char *key_regex;         /* flowlogs.key_regex, NULL = every key */
+    char *flowlog_format;    /* flowlogs.format: header-less field list, NULL = default format */
+    struct fsg_config_nlb nlb;
+    bool dry_run;
+    long policy_ttl_s;       /* Lambda: reuse the policy for this long (0 = reload each time) */
+};
+
+/* Parses config JSON (inline text). Unknown keys are an error (a typo must not pass silently). */
+enum fsg_err fsg_config_parse(struct fsg_span json, struct fsg_config **ret_config,
+                              struct fsg_error *err) FSG_MUST_USE;
+/* arg is inline JSON when it starts with '{', else a file path. */
+enum fsg_err fsg_config_load(const char *arg, struct fsg_config **ret_config,
+                             struct fsg_error *err) FSG_MUST_USE;
+/* An empty config with every default. */
+enum fsg_err fsg_config_new_default(struct fsg_config **ret_config, struct fsg_error *err) FSG_MUST_USE;
+void fsg_config_destroy(struct fsg_config *config); /* NULL ok */
+
+#endif
