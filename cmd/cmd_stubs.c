@@ -10,32 +10,8 @@ static int s_not_yet(struct fsg_cli *cli, const char *name)
     return FSG_EXIT_ERROR;
 }
 
-int fsg_cmd_flows(struct fsg_cli *cli, int argc, char **argv)
-{
-    return s_not_yet(cli, argv[0]);
-}
-
-int fsg_cmd_plan(struct fsg_cli *cli, int argc, char **argv)
-{
-    return s_not_yet(cli, argv[0]);
-}
-
 int fsg_cmd_apply(struct fsg_cli *cli, int argc, char **argv)
 {
     return s_not_yet(cli, argv[0]);
 }
 
-int fsg_cmd_lambda(struct fsg_cli *cli, int argc, char **argv)
-{
-    return s_not_yet(cli, argv[0]);
-}
-
-int fsg_cmd_nlb_sync(struct fsg_cli *cli, int argc, char **argv)
-{
-    return s_not_yet(cli, argv[0]);
-}
-
-int fsg_cmd_publish_flows(struct fsg_cli *cli, int argc, char **argv)
-{
-    return s_not_yet(cli, argv[0]);
-}

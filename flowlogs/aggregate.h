@@ -1,0 +1,103 @@
+/* Per-ENI aggregation of flow-log records into the flow table of lib/flow.h.
+ *
+ * While records stream in, each request-leg record is keyed by (eni, initiator, responder,
+ * responder port, protocol, action, record direction) in an open-addressing table (lib/hash.h) and
+ * its records/packets/bytes/first/last folded in; ENI ids are interned. Response legs (return
+ * traffic) are counted in no direction and dropped right away. Which connections are ingress
+ * or egress is decided at the end (fsg_aggregate_result), when every ENI's own address can be
+ * learned from all its records (flowlogs/direction.h). Memory is bounded by the number of distinct
+ * keys, never by the input size.
+ *
+ * One aggregator per thread; fsg_aggregate_merge() folds one into another (associative and
+ * commutative, so the result does not depend on the order objects were read in). */
+#ifndef FSG_FLOWLOGS_AGGREGATE_H
+#define FSG_FLOWLOGS_AGGREGATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowlogs/flowlog.h"
+#include "lib/buf.h"
+#include "lib/error.h"
+#include "lib/flow.h"
+#include "lib/ip.h"
+
+/* What the config knows about one ENI (from a target): its own addresses and database port. */
+struct fsg_eni_hint {
+    const char *eni;             /* "eni-..." (or the name records without interface-id get) */
+    const struct fsg_ip *addrs;  /* the ENI's own addresses (config eni_addrs); may be NULL */
+    size_t n_addrs;
+    uint16_t service_port;       /* the target's database port; 0 = unknown */
+};
+
+struct fsg_aggregate_options {
+    /* Borrowed during new() only (copied). Later hints for the same ENI are ignored. */
+    const struct fsg_eni_hint *hints;
+    size_t n_hints;
+    /* Distinct keys after which add() fails with FSG_E_LIMIT; 0 = 16 Mi (about 1.3 GiB). */
+    size_t max_entries;
+};
+
+/* Run-wide counters, CONTRACT.md `stats` (errors are kept by the caller). */
+struct fsg_flow_stats {
+    uint64_t objects;   /* objects read completely */
+    uint64_t bytes_in;  /* their input bytes (compressed size) */
+    uint64_t lines;
+    uint64_t records;
+    uint64_t nodata;
+    uint64_t skipdata;
+    uint64_t malformed;
+};
+
+enum fsg_direction_filter { FSG_DIRECTION_INGRESS = 0, FSG_DIRECTION_EGRESS, FSG_DIRECTION_ALL };
+
+struct fsg_aggregate;
+
+/* Creates an empty aggregator. opts may be NULL. Caller owns *ret_agg. FSG_E_NOMEM. */
+enum fsg_err fsg_aggregate_new(const struct fsg_aggregate_options *opts,
+                               struct fsg_aggregate **ret_agg, struct fsg_error *err) FSG_MUST_USE;
+
+void fsg_aggregate_destroy(struct fsg_aggregate *agg); /* NULL ok */
+
+/* Creates an empty aggregator with the same options (hints, limits) as `like` (borrowed), e.g.
+ * one per thread or per object. Caller owns *ret_agg. FSG_E_NOMEM. */
+enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
+                                       struct fsg_aggregate **ret_agg,
+                                       struct fsg_error *err) FSG_MUST_USE;
+
+/* Folds one OK record in. The ENI is rec->interface_id, or default_eni when that is empty (and
+ * "-" when both are); ids longer than FSG_ENI_ID_MAX - 1 bytes are cut. Records without addresses
+ * are skipped. rec and default_eni are borrowed for the call. FSG_E_LIMIT, FSG_E_NOMEM. */
+enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowlog_record *rec,
+                               struct fsg_span default_eni, struct fsg_error *err) FSG_MUST_USE;
+
+/* Adds one object's decoder counters (and counts the object). */
+void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog_stats *stats);
+
+/* Folds src into dst (src unchanged, borrowed). On failure dst may hold part of src. */
+enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, const struct fsg_aggregate *src,
+                                 struct fsg_error *err) FSG_MUST_USE;
+
+/* Drops every entry and counter, keeping memory and hints (to reuse a per-object aggregator). */
+void fsg_aggregate_clear(struct fsg_aggregate *agg);
+
+/* Counters so far. Borrowed, owned by agg. */
+const struct fsg_flow_stats *fsg_aggregate_stats(const struct fsg_aggregate *agg);
+
+/* Distinct keys held (for tests and memory accounting). */
+size_t fsg_aggregate_entries(const struct fsg_aggregate *agg);
+
+/* The flow table: one fsg_flow per (eni, src, dst, port, proto, action, direction) that passes
+ * the direction filter and, when n_enis > 0, whose eni is in enis (borrowed C strings). Sorted by
+ * eni, src, dst (numerically), port, proto, action, direction. Caller owns *ret_flows (fsg_free;
+ * NULL when *ret_n == 0). FSG_E_NOMEM. */
+enum fsg_err fsg_aggregate_result(const struct fsg_aggregate *agg, enum fsg_direction_filter filter,
+                                  const char *const *enis, size_t n_enis,
+                                  struct fsg_flow **ret_flows, size_t *ret_n,
+                                  struct fsg_error *err) FSG_MUST_USE;
+
+/* Order of fsg_aggregate_result (for callers that sort or merge tables themselves). */
+int fsg_flow_cmp(const struct fsg_flow *a, const struct fsg_flow *b);
+
+#endif

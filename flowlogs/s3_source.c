@@ -1,0 +1,561 @@
+/* S3 sources: s3:// arguments -> objects for fsg_run_objects, each streamed from GetObject into
+ * the object reader. See flowlogs/s3_source.h. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "flowlogs/s3_source.h"
+
+#include <pcre2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/aws.h"
+#include "lib/creds.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/s3.h"
+
+/* The file name's timestamp names a 5-minute publication window (aws-wire.md §1.7). */
+#define S_FILE_WINDOW_S 300
+#define S_DAY_S 86400
+#define S_HOUR_S 3600
+
+/* One object to read. Owned by the source; its address is the fsg_object's ctx. */
+struct s_obj {
+    struct fsg_s3_source *src;
+    char *bucket;
+    char *key;
+    char *name;   /* "s3://bucket/key" */
+    bool parquet;
+};
+
+struct fsg_s3_source {
+    struct fsg_aws_client_options tmpl; /* for pooled clients; the strings below own its text */
+    char *region;
+    char *endpoint;
+    struct fsg_creds_provider *creds;   /* owned when we made it */
+    pthread_mutex_t lock;               /* guards idle[] */
+    struct fsg_aws_client **idle;
+    size_t n_idle;
+    size_t cap_idle;
+    pcre2_code *re;
+    pcre2_match_data *md;
+    int64_t since_s;
+    int64_t until_s;
+    unsigned max_keys;
+    struct s_obj **objs;
+    size_t n_objs;
+    size_t cap_objs;
+    struct fsg_s3_source_counts counts;
+};
+
+/* ---- key dates --------------------------------------------------------------------------------- */
+
+/* n decimal digits at p; -1 when any is not a digit. */
+static int s_digits(const char *p, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* UTC time of a calendar date; false when the fields are out of range (Feb 30 included). */
+static bool s_utc(int y, int mo, int d, int h, int mi, int s, int64_t *ret)
+{
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || s < 0 || s > 59) {
+        return false;
+    }
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                     .tm_min = mi, .tm_sec = s };
+    time_t t = timegm(&tm);
+    if (tm.tm_mday != d || tm.tm_mon != mo - 1) {
+        return false; /* timegm normalised an impossible day */
+    }
+    *ret = (int64_t)t;
+    return true;
+}
+
+/* "..._20180620T1620Z_..." in the last path segment. */
+static bool s_file_time(const char *base, int64_t *ret)
+{
+    size_t n = strlen(base);
+    for (size_t i = 8; i + 5 < n; i++) {
+        if (base[i] != 'T' || base[i + 5] != 'Z') {
+            continue;
+        }
+        int date = s_digits(base + i - 8, 8), hm = s_digits(base + i + 1, 4);
+        if (date >= 0 && hm >= 0 &&
+            s_utc(date / 10000, date / 100 % 100, date % 100, hm / 100, hm % 100, 0, ret)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Segment [p, p+len) is exactly `name=` followed by `digits` digits: the number, else -1. */
+static int s_hive(const char *p, size_t len, const char *name, size_t digits)
+{
+    size_t n = strlen(name);
+    if (len != n + 1 + digits || strncmp(p, name, n) != 0 || p[n] != '=') {
+        return -1;
+    }
+    return s_digits(p + n + 1, digits);
+}
+
+struct s_seg {
+    const char *p;
+    size_t len;
+};
+
+static int s_seg_num(const struct s_seg *s, size_t digits)
+{
+    return s->len == digits ? s_digits(s->p, digits) : -1;
+}
+
+/* Directory date of segs[0..n) (the file name excluded): yyyy/mm/dd[/HH] or Hive
+ * year=/month=/day=[/hour=]. *ret_len is a day or an hour. */
+static bool s_dir_time(const struct s_seg *segs, size_t n, int64_t *ret, int64_t *ret_len)
+{
+    for (size_t i = 0; i + 3 <= n; i++) {
+        int y = s_seg_num(&segs[i], 4), m = s_seg_num(&segs[i + 1], 2);
+        int d = s_seg_num(&segs[i + 2], 2);
+        int h = i + 3 < n ? s_seg_num(&segs[i + 3], 2) : -1;
+        if (y < 0 || m < 0 || d < 0) {
+            y = s_hive(segs[i].p, segs[i].len, "year", 4);
+            m = s_hive(segs[i + 1].p, segs[i + 1].len, "month", 2);
+            d = s_hive(segs[i + 2].p, segs[i + 2].len, "day", 2);
+            h = i + 3 < n ? s_hive(segs[i + 3].p, segs[i + 3].len, "hour", 2) : -1;
+        }
+        if (y >= 0 && m >= 0 && d >= 0 && s_utc(y, m, d, h >= 0 && h < 24 ? h : 0, 0, 0, ret)) {
+            *ret_len = h >= 0 && h < 24 ? S_HOUR_S : S_DAY_S;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool fsg_s3_key_time(const char *key, int64_t *ret_start_s, int64_t *ret_end_s)
+{
+    const char *slash = strrchr(key, '/');
+    const char *base = slash != NULL ? slash + 1 : key;
+    int64_t t;
+    if (s_file_time(base, &t)) {
+        *ret_start_s = t;
+        *ret_end_s = t + S_FILE_WINDOW_S;
+        return true;
+    }
+    /* Directory segments, at most the first 64 (flow-log layouts have about 10). */
+    struct s_seg segs[64];
+    size_t n = 0;
+    for (const char *p = key; p < base && n < 64;) {
+        const char *e = strchr(p, '/');
+        segs[n++] = (struct s_seg){ p, (size_t)(e - p) };
+        p = e + 1;
+    }
+    int64_t len;
+    if (s_dir_time(segs, n, &t, &len)) {
+        *ret_start_s = t;
+        *ret_end_s = t + len;
+        return true;
+    }
+    return false;
+}
+
+enum fsg_err fsg_s3_parse_time_bound(const char *s, bool is_until, int64_t *ret_s,
+                                     struct fsg_error *err)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    int y = n >= 10 ? s_digits(s, 4) : -1, mo = n >= 10 ? s_digits(s + 5, 2) : -1;
+    int d = n >= 10 ? s_digits(s + 8, 2) : -1, h = 0, mi = 0, sec = 0;
+    bool date_only = n == 10;
+    bool ok = n >= 10 && s[4] == '-' && s[7] == '-' && y >= 0 && mo >= 0 && d >= 0;
+    if (ok && !date_only) {
+        /* "THH:MM" then optional ":SS", then optional "Z" */
+        size_t rest = n - 10;
+        bool z = s[n - 1] == 'Z';
+        size_t core = rest - (z ? 1 : 0);
+        ok = (core == 6 || core == 9) && s[10] == 'T' && s[13] == ':' &&
+             (h = s_digits(s + 11, 2)) >= 0 && (mi = s_digits(s + 14, 2)) >= 0 &&
+             (core == 6 || (s[16] == ':' && (sec = s_digits(s + 17, 2)) >= 0));
+    }
+    int64_t t;
+    if (!ok || !s_utc(y, mo, d, h, mi, sec, &t)) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG,
+                             "'%.64s' is not a UTC date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z",
+                             s != NULL ? s : "");
+    }
+    *ret_s = !is_until ? t : (date_only ? t + S_DAY_S : t + 1);
+    return FSG_OK;
+}
+
+/* ---- the source ---------------------------------------------------------------------------- */
+
+static enum fsg_err s_compile_regex(struct fsg_s3_source *s, const char *pattern,
+                                    struct fsg_error *err)
+{
+    if (pattern == NULL || pattern[0] == '\0') {
+        return FSG_OK;
+    }
+    int code = 0;
+    PCRE2_SIZE offset = 0;
+    s->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &offset, NULL);
+    if (s->re == NULL) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        return fsg_error_set(err, FSG_E_INVALID_ARG,
+                             "flowlogs.key_regex '%.100s': %s at offset %zu", pattern,
+                             (const char *)msg, (size_t)offset);
+    }
+    s->md = pcre2_match_data_create_from_pattern(s->re, NULL);
+    return s->md != NULL ? FSG_OK : fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+}
+
+static enum fsg_err s_pool_put(struct fsg_s3_source *s, struct fsg_aws_client *c)
+{
+    enum fsg_err rc = FSG_OK;
+    pthread_mutex_lock(&s->lock);
+    if (s->n_idle == s->cap_idle) {
+        size_t cap = s->cap_idle == 0 ? 8 : s->cap_idle * 2;
+        struct fsg_aws_client **v = fsg_reallocarray(s->idle, cap, sizeof *v);
+        if (v == NULL) {
+            rc = FSG_E_NOMEM;
+        } else {
+            s->idle = v;
+            s->cap_idle = cap;
+        }
+    }
+    if (rc == FSG_OK) {
+        s->idle[s->n_idle++] = c;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc != FSG_OK) {
+        fsg_aws_client_destroy(c); /* a pool that cannot grow just forgets the connection */
+    }
+    return FSG_OK;
+}
+
+/* An idle client, or a new one like the first (same region, endpoint, credentials). Clients are
+ * used by one thread at a time; the pool keeps their connections alive across objects. */
+static enum fsg_err s_pool_get(struct fsg_s3_source *s, struct fsg_aws_client **ret,
+                               struct fsg_error *err)
+{
+    pthread_mutex_lock(&s->lock);
+    struct fsg_aws_client *c = s->n_idle > 0 ? s->idle[--s->n_idle] : NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (c != NULL) {
+        *ret = c;
+        return FSG_OK;
+    }
+    return fsg_aws_client_new(&s->tmpl, ret, err);
+}
+
+static enum fsg_err s_first_client(struct fsg_s3_source *s, const struct fsg_s3_source_options *o,
+                                   struct fsg_error *err)
+{
+    static const struct fsg_aws_client_options s_none = { 0 };
+    s->tmpl = o->aws != NULL ? *o->aws : s_none;
+    s->tmpl.service = "s3";
+    s->tmpl.region = o->region;
+    enum fsg_err rc = FSG_OK;
+    if (s->tmpl.creds_fn == NULL && s->tmpl.creds == NULL) {
+        /* One provider for every client and thread: credentials are fetched once. */
+        struct fsg_creds_options co = { 0 };
+        rc = fsg_creds_provider_new_default(&co, &s->creds, err);
+        s->tmpl.creds = s->creds;
+    }
+    struct fsg_aws_client *c = NULL;
+    if (rc == FSG_OK) {
+        rc = fsg_aws_client_new(&s->tmpl, &c, err);
+    }
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    /* Later clients reuse what the first one resolved instead of reading the environment. */
+    s->region = fsg_strdup(fsg_aws_client_region(c));
+    s->endpoint = fsg_strdup(fsg_aws_client_endpoint(c));
+    s->tmpl.region = s->region;
+    s->tmpl.endpoint_url = s->endpoint;
+    s->tmpl.path_style = fsg_aws_client_path_style(c);
+    if (s->region == NULL || s->endpoint == NULL) {
+        fsg_aws_client_destroy(c);
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    return s_pool_put(s, c);
+}
+
+enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
+                               struct fsg_s3_source **ret, struct fsg_error *err)
+{
+    static const struct fsg_s3_source_options s_defaults = { .since_s = FSG_S3_TIME_NONE,
+                                                               .until_s = FSG_S3_TIME_NONE };
+    const struct fsg_s3_source_options *o = opts != NULL ? opts : &s_defaults;
+    struct fsg_s3_source *s = fsg_calloc(1, sizeof *s);
+    if (s == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->since_s = o->since_s;
+    s->until_s = o->until_s;
+    s->max_keys = o->max_keys;
+    enum fsg_err rc = s_compile_regex(s, o->key_regex, err);
+    if (rc == FSG_OK) {
+        rc = s_first_client(s, o, err);
+    }
+    if (rc != FSG_OK) {
+        fsg_s3_source_destroy(s);
+        return rc;
+    }
+    *ret = s;
+    return FSG_OK;
+}
+
+static void s_obj_destroy(struct s_obj *o)
+{
+    if (o != NULL) {
+        fsg_free(o->bucket);
+        fsg_free(o->key);
+        fsg_free(o->name);
+        fsg_free(o);
+    }
+}
+
+void fsg_s3_source_destroy(struct fsg_s3_source *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_objs; i++) {
+        s_obj_destroy(s->objs[i]);
+    }
+    fsg_free(s->objs);
+    for (size_t i = 0; i < s->n_idle; i++) {
+        fsg_aws_client_destroy(s->idle[i]);
+    }
+    fsg_free(s->idle);
+    fsg_creds_provider_destroy(s->creds);
+    pcre2_match_data_free(s->md);
+    pcre2_code_free(s->re);
+    fsg_free(s->region);
+    fsg_free(s->endpoint);
+    pthread_mutex_destroy(&s->lock);
+    fsg_free(s);
+}
+
+bool fsg_s3_source_is_url(const char *arg)
+{
+    return arg != NULL && strncmp(arg, "s3://", 5) == 0;
+}
+
+void fsg_s3_source_counts(const struct fsg_s3_source *s, struct fsg_s3_source_counts *ret)
+{
+    *ret = s->counts;
+}
+
+/* ---- reading one object ------------------------------------------------------------------- */
+
+struct s_feed {
+    struct fsg_reader *reader;
+    enum fsg_err rc;
+    struct fsg_error err;
+};
+
+/* GetObject's body callback: every chunk goes straight into the decoder. */
+static enum fsg_err s_feed(struct fsg_span chunk, void *userdata)
+{
+    struct s_feed *f = userdata;
+    f->rc = fsg_reader_feed(f->reader, chunk, &f->err);
+    return f->rc;
+}
+
+static bool s_is_parquet(const char *key)
+{
+    size_t n = strlen(key);
+    return (n >= 8 && strcmp(key + n - 8, ".parquet") == 0) ||
+           (n >= 11 && strcmp(key + n - 11, ".parquet.gz") == 0);
+}
+
+static enum fsg_err s_parquet_error(const char *name, struct fsg_error *err)
+{
+    return fsg_error_set(err, FSG_E_REJECTED,
+                         "%s is a Parquet flow-log object, which flowseg cannot read: deliver the "
+                         "flow log as plain-text (FileFormat=plain-text), or exclude these keys "
+                         "with flowlogs.key_regex", name);
+}
+
+static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error *err)
+{
+    struct s_obj *o = ctx;
+    if (o->parquet) {
+        return s_parquet_error(o->name, err);
+    }
+    struct fsg_aws_client *c = NULL;
+    enum fsg_err rc = s_pool_get(o->src, &c, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    struct s_feed f = { .reader = reader };
+    struct fsg_s3_get_result res = { 0 };
+    rc = fsg_s3_get_object(c, o->bucket, o->key, NULL, s_feed, &f, &res, err);
+    if (rc != FSG_OK && f.rc != FSG_OK && err != NULL) {
+        *err = f.err; /* the decoder's own detail (with its byte offset), not "stopped" */
+    }
+    if (rc == FSG_OK && res.resumes > 0) {
+        fsg_log(FSG_LOG_DEBUG, "%s: read after %u resumed connections", o->name, res.resumes);
+    }
+    (void)s_pool_put(o->src, c);
+    return rc;
+}
+
+/* ---- expansion ---------------------------------------------------------------------------- */
+
+static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const char *key,
+                          struct fsg_object **objects, size_t *n_objects)
+{
+    if (s->n_objs == s->cap_objs) {
+        size_t cap = s->cap_objs == 0 ? 64 : s->cap_objs * 2;
+        struct s_obj **v = fsg_reallocarray(s->objs, cap, sizeof *v);
+        if (v == NULL) {
+            return FSG_E_NOMEM;
+        }
+        s->objs = v;
+        s->cap_objs = cap;
+    }
+    struct fsg_object *arr = fsg_reallocarray(*objects, *n_objects + 1, sizeof *arr);
+    if (arr == NULL) {
+        return FSG_E_NOMEM;
+    }
+    *objects = arr;
+    struct s_obj *o = fsg_calloc(1, sizeof *o);
+    struct fsg_buf name = FSG_BUF_INIT;
+    if (o == NULL || (o->bucket = fsg_strdup(bucket)) == NULL ||
+        (o->key = fsg_strdup(key)) == NULL ||
+        fsg_buf_printf(&name, "s3://%s/%s", bucket, key) != FSG_OK ||
+        (o->name = fsg_buf_strdup(&name)) == NULL) {
+        fsg_buf_clean_up(&name);
+        s_obj_destroy(o);
+        return FSG_E_NOMEM;
+    }
+    fsg_buf_clean_up(&name);
+    o->src = s;
+    o->parquet = s_is_parquet(key);
+    s->objs[s->n_objs++] = o;
+    arr[(*n_objects)++] = (struct fsg_object){ .name = o->name, .run = s_run, .ctx = o };
+    return FSG_OK;
+}
+
+static bool s_in_window(const struct fsg_s3_source *s, const char *key)
+{
+    if (s->since_s == FSG_S3_TIME_NONE && s->until_s == FSG_S3_TIME_NONE) {
+        return true;
+    }
+    int64_t start, end;
+    if (!fsg_s3_key_time(key, &start, &end)) {
+        return false;
+    }
+    return (s->since_s == FSG_S3_TIME_NONE || end > s->since_s) &&
+           (s->until_s == FSG_S3_TIME_NONE || start < s->until_s);
+}
+
+static bool s_regex_ok(const struct fsg_s3_source *s, const char *key)
+{
+    if (s->re == NULL) {
+        return true;
+    }
+    return pcre2_match(s->re, (PCRE2_SPTR)key, strlen(key), 0, 0, s->md, NULL) >= 0;
+}
+
+struct s_listing {
+    struct fsg_s3_source *s;
+    const char *bucket;
+    struct fsg_object **objects;
+    size_t *n_objects;
+};
+
+static enum fsg_err s_on_listed(const struct fsg_s3_object *obj, void *userdata)
+{
+    struct s_listing *l = userdata;
+    struct fsg_s3_source *s = l->s;
+    size_t n = strlen(obj->key);
+    s->counts.listed++;
+    if (n > 0 && obj->key[n - 1] == '/') {
+        s->counts.folders++;
+        return FSG_OK;
+    }
+    if (!s_regex_ok(s, obj->key)) {
+        s->counts.regex_skipped++;
+        return FSG_OK;
+    }
+    if (!s_in_window(s, obj->key)) {
+        s->counts.time_skipped++;
+        return FSG_OK;
+    }
+    s->counts.kept++;
+    return s_add(s, l->bucket, obj->key, l->objects, l->n_objects);
+}
+
+/* "s3://bucket/rest" -> bucket, rest. */
+static enum fsg_err s_split_url(const char *url, char **ret_bucket, const char **ret_rest,
+                                struct fsg_error *err)
+{
+    if (!fsg_s3_source_is_url(url)) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "'%.200s' is not an s3:// URL", url);
+    }
+    const char *b = url + 5;
+    size_t blen = strcspn(b, "/");
+    if (blen == 0) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG,
+                             "%.200s: no bucket (use s3://bucket/key or s3://bucket/prefix/)", url);
+    }
+    *ret_bucket = fsg_strndup(b, blen);
+    if (*ret_bucket == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    *ret_rest = b[blen] == '/' ? b + blen + 1 : b + blen;
+    return FSG_OK;
+}
+
+enum fsg_err fsg_s3_source_expand(struct fsg_s3_source *s, const char *url,
+                                  struct fsg_object **objects, size_t *n_objects,
+                                  struct fsg_error *err)
+{
+    char *bucket = NULL;
+    const char *rest = NULL;
+    enum fsg_err rc = s_split_url(url, &bucket, &rest, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    s->counts = (struct fsg_s3_source_counts){ 0 };
+    size_t n = strlen(rest);
+    if (n > 0 && rest[n - 1] != '/') {
+        /* One object, named in full: read as asked (no filters), but never a Parquet file. */
+        if (s_is_parquet(rest)) {
+            rc = s_parquet_error(url, err);
+        } else if ((rc = s_add(s, bucket, rest, objects, n_objects)) != FSG_OK) {
+            rc = fsg_error_set(err, rc, "out of memory");
+        } else {
+            s->counts.kept = 1;
+        }
+        fsg_free(bucket);
+        return rc;
+    }
+    struct fsg_aws_client *c = NULL;
+    rc = s_pool_get(s, &c, err);
+    if (rc == FSG_OK) {
+        struct s_listing l = { s, bucket, objects, n_objects };
+        struct fsg_s3_list_options lo = { .prefix = rest, .max_keys = s->max_keys };
+        rc = fsg_s3_list_objects(c, bucket, &lo, s_on_listed, &l, err);
+        (void)s_pool_put(s, c);
+    }
+    fsg_log(FSG_LOG_DEBUG, "%s: %zu keys listed, %zu objects kept (%zu folders, %zu not matching "
+            "key_regex, %zu outside the time window)", url, s->counts.listed, s->counts.kept,
+            s->counts.folders, s->counts.regex_skipped, s->counts.time_skipped);
+    fsg_free(bucket);
+    return rc;
+}

@@ -1,0 +1,542 @@
+#include "flowlogs/source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/mem.h"
+
+/* 256 KiB reads: a few system calls per MiB, and about 2 MiB of text per chunk at flow-log
+ * compression ratios, which the 1 MiB decode window drains in two passes. */
+#define S_DEFAULT_CHUNK ((size_t)256 << 10)
+/* Symlink loops and absurd trees stop here. */
+#define S_MAX_DEPTH 32
+
+/* ---- the object reader ---------------------------------------------------------------------- */
+
+struct fsg_reader {
+    char *source;
+    char *default_eni;
+    struct fsg_flowlog_decoder *dec;
+    struct fsg_aggregate *stage;   /* this object's records until finish() */
+    struct fsg_aggregate *target;  /* borrowed */
+    enum fsg_err failed;
+    struct fsg_error saved;        /* the first error, repeated by later calls */
+    bool finished;
+};
+
+enum fsg_err fsg_reader_new(const struct fsg_reader_options *opts, struct fsg_aggregate *agg,
+                            struct fsg_reader **ret_reader, struct fsg_error *err)
+{
+    enum fsg_err rc = FSG_E_NOMEM;
+    struct fsg_reader *r = fsg_calloc(1, sizeof *r);
+    if (r == NULL) {
+        return fsg_error_set(err, rc, "reader: out of memory");
+    }
+    r->target = agg;
+    r->source = fsg_strdup(opts->source != NULL ? opts->source : "-");
+    r->default_eni = fsg_strdup(opts->default_eni != NULL ? opts->default_eni : "-");
+    if (r->source == NULL || r->default_eni == NULL) {
+        fsg_error_set(err, rc, "reader: out of memory");
+        goto fail;
+    }
+    rc = fsg_flowlog_decoder_new(opts->decoder, &r->dec, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_new_sibling(agg, &r->stage, err);
+    }
+    if (rc != FSG_OK) {
+        goto fail;
+    }
+    *ret_reader = r;
+    return FSG_OK;
+fail:
+    fsg_reader_destroy(r);
+    return rc;
+}
+
+void fsg_reader_destroy(struct fsg_reader *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    fsg_flowlog_decoder_destroy(r->dec);
+    fsg_aggregate_destroy(r->stage);
+    fsg_free(r->source);
+    fsg_free(r->default_eni);
+    fsg_free(r);
+}
+
+static enum fsg_err s_failed(struct fsg_reader *r, enum fsg_err rc, struct fsg_error *err)
+{
+    if (err != NULL) {
+        if (err->offset == 0) {
+            err->offset = fsg_flowlog_decoder_offset(r->dec);
+        }
+        r->saved = *err;
+    } else {
+        r->saved = (struct fsg_error){ .code = rc, .offset = fsg_flowlog_decoder_offset(r->dec) };
+    }
+    r->failed = rc;
+    return rc;
+}
+
+static enum fsg_err s_repeat(const struct fsg_reader *r, struct fsg_error *err)
+{
+    if (err != NULL) {
+        *err = r->saved;
+    }
+    return r->failed;
+}
+
+/* Hands every record the decoder has to the object's table. */
+static enum fsg_err s_drain(struct fsg_reader *r, struct fsg_error *err)
+{
+    struct fsg_span eni = fsg_span_from_cstr(r->default_eni);
+    for (;;) {
+        const struct fsg_flowlog_record *rec;
+        enum fsg_err rc = fsg_flowlog_decoder_next(r->dec, &rec, err);
+        if (rc != FSG_OK || rec == NULL) {
+            return rc;
+        }
+        rc = fsg_aggregate_add(r->stage, rec, eni, err);
+        if (rc != FSG_OK) {
+            return rc;
+        }
+    }
+}
+
+enum fsg_err fsg_reader_feed(struct fsg_reader *r, struct fsg_span chunk, struct fsg_error *err)
+{
+    if (r->failed != FSG_OK) {
+        return s_repeat(r, err);
+    }
+    if (r->finished) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "reader: feed after finish");
+    }
+    if (err != NULL) {
+        err->offset = 0;
+    }
+    fsg_flowlog_decoder_set_input(r->dec, chunk);
+    enum fsg_err rc = s_drain(r, err);
+    return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
+}
+
+enum fsg_err fsg_reader_finish(struct fsg_reader *r, struct fsg_error *err)
+{
+    if (r->failed != FSG_OK) {
+        return s_repeat(r, err);
+    }
+    if (r->finished) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "reader: finish called twice");
+    }
+    if (err != NULL) {
+        err->offset = 0;
+    }
+    r->finished = true;
+    fsg_flowlog_decoder_set_input(r->dec, FSG_SPAN_NULL);
+    fsg_flowlog_decoder_finish(r->dec);
+    enum fsg_err rc = s_drain(r, err);
+    if (rc == FSG_OK && !fsg_flowlog_decoder_done(r->dec)) {
+        rc = fsg_error_set(err, FSG_E_INTERNAL, "reader: decoder did not reach the end");
+    }
+    if (rc == FSG_OK) {
+        fsg_aggregate_add_stats(r->stage, fsg_flowlog_decoder_stats(r->dec));
+        rc = fsg_aggregate_merge(r->target, r->stage, err);
+    }
+    return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
+}
+
+uint64_t fsg_reader_offset(const struct fsg_reader *r)
+{
+    return fsg_flowlog_decoder_offset(r->dec);
+}
+
+const struct fsg_flowlog_stats *fsg_reader_stats(const struct fsg_reader *r)
+{
+    return fsg_flowlog_decoder_stats(r->dec);
+}
+
+const struct fsg_flowlog_malformed *fsg_reader_malformed(const struct fsg_reader *r, size_t *ret_n)
+{
+    return fsg_flowlog_decoder_malformed(r->dec, ret_n);
+}
+
+const char *fsg_reader_source(const struct fsg_reader *r)
+{
+    return r->source;
+}
+
+const char *fsg_reader_engine(const struct fsg_reader *r)
+{
+    return fsg_flowlog_decoder_engine(r->dec);
+}
+
+enum fsg_err fsg_reader_feed_fd(struct fsg_reader *r, int fd, uint8_t *buf, size_t chunk_size,
+                                struct fsg_error *err)
+{
+    size_t cap = chunk_size != 0 ? chunk_size : S_DEFAULT_CHUNK;
+    uint8_t *own = NULL;
+    if (buf == NULL) {
+        buf = own = fsg_malloc(cap);
+        if (own == NULL) {
+            return fsg_error_set(err, FSG_E_NOMEM, "reader: out of memory");
+        }
+    }
+    enum fsg_err rc = FSG_OK;
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = fsg_error_set(err, FSG_E_IO, "read error: %s", strerror(errno));
+            if (err != NULL) {
+                err->offset = fsg_reader_offset(r);
+            }
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        rc = fsg_reader_feed(r, (struct fsg_span){ buf, (size_t)n }, err);
+        if (rc != FSG_OK) {
+            break;
+        }
+    }
+    fsg_free(own);
+    return rc;
+}
+
+/* ---- the runner -------------------------------------------------------------------------------- */
+
+struct s_slot {
+    enum fsg_err rc;
+    struct fsg_error err;
+    struct fsg_flowlog_malformed samples[FSG_FLOWLOG_MALFORMED_SAMPLES];
+    size_t n_samples;
+};
+
+struct s_shared {
+    const struct fsg_object *objects;
+    size_t n;
+    const struct fsg_run_options *opts;
+    atomic_size_t next;
+    struct s_slot *slots;
+};
+
+struct s_worker {
+    struct s_shared *sh;
+    struct fsg_aggregate *agg;
+    uint8_t *buf;
+    size_t chunk;
+    pthread_t thread;
+    bool started;
+};
+
+static enum fsg_err s_read_local(const char *path, struct fsg_reader *r, struct s_worker *w,
+                                 struct fsg_error *err)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fsg_error_set(err, errno == ENOENT ? FSG_E_NOT_FOUND : FSG_E_IO, "cannot open: %s",
+                             strerror(errno));
+    }
+#ifdef POSIX_FADV_SEQUENTIAL
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    enum fsg_err rc = fsg_reader_feed_fd(r, fd, w->buf, w->chunk, err);
+    if (!is_stdin) {
+        close(fd);
+    }
+    return rc;
+}
+
+static void s_process(struct s_worker *w, size_t i)
+{
+    const struct fsg_object *obj = &w->sh->objects[i];
+    const struct fsg_run_options *o = w->sh->opts;
+    struct s_slot *slot = &w->sh->slots[i];
+    struct fsg_reader *r = NULL;
+    struct fsg_reader_options ro = {
+        .source = obj->name,
+        .default_eni = obj->default_eni != NULL ? obj->default_eni : o->default_eni,
+        .decoder = o->decoder,
+    };
+    enum fsg_err rc = fsg_reader_new(&ro, w->agg, &r, &slot->err);
+    if (rc == FSG_OK) {
+        rc = obj->run != NULL ? obj->run(obj->ctx, r, &slot->err)
+                              : s_read_local(obj->name, r, w, &slot->err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_reader_finish(r, &slot->err);
+    }
+    slot->rc = rc;
+    if (rc != FSG_OK && slot->err.offset == 0 && r != NULL) {
+        slot->err.offset = fsg_reader_offset(r);
+    }
+    if (rc == FSG_OK) {
+        const struct fsg_flowlog_malformed *m = fsg_reader_malformed(r, &slot->n_samples);
+        memcpy(slot->samples, m, slot->n_samples * sizeof *m);
+    }
+    fsg_reader_destroy(r);
+}
+
+static void *s_work(void *arg)
+{
+    struct s_worker *w = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&w->sh->next, 1);
+        if (i >= w->sh->n) {
+            return NULL;
+        }
+        s_process(w, i);
+    }
+}
+
+static char *s_dup_or_empty(const char *s)
+{
+    return fsg_strdup(s != NULL ? s : "");
+}
+
+static enum fsg_err s_collect(const struct s_shared *sh, struct fsg_run_result *res)
+{
+    size_t n_err = 0, n_warn = 0;
+    for (size_t i = 0; i < sh->n; i++) {
+        n_err += sh->slots[i].rc != FSG_OK;
+        n_warn += sh->slots[i].n_samples;
+    }
+    res->errors = fsg_calloc(n_err + 1, sizeof *res->errors);
+    res->warnings = fsg_calloc(n_warn + 1, sizeof *res->warnings);
+    if (res->errors == NULL || res->warnings == NULL) {
+        return FSG_E_NOMEM;
+    }
+    for (size_t i = 0; i < sh->n; i++) {
+        const struct s_slot *s = &sh->slots[i];
+        const char *name = sh->objects[i].name;
+        if (s->rc != FSG_OK) {
+            struct fsg_run_error *e = &res->errors[res->n_errors++];
+            *e = (struct fsg_run_error){ .source = s_dup_or_empty(name), .offset = s->err.offset,
+                                         .code = s->rc,
+                                         .message = s_dup_or_empty(s->err.msg[0] != '\0'
+                                                                       ? s->err.msg
+                                                                       : fsg_err_str(s->rc)) };
+            if (e->source == NULL || e->message == NULL) {
+                return FSG_E_NOMEM;
+            }
+        }
+        for (size_t j = 0; j < s->n_samples; j++) {
+            struct fsg_run_warning *w = &res->warnings[res->n_warnings++];
+            *w = (struct fsg_run_warning){ .source = s_dup_or_empty(name),
+                                           .line = s->samples[j].line,
+                                           .message = s_dup_or_empty(s->samples[j].reason) };
+            if (w->source == NULL || w->message == NULL) {
+                return FSG_E_NOMEM;
+            }
+        }
+    }
+    return FSG_OK;
+}
+
+static void s_workers_destroy(struct s_worker *ws, size_t n, const struct fsg_aggregate *agg)
+{
+    for (size_t i = 0; ws != NULL && i < n; i++) {
+        if (ws[i].agg != agg) {
+            fsg_aggregate_destroy(ws[i].agg);
+        }
+        fsg_free(ws[i].buf);
+    }
+    fsg_free(ws);
+}
+
+/* Worker 0 runs on the calling thread; others on new threads when jobs > 1. */
+static enum fsg_err s_run_workers(struct s_shared *sh, struct s_worker *ws, size_t jobs,
+                                  struct fsg_aggregate *agg, struct fsg_error *err)
+{
+    for (size_t i = 1; i < jobs; i++) {
+        ws[i].started = pthread_create(&ws[i].thread, NULL, s_work, &ws[i]) == 0;
+    }
+    s_work(&ws[0]);
+    for (size_t i = 1; i < jobs; i++) {
+        if (ws[i].started) {
+            pthread_join(ws[i].thread, NULL);
+        }
+    }
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; i < jobs && rc == FSG_OK; i++) {
+        if (ws[i].agg != agg) {
+            rc = fsg_aggregate_merge(agg, ws[i].agg, err);
+        }
+    }
+    return rc;
+}
+
+enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
+                             const struct fsg_run_options *opts, struct fsg_aggregate *agg,
+                             struct fsg_run_result *result, struct fsg_error *err)
+{
+    struct fsg_run_options o = opts != NULL ? *opts : (struct fsg_run_options){ 0 };
+    struct s_shared sh = { .objects = objects, .n = n_objects, .opts = &o };
+    size_t jobs = o.jobs > 1 ? o.jobs : 1;
+    if (jobs > n_objects) {
+        jobs = n_objects > 0 ? n_objects : 1;
+    }
+    enum fsg_err rc = FSG_E_NOMEM;
+    *result = (struct fsg_run_result){ 0 };
+    atomic_init(&sh.next, 0);
+    sh.slots = fsg_calloc(n_objects + 1, sizeof *sh.slots);
+    struct s_worker *ws = fsg_calloc(jobs, sizeof *ws);
+    if (sh.slots == NULL || ws == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < jobs; i++) {
+        ws[i] = (struct s_worker){ .sh = &sh, .chunk = o.read_chunk_bytes != 0 ? o.read_chunk_bytes
+                                                                               : S_DEFAULT_CHUNK };
+        ws[i].buf = fsg_malloc(ws[i].chunk);
+        if (ws[i].buf == NULL) {
+            goto out;
+        }
+        /* One thread: records go straight to agg. More: one table per thread, merged at the end. */
+        if (jobs == 1) {
+            ws[i].agg = agg;
+        } else if (fsg_aggregate_new_sibling(agg, &ws[i].agg, NULL) != FSG_OK) {
+            goto out;
+        }
+    }
+    rc = s_run_workers(&sh, ws, jobs, agg, err);
+    if (rc == FSG_OK) {
+        rc = s_collect(&sh, result);
+    }
+out:
+    s_workers_destroy(ws, jobs, agg);
+    fsg_free(sh.slots);
+    if (rc == FSG_E_NOMEM) {
+        return fsg_error_set(err, rc, "reading objects: out of memory");
+    }
+    return rc;
+}
+
+void fsg_run_result_clean_up(struct fsg_run_result *result)
+{
+    if (result == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < result->n_errors; i++) {
+        fsg_free(result->errors[i].source);
+        fsg_free(result->errors[i].message);
+    }
+    for (size_t i = 0; i < result->n_warnings; i++) {
+        fsg_free(result->warnings[i].source);
+        fsg_free(result->warnings[i].message);
+    }
+    fsg_free(result->errors);
+    fsg_free(result->warnings);
+    *result = (struct fsg_run_result){ 0 };
+}
+
+/* ---- local sources ---------------------------------------------------------------------------- */
+
+struct s_paths {
+    char ***v;
+    size_t *n;
+    size_t cap;
+};
+
+static enum fsg_err s_push(struct s_paths *p, char *s)
+{
+    if (s == NULL) {
+        return FSG_E_NOMEM;
+    }
+    if (*p->n == p->cap) {
+        size_t cap = p->cap < 16 ? 16 : p->cap * 2;
+        char **v = fsg_reallocarray(*p->v, cap, sizeof *v);
+        if (v == NULL) {
+            fsg_free(s);
+            return FSG_E_NOMEM;
+        }
+        *p->v = v;
+        p->cap = cap;
+    }
+    (*p->v)[(*p->n)++] = s;
+    return FSG_OK;
+}
+
+static char *s_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    bool slash = a > 0 && dir[a - 1] == '/';
+    char *s = fsg_malloc(a + b + 2);
+    if (s != NULL) {
+        memcpy(s, dir, a);
+        if (!slash) {
+            s[a++] = '/';
+        }
+        memcpy(s + a, name, b + 1);
+    }
+    return s;
+}
+
+static enum fsg_err s_walk(const char *dir, int depth, struct s_paths *p, struct fsg_error *err)
+{
+    if (depth > S_MAX_DEPTH) {
+        return fsg_error_set(err, FSG_E_LIMIT, "%s: directories nested deeper than %d", dir,
+                             S_MAX_DEPTH);
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return fsg_error_set(err, FSG_E_IO, "%s: cannot list: %s", dir, strerror(errno));
+    }
+    enum fsg_err rc = FSG_OK;
+    struct dirent *e;
+    while (rc == FSG_OK && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char *path = s_join(dir, e->d_name);
+        struct stat st;
+        if (path == NULL) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+        } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            rc = s_walk(path, depth + 1, p, err);
+            fsg_free(path);
+        } else if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            rc = s_push(p, path);
+            if (rc != FSG_OK) {
+                fsg_error_set(err, rc, "out of memory");
+            }
+        } else {
+            fsg_free(path); /* sockets, fifos, dangling links: not flow-log objects */
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int s_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum fsg_err fsg_source_expand(const char *arg, char ***paths, size_t *n_paths,
+                               struct fsg_error *err)
+{
+    struct s_paths p = { .v = paths, .n = n_paths, .cap = *n_paths };
+    struct stat st;
+    if (strcmp(arg, "-") == 0 || stat(arg, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        enum fsg_err rc = s_push(&p, fsg_strdup(arg));
+        return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory");
+    }
+    size_t first = *n_paths;
+    enum fsg_err rc = s_walk(arg, 0, &p, err);
+    if (rc == FSG_OK) {
+        qsort(*paths + first, *n_paths - first, sizeof **paths, s_strcmp);
+    }
+    return rc;
+}

@@ -1,0 +1,86 @@
+/* The policy compiler: PCE policy model + one target -> the security-group ingress rules the
+ * policy asks for. Pure and deterministic: no I/O, no clock, the same model and target always
+ * give the same sorted output, whatever the order of the PCE's arrays.
+ *
+ * Semantics (ref/pce-api.md §8; the choices where the reference leaves room are marked *):
+ * - Only enabled rule sets and enabled rules count; the model holds the active policy.
+ * - The target is what the config names: a virtual service (and the workloads bound to it), a
+ *   workload (and the virtual services bound to it), or a set of labels (an entity carrying
+ *   exactly those labels, which label actors, ams and scopes can select but href actors cannot).
+ * - A rule applies to the target in a scope when the target matches the scope and the rule's
+ *   providers select it. Scopes: AND across label keys, OR within a key, label groups expanded,
+ *   a key the scope does not name = any value, "exclusion" items must not match. Several
+ *   scopes are evaluated one by one and the results are unioned. * A rule set with no scope at
+ *   all ("scopes": []) applies nowhere and is reported.
+ * - Actors: label and label-group actors form one selector (same key = any of, different keys =
+ *   all of; * "exclusion" labels remove what they match and, alone, select everything else);
+ *   resolve_labels_as picks workloads, virtual services or both for labels and ams. * ams = every
+ *   workload, managed or not (the RDS itself is unmanaged), and every virtual service when
+ *   resolved as such. workload, virtual_service and ip_list actors are literal. * Workload and
+ *   virtual-service actors are held to the scope like label actors.
+ * - Intra-scope rules (unscoped_consumers false) hold consumers to the same scope; extra-scope
+ *   rules don't. IP lists are never held to a scope.
+ * - Ports: the rule's ingress_services (service hrefs or inline ports); when it names none, the
+ *   ports of the provider virtual services that selected the target (service_ports or service).
+ *   proto -1 = all traffic; TCP/UDP without a port = 0-65535; ICMP type/code (-1 = all).
+ * - Sources: a workload's every interface address (IPv4 /32, IPv6 /128, loopback skipped; an
+ *   unmanaged workload with none uses public_ip); * a virtual service's ip_overrides when it has
+ *   some, else its bound workloads' addresses; ip lists' ranges minus their exclusions.
+ * - Output: per (proto, ports), the exact minimal CIDR cover of all sources (adjacent and
+ *   contained blocks merge, nothing is widened), IPv4 and IPv6 apart, sorted as
+ *   fsg_sg_rules_sort. Description "flowseg <rule href>": the smallest href (byte order) of the
+ *   rules behind the block, with " (+N)" when N more rules contributed, limited to EC2's 255
+ *   characters and character set.
+ * - Whatever cannot become a security-group rule is a warning, never dropped silently: FQDNs,
+ *   Windows/process services, virtual servers and other unknown actors, user-based
+ *   (security principal) consumers, SecureConnect/machine auth, deny rules, port ranges on
+ *   protocols an SG cannot restrict, binding port overrides, consumers without an address. */
+#ifndef FSG_POLICY_COMPILE_H
+#define FSG_POLICY_COMPILE_H
+
+#include <stddef.h>
+
+#include "lib/error.h"
+#include "policy/model.h"
+#include "policy/sg_rule.h"
+
+/* What a config target names on the PCE side: exactly one of virtual_service, workload, labels.
+ * All pointers are borrowed for the duration of the call. */
+struct fsg_policy_target {
+    const char *name;            /* the config target's name, for messages */
+    const char *virtual_service; /* name or href */
+    const char *workload;        /* name, hostname or href */
+    const struct fsg_policy_label *labels; /* key + value (href optional) */
+    size_t n_labels;
+};
+
+struct fsg_compiled_target {
+    char *name;                  /* copy of target->name (may be NULL) */
+    struct fsg_sg_rules rules;   /* desired ingress rules, sorted, descriptions set */
+    char **warnings;             /* sorted, unique; "rule <href>: ..." */
+    size_t n_warnings;
+    char **matched_rules;        /* hrefs of the rules that apply to the target, sorted */
+    size_t n_matched_rules;
+};
+
+/* Compiles the desired rules of one target. model and target are borrowed.
+ * On success the caller owns *ret (fsg_compiled_target_destroy); on failure *ret is untouched:
+ * FSG_E_INVALID_ARG (target names none or several PCE objects, a name is ambiguous, the model is
+ * partial), FSG_E_NOT_FOUND (the virtual service, workload or a label is not in the policy),
+ * FSG_E_NOMEM. An empty rule list is a success (the guards decide what it means). */
+enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
+                                const struct fsg_policy_target *t,
+                                struct fsg_compiled_target **ret,
+                                struct fsg_error *err) FSG_MUST_USE;
+
+void fsg_compiled_target_destroy(struct fsg_compiled_target *c); /* NULL ok */
+
+/* Maximum length of an EC2 security-group rule description. */
+#define FSG_SG_DESCRIPTION_MAX 255
+
+/* Writes "flowseg <href>" (+ " (+N)" when n_more > 0) into out, replacing characters EC2 does
+ * not accept in descriptions with '_' and cutting at FSG_SG_DESCRIPTION_MAX. */
+void fsg_policy_rule_description(const char *href, size_t n_more,
+                                 char out[FSG_SG_DESCRIPTION_MAX + 1]);
+
+#endif

@@ -1,0 +1,111 @@
+/* Inside policy/compile*.c only: the compiler's working state and its selection helpers. */
+#ifndef FSG_POLICY_COMPILE_INTERNAL_H
+#define FSG_POLICY_COMPILE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "policy/cidrset.h"
+#include "policy/compile.h"
+
+/* Something a rule can select: a workload, a virtual service, or the label-only target. */
+enum s_entity_kind { FSG_ENT_WORKLOAD, FSG_ENT_VIRTUAL_SERVICE, FSG_ENT_PSEUDO };
+
+struct fsg_entity {
+    enum s_entity_kind kind;
+    size_t index; /* into workloads or virtual_services; unused for PSEUDO */
+    const size_t *labels;
+    size_t n_labels;
+};
+
+/* Label and label-group actors (or a scope's items) as one test: for each key, the entity has
+ * one of the key's labels; and it has none of the excluded labels. */
+struct fsg_key_set {
+    const char *key;
+    size_t *labels; /* sorted */
+    size_t n;
+    size_t cap;
+};
+
+struct fsg_selector {
+    struct fsg_key_set *keys;
+    size_t n_keys;
+    size_t *excluded; /* sorted */
+    size_t n_excluded;
+    size_t cap_excluded;
+    bool has_labels;  /* at least one label or label-group actor */
+};
+
+/* One side of a rule (providers or consumers), analysed once. */
+struct fsg_side {
+    struct fsg_selector sel;
+    bool has_ams;
+    unsigned resolve; /* FSG_POLICY_RESOLVE_* */
+    const struct fsg_policy_actor *actors;
+    size_t n_actors;
+};
+
+struct fsg_strlist {
+    char **items;
+    size_t len;
+    size_t cap;
+};
+
+struct fsg_compile_ctx {
+    const struct fsg_policy_model *m;
+    const char *target_name;
+    struct fsg_entity *targets; /* what the target is on the PCE side */
+    size_t n_targets;
+    size_t *pseudo_labels;      /* labels of a label-only target */
+    struct fsg_cidrset *ip_lists; /* cache: ranges minus exclusions, per ip list */
+    bool *ip_list_done;
+    struct fsg_strlist warnings;
+    enum fsg_err rc;            /* sticky: the first failure (NOMEM) stops everything */
+};
+
+/* Adds a formatted warning (control characters replaced). */
+void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...) FSG_PRINTF(2, 3);
+
+/* Selector over actors (label, label_group; others ignored) or scope items. */
+enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
+                                const struct fsg_policy_actor *actors, size_t n,
+                                struct fsg_selector *ret) FSG_MUST_USE;
+void fsg_selector_clean_up(struct fsg_selector *s);
+/* Includes match (no include key = any) and no excluded label. */
+bool fsg_selector_match(const struct fsg_selector *s, const struct fsg_entity *e);
+
+enum fsg_err fsg_side_build(const struct fsg_policy_model *m,
+                            const struct fsg_policy_actor *actors, size_t n, unsigned resolve,
+                            struct fsg_side *ret) FSG_MUST_USE;
+void fsg_side_clean_up(struct fsg_side *s);
+/* Selected by the side's label/ams part (honouring resolve_labels_as) or its literal actors. */
+bool fsg_side_selects(const struct fsg_side *s, const struct fsg_entity *e);
+bool fsg_side_selects_by_labels(const struct fsg_side *s, const struct fsg_entity *e);
+
+struct fsg_entity fsg_entity_workload(const struct fsg_policy_model *m, size_t i);
+struct fsg_entity fsg_entity_virtual_service(const struct fsg_policy_model *m, size_t i);
+
+/* A security-group permission key. */
+struct fsg_port {
+    int proto;
+    int from;
+    int to;
+};
+
+struct fsg_ports {
+    struct fsg_port *items;
+    size_t len;
+    size_t cap;
+};
+
+/* The permissions of rule r given the target entities its providers selected (in one scope):
+ * its ingress_services, or the ports of the provider virtual services when it names none. */
+void fsg_compile_rule_ports(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r,
+                            const struct fsg_entity *providers, size_t n, struct fsg_ports *ports);
+
+/* Consumer addresses into set (tag 0). rule_href names the rule in warnings.
+ * scope NULL = extra-scope (no constraint). */
+void fsg_compile_sources(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r,
+                         const struct fsg_side *consumers, const struct fsg_selector *scope,
+                         struct fsg_cidrset *set);
+
+#endif

@@ -1,0 +1,444 @@
+/* The compiler's selection logic: label selectors, rule sides, and consumer addresses. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mem.h"
+#include "policy/compile_internal.h"
+
+void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...)
+{
+    if (c->rc != FSG_OK) {
+        return;
+    }
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (char *p = buf; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+    }
+    struct fsg_strlist *l = &c->warnings;
+    if (l->len == l->cap) {
+        size_t cap = l->cap == 0 ? 8 : l->cap * 2;
+        char **items = fsg_reallocarray(l->items, cap, sizeof *items);
+        if (items == NULL) {
+            c->rc = FSG_E_NOMEM;
+            return;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    char *s = fsg_strdup(buf);
+    if (s == NULL) {
+        c->rc = FSG_E_NOMEM;
+        return;
+    }
+    l->items[l->len++] = s;
+}
+
+/* ---- selectors ------------------------------------------------------------------------------ */
+
+static enum fsg_err s_push(size_t **arr, size_t *n, size_t *cap, size_t v)
+{
+    if (*n == *cap) {
+        size_t c = *cap == 0 ? 4 : *cap * 2;
+        size_t *p = fsg_reallocarray(*arr, c, sizeof *p);
+        if (p == NULL) {
+            return FSG_E_NOMEM;
+        }
+        *arr = p;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = v;
+    return FSG_OK;
+}
+
+/* The include set of key (created empty when new: an empty set matches nothing). */
+static struct fsg_key_set *s_key_set(struct fsg_selector *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_keys; i++) {
+        if (strcmp(s->keys[i].key, key) == 0) {
+            return &s->keys[i];
+        }
+    }
+    struct fsg_key_set *keys = fsg_reallocarray(s->keys, s->n_keys + 1, sizeof *keys);
+    if (keys == NULL) {
+        return NULL;
+    }
+    s->keys = keys;
+    s->keys[s->n_keys] = (struct fsg_key_set){ .key = key };
+    return &s->keys[s->n_keys++];
+}
+
+static enum fsg_err s_add_include(const struct fsg_policy_model *m, struct fsg_selector *s,
+                                  size_t label)
+{
+    struct fsg_key_set *ks = s_key_set(s, m->labels[label].key);
+    if (ks == NULL) {
+        return FSG_E_NOMEM;
+    }
+    return s_push(&ks->labels, &ks->n, &ks->cap, label);
+}
+
+static enum fsg_err s_add_label(const struct fsg_policy_model *m, struct fsg_selector *s,
+                                size_t label, bool is_exclusion)
+{
+    if (is_exclusion) {
+        return s_push(&s->excluded, &s->n_excluded, &s->cap_excluded, label);
+    }
+    return s_add_include(m, s, label);
+}
+
+static int s_cmp_size(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa;
+    size_t b = *(const size_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
+                                const struct fsg_policy_actor *actors, size_t n,
+                                struct fsg_selector *ret)
+{
+    struct fsg_selector s = { 0 };
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+        const struct fsg_policy_actor *a = &actors[i];
+        if (a->kind == FSG_POLICY_ACTOR_LABEL) {
+            s.has_labels = true;
+            rc = s_add_label(m, &s, a->ref, a->is_exclusion);
+        } else if (a->kind == FSG_POLICY_ACTOR_LABEL_GROUP) {
+            /* A group selects any of its (recursive) members, each under its own key. */
+            const struct fsg_policy_label_group *g = &m->label_groups[a->ref];
+            s.has_labels = true;
+            for (size_t j = 0; j < g->n_members && rc == FSG_OK; j++) {
+                rc = s_add_label(m, &s, g->members[j], a->is_exclusion);
+            }
+            if (g->n_members == 0 && !a->is_exclusion && rc == FSG_OK) {
+                /* An empty group adds no alternative to its key; alone it matches nothing.
+                 * A group without a key gets a key no label has. */
+                rc = s_key_set(&s, g->key != NULL ? g->key : "\001no key") != NULL ? FSG_OK
+                                                                                  : FSG_E_NOMEM;
+            }
+        }
+    }
+    for (size_t i = 0; i < s.n_keys; i++) {
+        if (s.keys[i].n > 1) {
+            qsort(s.keys[i].labels, s.keys[i].n, sizeof(size_t), s_cmp_size);
+        }
+    }
+    if (s.n_excluded > 1) {
+        qsort(s.excluded, s.n_excluded, sizeof(size_t), s_cmp_size);
+    }
+    if (rc != FSG_OK) {
+        fsg_selector_clean_up(&s);
+        return rc;
+    }
+    *ret = s;
+    return FSG_OK;
+}
+
+void fsg_selector_clean_up(struct fsg_selector *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_keys; i++) {
+        fsg_free(s->keys[i].labels);
+    }
+    fsg_free(s->keys);
+    fsg_free(s->excluded);
+    *s = (struct fsg_selector){ 0 };
+}
+
+static bool s_has(const size_t *sorted, size_t n, size_t v)
+{
+    return n > 0 && bsearch(&v, sorted, n, sizeof v, s_cmp_size) != NULL;
+}
+
+bool fsg_selector_match(const struct fsg_selector *s, const struct fsg_entity *e)
+{
+    for (size_t i = 0; i < e->n_labels; i++) {
+        if (s_has(s->excluded, s->n_excluded, e->labels[i])) {
+            return false;
+        }
+    }
+    for (size_t k = 0; k < s->n_keys; k++) {
+        bool ok = false;
+        for (size_t i = 0; i < e->n_labels && !ok; i++) {
+            ok = s_has(s->keys[k].labels, s->keys[k].n, e->labels[i]);
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- rule sides --------------------------------------------------------------------------- */
+
+enum fsg_err fsg_side_build(const struct fsg_policy_model *m,
+                            const struct fsg_policy_actor *actors, size_t n, unsigned resolve,
+                            struct fsg_side *ret)
+{
+    struct fsg_side s = { .resolve = resolve, .actors = actors, .n_actors = n };
+    for (size_t i = 0; i < n; i++) {
+        s.has_ams |= actors[i].kind == FSG_POLICY_ACTOR_AMS;
+    }
+    enum fsg_err rc = fsg_selector_build(m, actors, n, &s.sel);
+    if (rc == FSG_OK) {
+        *ret = s;
+    }
+    return rc;
+}
+
+void fsg_side_clean_up(struct fsg_side *s)
+{
+    if (s != NULL) {
+        fsg_selector_clean_up(&s->sel);
+    }
+}
+
+static bool s_kind_ok(unsigned resolve, const struct fsg_entity *e)
+{
+    switch (e->kind) {
+    case FSG_ENT_WORKLOAD:
+        return (resolve & FSG_POLICY_RESOLVE_WORKLOADS) != 0;
+    case FSG_ENT_VIRTUAL_SERVICE:
+        return (resolve & FSG_POLICY_RESOLVE_VIRTUAL_SERVICES) != 0;
+    case FSG_ENT_PSEUDO:
+        return resolve != 0;
+    }
+    return false;
+}
+
+bool fsg_side_selects_by_labels(const struct fsg_side *s, const struct fsg_entity *e)
+{
+    if (!(s->has_ams || s->sel.has_labels) || !s_kind_ok(s->resolve, e)) {
+        return false;
+    }
+    if (s->has_ams) {
+        /* All Workloads, minus any excluded label. */
+        struct fsg_selector only_excl = s->sel;
+        only_excl.n_keys = 0;
+        return fsg_selector_match(&only_excl, e);
+    }
+    return fsg_selector_match(&s->sel, e);
+}
+
+static bool s_literal(const struct fsg_side *s, const struct fsg_entity *e)
+{
+    for (size_t i = 0; i < s->n_actors; i++) {
+        const struct fsg_policy_actor *a = &s->actors[i];
+        if ((a->kind == FSG_POLICY_ACTOR_WORKLOAD && e->kind == FSG_ENT_WORKLOAD &&
+             a->ref == e->index) ||
+            (a->kind == FSG_POLICY_ACTOR_VIRTUAL_SERVICE && e->kind == FSG_ENT_VIRTUAL_SERVICE &&
+             a->ref == e->index)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool fsg_side_selects(const struct fsg_side *s, const struct fsg_entity *e)
+{
+    return fsg_side_selects_by_labels(s, e) || s_literal(s, e);
+}
+
+struct fsg_entity fsg_entity_workload(const struct fsg_policy_model *m, size_t i)
+{
+    return (struct fsg_entity){ .kind = FSG_ENT_WORKLOAD, .index = i,
+                                .labels = m->workloads[i].labels,
+                                .n_labels = m->workloads[i].n_labels };
+}
+
+struct fsg_entity fsg_entity_virtual_service(const struct fsg_policy_model *m, size_t i)
+{
+    return (struct fsg_entity){ .kind = FSG_ENT_VIRTUAL_SERVICE, .index = i,
+                                .labels = m->virtual_services[i].labels,
+                                .n_labels = m->virtual_services[i].n_labels };
+}
+
+/* ---- consumer addresses -------------------------------------------------------------------- */
+
+static bool s_is_loopback(const struct fsg_ip *ip)
+{
+    static const uint8_t v6_loopback[16] = { [15] = 1 };
+    if (ip->is_v6) {
+        return memcmp(ip->a, v6_loopback, sizeof v6_loopback) == 0;
+    }
+    return ip->a[12] == 127;
+}
+
+static void s_add_ip(struct fsg_compile_ctx *c, struct fsg_cidrset *set, const struct fsg_ip *ip)
+{
+    if (c->rc == FSG_OK) {
+        c->rc = fsg_cidrset_add_range(set, ip, ip, 0);
+    }
+}
+
+/* Every interface address (IPv6 ones too, whatever their order), loopback skipped; an
+ * unmanaged workload without one falls back to public_ip. */
+static void s_workload_sources(struct fsg_compile_ctx *c, const char *rule_href, size_t w,
+                               struct fsg_cidrset *set)
+{
+    const struct fsg_policy_workload *wl = &c->m->workloads[w];
+    size_t added = 0;
+    for (size_t i = 0; i < wl->n_interfaces; i++) {
+        const struct fsg_policy_interface *ifc = &wl->interfaces[i];
+        if (ifc->has_address && !ifc->is_loopback && !s_is_loopback(&ifc->address)) {
+            s_add_ip(c, set, &ifc->address);
+            added++;
+        }
+    }
+    if (added == 0 && !wl->is_managed && wl->has_public_ip) {
+        s_add_ip(c, set, &wl->public_ip);
+        added++;
+    }
+    if (added == 0) {
+        fsg_compile_warn(c, "rule %s: consumer workload %s has no IP address", rule_href,
+                         wl->href);
+    }
+}
+
+/* Traffic from a virtual service comes from its ip_overrides, else its bound workloads. */
+static void s_vs_sources(struct fsg_compile_ctx *c, const char *rule_href, size_t v,
+                         struct fsg_cidrset *set)
+{
+    const struct fsg_policy_virtual_service *vs = &c->m->virtual_services[v];
+    for (size_t i = 0; i < vs->n_ip_overrides && c->rc == FSG_OK; i++) {
+        c->rc = fsg_cidrset_add_cidr(set, &vs->ip_overrides[i], 0);
+    }
+    if (vs->n_ip_overrides > 0) {
+        return;
+    }
+    size_t bound = 0;
+    for (size_t i = 0; i < vs->n_bindings; i++) {
+        size_t w = vs->bindings[i].workload;
+        if (!c->m->workloads[w].is_deleted) {
+            s_workload_sources(c, rule_href, w, set);
+            bound++;
+        }
+    }
+    if (bound == 0) {
+        fsg_compile_warn(c,
+                         "rule %s: consumer virtual service %s has no bound workload and no "
+                         "ip_overrides: no address to allow",
+                         rule_href, vs->href);
+    }
+}
+
+/* The ip list's ranges minus its exclusions, computed once per compile. */
+static const struct fsg_cidrset *s_ip_list_set(struct fsg_compile_ctx *c, size_t l)
+{
+    struct fsg_cidrset *set = &c->ip_lists[l];
+    if (c->ip_list_done[l]) {
+        return set;
+    }
+    const struct fsg_policy_ip_list *ipl = &c->m->ip_lists[l];
+    for (size_t i = 0; i < ipl->n_ranges && c->rc == FSG_OK; i++) {
+        if (!ipl->ranges[i].is_exclusion) {
+            c->rc = fsg_cidrset_add_range(set, &ipl->ranges[i].first, &ipl->ranges[i].last, 0);
+        }
+    }
+    for (size_t i = 0; i < ipl->n_ranges && c->rc == FSG_OK; i++) {
+        if (ipl->ranges[i].is_exclusion) {
+            c->rc = fsg_cidrset_subtract_range(set, &ipl->ranges[i].first, &ipl->ranges[i].last);
+        }
+    }
+    if (c->rc == FSG_OK) {
+        c->rc = fsg_cidrset_normalize(set);
+    }
+    c->ip_list_done[l] = true;
+    return set;
+}
+
+static void s_ip_list_sources(struct fsg_compile_ctx *c, const char *rule_href, size_t l,
+                              struct fsg_cidrset *set)
+{
+    const struct fsg_policy_ip_list *ipl = &c->m->ip_lists[l];
+    const struct fsg_cidrset *src = s_ip_list_set(c, l);
+    if (c->rc == FSG_OK) {
+        c->rc = fsg_cidrset_add_set(set, src, 0);
+    }
+    for (size_t i = 0; i < ipl->n_fqdns; i++) {
+        fsg_compile_warn(c, "rule %s: fqdn %s cannot be a security-group source", rule_href,
+                         ipl->fqdns[i]);
+    }
+    if (ipl->n_ranges > 0 && src->len == 0) {
+        fsg_compile_warn(c, "rule %s: ip list %s is empty once its exclusions are removed",
+                         rule_href, ipl->href);
+    }
+}
+
+static bool s_in_scope(const struct fsg_selector *scope, const struct fsg_entity *e)
+{
+    return scope == NULL || fsg_selector_match(scope, e);
+}
+
+/* Workloads and virtual services chosen by the consumers' labels or ams. */
+static void s_label_sources(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r,
+                            const struct fsg_side *side, const struct fsg_selector *scope,
+                            struct fsg_cidrset *set)
+{
+    const struct fsg_policy_model *m = c->m;
+    if (!(side->has_ams || side->sel.has_labels)) {
+        return;
+    }
+    for (size_t w = 0; w < m->n_workloads && c->rc == FSG_OK; w++) {
+        struct fsg_entity e = fsg_entity_workload(m, w);
+        if (!m->workloads[w].is_deleted && fsg_side_selects_by_labels(side, &e) &&
+            s_in_scope(scope, &e)) {
+            s_workload_sources(c, r->href, w, set);
+        }
+    }
+    for (size_t v = 0; v < m->n_virtual_services && c->rc == FSG_OK; v++) {
+        struct fsg_entity e = fsg_entity_virtual_service(m, v);
+        if (fsg_side_selects_by_labels(side, &e) && s_in_scope(scope, &e)) {
+            s_vs_sources(c, r->href, v, set);
+        }
+    }
+}
+
+void fsg_compile_sources(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r,
+                         const struct fsg_side *consumers, const struct fsg_selector *scope,
+                         struct fsg_cidrset *set)
+{
+    const struct fsg_policy_model *m = c->m;
+    s_label_sources(c, r, consumers, scope, set);
+    for (size_t i = 0; i < consumers->n_actors && c->rc == FSG_OK; i++) {
+        const struct fsg_policy_actor *a = &consumers->actors[i];
+        struct fsg_entity e;
+        switch (a->kind) {
+        case FSG_POLICY_ACTOR_WORKLOAD:
+            e = fsg_entity_workload(m, a->ref);
+            if (!m->workloads[a->ref].is_deleted && s_in_scope(scope, &e)) {
+                s_workload_sources(c, r->href, a->ref, set);
+            }
+            break;
+        case FSG_POLICY_ACTOR_VIRTUAL_SERVICE:
+            e = fsg_entity_virtual_service(m, a->ref);
+            if (s_in_scope(scope, &e)) {
+                s_vs_sources(c, r->href, a->ref, set);
+            }
+            break;
+        case FSG_POLICY_ACTOR_IP_LIST:
+            s_ip_list_sources(c, r->href, a->ref, set);
+            break;
+        case FSG_POLICY_ACTOR_UNSUPPORTED:
+            fsg_compile_warn(c, "rule %s: consumer %s%s%s cannot be a security-group source",
+                             r->href, a->what != NULL ? a->what : "actor",
+                             a->href != NULL ? " " : "", a->href != NULL ? a->href : "");
+            break;
+        case FSG_POLICY_ACTOR_LABEL:
+        case FSG_POLICY_ACTOR_LABEL_GROUP:
+        case FSG_POLICY_ACTOR_AMS:
+            break;
+        }
+    }
+}

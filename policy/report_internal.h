@@ -1,0 +1,31 @@
+/* Shared inside policy/ by the report renderers and the saved-plan reader. Not a public API. */
+#ifndef FSG_POLICY_REPORT_INTERNAL_H
+#define FSG_POLICY_REPORT_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "policy/plan.h"
+#include "policy/sg_rule.h"
+
+/* Ports of a rule for people: "5432", "5433-5434", "all", "type 8 code 0", "any type". */
+const char *fsg_report_ports(const struct fsg_sg_rule *r, char out[40]);
+/* A flow's IANA protocol for people: "tcp", "udp", "icmp", "icmpv6" or the number. */
+const char *fsg_report_flow_proto(uint8_t proto, char out[8]);
+/* "2023-11-14 22:13:20 UTC", or "-" for FSG_FLOW_TIME_NONE. */
+const char *fsg_report_time(int64_t t_s, char out[32]);
+
+enum fsg_err fsg_report_text(const struct fsg_plan *plan, struct fsg_buf *out);
+enum fsg_err fsg_report_markdown(const struct fsg_plan *plan, struct fsg_buf *out);
+enum fsg_err fsg_report_html(const struct fsg_plan *plan, struct fsg_buf *out);
+/* The json report; `saved` adds what apply --plan needs. */
+enum fsg_err fsg_report_json(const struct fsg_plan *plan, bool saved, struct fsg_buf *out,
+                             struct fsg_error *err);
+
+/* Parses one RULE object ({proto, from_port, to_port, cidr | cidr_ipv6, description,
+ * rule_id?}) and appends it to list. Implemented in sg_state.c with the state-file checks. */
+enum fsg_err fsg_sg_rule_json_append(struct fsg_sg_rules *list, json_t *rule, const char *where,
+                                     struct fsg_error *err);
+
+#endif

@@ -1,0 +1,503 @@
+/* The json report (CONTRACT.md `plan --format json`) and the saved plan (write and read). */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/json.h"
+#include "lib/mem.h"
+#include "policy/report.h"
+#include "policy/report_internal.h"
+
+#define S_SAVED_PLAN_VERSION 1
+/* A saved plan is a few rules per target; anything this big is not one. */
+#define S_MAX_PLAN_BYTES ((size_t)64 << 20)
+
+/* ---- writing --------------------------------------------------------------------------------- */
+
+/* A JSON string; text that is not valid UTF-8 (a description cut mid-character) gets '?' for
+ * each non-ASCII byte instead of failing the whole report. */
+static json_t *s_str(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j != NULL || s == NULL) {
+        return j;
+    }
+    char *copy = fsg_strdup(s);
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (char *p = copy; *p != '\0'; p++) {
+        *p = (unsigned char)*p >= 0x80 ? '?' : *p;
+    }
+    j = json_string(copy);
+    fsg_free(copy);
+    return j;
+}
+
+static json_t *s_opt_str(const char *s)
+{
+    return s != NULL ? s_str(s) : json_null();
+}
+
+/* set_new that remembers a failure (jansson frees the value either way). */
+static void s_set(json_t *o, const char *key, json_t *v, bool *ok)
+{
+    if (v == NULL || json_object_set_new(o, key, v) != 0) {
+        *ok = false;
+    }
+}
+
+static void s_push(json_t *a, json_t *v, bool *ok)
+{
+    if (v == NULL || json_array_append_new(a, v) != 0) {
+        *ok = false;
+    }
+}
+
+static json_t *s_done(json_t *v, bool ok)
+{
+    if (!ok) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static json_t *s_rule(const struct fsg_sg_rule *r, bool with_id)
+{
+    char pbuf[8], cidr[FSG_CIDR_STR_MAX];
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "proto", json_string(fsg_sg_proto_name(r->proto, pbuf)), &ok);
+        s_set(o, "from_port", json_integer(r->from_port), &ok);
+        s_set(o, "to_port", json_integer(r->to_port), &ok);
+        s_set(o, r->cidr.addr.is_v6 ? "cidr_ipv6" : "cidr",
+              json_string(fsg_cidr_format(&r->cidr, cidr)), &ok);
+        s_set(o, "description", s_opt_str(r->description), &ok);
+        if (with_id && r->rule_id != NULL) {
+            s_set(o, "rule_id", s_str(r->rule_id), &ok);
+        }
+    }
+    return s_done(o, ok);
+}
+
+static json_t *s_rules(const struct fsg_sg_rules *list, bool with_id)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && list != NULL && i < list->len; i++) {
+        s_push(a, s_rule(&list->items[i], with_id), &ok);
+    }
+    return s_done(a, ok);
+}
+
+static json_t *s_conn(const struct fsg_impact_conn *c)
+{
+    char ip[FSG_IP_STR_MAX];
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "src", json_string(fsg_ip_format(&c->src, ip)), &ok);
+        s_set(o, "port", json_integer(c->port), &ok);
+        s_set(o, "proto", json_integer(c->proto), &ok);
+        s_set(o, "records", json_integer((json_int_t)c->records), &ok);
+        s_set(o, "last", c->last_s == FSG_FLOW_TIME_NONE ? json_null() : json_integer(c->last_s),
+              &ok);
+    }
+    return s_done(o, ok);
+}
+
+static json_t *s_impact(const struct fsg_impact *im)
+{
+    if (im == NULL) {
+        return json_null();
+    }
+    json_t *o = json_object(), *deny = json_array();
+    bool ok = o != NULL && deny != NULL;
+    for (size_t i = 0; ok && i < im->n_would_deny; i++) {
+        s_push(deny, s_conn(im->would_deny[i]), &ok);
+    }
+    if (o != NULL) {
+        s_set(o, "would_deny", deny, &ok);
+        s_set(o, "allowed_unseen", s_rules(&im->allowed_unseen, false), &ok);
+    } else {
+        json_decref(deny);
+    }
+    return s_done(o, ok);
+}
+
+static json_t *s_strings(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        s_push(a, s_str(v[i]), &ok);
+    }
+    return s_done(a, ok);
+}
+
+static const char *const s_guard_names[] = { "allow_empty", "allow_public", "max_removals",
+                                             "max_rules" };
+#define S_N_GUARDS (sizeof s_guard_names / sizeof s_guard_names[0])
+
+/* What apply --plan needs beyond the report. */
+static void s_saved_extras(json_t *o, const struct fsg_plan_target *t, bool *ok)
+{
+    const struct fsg_sg_plan *sg = t->sg;
+    json_t *guards = json_array(), *cur = json_object();
+    for (size_t g = 0; guards != NULL && g < S_N_GUARDS; g++) {
+        if (t->refused_guards & (1u << g)) {
+            s_push(guards, json_string(s_guard_names[g]), ok);
+        }
+    }
+    if (cur != NULL) {
+        s_set(cur, "ipv4", json_integer((json_int_t)sg->current_v4), ok);
+        s_set(cur, "ipv6", json_integer((json_int_t)sg->current_v6), ok);
+        s_set(cur, "foreign", json_integer((json_int_t)sg->n_foreign), ok);
+    }
+    s_set(o, "state_hash", json_string(sg->state_hash), ok);
+    s_set(o, "refused_guards", guards, ok);
+    s_set(o, "kept", s_rules(&sg->kept, true), ok);
+    s_set(o, "current", cur, ok);
+}
+
+static json_t *s_target(const struct fsg_plan_target *t, bool saved)
+{
+    static const struct fsg_sg_rules none = { 0 };
+    const struct fsg_sg_plan *sg = t->sg;
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "name", s_str(t->name), &ok);
+        s_set(o, "security_group", s_str(t->security_group), &ok);
+        s_set(o, "desired", s_rules(sg != NULL ? &sg->desired : &none, false), &ok);
+        s_set(o, "add", s_rules(sg != NULL ? &sg->add : &none, false), &ok);
+        s_set(o, "remove", s_rules(sg != NULL ? &sg->remove : &none, saved), &ok);
+        s_set(o, "unchanged", json_integer(sg != NULL ? (json_int_t)sg->unchanged : 0), &ok);
+        s_set(o, "warnings", s_strings(t->warnings, t->n_warnings), &ok);
+        s_set(o, "refused", s_opt_str(t->refused), &ok);
+        s_set(o, "impact", s_impact(t->impact), &ok);
+        if (saved && sg != NULL) {
+            s_saved_extras(o, t, &ok);
+        }
+    }
+    return s_done(o, ok);
+}
+
+static json_t *s_document(const struct fsg_plan *plan, bool saved)
+{
+    size_t add = 0, rm = 0;
+    json_t *root = json_object(), *targets = json_array(), *summary = json_object();
+    bool ok = root != NULL && targets != NULL && summary != NULL;
+    for (size_t i = 0; ok && i < plan->n_targets; i++) {
+        s_push(targets, s_target(&plan->targets[i], saved), &ok);
+    }
+    fsg_plan_totals(plan, &add, &rm);
+    if (summary != NULL) {
+        s_set(summary, "targets", json_integer((json_int_t)plan->n_targets), &ok);
+        s_set(summary, "add", json_integer((json_int_t)add), &ok);
+        s_set(summary, "remove", json_integer((json_int_t)rm), &ok);
+    }
+    if (root == NULL) {
+        json_decref(targets);
+        json_decref(summary);
+        return NULL;
+    }
+    if (saved) {
+        s_set(root, "flowseg_plan", json_integer(S_SAVED_PLAN_VERSION), &ok);
+        s_set(root, "created", json_integer(plan->created_s), &ok);
+    }
+    s_set(root, "targets", targets, &ok);
+    s_set(root, "summary", summary, &ok);
+    return s_done(root, ok);
+}
+
+static int s_dump_cb(const char *buffer, size_t size, void *data)
+{
+    return fsg_buf_append(data, buffer, size) == FSG_OK ? 0 : -1;
+}
+
+enum fsg_err fsg_report_json(const struct fsg_plan *plan, bool saved, struct fsg_buf *out,
+                             struct fsg_error *err)
+{
+    /* Dumped straight into out: no jansson-allocated string whose allocator we would have to
+     * know. */
+    json_t *root = s_document(plan, saved);
+    enum fsg_err rc = FSG_E_NOMEM;
+    if (root != NULL &&
+        json_dump_callback(root, s_dump_cb, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0) {
+        rc = fsg_buf_append_byte(out, '\n');
+    }
+    if (rc != FSG_OK) {
+        (void)fsg_error_set(err, rc, "out of memory while writing the json plan");
+    }
+    json_decref(root);
+    return rc;
+}
+
+enum fsg_err fsg_plan_save(const struct fsg_plan *plan, struct fsg_buf *out,
+                           struct fsg_error *err)
+{
+    return fsg_report_json(plan, true, out, err);
+}
+
+/* ---- reading a saved plan -------------------------------------------------------------------- */
+
+static enum fsg_err s_get_str(json_t *o, const char *key, const char *where, bool nullable,
+                              const char **ret, struct fsg_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    *ret = NULL;
+    if (nullable && (v == NULL || json_is_null(v))) {
+        return FSG_OK;
+    }
+    if (!json_is_string(v)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: %s must be a string", where, key);
+    }
+    *ret = json_string_value(v);
+    return FSG_OK;
+}
+
+static enum fsg_err s_get_count(json_t *o, const char *key, const char *where, size_t *ret,
+                                struct fsg_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: %s must be an integer >= 0", where, key);
+    }
+    *ret = (size_t)json_integer_value(v);
+    return FSG_OK;
+}
+
+static enum fsg_err s_read_rules(json_t *o, const char *key, const char *where,
+                                 struct fsg_sg_rules *list, struct fsg_error *err)
+{
+    json_t *a = json_object_get(o, key);
+    if (!json_is_array(a)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: %s must be an array of rules", where, key);
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char w[200];
+        snprintf(w, sizeof w, "%s: %s[%zu]", where, key, i);
+        enum fsg_err rc = fsg_sg_rule_json_append(list, json_array_get(a, i), w, err);
+        if (rc != FSG_OK) {
+            return rc;
+        }
+    }
+    fsg_sg_rules_sort(list);
+    return FSG_OK;
+}
+
+static bool s_is_hex64(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        bool hex = (s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f');
+        if (!hex) {
+            return false;
+        }
+    }
+    return n == FSG_SG_HASH_HEX_LEN;
+}
+
+static enum fsg_err s_read_guards(json_t *o, const char *where, struct fsg_plan_target *t,
+                                  struct fsg_error *err)
+{
+    json_t *a = json_object_get(o, "refused_guards");
+    if (!json_is_array(a)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: refused_guards must be an array", where);
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const char *name = json_string_value(json_array_get(a, i));
+        size_t g = 0;
+        while (name != NULL && g < S_N_GUARDS && strcmp(name, s_guard_names[g]) != 0) {
+            g++;
+        }
+        if (name == NULL || g == S_N_GUARDS) {
+            return fsg_error_set(err, FSG_E_PARSE, "%s: refused_guards[%zu] is not a guard name",
+                                 where, i);
+        }
+        t->refused_guards |= 1u << g;
+    }
+    return FSG_OK;
+}
+
+static enum fsg_err s_read_counts(json_t *o, const char *where, struct fsg_sg_plan *sg,
+                                  struct fsg_error *err)
+{
+    json_t *cur = json_object_get(o, "current");
+    enum fsg_err rc = s_get_count(o, "unchanged", where, &sg->unchanged, err);
+    if (rc == FSG_OK && !json_is_object(cur)) {
+        rc = fsg_error_set(err, FSG_E_PARSE, "%s: current must be an object", where);
+    }
+    if (rc == FSG_OK) {
+        rc = s_get_count(cur, "ipv4", where, &sg->current_v4, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_get_count(cur, "ipv6", where, &sg->current_v6, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_get_count(cur, "foreign", where, &sg->n_foreign, err);
+    }
+    return rc;
+}
+
+static enum fsg_err s_read_warnings(json_t *o, const char *where, struct fsg_plan_target *t,
+                                    struct fsg_error *err)
+{
+    json_t *a = json_object_get(o, "warnings");
+    if (!json_is_array(a)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: warnings must be an array", where);
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const char *w = json_string_value(json_array_get(a, i));
+        if (w == NULL) {
+            return fsg_error_set(err, FSG_E_PARSE, "%s: warnings[%zu] must be a string", where,
+                                 i);
+        }
+        enum fsg_err rc = fsg_plan_target_warn(t, "%s", w);
+        if (rc != FSG_OK) {
+            return rc;
+        }
+    }
+    return FSG_OK;
+}
+
+/* The sg plan of one target: hash, rule lists, counts. */
+static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_target *t,
+                              struct fsg_error *err)
+{
+    const char *hash = NULL;
+    enum fsg_err rc = s_get_str(o, "state_hash", where, false, &hash, err);
+    if (rc != FSG_OK) {
+        return fsg_error_set(err, FSG_E_PARSE,
+                             "%s: no state_hash, so this is not a saved plan (write one with "
+                             "flowseg plan --save-plan FILE)", where);
+    }
+    if (!s_is_hex64(hash)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: state_hash must be 64 lowercase hex digits",
+                             where);
+    }
+    rc = fsg_sg_plan_new(t->security_group, &t->sg);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    memcpy(t->sg->state_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
+    rc = s_read_rules(o, "desired", where, &t->sg->desired, err);
+    if (rc == FSG_OK) {
+        rc = s_read_rules(o, "add", where, &t->sg->add, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_read_rules(o, "remove", where, &t->sg->remove, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_read_rules(o, "kept", where, &t->sg->kept, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_read_counts(o, where, t->sg, err);
+    }
+    return rc;
+}
+
+static enum fsg_err s_read_target(struct fsg_plan *plan, json_t *o, size_t index,
+                                  struct fsg_error *err)
+{
+    char where[96];
+    const char *name = NULL, *sg = NULL, *refused = NULL;
+    struct fsg_plan_target *t = NULL;
+    snprintf(where, sizeof where, "plan: targets[%zu]", index);
+    if (!json_is_object(o)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: must be an object", where);
+    }
+    enum fsg_err rc = s_get_str(o, "name", where, false, &name, err);
+    if (rc == FSG_OK) {
+        rc = s_get_str(o, "security_group", where, false, &sg, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_get_str(o, "refused", where, true, &refused, err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_plan_append_target(plan, name, sg, &t);
+    }
+    if (rc == FSG_OK && refused != NULL) {
+        t->refused = fsg_strdup(refused);
+        rc = t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
+    }
+    if (rc == FSG_OK) {
+        rc = s_read_sg(o, where, t, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_read_guards(o, where, t, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_read_warnings(o, where, t, err);
+    }
+    return rc;
+}
+
+static enum fsg_err s_read_document(json_t *root, struct fsg_plan *plan, struct fsg_error *err)
+{
+    json_t *version = json_object_get(root, "flowseg_plan");
+    json_t *created = json_object_get(root, "created");
+    json_t *targets = json_object_get(root, "targets");
+    if (!json_is_integer(version)) {
+        return fsg_error_set(err, FSG_E_PARSE,
+                             "plan: no \"flowseg_plan\" version, so this is not a saved plan "
+                             "(write one with flowseg plan --save-plan FILE)");
+    }
+    if (json_integer_value(version) != S_SAVED_PLAN_VERSION) {
+        return fsg_error_set(err, FSG_E_PARSE, "plan: version %lld is not supported (this "
+                             "flowseg reads version %d)", (long long)json_integer_value(version),
+                             S_SAVED_PLAN_VERSION);
+    }
+    if (!json_is_integer(created)) {
+        return fsg_error_set(err, FSG_E_PARSE, "plan: created must be an integer");
+    }
+    if (!json_is_array(targets)) {
+        return fsg_error_set(err, FSG_E_PARSE, "plan: targets must be an array");
+    }
+    plan->created_s = (int64_t)json_integer_value(created);
+    for (size_t i = 0; i < json_array_size(targets); i++) {
+        enum fsg_err rc = s_read_target(plan, json_array_get(targets, i), i, err);
+        if (rc != FSG_OK) {
+            return rc;
+        }
+    }
+    return FSG_OK;
+}
+
+enum fsg_err fsg_plan_load(struct fsg_span json, struct fsg_plan **ret_plan,
+                           struct fsg_error *err)
+{
+    enum fsg_err rc;
+    json_t *root = NULL;
+    struct fsg_plan *plan = NULL;
+
+    struct fsg_json_limits limits = { .max_bytes = S_MAX_PLAN_BYTES };
+    rc = fsg_json_load(json, &limits, &root, err);
+    if (rc != FSG_OK) {
+        (void)fsg_error_prefix(err, "plan: ");
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        rc = fsg_error_set(err, FSG_E_PARSE, "plan: must be a JSON object");
+        goto out;
+    }
+    rc = fsg_plan_new(&plan);
+    if (rc == FSG_OK) {
+        rc = s_read_document(root, plan, err);
+    }
+    if (rc != FSG_OK) {
+        if (rc == FSG_E_NOMEM) {
+            (void)fsg_error_set(err, rc, "out of memory while reading the plan");
+        }
+        goto out;
+    }
+    *ret_plan = plan;
+    plan = NULL;
+
+out:
+    fsg_plan_destroy(plan);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,193 @@
+# Inputs of the flowseg Lambda deployment. See README.md in this directory.
+
+variable "region" {
+  description = "AWS region of the VPC, the RDS instance(s) and the flow-log bucket."
+  type        = string
+}
+
+variable "name" {
+  description = "Name prefix for every resource (function, role, log group, rules)."
+  type        = string
+  default     = "flowseg"
+}
+
+# --- The function -------------------------------------------------------------------------------
+
+variable "lambda_zip" {
+  description = "Path of the zip written by scripts/package-lambda (bootstrap + lib/ [+ flowseg.json])."
+  type        = string
+}
+
+variable "architecture" {
+  description = "x86_64 or arm64: the architecture the zip was built on."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "memory_mb" {
+  description = "Lambda memory (MB). CPU scales with it; 512 inflates a 5 MB flow-log object quickly."
+  type        = number
+  default     = 512
+}
+
+variable "timeout_s" {
+  description = "Lambda timeout (s). flowseg stops taking new objects 3 s before it and reports the rest as deferred."
+  type        = number
+  default     = 300
+}
+
+variable "max_concurrency" {
+  description = "Reserved concurrency: bounds parallel reconciles (and so EC2 API throttling). null = unreserved."
+  type        = number
+  default     = 5
+}
+
+variable "config_path" {
+  description = "FLOWSEG_CONFIG: the config bundled by `scripts/package-lambda --config` (Lambda unpacks the zip at /var/task)."
+  type        = string
+  default     = "/var/task/flowseg.json"
+}
+
+variable "config_json" {
+  description = "Alternative to the bundled config: the config as inline JSON (Lambda env vars total at most 4 KB). The text @MANAGED_SG@ is replaced by the managed security group's id. Empty = use config_path."
+  type        = string
+  default     = ""
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention of the function's JSON log lines."
+  type        = number
+  default     = 30
+}
+
+variable "lambda_subnet_ids" {
+  description = "Run the function in these subnets (e.g. when the PCE is only reachable inside the VPC). Empty = no VPC. The subnets need a route to the AWS APIs (NAT or VPC endpoints for S3, EC2, RDS, ELB)."
+  type        = list(string)
+  default     = []
+}
+
+variable "lambda_security_group_ids" {
+  description = "Security groups of the function's network interfaces when lambda_subnet_ids is set."
+  type        = list(string)
+  default     = []
+}
+
+# --- The PCE (policy source) --------------------------------------------------------------------
+
+variable "pce_api_key" {
+  description = "PCE API key (becomes env PCE_API_KEY). Ignored when pce_api_key_ssm_name is set."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "pce_api_secret" {
+  description = "PCE API secret (becomes env PCE_API_SECRET). Ignored when pce_api_secret_ssm_name is set."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "pce_api_key_ssm_name" {
+  description = "Name of an SSM SecureString holding the PCE API key, read at deploy time. Empty = use pce_api_key."
+  type        = string
+  default     = ""
+}
+
+variable "pce_api_secret_ssm_name" {
+  description = "Name of an SSM SecureString holding the PCE API secret, read at deploy time. Empty = use pce_api_secret."
+  type        = string
+  default     = ""
+}
+
+# --- Flow logs ----------------------------------------------------------------------------------
+
+variable "flow_log_bucket" {
+  description = "Existing S3 bucket that receives the VPC flow logs. Its event notifications are managed here (aws_s3_bucket_notification owns ALL notifications of a bucket)."
+  type        = string
+}
+
+variable "flow_log_folder" {
+  description = "Folder inside the bucket for the flow logs (objects land under <folder>/AWSLogs/...). Empty = bucket root."
+  type        = string
+  default     = "flowseg"
+}
+
+variable "flow_log_subnet_ids" {
+  description = "Subnets of the RDS instance(s) to capture flow logs on (survives ENI changes on failover; recommended)."
+  type        = list(string)
+  default     = []
+}
+
+variable "flow_log_eni_ids" {
+  description = "RDS network interfaces to capture flow logs on (narrower than subnets; RDS may replace an ENI on failover or maintenance)."
+  type        = list(string)
+  default     = []
+}
+
+# --- What flowseg manages -----------------------------------------------------------------------
+
+variable "vpc_id" {
+  description = "VPC of the RDS instance(s): the managed security group is created there."
+  type        = string
+}
+
+variable "managed_security_group_name" {
+  description = "Name of the security group flowseg keeps equal to the policy."
+  type        = string
+  default     = "flowseg-managed-rds"
+}
+
+variable "extra_managed_security_group_ids" {
+  description = "Existing security groups the config names (`security_group: sg-...`) that flowseg may also write to."
+  type        = list(string)
+  default     = []
+}
+
+variable "allow_create_security_group" {
+  description = "Let flowseg create its own groups (config `security_group: {create: NAME, vpc_id}`), tagged flowseg:managed=true, in vpc_id."
+  type        = bool
+  default     = false
+}
+
+variable "allow_associate" {
+  description = "Let flowseg add the managed group to the instances (config `associate: add|replace`) with rds:ModifyDBInstance. false for `associate: none`."
+  type        = bool
+  default     = true
+}
+
+variable "rds_instance_ids" {
+  description = "DB instance identifiers of the config's targets (DescribeDBInstances, ModifyDBInstance to associate the group)."
+  type        = list(string)
+}
+
+# --- Schedules and the optional NLB sync --------------------------------------------------------
+
+variable "reconcile_schedule" {
+  description = "EventBridge schedule of full reconciles (tamper protection: reverts manual rule changes)."
+  type        = string
+  default     = "rate(15 minutes)"
+}
+
+variable "nlb_target_group_arn" {
+  description = "IP target group kept on the RDS instance's private IP by `nlb_sync` events. Empty = no NLB permissions."
+  type        = string
+  default     = ""
+}
+
+variable "nlb_sync_schedule" {
+  description = "EventBridge schedule sending {\"nlb_sync\": true}. Empty = no schedule."
+  type        = string
+  default     = ""
+}
+
+variable "tags" {
+  description = "Tags added to every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}

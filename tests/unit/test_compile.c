@@ -1,0 +1,614 @@
+/* policy/compile: one case per semantic of ref/pce-api.md §8, each a small bundle under
+ * tests/data/pce/compile/ with its expected security-group rules written here by hand
+ * ("proto from to cidr description"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mem.h"
+#include "policy/compile.h"
+#include "tests/harness/test.h"
+
+#define RS "flowseg /orgs/1/sec_policy/active/rule_sets/"
+#define HREF "/orgs/1/sec_policy/active/rule_sets/"
+
+static struct fsg_policy_model *s_load(const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "pce/compile/%s.json", name);
+    struct fsg_policy_model *m = NULL;
+    struct fsg_error err = { 0 };
+    if (fsg_policy_model_load_file(t_data_path(rel), NULL, &m, &err) != FSG_OK) {
+        fprintf(stderr, "  loading %s: %s\n", name, err.msg);
+        return NULL;
+    }
+    return m;
+}
+
+static struct fsg_compiled_target *s_compile(const struct fsg_policy_model *m,
+                                             const struct fsg_policy_target *t)
+{
+    struct fsg_compiled_target *c = NULL;
+    struct fsg_error err = { 0 };
+    if (fsg_policy_compile(m, t, &c, &err) != FSG_OK) {
+        fprintf(stderr, "  compile: %s\n", err.msg);
+        return NULL;
+    }
+    return c;
+}
+
+static void s_render(const struct fsg_sg_rule *r, char *out, size_t size)
+{
+    char p[8];
+    char c[FSG_CIDR_STR_MAX];
+    snprintf(out, size, "%s %d %d %s %s", fsg_sg_proto_name(r->proto, p), r->from_port, r->to_port,
+             fsg_cidr_format(&r->cidr, c), r->description != NULL ? r->description : "(null)");
+}
+
+/* The rules must be exactly `want` (NULL-terminated), in order. */
+static bool s_rules_are(const struct fsg_compiled_target *c, const char *const *want)
+{
+    size_t n = 0;
+    while (want[n] != NULL) {
+        n++;
+    }
+    bool ok = c->rules.len == n;
+    for (size_t i = 0; i < c->rules.len && ok; i++) {
+        char line[400];
+        s_render(&c->rules.items[i], line, sizeof line);
+        ok = strcmp(line, want[i]) == 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "  rules differ; got %zu:\n", c->rules.len);
+        for (size_t i = 0; i < c->rules.len; i++) {
+            char line[400];
+            s_render(&c->rules.items[i], line, sizeof line);
+            fprintf(stderr, "    %s\n", line);
+        }
+        fprintf(stderr, "  want %zu:\n", n);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(stderr, "    %s\n", want[i]);
+        }
+    }
+    return ok;
+}
+
+static bool s_strings_are(const char *what, char *const *got, size_t n_got,
+                          const char *const *want)
+{
+    size_t n = 0;
+    while (want[n] != NULL) {
+        n++;
+    }
+    bool ok = n_got == n;
+    for (size_t i = 0; i < n && ok; i++) {
+        ok = strcmp(got[i], want[i]) == 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "  %s differ; got %zu:\n", what, n_got);
+        for (size_t i = 0; i < n_got; i++) {
+            fprintf(stderr, "    %s\n", got[i]);
+        }
+        fprintf(stderr, "  want %zu:\n", n);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(stderr, "    %s\n", want[i]);
+        }
+    }
+    return ok;
+}
+
+#define T_RULES(c, ...)                                                                            \
+    do {                                                                                           \
+        static const char *const want_[] = { __VA_ARGS__, NULL };                                  \
+        T_CHECK(s_rules_are((c), want_));                                                          \
+    } while (0)
+#define T_NO_RULES(c) T_CHECK((c)->rules.len == 0)
+#define T_WARNINGS(c, ...)                                                                         \
+    do {                                                                                           \
+        static const char *const want_[] = { __VA_ARGS__ };                                        \
+        T_CHECK(s_strings_are("warnings", (c)->warnings, (c)->n_warnings, want_));                 \
+    } while (0)
+#define T_MATCHED(c, ...)                                                                          \
+    do {                                                                                           \
+        static const char *const want_[] = { __VA_ARGS__ };                                        \
+        T_CHECK(s_strings_are("matched rules", (c)->matched_rules, (c)->n_matched_rules, want_));  \
+    } while (0)
+
+/* Runs one case: load, compile the target, hand back both (the caller checks and frees). */
+#define T_CASE(model, out, file, ...)                                                              \
+    struct fsg_policy_model *model = s_load(file);                                                 \
+    T_CHECK(model != NULL);                                                                        \
+    struct fsg_compiled_target *out =                                                              \
+        s_compile(model, &(struct fsg_policy_target){ __VA_ARGS__ });                              \
+    T_CHECK(out != NULL)
+
+#define T_DONE(model, out)                                                                         \
+    fsg_compiled_target_destroy(out);                                                              \
+    fsg_policy_model_destroy(model)
+
+/* The target's virtual service is a literal provider; another VS's rule does not apply. */
+static int s_provider_virtual_service(void)
+{
+    T_CASE(m, c, "provider_virtual_service", .name = "orders-db",
+           .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "24/sec_rules/41",
+            "tcp 5432 5432 10.0.1.12/32 " RS "24/sec_rules/41");
+    T_MATCHED(c, HREF "24/sec_rules/41", NULL);
+    T_WARNINGS(c, NULL);
+    T_STR_EQ(c->name, "orders-db");
+    fsg_compiled_target_destroy(c);
+    /* The same VS by href gives the same rules; by its draft href, its active twin. */
+    c = s_compile(m, &(struct fsg_policy_target){
+                         .virtual_service = "/orgs/1/sec_policy/draft/virtual_services/orders" });
+    T_CHECK(c != NULL);
+    T_CHECK(c->rules.len == 2 && c->name == NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* A workload target (by name, and by hostname): literal workload providers, and the virtual
+ * service bound to it (ports derived from that VS). */
+static int s_provider_workload(void)
+{
+    T_CASE(m, c, "provider_workload", .workload = "orders-db (Amazon RDS PostgreSQL)");
+    T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "1/sec_rules/1",
+            "tcp 5433 5433 10.0.1.12/32 " RS "1/sec_rules/3");
+    T_MATCHED(c, HREF "1/sec_rules/1", HREF "1/sec_rules/3", NULL);
+    fsg_compiled_target_destroy(c);
+    c = s_compile(m, &(struct fsg_policy_target){
+                         .workload = "orders-db.c9akciq32abc.us-east-1.rds.amazonaws.com" });
+    T_CHECK(c != NULL && c->rules.len == 2);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* A label target: label providers and scopes select it; out-of-scope consumers don't count. */
+static int s_provider_labels(void)
+{
+    static const struct fsg_policy_label labels[] = {
+        { .key = "role", .value = "Database" },
+        { .key = "app", .value = "Orders" },
+        { .href = "/orgs/1/labels/4" },
+    };
+    T_CASE(m, c, "provider_labels", .labels = labels, .n_labels = 3);
+    T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "3/sec_rules/1");
+    T_MATCHED(c, HREF "3/sec_rules/1", NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* ams: every workload, managed or not (the unmanaged RDS itself included), deleted ones out,
+ * held to the scope; resolved as virtual services it selects the target VS. */
+static int s_ams(void)
+{
+    T_CASE(m, c, "ams", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "5/sec_rules/1",
+            "tcp 5432 5432 10.0.1.20/32 " RS "5/sec_rules/2",
+            "tcp 5432 5432 10.0.2.45/32 " RS "5/sec_rules/1",
+            "tcp 5432 5432 10.0.3.7/32 " RS "5/sec_rules/1");
+    T_MATCHED(c, HREF "5/sec_rules/1", HREF "5/sec_rules/2", NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Several scopes: evaluated one by one, unioned; consumers of an intra-scope rule come from the
+ * scope in which the target matched. */
+static int s_scopes(void)
+{
+    T_CASE(m, c, "scopes", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "10/sec_rules/1",
+            "tcp 5433 5433 10.0.4.1/32 " RS "11/sec_rules/1",
+            "tcp 5433 5433 10.0.4.2/32 " RS "11/sec_rules/1");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* unscoped_consumers false holds consumers to the scope, true does not; ip lists never are. */
+static int s_intra_extra_scope(void)
+{
+    T_CASE(m, c, "intra_extra_scope", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "12/sec_rules/1",
+            "tcp 5432 5432 10.9.0.0/16 " RS "12/sec_rules/1",
+            "tcp 5433 5433 10.0.4.1/32 " RS "12/sec_rules/2",
+            "tcp 5433 5433 10.0.4.2/32 " RS "12/sec_rules/2");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Same key = any of, different keys = all of; exclusion labels remove. */
+static int s_label_actors(void)
+{
+    T_CASE(m, c, "label_actors", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "7/sec_rules/1",
+            "tcp 5432 5432 10.0.1.2/32 " RS "7/sec_rules/1",
+            "tcp 5433 5433 10.0.1.1/32 " RS "7/sec_rules/2",
+            "tcp 5434 5434 10.0.1.1/32 " RS "7/sec_rules/3",
+            "tcp 5434 5434 10.0.1.2/31 " RS "7/sec_rules/3",
+            "tcp 5434 5434 10.0.1.5/32 " RS "7/sec_rules/3",
+            "tcp 5434 5434 10.0.2.45/32 " RS "7/sec_rules/3");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Nested label groups in consumers and in the scope. */
+static int s_label_groups(void)
+{
+    T_CASE(m, c, "label_groups", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "8/sec_rules/1",
+            "tcp 5432 5432 10.0.1.2/32 " RS "8/sec_rules/1");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* resolve_labels_as: workloads vs virtual services, on both sides. */
+static int s_resolve_labels_as(void)
+{
+    T_CASE(m, c, "resolve_labels_as", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "9/sec_rules/2",
+            "tcp 5433 5433 10.0.7.0/24 " RS "9/sec_rules/3",
+            "tcp 5433 5433 10.0.8.5/32 " RS "9/sec_rules/3",
+            "tcp 5434 5434 10.0.1.1/32 " RS "9/sec_rules/4",
+            "tcp 5434 5434 10.0.5.5/32 " RS "9/sec_rules/4");
+    T_MATCHED(c, HREF "9/sec_rules/2", HREF "9/sec_rules/3", HREF "9/sec_rules/4", NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Workload (every interface, IPv6 first, loopback and null skipped; public_ip for an unmanaged
+ * one without interfaces), virtual-service (bound workloads) and ip-list actors. */
+static int s_literal_actors(void)
+{
+    T_CASE(m, c, "literal_actors", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.5/32 " RS "4/sec_rules/1",
+            "tcp 5432 5432 10.0.1.6/32 " RS "4/sec_rules/1",
+            "tcp 5432 5432 192.168.1.0/24 " RS "4/sec_rules/1",
+            "tcp 5432 5432 203.0.113.9/32 " RS "4/sec_rules/1",
+            "tcp 5432 5432 fd00::5/128 " RS "4/sec_rules/1");
+    T_WARNINGS(c, "rule " HREF "4/sec_rules/1: consumer workload /orgs/1/workloads/d has no IP "
+                  "address",
+               NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* ip lists: CIDRs, a from/to range, exclusions subtracted, IPv6 apart, FQDN warned. */
+static int s_ip_lists(void)
+{
+    T_CASE(m, c, "ip_lists", .workload = "orders-db");
+    T_RULES(c, "tcp 443 443 0.0.0.0/0 " RS "24/sec_rules/43",
+            "tcp 443 443 ::/0 " RS "24/sec_rules/43",
+            "tcp 5432 5432 10.0.9.0/30 " RS "24/sec_rules/42",
+            "tcp 5432 5432 10.0.9.4/32 " RS "24/sec_rules/42",
+            "tcp 5432 5432 10.0.9.6/31 " RS "24/sec_rules/42",
+            "tcp 5432 5432 10.0.9.8/29 " RS "24/sec_rules/42",
+            "tcp 5432 5432 192.168.50.10/31 " RS "24/sec_rules/42",
+            "tcp 5432 5432 192.168.50.12/30 " RS "24/sec_rules/42",
+            "tcp 5432 5432 192.168.50.16/30 " RS "24/sec_rules/42",
+            "tcp 5432 5432 192.168.50.20/32 " RS "24/sec_rules/42",
+            "tcp 5432 5432 2001:db8::/127 " RS "24/sec_rules/42",
+            "tcp 5432 5432 2001:db8::2/128 " RS "24/sec_rules/42");
+    T_WARNINGS(c, "rule " HREF "24/sec_rules/42: fqdn dba-vpn.example.com cannot be a "
+                  "security-group source",
+               NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Services: port ranges, UDP without a port, proto -1, other protocols, windows and process
+ * services, inline ports. */
+static int s_services(void)
+{
+    T_CASE(m, c, "services", .workload = "orders-db");
+    T_RULES(c, "-1 -1 -1 10.0.1.1/32 " RS "6/sec_rules/2",
+            "tcp 1433 1433 10.0.1.1/32 " RS "6/sec_rules/3",
+            "tcp 5432 5433 10.0.1.1/32 " RS "6/sec_rules/6",
+            "tcp 8000 8010 10.0.1.1/32 " RS "6/sec_rules/1",
+            "udp 0 65535 10.0.1.1/32 " RS "6/sec_rules/1",
+            "47 -1 -1 10.0.1.1/32 " RS "6/sec_rules/5");
+    T_WARNINGS(c,
+               "rule " HREF "6/sec_rules/3: service /orgs/1/sec_policy/active/services/11: windows "
+               "services (process or service names) cannot be security-group rules",
+               "rule " HREF "6/sec_rules/4: service /orgs/1/sec_policy/active/services/12: "
+               "process-based service (postgres) cannot be a security-group rule",
+               "rule " HREF "6/sec_rules/5: service /orgs/1/sec_policy/active/services/14: ports "
+               "on protocol 132 cannot be limited by a security group; not allowed",
+               "rule " HREF "6/sec_rules/6: port 80 on every protocol cannot be a security-group "
+               "rule",
+               NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* ICMP type/code; ICMP goes to IPv4 sources only, ICMPv6 to IPv6 only. */
+static int s_icmp(void)
+{
+    T_CASE(m, c, "icmp", .workload = "orders-db");
+    T_RULES(c, "icmp 3 -1 10.0.1.1/32 " RS "2/sec_rules/1",
+            "icmp 8 0 10.0.1.1/32 " RS "2/sec_rules/1",
+            "icmpv6 -1 -1 fd00::1/128 " RS "2/sec_rules/1");
+    T_WARNINGS(c, "rule " HREF "2/sec_rules/1: ICMP code 5 without a type cannot be a "
+                  "security-group rule",
+               NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* No ingress_services: ports come from the provider virtual service (service_ports or its
+ * service); a workload provider without services allows nothing and says so. */
+static int s_derived_ports(void)
+{
+    T_CASE(m, c, "derived_ports", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "14/sec_rules/1",
+            "tcp 5433 5434 10.0.1.1/32 " RS "14/sec_rules/1");
+    T_WARNINGS(c, "rule " HREF "14/sec_rules/3: names no service and no provider virtual "
+                  "service selects the target: no port to allow",
+               NULL);
+    T_MATCHED(c, HREF "14/sec_rules/1", HREF "14/sec_rules/3", NULL);
+    fsg_compiled_target_destroy(c);
+
+    c = s_compile(m, &(struct fsg_policy_target){ .virtual_service = "VS-pool" });
+    T_CHECK(c != NULL);
+    T_RULES(c, "tcp 6432 6432 10.0.1.1/32 " RS "14/sec_rules/2");
+    T_WARNINGS(c, "rule " HREF "14/sec_rules/2: virtual service "
+                  "/orgs/1/sec_policy/active/virtual_services/pool: the binding of workload "
+                  "/orgs/1/workloads/rds2 remaps ports (port_overrides); the virtual service's "
+                  "own ports are used",
+               NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Disabled rule sets and disabled rules are ignored. */
+static int s_disabled(void)
+{
+    T_CASE(m, c, "disabled", .workload = "orders-db");
+    T_RULES(c, "tcp 5434 5434 10.0.1.2/32 " RS "2/sec_rules/2");
+    T_MATCHED(c, HREF "2/sec_rules/2", NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* What cannot be an SG rule is a warning, never silently dropped. */
+static int s_warnings(void)
+{
+    T_CASE(m, c, "warnings", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "30/sec_rules/1",
+            "tcp 5434 5434 10.0.1.1/32 " RS "30/sec_rules/3");
+    T_WARNINGS(c,
+               "rule " HREF "30/sec_rules/1: consumer container_host cannot be a security-group "
+               "source",
+               "rule " HREF "30/sec_rules/1: consumer virtual_server "
+               "/orgs/1/sec_policy/active/virtual_servers/7 cannot be a security-group source",
+               "rule " HREF "30/sec_rules/1: provider virtual_server is not supported and was "
+               "ignored",
+               "rule " HREF "30/sec_rules/2: consumers limited to users (consuming_security_"
+               "principals) cannot be a security-group source; rule not applied",
+               "rule " HREF "30/sec_rules/3: SecureConnect (IPsec) cannot be enforced by a "
+               "security group; its ports are allowed without it",
+               "rule " HREF "30/sec_rules/3: machine authentication cannot be enforced by a "
+               "security group; its ports are allowed without it",
+               "rule set " HREF "30: has 1 deny rule(s); a security group cannot deny, so they "
+               "are not applied",
+               "rule set " HREF "31: has no scope (\"scopes\": []): its rules apply nowhere",
+               NULL);
+    T_MATCHED(c, HREF "30/sec_rules/1", HREF "30/sec_rules/2", HREF "30/sec_rules/3", NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Blocks of three rules merge into one /23 named after the smallest href (byte order: 10 < 9). */
+static int s_provenance(void)
+{
+    T_CASE(m, c, "provenance", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.0.0/23 " RS "40/sec_rules/10 (+2)");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* The issue's scenario: a disabled rule, a consumer outside the scope, an ip list with an
+ * exclusion and a range, a workload whose IPv6 interface is listed first. */
+static int s_scenario(void)
+{
+    T_CASE(m, c, "scenario", .name = "orders-db", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.9.0/30 " RS "24/sec_rules/41",
+            "tcp 5432 5432 10.0.9.4/32 " RS "24/sec_rules/41",
+            "tcp 5432 5432 10.0.9.6/31 " RS "24/sec_rules/41",
+            "tcp 5432 5432 10.0.9.8/29 " RS "24/sec_rules/41",
+            "tcp 5432 5432 10.0.186.116/31 " RS "24/sec_rules/41",
+            "tcp 5432 5432 192.168.50.10/31 " RS "24/sec_rules/41",
+            "tcp 5432 5432 192.168.50.12/30 " RS "24/sec_rules/41",
+            "tcp 5432 5432 192.168.50.16/30 " RS "24/sec_rules/41",
+            "tcp 5432 5432 192.168.50.20/32 " RS "24/sec_rules/41",
+            "tcp 5432 5432 fd00::200:a:0:ba74/128 " RS "24/sec_rules/41");
+    T_WARNINGS(c, "rule " HREF "24/sec_rules/41: fqdn dba-vpn.example.com cannot be a "
+                  "security-group source",
+               NULL);
+    T_MATCHED(c, HREF "24/sec_rules/41", NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Reverses every array of the bundle (and the rules and interfaces inside). */
+static void s_reverse(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    for (size_t i = 0; i < n / 2; i++) {
+        json_t *a = json_incref(json_array_get(arr, i));
+        json_t *b = json_incref(json_array_get(arr, n - 1 - i));
+        json_array_set_new(arr, i, b);
+        json_array_set_new(arr, n - 1 - i, a);
+    }
+}
+
+/* The output does not depend on the order of the PCE's arrays. */
+static int s_deterministic(void)
+{
+    json_t *root = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(fsg_json_load_file(t_data_path("pce/compile/scenario.json"), NULL, &root, &err));
+    struct fsg_policy_model *m1 = NULL;
+    struct fsg_policy_model *m2 = NULL;
+    T_OK(fsg_policy_model_from_json(root, NULL, &m1, &err));
+    const char *key;
+    json_t *coll;
+    json_object_foreach(root, key, coll) {
+        s_reverse(coll);
+        size_t i;
+        json_t *o;
+        json_array_foreach(coll, i, o) {
+            s_reverse(json_object_get(o, "rules"));
+            s_reverse(json_object_get(o, "interfaces"));
+        }
+    }
+    T_OK(fsg_policy_model_from_json(root, NULL, &m2, &err));
+    json_decref(root);
+    struct fsg_policy_target t = { .virtual_service = "VS-RDS-orders-db" };
+    struct fsg_compiled_target *a = s_compile(m1, &t);
+    struct fsg_compiled_target *b = s_compile(m2, &t);
+    T_CHECK(a != NULL && b != NULL);
+    T_CHECK(a->rules.len == 10 && a->rules.len == b->rules.len);
+    for (size_t i = 0; i < a->rules.len; i++) {
+        char la[400];
+        char lb[400];
+        s_render(&a->rules.items[i], la, sizeof la);
+        s_render(&b->rules.items[i], lb, sizeof lb);
+        T_STR_EQ(la, lb);
+    }
+    T_CHECK(a->n_warnings == b->n_warnings && a->n_matched_rules == b->n_matched_rules);
+    fsg_compiled_target_destroy(a);
+    fsg_compiled_target_destroy(b);
+    fsg_policy_model_destroy(m1);
+    fsg_policy_model_destroy(m2);
+    return 0;
+}
+
+static enum fsg_err s_compile_err(const struct fsg_policy_model *m,
+                                  const struct fsg_policy_target *t, struct fsg_error *err)
+{
+    struct fsg_compiled_target *c = NULL;
+    enum fsg_err rc = fsg_policy_compile(m, t, &c, err);
+    if (c != NULL) {
+        fsg_compiled_target_destroy(c);
+        return FSG_OK;
+    }
+    return rc;
+}
+
+/* Targets that name nothing, several things, something unknown or ambiguous; partial models. */
+static int s_target_errors(void)
+{
+    struct fsg_policy_model *m = s_load("provider_virtual_service");
+    T_CHECK(m != NULL);
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_NOT_FOUND,
+          s_compile_err(m, &(struct fsg_policy_target){ .name = "t", .virtual_service = "VS-nope" },
+                        &err));
+    T_STR_EQ(err.msg, "target t: no virtual service named \"VS-nope\" in the active policy");
+    T_ERR(FSG_E_INVALID_ARG,
+          s_compile_err(m, &(struct fsg_policy_target){ .virtual_service = "VS-dup" }, &err));
+    T_CHECK(strstr(err.msg, "several virtual services are named \"VS-dup\": use the href") != NULL);
+    T_ERR(FSG_E_INVALID_ARG, s_compile_err(m, &(struct fsg_policy_target){ .name = "t" }, &err));
+    T_ERR(FSG_E_INVALID_ARG,
+          s_compile_err(m,
+                        &(struct fsg_policy_target){ .virtual_service = "VS-other",
+                                                     .workload = "orders-db" },
+                        &err));
+    T_ERR(FSG_E_NOT_FOUND,
+          s_compile_err(m, &(struct fsg_policy_target){ .workload = "/orgs/1/workloads/nope" },
+                        &err));
+    static const struct fsg_policy_label bad[] = { { .key = "role", .value = "Databse" } };
+    T_ERR(FSG_E_NOT_FOUND,
+          s_compile_err(m, &(struct fsg_policy_target){ .name = "t", .labels = bad, .n_labels = 1 },
+                        &err));
+    T_STR_EQ(err.msg, "target t: label role=Databse is not in the policy");
+    fsg_policy_model_destroy(m);
+
+    /* A partially loaded model (fixtures) is refused. */
+    struct fsg_policy_load_options o = { .partial = true };
+    T_OK(fsg_policy_model_load(fsg_span_from_cstr("{\"labels\": []}"), &o, &m, &err));
+    T_ERR(FSG_E_INVALID_ARG,
+          s_compile_err(m, &(struct fsg_policy_target){ .virtual_service = "x" }, &err));
+    fsg_policy_model_destroy(m);
+    return 0;
+}
+
+/* A target whose rules allow nothing compiles to an empty list (the guards decide). */
+static int s_empty_result(void)
+{
+    T_CASE(m, c, "provider_virtual_service", .virtual_service = "/orgs/1/sec_policy/active/"
+                                                                "virtual_services/dup1");
+    T_NO_RULES(c);
+    T_CHECK(c->n_matched_rules == 0 && c->n_warnings == 0);
+    T_DONE(m, c);
+    return 0;
+}
+
+static int s_description(void)
+{
+    char out[FSG_SG_DESCRIPTION_MAX + 1];
+    fsg_policy_rule_description(HREF "24/sec_rules/41", 0, out);
+    T_STR_EQ(out, RS "24/sec_rules/41");
+    fsg_policy_rule_description("/orgs/1/r%41 é\"<x>", 3, out);
+    T_STR_EQ(out, "flowseg /orgs/1/r_41 ____x_ (+3)");
+    char long_href[400];
+    memset(long_href, 'a', sizeof long_href - 1);
+    long_href[sizeof long_href - 1] = '\0';
+    fsg_policy_rule_description(long_href, 12, out);
+    T_CHECK(strlen(out) == FSG_SG_DESCRIPTION_MAX);
+    T_CHECK(strcmp(out + FSG_SG_DESCRIPTION_MAX - 6, " (+12)") == 0);
+    return 0;
+}
+
+/* Every allocation failure gives FSG_E_NOMEM (and no output, no leak). */
+static int s_out_of_memory(void)
+{
+    struct fsg_policy_model *m = s_load("scenario");
+    T_CHECK(m != NULL);
+    struct fsg_policy_target t = { .name = "orders-db", .virtual_service = "VS-RDS-orders-db" };
+    bool finished = false;
+    for (long fail = 1; fail < 5000 && !finished; fail++) {
+        struct fsg_compiled_target *c = NULL;
+        struct fsg_error err = { 0 };
+        fsg_mem_fail_after(fail);
+        enum fsg_err rc = fsg_policy_compile(m, &t, &c, &err);
+        fsg_mem_fail_after(0);
+        T_CHECK(rc == FSG_OK || rc == FSG_E_NOMEM);
+        T_CHECK((rc == FSG_OK) == (c != NULL));
+        finished = rc == FSG_OK && c->rules.len == 10;
+        fsg_compiled_target_destroy(c);
+    }
+    T_CHECK(finished);
+    fsg_policy_model_destroy(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct t_case cases[] = {
+        { "provider_virtual_service", s_provider_virtual_service },
+        { "provider_workload", s_provider_workload },
+        { "provider_labels", s_provider_labels },
+        { "ams", s_ams },
+        { "scopes", s_scopes },
+        { "intra_extra_scope", s_intra_extra_scope },
+        { "label_actors", s_label_actors },
+        { "label_groups", s_label_groups },
+        { "resolve_labels_as", s_resolve_labels_as },
+        { "literal_actors", s_literal_actors },
+        { "ip_lists", s_ip_lists },
+        { "services", s_services },
+        { "icmp", s_icmp },
+        { "derived_ports", s_derived_ports },
+        { "disabled", s_disabled },
+        { "warnings", s_warnings },
+        { "provenance", s_provenance },
+        { "scenario", s_scenario },
+        { "deterministic", s_deterministic },
+        { "target_errors", s_target_errors },
+        { "empty_result", s_empty_result },
+        { "description", s_description },
+        { "out_of_memory", s_out_of_memory },
+        { NULL, NULL },
+    };
+    return t_main(cases, argc, argv);
+}

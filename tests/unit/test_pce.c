@@ -1,0 +1,754 @@
+/* policy/pce: the PCE client over a scripted transport (no network). Each case lists the
+ * exchanges the client must make, in order, and checks what it sent and what it made of it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/http.h"
+#include "lib/mem.h"
+#include "policy/pce.h"
+#include "tests/harness/test.h"
+
+#define S_SECRET "Sup3rS3cret!"
+#define S_KEY "api_1a2b3c4d5e6f7g"
+#define S_BASE "https://pce.test:8443/api/v2"
+#define S_MAX_STEPS 48
+
+/* One scripted answer. status 0 = transport failure (FSG_E_NETWORK). */
+struct s_step {
+    int status;
+    const char *headers; /* "Name: value\n..." */
+    const char *body;
+    size_t items;        /* > 0: body is a generated array of that many objects */
+};
+
+/* What the client sent. */
+struct s_seen {
+    char method[8];
+    char url[512];
+    char auth[128];
+    char prefer[32];
+    char ctype[32];
+    char accept[32];
+    char body[128];
+};
+
+struct s_script {
+    const struct s_step *steps;
+    size_t n;
+    size_t next;
+    struct s_seen seen[S_MAX_STEPS];
+    size_t n_seen;
+    uint64_t sleeps[S_MAX_STEPS];
+    size_t n_sleeps;
+};
+
+static void s_copy(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src != NULL ? src : "");
+}
+
+static enum fsg_err s_add_headers(struct fsg_http_headers *h, const char *text)
+{
+    char line[256];
+    while (text != NULL && *text != '\0') {
+        size_t n = strcspn(text, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)n, text);
+        text += n + (text[n] == '\n');
+        char *colon = strchr(line, ':');
+        if (colon == NULL) {
+            continue;
+        }
+        *colon = '\0';
+        const char *v = colon + 1;
+        while (*v == ' ') {
+            v++;
+        }
+        enum fsg_err rc = fsg_http_headers_add(h, line, v);
+        if (rc != FSG_OK) {
+            return rc;
+        }
+    }
+    return FSG_OK;
+}
+
+static enum fsg_err s_send(void *impl, const struct fsg_http_request *req,
+                           struct fsg_http_response *resp, fsg_http_body_fn *on_body,
+                           void *userdata, struct fsg_error *err)
+{
+    (void)on_body;
+    (void)userdata;
+    struct s_script *s = impl;
+    if (s->n_seen < S_MAX_STEPS) {
+        struct s_seen *w = &s->seen[s->n_seen++];
+        s_copy(w->method, sizeof w->method, req->method);
+        s_copy(w->url, sizeof w->url, req->url);
+        s_copy(w->auth, sizeof w->auth, fsg_http_headers_get(&req->headers, "authorization"));
+        s_copy(w->prefer, sizeof w->prefer, fsg_http_headers_get(&req->headers, "Prefer"));
+        s_copy(w->ctype, sizeof w->ctype, fsg_http_headers_get(&req->headers, "Content-Type"));
+        s_copy(w->accept, sizeof w->accept, fsg_http_headers_get(&req->headers, "Accept"));
+        snprintf(w->body, sizeof w->body, "%.*s", FSG_SPAN_FMT(req->body));
+    }
+    if (s->next >= s->n) {
+        return fsg_error_set(err, FSG_E_INTERNAL, "script exhausted at %s %s", req->method,
+                             req->url);
+    }
+    const struct s_step *st = &s->steps[s->next++];
+    if (st->status == 0) {
+        return fsg_error_set(err, FSG_E_NETWORK, "transfer closed with 1000 bytes remaining");
+    }
+    resp->status = st->status;
+    enum fsg_err rc = s_add_headers(&resp->headers, st->headers);
+    if (rc == FSG_OK && st->body != NULL) {
+        rc = fsg_buf_append_cstr(&resp->body, st->body);
+    }
+    if (rc == FSG_OK && st->items > 0) {
+        rc = fsg_buf_append_cstr(&resp->body, "[");
+        for (size_t i = 0; rc == FSG_OK && i < st->items; i++) {
+            rc = fsg_buf_printf(&resp->body, "%s{\"href\":\"/orgs/1/workloads/%zu\"}",
+                                i > 0 ? "," : "", i);
+        }
+        if (rc == FSG_OK) {
+            rc = fsg_buf_append_cstr(&resp->body, "]");
+        }
+    }
+    return rc;
+}
+
+static void s_sleep(uint64_t ms, void *userdata)
+{
+    struct s_script *s = userdata;
+    if (s->n_sleeps < S_MAX_STEPS) {
+        s->sleeps[s->n_sleeps++] = ms;
+    }
+}
+
+static struct fsg_pce_options s_opts(struct s_script *s)
+{
+    return (struct fsg_pce_options){ .url = "https://pce.test:8443/", .org_id = 1,
+                                     .api_key = S_KEY, .api_secret = S_SECRET, .sleep = s_sleep,
+                                     .sleep_userdata = s };
+}
+
+static enum fsg_err s_new_with(struct s_script *s, const struct fsg_pce_options *o,
+                               struct fsg_pce **ret, struct fsg_error *err)
+{
+    struct fsg_http_transport t = { .send = s_send, .destroy = NULL, .impl = s };
+    struct fsg_http_client *client = NULL;
+    enum fsg_err rc = fsg_http_client_new_with_transport(&t, &client, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    return fsg_pce_new_with_client(o, client, ret, err);
+}
+
+static enum fsg_err s_new(struct s_script *s, struct fsg_pce **ret)
+{
+    struct fsg_pce_options o = s_opts(s);
+    return s_new_with(s, &o, ret, NULL);
+}
+
+#define S_SCRIPT(arr) { .steps = (arr), .n = sizeof(arr) / sizeof((arr)[0]) }
+
+static bool s_no_secret(const struct fsg_error *err)
+{
+    return strstr(err->msg, S_SECRET) == NULL && strstr(err->msg, "U3VwM3JTM2NyZXQh") == NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static int s_sync_collection(void)
+{
+    static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 3\nX-Request-Id: r1", NULL, 3 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    T_OK(s_new(&s, &pce));
+    T_OK(fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, NULL));
+    T_CHECK(json_array_size(arr) == 3);
+    T_CHECK(s.n_seen == 1);
+    T_STR_EQ(s.seen[0].method, "GET");
+    T_STR_EQ(s.seen[0].url, S_BASE "/orgs/1/labels");
+    T_STR_EQ(s.seen[0].auth, "Basic YXBpXzFhMmIzYzRkNWU2ZjdnOlN1cDNyUzNjcmV0IQ==");
+    T_STR_EQ(s.seen[0].accept, "application/json");
+    T_STR_EQ(s.seen[0].prefer, "");
+    T_CHECK(fsg_pce_request_count(pce) == 1);
+    json_decref(arr);
+    /* An org-relative path gets the org prefix. */
+    static const struct s_step steps2[] = { { 200, "X-Total-Count: 0", "[]", 0 } };
+    struct s_script s2 = S_SCRIPT(steps2);
+    struct fsg_pce *pce2 = NULL;
+    T_OK(s_new(&s2, &pce2));
+    T_OK(fsg_pce_get_collection(pce2, "/workloads?managed=false", &arr, NULL));
+    T_STR_EQ(s2.seen[0].url, S_BASE "/orgs/1/workloads?managed=false");
+    T_CHECK(json_array_size(arr) == 0);
+    json_decref(arr);
+    fsg_pce_destroy(pce2);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* The paging decision: 499 of 499 is complete; 2 of 5 and exactly 500 (no count) are not. */
+static int s_paging_decision(void)
+{
+    static const struct s_step complete[] = { { 200, "X-Total-Count: 499", NULL, 499 } };
+    struct s_script s = S_SCRIPT(complete);
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    T_OK(s_new(&s, &pce));
+    T_OK(fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, NULL));
+    T_CHECK(json_array_size(arr) == 499 && s.n_seen == 1);
+    json_decref(arr);
+    fsg_pce_destroy(pce);
+
+    /* More than the cap with a matching count (a PCE honouring max_results) is complete. */
+    static const struct s_step over[] = { { 200, "X-Total-Count: 501", NULL, 501 } };
+    struct s_script s1 = S_SCRIPT(over);
+    T_OK(s_new(&s1, &pce));
+    T_OK(fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, NULL));
+    T_CHECK(json_array_size(arr) == 501 && s1.n_seen == 1);
+    json_decref(arr);
+    fsg_pce_destroy(pce);
+
+    static const struct s_step by_count[] = {
+        { 200, "X-Total-Count: 5", NULL, 2 },
+        { 202, "Location: /orgs/1/jobs/j1\nRetry-After: 2", NULL, 0 },
+        { 200, "Retry-After: 1", "{\"href\":\"/orgs/1/jobs/j1\",\"status\":\"running\"}", 0 },
+        { 200, NULL, "{\"href\":\"/orgs/1/jobs/j1\",\"status\":\"done\","
+                     "\"result\":{\"href\":\"/orgs/1/datafiles/d1\"}}", 0 },
+        { 200, NULL, NULL, 5 },
+    };
+    struct s_script s2 = S_SCRIPT(by_count);
+    T_OK(s_new(&s2, &pce));
+    T_OK(fsg_pce_get_collection(pce, "/orgs/1/workloads?labels=%5B%5D", &arr, NULL));
+    T_CHECK(json_array_size(arr) == 5);
+    T_CHECK(s2.n_seen == 5);
+    T_STR_EQ(s2.seen[1].url, S_BASE "/orgs/1/workloads?labels=%5B%5D");
+    T_STR_EQ(s2.seen[1].prefer, "respond-async");
+    T_STR_EQ(s2.seen[2].url, S_BASE "/orgs/1/jobs/j1");
+    T_STR_EQ(s2.seen[2].prefer, "");
+    T_STR_EQ(s2.seen[4].url, S_BASE "/orgs/1/datafiles/d1");
+    T_CHECK(s2.n_sleeps == 2 && s2.sleeps[0] == 2000 && s2.sleeps[1] == 1000);
+    json_decref(arr);
+    fsg_pce_destroy(pce);
+
+    /* Exactly 500 objects and no X-Total-Count; absolute Location; no Retry-After anywhere:
+     * first poll after 1 s, then x1.5. */
+    static const struct s_step by_cap[] = {
+        { 200, NULL, NULL, 500 },
+        { 202, "Location: https://pce.test:8443/api/v2/orgs/1/jobs/j2", NULL, 0 },
+        { 200, NULL, "{\"status\":\"running\"}", 0 },
+        { 200, NULL, "{\"status\":\"running\"}", 0 },
+        { 200, NULL, "{\"status\":\"done\",\"result\":{\"href\":\"/orgs/1/datafiles/d2\"}}", 0 },
+        { 200, NULL, NULL, 777 },
+    };
+    struct s_script s3 = S_SCRIPT(by_cap);
+    T_OK(s_new(&s3, &pce));
+    T_OK(fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, NULL));
+    T_CHECK(json_array_size(arr) == 777);
+    T_STR_EQ(s3.seen[2].url, S_BASE "/orgs/1/jobs/j2");
+    T_CHECK(s3.n_sleeps == 3 && s3.sleeps[0] == 1000 && s3.sleeps[1] == 1500 &&
+            s3.sleeps[2] == 2250);
+    json_decref(arr);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+static int s_async_job_fails(void)
+{
+    static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 900", NULL, 500 },
+        { 202, "Location: /orgs/1/jobs/j3\nRetry-After: 1", NULL, 0 },
+        { 200, "X-Request-Id: job-req-9",
+          "{\"href\":\"/orgs/1/jobs/j3\",\"status\":\"failed\",\"result\":{}}", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new(&s, &pce));
+    T_ERR(FSG_E_REMOTE, fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, &err));
+    T_CHECK(arr == NULL);
+    T_CHECK(strstr(err.msg, "/orgs/1/jobs/j3") != NULL);
+    T_CHECK(strstr(err.msg, "failed") != NULL);
+    T_STR_EQ(err.request_id, "job-req-9");
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* A job that never finishes stops at max_job_wait_s; no result is fetched. */
+static int s_async_job_times_out(void)
+{
+    static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 900", NULL, 500 },
+        { 202, "Location: /orgs/1/jobs/j4\nRetry-After: 2", NULL, 0 },
+        { 200, "Retry-After: 2", "{\"status\":\"running\"}", 0 },
+        { 200, "Retry-After: 2", "{\"status\":\"running\"}", 0 },
+        { 200, "Retry-After: 2", "{\"status\":\"running\"}", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce_options o = s_opts(&s);
+    o.max_job_wait_s = 6;
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new_with(&s, &o, &pce, NULL));
+    T_ERR(FSG_E_REMOTE, fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, &err));
+    T_CHECK(strstr(err.msg, "did not finish within 6 s") != NULL);
+    T_CHECK(s.n_seen == 5 && s.n_sleeps == 3);
+    T_CHECK(arr == NULL);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* Async answers that cannot be followed. */
+static int s_async_bad_answers(void)
+{
+    struct {
+        struct s_step steps[3];
+        enum fsg_err code;
+        const char *needle;
+    } cases[] = {
+        { { { 200, NULL, NULL, 500 }, { 202, NULL, NULL, 0 } }, FSG_E_PARSE, "without a Location" },
+        { { { 200, NULL, NULL, 500 }, { 200, NULL, NULL, 500 } }, FSG_E_REMOTE, "expected 202" },
+        { { { 200, NULL, NULL, 500 },
+            { 202, "Location: https://evil.test/api/v2/orgs/1/jobs/x", NULL, 0 } },
+          FSG_E_REMOTE, "refusing to send credentials" },
+        { { { 200, NULL, NULL, 500 }, { 202, "Location: /orgs/1/jobs/j\nRetry-After: 0", NULL, 0 },
+            { 200, NULL, "{\"status\":\"done\",\"result\":{}}", 0 } },
+          FSG_E_PARSE, "no result href" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct s_script s = { .steps = cases[i].steps, .n = 3 };
+        struct fsg_pce *pce = NULL;
+        json_t *arr = NULL;
+        struct fsg_error err = { 0 };
+        T_OK(s_new(&s, &pce));
+        T_ERR(cases[i].code, fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, &err));
+        T_CHECK(strstr(err.msg, cases[i].needle) != NULL);
+        T_CHECK(arr == NULL);
+        fsg_pce_destroy(pce);
+    }
+    return 0;
+}
+
+static int s_rate_limit_honoured(void)
+{
+    static const struct s_step steps[] = {
+        { 429, "Retry-After: 3", NULL, 0 },
+        { 429, NULL, "[{\"token\":\"too_many_requests_error\",\"message\":\"slow down\"}]", 0 },
+        { 429, "Retry-After: 7200", NULL, 0 },
+        { 200, "X-Total-Count: 1", NULL, 1 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    T_OK(s_new(&s, &pce));
+    T_OK(fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, NULL));
+    T_CHECK(json_array_size(arr) == 1);
+    /* Retry-After 3 s; none -> backoff 2^1 s; 7200 s is clamped to 60 s. */
+    T_CHECK(s.n_sleeps == 3);
+    T_CHECK(s.sleeps[0] == 3000 && s.sleeps[1] == 2000 && s.sleeps[2] == 60000);
+    T_CHECK(s.n_seen == 4);
+    json_decref(arr);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+static int s_rate_limit_storm_fails(void)
+{
+    static const struct s_step steps[] = {
+        { 429, "X-Request-Id: rl-1", NULL, 0 }, { 429, "X-Request-Id: rl-2", NULL, 0 },
+        { 429, "X-Request-Id: rl-3", NULL, 0 }, { 429, "X-Request-Id: rl-4", NULL, 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce_options o = s_opts(&s);
+    o.max_retries = 3;
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new_with(&s, &o, &pce, NULL));
+    T_ERR(FSG_E_THROTTLED, fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, &err));
+    T_CHECK(s.n_seen == 4 && s.n_sleeps == 3);
+    T_CHECK(s.sleeps[0] == 1000 && s.sleeps[1] == 2000 && s.sleeps[2] == 4000);
+    T_CHECK(err.http_status == 429);
+    T_STR_EQ(err.request_id, "rl-4");
+    T_CHECK(strstr(err.msg, "after 3 retries") != NULL);
+    T_CHECK(arr == NULL);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* 503 on a GET is retried; 500 is not. */
+static int s_server_errors(void)
+{
+    static const struct s_step steps[] = {
+        { 503, "Retry-After: 0", NULL, 0 },
+        { 200, NULL, "{\"href\":\"/orgs/1/labels/1\"}", 0 },
+        { 500, "X-Request-Id: boom-1", "<html>Internal Server Error</html>", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *v = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new(&s, &pce));
+    T_OK(fsg_pce_get(pce, "/orgs/1/labels/1", &v, NULL));
+    T_CHECK(json_is_object(v));
+    json_decref(v);
+    v = NULL;
+    T_ERR(FSG_E_REMOTE, fsg_pce_get(pce, "/labels/1", &v, &err));
+    T_STR_EQ(s.seen[2].url, S_BASE "/orgs/1/labels/1");
+    T_CHECK(err.http_status == 500);
+    T_STR_EQ(err.request_id, "boom-1");
+    T_CHECK(strstr(err.msg, "HTTP 500") != NULL);
+    T_CHECK(strstr(err.msg, "Internal Server Error") != NULL);
+    T_CHECK(v == NULL);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+static int s_406_bodies_decoded(void)
+{
+    static const struct s_step steps[] = {
+        { 406, "X-Request-Id: req-406",
+          "[{\"token\":\"input_validation_error\",\"message\":\"Input validation failed\"},"
+          "{\"token\":\"not_acceptable_error\",\"message\":\"no draft version\"}]", 0 },
+        { 406, NULL, "{\"token\":\"label_already_deleted\",\"message\":\"Cannot delete\"}", 0 },
+        { 406, NULL, "{\"error\":\"old style\"}", 0 },
+        { 406, NULL, "", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *v = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new(&s, &pce));
+    T_ERR(FSG_E_REJECTED, fsg_pce_get_collection(pce, "/orgs/1/labels", &v, &err));
+    T_CHECK(strstr(err.msg, "input_validation_error: Input validation failed; "
+                            "not_acceptable_error: no draft version") != NULL);
+    T_STR_EQ(err.service_code, "input_validation_error");
+    T_STR_EQ(err.request_id, "req-406");
+    T_CHECK(err.http_status == 406);
+    T_CHECK(strstr(err.msg, "GET /orgs/1/labels") != NULL);
+    T_ERR(FSG_E_REJECTED, fsg_pce_get_collection(pce, "/orgs/1/labels", &v, &err));
+    T_CHECK(strstr(err.msg, "label_already_deleted: Cannot delete") != NULL);
+    T_ERR(FSG_E_REJECTED, fsg_pce_get_collection(pce, "/orgs/1/labels", &v, &err));
+    T_CHECK(strstr(err.msg, "old style") != NULL);
+    T_STR_EQ(err.service_code, "");
+    T_ERR(FSG_E_REJECTED, fsg_pce_get_collection(pce, "/orgs/1/labels", &v, &err));
+    T_CHECK(strstr(err.msg, "HTTP 406") != NULL);
+    T_CHECK(v == NULL);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+static int s_auth_errors(void)
+{
+    static const struct s_step steps[] = {
+        { 401, "X-Request-Id: a401", NULL, 0 },
+        { 403, NULL, NULL, 0 },
+        { 404, NULL, "[{\"token\":\"not_found\",\"message\":\"Not Found\"}]", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce_options o = s_opts(&s);
+    o.api_key = NULL;
+    o.api_secret = NULL;
+    o.key_env = "FSG_TEST_PCE_KEY";
+    o.secret_env = "FSG_TEST_PCE_SECRET";
+    T_CHECK(setenv("FSG_TEST_PCE_KEY", S_KEY, 1) == 0);
+    T_CHECK(setenv("FSG_TEST_PCE_SECRET", S_SECRET, 1) == 0);
+    struct fsg_pce *pce = NULL;
+    json_t *v = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new_with(&s, &o, &pce, NULL));
+    T_ERR(FSG_E_AUTH, fsg_pce_get_collection(pce, "/orgs/1/labels", &v, &err));
+    T_CHECK(strstr(err.msg, "HTTP 401") != NULL);
+    T_CHECK(strstr(err.msg, "FSG_TEST_PCE_KEY/FSG_TEST_PCE_SECRET") != NULL);
+    T_CHECK(s_no_secret(&err));
+    T_STR_EQ(err.request_id, "a401");
+    T_STR_EQ(s.seen[0].auth, "Basic YXBpXzFhMmIzYzRkNWU2ZjdnOlN1cDNyUzNjcmV0IQ==");
+    T_ERR(FSG_E_AUTH, fsg_pce_get_collection(pce, "/orgs/1/labels", &v, &err));
+    T_CHECK(strstr(err.msg, "HTTP 403") != NULL && strstr(err.msg, "org_id 1") != NULL);
+    T_ERR(FSG_E_NOT_FOUND, fsg_pce_get(pce, "/orgs/1/labels/99", &v, &err));
+    T_CHECK(strstr(err.msg, "not_found: Not Found") != NULL);
+    T_CHECK(s_no_secret(&err));
+    T_CHECK(v == NULL);
+    fsg_pce_destroy(pce);
+    unsetenv("FSG_TEST_PCE_KEY");
+    unsetenv("FSG_TEST_PCE_SECRET");
+    return 0;
+}
+
+static int s_credentials_and_url(void)
+{
+    struct s_script s = { 0 };
+    struct fsg_pce_options o = s_opts(&s);
+    struct fsg_pce *pce = NULL;
+    struct fsg_error err = { 0 };
+
+    /* Missing environment variable: named, with what to do. */
+    o.api_key = NULL;
+    o.key_env = "FSG_TEST_NO_SUCH_KEY";
+    unsetenv("FSG_TEST_NO_SUCH_KEY");
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    T_CHECK(strstr(err.msg, "FSG_TEST_NO_SUCH_KEY") != NULL);
+    T_CHECK(pce == NULL);
+
+    /* Key from a file (first line, trailing whitespace dropped). */
+    char path[] = "/tmp/fsg_test_pce_key_XXXXXX";
+    int fd = mkstemp(path);
+    T_CHECK(fd >= 0);
+    T_CHECK(write(fd, "ab  \nignored\n", 13) == 13);
+    close(fd);
+    o.key_file = path;
+    o.api_secret = "cd";
+    static const struct s_step steps[] = { { 200, NULL, "{}", 0 } };
+    s = (struct s_script)S_SCRIPT(steps);
+    T_OK(s_new_with(&s, &o, &pce, NULL));
+    json_t *v = NULL;
+    T_OK(fsg_pce_get(pce, "/orgs/1/settings/workloads", &v, NULL));
+    T_STR_EQ(s.seen[0].auth, "Basic YWI6Y2Q=");
+    json_decref(v);
+    fsg_pce_destroy(pce);
+    pce = NULL;
+    T_CHECK(truncate(path, 0) == 0);
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    T_CHECK(strstr(err.msg, "is empty") != NULL);
+    unlink(path);
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    T_CHECK(strstr(err.msg, path) != NULL);
+
+    /* URLs: https only; "/api/v2" and trailing slashes are accepted. */
+    o = s_opts(&s);
+    o.url = "http://pce.test:8443";
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    T_CHECK(strstr(err.msg, "https://") != NULL);
+    o.url = "https://";
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    o.url = NULL;
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    o.url = "https://pce.test:8443/api/v2/";
+    o.org_id = 0;
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    o.org_id = 7;
+    static const struct s_step steps2[] = { { 200, "X-Total-Count: 0", "[]", 0 } };
+    s = (struct s_script)S_SCRIPT(steps2);
+    T_OK(s_new_with(&s, &o, &pce, NULL));
+    T_OK(fsg_pce_get_collection(pce, "/labels", &v, NULL));
+    T_STR_EQ(s.seen[0].url, "https://pce.test:8443/api/v2/orgs/7/labels");
+    json_decref(v);
+    fsg_pce_destroy(pce);
+    T_CHECK(pce != NULL);
+    return 0;
+}
+
+/* A cut transfer, a non-array, junk JSON or a bad X-Total-Count never pass as a collection. */
+static int s_bad_collections(void)
+{
+    struct {
+        struct s_step step;
+        enum fsg_err code;
+        const char *needle;
+    } cases[] = {
+        { { 0, NULL, NULL, 0 }, FSG_E_NETWORK, "transfer closed" },
+        { { 200, NULL, "{\"href\":\"x\"}", 0 }, FSG_E_PARSE, "collection (array)" },
+        { { 200, "X-Request-Id: junk-1", "[{\"href\":", 0 }, FSG_E_PARSE, "unusable JSON" },
+        { { 200, "X-Total-Count: lots", "[]", 0 }, FSG_E_PARSE, "X-Total-Count" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct s_script s = { .steps = &cases[i].step, .n = 1 };
+        struct fsg_pce *pce = NULL;
+        json_t *arr = NULL;
+        struct fsg_error err = { 0 };
+        T_OK(s_new(&s, &pce));
+        T_ERR(cases[i].code, fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, &err));
+        T_CHECK(strstr(err.msg, cases[i].needle) != NULL);
+        T_CHECK(strstr(err.msg, "GET /orgs/1/workloads") != NULL);
+        T_CHECK(arr == NULL);
+        T_CHECK(s.n_seen == 1); /* a network failure is not retried */
+        fsg_pce_destroy(pce);
+    }
+    return 0;
+}
+
+static int s_fetch_policy(void)
+{
+    static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 },
+    };
+    static const char *const urls[] = {
+        S_BASE "/orgs/1/labels",
+        S_BASE "/orgs/1/sec_policy/active/label_groups",
+        S_BASE "/orgs/1/workloads",
+        S_BASE "/orgs/1/sec_policy/active/rule_sets",
+        S_BASE "/orgs/1/sec_policy/active/ip_lists",
+        S_BASE "/orgs/1/sec_policy/active/services",
+        S_BASE "/orgs/1/sec_policy/active/virtual_services"
+               "?representation=virtual_service_labels_services_and_workloads",
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *bundle = NULL;
+    T_OK(s_new(&s, &pce));
+    T_OK(fsg_pce_fetch_policy(pce, true, &bundle, NULL));
+    T_CHECK(json_object_size(bundle) == 7);
+    T_CHECK(json_array_size(json_object_get(bundle, "workloads")) == 3);
+    T_CHECK(json_array_size(json_object_get(bundle, "labels")) == 2);
+    static const char *const keys[] = { "labels", "label_groups", "workloads", "rule_sets",
+                                        "ip_lists", "services", "virtual_services" };
+    for (size_t i = 0; i < 7; i++) {
+        T_CHECK(json_is_array(json_object_get(bundle, keys[i])));
+        T_STR_EQ(s.seen[i].url, urls[i]);
+    }
+    json_decref(bundle);
+    fsg_pce_destroy(pce);
+
+    /* Draft reads the draft tree; labels and workloads are not versioned. */
+    struct s_script s2 = S_SCRIPT(steps);
+    bundle = NULL;
+    T_OK(s_new(&s2, &pce));
+    T_OK(fsg_pce_fetch_policy(pce, false, &bundle, NULL));
+    T_STR_EQ(s2.seen[0].url, S_BASE "/orgs/1/labels");
+    T_STR_EQ(s2.seen[3].url, S_BASE "/orgs/1/sec_policy/draft/rule_sets");
+    json_decref(bundle);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* All or nothing: one failed collection fails the fetch and leaves *ret_bundle alone. */
+static int s_fetch_policy_all_or_nothing(void)
+{
+    static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 2", NULL, 2 },
+        { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 600", NULL, 500 },
+        { 202, "Location: /orgs/1/jobs/w\nRetry-After: 1", NULL, 0 },
+        { 200, NULL, "{\"status\":\"failed\"}", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *sentinel = json_object();
+    json_t *bundle = sentinel;
+    struct fsg_error err = { 0 };
+    T_OK(s_new(&s, &pce));
+    T_ERR(FSG_E_REMOTE, fsg_pce_fetch_policy(pce, true, &bundle, &err));
+    T_CHECK(bundle == sentinel);
+    T_CHECK(strncmp(err.msg, "reading workloads from the PCE: ", 32) == 0);
+    T_CHECK(s.n_seen == 5);
+    fsg_pce_destroy(pce);
+
+    static const struct s_step cut[] = {
+        { 200, "X-Total-Count: 2", NULL, 2 },
+        { 0, NULL, NULL, 0 },
+    };
+    struct s_script s2 = S_SCRIPT(cut);
+    T_OK(s_new(&s2, &pce));
+    T_ERR(FSG_E_NETWORK, fsg_pce_fetch_policy(pce, true, &bundle, &err));
+    T_CHECK(bundle == sentinel);
+    T_CHECK(strstr(err.msg, "reading active label_groups from the PCE: ") == err.msg);
+    fsg_pce_destroy(pce);
+    json_decref(sentinel);
+    return 0;
+}
+
+static int s_post_traffic(void)
+{
+    static const struct s_step steps[] = {
+        { 429, "Retry-After: 1", NULL, 0 },
+        { 201, NULL, "{\"num_flows_received\":2,\"num_flows_failed\":1,"
+                     "\"failed_flows\":[\"10.9.9.9,10.0.2.45,5432,6\"]}", 0 },
+        { 201, NULL, "{\"num_flows_failed\":0}", 0 },
+        { 500, "X-Request-Id: up-500", NULL, 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    uint64_t received = 99;
+    uint64_t failed = 99;
+    struct fsg_error err = { 0 };
+    const char *csv = "10.0.1.11,10.0.2.45,5432,6\n10.9.9.9,10.0.2.45,5432,6\n";
+    T_OK(s_new(&s, &pce));
+    T_OK(fsg_pce_post_traffic(pce, fsg_span_from_cstr(csv), &received, &failed, NULL));
+    T_CHECK(received == 2 && failed == 1);
+    T_CHECK(s.n_seen == 2 && s.n_sleeps == 1 && s.sleeps[0] == 1000);
+    T_STR_EQ(s.seen[1].method, "POST");
+    T_STR_EQ(s.seen[1].url, S_BASE "/orgs/1/agents/bulk_traffic_flows");
+    T_STR_EQ(s.seen[1].ctype, "text/csv");
+    T_STR_EQ(s.seen[1].body, csv);
+
+    /* An answer without the counts is an error; so is a 500 (not retried for a POST). */
+    T_ERR(FSG_E_PARSE, fsg_pce_post_traffic(pce, fsg_span_from_cstr(csv), &received, &failed,
+                                            &err));
+    T_CHECK(strstr(err.msg, "num_flows_received") != NULL);
+    T_ERR(FSG_E_REMOTE, fsg_pce_post_traffic(pce, fsg_span_from_cstr(csv), NULL, NULL, &err));
+    T_STR_EQ(err.request_id, "up-500");
+    T_CHECK(s.n_seen == 4);
+
+    /* Nothing to send: no request. More than 1000 lines: refused before sending. */
+    T_OK(fsg_pce_post_traffic(pce, fsg_span_from_cstr("\n"), &received, &failed, NULL));
+    T_CHECK(received == 0 && failed == 0);
+    struct fsg_buf big = FSG_BUF_INIT;
+    for (int i = 0; i < 1001; i++) {
+        T_OK(fsg_buf_printf(&big, "10.0.1.%d,10.0.2.45,5432,6\n", i % 250));
+    }
+    T_ERR(FSG_E_INVALID_ARG, fsg_pce_post_traffic(pce, fsg_span_from_buf(&big), NULL, NULL,
+                                                  &err));
+    T_CHECK(strstr(err.msg, "1001 flows") != NULL);
+    T_CHECK(s.n_seen == 4);
+    fsg_buf_clean_up(&big);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+static int s_save_bundle(void)
+{
+    char dir[] = "/tmp/fsg_test_pce_XXXXXX";
+    T_CHECK(mkdtemp(dir) != NULL);
+    char path[64];
+    snprintf(path, sizeof path, "%s/policy.json", dir);
+    json_t *b = json_pack("{s:[{s:s}], s:[], s:[]}", "labels", "href", "/orgs/1/labels/1",
+                          "workloads", "rule_sets");
+    T_CHECK(b != NULL);
+    T_OK(fsg_pce_save_bundle(b, path, NULL));
+    json_error_t jerr;
+    json_t *back = json_load_file(path, 0, &jerr);
+    T_CHECK(back != NULL && json_equal(b, back));
+    json_decref(back);
+    struct fsg_error err = { 0 };
+    char bad[96];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/p.json", dir);
+    T_ERR(FSG_E_IO, fsg_pce_save_bundle(b, bad, &err));
+    T_CHECK(strstr(err.msg, "no/such/dir") != NULL);
+    json_decref(b);
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct t_case cases[] = {
+        { "sync_collection", s_sync_collection },
+        { "paging_decision", s_paging_decision },
+        { "async_job_fails", s_async_job_fails },
+        { "async_job_times_out", s_async_job_times_out },
+        { "async_bad_answers", s_async_bad_answers },
+        { "rate_limit_honoured", s_rate_limit_honoured },
+        { "rate_limit_storm_fails", s_rate_limit_storm_fails },
+        { "server_errors", s_server_errors },
+        { "406_bodies_decoded", s_406_bodies_decoded },
+        { "auth_errors", s_auth_errors },
+        { "credentials_and_url", s_credentials_and_url },
+        { "bad_collections", s_bad_collections },
+        { "fetch_policy", s_fetch_policy },
+        { "fetch_policy_all_or_nothing", s_fetch_policy_all_or_nothing },
+        { "post_traffic", s_post_traffic },
+        { "save_bundle", s_save_bundle },
+        { NULL, NULL },
+    };
+    return t_main(cases, argc, argv);
+}

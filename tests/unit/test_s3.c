@@ -1,0 +1,445 @@
+/* lib/s3 over the scripted transport: URLs and key encoding, streamed GetObject with resume
+ * (Range + If-Match), errors that name the missing bucket/key, ListObjectsV2 paging. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/aws.h"
+#include "lib/creds.h"
+#include "lib/mem.h"
+#include "lib/s3.h"
+#include "tests/harness/test.h"
+#include "tests/unit/http_script.h"
+
+#define S_NOW 1736942400 /* 2025-01-15T12:00:00Z */
+
+static struct fsg_credentials s_creds;
+
+static enum fsg_err s_creds_fn(void *userdata, time_t now_s, bool force_refresh,
+                               const struct fsg_credentials **ret, struct fsg_error *err)
+{
+    (void)userdata;
+    (void)now_s;
+    (void)force_refresh;
+    (void)err;
+    *ret = &s_creds;
+    return FSG_OK;
+}
+
+static time_t s_clock(void *userdata)
+{
+    (void)userdata;
+    return S_NOW;
+}
+
+static void s_no_sleep(long ms, void *userdata)
+{
+    (void)ms;
+    (void)userdata;
+}
+
+struct s_fixture {
+    struct t_http_script script;
+    struct fsg_http_client *http;
+    struct fsg_aws_client *aws;
+};
+
+static int s_setup(struct s_fixture *f, const struct t_http_exchange *ex, size_t n,
+                   const char *endpoint, bool path_style)
+{
+    memset(f, 0, sizeof *f);
+    fsg_credentials_clean_up(&s_creds);
+    s_creds = (struct fsg_credentials){ .source = "test" };
+    T_OK(fsg_buf_append_cstr(&s_creds.access_key_id, "AKIDEXAMPLE"));
+    T_OK(fsg_buf_append_cstr(&s_creds.secret_access_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"));
+    t_http_script_init(&f->script, ex, n);
+    f->http = t_http_script_client(&f->script);
+    T_CHECK(f->http != NULL);
+    struct fsg_aws_client_options o = {
+        .service = "s3", .region = "us-east-1", .endpoint_url = endpoint,
+        .path_style = path_style, .http = f->http, .creds_fn = s_creds_fn,
+        .retry = { .max_attempts = 3, .sleep = s_no_sleep }, .clock = s_clock,
+    };
+    T_OK(fsg_aws_client_new(&o, &f->aws, NULL));
+    return 0;
+}
+
+static void s_teardown(struct s_fixture *f)
+{
+    fsg_aws_client_destroy(f->aws);
+    fsg_http_client_destroy(f->http);
+    t_http_script_clean_up(&f->script);
+    fsg_credentials_clean_up(&s_creds);
+}
+
+static int s_urls(void)
+{
+    struct s_fixture f;
+    if (s_setup(&f, NULL, 0, "https://s3.us-east-1.amazonaws.com", false) != 0) {
+        return 1;
+    }
+    struct fsg_buf u = FSG_BUF_INIT;
+    T_OK(fsg_s3_object_url(f.aws, "flowlogs-example", "AWSLogs/1/a b+c=d.log.gz", &u));
+    T_STR_EQ(fsg_buf_cstr(&u),
+             "https://flowlogs-example.s3.us-east-1.amazonaws.com/AWSLogs/1/a%20b%2Bc%3Dd.log.gz");
+    fsg_buf_reset(&u);
+    T_OK(fsg_s3_object_url(f.aws, "my.dotted.bucket", "k//x/%~", &u)); /* dots: path-style */
+    T_STR_EQ(fsg_buf_cstr(&u), "https://s3.us-east-1.amazonaws.com/my.dotted.bucket/k//x/%25~");
+    fsg_buf_reset(&u);
+    T_OK(fsg_s3_bucket_url(f.aws, "b-1", &u));
+    T_STR_EQ(fsg_buf_cstr(&u), "https://b-1.s3.us-east-1.amazonaws.com");
+    fsg_buf_reset(&u);
+    T_OK(fsg_s3_encode_key(&u, "aws-account-id=1/\xc3\xa9 x"));
+    T_STR_EQ(fsg_buf_cstr(&u), "aws-account-id%3D1/%C3%A9%20x");
+    s_teardown(&f);
+
+    if (s_setup(&f, NULL, 0, "http://127.0.0.1:9000", true) != 0) {
+        return 1;
+    }
+    fsg_buf_reset(&u);
+    T_OK(fsg_s3_object_url(f.aws, "bucket", "p/k.log.gz", &u));
+    T_STR_EQ(fsg_buf_cstr(&u), "http://127.0.0.1:9000/bucket/p/k.log.gz");
+    fsg_buf_clean_up(&u);
+    s_teardown(&f);
+    return 0;
+}
+
+struct s_sink {
+    struct fsg_buf got;
+    size_t calls;
+    size_t fail_at;
+};
+
+static enum fsg_err s_sink(struct fsg_span chunk, void *userdata)
+{
+    struct s_sink *s = userdata;
+    if (++s->calls == s->fail_at) {
+        return FSG_E_PARSE;
+    }
+    return fsg_buf_append_span(&s->got, chunk);
+}
+
+static const char s_object[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+static int s_get_streams_in_chunks(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .method = "GET", .url = "http://s3.test/b/AWSLogs/k%3D1.log.gz", .status = 200,
+          .headers = "ETag: \"e1\"\nContent-Length: 36\n", .body = s_object, .chunk = 5 },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 1, "http://s3.test", true) != 0) {
+        return 1;
+    }
+    struct s_sink sink = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_s3_get_result res;
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_get_object(f.aws, "b", "AWSLogs/k=1.log.gz", NULL, s_sink, &sink, &res, &err));
+    T_STR_EQ(fsg_buf_cstr(&sink.got), s_object);
+    T_CHECK(sink.calls == 8 && res.bytes == 36 && res.resumes == 0);
+    T_STR_EQ(res.etag, "\"e1\"");
+    T_CHECK(!f.script.mismatch);
+    T_CHECK(t_http_script_header(&f.script, 0, "Range") == NULL);
+    T_CHECK(t_http_script_header(&f.script, 0, "If-Match") == NULL);
+    T_STR_EQ(t_http_script_header(&f.script, 0, "x-amz-content-sha256"),
+             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    fsg_buf_clean_up(&sink.got);
+    s_teardown(&f);
+    return 0;
+}
+
+static int s_get_resumes_with_range(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .status = 200, .headers = "ETag: \"e1\"\n", .body = s_object, .chunk = 4,
+          .cut_after = 10 },
+        { .fail = FSG_E_NETWORK, .fail_code = "ConnectionError" }, /* retried by the pipeline */
+        { .status = 206, .headers = "Content-Range: bytes 10-35/36\nETag: \"e1\"\n",
+          .body = s_object + 10, .cut_after = 3 },
+        { .status = 206, .headers = "Content-Range: bytes 13-35/36\n", .body = s_object + 13 },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 4, "http://s3.test", true) != 0) {
+        return 1;
+    }
+    struct s_sink sink = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_s3_get_result res;
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_get_object(f.aws, "b", "k", NULL, s_sink, &sink, &res, &err));
+    T_STR_EQ(fsg_buf_cstr(&sink.got), s_object); /* every byte exactly once */
+    T_CHECK(res.bytes == 36 && res.resumes == 2 && f.script.next == 4);
+    T_STR_EQ(t_http_script_header(&f.script, 1, "Range"), "bytes=10-");
+    T_STR_EQ(t_http_script_header(&f.script, 1, "If-Match"), "\"e1\"");
+    T_STR_EQ(t_http_script_header(&f.script, 2, "Range"), "bytes=10-");
+    T_STR_EQ(t_http_script_header(&f.script, 3, "Range"), "bytes=13-");
+    T_STR_EQ(t_http_script_header(&f.script, 3, "If-Match"), "\"e1\"");
+    /* Range is signed */
+    T_CHECK(strstr(t_http_script_header(&f.script, 3, "Authorization"), ";range;") != NULL);
+    fsg_buf_clean_up(&sink.got);
+    s_teardown(&f);
+    return 0;
+}
+
+static int s_get_resume_edge_cases(void)
+{
+    static const struct t_http_exchange ex[] = {
+        /* 1: the server ignores Range and sends everything again: the prefix is dropped */
+        { .status = 200, .body = s_object, .cut_after = 20 },
+        { .status = 200, .body = s_object },
+        /* 2: a resume answered from the wrong offset */
+        { .status = 200, .body = s_object, .cut_after = 5 },
+        { .status = 206, .headers = "Content-Range: bytes 0-35/36\n", .body = s_object },
+        /* 3: the object changed between the cut and the resume */
+        { .status = 200, .headers = "ETag: \"old\"\n", .body = s_object, .cut_after = 5 },
+        { .status = 412, .body = "<Error><Code>PreconditionFailed</Code><Message>At least one of"
+                                 " the pre-conditions you specified did not hold</Message>"
+                                 "<RequestId>R412</RequestId></Error>" },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 6, "http://s3.test", true) != 0) {
+        return 1;
+    }
+    struct s_sink sink = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_get_object(f.aws, "b", "k", NULL, s_sink, &sink, NULL, &err));
+    T_STR_EQ(fsg_buf_cstr(&sink.got), s_object);
+
+    fsg_buf_reset(&sink.got);
+    T_ERR(FSG_E_REMOTE, fsg_s3_get_object(f.aws, "b", "k", NULL, s_sink, &sink, NULL, &err));
+    T_CHECK(strstr(err.msg, "resume at byte 5") != NULL);
+    T_CHECK(err.offset == 5 && sink.got.len == 5);
+
+    fsg_buf_reset(&sink.got);
+    T_ERR(FSG_E_CONFLICT, fsg_s3_get_object(f.aws, "b", "k", NULL, s_sink, &sink, NULL, &err));
+    T_CHECK(strstr(err.msg, "s3://b/k changed while it was being read") != NULL);
+    T_CHECK(err.http_status == 412);
+    T_STR_EQ(err.request_id, "R412");
+    T_STR_EQ(t_http_script_header(&f.script, 5, "If-Match"), "\"old\"");
+    fsg_buf_clean_up(&sink.got);
+    s_teardown(&f);
+    return 0;
+}
+
+static int s_get_gives_up(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .status = 200, .body = s_object, .cut_after = 1 },
+        { .status = 206, .headers = "Content-Range: bytes 1-35/36\n", .body = s_object + 1,
+          .cut_after = 1 },
+        { .status = 206, .headers = "Content-Range: bytes 2-35/36\n", .body = s_object + 2,
+          .cut_after = 1 },
+        { .status = 200, .body = s_object, .chunk = 3 },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 4, "http://s3.test", true) != 0) {
+        return 1;
+    }
+    struct s_sink sink = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_error err = { 0 };
+    struct fsg_s3_get_options o = { .max_resumes = 2 };
+    T_ERR(FSG_E_NETWORK, fsg_s3_get_object(f.aws, "b", "k", &o, s_sink, &sink, NULL, &err));
+    T_CHECK(err.offset == 3 && f.script.next == 3);
+    T_STR_EQ(err.service_code, "ConnectionClosed");
+
+    /* the consumer's own failure stops at once: its code, no retry */
+    fsg_buf_reset(&sink.got);
+    sink.calls = 0;
+    sink.fail_at = 2;
+    T_ERR(FSG_E_PARSE, fsg_s3_get_object(f.aws, "b", "k", NULL, s_sink, &sink, NULL, &err));
+    T_CHECK(f.script.next == 4 && err.offset == 3);
+
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_get_object(f.aws, "b", "", NULL, s_sink, &sink, NULL, &err));
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_get_object(f.aws, "b/x", "k", NULL, s_sink, &sink, NULL, &err));
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_get_object(f.aws, "b", "k", NULL, NULL, NULL, NULL, &err));
+    fsg_buf_clean_up(&sink.got);
+    s_teardown(&f);
+    return 0;
+}
+
+static enum fsg_err s_count_object(const struct fsg_s3_object *obj, void *userdata)
+{
+    (void)obj;
+    (void)userdata;
+    return FSG_OK;
+}
+
+static int s_missing_things_are_named(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .status = 404, .body = "<Error><Code>NoSuchKey</Code><Message>The specified key does "
+                                 "not exist.</Message><Key>p/missing.log.gz</Key><RequestId>RK"
+                                 "</RequestId></Error>" },
+        { .status = 404, .body = "<Error><Code>NoSuchBucket</Code><Message>The specified bucket "
+                                 "does not exist</Message><BucketName>nob</BucketName>"
+                                 "<RequestId>RB</RequestId></Error>" },
+        { .status = 404, .headers = "x-amz-request-id: RH\n" },
+        { .status = 404, .body = "<Error><Code>NoSuchBucket</Code></Error>" },
+        { .status = 200, .headers = "Content-Length: 36\nETag: \"e\"\nLast-Modified: Wed, 15 "
+                                    "Jan 2025 12:05:31 GMT\n" },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 5, "http://s3.test", true) != 0) {
+        return 1;
+    }
+    struct s_sink sink = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_NOT_FOUND,
+          fsg_s3_get_object(f.aws, "b", "p/missing.log.gz", NULL, s_sink, &sink, NULL, &err));
+    T_CHECK(strstr(err.msg, "S3 object s3://b/p/missing.log.gz does not exist") == err.msg);
+    T_CHECK(strstr(err.msg, "NoSuchKey") != NULL && strstr(err.msg, "RK") != NULL);
+    T_STR_EQ(err.service_code, "NoSuchKey");
+    T_CHECK(err.http_status == 404);
+
+    T_ERR(FSG_E_NOT_FOUND, fsg_s3_get_object(f.aws, "nob", "k", NULL, s_sink, &sink, NULL, &err));
+    T_CHECK(strstr(err.msg, "S3 bucket 'nob' does not exist") == err.msg);
+    T_CHECK(strstr(err.msg, "us-east-1") != NULL);
+
+    struct fsg_s3_object_info info;
+    T_ERR(FSG_E_NOT_FOUND, fsg_s3_head_object(f.aws, "b", "gone", &info, &err));
+    T_CHECK(strstr(err.msg, "s3://b/gone does not exist") != NULL);
+    T_STR_EQ(err.request_id, "RH");
+
+    T_ERR(FSG_E_NOT_FOUND, fsg_s3_list_objects(f.aws, "nob", NULL, s_count_object, NULL, &err));
+    T_CHECK(strstr(err.msg, "S3 bucket 'nob' does not exist") == err.msg);
+    fsg_buf_clean_up(&sink.got);
+
+    T_OK(fsg_s3_head_object(f.aws, "b", "k", &info, &err));
+    T_CHECK(info.size == 36);
+    T_STR_EQ(info.etag, "\"e\"");
+    T_STR_EQ(info.last_modified, "Wed, 15 Jan 2025 12:05:31 GMT");
+    T_CHECK(f.script.next == 5 && !f.script.mismatch);
+    s_teardown(&f);
+    return 0;
+}
+
+struct s_keys {
+    struct fsg_buf all;
+    size_t n;
+    size_t stop_at;
+};
+
+static enum fsg_err s_on_object(const struct fsg_s3_object *obj, void *userdata)
+{
+    struct s_keys *k = userdata;
+    if (++k->n == k->stop_at) {
+        return FSG_E_CANCELLED;
+    }
+    return fsg_buf_printf(&k->all, "%s|%llu|%s\n", obj->key, (unsigned long long)obj->size,
+                          obj->etag);
+}
+
+static const char s_page1[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>"
+    "<IsTruncated>true</IsTruncated><NextContinuationToken>1ueG/XY+z=</NextContinuationToken>"
+    "<Contents><Key>p/a b.log.gz</Key><Size>10</Size><ETag>&quot;e1&quot;</ETag></Contents>"
+    "<Contents><Key>p/c&amp;d.log.gz</Key><Size>20</Size><ETag>&quot;e2&quot;</ETag></Contents>"
+    "</ListBucketResult>";
+static const char s_page2[] =
+    "<ListBucketResult><IsTruncated>false</IsTruncated>"
+    "<Contents><Key>p/z.log.gz</Key><Size>0</Size><ETag>&quot;e3&quot;</ETag></Contents>"
+    "</ListBucketResult>";
+
+static int s_list_pages(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .url = "http://s3.test/b?list-type=2&max-keys=1000&prefix=p%2F&start-after=p%2Fa",
+          .status = 200, .body = s_page1 },
+        { .url = "http://s3.test/b?list-type=2&max-keys=1000&prefix=p%2F&continuation-token="
+                 "1ueG%2FXY%2Bz%3D",
+          .status = 200, .body = s_page2 },
+        { .status = 503, .body = "<Error><Code>SlowDown</Code></Error>" },
+        { .status = 200, .body = s_page1 },
+        { .status = 200, .body = s_page1 }, /* same token again: refused, not looped */
+        { .status = 200, .body = "<ListBucketResult><IsTruncated>true</IsTruncated>"
+                                 "</ListBucketResult>" },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 6, "http://s3.test", true) != 0) {
+        return 1;
+    }
+    struct s_keys k = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_error err = { 0 };
+    struct fsg_s3_list_options o = { .prefix = "p/", .start_after = "p/a" };
+    T_OK(fsg_s3_list_objects(f.aws, "b", &o, s_on_object, &k, &err));
+    T_STR_EQ(fsg_buf_cstr(&k.all), "p/a b.log.gz|10|\"e1\"\np/c&d.log.gz|20|\"e2\"\n"
+                                   "p/z.log.gz|0|\"e3\"\n");
+    T_CHECK(!f.script.mismatch);
+
+    /* a throttled first page is retried; a repeated token is an error, not a loop */
+    fsg_buf_reset(&k.all);
+    T_ERR(FSG_E_PARSE, fsg_s3_list_objects(f.aws, "b", NULL, s_on_object, &k, &err));
+    T_CHECK(strstr(err.msg, "continuation token") != NULL && f.script.next == 5);
+    /* truncated without a token */
+    T_ERR(FSG_E_PARSE, fsg_s3_list_objects(f.aws, "b", NULL, s_on_object, &k, &err));
+    T_CHECK(f.script.next == 6);
+    fsg_buf_clean_up(&k.all);
+    s_teardown(&f);
+    return 0;
+}
+
+static int s_list_stops_and_fails(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .status = 200, .body = s_page1 },
+        { .status = 404, .body = "<Error><Code>NoSuchBucket</Code><RequestId>R</RequestId></Error>" },
+        { .status = 200, .body = "<ListBucketResult><Contents><Key>k</Key></Contents>"
+                                 "</ListBucketResult>" },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 3, "https://s3.us-east-1.amazonaws.com", false) != 0) {
+        return 1;
+    }
+    struct s_keys k = { FSG_BUF_INIT, 0, 2 };
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_CANCELLED, fsg_s3_list_objects(f.aws, "b", NULL, s_on_object, &k, &err));
+    T_CHECK(strstr(err.msg, "stopped at key 'p/c&d.log.gz'") != NULL);
+    T_STR_EQ(f.script.rec[0].url, "https://b.s3.us-east-1.amazonaws.com/?list-type=2&max-keys=1000");
+    T_ERR(FSG_E_NOT_FOUND, fsg_s3_list_objects(f.aws, "nob", NULL, s_on_object, &k, &err));
+    T_CHECK(strstr(err.msg, "S3 bucket 'nob' does not exist") == err.msg);
+    T_ERR(FSG_E_PARSE, fsg_s3_list_objects(f.aws, "b", NULL, s_on_object, &k, &err));
+    T_CHECK(strstr(err.msg, "without Key or Size") != NULL);
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_list_objects(f.aws, "", NULL, s_on_object, &k, &err));
+    fsg_buf_clean_up(&k.all);
+    s_teardown(&f);
+    return 0;
+}
+
+/* ref/aws-wire.md §4.6 (c): ListObjectsV2 signed exactly as botocore does. */
+static int s_list_known_answer(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .status = 200, .body = "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                                 "</ListBucketResult>" },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 1, "https://s3.us-east-1.amazonaws.com", false) != 0) {
+        return 1;
+    }
+    struct s_keys k = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_s3_list_options o = { .prefix = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/01/15/" };
+    T_OK(fsg_s3_list_objects(f.aws, "flowlogs-example", &o, s_on_object, &k, NULL));
+    const char *auth = t_http_script_header(&f.script, 0, "Authorization");
+    T_CHECK(auth != NULL);
+    T_CHECK(strstr(auth, "SignedHeaders=host;x-amz-content-sha256;x-amz-date, ") != NULL);
+    T_CHECK(strstr(auth, "Signature=d460123e9121df75bd9a83c2cd47565038c7fdcc8b5b134a3fa7367753c655d3") != NULL);
+    fsg_buf_clean_up(&k.all);
+    s_teardown(&f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct t_case cases[] = {
+        { "urls", s_urls },
+        { "get_streams_in_chunks", s_get_streams_in_chunks },
+        { "get_resumes_with_range", s_get_resumes_with_range },
+        { "get_resume_edge_cases", s_get_resume_edge_cases },
+        { "get_gives_up", s_get_gives_up },
+        { "missing_things_are_named", s_missing_things_are_named },
+        { "list_pages", s_list_pages },
+        { "list_stops_and_fails", s_list_stops_and_fails },
+        { "list_known_answer", s_list_known_answer },
+        { NULL, NULL },
+    };
+    return t_main(cases, argc, argv);
+}

@@ -1,0 +1,369 @@
+/* flowlogs/s3_source: dates in keys, --since/--until bounds, URL forms, expansion filters
+ * (key regex, time window, folders, Parquet), and objects streamed through the runner into the
+ * aggregator over the scripted transport (including a resumed body and a truncated gzip). */
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "flowlogs/aggregate.h"
+#include "flowlogs/s3_source.h"
+#include "flowlogs/source.h"
+#include "lib/aws.h"
+#include "lib/creds.h"
+#include "lib/mem.h"
+#include "tests/harness/test.h"
+#include "tests/unit/http_script.h"
+
+static int64_t s_t(int y, int mo, int d, int h, int mi)
+{
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                     .tm_min = mi };
+    return (int64_t)timegm(&tm);
+}
+
+static int s_key_times(void)
+{
+    static const struct {
+        const char *key;
+        int y, mo, d, h, mi;
+        int64_t len;
+    } cases[] = {
+        { "AWSLogs/123/vpcflowlogs/us-east-1/2023/01/21/123_vpcflowlogs_us-east-1_fl-055_"
+          "20230121T2100Z_1ce1bf4b.log.gz", 2023, 1, 21, 21, 0, 300 },
+        { "AWSLogs/123/vpcflowlogs/us-east-1/2025/01/15/x.log.gz", 2025, 1, 15, 0, 0, 86400 },
+        { "p/AWSLogs/123/vpcflowlogs/us-east-1/2025/01/15/07/x.log.gz", 2025, 1, 15, 7, 0, 3600 },
+        { "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2025/"
+          "month=02/day=28/x.log.gz", 2025, 2, 28, 0, 0, 86400 },
+        { "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/"
+          "month=02/day=29/hour=23/x.log.gz", 2024, 2, 29, 23, 0, 3600 },
+        /* the file name wins over the directory */
+        { "2020/01/01/1_vpcflowlogs_r_fl-1_20250115T1155Z_h.log.gz", 2025, 1, 15, 11, 55, 300 },
+        /* an impossible file time falls back to the directory */
+        { "2025/03/01/x_20250230T1200Z_y.log.gz", 2025, 3, 1, 0, 0, 86400 },
+        /* other numbers before the date do not confuse it */
+        { "backup/2025/xx/2025/12/31/f.gz", 2025, 12, 31, 0, 0, 86400 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t start = 0, end = 0;
+        T_CHECK(fsg_s3_key_time(cases[i].key, &start, &end));
+        int64_t want = s_t(cases[i].y, cases[i].mo, cases[i].d, cases[i].h, cases[i].mi);
+        if (start != want || end != want + cases[i].len) {
+            t_fail_str(__FILE__, __LINE__, "key time", cases[i].key, "");
+            return 1;
+        }
+    }
+    static const char *const no_date[] = {
+        "x.log.gz", "2025/01/x.log.gz", "2025/13/01/x.log.gz", "2025/02/30/x.log.gz",
+        "year=2025/month=1/day=01/x", "x_20250115T115Z.log.gz", "2025/01/15", "",
+        "a/1969/12/31/x",
+    };
+    for (size_t i = 0; i < sizeof no_date / sizeof no_date[0]; i++) {
+        int64_t a, b;
+        if (fsg_s3_key_time(no_date[i], &a, &b)) {
+            t_fail_str(__FILE__, __LINE__, "no date expected", no_date[i], "");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int s_time_bounds(void)
+{
+    int64_t t;
+    T_OK(fsg_s3_parse_time_bound("2025-01-15", false, &t, NULL));
+    T_CHECK(t == s_t(2025, 1, 15, 0, 0));
+    T_OK(fsg_s3_parse_time_bound("2025-01-15", true, &t, NULL));
+    T_CHECK(t == s_t(2025, 1, 16, 0, 0));
+    T_OK(fsg_s3_parse_time_bound("2025-01-15T12:30Z", false, &t, NULL));
+    T_CHECK(t == s_t(2025, 1, 15, 12, 30));
+    T_OK(fsg_s3_parse_time_bound("2025-01-15T12:30:07", true, &t, NULL));
+    T_CHECK(t == s_t(2025, 1, 15, 12, 30) + 8);
+    static const char *const bad[] = {
+        "", "2025-1-15", "2025/01/15", "2025-02-30", "2025-01-15T25:00Z", "2025-01-15T12",
+        "2025-01-15 12:00", "2025-01-15T12:00:00+01:00", "yesterday", "2025-01-15Z",
+        "2025-01-15T12:00ZZ",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct fsg_error err = { 0 };
+        T_ERR(FSG_E_INVALID_ARG, fsg_s3_parse_time_bound(bad[i], false, &t, &err));
+        T_CHECK(strstr(err.msg, "YYYY-MM-DD") != NULL);
+    }
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_parse_time_bound(NULL, true, &t, NULL));
+    return 0;
+}
+
+/* ---- a source over the scripted transport ---------------------------------------------------- */
+
+static struct fsg_credentials s_creds;
+
+static enum fsg_err s_creds_fn(void *userdata, time_t now_s, bool force_refresh,
+                               const struct fsg_credentials **ret, struct fsg_error *err)
+{
+    (void)userdata;
+    (void)now_s;
+    (void)force_refresh;
+    (void)err;
+    *ret = &s_creds;
+    return FSG_OK;
+}
+
+static void s_no_sleep(long ms, void *userdata)
+{
+    (void)ms;
+    (void)userdata;
+}
+
+struct s_fixture {
+    struct t_http_script script;
+    struct fsg_http_client *http;
+    struct fsg_s3_source *src;
+    struct fsg_object *objects;
+    size_t n_objects;
+};
+
+static int s_setup(struct s_fixture *f, const struct t_http_exchange *ex, size_t n,
+                   const struct fsg_s3_source_options *base)
+{
+    memset(f, 0, sizeof *f);
+    fsg_credentials_clean_up(&s_creds);
+    s_creds = (struct fsg_credentials){ .source = "test" };
+    T_OK(fsg_buf_append_cstr(&s_creds.access_key_id, "AKIDEXAMPLE"));
+    T_OK(fsg_buf_append_cstr(&s_creds.secret_access_key, "secret"));
+    t_http_script_init(&f->script, ex, n);
+    f->http = t_http_script_client(&f->script);
+    T_CHECK(f->http != NULL);
+    struct fsg_aws_client_options ao = {
+        .endpoint_url = "http://s3.test", .path_style = true, .http = f->http,
+        .creds_fn = s_creds_fn, .retry = { .max_attempts = 3, .sleep = s_no_sleep },
+    };
+    struct fsg_s3_source_options o = *base;
+    o.region = "us-east-1";
+    o.aws = &ao;
+    T_OK(fsg_s3_source_new(&o, &f->src, NULL));
+    return 0;
+}
+
+static void s_teardown(struct s_fixture *f)
+{
+    fsg_free(f->objects);
+    fsg_s3_source_destroy(f->src);
+    fsg_http_client_destroy(f->http);
+    t_http_script_clean_up(&f->script);
+    fsg_credentials_clean_up(&s_creds);
+}
+
+static const char s_listing[] =
+    "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>t2"
+    "</NextContinuationToken>"
+    "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/2025/01/14/1_vpcflowlogs_us-east-1_fl-1_"
+    "20250114T2355Z_a.log.gz</Key><Size>10</Size></Contents>"
+    "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/2025/01/15/</Key><Size>0</Size></Contents>"
+    "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/2025/01/15/1_vpcflowlogs_us-east-1_fl-1_"
+    "20250115T0000Z_b.log.gz</Key><Size>10</Size></Contents>"
+    "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/2025/01/15/notes.txt</Key><Size>3</Size>"
+    "</Contents>"
+    "</ListBucketResult>";
+static const char s_listing2[] =
+    "<ListBucketResult><IsTruncated>false</IsTruncated>"
+    "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/2025/01/15/1_vpcflowlogs_us-east-1_fl-1_"
+    "20250115T2355Z_c.log.parquet</Key><Size>10</Size></Contents>"
+    "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/2025/01/16/1_vpcflowlogs_us-east-1_fl-1_"
+    "20250116T0000Z_d.log.gz</Key><Size>10</Size></Contents>"
+    "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/undated.log.gz</Key><Size>10</Size>"
+    "</Contents>"
+    "</ListBucketResult>";
+
+static int s_expand_filters(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .url = "http://s3.test/b?list-type=2&max-keys=1000&prefix=AWSLogs%2F", .status = 200,
+          .body = s_listing },
+        { .status = 200, .body = s_listing2 },
+        { .url = "http://s3.test/b?list-type=2&max-keys=1000&prefix=AWSLogs%2F", .status = 200,
+          .body = s_listing },
+        { .status = 200, .body = s_listing2 },
+    };
+    struct s_fixture f;
+    int64_t since, until;
+    T_OK(fsg_s3_parse_time_bound("2025-01-15", false, &since, NULL));
+    T_OK(fsg_s3_parse_time_bound("2025-01-15", true, &until, NULL));
+    struct fsg_s3_source_options o = { .key_regex = "vpcflowlogs/.*\\.log\\.(gz|parquet)$",
+                                       .since_s = since, .until_s = until };
+    if (s_setup(&f, ex, 4, &o) != 0) {
+        return 1;
+    }
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_source_expand(f.src, "s3://b/AWSLogs/", &f.objects, &f.n_objects, &err));
+    T_CHECK(f.n_objects == 2);
+    T_STR_EQ(f.objects[0].name, "s3://b/AWSLogs/1/vpcflowlogs/us-east-1/2025/01/15/"
+                                "1_vpcflowlogs_us-east-1_fl-1_20250115T0000Z_b.log.gz");
+    T_CHECK(strstr(f.objects[1].name, "c.log.parquet") != NULL);
+    T_CHECK(f.objects[0].run != NULL && f.objects[0].ctx != NULL &&
+            f.objects[0].default_eni == NULL);
+    struct fsg_s3_source_counts c;
+    fsg_s3_source_counts(f.src, &c);
+    T_CHECK(c.listed == 7 && c.kept == 2 && c.folders == 1 && c.regex_skipped == 1 &&
+            c.time_skipped == 3);
+    /* a Parquet object fails when it is read, with a clear error */
+    T_ERR(FSG_E_REJECTED, f.objects[1].run(f.objects[1].ctx, NULL, &err));
+    T_CHECK(strstr(err.msg, "Parquet") != NULL && strstr(err.msg, "plain-text") != NULL);
+
+    /* the same listing without bounds keeps everything but the folder and the text file */
+    fsg_s3_source_destroy(f.src);
+    struct fsg_aws_client_options ao = { .endpoint_url = "http://s3.test", .path_style = true,
+                                         .http = f.http, .creds_fn = s_creds_fn };
+    struct fsg_s3_source_options all = { .region = "us-east-1", .key_regex = "\\.log\\.",
+                                         .since_s = FSG_S3_TIME_NONE,
+                                         .until_s = FSG_S3_TIME_NONE, .aws = &ao };
+    T_OK(fsg_s3_source_new(&all, &f.src, &err));
+    fsg_free(f.objects);
+    f.objects = NULL;
+    f.n_objects = 0;
+    T_OK(fsg_s3_source_expand(f.src, "s3://b/AWSLogs/", &f.objects, &f.n_objects, &err));
+    T_CHECK(f.n_objects == 5);
+    T_CHECK(!f.script.mismatch);
+    s_teardown(&f);
+    return 0;
+}
+
+static int s_url_forms_and_config_errors(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .url = "http://s3.test/b?list-type=2&max-keys=7", .status = 200,
+          .body = "<ListBucketResult/>" },
+        { .url = "http://s3.test/b?list-type=2&max-keys=7", .status = 200,
+          .body = "<ListBucketResult/>" },
+        { .status = 404, .body = "<Error><Code>NoSuchBucket</Code></Error>" },
+    };
+    struct s_fixture f;
+    struct fsg_s3_source_options o = { .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE,
+                                       .max_keys = 7 };
+    if (s_setup(&f, ex, 3, &o) != 0) {
+        return 1;
+    }
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_source_expand(f.src, "s3://b/", &f.objects, &f.n_objects, &err));
+    T_OK(fsg_s3_source_expand(f.src, "s3://b", &f.objects, &f.n_objects, &err));
+    T_CHECK(f.n_objects == 0);
+    T_ERR(FSG_E_NOT_FOUND, fsg_s3_source_expand(f.src, "s3://nob/p/", &f.objects, &f.n_objects,
+                                                &err));
+    T_CHECK(strstr(err.msg, "S3 bucket 'nob' does not exist") != NULL);
+    /* a key named in full is taken as is, without a request */
+    T_OK(fsg_s3_source_expand(f.src, "s3://b/x y+z=1", &f.objects, &f.n_objects, &err));
+    T_CHECK(f.n_objects == 1);
+    T_STR_EQ(f.objects[0].name, "s3://b/x y+z=1");
+    T_ERR(FSG_E_REJECTED, fsg_s3_source_expand(f.src, "s3://b/k.log.parquet", &f.objects,
+                                               &f.n_objects, &err));
+    T_CHECK(strstr(err.msg, "s3://b/k.log.parquet is a Parquet") == err.msg);
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_source_expand(f.src, "s3://", &f.objects, &f.n_objects, &err));
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_source_expand(f.src, "s3:///k", &f.objects, &f.n_objects, &err));
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_source_expand(f.src, "/tmp/x", &f.objects, &f.n_objects, &err));
+    T_CHECK(f.n_objects == 1 && f.script.next == 3);
+    T_CHECK(fsg_s3_source_is_url("s3://b") && !fsg_s3_source_is_url("S3://b") &&
+            !fsg_s3_source_is_url(NULL));
+    s_teardown(&f);
+
+    struct fsg_s3_source *s = NULL;
+    struct fsg_s3_source_options bad = { .region = "us-east-1", .key_regex = "a(b" };
+    T_ERR(FSG_E_INVALID_ARG, fsg_s3_source_new(&bad, &s, &err));
+    T_CHECK(strstr(err.msg, "flowlogs.key_regex 'a(b'") == err.msg);
+    T_CHECK(strstr(err.msg, "offset 3") != NULL);
+    T_CHECK(s == NULL);
+    return 0;
+}
+
+/* gzip of text (one member), for objects as S3 stores them. */
+static int s_gzip(const char *text, struct fsg_buf *out)
+{
+    z_stream z = { 0 };
+    size_t n = strlen(text);
+    T_CHECK(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    T_OK(fsg_buf_reserve(out, deflateBound(&z, n) + 32));
+    z.next_in = (Bytef *)text;
+    z.avail_in = (uInt)n;
+    z.next_out = out->ptr;
+    z.avail_out = (uInt)(out->cap - 1);
+    T_CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    out->len = z.total_out;
+    deflateEnd(&z);
+    return 0;
+}
+
+static const char s_log[] =
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start "
+    "end action log-status\n"
+    "2 123456789010 eni-1 10.0.1.5 10.0.20.11 40001 5432 6 10 1000 1700000000 1700000060 ACCEPT OK\n"
+    "2 123456789010 eni-1 10.0.1.6 10.0.20.11 40002 5432 6 20 2000 1700000000 1700000060 ACCEPT OK\n"
+    "2 123456789010 eni-1 - - - - - - - 1700000000 1700000060 - NODATA\n"
+    "2 123456789010 eni-1 10.0.1.7 10.0.20.11 40003 5432 6 30 3000 1700000000 1700000060 REJECT OK\n";
+
+static int s_run_objects(void)
+{
+    struct fsg_buf gz = FSG_BUF_INIT;
+    if (s_gzip(s_log, &gz) != 0) {
+        return 1;
+    }
+    char cr[64];
+    snprintf(cr, sizeof cr, "Content-Range: bytes 30-%zu/%zu\nETag: \"g\"\n", gz.len - 1, gz.len);
+    const struct t_http_exchange ex[] = {
+        /* object 1: whole */
+        { .url = "http://s3.test/b/k1.log.gz", .status = 200, .body = (const char *)gz.ptr,
+          .body_len = gz.len, .chunk = 7 },
+        /* object 2: cut at byte 30, resumed */
+        { .url = "http://s3.test/b/k2.log.gz", .status = 200, .headers = "ETag: \"g\"\n",
+          .body = (const char *)gz.ptr, .body_len = gz.len, .cut_after = 30 },
+        { .url = "http://s3.test/b/k2.log.gz", .status = 206, .headers = cr,
+          .body = (const char *)gz.ptr + 30, .body_len = gz.len - 30 },
+        /* object 3: a truncated gzip (the transfer itself completes) */
+        { .url = "http://s3.test/b/k3.log.gz", .status = 200, .body = (const char *)gz.ptr,
+          .body_len = gz.len / 2 },
+        /* object 4: missing */
+        { .url = "http://s3.test/b/k4.log.gz", .status = 404,
+          .body = "<Error><Code>NoSuchKey</Code></Error>" },
+    };
+    struct s_fixture f;
+    struct fsg_s3_source_options o = { .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE };
+    if (s_setup(&f, ex, 5, &o) != 0) {
+        return 1;
+    }
+    struct fsg_error err = { 0 };
+    static const char *const urls[] = { "s3://b/k1.log.gz", "s3://b/k2.log.gz",
+                                        "s3://b/k3.log.gz", "s3://b/k4.log.gz" };
+    for (size_t i = 0; i < 4; i++) {
+        T_OK(fsg_s3_source_expand(f.src, urls[i], &f.objects, &f.n_objects, &err));
+    }
+    struct fsg_aggregate *agg = NULL;
+    struct fsg_run_result result = { 0 };
+    T_OK(fsg_aggregate_new(NULL, &agg, &err));
+    struct fsg_run_options ro = { .jobs = 1 };
+    T_OK(fsg_run_objects(f.objects, f.n_objects, &ro, agg, &result, &err));
+    const struct fsg_flow_stats *st = fsg_aggregate_stats(agg);
+    T_CHECK(st->objects == 2 && st->records == 6 && st->nodata == 2);
+    T_CHECK(st->bytes_in == 2 * gz.len);
+    T_CHECK(result.n_errors == 2);
+    T_STR_EQ(result.errors[0].source, "s3://b/k3.log.gz");
+    T_CHECK(result.errors[0].code == FSG_E_PARSE && result.errors[0].offset == gz.len / 2);
+    T_STR_EQ(result.errors[1].source, "s3://b/k4.log.gz");
+    T_CHECK(result.errors[1].code == FSG_E_NOT_FOUND);
+    T_CHECK(strstr(result.errors[1].message, "does not exist") != NULL);
+    T_CHECK(!f.script.mismatch && f.script.next == 5);
+    T_STR_EQ(t_http_script_header(&f.script, 2, "Range"), "bytes=30-");
+    fsg_run_result_clean_up(&result);
+    fsg_aggregate_destroy(agg);
+    fsg_buf_clean_up(&gz);
+    s_teardown(&f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct t_case cases[] = {
+        { "key_times", s_key_times },
+        { "time_bounds", s_time_bounds },
+        { "expand_filters", s_expand_filters },
+        { "url_forms_and_config_errors", s_url_forms_and_config_errors },
+        { "run_objects", s_run_objects },
+        { NULL, NULL },
+    };
+    return t_main(cases, argc, argv);
+}
