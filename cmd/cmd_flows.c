@@ -7,6 +7,7 @@
 
 #include "cmd/cli.h"
 #include "flowlogs/aggregate.h"
+#include "flowlogs/s3_source.h"
 #include "flowlogs/source.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -26,6 +27,8 @@ struct s_opts {
     unsigned jobs;
     const char **sources;
     size_t n_sources;
+    const char *since; /* --since / --until (s3:// prefixes), validated by s_parse_value */
+    const char *until;
 };
 
 static void s_help(void)
@@ -36,7 +39,8 @@ static void s_help(void)
            "proto, action, direction) with records, packets, bytes, first and last seen.\n"
            "\n"
            "SOURCE: a flow-log file (gzip or plain text), a directory (every file below it), or -\n"
-           "for stdin. (s3://bucket/key and s3://bucket/prefix/ are not supported in this build yet.)\n"
+           "for stdin, s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the\n"
+           "prefix, filtered by the config's flowlogs.key_regex and --since/--until).\n"
            "\n"
            "options:\n"
            "  --eni ID                   only this ENI (repeatable); with exactly one, records without\n"
@@ -47,6 +51,10 @@ static void s_help(void)
            "                             counted\n"
            "  --format text|json|csv     output format (default text)\n"
            "  --jobs N                   read N objects in parallel (default 1)\n"
+           "  --since T, --until T       s3:// prefixes: only objects whose key date (.../yyyy/mm/dd/,\n"
+           "                             Hive year=/month=/day=, or the file name's YYYYMMDDTHHmmZ) is\n"
+           "                             in [since, until]; T is a UTC date YYYY-MM-DD (a whole day)\n"
+           "                             or YYYY-MM-DDTHH:MM[:SS]Z\n"
            "  --help                     this text\n"
            "\n"
            "The field order comes from each object's header line, else from the config's\n"
@@ -102,6 +110,14 @@ static int s_parse_value(struct fsg_cli *cli, const char *a, const char *v, stru
         } else {
             return fsg_cli_usage_error(cli, "flows", "--format must be text, json or csv, not '%s'", v);
         }
+    } else if (s_is_option(a, "--since") || s_is_option(a, "--until")) {
+        bool is_until = s_is_option(a, "--until");
+        int64_t t;
+        struct fsg_error e = { 0 };
+        if (fsg_s3_parse_time_bound(v, is_until, &t, &e) != FSG_OK) {
+            return fsg_cli_usage_error(cli, "flows", "%s: %s", is_until ? "--until" : "--since", e.msg);
+        }
+        *(is_until ? &o->until : &o->since) = v;
     } else {
         char *end = NULL;
         long n = strtol(v, &end, 10);
@@ -115,7 +131,8 @@ static int s_parse_value(struct fsg_cli *cli, const char *a, const char *v, stru
 
 static int s_parse(struct fsg_cli *cli, int argc, char **argv, struct s_opts *o)
 {
-    static const char *const valued[] = { "--eni", "--direction", "--format", "--jobs" };
+    static const char *const valued[] = { "--eni", "--direction", "--format", "--jobs",
+                                          "--since", "--until" };
     bool only_sources = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -231,19 +248,56 @@ static const char *s_default_eni(const struct s_opts *o, const struct fsg_config
 struct s_run;
 static enum fsg_err s_push_object(struct s_run *r, const struct fsg_object *o);
 
-/* s3:// SOURCE -> objects. THE S3 ENGINEER FILLS THIS IN: list s3://bucket/prefix/ (or take the
- * single key) and append one struct fsg_object per key with s_push_object() (.name =
- * "s3://bucket/key", .run = a function that streams GetObject into the reader with
- * fsg_reader_feed(), .ctx = what it needs; keep that alive in struct s_run until
- * s_run_clean_up). default_eni is filled in afterwards for every object. Until then: an error. */
-static enum fsg_err s_s3_objects(struct s_run *r, const char *uri, struct fsg_error *err)
+static struct fsg_s3_source **s_run_s3(struct s_run *r);
+static const struct fsg_config *s_run_config(const struct s_run *r);
+
+/* The S3 source of this run, made on first use (region and key regex from the config, the
+ * --since/--until window); it owns what the objects point to until s_run_clean_up. */
+static enum fsg_err s_s3_source(struct s_run *r, const struct s_opts *o, struct fsg_error *err)
 {
-    (void)r;
-    (void)s_push_object;
-    return fsg_error_set(err, FSG_E_INVALID_ARG,
-                         "%s: s3:// sources are not supported in this build yet (use local files, "
-                         "a directory or -)",
-                         uri);
+    struct fsg_s3_source **s3 = s_run_s3(r);
+    if (*s3 != NULL) {
+        return FSG_OK;
+    }
+    const struct fsg_config *c = s_run_config(r);
+    struct fsg_s3_source_options so = { .region = c->region, .key_regex = c->key_regex,
+                                        .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE };
+    enum fsg_err rc = FSG_OK;
+    if (o->since != NULL) {
+        rc = fsg_s3_parse_time_bound(o->since, false, &so.since_s, err);
+    }
+    if (rc == FSG_OK && o->until != NULL) {
+        rc = fsg_s3_parse_time_bound(o->until, true, &so.until_s, err);
+    }
+    return rc == FSG_OK ? fsg_s3_source_new(&so, s3, err) : rc;
+}
+
+/* s3:// SOURCE -> objects: the key, or every listed key below the prefix, each read by
+ * flowlogs/s3_source (GetObject streamed into the reader). */
+static enum fsg_err s_s3_objects(struct s_run *r, const struct s_opts *o, const char *uri,
+                                 struct fsg_error *err)
+{
+    struct fsg_object *objs = NULL;
+    size_t n = 0;
+    enum fsg_err rc = s_s3_source(r, o, err);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_source_expand(*s_run_s3(r), uri, &objs, &n, err);
+    }
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+        rc = s_push_object(r, &objs[i]);
+        if (rc != FSG_OK) {
+            fsg_error_set(err, rc, "out of memory");
+        }
+    }
+    fsg_free(objs);
+    if (rc == FSG_OK && n == 0) {
+        struct fsg_s3_source_counts c;
+        fsg_s3_source_counts(*s_run_s3(r), &c);
+        fsg_log(FSG_LOG_WARN, "%s: no objects to read (%zu keys listed: %zu folders, %zu not "
+                "matching flowlogs.key_regex, %zu outside --since/--until)", uri, c.listed,
+                c.folders, c.regex_skipped, c.time_skipped);
+    }
+    return rc;
 }
 
 /* ---- output ------------------------------------------------------------------------------------- */
@@ -430,6 +484,7 @@ struct s_run {
     struct fsg_object *objects;  /* what is read, in argument order */
     size_t n_objects;
     size_t cap_objects;
+    struct fsg_s3_source *s3;    /* s3:// sources; owns what their objects point to */
     struct fsg_aggregate *agg;
     struct fsg_run_result result;
     struct fsg_flow *flows;
@@ -442,6 +497,7 @@ static void s_run_clean_up(struct s_run *r)
     fsg_run_result_clean_up(&r->result);
     fsg_aggregate_destroy(r->agg);
     fsg_free(r->objects);
+    fsg_s3_source_destroy(r->s3);
     for (size_t i = 0; i < r->n_paths; i++) {
         fsg_free(r->paths[i]);
     }
@@ -449,6 +505,16 @@ static void s_run_clean_up(struct s_run *r)
     fsg_free(r->hints.v);
     fsg_free(r->hints.addrs);
     fsg_config_destroy(r->config);
+}
+
+static struct fsg_s3_source **s_run_s3(struct s_run *r)
+{
+    return &r->s3;
+}
+
+static const struct fsg_config *s_run_config(const struct s_run *r)
+{
+    return r->config;
 }
 
 static enum fsg_err s_push_object(struct s_run *r, const struct fsg_object *o)
@@ -484,7 +550,7 @@ static int s_expand(struct fsg_cli *cli, const struct s_opts *o, struct s_run *r
     struct fsg_error e = { 0 };
     for (size_t i = 0; i < o->n_sources; i++) {
         const char *src = o->sources[i];
-        enum fsg_err rc = strncmp(src, "s3://", 5) == 0 ? s_s3_objects(r, src, &e)
+        enum fsg_err rc = strncmp(src, "s3://", 5) == 0 ? s_s3_objects(r, o, src, &e)
                                                         : s_local_objects(r, src, &e);
         if (rc != FSG_OK) {
             return fsg_cli_error(cli, NULL, &e);

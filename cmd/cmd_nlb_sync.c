@@ -32,8 +32,8 @@ static const char s_usage_text[] =
     "  --help               this text\n"
     "\n"
     "Output: a JSON summary on stdout {\"target_group_arn\", \"address\", \"registered\",\n"
-    "\"deregistered\", \"unchanged\", \"dry_run\", \"result\", ...}; one JSON audit line per change\n"
-    "on stderr. Environment: FLOWSEG_NLB_POLL_MS, the health poll interval (default 5000).\n"
+    "\"deregistered\", \"unchanged\", \"dry_run\", \"result\", ...}; one JSON audit line per\n"
+    "change on stderr. Environment: FLOWSEG_NLB_POLL_MS, the health poll interval (default 5000).\n"
     "Exit: 0 done or nothing to do, 1 error (a new target that never became healthy leaves the\n"
     "old one in place), 2 usage.\n";
 

@@ -226,7 +226,8 @@ enum fsg_err fsg_ec2_describe_security_groups(struct fsg_aws_client *ec2,
 enum fsg_err fsg_ec2_describe_network_interfaces(struct fsg_aws_client *ec2,
                                                  const char *const *eni_ids, size_t n_eni_ids,
                                                  const struct fsg_ec2_filter *filters,
-                                                 size_t n_filters, struct fsg_ec2_eni_list *ret_enis,
+                                                 size_t n_filters,
+                                                 struct fsg_ec2_eni_list *ret_enis,
                                                  struct fsg_error *err) FSG_MUST_USE;
 
 #endif

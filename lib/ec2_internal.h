@@ -1,4 +1,4 @@
-/* Helpers shared by lib/ec2.c and lib/ec2_eni.c (not part of the EC2 API). */
+/* Helpers shared by lib/ec2.c, lib/ec2_groups.c and lib/ec2_eni.c (not part of the EC2 API). */
 #ifndef FSG_LIB_EC2_INTERNAL_H
 #define FSG_LIB_EC2_INTERNAL_H
 
@@ -23,9 +23,22 @@ enum fsg_err fsg_ec2__strings(const struct fsg_aws_xml_node *set, const char *fi
                               size_t *ret_n);
 void fsg_ec2__strings_free(char **s, size_t n);
 
+/* n's tagSet/item/{key,value} (a tag without a key is skipped; an empty value is ""). */
+enum fsg_err fsg_ec2__tags(const struct fsg_aws_xml_node *n, struct fsg_ec2_tag **ret,
+                           size_t *ret_n);
+void fsg_ec2__tags_free(struct fsg_ec2_tag *tags, size_t n);
+/* FSG_E_REMOTE when the answer says <return>false</return>. */
+enum fsg_err fsg_ec2__check_return(const struct fsg_aws_xml_doc *doc, const char *action,
+                                   struct fsg_error *err);
+
 /* Name.1..Name.n = values (each non-empty). */
 enum fsg_err fsg_ec2__add_list(struct fsg_aws_params *p, const char *name,
                                const char *const *values, size_t n, struct fsg_error *err);
+/* TagSpecification.1.ResourceType = resource_type, TagSpecification.1.Tag.M.Key/Value; nothing
+ * when n is 0. */
+enum fsg_err fsg_ec2__add_tag_spec(struct fsg_aws_params *p, const char *resource_type,
+                                   const struct fsg_ec2_tag_spec *tags, size_t n,
+                                   struct fsg_error *err);
 /* Filter.N.Name / Filter.N.Value.M. */
 enum fsg_err fsg_ec2__add_filters(struct fsg_aws_params *p, const struct fsg_ec2_filter *f,
                                   size_t n, struct fsg_error *err);

@@ -115,12 +115,13 @@ static enum fsg_err s_wanted_keys(const struct fsg_nlb_endpoint *wanted, size_t 
 {
     for (size_t i = 0; i < n; i++) {
         if (!s_parse_ip(wanted[i].ip, &keys[i].ip)) {
-            return fsg_error_set(err, FSG_E_INVALID_ARG, "wanted target \"%s\" is not an IP address",
-                                 wanted[i].ip);
+            return fsg_error_set(err, FSG_E_INVALID_ARG,
+                                 "wanted target \"%s\" is not an IP address", wanted[i].ip);
         }
         if (wanted[i].port < 1 || wanted[i].port > 65535) {
-            return fsg_error_set(err, FSG_E_INVALID_ARG, "wanted target %s: port %ld is out of range",
-                                 wanted[i].ip, wanted[i].port);
+            return fsg_error_set(err, FSG_E_INVALID_ARG,
+                                 "wanted target %s: port %ld is out of range", wanted[i].ip,
+                                 wanted[i].port);
         }
         keys[i].port = wanted[i].port;
     }

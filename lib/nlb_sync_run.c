@@ -427,8 +427,9 @@ static enum fsg_err s_dump_fields(json_t *obj, struct fsg_buf *out)
 
 enum fsg_err fsg_nlb_event_json(const struct fsg_nlb_event *ev, struct fsg_buf *out)
 {
+    const char *arn = ev->target_group_arn != NULL ? ev->target_group_arn : "";
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "event", s_event_names[ev->kind],
-                          "target_group_arn", ev->target_group_arn != NULL ? ev->target_group_arn : "",
+                          "target_group_arn", arn,
                           "rds_instance", ev->rds_instance != NULL ? ev->rds_instance : "",
                           "target", ev->target->ip, "port", (json_int_t)ev->target->port,
                           "dry_run", ev->dry_run);

@@ -237,8 +237,8 @@ enum fsg_err fsg_rds_modify_vpc_security_groups(struct fsg_aws_client *rds,
     enum fsg_err rc = fsg_aws_params_add(&p, "DBInstanceIdentifier", identifier);
     for (size_t i = 0; i < n_group_ids && rc == FSG_OK; i++) {
         if (group_ids[i] == NULL || group_ids[i][0] == '\0') {
-            rc = fsg_error_set(err, FSG_E_INVALID_ARG, "DB instance %s: security group %zu is empty",
-                               identifier, i + 1);
+            rc = fsg_error_set(err, FSG_E_INVALID_ARG,
+                               "DB instance %s: security group %zu is empty", identifier, i + 1);
             goto out;
         }
         rc = fsg_aws_params_addf(&p, group_ids[i], "VpcSecurityGroupIds.VpcSecurityGroupId.%zu",

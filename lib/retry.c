@@ -176,7 +176,7 @@ void fsg_retry_quota_release(struct fsg_retry_policy *p, int cost)
 
 int fsg_retry_quota_available(const struct fsg_retry_policy *p)
 {
-    return atomic_load(&((struct fsg_retry_policy *)p)->quota);
+    return atomic_load(&p->quota);
 }
 
 /* Appends " (<before><n><after>)" to err->msg when it fits; the original message stays first. */

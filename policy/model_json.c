@@ -1,5 +1,5 @@
-/* JSON -> policy model: the typed getters and the loader's framework. Objects are in
- * model_objects.c, rule sets in model_rules.c. */
+/* JSON -> policy model: the typed getters and error locations. The bundle is converted in
+ * model_bundle.c, objects in model_objects.c, rule sets in model_rules.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -81,6 +81,7 @@ class Moto:
         env = dict(os.environ)
         if self.auth:
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(self.free_calls)
+            env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],

@@ -141,8 +141,8 @@ def setup(moto):
                                SubnetIds=[sub_a, sub_b])
     eni = {}
     for az, sub in (("a", sub_a), ("b", sub_b)):
-        eni[az] = ec2.create_network_interface(SubnetId=sub, Groups=[sg],
-                                               Description="RDSNetworkInterface")["NetworkInterface"]
+        eni[az] = ec2.create_network_interface(
+            SubnetId=sub, Groups=[sg], Description="RDSNetworkInterface")["NetworkInterface"]
     # Decoys: same group and AZ but not RDS's; RDS's own description in AZ a without the group.
     ec2.create_network_interface(SubnetId=sub_a, Groups=[sg], Description="app server")
     other = ec2.create_security_group(GroupName="other", Description="o", VpcId=vpc)["GroupId"]

@@ -37,9 +37,9 @@ int t_aws_fixture_init(struct t_aws_fixture *f, const char *service,
     memset(f, 0, sizeof *f);
     t_http_script_init(&f->script, ex, n);
     f->http = t_http_script_client(&f->script);
+    static const char secret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"; /* AWS docs' */
     if (f->http == NULL || fsg_buf_append_cstr(&f->creds.access_key_id, "AKIDEXAMPLE") != FSG_OK ||
-        fsg_buf_append_cstr(&f->creds.secret_access_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY") !=
-            FSG_OK) {
+        fsg_buf_append_cstr(&f->creds.secret_access_key, secret) != FSG_OK) {
         fprintf(stderr, "aws fixture: setup failed\n");
         return 1;
     }

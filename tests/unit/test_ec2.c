@@ -50,12 +50,16 @@ static const char s_rules_page2[] =
     "<item><securityGroupRuleId>sgr-v6</securityGroupRuleId><groupId>sg-0123456789abcdef0</groupId>"
     "<isEgress>false</isEgress><ipProtocol>tcp</ipProtocol><fromPort>5432</fromPort>"
     "<toPort>5432</toPort><cidrIpv6>2001:db8::/64</cidrIpv6><tagSet/></item>"
-    "<item><securityGroupRuleId>sgr-ref</securityGroupRuleId><groupId>sg-0123456789abcdef0</groupId>"
-    "<isEgress>false</isEgress><ipProtocol>udp</ipProtocol><fromPort>53</fromPort><toPort>53</toPort>"
-    "<referencedGroupInfo><groupId>sg-0peer</groupId><userId>210987654321</userId></referencedGroupInfo>"
+    "<item><securityGroupRuleId>sgr-ref</securityGroupRuleId><groupId>sg-0123456789abcdef0</groupI"
+    "d>"
+    "<isEgress>false</isEgress><ipProtocol>udp</ipProtocol><fromPort>53</fromPort><toPort>53</toPo"
+    "rt>"
+    "<referencedGroupInfo><groupId>sg-0peer</groupId><userId>210987654321</userId></referencedGrou"
+    "pInfo>"
     "</item>"
     "<item><securityGroupRuleId>sgr-pl</securityGroupRuleId><groupId>sg-0123456789abcdef0</groupId>"
-    "<isEgress>false</isEgress><ipProtocol>icmp</ipProtocol><fromPort>-1</fromPort><toPort>-1</toPort>"
+    "<isEgress>false</isEgress><ipProtocol>icmp</ipProtocol><fromPort>-1</fromPort><toPort>-1</toP"
+    "ort>"
     "<prefixListId>pl-0123</prefixListId></item>"
     "</securityGroupRuleSet></DescribeSecurityGroupRulesResponse>";
 
@@ -230,12 +234,15 @@ static int s_describe_rules_throttled_then_ok(void)
 static const char s_authorize_ok[] =
     "<AuthorizeSecurityGroupIngressResponse " S_NS "><requestId>r</requestId><return>true</return>"
     "<securityGroupRuleSet>"
-    "<item><securityGroupRuleId>sgr-new1</securityGroupRuleId><groupId>sg-0123456789abcdef0</groupId>"
-    "<groupOwnerId>123456789012</groupOwnerId><isEgress>false</isEgress><ipProtocol>tcp</ipProtocol>"
+    "<item><securityGroupRuleId>sgr-new1</securityGroupRuleId><groupId>sg-0123456789abcdef0</group"
+    "Id>"
+    "<groupOwnerId>123456789012</groupOwnerId><isEgress>false</isEgress><ipProtocol>tcp</ipProtoco"
+    "l>"
     "<fromPort>5432</fromPort><toPort>5432</toPort><cidrIpv4>10.20.30.40/32</cidrIpv4>"
     "<description>seg:app-tier (10.20.30.40 to 5432)</description>"
     "<tagSet><item><key>managed-by</key><value>flowseg</value></item></tagSet></item>"
-    "<item><securityGroupRuleId>sgr-new2</securityGroupRuleId><groupId>sg-0123456789abcdef0</groupId>"
+    "<item><securityGroupRuleId>sgr-new2</securityGroupRuleId><groupId>sg-0123456789abcdef0</group"
+    "Id>"
     "<isEgress>false</isEgress><ipProtocol>tcp</ipProtocol><fromPort>5432</fromPort>"
     "<toPort>5432</toPort><cidrIpv4>10.20.31.0/24</cidrIpv4><description>seg:batch</description>"
     "</item>"
@@ -271,7 +278,8 @@ static int s_authorize_body(void)
              "Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-0123456789abcdef0"
              "&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=5432"
              "&IpPermissions.1.ToPort=5432&IpPermissions.1.IpRanges.1.CidrIp=10.20.30.40%2F32"
-             "&IpPermissions.1.IpRanges.1.Description=seg%3Aapp-tier%20%2810.20.30.40%20to%205432%29"
+             "&IpPermissions.1.IpRanges.1.Description=seg%3Aapp-tier%20%2810.20.30.40%20to%205432%"
+             "29"
              "&IpPermissions.1.IpRanges.2.CidrIp=10.20.31.0%2F24"
              "&IpPermissions.1.IpRanges.2.Description=seg%3Abatch"
              "&IpPermissions.2.IpProtocol=udp&IpPermissions.2.FromPort=53&IpPermissions.2.ToPort=53"
@@ -400,7 +408,8 @@ static int s_revoke(void)
     T_OK(fsg_ec2_revoke_ingress(f.aws, "sg-0123456789abcdef0", ids, 2, NULL));
     T_STR_EQ(t_aws_fixture_body(&f, 0),
              "Action=RevokeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-0123456789abcdef0"
-             "&SecurityGroupRuleId.1=sgr-0aaa1111bbbb2222c&SecurityGroupRuleId.2=sgr-0ddd3333eeee4444f");
+             "&SecurityGroupRuleId.1=sgr-0aaa1111bbbb2222c&SecurityGroupRuleId.2=sgr-0ddd3333eeee4"
+             "444f");
     struct fsg_error err = { 0 };
     T_ERR(FSG_E_REMOTE, fsg_ec2_revoke_ingress(f.aws, "sg-1", ids, 1, &err));
     T_CHECK(strstr(err.msg, "return=false") != NULL);
@@ -462,7 +471,8 @@ static int s_create_security_group(void)
              "Action=CreateSecurityGroup&Version=2016-11-15&GroupName=rds-seg-prod"
              "&GroupDescription=Managed%20by%20flowseg&VpcId=vpc-0abc"
              "&TagSpecification.1.ResourceType=security-group"
-             "&TagSpecification.1.Tag.1.Key=flowseg%3Amanaged&TagSpecification.1.Tag.1.Value=orders-db");
+             "&TagSpecification.1.Tag.1.Key=flowseg%3Amanaged&TagSpecification.1.Tag.1.Value=order"
+             "s-db");
     fsg_free(id);
     t_aws_fixture_clean_up(&f);
 
@@ -528,7 +538,8 @@ static int s_describe_security_groups(void)
     const struct t_http_exchange ex[] = {
         { .status = 200, .body = s_sg_info("orders-db") },
         { .status = 200, .body = "<DescribeSecurityGroupsResponse " S_NS "><requestId>r"
-                                 "</requestId><securityGroupInfo/></DescribeSecurityGroupsResponse>" },
+                                 "</requestId><securityGroupInfo/>"
+                                 "</DescribeSecurityGroupsResponse>" },
     };
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 2) == 0);
@@ -552,7 +563,8 @@ static int s_describe_security_groups(void)
     const struct fsg_ec2_filter tag = { "tag:" FSG_EC2_OWNER_TAG_KEY, v, 1 };
     T_OK(fsg_ec2_describe_security_groups(f.aws, NULL, 0, &tag, 1, &l, NULL));
     T_STR_EQ(t_aws_fixture_body(&f, 1),
-             "Action=DescribeSecurityGroups&Version=2016-11-15&Filter.1.Name=tag%3Aflowseg%3Amanaged"
+             "Action=DescribeSecurityGroups&Version=2016-11-15&Filter.1.Name=tag%3Aflowseg%3Amanag"
+             "ed"
              "&Filter.1.Value.1=orders-db&MaxResults=1000");
     T_CHECK(l.len == 0);
     /* A filter without values is refused. */
@@ -570,13 +582,15 @@ static const char s_enis[] =
     "<item>"
     "<networkInterfaceId>eni-0a1b2c3d4e5f60718</networkInterfaceId><subnetId>subnet-0aaa</subnetId>"
     "<vpcId>vpc-0abc</vpcId><availabilityZone>us-east-1a</availabilityZone>"
-    "<availabilityZoneId>use1-az2</availabilityZoneId><description>RDSNetworkInterface</description>"
+    "<availabilityZoneId>use1-az2</availabilityZoneId><description>RDSNetworkInterface</descriptio"
+    "n>"
     "<ownerId>123456789012</ownerId><requesterId>amazon-rds</requesterId>"
     "<requesterManaged>true</requesterManaged><status>in-use</status>"
     "<interfaceType>interface</interfaceType><macAddress>02:81:60:cb:27:37</macAddress>"
     "<privateIpAddress>10.0.1.15</privateIpAddress><privateDnsName>ip-10-0-1-15.ec2.internal"
     "</privateDnsName><sourceDestCheck>true</sourceDestCheck>"
-    "<groupSet><item><groupId>sg-0123456789abcdef0</groupId><groupName>rds-orders</groupName></item>"
+    "<groupSet><item><groupId>sg-0123456789abcdef0</groupId><groupName>rds-orders</groupName></ite"
+    "m>"
     "<item><groupId>sg-2</groupId><groupName>other</groupName></item></groupSet>"
     "<attachment><attachmentId>ela-attach-1</attachmentId><instanceOwnerId>amazon-rds"
     "</instanceOwnerId><deviceIndex>1</deviceIndex><status>attached</status></attachment>"
@@ -653,7 +667,8 @@ static int s_describe_enis_by_id_and_unfiltered(void)
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 1) == 0);
     struct fsg_ec2_eni_list l = { 0 };
-    T_ERR(FSG_E_INVALID_ARG, fsg_ec2_describe_network_interfaces(f.aws, NULL, 0, NULL, 0, &l, NULL));
+    T_ERR(FSG_E_INVALID_ARG,
+          fsg_ec2_describe_network_interfaces(f.aws, NULL, 0, NULL, 0, &l, NULL));
     T_CHECK(f.script.n_rec == 0);
     /* By id: no MaxResults; the repeated token of this canned answer is caught. */
     const char *ids[] = { "eni-0a1b2c3d4e5f60718" };

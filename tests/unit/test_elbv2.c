@@ -7,9 +7,10 @@
 #include "tests/unit/aws_fixture.h"
 
 #define S_NS "xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\""
-#define S_ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rds-tg/0123456789abcdef"
+#define S_ARN                                                                                      \
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rds-tg/0123456789abcdef"
 #define S_ARN_ENC                                                                                  \
-    "arn%3Aaws%3Aelasticloadbalancing%3Aus-east-1%3A123456789012%3Atargetgroup%2Frds-tg%2F"         \
+    "arn%3Aaws%3Aelasticloadbalancing%3Aus-east-1%3A123456789012%3Atargetgroup%2Frds-tg%2F"        \
     "0123456789abcdef"
 
 static const char s_health[] =

@@ -8,9 +8,10 @@
 #include "tests/harness/test.h"
 #include "tests/unit/aws_fixture.h"
 
-#define S_ARN "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rds-tg/0123456789abcdef"
+#define S_ARN                                                                                      \
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rds-tg/0123456789abcdef"
 #define S_ARN_ENC                                                                                  \
-    "arn%3Aaws%3Aelasticloadbalancing%3Aus-east-1%3A123456789012%3Atargetgroup%2Frds-tg%2F"         \
+    "arn%3Aaws%3Aelasticloadbalancing%3Aus-east-1%3A123456789012%3Atargetgroup%2Frds-tg%2F"        \
     "0123456789abcdef"
 
 /* ---- pure: plan ----------------------------------------------------------------------------- */
@@ -108,7 +109,8 @@ static int s_plan_cases(void)
                 T_CHECK(false);
             }
         }
-        T_CHECK(fsg_nlb_plan_is_empty(&p) == (cases[i].reg[0] == '\0' && cases[i].dereg[0] == '\0'));
+        bool want_empty = cases[i].reg[0] == '\0' && cases[i].dereg[0] == '\0';
+        T_CHECK(fsg_nlb_plan_is_empty(&p) == want_empty);
         fsg_nlb_plan_clean_up(&p);
     }
     return 0;
@@ -281,7 +283,8 @@ static const char s_eni_answer[] =
 static const char *s_health(char *buf, size_t size, const char *targets)
 {
     size_t len = (size_t)snprintf(buf, size, "<DescribeTargetHealthResponse " S_ELB_NS ">"
-                                             "<DescribeTargetHealthResult><TargetHealthDescriptions>");
+                                             "<DescribeTargetHealthResult><TargetHealthDescription"
+                                             "s>");
     char copy[256];
     snprintf(copy, sizeof copy, "%s", targets);
     for (char *save = NULL, *t = strtok_r(copy, " ", &save); t != NULL;
@@ -395,8 +398,10 @@ static int s_run_failover(void)
         { .status = 200, .body = s_tg_ip },
         { .status = 200, .body = s_health(h0, sizeof h0, "10.0.1.15:5432:healthy") },
         { .status = 200, .body = s_reg_ok },
-        { .status = 200, .body = s_health(h1, sizeof h1, "10.0.1.15:5432:healthy "
-                                                          "10.0.2.37:5432:initial:Elb.RegistrationInProgress") },
+        { .status = 200,
+          .body = s_health(h1, sizeof h1,
+                           "10.0.1.15:5432:healthy "
+                           "10.0.2.37:5432:initial:Elb.RegistrationInProgress") },
         { .status = 200, .body = s_health(h2, sizeof h2, "10.0.1.15:5432:healthy "
                                                           "10.0.2.37:5432:healthy") },
         { .status = 200, .body = s_dereg_ok },

@@ -51,7 +51,8 @@ static int s_describe(void)
 {
     const struct t_http_exchange ex[] = { { .method = "POST",
                                             .url = "https://rds.us-east-1.amazonaws.com/",
-                                            .status = 200, .body = s_describe_answer(s_instance) } };
+                                            .status = 200,
+                                            .body = s_describe_answer(s_instance) } };
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "rds", ex, 1) == 0);
     struct fsg_rds_instance db = { 0 };
@@ -145,8 +146,10 @@ static int s_modify(void)
 {
     char answer[4096];
     snprintf(answer, sizeof answer,
-             "<ModifyDBInstanceResponse " S_NS "><ModifyDBInstanceResult>%s</ModifyDBInstanceResult>"
-             "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></ModifyDBInstanceResponse>",
+             "<ModifyDBInstanceResponse " S_NS "><ModifyDBInstanceResult>%s"
+             "</ModifyDBInstanceResult>"
+             "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></ModifyDBInstanceRespo"
+             "nse>",
              s_instance);
     const struct t_http_exchange ex[] = { { .status = 200, .body = answer },
                                           { .status = 200, .body = answer } };
