@@ -1,17 +1,4 @@
 /* Commands not built yet. Each one moves to its own cmd_<name>.c when it is implemented
- * (delete its stub here in the same change). */
-#include <stdio.h>
-
+ * (delete its stub here in the same change). None are left: every command of cmd/cli.h has
+ * its own file now (this file can go once no one adds a placeholder again). */
 #include "cmd/cli.h"
-
-static int s_not_yet(struct fsg_cli *cli, const char *name)
-{
-    fprintf(stderr, "%s: %s is not implemented in this build\n", cli->prog, name);
-    return FSG_EXIT_ERROR;
-}
-
-int fsg_cmd_apply(struct fsg_cli *cli, int argc, char **argv)
-{
-    return s_not_yet(cli, argv[0]);
-}
-

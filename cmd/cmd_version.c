@@ -1,7 +1,6 @@
 #include <curl/curl.h>
 #include <expat.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -11,6 +10,7 @@
 
 #include "cmd/cli.h"
 #include "fsg_config.h"
+#include "lib/crypto.h"
 
 int fsg_cmd_version(struct fsg_cli *cli, int argc, char **argv)
 {
@@ -23,7 +23,7 @@ int fsg_cmd_version(struct fsg_cli *cli, int argc, char **argv)
     printf("flowseg %s\n", FSG_VERSION);
     printf("inflate: %s\n", FSG_HAVE_ISAL ? "ISA-L (zlib fallback)" : "zlib");
     printf("libcurl: %s\n", curl_version_info(CURLVERSION_NOW)->version);
-    printf("openssl: %s\n", OpenSSL_version(OPENSSL_VERSION));
+    printf("openssl: %s\n", fsg_crypto_version());
     printf("jansson: %s\n", jansson_version_str());
     printf("zlib: %s\n", zlibVersion());
     printf("expat: %s\n", XML_ExpatVersion());

@@ -81,7 +81,33 @@ struct s_eni {
     const struct s_hint *hint; /* NULL when the config knows nothing of this ENI */
 };
 
+/* Records in flight: each add() prefetches its slot, the entry of the record added S_PIPE_ENTRY
+ * calls earlier, and folds the one added S_PIPE calls earlier, so the table's cache misses overlap
+ * instead of stalling every record. */
+#define S_PIPE 16
+#define S_PIPE_ENTRY 8
+
+struct s_pending {
+    struct s_key k;
+    uint64_t hash;
+    uint64_t packets;
+    uint64_t bytes;
+    int64_t first;
+    int64_t last;
+};
+
+/* A direct-mapped cache in front of the intern table: most records hit it with one compare. */
+#define S_ICACHE 64
+_Static_assert(FSG_ENI_ID_MAX == 32, "the intern cache compares four words");
+struct s_icache {
+    uint64_t w[FSG_ENI_ID_MAX / 8]; /* the NUL-padded name */
+    uint32_t id_plus_1;             /* 0 = empty */
+};
+
 struct fsg_aggregate {
+    struct s_pending pipe[S_PIPE];
+    unsigned pipe_head;         /* oldest pending */
+    unsigned pipe_n;
     struct fsg_hash *flows;     /* struct s_key -> struct s_val */
     struct fsg_hash *names;     /* char[FSG_ENI_ID_MAX] -> uint32_t id */
     struct s_eni *enis;
@@ -90,8 +116,7 @@ struct fsg_aggregate {
     struct s_hint *hints;
     size_t n_hints;
     size_t max_entries;
-    uint32_t last_eni;          /* records of one ENI come in runs: skip the intern lookup */
-    bool have_last;
+    struct s_icache icache[S_ICACHE];
     struct fsg_flow_stats stats;
 };
 
@@ -192,18 +217,9 @@ static const struct s_hint *s_find_hint(const struct fsg_aggregate *agg, const c
     return NULL;
 }
 
-static enum fsg_err s_intern(struct fsg_aggregate *agg, struct fsg_span name, uint32_t *ret_id)
+static enum fsg_err s_intern_slow(struct fsg_aggregate *agg, const char key[FSG_ENI_ID_MAX],
+                                  size_t len, uint32_t *ret_id)
 {
-    if (name.len >= FSG_ENI_ID_MAX) {
-        name.len = FSG_ENI_ID_MAX - 1;
-    }
-    if (agg->have_last) {
-        const struct s_eni *e = &agg->enis[agg->last_eni];
-        if (e->len == name.len && memcmp(e->name, name.ptr, name.len) == 0) {
-            *ret_id = agg->last_eni;
-            return FSG_OK;
-        }
-    }
     if (agg->n_enis == agg->cap_enis) {
         size_t cap = agg->cap_enis == 0 ? 16 : agg->cap_enis * 2;
         struct s_eni *enis = fsg_reallocarray(agg->enis, cap, sizeof *enis);
@@ -213,27 +229,70 @@ static enum fsg_err s_intern(struct fsg_aggregate *agg, struct fsg_span name, ui
         agg->enis = enis;
         agg->cap_enis = cap;
     }
-    char key[FSG_ENI_ID_MAX] = { 0 };
-    memcpy(key, name.ptr, name.len);
     uint32_t *id;
     bool inserted;
-    enum fsg_err rc = fsg_hash_upsert(agg->names, key, fsg_hash_bytes(key, sizeof key, 0),
+    enum fsg_err rc = fsg_hash_upsert(agg->names, key, fsg_hash_bytes(key, FSG_ENI_ID_MAX, 0),
                                       (void **)&id, &inserted);
     if (rc != FSG_OK) {
         return rc;
     }
     if (inserted) {
         struct s_eni *e = &agg->enis[agg->n_enis];
-        memcpy(e->name, key, sizeof key);
-        e->len = name.len;
+        memcpy(e->name, key, FSG_ENI_ID_MAX);
+        e->len = len;
         e->hint = s_find_hint(agg, key);
         e->service_port = e->hint != NULL ? e->hint->service_port : 0;
         *id = (uint32_t)agg->n_enis++;
     }
-    agg->last_eni = *id;
-    agg->have_last = true;
     *ret_id = *id;
     return FSG_OK;
+}
+
+static uint64_t s_load8(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* The NUL-padded name as four words (w zeroed by the caller), reading only inside the name: for
+ * 8 bytes and more, the last partial word comes from the 8 bytes ending at the name's end. */
+static inline void s_name_words(const uint8_t *p, size_t len, uint64_t w[FSG_ENI_ID_MAX / 8])
+{
+    if (len < 8) {
+        memcpy(w, p, len);
+        return;
+    }
+    size_t full = len / 8, rest = len % 8;
+    for (size_t j = 0; j < full; j++) {
+        w[j] = s_load8(p + 8 * j);
+    }
+    if (rest != 0) {
+        w[full] = s_load8(p + len - 8) >> (8 * (8 - rest)); /* little endian: keep the last bytes */
+    }
+}
+
+static enum fsg_err s_intern(struct fsg_aggregate *agg, struct fsg_span name, uint32_t *ret_id)
+{
+    size_t len = name.len < FSG_ENI_ID_MAX ? name.len : FSG_ENI_ID_MAX - 1;
+    union {
+        char c[FSG_ENI_ID_MAX];
+        uint64_t w[FSG_ENI_ID_MAX / 8];
+    } key = { .w = { 0 } };
+    s_name_words(name.ptr, len, key.w);
+    uint64_t h = (key.w[0] ^ key.w[1] * S_K0 ^ key.w[2] * S_K1 ^ key.w[3]) * S_K2;
+    struct s_icache *c = &agg->icache[h >> 58];
+    if (c->id_plus_1 != 0 && c->w[0] == key.w[0] && c->w[1] == key.w[1] && c->w[2] == key.w[2] &&
+        c->w[3] == key.w[3]) {
+        *ret_id = c->id_plus_1 - 1;
+        return FSG_OK;
+    }
+    enum fsg_err rc = s_intern_slow(agg, key.c, len, ret_id);
+    if (rc == FSG_OK) {
+        memcpy(c->w, key.w, sizeof c->w);
+        c->id_plus_1 = *ret_id + 1;
+    }
+    return rc;
 }
 
 static bool s_is_own(const struct s_hint *h, const struct fsg_ip *ip)
@@ -291,6 +350,23 @@ static enum fsg_err s_limit(enum fsg_err rc, struct fsg_error *err)
     return fsg_error_set(err, rc, "flow aggregation: out of memory");
 }
 
+/* Folds the oldest pending record into the table. On failure it stays pending (and the same
+ * error comes back on the next try). */
+static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
+{
+    const struct s_pending *pd = &agg->pipe[agg->pipe_head];
+    struct s_val *v;
+    bool inserted;
+    enum fsg_err rc = fsg_hash_upsert(agg->flows, &pd->k, pd->hash, (void **)&v, &inserted);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    s_fold_val(v, inserted, 1, pd->packets, pd->bytes, pd->first, pd->last);
+    agg->pipe_head = (agg->pipe_head + 1) % S_PIPE;
+    agg->pipe_n--;
+    return FSG_OK;
+}
+
 enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowlog_record *rec,
                                struct fsg_span default_eni, struct fsg_error *err)
 {
@@ -317,21 +393,43 @@ enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowl
     if (leg == FSG_LEG_RESPONSE) {
         return FSG_OK; /* return traffic: counted in no direction (flowlogs/direction.h) */
     }
-    struct s_key k;
-    memcpy(k.a, src->a, sizeof k.a);
-    memcpy(k.b, dst->a, sizeof k.b);
-    k.eni = id;
-    k.port = rec->dstport;
-    k.proto = rec->protocol;
-    k.flags = (uint8_t)((unsigned)rec->action | ((unsigned)s_rdir(e, rec) << S_F_RDIR_SHIFT) |
-                        (src->is_v6 ? S_F_A_V6 : 0u) | (dst->is_v6 ? S_F_B_V6 : 0u));
-    struct s_val *v;
-    bool inserted;
-    rc = fsg_hash_upsert(agg->flows, &k, s_key_hash(&k), (void **)&v, &inserted);
-    if (rc != FSG_OK) {
-        return s_limit(rc, err);
+    struct s_pending *pd = &agg->pipe[(agg->pipe_head + agg->pipe_n) % S_PIPE];
+    struct s_key *k = &pd->k;
+    memcpy(k->a, src->a, sizeof k->a);
+    memcpy(k->b, dst->a, sizeof k->b);
+    k->eni = id;
+    k->port = rec->dstport;
+    k->proto = rec->protocol;
+    k->flags = (uint8_t)((unsigned)rec->action | ((unsigned)s_rdir(e, rec) << S_F_RDIR_SHIFT) |
+                         (src->is_v6 ? S_F_A_V6 : 0u) | (dst->is_v6 ? S_F_B_V6 : 0u));
+    pd->hash = s_key_hash(k);
+    pd->packets = rec->packets;
+    pd->bytes = rec->bytes;
+    pd->first = rec->start_s;
+    pd->last = rec->end_s;
+    fsg_hash_prefetch_slot(agg->flows, pd->hash);
+    agg->pipe_n++;
+    if (agg->pipe_n > S_PIPE_ENTRY) {
+        const struct s_pending *older = &agg->pipe[(agg->pipe_head + agg->pipe_n - 1 - S_PIPE_ENTRY) % S_PIPE];
+        fsg_hash_prefetch_entry(agg->flows, older->hash);
     }
-    s_fold_val(v, inserted, 1, rec->packets, rec->bytes, rec->start_s, rec->end_s);
+    if (agg->pipe_n == S_PIPE) {
+        rc = s_commit_oldest(agg);
+        if (rc != FSG_OK) {
+            return s_limit(rc, err);
+        }
+    }
+    return FSG_OK;
+}
+
+enum fsg_err fsg_aggregate_flush(struct fsg_aggregate *agg, struct fsg_error *err)
+{
+    while (agg->pipe_n > 0) {
+        enum fsg_err rc = s_commit_oldest(agg);
+        if (rc != FSG_OK) {
+            return s_limit(rc, err);
+        }
+    }
     return FSG_OK;
 }
 
@@ -346,11 +444,17 @@ void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog
     agg->stats.malformed += s->malformed;
 }
 
-enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, const struct fsg_aggregate *src,
+enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err)
 {
-    enum fsg_err rc = FSG_OK;
-    uint32_t *map = fsg_calloc(src->n_enis, sizeof *map);
+    enum fsg_err rc = fsg_aggregate_flush(src, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(dst, err);
+    }
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    uint32_t *map = fsg_calloc(src->n_enis + 1, sizeof *map);
     if (map == NULL) {
         return s_limit(FSG_E_NOMEM, err);
     }
@@ -386,10 +490,11 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, const struct fsg_agg
 
 void fsg_aggregate_clear(struct fsg_aggregate *agg)
 {
+    agg->pipe_n = 0;
     fsg_hash_clear(agg->flows);
     fsg_hash_clear(agg->names);
     agg->n_enis = 0;
-    agg->have_last = false;
+    memset(agg->icache, 0, sizeof agg->icache);
     agg->stats = (struct fsg_flow_stats){ 0 };
 }
 
@@ -626,15 +731,19 @@ static size_t s_sort_and_merge(struct fsg_flow *flows, size_t n)
     return out;
 }
 
-enum fsg_err fsg_aggregate_result(const struct fsg_aggregate *agg, enum fsg_direction_filter filter,
+enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_filter filter,
                                   const char *const *enis, size_t n_enis,
                                   struct fsg_flow **ret_flows, size_t *ret_n, struct fsg_error *err)
 {
+    enum fsg_err rc = fsg_aggregate_flush(agg, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
     size_t n = fsg_hash_count(agg->flows);
     struct s_own *own = fsg_calloc(agg->n_enis + 1, sizeof *own);
     bool *wanted = fsg_calloc(agg->n_enis + 1, sizeof *wanted);
     struct fsg_flow *flows = fsg_calloc(n + 1, sizeof *flows);
-    enum fsg_err rc = FSG_E_NOMEM;
+    rc = FSG_E_NOMEM;
     if (own == NULL || wanted == NULL || flows == NULL || s_learn(agg, own) != FSG_OK) {
         goto out;
     }

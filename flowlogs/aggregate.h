@@ -68,15 +68,22 @@ enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
 
 /* Folds one OK record in. The ENI is rec->interface_id, or default_eni when that is empty (and
  * "-" when both are); ids longer than FSG_ENI_ID_MAX - 1 bytes are cut. Records without addresses
- * are skipped. rec and default_eni are borrowed for the call. FSG_E_LIMIT, FSG_E_NOMEM. */
+ * are skipped. rec and default_eni are borrowed for the call (everything needed is copied).
+ * Records are folded through a short pipeline (so the table's cache misses overlap): a
+ * FSG_E_LIMIT or FSG_E_NOMEM may come from a record added a few calls earlier, or from flush(). */
 enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowlog_record *rec,
                                struct fsg_span default_eni, struct fsg_error *err) FSG_MUST_USE;
+
+/* Folds the records still in the pipeline. merge() and result() do it themselves.
+ * FSG_E_LIMIT, FSG_E_NOMEM (the failed record stays pending). */
+enum fsg_err fsg_aggregate_flush(struct fsg_aggregate *agg, struct fsg_error *err) FSG_MUST_USE;
 
 /* Adds one object's decoder counters (and counts the object). */
 void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog_stats *stats);
 
-/* Folds src into dst (src unchanged, borrowed). On failure dst may hold part of src. */
-enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, const struct fsg_aggregate *src,
+/* Folds src into dst (both flushed first; src otherwise unchanged, borrowed). On failure dst may
+ * hold part of src. */
+enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err) FSG_MUST_USE;
 
 /* Drops every entry and counter, keeping memory and hints (to reuse a per-object aggregator). */
@@ -85,14 +92,15 @@ void fsg_aggregate_clear(struct fsg_aggregate *agg);
 /* Counters so far. Borrowed, owned by agg. */
 const struct fsg_flow_stats *fsg_aggregate_stats(const struct fsg_aggregate *agg);
 
-/* Distinct keys held (for tests and memory accounting). */
+/* Distinct keys folded so far (pending records count after a flush); for tests and memory
+ * accounting. */
 size_t fsg_aggregate_entries(const struct fsg_aggregate *agg);
 
 /* The flow table: one fsg_flow per (eni, src, dst, port, proto, action, direction) that passes
  * the direction filter and, when n_enis > 0, whose eni is in enis (borrowed C strings). Sorted by
  * eni, src, dst (numerically), port, proto, action, direction. Caller owns *ret_flows (fsg_free;
- * NULL when *ret_n == 0). FSG_E_NOMEM. */
-enum fsg_err fsg_aggregate_result(const struct fsg_aggregate *agg, enum fsg_direction_filter filter,
+ * NULL when *ret_n == 0). Flushes first. FSG_E_NOMEM (FSG_E_LIMIT from the flush). */
+enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_filter filter,
                                   const char *const *enis, size_t n_enis,
                                   struct fsg_flow **ret_flows, size_t *ret_n,
                                   struct fsg_error *err) FSG_MUST_USE;

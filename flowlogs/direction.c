@@ -5,7 +5,8 @@ bool fsg_port_is_service(uint16_t port)
     if (port < 1024) {
         return port != 0;
     }
-    /* Ports above 1023 that servers commonly listen on (databases first: the RDS use case). */
+    /* Ports above 1023 that servers commonly listen on (databases first: the RDS use case). A
+     * switch compiles to a short search that ephemeral ports leave after a compare or two. */
     switch (port) {
     case 1433:  /* SQL Server */
     case 1521:  /* Oracle */

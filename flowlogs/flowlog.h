@@ -139,7 +139,7 @@ struct fsg_flowlog_options {
     /* Field list for a stream without a header line: names separated by spaces, "${name}" also
      * accepted. NULL or "" = the default v2 format. Borrowed during new() only. */
     const char *format;
-    /* Decompressed window; 0 = 1 MiB. Bigger windows amortise the inflate call overhead. */
+    /* Decompressed window; 0 = 128 KiB (lines are decoded in place; it should fit in L2). */
     size_t window_bytes;
     /* Longer lines are malformed (and skipped); 0 = 64 KiB; at most window_bytes / 2. */
     size_t max_line_bytes;

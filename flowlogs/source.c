@@ -147,6 +147,9 @@ enum fsg_err fsg_reader_finish(struct fsg_reader *r, struct fsg_error *err)
         rc = fsg_error_set(err, FSG_E_INTERNAL, "reader: decoder did not reach the end");
     }
     if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(r->stage, err); /* a limit error belongs to this object */
+    }
+    if (rc == FSG_OK) {
         fsg_aggregate_add_stats(r->stage, fsg_flowlog_decoder_stats(r->dec));
         rc = fsg_aggregate_merge(r->target, r->stage, err);
     }

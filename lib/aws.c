@@ -205,20 +205,17 @@ static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
 /* ---------------------------------------------------------------------------------------- */
 /* Credentials. */
 
-/* fsg_creds_get refreshes credentials that expire within its window of now_s; asking "as of"
- * this much later makes any expiring credentials count as due, which is how a forced refresh
- * is expressed with the provider API (lib/creds.h has no explicit invalidate). Credentials
- * without an expiry (environment, profile) are read once and stay as they are. */
-#define S_FORCE_REFRESH_AHEAD_S 900
-
-/* The provider may be shared by threads: take a private copy under its lock. */
+/* The provider may be shared by threads: take a private copy under its lock. A forced refresh
+ * (after ExpiredToken) marks the provider's cache stale first, so the chain is read again. */
 static enum fsg_err s_provider_creds(void *userdata, time_t now_s, bool force_refresh,
                                      const struct fsg_credentials **ret, struct fsg_error *err)
 {
     struct fsg_aws_client *c = userdata;
     fsg_credentials_clean_up(&c->held);
-    time_t as_of = force_refresh ? now_s + S_FORCE_REFRESH_AHEAD_S : now_s;
-    enum fsg_err rc = fsg_creds_get_copy(c->creds, as_of, &c->held, err);
+    if (force_refresh) {
+        fsg_creds_invalidate(c->creds);
+    }
+    enum fsg_err rc = fsg_creds_get_copy(c->creds, now_s, &c->held, err);
     if (rc == FSG_OK) {
         *ret = &c->held;
     }

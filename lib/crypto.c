@@ -67,3 +67,8 @@ void fsg_crypto_cleanse(void *p, size_t n)
         OPENSSL_cleanse(p, n);
     }
 }
+
+const char *fsg_crypto_version(void)
+{
+    return OpenSSL_version(OPENSSL_VERSION);
+}

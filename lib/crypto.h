@@ -30,4 +30,7 @@ void fsg_hex_lower(const uint8_t *in, size_t n, char *out_hex);
 /* Wipes memory with OpenSSL_cleanse (the compiler cannot remove it). */
 void fsg_crypto_cleanse(void *p, size_t n);
 
+/* The crypto library's version text ("OpenSSL 3.0.x ..."), for `flowseg version`. Static. */
+const char *fsg_crypto_version(void);
+
 #endif

@@ -241,6 +241,27 @@ enum fsg_err fsg_hash_upsert(struct fsg_hash *h, const void *key, uint64_t hash,
     return FSG_OK;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define S_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define S_PREFETCH(p) ((void)(p))
+#endif
+
+void fsg_hash_prefetch_slot(const struct fsg_hash *h, uint64_t hash)
+{
+    S_PREFETCH(&h->slots[(size_t)hash & h->mask]);
+}
+
+void fsg_hash_prefetch_entry(const struct fsg_hash *h, uint64_t hash)
+{
+    struct s_slot s = h->slots[(size_t)hash & h->mask];
+    if (s.idx != 0 && s.idx <= h->count) {
+        const uint8_t *e = s_entry(h, s.idx - 1);
+        S_PREFETCH(e);
+        S_PREFETCH(e + h->stride - 1); /* an entry may straddle two cache lines */
+    }
+}
+
 size_t fsg_hash_count(const struct fsg_hash *h)
 {
     return h->count;

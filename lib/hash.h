@@ -56,6 +56,12 @@ enum fsg_err fsg_hash_upsert(struct fsg_hash *h, const void *key, uint64_t hash,
 /* The value of `key`, or NULL. Borrowed: valid until the next upsert or clear. */
 void *fsg_hash_find(const struct fsg_hash *h, const void *key, uint64_t hash);
 
+/* Prefetch hints for pipelined lookups; they change nothing. Issue the slot hint for a hash, do
+ * other work, then the entry hint (which reads the slot: by then it is in cache), then upsert.
+ * Each hides one cache miss of the upsert. */
+void fsg_hash_prefetch_slot(const struct fsg_hash *h, uint64_t hash);
+void fsg_hash_prefetch_entry(const struct fsg_hash *h, uint64_t hash);
+
 size_t fsg_hash_count(const struct fsg_hash *h);
 
 /* Entry i (0 <= i < count) in insertion order. Borrowed: valid until the next upsert or clear. */

@@ -12,6 +12,16 @@ struct fsg_http_client {
     struct fsg_http_transport transport;
 };
 
+/* Header values may be credentials (Authorization, X-Amz-Security-Token, PCE Basic auth):
+ * every value is wiped before its memory is freed. */
+static void s_free_value(char *v)
+{
+    if (v != NULL) {
+        fsg_secure_zero(v, strlen(v));
+        fsg_free(v);
+    }
+}
+
 enum fsg_err fsg_http_headers_add(struct fsg_http_headers *h, const char *name, const char *value)
 {
     if (h->len == h->cap) {
@@ -27,7 +37,7 @@ enum fsg_err fsg_http_headers_add(struct fsg_http_headers *h, const char *name, 
     char *v = fsg_strdup(value);
     if (n == NULL || v == NULL) {
         fsg_free(n);
-        fsg_free(v);
+        s_free_value(v);
         return FSG_E_NOMEM;
     }
     h->items[h->len++] = (struct fsg_http_header){ .name = n, .value = v };
@@ -37,7 +47,7 @@ enum fsg_err fsg_http_headers_add(struct fsg_http_headers *h, const char *name, 
 static void s_header_remove_at(struct fsg_http_headers *h, size_t i)
 {
     fsg_free(h->items[i].name);
-    fsg_free(h->items[i].value);
+    s_free_value(h->items[i].value);
     memmove(&h->items[i], &h->items[i + 1], (h->len - i - 1) * sizeof h->items[0]);
     h->len--;
 }
@@ -58,7 +68,7 @@ enum fsg_err fsg_http_headers_set(struct fsg_http_headers *h, const char *name, 
         }
     }
     enum fsg_err rc = fsg_http_headers_add(h, name, v);
-    fsg_free(v);
+    s_free_value(v);
     return rc;
 }
 
@@ -79,7 +89,7 @@ void fsg_http_headers_clean_up(struct fsg_http_headers *h)
     }
     for (size_t i = 0; i < h->len; i++) {
         fsg_free(h->items[i].name);
-        fsg_free(h->items[i].value);
+        s_free_value(h->items[i].value);
     }
     fsg_free(h->items);
     *h = (struct fsg_http_headers){ 0 };

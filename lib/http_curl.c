@@ -289,6 +289,9 @@ static enum fsg_err s_send(void *impl, const struct fsg_http_request *req,
 out:
     /* The handle keeps pointers to these until the next reset. */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+    for (struct curl_slist *l = headers; l != NULL; l = l->next) {
+        fsg_secure_zero(l->data, strlen(l->data)); /* Authorization lines */
+    }
     curl_slist_free_all(headers);
     return rc;
 }

@@ -31,7 +31,7 @@ static bool s_code_is(const struct fsg_error *err, const char *code)
 static void s_audit_rule(const struct s_ctx *c, const char *event, const struct fsg_sg_rule *r,
                          const char *rule_id, const char *result)
 {
-    json_t *extra = json_pack("{s:o?, s:s?, s:s}", "rule", fsg_audit_rule_json(r), "rule_id",
+    json_t *extra = json_pack("{s:o?, s:s*, s:s}", "rule", fsg_audit_rule_json(r), "rule_id",
                               rule_id, "result", result);
     fsg_audit(FSG_LOG_INFO, event, c->opts->target, c->plan->group_id, extra);
 }
@@ -337,6 +337,8 @@ enum fsg_err fsg_sg_apply(struct fsg_aws_client *ec2, const struct fsg_sg_plan *
                           struct fsg_sg_apply_result *ret, struct fsg_error *err)
 {
     static const struct fsg_sg_apply_options none = { 0 };
+    struct fsg_error local = { 0 };
+    err = err != NULL ? err : &local; /* the service code decides what converges */
     *ret = (struct fsg_sg_apply_result){ 0 };
     if (ec2 == NULL || plan == NULL || plan->group_id == NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "sg apply: no EC2 client, plan or group");

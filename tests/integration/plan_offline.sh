@@ -237,7 +237,11 @@ expect_error 1 "hostile policy: deep nesting" "deep.json" plan --config "$TMP/co
     --policy "$TMP/deep.json" --state "$DATA/aws_rules.json" --format json
 expect_error 1 "policy file missing" "nope.json" plan --config "$TMP/config.json" \
     --policy "$TMP/nope.json" --state "$DATA/aws_rules.json"
-expect_error 2 "--state absent" "--state FILE is required" plan "${POLICY[@]}"
+# Without --state the groups are read live from EC2: an endpoint where nothing listens is an AWS
+# read failure -> exit 1, no plan (tests/integration/apply_moto.py covers the live mode).
+AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x \
+    AWS_SECRET_ACCESS_KEY=y AWS_MAX_ATTEMPTS=1 expect_error 1 "--state absent: live EC2 unreachable" \
+    "nothing changed" plan "${POLICY[@]}"
 expect_error 2 "no policy source" "no policy source" plan --config "$TMP/config.json" \
     --state "$DATA/aws_rules.json"
 echo '{"targets": [{"name": "x", "virtual_service": "VS-RDS-orders-db"}]}' >"$TMP/nosg.json"

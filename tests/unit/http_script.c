@@ -150,3 +150,33 @@ void t_http_script_clean_up(struct t_http_script *s)
     }
     s->n_rec = 0;
 }
+
+enum fsg_err t_creds_init(struct fsg_credentials *c, const char *akid, const char *secret,
+                          const char *token)
+{
+    *c = (struct fsg_credentials){ .source = "test" };
+    enum fsg_err rc = fsg_buf_append_cstr(&c->access_key_id, akid);
+    if (rc == FSG_OK) {
+        rc = fsg_buf_append_cstr(&c->secret_access_key, secret);
+    }
+    if (rc == FSG_OK && token != NULL) {
+        rc = fsg_buf_append_cstr(&c->session_token, token);
+    }
+    return rc;
+}
+
+enum fsg_err t_static_creds_fn(void *userdata, time_t now_s, bool force_refresh,
+                               const struct fsg_credentials **ret, struct fsg_error *err)
+{
+    (void)now_s;
+    (void)force_refresh;
+    (void)err;
+    *ret = userdata;
+    return FSG_OK;
+}
+
+void t_no_sleep(long ms, void *userdata)
+{
+    (void)ms;
+    (void)userdata;
+}

@@ -6,8 +6,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "lib/buf.h"
+#include "lib/creds.h"
 #include "lib/http.h"
 
 #define T_HTTP_SCRIPT_MAX 64
@@ -54,5 +56,15 @@ struct fsg_http_client *t_http_script_client(struct t_http_script *s);
 /* The recorded header value of request i, or NULL. */
 const char *t_http_script_header(const struct t_http_script *s, size_t i, const char *name);
 void t_http_script_clean_up(struct t_http_script *s);
+
+/* For AWS clients over a script (fsg_aws_client_options): fixed credentials and no sleeping. */
+/* Fills *c (clean) with copies; token may be NULL. */
+enum fsg_err t_creds_init(struct fsg_credentials *c, const char *akid, const char *secret,
+                          const char *token);
+/* A creds_fn that always hands out the struct fsg_credentials given as userdata. */
+enum fsg_err t_static_creds_fn(void *userdata, time_t now_s, bool force_refresh,
+                               const struct fsg_credentials **ret, struct fsg_error *err);
+/* A retry sleep that returns at once. */
+void t_no_sleep(long ms, void *userdata);
 
 #endif

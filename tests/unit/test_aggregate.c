@@ -41,6 +41,9 @@ static enum fsg_err s_feed(struct fsg_aggregate *agg, const char *text, const ch
         }
     }
     if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(agg, &err);
+    }
+    if (rc == FSG_OK) {
         fsg_aggregate_add_stats(agg, fsg_flowlog_decoder_stats(d));
     }
     fsg_flowlog_decoder_destroy(d);
@@ -48,7 +51,7 @@ static enum fsg_err s_feed(struct fsg_aggregate *agg, const char *text, const ch
 }
 
 /* The flow table as text: "eni src dst port proto action direction records packets bytes first last". */
-static int s_table(const struct fsg_aggregate *agg, enum fsg_direction_filter f, const char *const *enis,
+static int s_table(struct fsg_aggregate *agg, enum fsg_direction_filter f, const char *const *enis,
                    size_t n_enis, struct fsg_buf *out)
 {
     struct fsg_flow *flows = NULL;

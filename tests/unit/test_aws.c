@@ -25,15 +25,7 @@ struct s_creds {
 static enum fsg_err s_set_creds(struct s_creds *c, const char *akid, const char *token)
 {
     fsg_credentials_clean_up(&c->cur);
-    c->cur = (struct fsg_credentials){ .source = "test" };
-    enum fsg_err rc = fsg_buf_append_cstr(&c->cur.access_key_id, akid);
-    if (rc == FSG_OK) {
-        rc = fsg_buf_append_cstr(&c->cur.secret_access_key, S_SECRET);
-    }
-    if (rc == FSG_OK && token != NULL) {
-        rc = fsg_buf_append_cstr(&c->cur.session_token, token);
-    }
-    return rc;
+    return t_creds_init(&c->cur, akid, S_SECRET, token);
 }
 
 static enum fsg_err s_creds_fn(void *userdata, time_t now_s, bool force_refresh,

@@ -12,52 +12,32 @@
 
 #define S_NOW 1736942400 /* 2025-01-15T12:00:00Z */
 
-static struct fsg_credentials s_creds;
-
-static enum fsg_err s_creds_fn(void *userdata, time_t now_s, bool force_refresh,
-                               const struct fsg_credentials **ret, struct fsg_error *err)
-{
-    (void)userdata;
-    (void)now_s;
-    (void)force_refresh;
-    (void)err;
-    *ret = &s_creds;
-    return FSG_OK;
-}
-
 static time_t s_clock(void *userdata)
 {
     (void)userdata;
     return S_NOW;
 }
 
-static void s_no_sleep(long ms, void *userdata)
-{
-    (void)ms;
-    (void)userdata;
-}
-
 struct s_fixture {
     struct t_http_script script;
     struct fsg_http_client *http;
     struct fsg_aws_client *aws;
+    struct fsg_credentials creds;
 };
 
 static int s_setup(struct s_fixture *f, const struct t_http_exchange *ex, size_t n,
                    const char *endpoint, bool path_style)
 {
     memset(f, 0, sizeof *f);
-    fsg_credentials_clean_up(&s_creds);
-    s_creds = (struct fsg_credentials){ .source = "test" };
-    T_OK(fsg_buf_append_cstr(&s_creds.access_key_id, "AKIDEXAMPLE"));
-    T_OK(fsg_buf_append_cstr(&s_creds.secret_access_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"));
+    T_OK(t_creds_init(&f->creds, "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL));
     t_http_script_init(&f->script, ex, n);
     f->http = t_http_script_client(&f->script);
     T_CHECK(f->http != NULL);
     struct fsg_aws_client_options o = {
         .service = "s3", .region = "us-east-1", .endpoint_url = endpoint,
-        .path_style = path_style, .http = f->http, .creds_fn = s_creds_fn,
-        .retry = { .max_attempts = 3, .sleep = s_no_sleep }, .clock = s_clock,
+        .path_style = path_style, .http = f->http, .creds_fn = t_static_creds_fn,
+        .creds_userdata = &f->creds, .retry = { .max_attempts = 3, .sleep = t_no_sleep },
+        .clock = s_clock,
     };
     T_OK(fsg_aws_client_new(&o, &f->aws, NULL));
     return 0;
@@ -68,7 +48,7 @@ static void s_teardown(struct s_fixture *f)
     fsg_aws_client_destroy(f->aws);
     fsg_http_client_destroy(f->http);
     t_http_script_clean_up(&f->script);
-    fsg_credentials_clean_up(&s_creds);
+    fsg_credentials_clean_up(&f->creds);
 }
 
 static int s_urls(void)

@@ -94,47 +94,27 @@ static int s_time_bounds(void)
 
 /* ---- a source over the scripted transport ---------------------------------------------------- */
 
-static struct fsg_credentials s_creds;
-
-static enum fsg_err s_creds_fn(void *userdata, time_t now_s, bool force_refresh,
-                               const struct fsg_credentials **ret, struct fsg_error *err)
-{
-    (void)userdata;
-    (void)now_s;
-    (void)force_refresh;
-    (void)err;
-    *ret = &s_creds;
-    return FSG_OK;
-}
-
-static void s_no_sleep(long ms, void *userdata)
-{
-    (void)ms;
-    (void)userdata;
-}
-
 struct s_fixture {
     struct t_http_script script;
     struct fsg_http_client *http;
     struct fsg_s3_source *src;
     struct fsg_object *objects;
     size_t n_objects;
+    struct fsg_credentials creds;
 };
 
 static int s_setup(struct s_fixture *f, const struct t_http_exchange *ex, size_t n,
                    const struct fsg_s3_source_options *base)
 {
     memset(f, 0, sizeof *f);
-    fsg_credentials_clean_up(&s_creds);
-    s_creds = (struct fsg_credentials){ .source = "test" };
-    T_OK(fsg_buf_append_cstr(&s_creds.access_key_id, "AKIDEXAMPLE"));
-    T_OK(fsg_buf_append_cstr(&s_creds.secret_access_key, "secret"));
+    T_OK(t_creds_init(&f->creds, "AKIDEXAMPLE", "secret", NULL));
     t_http_script_init(&f->script, ex, n);
     f->http = t_http_script_client(&f->script);
     T_CHECK(f->http != NULL);
     struct fsg_aws_client_options ao = {
         .endpoint_url = "http://s3.test", .path_style = true, .http = f->http,
-        .creds_fn = s_creds_fn, .retry = { .max_attempts = 3, .sleep = s_no_sleep },
+        .creds_fn = t_static_creds_fn, .creds_userdata = &f->creds,
+        .retry = { .max_attempts = 3, .sleep = t_no_sleep },
     };
     struct fsg_s3_source_options o = *base;
     o.region = "us-east-1";
@@ -149,7 +129,7 @@ static void s_teardown(struct s_fixture *f)
     fsg_s3_source_destroy(f->src);
     fsg_http_client_destroy(f->http);
     t_http_script_clean_up(&f->script);
-    fsg_credentials_clean_up(&s_creds);
+    fsg_credentials_clean_up(&f->creds);
 }
 
 static const char s_listing[] =
@@ -211,7 +191,8 @@ static int s_expand_filters(void)
     /* the same listing without bounds keeps everything but the folder and the text file */
     fsg_s3_source_destroy(f.src);
     struct fsg_aws_client_options ao = { .endpoint_url = "http://s3.test", .path_style = true,
-                                         .http = f.http, .creds_fn = s_creds_fn };
+                                         .http = f.http, .creds_fn = t_static_creds_fn,
+                                         .creds_userdata = &f.creds };
     struct fsg_s3_source_options all = { .region = "us-east-1", .key_regex = "\\.log\\.",
                                          .since_s = FSG_S3_TIME_NONE,
                                          .until_s = FSG_S3_TIME_NONE, .aws = &ao };

@@ -1,0 +1,95 @@
+/* The pipeline behind `plan` and `apply` (and the Lambda handler's reconcile):
+ *
+ *   config -> policy (PCE or --policy FILE) -> per target: resolve (RDS instance, interfaces,
+ *   managed group; or the config alone with --state) -> current rules (EC2, one
+ *   DescribeSecurityGroupRules for every group; or the state file) -> flows (SOURCEs, for the
+ *   impact) -> plan (diff + guards + impact + notes)
+ *
+ * Everything is read before anything is written: a PCE or AWS read failure ends the run with
+ * exit 1, no plan, nothing changed (DESIGN.md invariant 7). The functions here print their own
+ * errors (cmd/ only) and return an exit code. */
+#ifndef FSG_CMD_RECONCILE_H
+#define FSG_CMD_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cmd/cli.h"
+#include "lib/flow.h"
+#include "policy/model.h"
+#include "policy/plan.h"
+#include "policy/resolve.h"
+#include "policy/sg_state.h"
+
+struct fsg_aws_client;
+
+struct fsg_recon_options {
+    const char *cmd;                 /* "plan" or "apply", for messages */
+    const char *policy;              /* --policy FILE; NULL = the PCE of the config */
+    const char *save_policy;         /* --save-policy FILE */
+    const char *state;               /* --state FILE: offline (no AWS at all) */
+    const char *const *sources;      /* flow-log SOURCEs (impact) */
+    size_t n_sources;
+    bool force;                      /* apply --force: the removal guard is off */
+};
+
+/* One config target through the pipeline. */
+struct fsg_recon_target {
+    const struct fsg_config_target *config; /* borrowed from the run's config */
+    struct fsg_resolve_request req;         /* points into config */
+    struct fsg_resolved_target res;
+    struct fsg_sg_current current;
+    struct fsg_resolve_association assoc;   /* what the association would change */
+};
+
+struct fsg_recon {
+    struct fsg_config *config;
+    bool live;                              /* AWS is read (no --state) */
+    json_t *bundle;
+    struct fsg_policy_model *model;
+    struct fsg_sg_state *state;
+    struct fsg_aws_client *ec2;
+    struct fsg_aws_client *rds;
+    struct fsg_recon_target *targets;       /* config order */
+    size_t n_targets;
+    bool has_flows;
+    struct fsg_flow *flows;
+    size_t n_flows;
+    struct fsg_plan *plan;                  /* plan->targets[i] is targets[i] */
+};
+
+/* The whole pipeline up to the plan. */
+int fsg_recon_plan(struct fsg_cli *cli, const struct fsg_recon_options *o, struct fsg_recon *run);
+
+/* Pieces, for `apply --plan FILE`: the config (with targets), the AWS clients, and the targets
+ * resolved and read (find_enis false: no flows are matched). */
+int fsg_recon_load_config(struct fsg_cli *cli, const struct fsg_recon_options *o,
+                          struct fsg_recon *run);
+int fsg_recon_aws(struct fsg_cli *cli, const struct fsg_recon_options *o, struct fsg_recon *run);
+int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
+                      struct fsg_recon *run, bool find_enis);
+
+/* Reads the flow SOURCEs into run->flows (ENI hints from the resolved targets). */
+int fsg_recon_read_flows(struct fsg_cli *cli, const struct fsg_recon_options *o,
+                         struct fsg_recon *run);
+
+/* Whether applying would change anything: rules, a group to create, an association. */
+bool fsg_recon_has_changes(const struct fsg_recon *run);
+
+void fsg_recon_clean_up(struct fsg_recon *run);
+
+/* Writes buf to path (NULL = standard output). */
+enum fsg_err fsg_recon_write(const char *path, const struct fsg_buf *buf,
+                             struct fsg_error *err) FSG_MUST_USE;
+
+/* Option "--name VALUE" or "--name=VALUE" at argv[*i]; *i advances past a separate value.
+ * *ret is NULL when the value is missing. */
+bool fsg_recon_opt_value(const char *name, int argc, char **argv, int *i, const char **ret);
+
+/* Prints the error (err->code set from rc) and returns FSG_EXIT_ERROR. */
+int fsg_recon_fail(struct fsg_cli *cli, const char *context, enum fsg_err rc,
+                   struct fsg_error *err);
+
+#endif

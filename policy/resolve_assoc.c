@@ -1,0 +1,189 @@
+/* The writes of target resolution: creating the managed group, associating it with the
+ * instance. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/ec2.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/rds.h"
+#include "policy/audit.h"
+#include "policy/resolve_internal.h"
+
+/* "Managed by flowseg for target NAME", in the character set EC2 accepts (§6.1). */
+static void s_group_description(const char *target, char out[FSG_EC2_DESCRIPTION_MAX + 1])
+{
+    static const char allowed[] = " ._-:/()#,@[]+=;{}!$*";
+    snprintf(out, FSG_EC2_DESCRIPTION_MAX + 1, "Managed by flowseg for target %s", target);
+    for (char *p = out; *p != '\0'; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || strchr(allowed, *p) != NULL;
+        *p = ok ? *p : '_';
+    }
+}
+
+enum fsg_err fsg_resolve_ensure_group(struct fsg_aws_client *ec2,
+                                      const struct fsg_resolve_request *req,
+                                      struct fsg_resolved_target *t, bool *ret_created,
+                                      struct fsg_error *err)
+{
+    if (t->group_id != NULL) {
+        if (ret_created != NULL) {
+            *ret_created = false;
+        }
+        return FSG_OK;
+    }
+    const char *vpc = t->group_vpc_id != NULL ? t->group_vpc_id : req->create_vpc_id;
+    if (req->create_name == NULL || vpc == NULL) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "target %s: no group to create (needs "
+                             "security_group.create and a VPC)", req->name);
+    }
+    char desc[FSG_EC2_DESCRIPTION_MAX + 1];
+    s_group_description(req->name, desc);
+    struct fsg_ec2_tag_spec tag = { FSG_EC2_OWNER_TAG_KEY, req->name };
+    struct fsg_ec2_create_sg_request cr = { .group_name = req->create_name, .description = desc,
+                                            .vpc_id = vpc, .tags = &tag, .n_tags = 1 };
+    char *id = NULL;
+    bool created = false;
+    fsg_log(FSG_LOG_DEBUG, "aws ec2 CreateSecurityGroup %s in %s", req->create_name, vpc);
+    enum fsg_err rc = fsg_ec2_ensure_security_group(ec2, &cr, &id, &created, err);
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "target %s: creating security group %s: ", req->name,
+                         req->create_name);
+        return rc;
+    }
+    t->group_id = id;
+    fsg_audit(FSG_LOG_INFO, "create_group", req->name, id,
+              json_pack("{s:s, s:s, s:s}", "group_name", req->create_name, "vpc_id", vpc,
+                        "result", created ? "created" : "already_exists"));
+    if (ret_created != NULL) {
+        *ret_created = created;
+    }
+    return FSG_OK;
+}
+
+void fsg_resolve_association_clean_up(struct fsg_resolve_association *a)
+{
+    if (a != NULL) {
+        fsg_resolve__strv_free(a->groups, a->n_groups);
+        *a = (struct fsg_resolve_association){ 0 };
+    }
+}
+
+enum fsg_err fsg_resolve_association(const struct fsg_resolve_request *req,
+                                     const struct fsg_resolved_target *t, const char *group,
+                                     struct fsg_resolve_association *ret)
+{
+    struct fsg_resolve_association a = { 0 };
+    enum fsg_err rc = FSG_OK;
+    bool has = fsg_resolve__strv_has(t->db_groups, t->n_db_groups, group);
+    if (req->rds_instance == NULL || group == NULL) {
+        /* nothing to associate with */
+    } else if (req->associate == FSG_RESOLVE_ASSOCIATE_ADD && !has) {
+        a.changes = true;
+        for (size_t i = 0; rc == FSG_OK && i < t->n_db_groups; i++) {
+            rc = fsg_resolve__strv_add(&a.groups, &a.n_groups, t->db_groups[i]);
+        }
+        if (rc == FSG_OK) {
+            rc = fsg_resolve__strv_add(&a.groups, &a.n_groups, group);
+        }
+    } else if (req->associate == FSG_RESOLVE_ASSOCIATE_REPLACE && (!has || t->n_db_groups != 1)) {
+        a.changes = true;
+        rc = fsg_resolve__strv_add(&a.groups, &a.n_groups, group);
+    }
+    if (rc != FSG_OK) {
+        fsg_resolve_association_clean_up(&a);
+        return rc;
+    }
+    *ret = a;
+    return FSG_OK;
+}
+
+static enum fsg_err s_join(struct fsg_buf *out, char *const *v, size_t n)
+{
+    enum fsg_err rc = n == 0 ? fsg_buf_append_cstr(out, "none") : FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        rc = fsg_buf_printf(out, "%s%s", i > 0 ? ", " : "", v[i]);
+    }
+    return rc;
+}
+
+enum fsg_err fsg_resolve_association_describe(const struct fsg_resolve_request *req,
+                                              const struct fsg_resolved_target *t,
+                                              const struct fsg_resolve_association *a,
+                                              struct fsg_buf *out)
+{
+    if (!a->changes) {
+        return FSG_OK;
+    }
+    bool replace = req->associate == FSG_RESOLVE_ASSOCIATE_REPLACE;
+    enum fsg_err rc = fsg_buf_printf(out, "association (%s): RDS instance %s will have security "
+                                          "groups ", replace ? "replace" : "add",
+                                     req->rds_instance);
+    if (rc == FSG_OK) {
+        rc = s_join(out, a->groups, a->n_groups);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_buf_append_cstr(out, " (now: ");
+    }
+    if (rc == FSG_OK) {
+        rc = s_join(out, t->db_groups, t->n_db_groups);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_buf_append_cstr(out, ")");
+    }
+    return rc;
+}
+
+static json_t *s_strv_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        (void)json_array_append_new(a, json_string(v[i]));
+    }
+    return a;
+}
+
+enum fsg_err fsg_resolve_associate(struct fsg_aws_client *rds,
+                                   const struct fsg_resolve_request *req,
+                                   struct fsg_resolved_target *t, bool *ret_changed,
+                                   struct fsg_error *err)
+{
+    struct fsg_resolve_association a = { 0 };
+    if (ret_changed != NULL) {
+        *ret_changed = false;
+    }
+    if (t->group_id == NULL) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "target %s: the managed group has no id yet",
+                             req->name);
+    }
+    enum fsg_err rc = fsg_resolve_association(req, t, t->group_id, &a);
+    if (rc == FSG_OK && a.changes) {
+        fsg_log(FSG_LOG_DEBUG, "aws rds ModifyDBInstance %s: %zu group(s)", req->rds_instance,
+                a.n_groups);
+        rc = fsg_rds_modify_vpc_security_groups(rds, req->rds_instance,
+                                                (const char *const *)a.groups, a.n_groups, NULL,
+                                                err);
+        if (rc != FSG_OK) {
+            fsg_error_prefix(err, "target %s: setting the security groups of RDS instance %s: ",
+                             req->name, req->rds_instance);
+        }
+    }
+    if (rc == FSG_OK && a.changes) {
+        fsg_audit(FSG_LOG_INFO, "associate", req->name, t->group_id,
+                  json_pack("{s:s, s:s, s:o, s:o}", "rds_instance", req->rds_instance, "mode",
+                            req->associate == FSG_RESOLVE_ASSOCIATE_REPLACE ? "replace" : "add",
+                            "before", s_strv_json(t->db_groups, t->n_db_groups), "after",
+                            s_strv_json(a.groups, a.n_groups)));
+        fsg_resolve__strv_free(t->db_groups, t->n_db_groups);
+        t->db_groups = a.groups;
+        t->n_db_groups = a.n_groups;
+        a.groups = NULL;
+        a.n_groups = 0;
+        if (ret_changed != NULL) {
+            *ret_changed = true;
+        }
+    }
+    fsg_resolve_association_clean_up(&a);
+    return rc;
+}

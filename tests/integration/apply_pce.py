@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""flowseg plan/apply with the policy read live from the PCE simulator (tests/pce_sim) and the
+groups in moto (behind the counting proxy of aws_proxy.py).
+
+Covers: the live policy gives the same desired set as the exported file; apply from a stale
+group; the number of PCE requests does not depend on the number of targets; the PCE failing
+(500s, a body cut mid-read, a truncated collection whose async job fails) changes nothing and
+makes no AWS call at all; the API secret never appears in the output or the logs.
+"""
+import json
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from apply_world import DESIRED, POLICY, World, sorted_rules, target, write_config  # noqa: E402
+from aws_proxy import CountingProxy  # noqa: E402
+from fsgtest import SOURCE_ROOT, SKIP, Checker, Moto, run_flowseg  # noqa: E402
+
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "pce_sim"))
+from pce_sim import SimProcess  # noqa: E402
+
+OLD = "flowseg /orgs/1/sec_policy/active/rule_sets/9/sec_rules/1"
+MANUAL = ("tcp", 22, 22, "10.0.0.0/8", "manual ssh")
+
+
+def pce_requests(sim):
+    return [r for r in sim.control("GET", "/_sim/requests") if r["path"].startswith("/api/v2")]
+
+
+def main():
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        sys.exit(SKIP)
+    c = Checker()
+    tmp = tempfile.mkdtemp(prefix="apply-pce-")
+    sim = SimProcess(seed=POLICY)
+    try:
+        with Moto() as moto, CountingProxy(moto.url) as proxy:
+            run(c, sim, moto, proxy, tmp)
+    finally:
+        sim.stop()
+    c.done()
+
+
+def run(c, sim, moto, proxy, tmp):
+    w = World(moto)
+    pce = {"url": sim.url, "org_id": sim.org_id, "key_env": "PCE_API_KEY",
+           "secret_env": "PCE_API_SECRET", "ca_file": sim.ca, "timeout_s": 10}
+    env = moto.env(AWS_ENDPOINT_URL=proxy.url, PCE_API_KEY=sim.api_key,
+                   PCE_API_SECRET=sim.api_secret)
+    dbs = [w.add_db("pce-db-%d" % i, "10.0.20.%d" % (30 + i)) for i in range(3)]
+    for db in dbs:
+        w.add_rules(db["sg"], [DESIRED[0], ("tcp", 5432, 5432, "10.0.5.0/24", OLD), MANUAL])
+    one = write_config(os.path.join(tmp, "one.json"),
+                       [target("pce-0", "pce-db-0", dbs[0]["sg"])], pce=pce)
+    three = write_config(os.path.join(tmp, "three.json"),
+                         [target("pce-%d" % i, "pce-db-%d" % i, dbs[i]["sg"]) for i in range(3)],
+                         pce=pce)
+
+    def flowseg(cfg, *args):
+        proxy.clear()
+        sim.control("DELETE", "/_sim/requests")
+        return run_flowseg(["--config", cfg, "--log-level", "debug"] + list(args), env=env)
+
+    # the live policy = the exported one
+    p = flowseg(one, "plan", "--format", "json")
+    c.eq(p.returncode, 0, "pce: plan with the policy from the PCE")
+    doc = json.loads(p.stdout) if p.returncode == 0 else {"targets": [{}]}
+    got = sorted((r["proto"], r["from_port"], r["to_port"], r.get("cidr") or r.get("cidr_ipv6"),
+                  r["description"]) for r in doc["targets"][0].get("desired", []))
+    c.eq(got, DESIRED, "pce: desired rules as from the exported policy")
+    n_one = len(pce_requests(sim))
+    c.check(n_one > 0, "pce: the PCE was asked (%d requests)" % n_one)
+    c.check(sim.api_secret not in p.stdout + p.stderr, "pce: the API secret never appears")
+    before = [w.rules(db["sg"]) for db in dbs]
+
+    # the PCE failing: nothing changes, AWS is not even asked
+    faults = [
+        ("500s", [{"kind": "status", "status": 500, "count": -1}], {}),
+        ("a body cut mid-read", [{"kind": "die", "count": -1,
+                                  "path": "sec_policy/active/rule_sets"}], {}),
+        ("a truncated collection whose job fails",
+         [{"kind": "job_fail", "count": -1}], {"cap": 1}),
+    ]
+    for what, fl, cfgchange in faults:
+        sim.control("POST", "/_sim/faults", {"faults": fl})
+        if cfgchange:
+            sim.control("POST", "/_sim/config", cfgchange)
+        p = flowseg(three, "apply")
+        sim.control("POST", "/_sim/faults", {"faults": []})
+        if cfgchange:
+            sim.control("POST", "/_sim/config", {"cap": 500})
+        c.eq(p.returncode, 1, "pce %s: apply exit 1" % what)
+        c.check("policy" in p.stderr and p.stdout == "", "pce %s: error on stderr, no plan" % what)
+        c.eq(proxy.snapshot(), [], "pce %s: no AWS call at all" % what)
+        c.eq([w.rules(db["sg"]) for db in dbs], before, "pce %s: groups unchanged" % what)
+
+    # apply for real, three targets: PCE requests as for one
+    p = flowseg(three, "apply")
+    c.eq(p.returncode, 0, "pce: apply three targets")
+    c.eq([w.rules(db["sg"]) for db in dbs], [sorted_rules(DESIRED + [MANUAL])] * 3,
+         "pce: every group reached the desired set")
+    c.eq(len(pce_requests(sim)), n_one, "pce: PCE requests independent of the number of targets")
+    c.check(sim.api_secret not in p.stdout + p.stderr, "pce: the API secret never appears "
+                                                       "(debug logs included)")
+    p = flowseg(three, "apply")
+    c.eq((p.returncode, proxy.mutating()), (0, []), "pce: second apply changes nothing")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+/* policy/sg_apply and policy/sg_live over a scripted EC2: the exact calls (one authorize with
+ * every permission, one revoke by ids), Duplicate/NotFound answers converged by a re-describe and
+ * one retry, the quota stopping before any revoke, and EC2 rules read into fsg_sg_current. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/ec2.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "policy/sg_apply.h"
+#include "policy/sg_live.h"
+#include "tests/harness/test.h"
+#include "tests/unit/aws_fixture.h"
+
+#define S_NS "xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\""
+#define S_SG "sg-0123456789abcdef0"
+#define S_OK_AUTH                                                                                  \
+    "<AuthorizeSecurityGroupIngressResponse " S_NS "><requestId>r</requestId><return>true"       \
+    "</return><securityGroupRuleSet/></AuthorizeSecurityGroupIngressResponse>"
+#define S_OK_REVOKE                                                                                \
+    "<RevokeSecurityGroupIngressResponse " S_NS "><requestId>r</requestId><return>true</return>"  \
+    "</RevokeSecurityGroupIngressResponse>"
+#define S_ERROR(code)                                                                              \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>" code           \
+    "</Code><Message>m</Message></Error></Errors><RequestID>rid</RequestID></Response>"
+
+/* One DescribeSecurityGroupRules answer (single page) with the given <item>s. */
+static const char *s_rules_answer(const char *items)
+{
+    static char buf[4][4096];
+    static int next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0],
+             "<DescribeSecurityGroupRulesResponse " S_NS "><requestId>r</requestId>"
+             "<securityGroupRuleSet>%s</securityGroupRuleSet></DescribeSecurityGroupRulesResponse>",
+             items);
+    return b;
+}
+
+#define S_ITEM(id, proto, port, cidr_tag, cidr, desc)                                              \
+    "<item><securityGroupRuleId>" id "</securityGroupRuleId><groupId>" S_SG "</groupId>"         \
+    "<isEgress>false</isEgress><ipProtocol>" proto "</ipProtocol><fromPort>" port "</fromPort>"  \
+    "<toPort>" port "</toPort><" cidr_tag ">" cidr "</" cidr_tag "><description>" desc            \
+    "</description></item>"
+
+static int s_rule(struct fsg_sg_rules *l, int proto, int port, const char *cidr, const char *desc,
+                  const char *id)
+{
+    struct fsg_sg_rule r = { .proto = proto, .from_port = port, .to_port = port,
+                             .description = (char *)desc, .rule_id = (char *)id };
+    T_OK(fsg_cidr_parse(fsg_span_from_cstr(cidr), false, &r.cidr));
+    T_OK(fsg_sg_rules_append(l, &r));
+    fsg_sg_rules_sort(l);
+    return 0;
+}
+
+/* A plan: add 10.0.1.11/32, 10.0.1.12/32, fd00::1/128 on tcp 5432 and 10.0.2.0/24 on udp 53;
+ * remove sgr-old1 and sgr-old2. */
+static int s_plan(struct fsg_sg_plan **ret)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_OK(fsg_sg_plan_new(S_SG, &p));
+    *ret = p;
+    T_CHECK(s_rule(&p->add, 6, 5432, "10.0.1.12/32", "flowseg r/41", NULL) == 0);
+    T_CHECK(s_rule(&p->add, 6, 5432, "fd00::1/128", "flowseg r/41", NULL) == 0);
+    T_CHECK(s_rule(&p->add, 6, 5432, "10.0.1.11/32", "flowseg r/41", NULL) == 0);
+    T_CHECK(s_rule(&p->add, 17, 53, "10.0.2.0/24", "flowseg r/42", NULL) == 0);
+    T_CHECK(s_rule(&p->remove, 6, 5432, "10.0.5.0/24", "flowseg old", "sgr-old1") == 0);
+    T_CHECK(s_rule(&p->remove, 6, 5432, "10.0.6.6/32", "flowseg old", "sgr-old2") == 0);
+    return 0;
+}
+
+static const char s_authorize_all[] =
+    "Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupId=" S_SG
+    "&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=5432&IpPermissions.1.ToPort=5432"
+    "&IpPermissions.1.IpRanges.1.CidrIp=10.0.1.11%2F32"
+    "&IpPermissions.1.IpRanges.1.Description=flowseg%20r%2F41"
+    "&IpPermissions.1.IpRanges.2.CidrIp=10.0.1.12%2F32"
+    "&IpPermissions.1.IpRanges.2.Description=flowseg%20r%2F41"
+    "&IpPermissions.1.Ipv6Ranges.1.CidrIpv6=fd00%3A%3A1%2F128"
+    "&IpPermissions.1.Ipv6Ranges.1.Description=flowseg%20r%2F41"
+    "&IpPermissions.2.IpProtocol=udp&IpPermissions.2.FromPort=53&IpPermissions.2.ToPort=53"
+    "&IpPermissions.2.IpRanges.1.CidrIp=10.0.2.0%2F24"
+    "&IpPermissions.2.IpRanges.1.Description=flowseg%20r%2F42";
+
+static const char s_revoke_both[] =
+    "Action=RevokeSecurityGroupIngress&Version=2016-11-15&GroupId=" S_SG
+    "&SecurityGroupRuleId.1=sgr-old1&SecurityGroupRuleId.2=sgr-old2";
+
+/* Audit lines captured from lib/log. */
+static char s_lines[16][1024];
+static size_t s_n_lines;
+
+static void s_sink(enum fsg_log_level level, const char *json_line, void *userdata)
+{
+    (void)level;
+    (void)userdata;
+    if (s_n_lines < 16) {
+        snprintf(s_lines[s_n_lines++], sizeof s_lines[0], "%s", json_line);
+    }
+}
+
+static int s_authorize_then_revoke(void)
+{
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    const struct t_http_exchange ex[] = { { .status = 200, .body = S_OK_AUTH },
+                                          { .status = 200, .body = S_OK_REVOKE } };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 2) == 0);
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    struct fsg_sg_apply_result res;
+    struct fsg_sg_apply_options o = { .target = "orders-db" };
+    T_OK(fsg_sg_apply(f.aws, p, &o, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_STR_EQ(t_aws_fixture_body(&f, 0), s_authorize_all);
+    T_STR_EQ(t_aws_fixture_body(&f, 1), s_revoke_both);
+    T_CHECK(res.authorized == 4 && res.revoked == 2 && res.calls == 2);
+    T_CHECK(res.already_present == 0 && res.already_gone == 0 && !res.quota_exceeded);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    /* one audit line per rule: 4 authorize, then 2 revoke, each with target, group and rule */
+    T_CHECK(s_n_lines == 6);
+    T_CHECK(strstr(s_lines[0], "\"event\":\"authorize\",\"target\":\"orders-db\","
+                               "\"security_group\":\"" S_SG "\",\"rule\":{\"proto\":\"tcp\","
+                               "\"from_port\":5432,\"to_port\":5432,\"cidr\":\"10.0.1.11/32\","
+                               "\"description\":\"flowseg r/41\"},\"result\":\"created\"") != NULL);
+    T_CHECK(strstr(s_lines[2], "\"cidr_ipv6\":\"fd00::1/128\"") != NULL);
+    T_CHECK(strstr(s_lines[4], "\"event\":\"revoke\"") != NULL);
+    T_CHECK(strstr(s_lines[5], "\"rule_id\":\"sgr-old2\",\"result\":\"revoked\"") != NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+static int s_nothing_to_do(void)
+{
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", NULL, 0) == 0);
+    struct fsg_sg_plan *p = NULL;
+    T_OK(fsg_sg_plan_new(S_SG, &p));
+    struct fsg_sg_apply_result res;
+    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_CHECK(res.calls == 0 && f.script.n_rec == 0);
+    T_ERR(FSG_E_INVALID_ARG, fsg_sg_apply(NULL, p, NULL, &res, NULL));
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* Another run added two of the rules: Duplicate, re-describe, the other two sent again. */
+static int s_duplicate_converges(void)
+{
+    const char *now = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-b", "udp", "53", "cidrIpv4", "10.0.2.0/24", "someone")
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.5.0/24", "flowseg old")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .status = 400, .body = S_ERROR("InvalidPermission.Duplicate") },
+        { .status = 200, .body = now },
+        { .status = 200, .body = S_OK_AUTH },
+        { .status = 200, .body = S_OK_REVOKE },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 4) == 0);
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    struct fsg_sg_apply_result res;
+    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_STR_EQ(t_aws_fixture_body(&f, 0), s_authorize_all);
+    T_CHECK(strstr(t_aws_fixture_body(&f, 1), "Action=DescribeSecurityGroupRules") != NULL);
+    T_STR_EQ(t_aws_fixture_body(&f, 2),
+             "Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupId=" S_SG
+             "&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=5432"
+             "&IpPermissions.1.ToPort=5432&IpPermissions.1.IpRanges.1.CidrIp=10.0.1.12%2F32"
+             "&IpPermissions.1.IpRanges.1.Description=flowseg%20r%2F41"
+             "&IpPermissions.1.Ipv6Ranges.1.CidrIpv6=fd00%3A%3A1%2F128"
+             "&IpPermissions.1.Ipv6Ranges.1.Description=flowseg%20r%2F41");
+    T_STR_EQ(t_aws_fixture_body(&f, 3), s_revoke_both);
+    T_CHECK(res.authorized == 2 && res.already_present == 2 && res.revoked == 2);
+    T_CHECK(res.calls == 4);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* Everything was there already: no second authorize. A Duplicate again after the retry is an
+ * error (once means once). */
+static int s_duplicate_all_present_and_twice(void)
+{
+    const char *all = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-b", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41")
+        S_ITEM("sgr-c", "tcp", "5432", "cidrIpv6", "fd00::1/128", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    fsg_sg_rules_clean_up(&p->remove);
+    p->remove = (struct fsg_sg_rules){ 0 };
+    const struct t_http_exchange ex[] = {
+        { .status = 400, .body = S_ERROR("InvalidPermission.Duplicate") },
+        { .status = 200, .body = all },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 2) == 0);
+    struct fsg_sg_apply_result res;
+    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f) && res.already_present == 4 && res.authorized == 0);
+    t_aws_fixture_clean_up(&f);
+
+    const struct t_http_exchange ex2[] = {
+        { .status = 400, .body = S_ERROR("InvalidPermission.Duplicate") },
+        { .status = 200, .body = s_rules_answer("") },
+        { .status = 400, .body = S_ERROR("InvalidPermission.Duplicate") },
+    };
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex2, 3) == 0);
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_CONFLICT, fsg_sg_apply(f.aws, p, NULL, &res, &err));
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_CHECK(strstr(err.msg, S_SG) != NULL && strstr(err.msg, "nothing was removed") != NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* One id is gone (another run revoked it): NotFound, re-describe, revoke the other. */
+static int s_revoke_not_found_converges(void)
+{
+    const char *now = s_rules_answer(
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    fsg_sg_rules_clean_up(&p->add);
+    p->add = (struct fsg_sg_rules){ 0 };
+    const struct t_http_exchange ex[] = {
+        { .status = 400, .body = S_ERROR("InvalidSecurityGroupRuleId.NotFound") },
+        { .status = 200, .body = now },
+        { .status = 200, .body = S_OK_REVOKE },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
+    struct fsg_sg_apply_result res;
+    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_STR_EQ(t_aws_fixture_body(&f, 0), s_revoke_both);
+    T_STR_EQ(t_aws_fixture_body(&f, 2), "Action=RevokeSecurityGroupIngress&Version=2016-11-15"
+                                        "&GroupId=" S_SG "&SecurityGroupRuleId.1=sgr-old2");
+    T_CHECK(res.revoked == 1 && res.already_gone == 1 && res.calls == 3);
+    t_aws_fixture_clean_up(&f);
+
+    /* everything gone: no second revoke; a missing group is an error, not "already gone" */
+    const struct t_http_exchange ex2[] = {
+        { .status = 400, .body = S_ERROR("InvalidPermission.NotFound") },
+        { .status = 200, .body = s_rules_answer("") },
+    };
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex2, 2) == 0);
+    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f) && res.already_gone == 2 && res.revoked == 0);
+    t_aws_fixture_clean_up(&f);
+    const struct t_http_exchange ex3[] = {
+        { .status = 400, .body = S_ERROR("InvalidGroup.NotFound") },
+    };
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex3, 1) == 0);
+    T_ERR(FSG_E_NOT_FOUND, fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f) && res.already_gone == 0);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* The quota answer: refused, nothing revoked. Any other authorize failure: no revoke either. */
+static int s_quota_and_failure_stop_before_revoke(void)
+{
+    const char *codes[] = { "RulesPerSecurityGroupLimitExceeded", "UnauthorizedOperation" };
+    const int status[] = { 400, 403 };
+    const enum fsg_err want[] = { FSG_E_REFUSED, FSG_E_AUTH };
+    for (size_t i = 0; i < 2; i++) {
+        char body[512];
+        snprintf(body, sizeof body, S_ERROR("%s"), codes[i]);
+        const struct t_http_exchange ex[] = { { .status = status[i], .body = body } };
+        struct t_aws_fixture f;
+        T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 1) == 0);
+        struct fsg_sg_plan *p = NULL;
+        T_CHECK(s_plan(&p) == 0);
+        struct fsg_sg_apply_result res;
+        struct fsg_error err = { 0 };
+        T_ERR(want[i], fsg_sg_apply(f.aws, p, NULL, &res, &err));
+        T_CHECK(t_aws_fixture_all_used(&f) && f.script.n_rec == 1);
+        T_CHECK(res.revoked == 0 && res.authorized == 0 && res.quota_exceeded == (i == 0));
+        T_CHECK(strstr(err.msg, S_SG) != NULL);
+        fsg_sg_plan_destroy(p);
+        t_aws_fixture_clean_up(&f);
+    }
+    return 0;
+}
+
+/* A remove rule without an id (a plan from a state file) takes the id of the current state. */
+static int s_remove_ids_from_current(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_OK(fsg_sg_plan_new(S_SG, &p));
+    T_CHECK(s_rule(&p->remove, 6, 5432, "10.0.5.0/24", "flowseg old", NULL) == 0);
+    struct fsg_sg_current cur = { 0 };
+    T_OK(fsg_sg_current_init(&cur, S_SG));
+    T_CHECK(s_rule(&cur.rules, 6, 5432, "10.0.5.0/24", "flowseg old", "sgr-live") == 0);
+    struct fsg_sg_apply_result res;
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", NULL, 0) == 0);
+    T_ERR(FSG_E_INVALID_ARG, fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_CHECK(f.script.n_rec == 0);
+    t_aws_fixture_clean_up(&f);
+    const struct t_http_exchange ex[] = { { .status = 200, .body = S_OK_REVOKE } };
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 1) == 0);
+    struct fsg_sg_apply_options o = { .current = &cur };
+    T_OK(fsg_sg_apply(f.aws, p, &o, &res, NULL));
+    T_STR_EQ(t_aws_fixture_body(&f, 0), "Action=RevokeSecurityGroupIngress&Version=2016-11-15"
+                                        "&GroupId=" S_SG "&SecurityGroupRuleId.1=sgr-live");
+    fsg_sg_current_clean_up(&cur);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* ---- sg_live ----------------------------------------------------------------------------------- */
+
+static int s_live_read(void)
+{
+    const char *answer = s_rules_answer(
+        S_ITEM("sgr-2", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r")
+        S_ITEM("sgr-1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "manual")
+        S_ITEM("sgr-6", "tcp", "5432", "cidrIpv6", "fd00::/64", "v6")
+        "<item><securityGroupRuleId>sgr-e</securityGroupRuleId><groupId>" S_SG "</groupId>"
+        "<isEgress>true</isEgress><ipProtocol>-1</ipProtocol><cidrIpv4>0.0.0.0/0</cidrIpv4></item>"
+        "<item><securityGroupRuleId>sgr-all</securityGroupRuleId><groupId>" S_SG "</groupId>"
+        "<isEgress>false</isEgress><ipProtocol>-1</ipProtocol><fromPort>-1</fromPort>"
+        "<toPort>-1</toPort><cidrIpv4>10.9.0.0/16</cidrIpv4></item>"
+        "<item><securityGroupRuleId>sgr-ref</securityGroupRuleId><groupId>" S_SG "</groupId>"
+        "<isEgress>false</isEgress><ipProtocol>tcp</ipProtocol><fromPort>1</fromPort>"
+        "<toPort>2</toPort><referencedGroupInfo><groupId>sg-peer</groupId></referencedGroupInfo>"
+        "</item>"
+        "<item><securityGroupRuleId>sgr-x</securityGroupRuleId><groupId>sg-other</groupId>"
+        "<isEgress>false</isEgress><ipProtocol>tcp</ipProtocol><fromPort>1</fromPort>"
+        "<toPort>1</toPort><cidrIpv4>10.1.1.1/32</cidrIpv4></item>");
+    const struct t_http_exchange ex[] = { { .status = 200, .body = answer } };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 1) == 0);
+    const char *ids[] = { S_SG, "sg-other", "sg-empty" };
+    struct fsg_sg_current cur[3] = { { 0 } };
+    bool seen[3];
+    T_OK(fsg_sg_live_read(f.aws, ids, 3, cur, seen, NULL));
+    T_STR_EQ(t_aws_fixture_body(&f, 0),
+             "Action=DescribeSecurityGroupRules&Version=2016-11-15&Filter.1.Name=group-id"
+             "&Filter.1.Value.1=" S_SG "&Filter.1.Value.2=sg-other&Filter.1.Value.3=sg-empty"
+             "&MaxResults=1000");
+    T_CHECK(seen[0] && seen[1] && !seen[2]);
+    T_STR_EQ(cur[0].group_id, S_SG);
+    T_CHECK(cur[0].rules.len == 4 && cur[0].n_foreign == 1 && cur[1].rules.len == 1);
+    T_CHECK(cur[2].rules.len == 0 && cur[2].n_foreign == 0);
+    /* sorted: proto -1 first, then tcp 5432 by address, IPv4 before IPv6 */
+    T_CHECK(cur[0].rules.items[0].proto == -1 && cur[0].rules.items[0].from_port == -1);
+    T_STR_EQ(cur[0].rules.items[1].rule_id, "sgr-1");
+    T_STR_EQ(cur[0].rules.items[2].description, "flowseg r");
+    T_CHECK(cur[0].rules.items[3].cidr.addr.is_v6);
+    T_STR_EQ(cur[0].foreign[0].peer, "sg-peer");
+    for (size_t i = 0; i < 3; i++) {
+        fsg_sg_current_clean_up(&cur[i]);
+    }
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+static int s_live_bad_rules(void)
+{
+    const char *bad[] = {
+        S_ITEM("sgr-1", "tcp", "5432", "cidrIpv4", "10.0.1.1/33", "x"),
+        S_ITEM("sgr-1", "carrier-pigeon", "5432", "cidrIpv4", "10.0.1.1/32", "x"),
+        S_ITEM("sgr-1", "tcp", "5432", "cidrIpv4", "fd00::/64", "x"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const struct t_http_exchange ex[] = { { .status = 200, .body = s_rules_answer(bad[i]) } };
+        struct t_aws_fixture f;
+        T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 1) == 0);
+        const char *ids[] = { S_SG };
+        struct fsg_sg_current cur = { 0 };
+        struct fsg_error err = { 0 };
+        T_ERR(FSG_E_PARSE, fsg_sg_live_read(f.aws, ids, 1, &cur, NULL, &err));
+        T_CHECK(cur.group_id == NULL && strstr(err.msg, "sgr-1") != NULL);
+        t_aws_fixture_clean_up(&f);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct t_case cases[] = {
+        { "authorize_then_revoke", s_authorize_then_revoke },
+        { "nothing_to_do", s_nothing_to_do },
+        { "duplicate_converges", s_duplicate_converges },
+        { "duplicate_all_present_and_twice", s_duplicate_all_present_and_twice },
+        { "revoke_not_found_converges", s_revoke_not_found_converges },
+        { "quota_and_failure_stop_before_revoke", s_quota_and_failure_stop_before_revoke },
+        { "remove_ids_from_current", s_remove_ids_from_current },
+        { "live_read", s_live_read },
+        { "live_bad_rules", s_live_bad_rules },
+        { NULL, NULL },
+    };
+    return t_main(cases, argc, argv);
+}
