@@ -33,34 +33,39 @@ struct s_opts {
 
 static void s_help(void)
 {
-    printf("usage: flowseg flows [OPTIONS] SOURCE...\n"
-           "\n"
-           "Aggregates VPC flow logs per network interface (ENI): one row per (eni, src, dst, port,\n"
-           "proto, action, direction) with records, packets, bytes, first and last seen.\n"
-           "\n"
-           "SOURCE: a flow-log file (gzip or plain text), a directory (every file below it), or -\n"
-           "for stdin, s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the\n"
-           "prefix, filtered by the config's flowlogs.key_regex and --since/--until).\n"
-           "\n"
-           "options:\n"
-           "  --eni ID                   only this ENI (repeatable); with exactly one, records without\n"
-           "                             interface-id belong to it\n"
-           "  --direction ingress|egress|all\n"
-           "                             ingress (default): connections opened toward the ENI;\n"
-           "                             egress: connections the ENI opened; return traffic is never\n"
-           "                             counted\n"
-           "  --format text|json|csv     output format (default text)\n"
-           "  --jobs N                   read N objects in parallel (default 1)\n"
-           "  --since T, --until T       s3:// prefixes: only objects whose key date (.../yyyy/mm/dd/,\n"
-           "                             Hive year=/month=/day=, or the file name's YYYYMMDDTHHmmZ) is\n"
-           "                             in [since, until]; T is a UTC date YYYY-MM-DD (a whole day)\n"
-           "                             or YYYY-MM-DDTHH:MM[:SS]Z\n"
-           "  --help                     this text\n"
-           "\n"
-           "The field order comes from each object's header line, else from the config's\n"
-           "flowlogs.format, else the default (v2) format. A truncated or corrupt object is reported\n"
-           "with its byte offset and counts for nothing; the others are still counted in full\n"
-           "(exit status 1).\n");
+    static const char *const text[] = {
+        "usage: flowseg flows [OPTIONS] SOURCE...",
+        "",
+        "Aggregates VPC flow logs per network interface (ENI): one row per (eni, src, dst, port,",
+        "proto, action, direction) with records, packets, bytes, first and last seen.",
+        "",
+        "SOURCE: a flow-log file (gzip or plain text), a directory (every file below it), - for",
+        "stdin, s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the",
+        "prefix, filtered by the config's flowlogs.key_regex and --since/--until).",
+        "",
+        "options:",
+        "  --eni ID                   only this ENI (repeatable); with exactly one, records",
+        "                             without interface-id belong to it",
+        "  --direction ingress|egress|all",
+        "                             ingress (default): connections opened toward the ENI;",
+        "                             egress: connections the ENI opened; return traffic is",
+        "                             never counted",
+        "  --format text|json|csv     output format (default text)",
+        "  --jobs N                   read N objects in parallel (default 1)",
+        "  --since T, --until T       s3:// prefixes: only objects whose key date",
+        "                             (.../yyyy/mm/dd/, Hive year=/month=/day=, or the file",
+        "                             name's YYYYMMDDTHHmmZ) is in [since, until]; T is a UTC",
+        "                             date YYYY-MM-DD (a whole day) or YYYY-MM-DDTHH:MM[:SS]Z",
+        "  --help                     this text",
+        "",
+        "The field order comes from each object's header line, else from the config's",
+        "flowlogs.format, else the default (v2) format. A truncated or corrupt object is reported",
+        "with its byte offset and counts for nothing; the others are still counted in full",
+        "(exit status 1).",
+    };
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) {
+        puts(text[i]);
+    }
 }
 
 /* "--name VALUE" or "--name=VALUE"; *i advances past what was used. */
@@ -98,7 +103,8 @@ static int s_parse_value(struct fsg_cli *cli, const char *a, const char *v, stru
         } else if (strcmp(v, "all") == 0) {
             o->direction = FSG_DIRECTION_ALL;
         } else {
-            return fsg_cli_usage_error(cli, "flows", "--direction must be ingress, egress or all, not '%s'", v);
+            return fsg_cli_usage_error(cli, "flows",
+                                       "--direction must be ingress, egress or all, not '%s'", v);
         }
     } else if (s_is_option(a, "--format")) {
         if (strcmp(v, "text") == 0) {
@@ -108,21 +114,24 @@ static int s_parse_value(struct fsg_cli *cli, const char *a, const char *v, stru
         } else if (strcmp(v, "csv") == 0) {
             o->format = S_CSV;
         } else {
-            return fsg_cli_usage_error(cli, "flows", "--format must be text, json or csv, not '%s'", v);
+            return fsg_cli_usage_error(cli, "flows", "--format must be text, json or csv, not '%s'",
+                                       v);
         }
     } else if (s_is_option(a, "--since") || s_is_option(a, "--until")) {
         bool is_until = s_is_option(a, "--until");
         int64_t t;
         struct fsg_error e = { 0 };
         if (fsg_s3_parse_time_bound(v, is_until, &t, &e) != FSG_OK) {
-            return fsg_cli_usage_error(cli, "flows", "%s: %s", is_until ? "--until" : "--since", e.msg);
+            return fsg_cli_usage_error(cli, "flows", "%s: %s", is_until ? "--until" : "--since",
+                                       e.msg);
         }
         *(is_until ? &o->until : &o->since) = v;
     } else {
         char *end = NULL;
         long n = strtol(v, &end, 10);
         if (end == v || *end != '\0' || n < 1 || n > S_MAX_JOBS) {
-            return fsg_cli_usage_error(cli, "flows", "--jobs must be a number from 1 to 256, not '%s'", v);
+            return fsg_cli_usage_error(cli, "flows",
+                                       "--jobs must be a number from 1 to 256, not '%s'", v);
         }
         o->jobs = (unsigned)n;
     }
@@ -131,8 +140,8 @@ static int s_parse_value(struct fsg_cli *cli, const char *a, const char *v, stru
 
 static int s_parse(struct fsg_cli *cli, int argc, char **argv, struct s_opts *o)
 {
-    static const char *const valued[] = { "--eni", "--direction", "--format", "--jobs",
-                                          "--since", "--until" };
+    static const char *const valued[] = { "--eni",  "--direction", "--format",
+                                          "--jobs", "--since",     "--until" };
     bool only_sources = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -161,7 +170,8 @@ static int s_parse(struct fsg_cli *cli, int argc, char **argv, struct s_opts *o)
         }
     }
     if (o->n_sources == 0) {
-        return fsg_cli_usage_error(cli, "flows", "%s", "no SOURCE given (a file, a directory, - for stdin)");
+        return fsg_cli_usage_error(cli, "flows", "%s",
+                                   "no SOURCE given (a file, a directory, - for stdin)");
     }
     return FSG_EXIT_OK;
 }
@@ -191,12 +201,14 @@ static int s_target_hints(struct fsg_cli *cli, const struct fsg_config_target *t
     *next_addr += t->n_eni_addrs;
     uint16_t port = t->port > 0 && t->port <= UINT16_MAX ? (uint16_t)t->port : 0;
     for (size_t j = 0; j < t->n_enis; j++) {
-        h->v[h->n++] = (struct fsg_eni_hint){ .eni = t->enis[j], .addrs = addrs,
-                                              .n_addrs = t->n_eni_addrs, .service_port = port };
+        h->v[h->n++] = (struct fsg_eni_hint){
+            .eni = t->enis[j], .addrs = addrs, .n_addrs = t->n_eni_addrs, .service_port = port
+        };
     }
     if (t->n_enis == 0 && t->name != NULL) {
-        h->v[h->n++] = (struct fsg_eni_hint){ .eni = t->name, .addrs = addrs,
-                                              .n_addrs = t->n_eni_addrs, .service_port = port };
+        h->v[h->n++] = (struct fsg_eni_hint){
+            .eni = t->name, .addrs = addrs, .n_addrs = t->n_eni_addrs, .service_port = port
+        };
     }
     return FSG_EXIT_OK;
 }
@@ -227,7 +239,8 @@ static int s_hints(struct fsg_cli *cli, const struct fsg_config *c, struct s_hin
 
 /* Where records without interface-id go: the single --eni, else the target whose flow_log_id
  * appears in the object's name (its first ENI, or its name), else NULL ("-"). */
-static const char *s_default_eni(const struct s_opts *o, const struct fsg_config *c, const char *name)
+static const char *s_default_eni(const struct s_opts *o, const struct fsg_config *c,
+                                 const char *name)
 {
     if (o->n_enis == 1) {
         return o->enis[0];
@@ -243,7 +256,8 @@ static const char *s_default_eni(const struct s_opts *o, const struct fsg_config
     return NULL;
 }
 
-/* ---- S3 (to be filled in by the S3 source) ----------------------------------------------------- */
+/* ---- S3 (to be filled in by the S3 source) -----------------------------------------------------
+ */
 
 struct s_run;
 static enum fsg_err s_push_object(struct s_run *r, const struct fsg_object *o);
@@ -260,8 +274,10 @@ static enum fsg_err s_s3_source(struct s_run *r, const struct s_opts *o, struct 
         return FSG_OK;
     }
     const struct fsg_config *c = s_run_config(r);
-    struct fsg_s3_source_options so = { .region = c->region, .key_regex = c->key_regex,
-                                        .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE };
+    struct fsg_s3_source_options so = { .region = c->region,
+                                        .key_regex = c->key_regex,
+                                        .since_s = FSG_S3_TIME_NONE,
+                                        .until_s = FSG_S3_TIME_NONE };
     enum fsg_err rc = FSG_OK;
     if (o->since != NULL) {
         rc = fsg_s3_parse_time_bound(o->since, false, &so.since_s, err);
@@ -293,14 +309,16 @@ static enum fsg_err s_s3_objects(struct s_run *r, const struct s_opts *o, const 
     if (rc == FSG_OK && n == 0) {
         struct fsg_s3_source_counts c;
         fsg_s3_source_counts(*s_run_s3(r), &c);
-        fsg_log(FSG_LOG_WARN, "%s: no objects to read (%zu keys listed: %zu folders, %zu not "
-                "matching flowlogs.key_regex, %zu outside --since/--until)", uri, c.listed,
-                c.folders, c.regex_skipped, c.time_skipped);
+        fsg_log(FSG_LOG_WARN,
+                "%s: no objects to read (%zu keys listed: %zu folders, %zu not "
+                "matching flowlogs.key_regex, %zu outside --since/--until)",
+                uri, c.listed, c.folders, c.regex_skipped, c.time_skipped);
     }
     return rc;
 }
 
-/* ---- output ------------------------------------------------------------------------------------- */
+/* ---- output -------------------------------------------------------------------------------------
+ */
 
 static const char *s_action(uint8_t a)
 {
@@ -457,7 +475,8 @@ static void s_print_csv(FILE *out, const struct fsg_flow *f, size_t n)
 }
 
 /* Malformed-line samples as warnings, failed objects as errors (stderr). */
-static void s_report(struct fsg_cli *cli, const struct fsg_run_result *r, const struct fsg_flow_stats *s)
+static void s_report(struct fsg_cli *cli, const struct fsg_run_result *r,
+                     const struct fsg_flow_stats *s)
 {
     for (size_t i = 0; i < r->n_warnings; i++) {
         const struct fsg_run_warning *w = &r->warnings[i];
@@ -474,17 +493,18 @@ static void s_report(struct fsg_cli *cli, const struct fsg_run_result *r, const 
     }
 }
 
-/* ---- the command ------------------------------------------------------------------------------ */
+/* ---- the command ------------------------------------------------------------------------------
+ */
 
 struct s_run {
     struct fsg_config *config;
     struct s_hints hints;
-    char **paths;                /* local paths (owned) the objects point to */
+    char **paths; /* local paths (owned) the objects point to */
     size_t n_paths;
-    struct fsg_object *objects;  /* what is read, in argument order */
+    struct fsg_object *objects; /* what is read, in argument order */
     size_t n_objects;
     size_t cap_objects;
-    struct fsg_s3_source *s3;    /* s3:// sources; owns what their objects point to */
+    struct fsg_s3_source *s3; /* s3:// sources; owns what their objects point to */
     struct fsg_aggregate *agg;
     struct fsg_run_result result;
     struct fsg_flow *flows;
@@ -571,13 +591,15 @@ static int s_execute(struct fsg_cli *cli, const struct s_opts *o, struct s_run *
     enum fsg_err rc = fsg_aggregate_new(&ao, &r->agg, &e);
     const char *inflate = getenv("FSG_INFLATE"); /* diagnostics: "zlib" forces the zlib engine */
     struct fsg_flowlog_options dec = { .format = r->config->flowlog_format,
-                                       .force_zlib = inflate != NULL && strcmp(inflate, "zlib") == 0 };
+                                       .force_zlib =
+                                           inflate != NULL && strcmp(inflate, "zlib") == 0 };
     struct fsg_run_options ro = { .jobs = o->jobs, .decoder = &dec };
     if (rc == FSG_OK) {
         rc = fsg_run_objects(r->objects, r->n_objects, &ro, r->agg, &r->result, &e);
     }
     if (rc == FSG_OK) {
-        rc = fsg_aggregate_result(r->agg, o->direction, o->enis, o->n_enis, &r->flows, &r->n_flows, &e);
+        rc = fsg_aggregate_result(r->agg, o->direction, o->enis, o->n_enis, &r->flows, &r->n_flows,
+                                  &e);
     }
     return rc == FSG_OK ? FSG_EXIT_OK : fsg_cli_error(cli, NULL, &e);
 }

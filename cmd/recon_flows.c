@@ -38,30 +38,39 @@ static void s_flow_read_clean_up(struct s_flow_read *fr)
 
 /* ENI hints from the resolved targets: each ENI's addresses and the database port, so the flow
  * engine can tell a client's connection from the database's own outbound traffic. */
-static enum fsg_err s_hints(const struct fsg_recon *run, struct s_flow_read *fr)
+enum fsg_err fsg_recon_eni_hints(const struct fsg_recon *run, struct fsg_eni_hint **ret_hints,
+                                 size_t *ret_n)
 {
     size_t n_hints = 0;
     for (size_t i = 0; i < run->n_targets; i++) {
         n_hints += run->targets[i].res.n_enis;
     }
-    fr->hints = fsg_calloc(n_hints + 1, sizeof *fr->hints);
-    if (fr->hints == NULL) {
+    struct fsg_eni_hint *hints = fsg_calloc(n_hints + 1, sizeof *hints);
+    if (hints == NULL) {
         return FSG_E_NOMEM;
     }
+    size_t n = 0;
     for (size_t i = 0; i < run->n_targets; i++) {
         const struct fsg_recon_target *t = &run->targets[i];
         long port = t->config->port > 0 ? t->config->port : t->res.port;
         for (size_t k = 0; k < t->res.n_enis; k++) {
-            fr->hints[fr->n_hints++] = (struct fsg_eni_hint){
+            hints[n++] = (struct fsg_eni_hint){
                 .eni = t->res.enis[k], .addrs = t->res.addrs, .n_addrs = t->res.n_addrs,
                 .service_port = port > 0 && port <= 65535 ? (uint16_t)port : 0 };
         }
     }
+    *ret_hints = hints;
+    *ret_n = n;
     return FSG_OK;
 }
 
+static enum fsg_err s_hints(const struct fsg_recon *run, struct s_flow_read *fr)
+{
+    return fsg_recon_eni_hints(run, &fr->hints, &fr->n_hints);
+}
+
 /* Records without interface-id belong to the target whose flow_log_id is in the object name. */
-static const char *s_default_eni(const struct fsg_recon *run, const char *name)
+const char *fsg_recon_default_eni(const struct fsg_recon *run, const char *name)
 {
     for (size_t i = 0; i < run->n_targets; i++) {
         const struct fsg_recon_target *t = &run->targets[i];
@@ -125,7 +134,7 @@ static int s_expand(struct fsg_cli *cli, const struct fsg_recon *run,
     }
     for (size_t i = 0; i < fr->n_objects; i++) {
         if (fr->objects[i].default_eni == NULL) {
-            fr->objects[i].default_eni = s_default_eni(run, fr->objects[i].name);
+            fr->objects[i].default_eni = fsg_recon_default_eni(run, fr->objects[i].name);
         }
     }
     return FSG_EXIT_OK;

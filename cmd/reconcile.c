@@ -241,38 +241,65 @@ static enum fsg_err s_current_live(struct fsg_recon *run, struct fsg_error *err)
     return rc;
 }
 
-int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
-                      struct fsg_recon *run, bool find_enis)
+enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                       bool find_enis, struct fsg_error *err)
 {
-    struct fsg_error err = { 0 };
     const struct fsg_config *c = run->config;
-    run->targets = fsg_calloc(c->n_targets, sizeof *run->targets);
+    run->targets = fsg_calloc(c->n_targets + 1, sizeof *run->targets);
     if (run->targets == NULL) {
-        return fsg_recon_fail(cli, o->cmd, FSG_E_NOMEM, &err);
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }
     enum fsg_err rc = FSG_OK;
     for (size_t i = 0; rc == FSG_OK && i < c->n_targets; i++) {
         struct fsg_recon_target *t = &run->targets[run->n_targets++];
         t->config = &c->targets[i];
         s_request(t->config, find_enis, &t->req);
-        rc = run->live ? fsg_resolve_target(run->ec2, run->rds, &t->req, &t->res, &err)
-                       : fsg_resolve_offline(&t->req, &t->res, &err);
+        rc = run->live ? fsg_resolve_target(run->ec2, run->rds, &t->req, &t->res, err)
+                       : fsg_resolve_offline(&t->req, &t->res, err);
         if (rc == FSG_OK && !run->live) {
-            rc = s_current_offline(run, o, t, &err);
+            rc = s_current_offline(run, o, t, err);
         }
     }
     if (rc == FSG_OK && run->live) {
-        rc = s_current_live(run, &err);
+        rc = s_current_live(run, err);
     }
     for (size_t i = 0; rc == FSG_OK && run->live && i < run->n_targets; i++) {
         struct fsg_recon_target *t = &run->targets[i];
         const char *group = t->res.group_id != NULL ? t->res.group_id : t->res.group_label;
         rc = fsg_resolve_association(&t->req, &t->res, group, &t->assoc);
     }
+    return rc;
+}
+
+int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
+                      struct fsg_recon *run, bool find_enis)
+{
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = fsg_recon_resolve_targets(o, run, find_enis, &err);
     if (rc != FSG_OK) {
         return fsg_recon_fail(cli, run->live ? "aws (nothing changed)" : o->cmd, rc, &err);
     }
     return FSG_EXIT_OK;
+}
+
+static void s_target_clean_up(struct fsg_recon_target *t)
+{
+    fsg_resolve_association_clean_up(&t->assoc);
+    fsg_sg_current_clean_up(&t->current);
+    fsg_resolved_target_clean_up(&t->res);
+}
+
+void fsg_recon_keep_targets(struct fsg_recon *run, const bool *keep)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < run->n_targets; i++) {
+        if (keep[i]) {
+            run->targets[n++] = run->targets[i];
+        } else {
+            s_target_clean_up(&run->targets[i]);
+        }
+    }
+    run->n_targets = n;
 }
 
 /* ---- plan ------------------------------------------------------------------------------------ */
@@ -372,23 +399,35 @@ static void s_log_target(const struct fsg_plan_target *t)
     fsg_log_fields(t->refused != NULL ? FSG_LOG_WARN : FSG_LOG_INFO, line);
 }
 
+enum fsg_err fsg_recon_plan_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                    struct fsg_error *err)
+{
+    enum fsg_err rc = fsg_plan_new(&run->plan);
+    if (rc != FSG_OK) {
+        return fsg_error_set(err, rc, "out of memory");
+    }
+    run->plan->created_s = (int64_t)time(NULL);
+    for (size_t i = 0; i < run->n_targets; i++) {
+        rc = s_plan_target(run, o, &run->targets[i], err);
+        if (rc != FSG_OK) {
+            if (err != NULL && err->code == FSG_OK) {
+                (void)fsg_error_set(err, rc, "%s", fsg_err_str(rc));
+            }
+            fsg_error_prefix(err, "target %s: ", run->targets[i].config->name);
+            return rc;
+        }
+        s_log_target(&run->plan->targets[run->plan->n_targets - 1]);
+    }
+    return FSG_OK;
+}
+
 static int s_plan_all(struct fsg_cli *cli, const struct fsg_recon_options *o,
                       struct fsg_recon *run)
 {
     struct fsg_error err = { 0 };
-    enum fsg_err rc = fsg_plan_new(&run->plan);
+    enum fsg_err rc = fsg_recon_plan_targets(o, run, &err);
     if (rc != FSG_OK) {
-        return fsg_recon_fail(cli, o->cmd, rc, &err);
-    }
-    run->plan->created_s = (int64_t)time(NULL);
-    for (size_t i = 0; i < run->n_targets; i++) {
-        rc = s_plan_target(run, o, &run->targets[i], &err);
-        if (rc != FSG_OK) {
-            char ctx[160];
-            snprintf(ctx, sizeof ctx, "target %s", run->targets[i].config->name);
-            return fsg_recon_fail(cli, ctx, rc, &err);
-        }
-        s_log_target(&run->plan->targets[run->plan->n_targets - 1]);
+        return fsg_recon_fail(cli, NULL, rc, &err);
     }
     return FSG_EXIT_OK;
 }
@@ -441,10 +480,7 @@ bool fsg_recon_has_changes(const struct fsg_recon *run)
 void fsg_recon_clean_up(struct fsg_recon *run)
 {
     for (size_t i = 0; i < run->n_targets; i++) {
-        struct fsg_recon_target *t = &run->targets[i];
-        fsg_resolve_association_clean_up(&t->assoc);
-        fsg_sg_current_clean_up(&t->current);
-        fsg_resolved_target_clean_up(&t->res);
+        s_target_clean_up(&run->targets[i]);
     }
     fsg_free(run->targets);
     fsg_plan_destroy(run->plan);

@@ -24,6 +24,7 @@
 #include "policy/sg_state.h"
 
 struct fsg_aws_client;
+struct fsg_eni_hint;
 
 struct fsg_recon_options {
     const char *cmd;                 /* "plan" or "apply", for messages */
@@ -70,6 +71,29 @@ int fsg_recon_load_config(struct fsg_cli *cli, const struct fsg_recon_options *o
 int fsg_recon_aws(struct fsg_cli *cli, const struct fsg_recon_options *o, struct fsg_recon *run);
 int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
                       struct fsg_recon *run, bool find_enis);
+
+/* The same as fsg_recon_resolve, without printing: for callers that report errors themselves
+ * (the Lambda handler). */
+enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                       bool find_enis, struct fsg_error *err) FSG_MUST_USE;
+
+/* Keeps only the resolved targets i with keep[i] (in order) and frees the others: for a run that
+ * reconciles a subset (the Lambda: the targets seen in an object's flows). Before planning. */
+void fsg_recon_keep_targets(struct fsg_recon *run, const bool *keep);
+
+/* Plans every target of run (policy model, current rules and flows already set) into run->plan
+ * without printing; a failure's message names its target. The plan step of fsg_recon_plan. */
+enum fsg_err fsg_recon_plan_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                    struct fsg_error *err) FSG_MUST_USE;
+
+/* ENI hints for the flow aggregator from the resolved targets: each interface's addresses and
+ * the database port. Caller owns *ret_hints (fsg_free); the hints borrow from run. FSG_E_NOMEM. */
+enum fsg_err fsg_recon_eni_hints(const struct fsg_recon *run, struct fsg_eni_hint **ret_hints,
+                                 size_t *ret_n) FSG_MUST_USE;
+
+/* The interface that records without interface-id in object `name` belong to: the first one of
+ * the target whose flow_log_id is in the name; NULL when none. Borrowed from run. */
+const char *fsg_recon_default_eni(const struct fsg_recon *run, const char *name);
 
 /* Reads the flow SOURCEs into run->flows (ENI hints from the resolved targets). */
 int fsg_recon_read_flows(struct fsg_cli *cli, const struct fsg_recon_options *o,

@@ -25,10 +25,10 @@
 
 /* What the config knows about one ENI (from a target): its own addresses and database port. */
 struct fsg_eni_hint {
-    const char *eni;             /* "eni-..." (or the name records without interface-id get) */
-    const struct fsg_ip *addrs;  /* the ENI's own addresses (config eni_addrs); may be NULL */
+    const char *eni;            /* "eni-..." (or the name records without interface-id get) */
+    const struct fsg_ip *addrs; /* the ENI's own addresses (config eni_addrs); may be NULL */
     size_t n_addrs;
-    uint16_t service_port;       /* the target's database port; 0 = unknown */
+    uint16_t service_port; /* the target's database port; 0 = unknown */
 };
 
 struct fsg_aggregate_options {
@@ -41,8 +41,8 @@ struct fsg_aggregate_options {
 
 /* Run-wide counters, CONTRACT.md `stats` (errors are kept by the caller). */
 struct fsg_flow_stats {
-    uint64_t objects;   /* objects read completely */
-    uint64_t bytes_in;  /* their input bytes (compressed size) */
+    uint64_t objects;  /* objects read completely */
+    uint64_t bytes_in; /* their input bytes (compressed size) */
     uint64_t lines;
     uint64_t records;
     uint64_t nodata;

@@ -51,8 +51,8 @@ enum fsg_leg fsg_direction_leg(uint8_t proto, int tcp_flags, uint16_t srcport, u
                                uint16_t service_port);
 
 /* The verdict for records with the given leg and record direction. When rdir is UNKNOWN, the
- * ENI's own address decides: a = the initiator's address, b = the responder's; eni_v4/eni_v6 (may be
- * NULL) are the ENI's own addresses. When nothing decides, the ENI is taken to be the responder
+ * ENI's own address decides: a = the initiator's address, b = the responder's; eni_v4/eni_v6 (may
+ * be NULL) are the ENI's own addresses. When nothing decides, the ENI is taken to be the responder
  * (the case of a database ENI). All pointers borrowed. */
 enum fsg_verdict fsg_direction_verdict(enum fsg_leg leg, enum fsg_rdir rdir, const struct fsg_ip *a,
                                        const struct fsg_ip *b, const struct fsg_ip *eni_v4,

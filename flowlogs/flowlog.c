@@ -18,7 +18,6 @@
 /* AWS documents about 40 fields; unknown ones are allowed, within reason. */
 #define S_MAX_COLUMNS 128
 
-
 /* What the hot loop does with a column. Only the fields aggregation needs are decoded. */
 enum s_kind {
     K_SKIP = 0,
@@ -85,35 +84,43 @@ static const char *const s_field_names[FSG_FIELD_COUNT_] = {
 };
 
 static const uint8_t s_field_kind[FSG_FIELD_COUNT_] = {
-    [FSG_FIELD_INTERFACE_ID] = K_IFACE,   [FSG_FIELD_SRCADDR] = K_SRCADDR,
-    [FSG_FIELD_DSTADDR] = K_DSTADDR,      [FSG_FIELD_PKT_SRCADDR] = K_PKT_SRCADDR,
-    [FSG_FIELD_PKT_DSTADDR] = K_PKT_DSTADDR, [FSG_FIELD_SRCPORT] = K_SRCPORT,
-    [FSG_FIELD_DSTPORT] = K_DSTPORT,      [FSG_FIELD_PROTOCOL] = K_PROTOCOL,
-    [FSG_FIELD_PACKETS] = K_PACKETS,      [FSG_FIELD_BYTES] = K_BYTES,
-    [FSG_FIELD_START] = K_START,          [FSG_FIELD_END] = K_END,
-    [FSG_FIELD_ACTION] = K_ACTION,        [FSG_FIELD_LOG_STATUS] = K_STATUS,
-    [FSG_FIELD_TCP_FLAGS] = K_TCPFLAGS,   [FSG_FIELD_FLOW_DIRECTION] = K_FLOWDIR,
+    [FSG_FIELD_INTERFACE_ID] = K_IFACE,
+    [FSG_FIELD_SRCADDR] = K_SRCADDR,
+    [FSG_FIELD_DSTADDR] = K_DSTADDR,
+    [FSG_FIELD_PKT_SRCADDR] = K_PKT_SRCADDR,
+    [FSG_FIELD_PKT_DSTADDR] = K_PKT_DSTADDR,
+    [FSG_FIELD_SRCPORT] = K_SRCPORT,
+    [FSG_FIELD_DSTPORT] = K_DSTPORT,
+    [FSG_FIELD_PROTOCOL] = K_PROTOCOL,
+    [FSG_FIELD_PACKETS] = K_PACKETS,
+    [FSG_FIELD_BYTES] = K_BYTES,
+    [FSG_FIELD_START] = K_START,
+    [FSG_FIELD_END] = K_END,
+    [FSG_FIELD_ACTION] = K_ACTION,
+    [FSG_FIELD_LOG_STATUS] = K_STATUS,
+    [FSG_FIELD_TCP_FLAGS] = K_TCPFLAGS,
+    [FSG_FIELD_FLOW_DIRECTION] = K_FLOWDIR,
 };
 
 struct s_format {
     unsigned ncols;
-    uint64_t fields;                    /* bit per enum fsg_flowlog_field present */
-    uint8_t kind[S_MAX_COLUMNS];        /* enum s_kind per column */
-    uint8_t field[S_MAX_COLUMNS];       /* enum fsg_flowlog_field per column (for messages) */
-    struct fsg_flowlog_record tmpl;     /* a record with every default, copied per line */
+    uint64_t fields;                /* bit per enum fsg_flowlog_field present */
+    uint8_t kind[S_MAX_COLUMNS];    /* enum s_kind per column */
+    uint8_t field[S_MAX_COLUMNS];   /* enum fsg_flowlog_field per column (for messages) */
+    struct fsg_flowlog_record tmpl; /* every default; the record starts from it per format */
 };
 
 struct fsg_flowlog_decoder {
     struct fsg_inflate *inf;
-    uint8_t *win;          /* decompressed window; lines are decoded in place */
+    uint8_t *win; /* decompressed window; lines are decoded in place */
     size_t cap;
-    size_t pos;            /* start of the unprocessed bytes */
-    size_t len;            /* end of the valid bytes */
+    size_t pos; /* start of the unprocessed bytes */
+    size_t len; /* end of the valid bytes */
     size_t max_line;
-    bool eof;              /* the inflater reported the end */
+    bool eof; /* the inflater reported the end */
     bool done;
-    bool skipping;         /* inside an over-long line: drop bytes up to the next newline */
-    bool have_format;      /* the first non-empty line was seen */
+    bool skipping;    /* inside an over-long line: drop bytes up to the next newline */
+    bool have_format; /* the first non-empty line was seen */
     enum fsg_err failed_rc;
     unsigned long line_no;
     struct s_format fmt;
@@ -122,7 +129,7 @@ struct fsg_flowlog_decoder {
     struct fsg_flowlog_stats stats;
     struct fsg_flowlog_malformed samples[FSG_FLOWLOG_MALFORMED_SAMPLES];
     size_t n_samples;
-    uint64_t *spaces;      /* the current line's space bitmap (flowlog_scan.h) */
+    uint64_t *spaces; /* the current line's space bitmap (flowlog_scan.h) */
     struct fsg_scan_addr_cache addrs;
 };
 
@@ -232,8 +239,9 @@ static bool s_format_build(struct fsg_span line, struct s_format *f, char *why, 
     uint64_t pair = ((uint64_t)1 << FSG_FIELD_SRCADDR) | ((uint64_t)1 << FSG_FIELD_DSTADDR);
     uint64_t pkt = ((uint64_t)1 << FSG_FIELD_PKT_SRCADDR) | ((uint64_t)1 << FSG_FIELD_PKT_DSTADDR);
     if ((f->fields & pair) != pair && (f->fields & pkt) != pkt) {
-        snprintf(why, why_size, "format has neither srcaddr and dstaddr nor pkt-srcaddr and "
-                                "pkt-dstaddr fields");
+        snprintf(why, why_size,
+                 "format has neither srcaddr and dstaddr nor pkt-srcaddr and "
+                 "pkt-dstaddr fields");
         return false;
     }
     s_format_template(f);
@@ -310,8 +318,8 @@ static inline bool s_column(struct fsg_flowlog_decoder *d, unsigned kind, const 
         *status = s_is(t, n, "NODATA", 6) ? FSG_FLOWLOG_NODATA : FSG_FLOWLOG_SKIPDATA;
         return s_is(t, n, "NODATA", 6) || s_is(t, n, "SKIPDATA", 8);
     case K_FLOWDIR:
-        r->flow_direction = s_is(t, n, "ingress", 7) ? FSG_FLOWLOG_DIR_INGRESS
-                                                     : FSG_FLOWLOG_DIR_EGRESS;
+        r->flow_direction =
+            s_is(t, n, "ingress", 7) ? FSG_FLOWLOG_DIR_INGRESS : FSG_FLOWLOG_DIR_EGRESS;
         return s_is(t, n, "ingress", 7) || s_is(t, n, "egress", 6);
     case K_SKIP:
     case K_COUNT_:
@@ -458,15 +466,16 @@ static bool s_decode(struct fsg_flowlog_decoder *d, const uint8_t *p, size_t len
         s_malformed(d, "expected %u fields, got %u", f->ncols, s_count_tokens(p, len));
         return false;
     }
-    d->rec.has_addrs = (set & (S_SET(K_SRCADDR) | S_SET(K_DSTADDR))) ==
-                       (S_SET(K_SRCADDR) | S_SET(K_DSTADDR));
+    d->rec.has_addrs =
+        (set & (S_SET(K_SRCADDR) | S_SET(K_DSTADDR))) == (S_SET(K_SRCADDR) | S_SET(K_DSTADDR));
     d->rec.has_pkt_addrs = (set & (S_SET(K_PKT_SRCADDR) | S_SET(K_PKT_DSTADDR))) ==
                            (S_SET(K_PKT_SRCADDR) | S_SET(K_PKT_DSTADDR));
     d->rec.line = d->line_no;
     return true;
 }
 
-/* ---- lines ------------------------------------------------------------------------------------ */
+/* ---- lines ------------------------------------------------------------------------------------
+ */
 
 enum s_line_result { S_LINE_NONE = 0, S_LINE_RECORD, S_LINE_FATAL };
 
@@ -552,7 +561,8 @@ static enum s_line_result s_line(struct fsg_flowlog_decoder *d, const uint8_t *p
     return S_LINE_NONE;
 }
 
-/* ---- the decoder ------------------------------------------------------------------------------ */
+/* ---- the decoder ------------------------------------------------------------------------------
+ */
 
 enum fsg_err fsg_flowlog_decoder_new(const struct fsg_flowlog_options *opts,
                                      struct fsg_flowlog_decoder **ret_dec, struct fsg_error *err)
@@ -571,8 +581,8 @@ enum fsg_err fsg_flowlog_decoder_new(const struct fsg_flowlog_options *opts,
     if (d->max_line > d->cap / 2) {
         d->max_line = d->cap / 2;
     }
-    const char *format = o.format != NULL && o.format[0] != '\0' ? o.format
-                                                                   : FSG_FLOWLOG_DEFAULT_FORMAT;
+    const char *format =
+        o.format != NULL && o.format[0] != '\0' ? o.format : FSG_FLOWLOG_DEFAULT_FORMAT;
     char why[128];
     if (!s_format_build(fsg_span_from_cstr(format), &d->configured, why, sizeof why)) {
         rc = fsg_error_set(err, FSG_E_INVALID_ARG, "flow-log format '%.200s': %s", format, why);
@@ -706,8 +716,8 @@ const struct fsg_flowlog_stats *fsg_flowlog_decoder_stats(const struct fsg_flowl
     return &d->stats;
 }
 
-const struct fsg_flowlog_malformed *fsg_flowlog_decoder_malformed(const struct fsg_flowlog_decoder *d,
-                                                                  size_t *ret_n)
+const struct fsg_flowlog_malformed *
+fsg_flowlog_decoder_malformed(const struct fsg_flowlog_decoder *d, size_t *ret_n)
 {
     *ret_n = d->n_samples;
     return d->samples;

@@ -93,34 +93,38 @@ enum fsg_flowlog_field fsg_flowlog_field_lookup(struct fsg_span name);
 
 /* The default format (all v2 fields), as a header line would spell it. */
 #define FSG_FLOWLOG_DEFAULT_FORMAT                                                                 \
-    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "     \
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "      \
     "start end action log-status"
 
 enum fsg_flowlog_status { FSG_FLOWLOG_OK = 0, FSG_FLOWLOG_NODATA, FSG_FLOWLOG_SKIPDATA };
-enum fsg_flowlog_direction { FSG_FLOWLOG_DIR_NONE = 0, FSG_FLOWLOG_DIR_INGRESS, FSG_FLOWLOG_DIR_EGRESS };
+enum fsg_flowlog_direction {
+    FSG_FLOWLOG_DIR_NONE = 0,
+    FSG_FLOWLOG_DIR_INGRESS,
+    FSG_FLOWLOG_DIR_EGRESS
+};
 
 /* One decoded OK record. Fields the format lacks, or that are "-", have the stated defaults. */
 struct fsg_flowlog_record {
     struct fsg_span interface_id;   /* borrowed (valid until the next call); empty if none/"-" */
     struct fsg_ip srcaddr, dstaddr; /* interface-level addresses; valid when has_addrs */
     struct fsg_ip pkt_srcaddr, pkt_dstaddr; /* packet-level; valid when has_pkt_addrs */
-    bool has_addrs;                 /* both srcaddr and dstaddr present and not "-" */
-    bool has_pkt_addrs;             /* both pkt-srcaddr and pkt-dstaddr present and not "-" */
-    uint16_t srcport, dstport;      /* 0 when "-" or absent */
-    uint8_t protocol;               /* 0 when "-" or absent */
-    int tcp_flags;                  /* -1 when "-" or absent */
+    bool has_addrs;                         /* both srcaddr and dstaddr present and not "-" */
+    bool has_pkt_addrs;        /* both pkt-srcaddr and pkt-dstaddr present and not "-" */
+    uint16_t srcport, dstport; /* 0 when "-" or absent */
+    uint8_t protocol;          /* 0 when "-" or absent */
+    int tcp_flags;             /* -1 when "-" or absent */
     enum fsg_flowlog_direction flow_direction; /* NONE when "-" or absent */
-    enum fsg_flow_action action;    /* ACCEPT, REJECT, or UNKNOWN when "-" or absent */
-    uint64_t packets, bytes;        /* 0 when "-" or absent */
-    int64_t start_s, end_s;         /* FSG_FLOW_TIME_NONE when "-" or absent */
-    unsigned long line;             /* 1-based line in the decompressed stream */
+    enum fsg_flow_action action;               /* ACCEPT, REJECT, or UNKNOWN when "-" or absent */
+    uint64_t packets, bytes;                   /* 0 when "-" or absent */
+    int64_t start_s, end_s;                    /* FSG_FLOW_TIME_NONE when "-" or absent */
+    unsigned long line;                        /* 1-based line in the decompressed stream */
 };
 
 /* Counters for one stream. lines = records + nodata + skipdata + malformed (header and blank
  * lines are not counted). */
 struct fsg_flowlog_stats {
     uint64_t lines;
-    uint64_t records;   /* OK lines returned by next() */
+    uint64_t records; /* OK lines returned by next() */
     uint64_t nodata;
     uint64_t skipdata;
     uint64_t malformed;
@@ -184,8 +188,8 @@ const struct fsg_flowlog_stats *fsg_flowlog_decoder_stats(const struct fsg_flowl
 
 /* The first malformed lines (up to FSG_FLOWLOG_MALFORMED_SAMPLES); *ret_n set to how many.
  * Borrowed, owned by d. */
-const struct fsg_flowlog_malformed *fsg_flowlog_decoder_malformed(const struct fsg_flowlog_decoder *d,
-                                                                  size_t *ret_n);
+const struct fsg_flowlog_malformed *
+fsg_flowlog_decoder_malformed(const struct fsg_flowlog_decoder *d, size_t *ret_n);
 
 /* Input bytes consumed so far: the offset of a stream error. */
 uint64_t fsg_flowlog_decoder_offset(const struct fsg_flowlog_decoder *d);

@@ -48,8 +48,8 @@ static inline uint64_t fsg_scan_digit8(uint64_t w)
 {
     /* "hasbetween" of the bit-twiddling hacks: '0' - 1 < byte < '9' + 1, exact for every byte */
     uint64_t lo = w & (FSG_SCAN_ONES * 0x7f);
-    return (FSG_SCAN_ONES * (127 + '9' + 1) - lo) & ~w &
-           (lo + FSG_SCAN_ONES * (127 - ('0' - 1))) & FSG_SCAN_HIGHS;
+    return (FSG_SCAN_ONES * (127 + '9' + 1) - lo) & ~w & (lo + FSG_SCAN_ONES * (127 - ('0' - 1))) &
+           FSG_SCAN_HIGHS;
 }
 
 /* The high bits of 8 bytes packed into 8 bits (bit i = byte i). */
@@ -97,7 +97,8 @@ static inline bool fsg_scan_is_space(const uint64_t *m, size_t pos)
     return ((m[pos >> 6] >> (pos & 63)) & 1) != 0;
 }
 
-/* ---- numbers ---------------------------------------------------------------------------------- */
+/* ---- numbers ----------------------------------------------------------------------------------
+ */
 
 /* How many of the 8 bytes at p are ASCII digits in a row; each byte minus '0' in *ret_v. The first
  * non-digit byte gets its high bit from v >= 10 (v + 0x76 >= 0x80) or from v >= 0x80 itself;
@@ -140,8 +141,9 @@ static inline bool fsg_scan_uint(const uint8_t *t, size_t n, uint64_t max, uint6
         }
         return false;
     }
-    static const uint64_t pow10[9] = { 1,      10,      100,      1000,     10000,
-                                       100000, 1000000, 10000000, 100000000 };
+    static const uint64_t pow10[9] = {
+        1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000
+    };
     uint64_t v2;
     unsigned n2 = (unsigned)n - 8;
     if (fsg_scan_digits8(t + 8, &v2) < n2) {
@@ -247,7 +249,8 @@ static inline bool fsg_scan_addr(struct fsg_scan_addr_cache *c, const uint8_t *t
     if (!fsg_scan_ipv4(t, n, out) && fsg_ip_parse((struct fsg_span){ t, n }, out) != FSG_OK) {
         return false;
     }
-    *s = (struct fsg_scan_addr_slot){ .k = { k[0], k[1], k[2], k[3] }, .len = (uint8_t)n,
+    *s = (struct fsg_scan_addr_slot){ .k = { k[0], k[1], k[2], k[3] },
+                                      .len = (uint8_t)n,
                                       .ip = *out };
     return true;
 }

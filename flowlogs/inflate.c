@@ -48,27 +48,27 @@ struct fsg_inflate {
     enum s_mode mode;
     enum s_engine engine;
     enum s_phase phase;
-    enum fsg_err failed_rc;   /* repeated by read() after an error */
-    bool finished;            /* finish() was called */
+    enum fsg_err failed_rc; /* repeated by read() after an error */
+    bool finished;          /* finish() was called */
     bool force_zlib;
-    bool zlib_ready;          /* inflateInit2 done */
-    struct fsg_span in;       /* the caller's chunk, not yet consumed */
-    uint8_t magic[2];         /* first bytes, kept while the chunks are too short to decide */
+    bool zlib_ready;    /* inflateInit2 done */
+    struct fsg_span in; /* the caller's chunk, not yet consumed */
+    uint8_t magic[2];   /* first bytes, kept while the chunks are too short to decide */
     size_t n_magic;
     struct fsg_span magic_in; /* kept bytes still to be fed */
     uint8_t hdr[S_GZ_FIXED];  /* fixed header, XLEN, HCRC or trailer bytes being collected */
     size_t n_hdr;
-    size_t skip;              /* FEXTRA bytes left */
+    size_t skip; /* FEXTRA bytes left */
     uint8_t flg;
-    uint32_t hdr_crc;         /* CRC-32 of the header so far (for FHCRC) */
-    uint32_t body_crc;        /* zlib: CRC-32 of the member's output */
-    uint64_t member_out;      /* the member's output size (ISIZE is it modulo 2^32) */
+    uint32_t hdr_crc;    /* CRC-32 of the header so far (for FHCRC) */
+    uint32_t body_crc;   /* zlib: CRC-32 of the member's output */
+    uint64_t member_out; /* the member's output size (ISIZE is it modulo 2^32) */
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t max_out;
-    uint64_t member_start;    /* input offset where the current member began */
+    uint64_t member_start; /* input offset where the current member began */
     unsigned long members;
-    const char *engine_name;  /* static; NULL until the first bytes were seen */
+    const char *engine_name; /* static; NULL until the first bytes were seen */
     z_stream z;
 #if FSG_HAVE_ISAL
     struct inflate_state *isal; /* ~100 KiB: allocated once, reset per member */
@@ -208,7 +208,8 @@ static enum fsg_err s_start_body(struct fsg_inflate *inf, struct fsg_error *err)
         return FSG_OK;
     }
 #endif
-    int zrc = inf->zlib_ready ? inflateReset(&inf->z) : inflateInit2(&inf->z, S_ZLIB_RAW_WINDOW_BITS);
+    int zrc =
+        inf->zlib_ready ? inflateReset(&inf->z) : inflateInit2(&inf->z, S_ZLIB_RAW_WINDOW_BITS);
     if (zrc != Z_OK) {
         return s_fail(inf, err, zrc == Z_MEM_ERROR ? FSG_E_NOMEM : FSG_E_INTERNAL,
                       "inflate: cannot initialise zlib");
@@ -236,8 +237,8 @@ static const char *s_isal_error(int rc)
     }
 }
 
-static enum fsg_err s_body_isal(struct fsg_inflate *inf, uint8_t *out, size_t cap,
-                                size_t *produced, struct fsg_error *err)
+static enum fsg_err s_body_isal(struct fsg_inflate *inf, uint8_t *out, size_t cap, size_t *produced,
+                                struct fsg_error *err)
 {
     static uint8_t s_empty; /* ISA-L wants a valid pointer even with no input */
     struct fsg_span *src = s_cur_input(inf);
@@ -430,7 +431,8 @@ static enum fsg_err s_header(struct fsg_inflate *inf, struct fsg_error *err)
             if (s_collect(inf, src, 2)) {
                 uint16_t want = (uint16_t)(inf->hdr[0] | inf->hdr[1] << 8);
                 if (want != (uint16_t)inf->hdr_crc) {
-                    rc = s_fail(inf, err, FSG_E_PARSE, "corrupt gzip data (header checksum mismatch)");
+                    rc = s_fail(inf, err, FSG_E_PARSE,
+                                "corrupt gzip data (header checksum mismatch)");
                 }
                 next = P_BODY;
             }
@@ -448,7 +450,8 @@ static enum fsg_err s_header(struct fsg_inflate *inf, struct fsg_error *err)
     return inf->phase == P_BODY ? s_start_body(inf, err) : FSG_OK;
 }
 
-/* ---- the stream ------------------------------------------------------------------------------- */
+/* ---- the stream -------------------------------------------------------------------------------
+ */
 
 /* Decides gzip or plain from the first two bytes, keeping them if chunks arrive one byte at a
  * time. Leaves mode at S_DETECT when more input is needed. */
@@ -469,8 +472,8 @@ static void s_detect(struct fsg_inflate *inf)
         inf->mode = gz ? S_GZIP : S_PLAIN;
         inf->magic_in = (struct fsg_span){ inf->magic, inf->n_magic };
     }
-    inf->engine_name = inf->mode == S_GZIP ? (FSG_HAVE_ISAL && !inf->force_zlib ? "isa-l" : "zlib")
-                                           : "plain";
+    inf->engine_name =
+        inf->mode == S_GZIP ? (FSG_HAVE_ISAL && !inf->force_zlib ? "isa-l" : "zlib") : "plain";
 }
 
 static size_t s_read_plain(struct fsg_inflate *inf, uint8_t *out, size_t cap)
@@ -491,7 +494,7 @@ static size_t s_read_plain(struct fsg_inflate *inf, uint8_t *out, size_t cap)
 
 /* One step of the member state machine; *produced > 0 when output was written. */
 static enum fsg_err s_step(struct fsg_inflate *inf, uint8_t *out, size_t cap, size_t *produced,
-                          struct fsg_error *err)
+                           struct fsg_error *err)
 {
     *produced = 0;
     switch (inf->phase) {

@@ -25,10 +25,10 @@ struct fsg_reader {
     char *source;
     char *default_eni;
     struct fsg_flowlog_decoder *dec;
-    struct fsg_aggregate *stage;   /* this object's records until finish() */
-    struct fsg_aggregate *target;  /* borrowed */
+    struct fsg_aggregate *stage;  /* this object's records until finish() */
+    struct fsg_aggregate *target; /* borrowed */
     enum fsg_err failed;
-    struct fsg_error saved;        /* the first error, repeated by later calls */
+    struct fsg_error saved; /* the first error, repeated by later calls */
     bool finished;
 };
 
@@ -217,7 +217,8 @@ enum fsg_err fsg_reader_feed_fd(struct fsg_reader *r, int fd, uint8_t *buf, size
     return rc;
 }
 
-/* ---- the runner -------------------------------------------------------------------------------- */
+/* ---- the runner --------------------------------------------------------------------------------
+ */
 
 struct s_slot {
     enum fsg_err rc;
@@ -326,11 +327,12 @@ static enum fsg_err s_collect(const struct s_shared *sh, struct fsg_run_result *
         const char *name = sh->objects[i].name;
         if (s->rc != FSG_OK) {
             struct fsg_run_error *e = &res->errors[res->n_errors++];
-            *e = (struct fsg_run_error){ .source = s_dup_or_empty(name), .offset = s->err.offset,
-                                         .code = s->rc,
-                                         .message = s_dup_or_empty(s->err.msg[0] != '\0'
-                                                                       ? s->err.msg
-                                                                       : fsg_err_str(s->rc)) };
+            *e = (struct fsg_run_error){
+                .source = s_dup_or_empty(name),
+                .offset = s->err.offset,
+                .code = s->rc,
+                .message = s_dup_or_empty(s->err.msg[0] != '\0' ? s->err.msg : fsg_err_str(s->rc))
+            };
             if (e->source == NULL || e->message == NULL) {
                 return FSG_E_NOMEM;
             }
@@ -400,8 +402,9 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
         goto out;
     }
     for (size_t i = 0; i < jobs; i++) {
-        ws[i] = (struct s_worker){ .sh = &sh, .chunk = o.read_chunk_bytes != 0 ? o.read_chunk_bytes
-                                                                               : S_DEFAULT_CHUNK };
+        ws[i] = (struct s_worker){ .sh = &sh,
+                                   .chunk = o.read_chunk_bytes != 0 ? o.read_chunk_bytes
+                                                                    : S_DEFAULT_CHUNK };
         ws[i].buf = fsg_malloc(ws[i].chunk);
         if (ws[i].buf == NULL) {
             goto out;
@@ -444,7 +447,8 @@ void fsg_run_result_clean_up(struct fsg_run_result *result)
     *result = (struct fsg_run_result){ 0 };
 }
 
-/* ---- local sources ---------------------------------------------------------------------------- */
+/* ---- local sources ----------------------------------------------------------------------------
+ */
 
 struct s_paths {
     char ***v;

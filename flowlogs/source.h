@@ -13,8 +13,8 @@
  *     {
  *         struct my_stream *s = userdata;
  *         size_t n = size * nmemb;
- *         s->rc = fsg_reader_feed(s->reader, (struct fsg_span){ (const uint8_t *)ptr, n }, &s->err);
- *         return s->rc == FSG_OK ? n : 0;
+ *         s->rc = fsg_reader_feed(s->reader, (struct fsg_span){ (const uint8_t *)ptr, n },
+ * &s->err); return s->rc == FSG_OK ? n : 0;
  *     }
  *     ...after curl_easy_perform() succeeded:
  *     rc = fsg_reader_finish(reader, &err);           (checks the gzip end, then merges)
@@ -85,7 +85,8 @@ enum fsg_err fsg_reader_feed_fd(struct fsg_reader *r, int fd, uint8_t *buf, size
 /* Feeds one external object into `reader` with fsg_reader_feed() (not finish(): the runner does
  * that), on a worker thread, synchronously. Returns FSG_OK when every byte was fed, else the error
  * (e.g. a network failure) with details in *err. ctx is the fsg_object's ctx. */
-typedef enum fsg_err(fsg_object_run_fn)(void *ctx, struct fsg_reader *reader, struct fsg_error *err);
+typedef enum fsg_err(fsg_object_run_fn)(void *ctx, struct fsg_reader *reader,
+                                        struct fsg_error *err);
 
 struct fsg_object {
     const char *name;        /* local path, or "-" for stdin, when run is NULL; otherwise only the
@@ -96,23 +97,23 @@ struct fsg_object {
 };
 
 struct fsg_run_options {
-    unsigned jobs;                              /* worker threads; 0 or 1 = the calling thread */
-    const struct fsg_flowlog_options *decoder;  /* may be NULL; borrowed */
-    const char *default_eni;                    /* for objects without one; NULL = "-" */
-    size_t read_chunk_bytes;                    /* local reads; 0 = 256 KiB */
+    unsigned jobs;                             /* worker threads; 0 or 1 = the calling thread */
+    const struct fsg_flowlog_options *decoder; /* may be NULL; borrowed */
+    const char *default_eni;                   /* for objects without one; NULL = "-" */
+    size_t read_chunk_bytes;                   /* local reads; 0 = 256 KiB */
 };
 
 struct fsg_run_error {
-    char *source;           /* owned */
-    uint64_t offset;        /* input byte where the object failed */
+    char *source;    /* owned */
+    uint64_t offset; /* input byte where the object failed */
     enum fsg_err code;
-    char *message;          /* owned; does not repeat the source */
+    char *message; /* owned; does not repeat the source */
 };
 
 struct fsg_run_warning {
-    char *source;           /* owned */
+    char *source; /* owned */
     unsigned long line;
-    char *message;          /* owned */
+    char *message; /* owned */
 };
 
 /* What happened to the objects, in the order they were given. */

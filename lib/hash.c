@@ -25,11 +25,11 @@ struct fsg_hash {
     size_t stride;       /* bytes per entry, a multiple of 8 */
     size_t max_entries;
     uint8_t *entries;
-    uint64_t *hashes;    /* per entry, so growing the slot array never rehashes keys */
+    uint64_t *hashes; /* per entry, so growing the slot array never rehashes keys */
     size_t count;
     size_t cap;
     struct s_slot *slots;
-    size_t mask;         /* number of slots - 1 */
+    size_t mask; /* number of slots - 1 */
 };
 
 static size_t s_round8(size_t n)

@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     struct fsg_flowlog_decoder *d = NULL;
     struct fsg_aggregate *agg = NULL;
-    if (fsg_flowlog_decoder_new(&o, &d, NULL) != FSG_OK || fsg_aggregate_new(NULL, &agg, NULL) != FSG_OK) {
+    if (fsg_flowlog_decoder_new(&o, &d, NULL) != FSG_OK ||
+        fsg_aggregate_new(NULL, &agg, NULL) != FSG_OK) {
         abort();
     }
     size_t pos = 0;
@@ -71,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct fsg_flow *flows = NULL;
     size_t n = 0;
-    if (rc == FSG_OK && fsg_aggregate_result(agg, FSG_DIRECTION_ALL, NULL, 0, &flows, &n, NULL) != FSG_OK) {
+    if (rc == FSG_OK &&
+        fsg_aggregate_result(agg, FSG_DIRECTION_ALL, NULL, 0, &flows, &n, NULL) != FSG_OK) {
         abort();
     }
     for (size_t i = 1; i < n; i++) {

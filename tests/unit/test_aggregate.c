@@ -12,10 +12,10 @@
 #include "tests/harness/test.h"
 
 #define V2                                                                                         \
-    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "     \
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "      \
     "start end action log-status\n"
 #define V5                                                                                         \
-    "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "      \
+    "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "       \
     "action tcp-flags flow-direction log-status\n"
 
 /* Decodes plain text and folds every record into agg. */
@@ -50,7 +50,8 @@ static enum fsg_err s_feed(struct fsg_aggregate *agg, const char *text, const ch
     return rc;
 }
 
-/* The flow table as text: "eni src dst port proto action direction records packets bytes first last". */
+/* The flow table as text: "eni src dst port proto action direction records packets bytes first
+ * last". */
 static int s_table(struct fsg_aggregate *agg, enum fsg_direction_filter f, const char *const *enis,
                    size_t n_enis, struct fsg_buf *out)
 {
@@ -68,12 +69,12 @@ static int s_table(struct fsg_aggregate *agg, enum fsg_direction_filter f, const
         if (flows[i].last_s != FSG_FLOW_TIME_NONE) {
             snprintf(last, sizeof last, "%" PRId64, flows[i].last_s);
         }
-        if (fsg_buf_printf(out, "%s %s %s %u %u %s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %s\n",
-                           flows[i].eni, fsg_ip_format(&flows[i].src, s),
-                           fsg_ip_format(&flows[i].dst, d), (unsigned)flows[i].port,
-                           (unsigned)flows[i].proto, acts[flows[i].action],
-                           flows[i].direction == FSG_FLOW_INGRESS ? "ingress" : "egress",
-                           flows[i].records, flows[i].packets, flows[i].bytes, first, last) != FSG_OK) {
+        if (fsg_buf_printf(
+                out, "%s %s %s %u %u %s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %s\n",
+                flows[i].eni, fsg_ip_format(&flows[i].src, s), fsg_ip_format(&flows[i].dst, d),
+                (unsigned)flows[i].port, (unsigned)flows[i].proto, acts[flows[i].action],
+                flows[i].direction == FSG_FLOW_INGRESS ? "ingress" : "egress", flows[i].records,
+                flows[i].packets, flows[i].bytes, first, last) != FSG_OK) {
             fsg_free(flows);
             return 1;
         }
@@ -83,8 +84,8 @@ static int s_table(struct fsg_aggregate *agg, enum fsg_direction_filter f, const
 }
 
 /* One aggregator over `text`, the table for `f` compared with `want`. */
-static int s_expect(const struct fsg_aggregate_options *o, const char *text, const char *default_eni,
-                    enum fsg_direction_filter f, const char *want)
+static int s_expect(const struct fsg_aggregate_options *o, const char *text,
+                    const char *default_eni, enum fsg_direction_filter f, const char *want)
 {
     struct fsg_aggregate *agg = NULL;
     struct fsg_buf got = FSG_BUF_INIT;
@@ -99,12 +100,12 @@ static int s_expect(const struct fsg_aggregate_options *o, const char *text, con
 
 /* A client connects to the database ENI: the request leg is ingress, the response leg counts
  * nowhere. The ENI's address is learned (no flow-direction, no tcp-flags). */
-static const char s_inbound_v2[] = V2
-    "2 1 eni-db 10.0.1.5 10.0.20.11 40001 5432 6 10 1000 100 160 ACCEPT OK\n"
-    "2 1 eni-db 10.0.20.11 10.0.1.5 5432 40001 6 8 9000 100 160 ACCEPT OK\n"
-    "2 1 eni-db 10.0.1.5 10.0.20.11 40002 5432 6 5 500 50 300 ACCEPT OK\n"
-    "2 1 eni-db 10.0.20.11 10.0.1.5 5432 40002 6 4 4000 50 300 ACCEPT OK\n"
-    "2 1 eni-db 10.0.1.6 10.0.20.11 50123 5432 6 1 60 70 70 REJECT OK\n";
+static const char s_inbound_v2[] =
+    V2 "2 1 eni-db 10.0.1.5 10.0.20.11 40001 5432 6 10 1000 100 160 ACCEPT OK\n"
+       "2 1 eni-db 10.0.20.11 10.0.1.5 5432 40001 6 8 9000 100 160 ACCEPT OK\n"
+       "2 1 eni-db 10.0.1.5 10.0.20.11 40002 5432 6 5 500 50 300 ACCEPT OK\n"
+       "2 1 eni-db 10.0.20.11 10.0.1.5 5432 40002 6 4 4000 50 300 ACCEPT OK\n"
+       "2 1 eni-db 10.0.1.6 10.0.20.11 50123 5432 6 1 60 70 70 REJECT OK\n";
 
 static int s_inbound_connections_are_ingress(void)
 {
@@ -119,12 +120,12 @@ static int s_inbound_connections_are_ingress(void)
  * ingress. Once learned from the address, once from flow-direction + tcp-flags. */
 static int s_return_traffic_is_not_ingress(void)
 {
-    static const char learned[] = V2
-        "2 1 eni-db 10.0.20.11 52.95.128.1 41000 443 6 3 300 10 20 ACCEPT OK\n"
-        "2 1 eni-db 52.95.128.1 10.0.20.11 443 41000 6 5 5000 10 20 ACCEPT OK\n"
-        "2 1 eni-db 10.0.20.11 10.0.0.2 41001 53 17 1 70 11 11 ACCEPT OK\n"
-        "2 1 eni-db 10.0.0.2 10.0.20.11 53 41001 17 1 140 11 11 ACCEPT OK\n"
-        "2 1 eni-db 10.0.1.5 10.0.20.11 40001 5432 6 10 1000 100 160 ACCEPT OK\n";
+    static const char learned[] =
+        V2 "2 1 eni-db 10.0.20.11 52.95.128.1 41000 443 6 3 300 10 20 ACCEPT OK\n"
+           "2 1 eni-db 52.95.128.1 10.0.20.11 443 41000 6 5 5000 10 20 ACCEPT OK\n"
+           "2 1 eni-db 10.0.20.11 10.0.0.2 41001 53 17 1 70 11 11 ACCEPT OK\n"
+           "2 1 eni-db 10.0.0.2 10.0.20.11 53 41001 17 1 140 11 11 ACCEPT OK\n"
+           "2 1 eni-db 10.0.1.5 10.0.20.11 40001 5432 6 10 1000 100 160 ACCEPT OK\n";
     T_CHECK(s_expect(NULL, learned, NULL, FSG_DIRECTION_INGRESS,
                      "eni-db 10.0.1.5 10.0.20.11 5432 6 ACCEPT ingress 1 10 1000 100 160\n") == 0);
     T_CHECK(s_expect(NULL, learned, NULL, FSG_DIRECTION_ALL,
@@ -133,9 +134,9 @@ static int s_return_traffic_is_not_ingress(void)
                      "eni-db 10.0.20.11 52.95.128.1 443 6 ACCEPT egress 1 3 300 10 20\n") == 0);
     /* flow-direction says ingress for the return leg; tcp-flags SYN+ACK says it answers: not
      * ingress. Ports alone would say the same; here they point the other way on purpose. */
-    static const char flagged[] = V5
-        "5 eni-app 10.0.30.5 10.0.20.11 2000 40000 6 3 300 10 20 ACCEPT 2 egress OK\n"
-        "5 eni-app 10.0.20.11 10.0.30.5 40000 2000 6 5 500 10 20 ACCEPT 18 ingress OK\n";
+    static const char flagged[] =
+        V5 "5 eni-app 10.0.30.5 10.0.20.11 2000 40000 6 3 300 10 20 ACCEPT 2 egress OK\n"
+           "5 eni-app 10.0.20.11 10.0.30.5 40000 2000 6 5 500 10 20 ACCEPT 18 ingress OK\n";
     T_CHECK(s_expect(NULL, flagged, NULL, FSG_DIRECTION_ALL,
                      "eni-app 10.0.30.5 10.0.20.11 40000 6 ACCEPT egress 1 3 300 10 20\n") == 0);
     T_CHECK(s_expect(NULL, flagged, NULL, FSG_DIRECTION_INGRESS, "") == 0);
@@ -147,20 +148,23 @@ static int s_return_traffic_is_not_ingress(void)
  * lower than the service port 15432). */
 static int s_config_hints(void)
 {
-    static const char text[] = V2
-        "2 1 eni-db 10.0.1.5 10.0.20.11 1000 15432 6 1 100 10 20 ACCEPT OK\n"
-        "2 1 eni-db 10.0.20.11 10.0.1.5 15432 1000 6 1 100 10 20 ACCEPT OK\n";
+    static const char text[] =
+        V2 "2 1 eni-db 10.0.1.5 10.0.20.11 1000 15432 6 1 100 10 20 ACCEPT OK\n"
+           "2 1 eni-db 10.0.20.11 10.0.1.5 15432 1000 6 1 100 10 20 ACCEPT OK\n";
     T_CHECK(s_expect(NULL, text, NULL, FSG_DIRECTION_ALL,
                      "eni-db 10.0.20.11 10.0.1.5 1000 6 ACCEPT ingress 1 1 100 10 20\n") == 0);
     struct fsg_ip own;
     T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.20.11"), &own));
-    struct fsg_eni_hint hint = { .eni = "eni-db", .addrs = &own, .n_addrs = 1, .service_port = 15432 };
+    struct fsg_eni_hint hint = {
+        .eni = "eni-db", .addrs = &own, .n_addrs = 1, .service_port = 15432
+    };
     struct fsg_aggregate_options o = { .hints = &hint, .n_hints = 1 };
     T_CHECK(s_expect(&o, text, NULL, FSG_DIRECTION_ALL,
                      "eni-db 10.0.1.5 10.0.20.11 15432 6 ACCEPT ingress 1 1 100 10 20\n") == 0);
     /* the address alone, with flow direction from it: the leg from the port heuristic */
     hint.service_port = 0;
-    static const char out[] = V2 "2 1 eni-db 10.0.20.11 10.9.9.9 40000 443 6 1 100 10 20 ACCEPT OK\n";
+    static const char out[] =
+        V2 "2 1 eni-db 10.0.20.11 10.9.9.9 40000 443 6 1 100 10 20 ACCEPT OK\n";
     T_CHECK(s_expect(&o, out, NULL, FSG_DIRECTION_ALL,
                      "eni-db 10.0.20.11 10.9.9.9 443 6 ACCEPT egress 1 1 100 10 20\n") == 0);
     return 0;
@@ -170,11 +174,11 @@ static int s_config_hints(void)
  * IPv6 is learned on its own. */
 static int s_learning_ties_and_families(void)
 {
-    static const char text[] = V2
-        "2 1 eni-x 10.0.1.5 10.0.20.11 40001 5432 6 1 1 1 1 ACCEPT OK\n"
-        "2 1 eni-x 2001:db8::5 2001:db8::11 40001 5432 6 1 1 1 1 ACCEPT OK\n"
-        "2 1 eni-x 2001:db8::6 2001:db8::11 40002 5432 6 1 1 1 1 ACCEPT OK\n"
-        "2 1 eni-x 2001:db8::11 2001:db8::7 40003 443 6 1 1 1 1 ACCEPT OK\n";
+    static const char text[] =
+        V2 "2 1 eni-x 10.0.1.5 10.0.20.11 40001 5432 6 1 1 1 1 ACCEPT OK\n"
+           "2 1 eni-x 2001:db8::5 2001:db8::11 40001 5432 6 1 1 1 1 ACCEPT OK\n"
+           "2 1 eni-x 2001:db8::6 2001:db8::11 40002 5432 6 1 1 1 1 ACCEPT OK\n"
+           "2 1 eni-x 2001:db8::11 2001:db8::7 40003 443 6 1 1 1 1 ACCEPT OK\n";
     T_CHECK(s_expect(NULL, text, NULL, FSG_DIRECTION_ALL,
                      "eni-x 10.0.1.5 10.0.20.11 5432 6 ACCEPT ingress 1 1 1 1 1\n"
                      "eni-x 2001:db8::5 2001:db8::11 5432 6 ACCEPT ingress 1 1 1 1 1\n"
@@ -222,7 +226,8 @@ static int s_default_eni_and_missing_fields(void)
                      "eni-given 10.0.1.5 10.0.20.11 5432 0 - ingress 3 0 0 50 250\n") == 0);
     T_CHECK(s_expect(NULL, text, "", FSG_DIRECTION_INGRESS,
                      "- 10.0.1.5 10.0.20.11 5432 0 - ingress 3 0 0 50 250\n") == 0);
-    static const char no_times[] = "srcaddr dstaddr dstport srcport\n10.0.1.5 10.0.20.11 5432 40001\n";
+    static const char no_times[] =
+        "srcaddr dstaddr dstport srcport\n10.0.1.5 10.0.20.11 5432 40001\n";
     T_CHECK(s_expect(NULL, no_times, NULL, FSG_DIRECTION_INGRESS,
                      "- 10.0.1.5 10.0.20.11 5432 0 - ingress 1 0 0 - -\n") == 0);
     return 0;
@@ -230,10 +235,10 @@ static int s_default_eni_and_missing_fields(void)
 
 static int s_eni_filter_and_long_ids(void)
 {
-    static const char text[] = V2
-        "2 1 eni-a 10.0.1.5 10.0.20.11 40001 5432 6 1 1 1 1 ACCEPT OK\n"
-        "2 1 eni-b 10.0.1.5 10.0.20.12 40001 5432 6 1 1 1 1 ACCEPT OK\n"
-        "2 1 eni-0123456789abcdef0123456789abcdef 10.0.1.5 10.0.20.13 40001 5432 6 1 1 1 1 ACCEPT OK\n";
+    static const char text[] = V2 "2 1 eni-a 10.0.1.5 10.0.20.11 40001 5432 6 1 1 1 1 ACCEPT OK\n"
+                                  "2 1 eni-b 10.0.1.5 10.0.20.12 40001 5432 6 1 1 1 1 ACCEPT OK\n"
+                                  "2 1 eni-0123456789abcdef0123456789abcdef 10.0.1.5 10.0.20.13 "
+                                  "40001 5432 6 1 1 1 1 ACCEPT OK\n";
     struct fsg_aggregate *agg = NULL;
     struct fsg_buf got = FSG_BUF_INIT;
     T_OK(fsg_aggregate_new(NULL, &agg, NULL));
@@ -297,9 +302,10 @@ static int s_limit(void)
     struct fsg_aggregate_options o = { .max_entries = 2 };
     struct fsg_aggregate *agg = NULL;
     T_OK(fsg_aggregate_new(&o, &agg, NULL));
-    T_ERR(FSG_E_LIMIT, s_feed(agg, V2 "2 1 e 10.0.0.1 10.0.0.9 40000 22 6 1 1 1 1 ACCEPT OK\n"
-                                      "2 1 e 10.0.0.2 10.0.0.9 40000 22 6 1 1 1 1 ACCEPT OK\n"
-                                      "2 1 e 10.0.0.3 10.0.0.9 40000 22 6 1 1 1 1 ACCEPT OK\n",
+    T_ERR(FSG_E_LIMIT, s_feed(agg,
+                              V2 "2 1 e 10.0.0.1 10.0.0.9 40000 22 6 1 1 1 1 ACCEPT OK\n"
+                                 "2 1 e 10.0.0.2 10.0.0.9 40000 22 6 1 1 1 1 ACCEPT OK\n"
+                                 "2 1 e 10.0.0.3 10.0.0.9 40000 22 6 1 1 1 1 ACCEPT OK\n",
                               NULL));
     fsg_aggregate_destroy(agg);
     return 0;
@@ -336,22 +342,22 @@ static int s_leg_rules(void)
         uint16_t sport, dport, service;
         enum fsg_leg want;
     } cases[] = {
-        { 6, 2, 40000, 40001, 0, FSG_LEG_REQUEST },    /* SYN */
-        { 6, 3, 40000, 40001, 0, FSG_LEG_REQUEST },    /* SYN+FIN */
-        { 6, 18, 443, 40001, 0, FSG_LEG_RESPONSE },    /* SYN-ACK */
-        { 6, 19, 40001, 443, 0, FSG_LEG_RESPONSE },    /* SYN-ACK+FIN beats the ports */
-        { 6, 0, 40000, 5432, 0, FSG_LEG_REQUEST },     /* no SYN: ports */
+        { 6, 2, 40000, 40001, 0, FSG_LEG_REQUEST }, /* SYN */
+        { 6, 3, 40000, 40001, 0, FSG_LEG_REQUEST }, /* SYN+FIN */
+        { 6, 18, 443, 40001, 0, FSG_LEG_RESPONSE }, /* SYN-ACK */
+        { 6, 19, 40001, 443, 0, FSG_LEG_RESPONSE }, /* SYN-ACK+FIN beats the ports */
+        { 6, 0, 40000, 5432, 0, FSG_LEG_REQUEST },  /* no SYN: ports */
         { 6, -1, 5432, 40000, 0, FSG_LEG_RESPONSE },
         { 6, -1, 1000, 15432, 15432, FSG_LEG_REQUEST }, /* target port */
         { 6, -1, 15432, 1000, 15432, FSG_LEG_RESPONSE },
-        { 6, -1, 1000, 15432, 0, FSG_LEG_RESPONSE },   /* heuristic: 1000 is a service port */
+        { 6, -1, 1000, 15432, 0, FSG_LEG_RESPONSE }, /* heuristic: 1000 is a service port */
         { 17, 0, 40000, 53, 0, FSG_LEG_REQUEST },
-        { 6, -1, 50001, 40000, 0, FSG_LEG_REQUEST },   /* neither a service: the lower port */
+        { 6, -1, 50001, 40000, 0, FSG_LEG_REQUEST }, /* neither a service: the lower port */
         { 6, -1, 40000, 50001, 0, FSG_LEG_RESPONSE },
         { 6, -1, 3306, 40000, 0, FSG_LEG_RESPONSE },
-        { 6, -1, 1500, 3306, 0, FSG_LEG_REQUEST },     /* 3306 is known, 1500 is not */
-        { 1, 0, 0, 0, 0, FSG_LEG_REQUEST },            /* ICMP: no ports */
-        { 6, -1, 0, 22, 0, FSG_LEG_REQUEST },          /* unknown source port */
+        { 6, -1, 1500, 3306, 0, FSG_LEG_REQUEST }, /* 3306 is known, 1500 is not */
+        { 1, 0, 0, 0, 0, FSG_LEG_REQUEST },        /* ICMP: no ports */
+        { 6, -1, 0, 22, 0, FSG_LEG_REQUEST },      /* unknown source port */
         { 6, -1, 22, 0, 0, FSG_LEG_RESPONSE },
         { 6, -1, 8080, 8080, 0, FSG_LEG_REQUEST },
     };

@@ -16,16 +16,16 @@ static int s_render(struct fsg_buf *out, const struct fsg_flowlog_record *r)
     char s[FSG_IP_STR_MAX], d[FSG_IP_STR_MAX], ps[FSG_IP_STR_MAX], pd[FSG_IP_STR_MAX];
     static const char *const dirs[] = { "-", "ingress", "egress" };
     static const char *const acts[] = { "ACCEPT", "REJECT", "-" };
-    return fsg_buf_printf(out, "%lu %.*s %s %s %s %s %u %u %u %d %s %s %" PRIu64 " %" PRIu64 " %s %s\n",
-                          r->line, FSG_SPAN_FMT(r->interface_id),
-                          r->has_addrs ? fsg_ip_format(&r->srcaddr, s) : "-",
-                          r->has_addrs ? fsg_ip_format(&r->dstaddr, d) : "-",
-                          r->has_pkt_addrs ? fsg_ip_format(&r->pkt_srcaddr, ps) : "-",
-                          r->has_pkt_addrs ? fsg_ip_format(&r->pkt_dstaddr, pd) : "-",
-                          (unsigned)r->srcport, (unsigned)r->dstport, (unsigned)r->protocol,
-                          r->tcp_flags, dirs[r->flow_direction], acts[r->action], r->packets,
-                          r->bytes, r->start_s == FSG_FLOW_TIME_NONE ? "-" : "t",
-                          r->end_s == FSG_FLOW_TIME_NONE ? "-" : "t") != FSG_OK;
+    return fsg_buf_printf(
+               out, "%lu %.*s %s %s %s %s %u %u %u %d %s %s %" PRIu64 " %" PRIu64 " %s %s\n",
+               r->line, FSG_SPAN_FMT(r->interface_id),
+               r->has_addrs ? fsg_ip_format(&r->srcaddr, s) : "-",
+               r->has_addrs ? fsg_ip_format(&r->dstaddr, d) : "-",
+               r->has_pkt_addrs ? fsg_ip_format(&r->pkt_srcaddr, ps) : "-",
+               r->has_pkt_addrs ? fsg_ip_format(&r->pkt_dstaddr, pd) : "-", (unsigned)r->srcport,
+               (unsigned)r->dstport, (unsigned)r->protocol, r->tcp_flags, dirs[r->flow_direction],
+               acts[r->action], r->packets, r->bytes, r->start_s == FSG_FLOW_TIME_NONE ? "-" : "t",
+               r->end_s == FSG_FLOW_TIME_NONE ? "-" : "t") != FSG_OK;
 }
 
 struct s_result {
@@ -82,7 +82,8 @@ static void s_decode(struct fsg_span in, size_t chunk, const struct fsg_flowlog_
     fsg_flowlog_decoder_destroy(d);
 }
 
-static void s_decode_str(const char *text, const struct fsg_flowlog_options *o, struct s_result *res)
+static void s_decode_str(const char *text, const struct fsg_flowlog_options *o,
+                         struct s_result *res)
 {
     s_decode(fsg_span_from_cstr(text), 0, o, res);
 }
@@ -134,11 +135,13 @@ static int s_default_format(void)
     struct s_result r;
     s_decode_str(s_default_object, NULL, &r);
     T_OK(r.rc);
-    T_STR_EQ(fsg_buf_cstr(&r.text),
-             "2 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 - - 20641 22 6 -1 - ACCEPT 20 4249 t t\n"
-             "3 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 - - 49761 3389 6 -1 - REJECT 20 4249 t t\n"
-             "6 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 "
-             "2001:db8:1234:a102:3304:8879:34cf:4071 - - 34892 22 6 -1 - ACCEPT 54 8855 t t\n");
+    T_STR_EQ(
+        fsg_buf_cstr(&r.text),
+        "2 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 - - 20641 22 6 -1 - ACCEPT 20 4249 t "
+        "t\n"
+        "3 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 - - 49761 3389 6 -1 - REJECT 20 4249 t t\n"
+        "6 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 "
+        "2001:db8:1234:a102:3304:8879:34cf:4071 - - 34892 22 6 -1 - ACCEPT 54 8855 t t\n");
     T_CHECK(r.stats.lines == 5 && r.stats.records == 3 && r.stats.nodata == 1 &&
             r.stats.skipdata == 1 && r.stats.malformed == 0);
     T_CHECK(r.stats.bytes_in == strlen(s_default_object));
@@ -169,11 +172,12 @@ static int s_values(void)
 static int s_per_eni_format(void)
 {
     struct s_result r;
-    s_decode_str("srcaddr dstaddr dstport protocol tcp-flags pkt-srcaddr pkt-dstaddr srcport action type\n"
-                 "10.0.1.5 10.0.20.11 5432 6 2 10.0.1.5 10.0.20.11 40001 ACCEPT IPv4\n"
-                 "10.0.20.11 10.0.1.5 40001 6 18 10.0.20.11 10.0.1.5 5432 ACCEPT IPv4\n"
-                 "10.0.1.6 10.0.20.11 5432 6 - - - 40002 REJECT IPv4\n",
-                 NULL, &r);
+    s_decode_str(
+        "srcaddr dstaddr dstport protocol tcp-flags pkt-srcaddr pkt-dstaddr srcport action type\n"
+        "10.0.1.5 10.0.20.11 5432 6 2 10.0.1.5 10.0.20.11 40001 ACCEPT IPv4\n"
+        "10.0.20.11 10.0.1.5 40001 6 18 10.0.20.11 10.0.1.5 5432 ACCEPT IPv4\n"
+        "10.0.1.6 10.0.20.11 5432 6 - - - 40002 REJECT IPv4\n",
+        NULL, &r);
     T_OK(r.rc);
     T_STR_EQ(fsg_buf_cstr(&r.text),
              "2  10.0.1.5 10.0.20.11 10.0.1.5 10.0.20.11 40001 5432 6 2 - ACCEPT 0 0 - -\n"
@@ -201,11 +205,12 @@ static int s_v5_custom_order(void)
         "ap-southeast-2 apse2-az3 - - ACCEPT 3 10.0.0.71 52.95.128.179 - S3 8 egress OK\n",
         NULL, &r);
     T_OK(r.rc);
-    T_STR_EQ(fsg_buf_cstr(&r.text),
-             "2 eni-1235b8ca123456789 52.95.128.179 10.0.0.71 52.95.128.179 10.0.0.71 80 34210 6 19 "
-             "ingress ACCEPT 14 15044 t t\n"
-             "3 eni-1235b8ca123456789 10.0.0.71 52.95.128.179 10.0.0.71 52.95.128.179 34210 80 6 3 "
-             "egress ACCEPT 7 471 t t\n");
+    T_STR_EQ(
+        fsg_buf_cstr(&r.text),
+        "2 eni-1235b8ca123456789 52.95.128.179 10.0.0.71 52.95.128.179 10.0.0.71 80 34210 6 19 "
+        "ingress ACCEPT 14 15044 t t\n"
+        "3 eni-1235b8ca123456789 10.0.0.71 52.95.128.179 10.0.0.71 52.95.128.179 34210 80 6 3 "
+        "egress ACCEPT 7 471 t t\n");
     fsg_buf_clean_up(&r.text);
     return 0;
 }
@@ -217,24 +222,27 @@ static const char s_all_header[] =
     "region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service "
     "flow-direction traffic-path ecs-cluster-arn ecs-cluster-name ecs-container-instance-arn "
     "ecs-container-instance-id ecs-container-id ecs-second-container-id ecs-service-name "
-    "ecs-task-definition-arn ecs-task-arn ecs-task-id reject-reason resource-id encryption-status\n";
+    "ecs-task-definition-arn ecs-task-arn ecs-task-id reject-reason resource-id "
+    "encryption-status\n";
 
 static int s_every_field(void)
 {
     struct fsg_buf in = FSG_BUF_INIT;
     T_OK(fsg_buf_append_cstr(&in, s_all_header));
     T_OK(fsg_buf_append_cstr(
-        &in, "8 123456789012 eni-0a1b2c3d4e5f60001 10.0.1.5 10.0.20.11 40001 5432 6 10 2000 1700000000 "
-             "1700000060 REJECT OK vpc-1 subnet-1 - 2 IPv4 10.0.1.5 10.0.20.11 us-east-1 use1-az1 - - "
-             "- - ingress - arn:aws:ecs:us-east-1:123456789012:cluster/c c "
-             "arn:aws:ecs:us-east-1:123456789012:container-instance/x x id1 id2 svc "
-             "arn:aws:ecs:us-east-1:123456789012:task-definition/t:1 "
-             "arn:aws:ecs:us-east-1:123456789012:task/c/t t BPA eni-0a1b2c3d4e5f60001 0\n"));
+        &in,
+        "8 123456789012 eni-0a1b2c3d4e5f60001 10.0.1.5 10.0.20.11 40001 5432 6 10 2000 1700000000 "
+        "1700000060 REJECT OK vpc-1 subnet-1 - 2 IPv4 10.0.1.5 10.0.20.11 us-east-1 use1-az1 - - "
+        "- - ingress - arn:aws:ecs:us-east-1:123456789012:cluster/c c "
+        "arn:aws:ecs:us-east-1:123456789012:container-instance/x x id1 id2 svc "
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/t:1 "
+        "arn:aws:ecs:us-east-1:123456789012:task/c/t t BPA eni-0a1b2c3d4e5f60001 0\n"));
     struct s_result r;
     s_decode(fsg_span_from_buf(&in), 0, NULL, &r);
     T_OK(r.rc);
-    T_STR_EQ(fsg_buf_cstr(&r.text), "2 eni-0a1b2c3d4e5f60001 10.0.1.5 10.0.20.11 10.0.1.5 10.0.20.11 "
-                                     "40001 5432 6 2 ingress REJECT 10 2000 t t\n");
+    T_STR_EQ(fsg_buf_cstr(&r.text),
+             "2 eni-0a1b2c3d4e5f60001 10.0.1.5 10.0.20.11 10.0.1.5 10.0.20.11 "
+             "40001 5432 6 2 ingress REJECT 10 2000 t t\n");
     fsg_buf_clean_up(&r.text);
     /* Every documented name maps both ways. */
     for (unsigned f = 1; f < FSG_FIELD_COUNT_; f++) {
@@ -253,15 +261,15 @@ static int s_every_field(void)
 static int s_dash_everywhere(void)
 {
     struct s_result r;
-    s_decode_str(
-        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start "
-        "end action log-status tcp-flags flow-direction pkt-srcaddr pkt-dstaddr\n"
-        "- - - - - - - - - - - - - - - - - -\n"
-        "- - - 10.0.0.1 10.0.0.2 - - - - - - - - - - - - -\n",
-        NULL, &r);
+    s_decode_str("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets "
+                 "bytes start "
+                 "end action log-status tcp-flags flow-direction pkt-srcaddr pkt-dstaddr\n"
+                 "- - - - - - - - - - - - - - - - - -\n"
+                 "- - - 10.0.0.1 10.0.0.2 - - - - - - - - - - - - -\n",
+                 NULL, &r);
     T_OK(r.rc);
     T_STR_EQ(fsg_buf_cstr(&r.text), "2  - - - - 0 0 0 -1 - - 0 0 - -\n"
-                                     "3  10.0.0.1 10.0.0.2 - - 0 0 0 -1 - - 0 0 - -\n");
+                                    "3  10.0.0.1 10.0.0.2 - - 0 0 0 -1 - - 0 0 - -\n");
     T_CHECK(r.stats.records == 2 && r.stats.malformed == 0);
     fsg_buf_clean_up(&r.text);
     return 0;
@@ -281,8 +289,8 @@ static int s_line_endings_and_spaces(void)
                  NULL, &r);
     T_OK(r.rc);
     T_STR_EQ(fsg_buf_cstr(&r.text), "4 eni-a 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n"
-                                     "5 eni-b 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n"
-                                     "7 eni-c 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n");
+                                    "5 eni-b 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n"
+                                    "7 eni-c 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n");
     T_CHECK(r.stats.lines == 3);
     fsg_buf_clean_up(&r.text);
     return 0;
@@ -293,22 +301,22 @@ static int s_garbage_lines_are_counted_and_skipped(void)
     struct s_result r;
     s_decode_str("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets "
                  "bytes start end action log-status\n"
-                 "garbage\n"                                                         /* 2 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK\n"             /* 3 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 70000 6 1 1 1 1 ACCEPT OK\n"         /* 4 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.256 1 2 6 1 1 1 1 ACCEPT OK\n"           /* 5 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 MAYBE OK\n"              /* 6 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK extra\n"       /* 7 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 300 1 1 1 1 ACCEPT OK\n"           /* 8 */
+                 "garbage\n"                                                                /* 2 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK\n"                    /* 3 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 70000 6 1 1 1 1 ACCEPT OK\n"                /* 4 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.256 1 2 6 1 1 1 1 ACCEPT OK\n"                  /* 5 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 MAYBE OK\n"                     /* 6 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK extra\n"              /* 7 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 300 1 1 1 1 ACCEPT OK\n"                  /* 8 */
                  "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 99999999999999999999 1 1 ACCEPT OK\n" /* 9 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 -5 1 1 1 ACCEPT OK\n"            /* 10 */
-                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT WHAT\n"           /* 11 */
-                 "2 1 eni-a 010.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK\n"            /* 12 */
-                 "2 1 eni-b 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK\n",            /* 13 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 -5 1 1 1 ACCEPT OK\n"                   /* 10 */
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT WHAT\n"                  /* 11 */
+                 "2 1 eni-a 010.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK\n"                   /* 12 */
+                 "2 1 eni-b 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK\n",                   /* 13 */
                  NULL, &r);
     T_OK(r.rc);
     T_STR_EQ(fsg_buf_cstr(&r.text), "3 eni-a 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n"
-                                     "13 eni-b 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n");
+                                    "13 eni-b 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n");
     T_CHECK(r.stats.malformed == 10 && r.stats.records == 2 && r.stats.lines == 12);
     T_CHECK(r.n_bad == FSG_FLOWLOG_MALFORMED_SAMPLES);
     T_CHECK(r.bad[0].line == 2 && strstr(r.bad[0].reason, "expected 14 fields, got 1") != NULL);
@@ -329,11 +337,12 @@ static int s_configured_format_without_header(void)
     T_STR_EQ(fsg_buf_cstr(&r.text), "1 eni-a 10.0.0.1 10.0.0.2 - - 1 2 6 -1 - ACCEPT 1 1 t t\n");
     fsg_buf_clean_up(&r.text);
     /* a configured format, ${} spelling; an IPv6 first field starting with a letter is data */
-    struct fsg_flowlog_options o = { .format = "${srcaddr} ${dstaddr} ${dstport} ${protocol} ${action}" };
+    struct fsg_flowlog_options o = { .format =
+                                         "${srcaddr} ${dstaddr} ${dstport} ${protocol} ${action}" };
     s_decode_str("fe80::1 fe80::2 5432 6 ACCEPT\n10.0.0.1 10.0.0.2 22 6 REJECT\n", &o, &r);
     T_OK(r.rc);
     T_STR_EQ(fsg_buf_cstr(&r.text), "1  fe80::1 fe80::2 - - 0 5432 6 -1 - ACCEPT 0 0 - -\n"
-                                     "2  10.0.0.1 10.0.0.2 - - 0 22 6 -1 - REJECT 0 0 - -\n");
+                                    "2  10.0.0.1 10.0.0.2 - - 0 22 6 -1 - REJECT 0 0 - -\n");
     fsg_buf_clean_up(&r.text);
     /* a header still wins over the configured format */
     s_decode_str("dstaddr srcaddr\n10.0.0.2 10.0.0.1\n", &o, &r);
@@ -372,7 +381,7 @@ static int s_header_in_the_middle(void)
                  NULL, &r);
     T_OK(r.rc);
     T_STR_EQ(fsg_buf_cstr(&r.text), "2  10.0.0.1 10.0.0.2 - - 0 22 0 -1 - - 0 0 - -\n"
-                                     "4  10.0.0.1 10.0.0.2 - - 0 80 0 -1 - ACCEPT 0 0 - -\n");
+                                    "4  10.0.0.1 10.0.0.2 - - 0 80 0 -1 - ACCEPT 0 0 - -\n");
     T_CHECK(r.stats.malformed == 0 && r.stats.lines == 2);
     fsg_buf_clean_up(&r.text);
     return 0;
@@ -396,8 +405,8 @@ static int s_long_lines(void)
         s_decode(fsg_span_from_buf(&in), chunk, &o, &r);
         T_OK(r.rc);
         T_STR_EQ(fsg_buf_cstr(&r.text), "2  10.0.0.1 10.0.0.2 - - 0 1 0 -1 - - 0 0 - -\n"
-                                         "4  10.0.0.1 10.0.0.2 - - 0 2 0 -1 - - 0 0 - -\n"
-                                         "6  10.0.0.1 10.0.0.2 - - 0 3 0 -1 - - 0 0 - -\n");
+                                        "4  10.0.0.1 10.0.0.2 - - 0 2 0 -1 - - 0 0 - -\n"
+                                        "6  10.0.0.1 10.0.0.2 - - 0 3 0 -1 - - 0 0 - -\n");
         T_CHECK(r.stats.malformed == 2 && r.stats.lines == 5);
         T_CHECK(r.bad[0].line == 3 && strstr(r.bad[0].reason, "longer than 100") != NULL);
         T_CHECK(r.bad[1].line == 5);
@@ -413,7 +422,8 @@ static int s_split_at_every_offset(void)
 {
     struct fsg_buf plain = FSG_BUF_INIT, gz1 = FSG_BUF_INIT, gz3 = FSG_BUF_INIT;
     T_OK(fsg_buf_append_cstr(&plain, s_default_object));
-    T_OK(fsg_buf_append_cstr(&plain, "garbage\n2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK"));
+    T_OK(fsg_buf_append_cstr(&plain,
+                             "garbage\n2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT OK"));
     T_CHECK(s_gzip(&gz1, fsg_span_from_buf(&plain), 1) == 0);
     T_CHECK(s_gzip(&gz3, fsg_span_from_buf(&plain), 3) == 0);
     struct s_result want;

@@ -30,7 +30,8 @@ static int s_insert_find_grow(void)
 {
     struct fsg_hash *h = NULL;
     struct fsg_error err;
-    struct fsg_hash_options o = { .key_size = sizeof(struct s_key), .value_size = sizeof(struct s_val) };
+    struct fsg_hash_options o = { .key_size = sizeof(struct s_key),
+                                  .value_size = sizeof(struct s_val) };
     T_OK(fsg_hash_new(&o, &h, &err));
     for (uint32_t round = 0; round < 3; round++) {
         for (uint32_t i = 0; i < 5000; i++) {
@@ -68,7 +69,8 @@ static int s_insert_find_grow(void)
 static int s_full_collisions(void)
 {
     struct fsg_hash *h = NULL;
-    struct fsg_hash_options o = { .key_size = sizeof(uint32_t), .value_size = sizeof(uint32_t),
+    struct fsg_hash_options o = { .key_size = sizeof(uint32_t),
+                                  .value_size = sizeof(uint32_t),
                                   .initial_capacity = 1 };
     T_OK(fsg_hash_new(&o, &h, NULL));
     for (uint32_t i = 0; i < 300; i++) {

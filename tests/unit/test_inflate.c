@@ -56,8 +56,9 @@ static int s_gzip_member(struct fsg_buf *out, const char *text, size_t len, int 
 static int s_text(struct fsg_buf *out, int lines)
 {
     for (int i = 0; i < lines; i++) {
-        if (fsg_buf_printf(out, "2 123456789012 eni-%017x 10.0.%d.%d 10.0.20.11 %d 5432 6 %d %d "
-                                "1700000000 1700000060 ACCEPT OK\n",
+        if (fsg_buf_printf(out,
+                           "2 123456789012 eni-%017x 10.0.%d.%d 10.0.20.11 %d 5432 6 %d %d "
+                           "1700000000 1700000060 ACCEPT OK\n",
                            i % 7, i % 5, i % 250, 40000 + i * 7 % 20000, i % 50 + 1,
                            (i * 7919) % 100000) != FSG_OK) {
             return 1;
@@ -284,8 +285,8 @@ static int s_trailing_garbage(void)
                     continue;
                 }
                 char want[96];
-                snprintf(want, sizeof want, "trailing garbage after the last gzip member at byte %zu",
-                         gz.len);
+                snprintf(want, sizeof want,
+                         "trailing garbage after the last gzip member at byte %zu", gz.len);
                 T_STR_EQ(r.err.msg, want);
                 T_CHECK(r.err.offset == gz.len);
             }

@@ -136,7 +136,8 @@ static int s_table(struct fsg_aggregate *agg, struct fsg_buf *out)
     for (size_t i = 0; i < n; i++) {
         char s[FSG_IP_STR_MAX];
         if (fsg_buf_printf(out, "%s %s %u %llu\n", flows[i].eni, fsg_ip_format(&flows[i].src, s),
-                           (unsigned)flows[i].port, (unsigned long long)flows[i].records) != FSG_OK) {
+                           (unsigned)flows[i].port,
+                           (unsigned long long)flows[i].records) != FSG_OK) {
             return 1;
         }
     }
@@ -157,12 +158,13 @@ static int s_runner(void)
     T_CHECK(s_write(dir, "b-truncated.log.gz", gz.ptr, gz.len - 9) == 0);
     T_CHECK(s_write(dir, "c-corrupt.log.gz", bad.ptr, bad.len) == 0);
     T_CHECK(s_write(dir, "d.log", s_object, strlen(s_object)) == 0);
-    T_OK(fsg_buf_append_cstr(&perni, "srcaddr dstaddr dstport srcport\n10.0.9.9 10.0.20.99 443 41000\n"));
+    T_OK(fsg_buf_append_cstr(&perni,
+                             "srcaddr dstaddr dstport srcport\n10.0.9.9 10.0.20.99 443 41000\n"));
     T_CHECK(s_write(dir, "e-per-eni.log", perni.ptr, perni.len) == 0);
 
     char paths[6][512];
-    const char *names[] = { "a.log.gz", "b-truncated.log.gz", "c-corrupt.log.gz", "d.log",
-                            "e-per-eni.log", "missing.log" };
+    const char *names[] = { "a.log.gz", "b-truncated.log.gz", "c-corrupt.log.gz",
+                            "d.log",    "e-per-eni.log",      "missing.log" };
     struct fsg_object objs[8];
     for (int i = 0; i < 6; i++) {
         snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
@@ -171,8 +173,10 @@ static int s_runner(void)
     objs[4].default_eni = "eni-web";
     struct s_ext good = { .data = fsg_span_from_buf(&gz) };
     struct s_ext broken = { .data = fsg_span_from_buf(&gz), .fail_after = 20 };
-    objs[6] = (struct fsg_object){ .name = "s3://bucket/good.log.gz", .run = s_ext_run, .ctx = &good };
-    objs[7] = (struct fsg_object){ .name = "s3://bucket/reset.log.gz", .run = s_ext_run, .ctx = &broken };
+    objs[6] =
+        (struct fsg_object){ .name = "s3://bucket/good.log.gz", .run = s_ext_run, .ctx = &good };
+    objs[7] =
+        (struct fsg_object){ .name = "s3://bucket/reset.log.gz", .run = s_ext_run, .ctx = &broken };
 
     struct fsg_buf first = FSG_BUF_INIT;
     for (unsigned jobs = 1; jobs <= 4; jobs += 3) {
@@ -190,7 +194,8 @@ static int s_runner(void)
         T_CHECK(strstr(res.errors[1].message, "corrupt gzip data") != NULL);
         T_CHECK(res.errors[1].offset > 0 && res.errors[1].offset <= bad.len);
         T_STR_EQ(res.errors[2].source, paths[5]);
-        T_CHECK(res.errors[2].code == FSG_E_NOT_FOUND && strstr(res.errors[2].message, "cannot open"));
+        T_CHECK(res.errors[2].code == FSG_E_NOT_FOUND &&
+                strstr(res.errors[2].message, "cannot open"));
         T_STR_EQ(res.errors[3].source, "s3://bucket/reset.log.gz");
         T_CHECK(res.errors[3].code == FSG_E_NETWORK && res.errors[3].offset == 21);
         /* a.log.gz, d.log, e-per-eni.log and the good external object */
@@ -201,8 +206,8 @@ static int s_runner(void)
         T_CHECK(res.warnings[0].line == 5);
         T_CHECK(s_table(agg, &table) == 0);
         T_STR_EQ(fsg_buf_cstr(&table), "eni-db 10.0.1.5 5432 3\n"
-                                        "eni-db 10.0.1.6 5432 3\n"
-                                        "eni-web 10.0.9.9 443 1\n");
+                                       "eni-db 10.0.1.6 5432 3\n"
+                                       "eni-web 10.0.9.9 443 1\n");
         if (first.len == 0) {
             T_OK(fsg_buf_append_span(&first, fsg_span_from_buf(&table)));
         }

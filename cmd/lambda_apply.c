@@ -1,0 +1,308 @@
+/* The Lambda's reconcile: the policy (cached for policy_ttl_s), the plan of the targets left in
+ * the run, then per target, while the deadline allows: create the managed group when asked,
+ * authorize first, revoke last, associate (as `flowseg apply`); and nlb-sync. Each target gets
+ * one summary entry; a guard's refusal or an AWS failure is that target's "refused"/"error",
+ * not the invocation's. See cmd/lambda_internal.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/apply_out.h"
+#include "cmd/lambda_internal.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/nlb_sync.h"
+#include "policy/audit.h"
+#include "policy/sg_apply.h"
+
+static enum fsg_err s_replace_str(char **slot, const char *value)
+{
+    char *copy = fsg_strdup(value);
+    if (copy == NULL) {
+        return FSG_E_NOMEM;
+    }
+    fsg_free(*slot);
+    *slot = copy;
+    return FSG_OK;
+}
+
+static enum fsg_err s_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
+                                   struct fsg_plan_target *pt, struct fsg_apply_result *res,
+                                   struct fsg_error *err)
+{
+    enum fsg_err rc = FSG_OK;
+    if (t->res.group_id == NULL) {
+        rc = fsg_resolve_ensure_group(run->ec2, &t->req, &t->res, &res->group_created, err);
+        if (rc == FSG_OK) {
+            rc = s_replace_str(&pt->sg->group_id, t->res.group_id);
+        }
+        if (rc == FSG_OK) {
+            rc = s_replace_str(&pt->security_group, t->res.group_id);
+        }
+    }
+    if (rc == FSG_OK) {
+        struct fsg_sg_apply_options ao = { .target = pt->name, .current = &t->current };
+        rc = fsg_sg_apply(run->ec2, pt->sg, &ao, &res->sg, err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_resolve_associate(run->rds, &t->req, &t->res, &res->associated, err);
+    }
+    return rc;
+}
+
+/* What `flowseg apply` does for one target (never --force: the removal guard holds). */
+static void s_apply_one(struct fsg_recon *run, struct fsg_recon_target *t,
+                        struct fsg_plan_target *pt, struct fsg_apply_result *res)
+{
+    if (pt->refused != NULL) {
+        res->status = FSG_APPLY_REFUSED;
+        fsg_audit(FSG_LOG_WARN, "refused", pt->name, pt->security_group,
+                  json_pack("{s:s}", "reason", pt->refused));
+        return;
+    }
+    if (!fsg_sg_plan_has_changes(pt->sg) && t->res.group_id != NULL && !t->assoc.changes) {
+        res->status = FSG_APPLY_UNCHANGED;
+        return;
+    }
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply_target(run, t, pt, res, &err);
+    if (rc == FSG_OK) {
+        res->status = FSG_APPLY_APPLIED;
+        return;
+    }
+    res->status = rc == FSG_E_REFUSED ? FSG_APPLY_REFUSED : FSG_APPLY_FAILED;
+    res->error = fsg_strdup(err.msg[0] != '\0' ? err.msg : fsg_err_str(rc));
+    res->error_code = rc;
+    if (res->status == FSG_APPLY_FAILED) {
+        fsg_audit(FSG_LOG_ERROR, "failed", pt->name, pt->security_group,
+                  json_pack("{s:s, s:s}", "error", err.msg, "code", fsg_err_name(rc)));
+    }
+}
+
+static const char *s_status_name(enum fsg_apply_status s, bool dry_run)
+{
+    switch (s) {
+    case FSG_APPLY_NOT_RUN:
+        return dry_run ? "dry_run" : "not_run";
+    case FSG_APPLY_UNCHANGED:
+        return "unchanged";
+    case FSG_APPLY_APPLIED:
+        return "applied";
+    case FSG_APPLY_REFUSED:
+        return "refused";
+    case FSG_APPLY_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+static int s_set_opt_str(json_t *o, const char *key, const char *value)
+{
+    return value != NULL ? json_object_set_new(o, key, json_string(value)) : 0;
+}
+
+/* {"name", "security_group", "status", "added", "removed", "refused"?, "error"?,
+ *  "group_created"?, "associated"?, "warnings"?}; in a dry run added/removed are the plan's. */
+static json_t *s_target_json(const struct fsg_plan_target *pt, const struct fsg_apply_result *res,
+                             bool dry_run)
+{
+    size_t added = dry_run ? pt->sg->add.len : res->sg.authorized;
+    size_t removed = dry_run ? pt->sg->remove.len : res->sg.revoked;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", pt->name, "security_group",
+                          pt->security_group, "status", s_status_name(res->status, dry_run),
+                          "added", (json_int_t)added, "removed", (json_int_t)removed);
+    json_t *warnings = json_array();
+    int bad = o == NULL || warnings == NULL;
+    for (size_t i = 0; !bad && i < pt->n_warnings; i++) {
+        bad = json_array_append_new(warnings, json_string(pt->warnings[i]));
+    }
+    if (!bad) {
+        bad = s_set_opt_str(o, "refused", pt->refused != NULL ? pt->refused
+                                          : res->status == FSG_APPLY_REFUSED ? res->error
+                                                                               : NULL) ||
+              s_set_opt_str(o, "error", res->status == FSG_APPLY_FAILED ? res->error : NULL) ||
+              (res->group_created && json_object_set_new(o, "group_created", json_true())) ||
+              (res->associated && json_object_set_new(o, "associated", json_true())) ||
+              (pt->n_warnings > 0 && json_object_set(o, "warnings", warnings));
+    }
+    json_decref(warnings);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static enum fsg_err s_defer_target(struct fsg_lambda_work *w, const char *name)
+{
+    fsg_log(FSG_LOG_WARN, "target %s deferred: the invocation's deadline is near", name);
+    return fsg_lambda_work_add(w->deferred, json_pack("{s:s}", "target", name));
+}
+
+static enum fsg_err s_each_target(struct fsg_lambda_work *w, struct fsg_recon *run,
+                                  struct fsg_error *err)
+{
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < run->plan->n_targets; i++) {
+        struct fsg_plan_target *pt = &run->plan->targets[i];
+        if (!fsg_lambda_work_in_time(w, w->margin_ms / 2)) {
+            rc = s_defer_target(w, pt->name);
+            continue;
+        }
+        struct fsg_apply_result res = { 0 };
+        if (!w->dry_run) {
+            s_apply_one(run, &run->targets[i], pt, &res);
+        }
+        rc = fsg_lambda_work_add(w->targets, s_target_json(pt, &res, w->dry_run));
+        fsg_free(res.error);
+    }
+    return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory");
+}
+
+enum fsg_err fsg_lambda_reconcile(struct fsg_lambda_work *w, struct fsg_recon *run,
+                                  struct fsg_error *err)
+{
+    if (run->n_targets == 0) {
+        return FSG_OK;
+    }
+    if (!fsg_lambda_work_in_time(w, w->margin_ms / 2)) {
+        enum fsg_err rc = FSG_OK;
+        for (size_t i = 0; rc == FSG_OK && i < run->n_targets; i++) {
+            rc = s_defer_target(w, run->targets[i].config->name);
+        }
+        return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory");
+    }
+    enum fsg_err rc = fsg_lambda_state_policy(w->st, &w->policy, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    run->model = w->st->model;
+    struct fsg_recon_options o = { .cmd = "lambda" };
+    rc = fsg_recon_plan_targets(&o, run, err);
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "plan (nothing changed): ");
+        return rc;
+    }
+    return s_each_target(w, run, err);
+}
+
+enum fsg_err fsg_lambda_work_reconcile_all(struct fsg_lambda_work *w, struct fsg_error *err)
+{
+    struct fsg_lambda_state *st = w->st;
+    if (st->config->n_targets == 0) {
+        return FSG_OK;
+    }
+    if (!fsg_lambda_work_in_time(w, w->margin_ms)) {
+        enum fsg_err rc = FSG_OK;
+        for (size_t i = 0; rc == FSG_OK && i < st->config->n_targets; i++) {
+            rc = s_defer_target(w, st->config->targets[i].name);
+        }
+        return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory");
+    }
+    enum fsg_err rc = fsg_lambda_state_aws(st, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    struct fsg_recon run;
+    fsg_lambda_recon_borrow(st, &run);
+    struct fsg_recon_options o = { .cmd = "lambda" };
+    rc = fsg_recon_resolve_targets(&o, &run, false, err);
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "aws (nothing changed): ");
+    } else {
+        rc = fsg_lambda_reconcile(w, &run, err);
+    }
+    fsg_lambda_recon_release(&run);
+    fsg_recon_clean_up(&run);
+    return rc;
+}
+
+/* ---- nlb-sync ------------------------------------------------------------------------------ */
+
+static void s_on_nlb_event(const struct fsg_nlb_event *ev, void *userdata)
+{
+    (void)userdata;
+    struct fsg_buf line = FSG_BUF_INIT;
+    if (fsg_nlb_event_json(ev, &line) == FSG_OK) {
+        fsg_log_fields(ev->kind == FSG_NLB_EVENT_KEEP_STALE ? FSG_LOG_WARN : FSG_LOG_INFO,
+                       fsg_buf_cstr(&line));
+    }
+    fsg_buf_clean_up(&line);
+}
+
+/* FLOWSEG_NLB_POLL_MS (as `flowseg nlb-sync`), else the library's default. */
+static long s_poll_ms(void)
+{
+    const char *s = getenv("FLOWSEG_NLB_POLL_MS");
+    char *end = NULL;
+    long v = s != NULL ? strtol(s, &end, 10) : 0;
+    return s != NULL && *s != '\0' && *end == '\0' && v >= 1 && v <= 600000 ? v : 0;
+}
+
+/* The healthy wait: the config's, cut to what the deadline leaves (at least 1 s). */
+static long s_healthy_timeout_s(const struct fsg_lambda_work *w, long configured_s)
+{
+    long want = configured_s > 0 ? configured_s : FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S;
+    int64_t left = fsg_lambda_remaining_ms(w->inv, fsg_lambda_now_ms()) - w->margin_ms / 2;
+    if (left < (int64_t)want * 1000) {
+        want = left >= 1000 ? (long)(left / 1000) : 1;
+    }
+    return want;
+}
+
+static enum fsg_err s_nlb_summary(struct fsg_lambda_work *w, const struct fsg_nlb_sync_options *o,
+                                  const struct fsg_nlb_sync_result *r, enum fsg_err rc,
+                                  const struct fsg_error *detail)
+{
+    struct fsg_buf text = FSG_BUF_INIT;
+    json_t *nlb = NULL;
+    if (r->planned && fsg_nlb_sync_result_json(o, r, &text) == FSG_OK) {
+        nlb = json_loadb((const char *)text.ptr, text.len, 0, NULL);
+    } else {
+        nlb = json_pack("{s:s, s:s, s:s}", "target_group_arn", o->target_group_arn,
+                        "rds_instance", o->rds_instance, "result", "failed");
+    }
+    fsg_buf_clean_up(&text);
+    if (nlb != NULL && rc != FSG_OK &&
+        json_object_set_new(nlb, "error", json_string(detail->msg)) != 0) {
+        json_decref(nlb);
+        nlb = NULL;
+    }
+    json_decref(w->nlb);
+    w->nlb = nlb;
+    return nlb != NULL ? FSG_OK : FSG_E_NOMEM;
+}
+
+enum fsg_err fsg_lambda_work_nlb(struct fsg_lambda_work *w, struct fsg_error *err)
+{
+    const struct fsg_config_nlb *cn = &w->st->config->nlb;
+    if (cn->target_group_arn == NULL || cn->rds_instance == NULL) {
+        return fsg_lambda_work_warn(w, "the config has no nlb section (target_group_arn, "
+                                       "rds_instance): nothing to sync");
+    }
+    if (!fsg_lambda_work_in_time(w, w->margin_ms / 2)) {
+        fsg_log(FSG_LOG_WARN, "nlb-sync deferred: the invocation's deadline is near");
+        return fsg_lambda_work_add(w->deferred, json_pack("{s:s}", "job", "nlb_sync"));
+    }
+    enum fsg_err rc = fsg_lambda_state_aws(w->st, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    struct fsg_nlb_sync_options o = {
+        .ec2 = w->st->ec2, .rds = w->st->rds, .elbv2 = w->st->elbv2,
+        .target_group_arn = cn->target_group_arn, .rds_instance = cn->rds_instance,
+        .port = cn->port, .healthy_timeout_s = s_healthy_timeout_s(w, cn->healthy_timeout_s),
+        .poll_ms = s_poll_ms(), .dry_run = w->dry_run,
+        .resolve = fsg_nlb_resolve_getaddrinfo, .on_event = s_on_nlb_event,
+    };
+    struct fsg_nlb_sync_result result = { 0 };
+    rc = fsg_nlb_sync_run(&o, &result, err);
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "nlb-sync: ");
+        fsg_log(FSG_LOG_ERROR, "%s (%s)", err->msg, fsg_err_name(rc));
+    }
+    if (s_nlb_summary(w, &o, &result, rc, err) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    fsg_nlb_sync_result_clean_up(&result);
+    return rc;
+}

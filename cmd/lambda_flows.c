@@ -1,0 +1,305 @@
+/* The Lambda's S3 work: the objects of an S3/EventBridge event (or of a scanned prefix) are
+ * streamed one at a time from GetObject into one flow table (never held whole in memory), with
+ * the deadline checked before each; then the targets whose interfaces appear in the flows are
+ * reconciled (cmd/lambda_apply.c). See cmd/lambda_internal.h. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cmd/lambda_internal.h"
+#include "flowlogs/aggregate.h"
+#include "flowlogs/s3_source.h"
+#include "flowlogs/source.h"
+#include "lib/aws.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+/* Deferred objects listed one by one in the summary; more are only counted. */
+#define S_MAX_DEFERRED_LISTED 200
+
+/* What reading the objects of one invocation holds; released in one place. */
+struct s_flows {
+    struct fsg_recon run;          /* every target resolved (borrows the state's clients) */
+    struct fsg_eni_hint *hints;
+    size_t n_hints;
+    struct fsg_aggregate *agg;     /* NULL until the first object is read */
+    struct fsg_s3_source *s3;
+    struct fsg_flowlog_options dec;
+    size_t n_deferred;
+};
+
+static void s_flows_clean_up(struct s_flows *f)
+{
+    fsg_s3_source_destroy(f->s3);
+    fsg_aggregate_destroy(f->agg);
+    fsg_free(f->hints);
+    fsg_lambda_recon_release(&f->run);
+    fsg_recon_clean_up(&f->run);
+}
+
+static json_t *s_object_json(const char *bucket, const char *key, size_t key_len, uint64_t size)
+{
+    json_t *o = json_pack("{s:s, s:s%}", "bucket", bucket, "key", key, key_len);
+    if (o != NULL && size > 0 && json_object_set_new(o, "size", json_integer((json_int_t)size))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static enum fsg_err s_defer(struct fsg_lambda_work *w, struct s_flows *f, json_t *entry)
+{
+    if (++f->n_deferred > S_MAX_DEFERRED_LISTED) {
+        json_decref(entry);
+        return FSG_OK;
+    }
+    return fsg_lambda_work_add(w->deferred, entry);
+}
+
+/* Resolves every target (interfaces for the flow engine's hints), then the flow table and the
+ * S3 source; once per invocation, before the first object. */
+static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct fsg_error *err)
+{
+    struct fsg_lambda_state *st = w->st;
+    enum fsg_err rc = fsg_lambda_state_aws(st, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    fsg_lambda_recon_borrow(st, &f->run);
+    struct fsg_recon_options o = { .cmd = "lambda" };
+    rc = fsg_recon_resolve_targets(&o, &f->run, true, err);
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "aws (nothing changed): ");
+        return rc;
+    }
+    rc = fsg_recon_eni_hints(&f->run, &f->hints, &f->n_hints);
+    if (rc == FSG_OK) {
+        struct fsg_aggregate_options ao = { .hints = f->hints, .n_hints = f->n_hints };
+        rc = fsg_aggregate_new(&ao, &f->agg, err);
+    }
+    if (rc == FSG_OK) {
+        /* One job: every object goes through the state's HTTP client and credentials. */
+        struct fsg_aws_client_options tmpl = { .http = st->http, .creds = st->creds };
+        struct fsg_s3_source_options so = { .region = st->config->region,
+                                            .key_regex = st->config->key_regex,
+                                            .since_s = FSG_S3_TIME_NONE,
+                                            .until_s = FSG_S3_TIME_NONE, .aws = &tmpl };
+        rc = fsg_s3_source_new(&so, &f->s3, err);
+    }
+    f->dec = (struct fsg_flowlog_options){ .format = st->config->flowlog_format };
+    return rc == FSG_E_NOMEM ? fsg_error_set(err, rc, "out of memory") : rc;
+}
+
+/* Streams one object into the table; its outcome goes into entry ("records" or "error").
+ * Fails only when the run itself cannot go on (memory). */
+static enum fsg_err s_read_object(struct s_flows *f, const struct fsg_object *obj, json_t *entry,
+                                  struct fsg_error *err)
+{
+    struct fsg_object o = *obj;
+    if (o.default_eni == NULL) {
+        o.default_eni = fsg_recon_default_eni(&f->run, o.name);
+    }
+    uint64_t before = fsg_aggregate_stats(f->agg)->records;
+    struct fsg_run_options ro = { .jobs = 1, .decoder = &f->dec };
+    struct fsg_run_result res = { 0 };
+    enum fsg_err rc = fsg_run_objects(&o, 1, &ro, f->agg, &res, err);
+    if (rc == FSG_OK && res.n_errors > 0) {
+        const struct fsg_run_error *e = &res.errors[0];
+        fsg_log(FSG_LOG_WARN, "%s: at byte %" PRIu64 ": %s (%s)", e->source, e->offset,
+                e->message, fsg_err_name(e->code));
+        json_t *msg = json_sprintf("at byte %" PRIu64 ": %s (%s)", e->offset, e->message,
+                                   fsg_err_name(e->code));
+        rc = json_object_set_new(entry, "error", msg) == 0 ? FSG_OK : FSG_E_NOMEM;
+    } else if (rc == FSG_OK) {
+        uint64_t n = fsg_aggregate_stats(f->agg)->records - before;
+        rc = json_object_set_new(entry, "records", json_integer((json_int_t)n)) == 0
+                 ? FSG_OK
+                 : FSG_E_NOMEM;
+    }
+    fsg_run_result_clean_up(&res);
+    return rc == FSG_E_NOMEM ? fsg_error_set(err, rc, "out of memory") : rc;
+}
+
+/* One object named by the event. */
+static enum fsg_err s_event_object(struct fsg_lambda_work *w, struct s_flows *f,
+                                   const struct fsg_s3_event_item *it, struct fsg_error *err)
+{
+    json_t *entry = s_object_json(it->bucket, it->key, strlen(it->key), it->size);
+    if (entry == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    if (!fsg_lambda_work_in_time(w, w->margin_ms)) {
+        return s_defer(w, f, entry);
+    }
+    if (w->st->config->n_targets == 0) {
+        return fsg_lambda_work_add(w->objects, entry); /* listed, not read */
+    }
+    struct fsg_buf url = FSG_BUF_INIT;
+    struct fsg_object *objs = NULL;
+    size_t n = 0;
+    struct fsg_error oerr = { 0 };
+    enum fsg_err rc = f->agg == NULL ? s_setup(w, f, err) : FSG_OK;
+    if (rc == FSG_OK) {
+        rc = fsg_buf_printf(&url, "s3://%s/%s", it->bucket, it->key);
+    }
+    if (rc == FSG_OK) {
+        /* A key named in full is never listed; a refused one (Parquet) is this object's error. */
+        enum fsg_err orc = fsg_s3_source_expand(f->s3, fsg_buf_cstr(&url), &objs, &n, &oerr);
+        if (orc == FSG_OK && n == 1) {
+            rc = s_read_object(f, &objs[0], entry, err);
+        } else if (orc == FSG_E_NOMEM) {
+            rc = fsg_error_set(err, orc, "out of memory");
+        } else {
+            rc = json_object_set_new(entry, "error", json_string(oerr.msg)) == 0 ? FSG_OK
+                                                                                : FSG_E_NOMEM;
+        }
+    }
+    fsg_free(objs);
+    fsg_buf_clean_up(&url);
+    if (rc != FSG_OK) {
+        json_decref(entry);
+        return rc;
+    }
+    return fsg_lambda_work_add(w->objects, entry);
+}
+
+/* "s3://bucket/key" (a name the source made) -> an entry. */
+static json_t *s_listed_json(const char *name)
+{
+    const char *b = name + 5;
+    const char *slash = strchr(b, '/');
+    if (slash == NULL) {
+        return NULL;
+    }
+    char bucket[256];
+    size_t blen = (size_t)(slash - b) < sizeof bucket ? (size_t)(slash - b) : sizeof bucket - 1;
+    memcpy(bucket, b, blen);
+    bucket[blen] = '\0';
+    return s_object_json(bucket, slash + 1, strlen(slash + 1), 0);
+}
+
+/* {"scan": URL}: the URL means what a `flowseg flows` SOURCE means (a trailing "/" = every
+ * object below the prefix, filtered by key_regex; else that one object). A listing error fails
+ * the invocation: nothing was read. */
+static enum fsg_err s_scan(struct fsg_lambda_work *w, struct s_flows *f,
+                           const struct fsg_s3_event_item *it, struct fsg_error *err)
+{
+    if (!fsg_lambda_work_in_time(w, w->margin_ms)) {
+        json_t *entry = s_object_json(it->bucket, it->key, strlen(it->key), 0);
+        return entry != NULL ? s_defer(w, f, entry)
+                             : fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    if (w->st->config->n_targets == 0) {
+        return FSG_OK;
+    }
+    struct fsg_buf url = FSG_BUF_INIT;
+    struct fsg_object *objs = NULL;
+    size_t n = 0;
+    enum fsg_err rc = s_setup(w, f, err);
+    if (rc == FSG_OK && fsg_buf_printf(&url, "s3://%s/%s", it->bucket, it->key) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_s3_source_expand(f->s3, fsg_buf_cstr(&url), &objs, &n, err);
+    }
+    if (rc == FSG_OK) {
+        fsg_log(FSG_LOG_INFO, "scan %s: %zu object(s)", fsg_buf_cstr(&url), n);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        json_t *entry = s_listed_json(objs[i].name);
+        if (entry == NULL) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+        } else if (!fsg_lambda_work_in_time(w, w->margin_ms)) {
+            rc = s_defer(w, f, entry);
+        } else if ((rc = s_read_object(f, &objs[i], entry, err)) == FSG_OK) {
+            rc = fsg_lambda_work_add(w->objects, entry);
+        } else {
+            json_decref(entry);
+        }
+    }
+    fsg_free(objs);
+    fsg_buf_clean_up(&url);
+    return rc;
+}
+
+/* keep[i]: target i has an interface that appears in the flow table (any direction). */
+static enum fsg_err s_select(struct s_flows *f, bool *keep, struct fsg_error *err)
+{
+    const char **enis = fsg_calloc(f->n_hints + 1, sizeof *enis);
+    if (enis == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < f->n_hints; i++) {
+        enis[i] = f->hints[i].eni;
+    }
+    struct fsg_flow *flows = NULL;
+    size_t n = 0;
+    enum fsg_err rc = FSG_OK;
+    if (f->n_hints > 0) { /* no interface known: no target can be seen (0 would mean "all") */
+        rc = fsg_aggregate_result(f->agg, FSG_DIRECTION_ALL, enis, f->n_hints, &flows, &n, err);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        if (i > 0 && strcmp(flows[i].eni, flows[i - 1].eni) == 0) {
+            continue; /* sorted by eni: each interface once */
+        }
+        for (size_t t = 0; t < f->run.n_targets; t++) {
+            const struct fsg_resolved_target *r = &f->run.targets[t].res;
+            for (size_t k = 0; k < r->n_enis; k++) {
+                keep[t] = keep[t] || strcmp(r->enis[k], flows[i].eni) == 0;
+            }
+        }
+    }
+    fsg_free(flows);
+    fsg_free((void *)enis);
+    return rc;
+}
+
+/* The targets seen, with the inbound flows for the plan's impact, then the reconcile. */
+static enum fsg_err s_reconcile_seen(struct fsg_lambda_work *w, struct s_flows *f,
+                                     struct fsg_error *err)
+{
+    bool *keep = fsg_calloc(f->run.n_targets + 1, sizeof *keep);
+    if (keep == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    enum fsg_err rc = s_select(f, keep, err);
+    if (rc == FSG_OK) {
+        fsg_recon_keep_targets(&f->run, keep);
+        rc = fsg_aggregate_result(f->agg, FSG_DIRECTION_INGRESS, NULL, 0, &f->run.flows,
+                                  &f->run.n_flows, err);
+        f->run.has_flows = true;
+    }
+    fsg_free(keep);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    fsg_log(FSG_LOG_INFO, "%zu of %zu target(s) seen in the flows", f->run.n_targets,
+            w->st->config->n_targets);
+    return fsg_lambda_reconcile(w, &f->run, err);
+}
+
+enum fsg_err fsg_lambda_work_flows(struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
+                                   const bool *wanted, struct fsg_error *err)
+{
+    struct s_flows f = { 0 };
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < ev->n_items; i++) {
+        if (ev->kind == FSG_S3_EVENT_SCAN) {
+            rc = s_scan(w, &f, &ev->items[i], err);
+        } else if (wanted[i]) {
+            rc = s_event_object(w, &f, &ev->items[i], err);
+        }
+    }
+    if (rc == FSG_OK && w->st->config->n_targets == 0 && ev->n_items > 0) {
+        rc = fsg_lambda_work_warn(w, "the config has no targets: nothing to reconcile, no "
+                                     "object read");
+    }
+    if (rc == FSG_OK && f.n_deferred > S_MAX_DEFERRED_LISTED) {
+        rc = fsg_lambda_work_warn(w, "%zu more deferred object(s) not listed",
+                                  f.n_deferred - S_MAX_DEFERRED_LISTED);
+    }
+    if (rc == FSG_OK && f.agg != NULL) {
+        rc = s_reconcile_seen(w, &f, err);
+    }
+    s_flows_clean_up(&f);
+    return rc;
+}

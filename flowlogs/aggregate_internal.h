@@ -1,0 +1,101 @@
+/* Internal to flowlogs/aggregate.c and flowlogs/aggregate_result.c: the aggregator's state.
+ * Not a public header: nothing outside these two files may rely on it. */
+#ifndef FSG_FLOWLOGS_AGGREGATE_INTERNAL_H
+#define FSG_FLOWLOGS_AGGREGATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowlogs/aggregate.h"
+#include "lib/error.h"
+#include "lib/flow.h"
+#include "lib/hash.h"
+#include "lib/ip.h"
+
+/* The value of first until a start is seen (min() then needs no special case). */
+#define FSG_AGG_FIRST_NONE INT64_MAX
+
+/* The hot-path key: 40 bytes, no padding, hashed and compared as bytes. */
+struct fsg_agg_key {
+    uint8_t a[16]; /* initiator (lib/ip.h 16-byte form) */
+    uint8_t b[16]; /* responder */
+    uint32_t eni;  /* interned id */
+    uint16_t port; /* responder port */
+    uint8_t proto;
+    uint8_t flags; /* FSG_AGG_F_* */
+};
+_Static_assert(sizeof(struct fsg_agg_key) == 40, "struct fsg_agg_key must have no padding");
+
+#define FSG_AGG_F_ACTION_MASK 0x03u /* enum fsg_flow_action */
+#define FSG_AGG_F_RDIR_SHIFT 3      /* enum fsg_rdir, 2 bits */
+#define FSG_AGG_F_RDIR_MASK 0x18u
+#define FSG_AGG_F_A_V6 0x20u
+#define FSG_AGG_F_B_V6 0x40u
+
+struct fsg_agg_val {
+    uint64_t records;
+    uint64_t packets;
+    uint64_t bytes;
+    int64_t first; /* FSG_AGG_FIRST_NONE until a start is seen */
+    int64_t last;  /* FSG_FLOW_TIME_NONE until an end is seen */
+};
+
+struct fsg_agg_hint {
+    char eni[FSG_ENI_ID_MAX];
+    struct fsg_ip *addrs;
+    size_t n_addrs;
+    uint16_t service_port;
+};
+
+struct fsg_agg_eni {
+    char name[FSG_ENI_ID_MAX]; /* NUL-padded: also the intern table key */
+    size_t len;
+    uint16_t service_port;
+    const struct fsg_agg_hint *hint; /* NULL when the config knows nothing of this ENI */
+};
+
+/* Records in flight: each add() prefetches its slot, the entry of the record added
+ * FSG_AGG_PIPE_ENTRY calls earlier, and folds the one added FSG_AGG_PIPE calls earlier, so the
+ * table's cache misses overlap instead of stalling every record. */
+#define FSG_AGG_PIPE 16
+#define FSG_AGG_PIPE_ENTRY 8
+
+struct fsg_agg_pending {
+    struct fsg_agg_key k;
+    uint64_t hash;
+    uint64_t packets;
+    uint64_t bytes;
+    int64_t first;
+    int64_t last;
+};
+
+/* A direct-mapped cache in front of the intern table: most records hit it with one compare. */
+#define FSG_AGG_ICACHE 64
+_Static_assert(FSG_ENI_ID_MAX == 32, "the intern cache compares four words");
+struct fsg_agg_icache {
+    uint64_t w[FSG_ENI_ID_MAX / 8]; /* the NUL-padded name */
+    uint32_t id_plus_1;             /* 0 = empty */
+};
+
+struct fsg_aggregate {
+    struct fsg_agg_pending pipe[FSG_AGG_PIPE];
+    unsigned pipe_head; /* oldest pending */
+    unsigned pipe_n;
+    struct fsg_hash *flows; /* struct fsg_agg_key -> struct fsg_agg_val */
+    struct fsg_hash *names; /* char[FSG_ENI_ID_MAX] -> uint32_t id */
+    struct fsg_agg_eni *enis;
+    size_t n_enis;
+    size_t cap_enis;
+    struct fsg_agg_hint *hints;
+    size_t n_hints;
+    size_t max_entries;
+    bool has_service_ports; /* a hint names a database port: the leg depends on the ENI */
+    struct fsg_agg_icache icache[FSG_AGG_ICACHE];
+    struct fsg_flow_stats stats;
+};
+
+/* The error for a failed table operation: FSG_E_LIMIT (too many rows) or FSG_E_NOMEM. */
+enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err);
+
+#endif
