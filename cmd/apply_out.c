@@ -9,7 +9,7 @@
 #include "lib/json.h"
 #include "policy/report.h"
 
-static const char *s_status_name(enum fsg_apply_status s)
+const char *fsg_apply_status_name(enum fsg_apply_status s)
 {
     switch (s) {
     case FSG_APPLY_NOT_RUN:
@@ -98,7 +98,8 @@ static enum fsg_err s_text(const struct fsg_apply_output *out, struct fsg_buf *b
 static json_t *s_json_target(const struct fsg_plan_target *pt, const struct fsg_apply_result *r)
 {
     return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:b, s:s?}", "name", pt->name,
-                     "security_group", pt->security_group, "status", s_status_name(r->status),
+                     "security_group", pt->security_group, "status",
+                     fsg_apply_status_name(r->status),
                      "group_created", r->group_created, "authorized",
                      (json_int_t)r->sg.authorized, "already_present",
                      (json_int_t)r->sg.already_present, "revoked", (json_int_t)r->sg.revoked,

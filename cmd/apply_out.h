@@ -26,6 +26,9 @@ struct fsg_apply_result {
     enum fsg_err error_code;
 };
 
+/* "not_run", "unchanged", "applied", "refused", "failed". Static. */
+const char *fsg_apply_status_name(enum fsg_apply_status s);
+
 struct fsg_apply_output {
     const struct fsg_plan *plan;             /* what was planned (or the saved plan) */
     const struct fsg_apply_result *results;  /* one per plan target */

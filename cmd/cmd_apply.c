@@ -6,39 +6,54 @@
 #include <string.h>
 
 #include "cmd/apply_out.h"
+#include "cmd/apply_target.h"
 #include "cmd/cli.h"
+#include "cmd/opts.h"
 #include "cmd/reconcile.h"
 #include "lib/mem.h"
-#include "policy/audit.h"
 #include "policy/report.h"
 #include "policy/sg_apply.h"
 
-static const char s_usage_text[] =
-    "usage: flowseg apply [OPTIONS] [SOURCE...]\n"
-    "\n"
-    "Reconciles for real: the same plan as 'flowseg plan' (policy from the PCE or --policy,\n"
-    "current rules read live from EC2, guards, impact on the flows of SOURCEs), then for each\n"
-    "target: create the managed group when the config says {\"create\": ...}, authorize the new\n"
-    "rules (one AuthorizeSecurityGroupIngress), revoke the stale ones (one\n"
-    "RevokeSecurityGroupIngress by rule id), then associate the group with the RDS instance\n"
-    "(associate: add | replace | none; ModifyDBInstance only when the set changes).\n"
-    "A target refused by a guard is not touched. Every change and refusal is one JSON audit\n"
-    "line on stderr. Prints the report and what was done.\n"
-    "\n"
-    "options:\n"
-    "  --plan FILE          apply exactly this saved plan (from 'flowseg plan --save-plan\n"
-    "                       FILE'); refused (exit 1, nothing changed) when any of its security\n"
-    "                       groups changed since the plan was made\n"
-    "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
-    "  --save-policy FILE   also write the policy bundle that was used\n"
-    "  --force              override the removal guard (max_removals) only\n"
-    "  --dry-run            plan only, change nothing (also config \"dry_run\": true)\n"
-    "  --format FORMAT      text (default) or json (the plan report plus an \"apply\" object)\n"
-    "  --out FILE           write the output to FILE instead of standard output\n"
-    "  --help               this text\n"
-    "\n"
-    "Exit: 0 done (or nothing to do), 1 error or any target refused/failed (named on stderr;\n"
-    "the other targets are still applied), 2 usage.\n";
+/* The source options apply takes, and its default --jobs (as plan). */
+#define S_SOURCE_OPTS (FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW)
+#define S_DEFAULT_JOBS 2
+
+static void s_help(void)
+{
+    fputs("usage: flowseg apply [OPTIONS] [SOURCE...]\n"
+          "\n"
+          "Reconciles for real: the same plan as 'flowseg plan' (policy from the PCE or --policy,\n"
+          "current rules read live from EC2, guards, impact on the flows of SOURCEs), then for each\n"
+          "target: create the managed group when the config says {\"create\": ...}, authorize the new\n"
+          "rules (one AuthorizeSecurityGroupIngress), revoke the stale ones (one\n"
+          "RevokeSecurityGroupIngress by rule id), then associate the group with the RDS instance\n"
+          "(associate: add | replace | none; ModifyDBInstance only when the set changes).\n"
+          "A target refused by a guard is not touched. Every change and refusal is one JSON audit\n"
+          "line on stderr. Prints the report and what was done.\n"
+          "\n",
+          stdout);
+    fsg_sources_help_source(stdout);
+    fputs("Any SOURCE that cannot be read: exit 1, nothing changed.\n"
+          "\n"
+          "options:\n"
+          "  --plan FILE          apply exactly this saved plan (from 'flowseg plan --save-plan\n"
+          "                       FILE'); refused (exit 1, nothing changed) when any of its security\n"
+          "                       groups changed since the plan was made; takes no --policy,\n"
+          "                       --save-policy or SOURCE\n"
+          "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
+          "  --save-policy FILE   also write the policy bundle that was used\n"
+          "  --force              override the removal guard (max_removals) only\n"
+          "  --dry-run            plan only, change nothing (also config \"dry_run\": true)\n"
+          "  --format FORMAT      text (default) or json (the plan report plus an \"apply\" object)\n"
+          "  --out FILE           write the output to FILE instead of standard output\n",
+          stdout);
+    fsg_sources_help_options(stdout, S_SOURCE_OPTS, S_DEFAULT_JOBS);
+    fputs("  --help               this text\n"
+          "\n"
+          "Exit: 0 done (or nothing to do), 1 error or any target refused/failed (named on stderr;\n"
+          "the other targets are still applied), 2 usage.\n",
+          stdout);
+}
 
 struct s_opts {
     struct fsg_recon_options recon;
@@ -46,136 +61,38 @@ struct s_opts {
     const char *out;
     bool json;
     bool dry_run;
-    const char **sources;
 };
 
-static int s_parse_opts(struct fsg_cli *cli, int argc, char **argv, struct s_opts *o)
+static int s_parse_format(const struct fsg_cli *cli, const char *cmd, const char *name,
+                          const char *value, void *ctx)
 {
-    static const char *const valued[] = { "--policy", "--save-policy", "--plan", "--format",
-                                          "--out" };
-    const char **slots[] = { &o->recon.policy, &o->recon.save_policy, &o->plan_file, NULL,
-                             &o->out };
-    bool options_done = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (options_done || a[0] != '-' || strcmp(a, "-") == 0) {
-            o->sources[o->recon.n_sources++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            options_done = true;
-            continue;
-        }
-        if (strcmp(a, "--force") == 0) {
-            o->recon.force = true;
-            continue;
-        }
-        if (strcmp(a, "--dry-run") == 0) {
-            o->dry_run = true;
-            continue;
-        }
-        size_t k = 0;
-        while (k < sizeof valued / sizeof valued[0] &&
-               !fsg_recon_opt_value(valued[k], argc, argv, &i, &v)) {
-            k++;
-        }
-        if (k == sizeof valued / sizeof valued[0]) {
-            return fsg_cli_usage_error(cli, "apply", "unknown option '%s'", a);
-        }
-        if (v == NULL || v[0] == '\0') {
-            return fsg_cli_usage_error(cli, "apply", "%s needs a value", valued[k]);
-        }
-        if (slots[k] != NULL) {
-            *slots[k] = v;
-        } else if (strcmp(v, "text") == 0 || strcmp(v, "json") == 0) {
-            o->json = strcmp(v, "json") == 0;
-        } else {
-            return fsg_cli_usage_error(cli, "apply", "--format must be text or json (got '%s')",
-                                       v);
-        }
+    if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+        return fsg_cli_usage_error(cli, cmd, "%s must be text or json (got '%s')", name, value);
     }
-    if (o->plan_file != NULL &&
-        (o->recon.n_sources > 0 || o->recon.policy != NULL || o->recon.save_policy != NULL)) {
-        return fsg_cli_usage_error(cli, "apply", "--plan FILE applies a saved plan as it is: "
-                                                 "it takes no --policy, --save-policy or "
-                                                 "SOURCE");
-    }
+    *(bool *)ctx = strcmp(value, "json") == 0;
     return FSG_EXIT_OK;
 }
 
-/* ---- one target ------------------------------------------------------------------------------ */
-
-static enum fsg_err s_replace_str(char **slot, const char *value)
+static int s_parse_opts(struct fsg_cli *cli, int argc, char **argv, struct s_opts *o)
 {
-    char *copy = fsg_strdup(value);
-    if (copy == NULL) {
-        return FSG_E_NOMEM;
+    struct fsg_opt table[7 + FSG_SOURCES_OPTS_MAX] = {
+        { "--policy", .value = &o->recon.policy },
+        { "--save-policy", .value = &o->recon.save_policy },
+        { "--plan", .value = &o->plan_file },
+        { "--format", .parse = s_parse_format, .ctx = &o->json },
+        { "--out", .value = &o->out },
+        { "--force", .flag = &o->recon.force },
+        { "--dry-run", .flag = &o->dry_run },
+    };
+    struct fsg_sources_opts *src = &o->recon.flows;
+    size_t n = 7 + fsg_sources_opts_table(src, S_SOURCE_OPTS, table + 7);
+    int ex = fsg_opts_parse(cli, "apply", table, n, argc, argv, src->args, &src->n_args);
+    if (ex == FSG_EXIT_OK && o->plan_file != NULL &&
+        (src->n_args > 0 || o->recon.policy != NULL || o->recon.save_policy != NULL)) {
+        ex = fsg_cli_usage_error(cli, "apply", "--plan FILE applies a saved plan as it is: "
+                                               "it takes no --policy, --save-policy or SOURCE");
     }
-    fsg_free(*slot);
-    *slot = copy;
-    return FSG_OK;
-}
-
-/* A refusal by a guard: nothing is done for the target. */
-static void s_refuse(struct fsg_plan_target *pt, struct fsg_apply_result *res)
-{
-    res->status = FSG_APPLY_REFUSED;
-    fsg_audit(FSG_LOG_WARN, "refused", pt->name, pt->security_group,
-              json_pack("{s:s}", "reason", pt->refused));
-}
-
-static enum fsg_err s_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
-                                   struct fsg_plan_target *pt, struct fsg_apply_result *res,
-                                   struct fsg_error *err)
-{
-    enum fsg_err rc = FSG_OK;
-    if (t->res.group_id == NULL) {
-        rc = fsg_resolve_ensure_group(run->ec2, &t->req, &t->res, &res->group_created, err);
-        if (rc == FSG_OK) {
-            rc = s_replace_str(&pt->sg->group_id, t->res.group_id);
-        }
-        if (rc == FSG_OK) {
-            rc = s_replace_str(&pt->security_group, t->res.group_id);
-        }
-    }
-    if (rc == FSG_OK) {
-        struct fsg_sg_apply_options ao = { .target = pt->name, .current = &t->current };
-        rc = fsg_sg_apply(run->ec2, pt->sg, &ao, &res->sg, err);
-    }
-    if (rc == FSG_OK) {
-        rc = fsg_resolve_associate(run->rds, &t->req, &t->res, &res->associated, err);
-    }
-    return rc;
-}
-
-static void s_apply_one(struct fsg_recon *run, struct fsg_recon_target *t,
-                        struct fsg_plan_target *pt, bool force, struct fsg_apply_result *res)
-{
-    bool refused = pt->refused != NULL &&
-                   (!force || (pt->refused_guards & ~(unsigned)FSG_GUARD_REMOVALS) != 0);
-    if (refused) {
-        s_refuse(pt, res);
-        return;
-    }
-    bool needed = fsg_sg_plan_has_changes(pt->sg) || t->res.group_id == NULL || t->assoc.changes;
-    if (!needed) {
-        res->status = FSG_APPLY_UNCHANGED;
-        return;
-    }
-    struct fsg_error err = { 0 };
-    enum fsg_err rc = s_apply_target(run, t, pt, res, &err);
-    if (rc == FSG_OK) {
-        res->status = FSG_APPLY_APPLIED;
-        return;
-    }
-    err.code = rc;
-    res->status = rc == FSG_E_REFUSED ? FSG_APPLY_REFUSED : FSG_APPLY_FAILED;
-    res->error = fsg_strdup(err.msg[0] != '\0' ? err.msg : fsg_err_str(rc));
-    res->error_code = rc;
-    if (res->status == FSG_APPLY_FAILED) {
-        fsg_audit(FSG_LOG_ERROR, "failed", pt->name, pt->security_group,
-                  json_pack("{s:s, s:s}", "error", err.msg, "code", fsg_err_name(rc)));
-    }
+    return ex;
 }
 
 /* ---- saved plans ----------------------------------------------------------------------------- */
@@ -293,7 +210,7 @@ static int s_run(struct fsg_cli *cli, const struct s_opts *o, struct fsg_recon *
     }
     bool dry_run = o->dry_run || run->config->dry_run;
     for (size_t i = 0; !dry_run && i < w->plan->n_targets; i++) {
-        s_apply_one(run, w->map[i], &w->plan->targets[i], o->recon.force, &w->results[i]);
+        fsg_apply_target(run, w->map[i], &w->plan->targets[i], o->recon.force, &w->results[i]);
     }
     struct fsg_apply_output out = { .plan = w->plan, .results = w->results, .dry_run = dry_run,
                                     .json = o->json, .path = o->out };
@@ -303,20 +220,16 @@ static int s_run(struct fsg_cli *cli, const struct s_opts *o, struct fsg_recon *
 
 int fsg_cmd_apply(struct fsg_cli *cli, int argc, char **argv)
 {
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(s_usage_text, stdout);
-            return FSG_EXIT_OK;
-        }
+    if (fsg_opts_want_help(argc, argv)) {
+        s_help();
+        return FSG_EXIT_OK;
     }
     struct s_opts o = { .recon = { .cmd = "apply" } };
     struct fsg_recon run = { 0 };
     struct s_work w = { 0 };
-    o.sources = fsg_calloc((size_t)argc + 1, sizeof *o.sources);
-    if (o.sources == NULL) {
+    if (fsg_sources_opts_init(&o.recon.flows, argc, S_DEFAULT_JOBS) != FSG_OK) {
         return fsg_recon_fail(cli, "apply", FSG_E_NOMEM, &(struct fsg_error){ 0 });
     }
-    o.recon.sources = o.sources;
     int ex = s_parse_opts(cli, argc, argv, &o);
     if (ex == FSG_EXIT_OK) {
         ex = s_run(cli, &o, &run, &w);
@@ -328,6 +241,6 @@ int fsg_cmd_apply(struct fsg_cli *cli, int argc, char **argv)
     fsg_free(w.map);
     fsg_plan_destroy(w.saved);
     fsg_recon_clean_up(&run);
-    fsg_free((void *)o.sources);
+    fsg_sources_opts_clean_up(&o.recon.flows);
     return ex;
 }

@@ -1,9 +1,19 @@
 /* flowseg lambda: the Lambda custom-runtime entry point (also when started as `bootstrap`).
  * Reads AWS_LAMBDA_RUNTIME_API once, loads the config, reports init failures to the Runtime
  * API, then runs the invocation loop (lib/lambda) with a handler that parses each event
- * (lib/s3_event). The handler answers with a summary of the work the event asks for; the
- * reconcile itself is wired in here later. State kept in s_state lives across warm invocations. */
+ * (lib/s3_event) and does its work:
+ *   S3 Records / EventBridge "Object Created"  stream each object whose key passes
+ *       flowlogs.key_regex into the flow table, then reconcile the targets seen in the flows
+ *       (cmd/lambda_flows.c, cmd/lambda_apply.c);
+ *   {"scan": "s3://bucket/prefix/"}            the same over a listed prefix;
+ *   scheduled event                            reconcile every target (tamper protection),
+ *       then nlb-sync when the config has an nlb section;
+ *   {"nlb_sync": true}                         nlb-sync.
+ * The answer is a JSON summary (see s_summary); a failure of the job as a whole (bad event,
+ * PCE or AWS unreadable: nothing changed) is the invocation's error. What lives across warm
+ * invocations is in struct fsg_lambda_state (cmd/lambda_state.c). */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +22,15 @@
 #include <pcre2.h>
 
 #include "cmd/cli.h"
+#include "cmd/lambda_internal.h"
 #include "lib/json.h"
 #include "lib/lambda.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 #include "lib/s3_event.h"
 
-/* Time kept back from the deadline to finish the current object and post the summary: an
- * object not started by then is reported as deferred instead of being cut off by the timeout. */
-#define S_DEADLINE_MARGIN_MS 3000
-
 struct s_state {
-    struct fsg_config *config;
+    struct fsg_lambda_state core;
     pcre2_code *key_regex; /* flowlogs.key_regex; NULL = every key */
     pcre2_match_data *match;
 };
@@ -31,27 +39,47 @@ static void s_state_clean_up(struct s_state *st)
 {
     pcre2_match_data_free(st->match);
     pcre2_code_free(st->key_regex);
-    fsg_config_destroy(st->config);
+    fsg_lambda_state_clean_up(&st->core);
     *st = (struct s_state){ 0 };
 }
 
-static void s_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: flowseg lambda\n\n"
-            "Runs the AWS Lambda custom-runtime loop (runtime provided.al2023). Lambda starts the\n"
-            "packaged binary as 'bootstrap', which runs this command (see scripts/package-lambda).\n\n"
-            "Events handled:\n"
-            "  S3 notifications ({\"Records\": [...]}, also through SQS or SNS), EventBridge\n"
-            "  \"Object Created\", EventBridge schedules (reconcile every target),\n"
-            "  {\"scan\": \"s3://bucket/prefix/\"} and {\"nlb_sync\": true}.\n\n"
-            "Environment:\n"
-            "  AWS_LAMBDA_RUNTIME_API  host:port of the Runtime API (set by Lambda)\n"
-            "  FLOWSEG_CONFIG          the config: a path (e.g. /var/task/flowseg.json) or inline JSON\n"
-            "  PCE_API_KEY, PCE_API_SECRET (or the names in pce.key_env / pce.secret_env)\n\n"
-            "Init failures go to /runtime/init/error and exit 1; a failed invocation is posted as\n"
-            "its error and the loop goes on.\n");
-}
+static const char s_usage_text[] =
+    "usage: flowseg lambda\n"
+    "\n"
+    "Runs the AWS Lambda custom-runtime loop (runtime provided.al2023). Lambda starts the\n"
+    "packaged binary as 'bootstrap', which runs this command (see scripts/package-lambda).\n"
+    "\n"
+    "Events:\n"
+    "  S3 notifications ({\"Records\": [...]}, also through SQS or SNS) and EventBridge\n"
+    "  \"Object Created\": each object whose key matches flowlogs.key_regex is streamed\n"
+    "  into the flow table; the targets whose interfaces appear in its flows are\n"
+    "  reconciled (applied; planned only with \"dry_run\": true).\n"
+    "  {\"scan\": \"s3://bucket/prefix/\"}: the same for every object below the prefix.\n"
+    "  EventBridge schedule: reconcile every target (undoes tampering), then nlb-sync\n"
+    "  when the config has an nlb section. {\"nlb_sync\": true}: nlb-sync.\n"
+    "\n"
+    "Deadline: no new object is started once less than max(3 s, 10% of the invocation's\n"
+    "time) is left, no new target once less than half that; the summary lists what was\n"
+    "deferred and says \"partial\": true.\n"
+    "\n"
+    "Answer: {\"kind\", \"objects\": [{\"bucket\", \"key\", \"records\" | \"error\"}],\n"
+    "\"targets\": [{\"name\", \"security_group\", \"status\", \"added\", \"removed\",\n"
+    "\"refused\", \"error\"}], \"deferred\", \"partial\", \"filtered\", \"warnings\", \"nlb\",\n"
+    "...}. A bad event, or a PCE or AWS read that fails (nothing changed), is the\n"
+    "invocation's error.\n"
+    "\n"
+    "Environment:\n"
+    "  AWS_LAMBDA_RUNTIME_API  host:port of the Runtime API (set by Lambda)\n"
+    "  FLOWSEG_CONFIG          the config: a path (e.g. /var/task/flowseg.json) or inline\n"
+    "                          JSON; \"policy_ttl_s\": N reuses the policy for N s across\n"
+    "                          warm invocations (0: read it from the PCE each time)\n"
+    "  PCE_API_KEY, PCE_API_SECRET (or the names in pce.key_env / pce.secret_env)\n"
+    "  FLOWSEG_NLB_POLL_MS     nlb-sync health poll interval (default 5000)\n"
+    "\n"
+    "Init failures go to /runtime/init/error and exit 1; a failed invocation is posted as\n"
+    "its error and the loop goes on.\n";
+
+/* ---- init ------------------------------------------------------------------------------------ */
 
 static bool s_secret_available(const char *file, const char *env_name)
 {
@@ -84,7 +112,7 @@ static enum fsg_err s_check_pce_secrets(const struct fsg_config *c, struct fsg_e
 
 static enum fsg_err s_compile_key_regex(struct s_state *st, struct fsg_error *err)
 {
-    const char *re = st->config->key_regex;
+    const char *re = st->core.config->key_regex;
     if (re == NULL) {
         return FSG_OK;
     }
@@ -105,8 +133,8 @@ static enum fsg_err s_compile_key_regex(struct s_state *st, struct fsg_error *er
     return FSG_OK;
 }
 
-/* Everything that can fail before the first invocation. *ret_type names the failure for
- * /runtime/init/error. */
+/* Everything that can fail before the first invocation (no network: clients are made on first
+ * use). *ret_type names the failure for /runtime/init/error. */
 static enum fsg_err s_init(const struct fsg_cli *cli, struct s_state *st, const char **ret_type,
                            struct fsg_error *err)
 {
@@ -116,7 +144,7 @@ static enum fsg_err s_init(const struct fsg_cli *cli, struct s_state *st, const 
                              "FLOWSEG_CONFIG is not set: point it at the config bundled in the "
                              "package (e.g. /var/task/flowseg.json) or give inline JSON");
     }
-    enum fsg_err rc = fsg_config_load(cli->config_arg, &st->config, err);
+    enum fsg_err rc = fsg_config_load(cli->config_arg, &st->core.config, err);
     if (rc != FSG_OK) {
         fsg_error_prefix(err, "FLOWSEG_CONFIG: ");
         return rc;
@@ -124,107 +152,226 @@ static enum fsg_err s_init(const struct fsg_cli *cli, struct s_state *st, const 
     rc = s_compile_key_regex(st, err);
     if (rc == FSG_OK) {
         *ret_type = "Runtime.MissingSecret";
-        rc = s_check_pce_secrets(st->config, err);
+        rc = s_check_pce_secrets(st->core.config, err);
+    }
+    st->core.ca_file = fsg_lambda_ca_fallback();
+    if (rc == FSG_OK && st->core.ca_file != NULL) {
+        fsg_log(FSG_LOG_INFO, "CA bundle: %s", st->core.ca_file);
     }
     return rc;
 }
 
+/* ---- the work of one invocation ---------------------------------------------------------- */
+
+bool fsg_lambda_work_in_time(const struct fsg_lambda_work *w, int64_t threshold_ms)
+{
+    return fsg_lambda_remaining_ms(w->inv, fsg_lambda_now_ms()) >= threshold_ms;
+}
+
+enum fsg_err fsg_lambda_work_add(json_t *array, json_t *value)
+{
+    if (value == NULL) {
+        return FSG_E_NOMEM;
+    }
+    return json_array_append_new(array, value) == 0 ? FSG_OK : FSG_E_NOMEM;
+}
+
+enum fsg_err fsg_lambda_work_warn(struct fsg_lambda_work *w, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fsg_log(FSG_LOG_WARN, "%s", msg);
+    return fsg_lambda_work_add(w->warnings, json_string(msg));
+}
+
+/* max(FSG_LAMBDA_MARGIN_MIN_MS, FSG_LAMBDA_MARGIN_PERCENT % of the invocation's budget). */
+static int64_t s_margin_ms(const struct fsg_lambda_invocation *inv, int64_t start_ms)
+{
+    int64_t budget = fsg_lambda_remaining_ms(inv, start_ms);
+    if (budget == INT64_MAX || budget <= 0) {
+        return FSG_LAMBDA_MARGIN_MIN_MS;
+    }
+    int64_t m = budget / 100 * FSG_LAMBDA_MARGIN_PERCENT;
+    return m > FSG_LAMBDA_MARGIN_MIN_MS ? m : FSG_LAMBDA_MARGIN_MIN_MS;
+}
+
+static void s_work_clean_up(struct fsg_lambda_work *w)
+{
+    json_decref(w->objects);
+    json_decref(w->filtered);
+    json_decref(w->targets);
+    json_decref(w->deferred);
+    json_decref(w->warnings);
+    json_decref(w->nlb);
+}
+
+static enum fsg_err s_work_init(struct s_state *st, const struct fsg_lambda_invocation *inv,
+                                int64_t start_ms, struct fsg_lambda_work *w)
+{
+    *w = (struct fsg_lambda_work){ .st = &st->core, .inv = inv,
+                                   .margin_ms = s_margin_ms(inv, start_ms),
+                                   .dry_run = st->core.config->dry_run,
+                                   .objects = json_array(), .filtered = json_array(),
+                                   .targets = json_array(), .deferred = json_array(),
+                                   .warnings = json_array() };
+    bool ok = w->objects != NULL && w->filtered != NULL && w->targets != NULL &&
+              w->deferred != NULL && w->warnings != NULL;
+    return ok ? FSG_OK : FSG_E_NOMEM;
+}
+
+/* A key is read when flowlogs.key_regex matches it; a "folder/" key never is (it would name a
+ * prefix, not an object). */
 static bool s_key_wanted(struct s_state *st, const char *key)
 {
+    size_t n = strlen(key);
+    if (n == 0 || key[n - 1] == '/') {
+        return false;
+    }
     if (st->key_regex == NULL) {
         return true;
     }
-    return pcre2_match(st->key_regex, (PCRE2_SPTR)key, strlen(key), 0, 0, st->match, NULL) >= 0;
+    return pcre2_match(st->key_regex, (PCRE2_SPTR)key, n, 0, 0, st->match, NULL) >= 0;
 }
 
-static json_t *s_item_json(const struct fsg_s3_event_item *it)
+static enum fsg_err s_objects(struct s_state *st, struct fsg_lambda_work *w,
+                              const struct fsg_s3_event *ev, struct fsg_error *err)
 {
-    return json_pack("{s:s, s:s, s:I}", "bucket", it->bucket, "key", it->key, "size",
-                     (json_int_t)it->size);
-}
-
-/* Sorts the event's objects into would-process / filtered out / deferred (deadline). */
-static enum fsg_err s_sort_items(struct s_state *st, const struct fsg_lambda_invocation *inv,
-                                 const struct fsg_s3_event *ev, json_t *summary)
-{
-    json_t *objects = json_array();
-    json_t *filtered = json_array();
-    json_t *deferred = json_array();
-    enum fsg_err rc = FSG_E_NOMEM;
-    if (objects == NULL || filtered == NULL || deferred == NULL) {
-        goto out;
+    bool *wanted = fsg_calloc(ev->n_items + 1, sizeof *wanted);
+    if (wanted == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < ev->n_items; i++) {
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < ev->n_items; i++) {
         const struct fsg_s3_event_item *it = &ev->items[i];
-        json_t *list = objects;
-        if (ev->kind == FSG_S3_EVENT_OBJECTS && !s_key_wanted(st, it->key)) {
-            list = filtered;
-        } else if (fsg_lambda_remaining_ms(inv, fsg_lambda_now_ms()) < S_DEADLINE_MARGIN_MS) {
-            list = deferred;
-        }
-        if (json_array_append_new(list, s_item_json(it)) != 0) {
-            goto out;
+        wanted[i] = s_key_wanted(st, it->key);
+        if (!wanted[i]) {
+            rc = fsg_lambda_work_add(w->filtered, json_pack("{s:s, s:s}", "bucket", it->bucket,
+                                                            "key", it->key));
         }
     }
-    if (json_object_set(summary, "objects", objects) == 0 &&
-        json_object_set(summary, "filtered", filtered) == 0 &&
-        json_object_set(summary, "deferred", deferred) == 0 &&
-        json_object_set_new(summary, "partial", json_boolean(json_array_size(deferred) > 0)) ==
-            0) {
-        rc = FSG_OK;
+    if (rc != FSG_OK) {
+        rc = fsg_error_set(err, rc, "out of memory");
+    } else {
+        rc = fsg_lambda_work_flows(w, ev, wanted, err);
     }
-
-out:
-    json_decref(objects);
-    json_decref(filtered);
-    json_decref(deferred);
+    fsg_free(wanted);
     return rc;
 }
 
-static enum fsg_err s_summary(struct s_state *st, const struct fsg_lambda_invocation *inv,
-                              const struct fsg_s3_event *ev, struct fsg_buf *out_json,
-                              struct fsg_error *err)
+/* The scheduled event: every target, then nlb-sync when configured. Both run; the first
+ * failure is the invocation's. */
+static enum fsg_err s_scheduled(struct fsg_lambda_work *w, struct fsg_error *err)
 {
-    int64_t left = fsg_lambda_remaining_ms(inv, fsg_lambda_now_ms());
-    json_t *summary = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:s}", "request_id",
-                                inv->request_id, "kind", fsg_s3_event_kind_name(ev->kind),
-                                "origin", ev->origin, "ignored", (json_int_t)ev->n_ignored,
-                                "targets", (json_int_t)st->config->n_targets, "dry_run",
-                                st->config->dry_run, "status", "not_wired");
-    enum fsg_err rc = summary != NULL ? s_sort_items(st, inv, ev, summary) : FSG_E_NOMEM;
-    if (rc == FSG_OK && json_object_set_new(summary, "remaining_ms",
-                                            left == INT64_MAX ? json_null()
-                                                              : json_integer(left)) != 0) {
+    enum fsg_err rc = fsg_lambda_work_reconcile_all(w, err);
+    const struct fsg_config_nlb *n = &w->st->config->nlb;
+    if (n->target_group_arn == NULL || n->rds_instance == NULL) {
+        return rc;
+    }
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_ERROR, "reconcile: %s (%s)", err->msg, fsg_err_name(rc));
+        struct fsg_error nerr = { 0 };
+        if (fsg_lambda_work_nlb(w, &nerr) != FSG_OK) {
+            fsg_log(FSG_LOG_ERROR, "%s", nerr.msg);
+        }
+        return rc;
+    }
+    return fsg_lambda_work_nlb(w, err);
+}
+
+static enum fsg_err s_dispatch(struct s_state *st, struct fsg_lambda_work *w,
+                               const struct fsg_s3_event *ev, struct fsg_error *err)
+{
+    switch (ev->kind) {
+    case FSG_S3_EVENT_OBJECTS:
+        return s_objects(st, w, ev, err);
+    case FSG_S3_EVENT_SCAN:
+        return fsg_lambda_work_flows(w, ev, NULL, err);
+    case FSG_S3_EVENT_RECONCILE_ALL:
+        return s_scheduled(w, err);
+    case FSG_S3_EVENT_NLB_SYNC:
+        return fsg_lambda_work_nlb(w, err);
+    case FSG_S3_EVENT_TEST:
+        return FSG_OK;
+    }
+    return fsg_error_set(err, FSG_E_INTERNAL, "unknown event kind");
+}
+
+/* {"request_id", "kind", "origin", "dry_run", "objects", "filtered", "targets", "deferred",
+ *  "partial", "warnings", "ignored", "policy", "nlb"?, "elapsed_ms", "remaining_ms"}. */
+static enum fsg_err s_summary(const struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
+                              int64_t start_ms, struct fsg_buf *out_json, struct fsg_error *err)
+{
+    int64_t now = fsg_lambda_now_ms();
+    int64_t left = fsg_lambda_remaining_ms(w->inv, now);
+    json_t *s = json_pack("{s:s, s:s, s:s, s:b, s:O, s:O, s:O, s:O, s:b, s:O, s:I, s:o, s:I, s:o}",
+                          "request_id", w->inv->request_id, "kind",
+                          fsg_s3_event_kind_name(ev->kind), "origin", ev->origin, "dry_run",
+                          w->dry_run, "objects", w->objects, "filtered", w->filtered, "targets",
+                          w->targets, "deferred", w->deferred, "partial",
+                          json_array_size(w->deferred) > 0, "warnings", w->warnings, "ignored",
+                          (json_int_t)ev->n_ignored, "policy",
+                          w->policy != NULL ? json_string(w->policy) : json_null(), "elapsed_ms",
+                          (json_int_t)(now - start_ms), "remaining_ms",
+                          left == INT64_MAX ? json_null() : json_integer(left));
+    enum fsg_err rc = s != NULL ? FSG_OK : FSG_E_NOMEM;
+    if (rc == FSG_OK && w->nlb != NULL && json_object_set(s, "nlb", w->nlb) != 0) {
         rc = FSG_E_NOMEM;
     }
     if (rc == FSG_OK) {
-        rc = fsg_json_dump(summary, JSON_COMPACT, out_json);
+        rc = fsg_json_dump(s, JSON_COMPACT, out_json);
     }
-    json_decref(summary);
+    json_decref(s);
     return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory building the summary");
 }
 
-/* One invocation: parse the event, then (for now) report what would be done. */
+static void s_log_done(const struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
+                       int64_t start_ms)
+{
+    fsg_log(FSG_LOG_INFO, "invocation %s: %s event (%s): %zu object(s), %zu target(s), %zu "
+            "deferred%s, %lld ms", w->inv->request_id, fsg_s3_event_kind_name(ev->kind),
+            ev->origin, json_array_size(w->objects), json_array_size(w->targets),
+            json_array_size(w->deferred), json_array_size(w->deferred) > 0 ? " (partial)" : "",
+            (long long)(fsg_lambda_now_ms() - start_ms));
+}
+
 static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg_buf *out_json,
                              struct fsg_error *err, void *userdata)
 {
     struct s_state *st = userdata;
     int64_t start_ms = fsg_lambda_now_ms();
     struct fsg_s3_event *ev = NULL;
+    struct fsg_lambda_work w = { 0 };
     enum fsg_err rc = fsg_s3_event_parse(fsg_span_from_buf(&inv->event), &ev, err);
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_ERROR, "invocation %s: %s", inv->request_id, err->msg);
-        return rc;
+        goto out;
     }
-    rc = s_summary(st, inv, ev, out_json, err);
+    rc = s_work_init(st, inv, start_ms, &w);
+    if (rc != FSG_OK) {
+        rc = fsg_error_set(err, rc, "out of memory");
+        goto out;
+    }
+    rc = s_dispatch(st, &w, ev, err);
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_ERROR, "invocation %s: %s (%s)", inv->request_id, err->msg,
+                fsg_err_name(rc));
+        goto out;
+    }
+    rc = s_summary(&w, ev, start_ms, out_json, err);
     if (rc == FSG_OK) {
-        fsg_log(FSG_LOG_INFO, "invocation %s: %s event (%s), %zu object(s), %lld ms",
-                inv->request_id, fsg_s3_event_kind_name(ev->kind), ev->origin, ev->n_items,
-                (long long)(fsg_lambda_now_ms() - start_ms));
+        s_log_done(&w, ev, start_ms);
     }
+
+out:
+    s_work_clean_up(&w);
     fsg_s3_event_destroy(ev);
     return rc;
 }
+
+/* ---- entry ----------------------------------------------------------------------------------- */
 
 static int s_fail_init(struct fsg_cli *cli, struct fsg_lambda *rt, const char *type,
                        const struct fsg_error *detail)
@@ -239,7 +386,7 @@ static int s_fail_init(struct fsg_cli *cli, struct fsg_lambda *rt, const char *t
 int fsg_cmd_lambda(struct fsg_cli *cli, int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        s_usage(stdout);
+        fputs(s_usage_text, stdout);
         return FSG_EXIT_OK;
     }
     if (argc > 1) {
@@ -269,7 +416,7 @@ int fsg_cmd_lambda(struct fsg_cli *cli, int argc, char **argv)
         goto out;
     }
     fsg_log(FSG_LOG_INFO, "lambda runtime ready: %zu target(s), runtime API %s",
-            st.config->n_targets, api);
+            st.core.config->n_targets, api);
     rc = fsg_lambda_run(rt, s_handle, &st, &err);
     if (rc != FSG_OK) {
         exit_code = fsg_cli_error(cli, "lambda", &err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/nlb_cmd.h"
 #include "lib/aws.h"
 #include "lib/creds.h"
 #include "lib/log.h"
@@ -82,8 +83,7 @@ static int s_parse_opts(struct fsg_cli *cli, int argc, char **argv, struct s_opt
     return -1;
 }
 
-/* One JSON audit line per change or refusal (stderr, through the log sink). */
-static void s_on_event(const struct fsg_nlb_event *ev, void *userdata)
+void fsg_nlb_cmd_audit(const struct fsg_nlb_event *ev, void *userdata)
 {
     (void)userdata;
     struct fsg_buf line = FSG_BUF_INIT;
@@ -94,8 +94,7 @@ static void s_on_event(const struct fsg_nlb_event *ev, void *userdata)
     fsg_buf_clean_up(&line);
 }
 
-/* The health poll interval: FLOWSEG_NLB_POLL_MS (tests make it short), else the default. */
-static long s_poll_ms(void)
+long fsg_nlb_cmd_poll_ms(void)
 {
     long v = 0;
     const char *s = getenv("FLOWSEG_NLB_POLL_MS");
@@ -183,10 +182,10 @@ static int s_run(struct fsg_cli *cli, const struct fsg_config *cfg, const struct
         .rds_instance = cfg->nlb.rds_instance,
         .port = cfg->nlb.port,
         .healthy_timeout_s = opts->timeout_s > 0 ? opts->timeout_s : cfg->nlb.healthy_timeout_s,
-        .poll_ms = s_poll_ms(),
+        .poll_ms = fsg_nlb_cmd_poll_ms(),
         .dry_run = opts->dry_run || cfg->dry_run,
         .resolve = fsg_nlb_resolve_getaddrinfo,
-        .on_event = s_on_event,
+        .on_event = fsg_nlb_cmd_audit,
     };
     rc = fsg_nlb_sync_run(&o, &result, &err);
     if (result.planned && fsg_nlb_sync_result_json(&o, &result, &out) == FSG_OK) {

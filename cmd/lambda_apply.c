@@ -7,92 +7,18 @@
 #include <string.h>
 
 #include "cmd/apply_out.h"
+#include "cmd/apply_target.h"
 #include "cmd/lambda_internal.h"
+#include "cmd/nlb_cmd.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/nlb_sync.h"
-#include "policy/audit.h"
 #include "policy/sg_apply.h"
 
-static enum fsg_err s_replace_str(char **slot, const char *value)
+/* A target a dry run did not apply is "dry_run". */
+static const char *s_status(enum fsg_apply_status s, bool dry_run)
 {
-    char *copy = fsg_strdup(value);
-    if (copy == NULL) {
-        return FSG_E_NOMEM;
-    }
-    fsg_free(*slot);
-    *slot = copy;
-    return FSG_OK;
-}
-
-static enum fsg_err s_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
-                                   struct fsg_plan_target *pt, struct fsg_apply_result *res,
-                                   struct fsg_error *err)
-{
-    enum fsg_err rc = FSG_OK;
-    if (t->res.group_id == NULL) {
-        rc = fsg_resolve_ensure_group(run->ec2, &t->req, &t->res, &res->group_created, err);
-        if (rc == FSG_OK) {
-            rc = s_replace_str(&pt->sg->group_id, t->res.group_id);
-        }
-        if (rc == FSG_OK) {
-            rc = s_replace_str(&pt->security_group, t->res.group_id);
-        }
-    }
-    if (rc == FSG_OK) {
-        struct fsg_sg_apply_options ao = { .target = pt->name, .current = &t->current };
-        rc = fsg_sg_apply(run->ec2, pt->sg, &ao, &res->sg, err);
-    }
-    if (rc == FSG_OK) {
-        rc = fsg_resolve_associate(run->rds, &t->req, &t->res, &res->associated, err);
-    }
-    return rc;
-}
-
-/* What `flowseg apply` does for one target (never --force: the removal guard holds). */
-static void s_apply_one(struct fsg_recon *run, struct fsg_recon_target *t,
-                        struct fsg_plan_target *pt, struct fsg_apply_result *res)
-{
-    if (pt->refused != NULL) {
-        res->status = FSG_APPLY_REFUSED;
-        fsg_audit(FSG_LOG_WARN, "refused", pt->name, pt->security_group,
-                  json_pack("{s:s}", "reason", pt->refused));
-        return;
-    }
-    if (!fsg_sg_plan_has_changes(pt->sg) && t->res.group_id != NULL && !t->assoc.changes) {
-        res->status = FSG_APPLY_UNCHANGED;
-        return;
-    }
-    struct fsg_error err = { 0 };
-    enum fsg_err rc = s_apply_target(run, t, pt, res, &err);
-    if (rc == FSG_OK) {
-        res->status = FSG_APPLY_APPLIED;
-        return;
-    }
-    res->status = rc == FSG_E_REFUSED ? FSG_APPLY_REFUSED : FSG_APPLY_FAILED;
-    res->error = fsg_strdup(err.msg[0] != '\0' ? err.msg : fsg_err_str(rc));
-    res->error_code = rc;
-    if (res->status == FSG_APPLY_FAILED) {
-        fsg_audit(FSG_LOG_ERROR, "failed", pt->name, pt->security_group,
-                  json_pack("{s:s, s:s}", "error", err.msg, "code", fsg_err_name(rc)));
-    }
-}
-
-static const char *s_status_name(enum fsg_apply_status s, bool dry_run)
-{
-    switch (s) {
-    case FSG_APPLY_NOT_RUN:
-        return dry_run ? "dry_run" : "not_run";
-    case FSG_APPLY_UNCHANGED:
-        return "unchanged";
-    case FSG_APPLY_APPLIED:
-        return "applied";
-    case FSG_APPLY_REFUSED:
-        return "refused";
-    case FSG_APPLY_FAILED:
-        return "failed";
-    }
-    return "unknown";
+    return s == FSG_APPLY_NOT_RUN && dry_run ? "dry_run" : fsg_apply_status_name(s);
 }
 
 static int s_set_opt_str(json_t *o, const char *key, const char *value)
@@ -108,7 +34,7 @@ static json_t *s_target_json(const struct fsg_plan_target *pt, const struct fsg_
     size_t added = dry_run ? pt->sg->add.len : res->sg.authorized;
     size_t removed = dry_run ? pt->sg->remove.len : res->sg.revoked;
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", pt->name, "security_group",
-                          pt->security_group, "status", s_status_name(res->status, dry_run),
+                          pt->security_group, "status", s_status(res->status, dry_run),
                           "added", (json_int_t)added, "removed", (json_int_t)removed);
     json_t *warnings = json_array();
     int bad = o == NULL || warnings == NULL;
@@ -150,7 +76,7 @@ static enum fsg_err s_each_target(struct fsg_lambda_work *w, struct fsg_recon *r
         }
         struct fsg_apply_result res = { 0 };
         if (!w->dry_run) {
-            s_apply_one(run, &run->targets[i], pt, &res);
+            fsg_apply_target(run, &run->targets[i], pt, false, &res); /* never --force */
         }
         rc = fsg_lambda_work_add(w->targets, s_target_json(pt, &res, w->dry_run));
         fsg_free(res.error);
@@ -218,26 +144,6 @@ enum fsg_err fsg_lambda_work_reconcile_all(struct fsg_lambda_work *w, struct fsg
 
 /* ---- nlb-sync ------------------------------------------------------------------------------ */
 
-static void s_on_nlb_event(const struct fsg_nlb_event *ev, void *userdata)
-{
-    (void)userdata;
-    struct fsg_buf line = FSG_BUF_INIT;
-    if (fsg_nlb_event_json(ev, &line) == FSG_OK) {
-        fsg_log_fields(ev->kind == FSG_NLB_EVENT_KEEP_STALE ? FSG_LOG_WARN : FSG_LOG_INFO,
-                       fsg_buf_cstr(&line));
-    }
-    fsg_buf_clean_up(&line);
-}
-
-/* FLOWSEG_NLB_POLL_MS (as `flowseg nlb-sync`), else the library's default. */
-static long s_poll_ms(void)
-{
-    const char *s = getenv("FLOWSEG_NLB_POLL_MS");
-    char *end = NULL;
-    long v = s != NULL ? strtol(s, &end, 10) : 0;
-    return s != NULL && *s != '\0' && *end == '\0' && v >= 1 && v <= 600000 ? v : 0;
-}
-
 /* The healthy wait: the config's, cut to what the deadline leaves (at least 1 s). */
 static long s_healthy_timeout_s(const struct fsg_lambda_work *w, long configured_s)
 {
@@ -291,8 +197,8 @@ enum fsg_err fsg_lambda_work_nlb(struct fsg_lambda_work *w, struct fsg_error *er
         .ec2 = w->st->ec2, .rds = w->st->rds, .elbv2 = w->st->elbv2,
         .target_group_arn = cn->target_group_arn, .rds_instance = cn->rds_instance,
         .port = cn->port, .healthy_timeout_s = s_healthy_timeout_s(w, cn->healthy_timeout_s),
-        .poll_ms = s_poll_ms(), .dry_run = w->dry_run,
-        .resolve = fsg_nlb_resolve_getaddrinfo, .on_event = s_on_nlb_event,
+        .poll_ms = fsg_nlb_cmd_poll_ms(), .dry_run = w->dry_run,
+        .resolve = fsg_nlb_resolve_getaddrinfo, .on_event = fsg_nlb_cmd_audit,
     };
     struct fsg_nlb_sync_result result = { 0 };
     rc = fsg_nlb_sync_run(&o, &result, err);

@@ -89,7 +89,8 @@ static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct
     return rc == FSG_E_NOMEM ? fsg_error_set(err, rc, "out of memory") : rc;
 }
 
-/* Streams one object into the table; its outcome goes into entry ("records" or "error").
+/* Streams one object into the table; its outcome goes into entry: "records", or "error" (and
+ * "offset", the input byte where the object failed, when known).
  * Fails only when the run itself cannot go on (memory). */
 static enum fsg_err s_read_object(struct s_flows *f, const struct fsg_object *obj, json_t *entry,
                                   struct fsg_error *err)
@@ -106,9 +107,12 @@ static enum fsg_err s_read_object(struct s_flows *f, const struct fsg_object *ob
         const struct fsg_run_error *e = &res.errors[0];
         fsg_log(FSG_LOG_WARN, "%s: at byte %" PRIu64 ": %s (%s)", e->source, e->offset,
                 e->message, fsg_err_name(e->code));
-        json_t *msg = json_sprintf("at byte %" PRIu64 ": %s (%s)", e->offset, e->message,
-                                   fsg_err_name(e->code));
-        rc = json_object_set_new(entry, "error", msg) == 0 ? FSG_OK : FSG_E_NOMEM;
+        json_t *msg = json_sprintf("%s (%s)", e->message, fsg_err_name(e->code));
+        bool bad = json_object_set_new(entry, "error", msg) != 0;
+        if (!bad && e->offset > 0) {
+            bad = json_object_set_new(entry, "offset", json_integer((json_int_t)e->offset)) != 0;
+        }
+        rc = bad ? FSG_E_NOMEM : FSG_OK;
     } else if (rc == FSG_OK) {
         uint64_t n = fsg_aggregate_stats(f->agg)->records - before;
         rc = json_object_set_new(entry, "records", json_integer((json_int_t)n)) == 0

@@ -57,7 +57,7 @@ struct fsg_lambda_work {
     const struct fsg_lambda_invocation *inv; /* borrowed */
     int64_t margin_ms;
     bool dry_run;
-    json_t *objects;   /* {"bucket", "key", "size"?, "records"?, "error"?} */
+    json_t *objects;   /* {"bucket", "key", "size"?, "records"? | "error"? ("offset"?)} */
     json_t *filtered;  /* keys of the event that flowlogs.key_regex (or a "/" end) leaves out */
     json_t *targets;   /* {"name", "security_group", "status", "added", "removed", ...} */
     json_t *deferred;  /* objects ({"bucket", "key"}), targets ({"target"}), {"job"} */

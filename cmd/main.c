@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/progress.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -35,7 +36,9 @@ static void s_usage(FILE *out)
     fprintf(out, "\nglobal options (any position):\n"
                  "  --config FILE|JSON   config file or inline JSON (env FLOWSEG_CONFIG)\n"
                  "  --log-level LEVEL    error|warn|info|debug (default info); logs are JSON lines on stderr\n"
-                 "  --help               this text; 'flowseg COMMAND --help' for a command\n"
+                 "  --help               this text (also 'flowseg help'); 'flowseg COMMAND --help'\n"
+                 "                       for a command\n"
+                 "  --version            the same as 'flowseg version'\n"
                  "\nexit codes: 0 success, 1 error, 2 usage error, 3 plan found changes (--detailed-exitcode)\n");
 }
 
@@ -51,7 +54,7 @@ static void s_log_sink(enum fsg_log_level level, const char *json_line, void *us
     }
     memcpy(line, json_line, n);
     line[n] = '\n';
-    fwrite(line, 1, n + 1, stderr);
+    fsg_progress_write_stderr(line, n + 1); /* clears a progress line first (cmd/progress.h) */
     free(line);
 }
 

@@ -41,24 +41,6 @@ enum fsg_err fsg_recon_write(const char *path, const struct fsg_buf *buf, struct
     return FSG_OK;
 }
 
-bool fsg_recon_opt_value(const char *name, int argc, char **argv, int *i, const char **ret)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0) {
-        return false;
-    }
-    if (a[n] == '=') {
-        *ret = a + n + 1;
-        return true;
-    }
-    if (a[n] != '\0') {
-        return false;
-    }
-    *ret = *i + 1 < argc ? argv[++*i] : NULL;
-    return true;
-}
-
 /* ---- config and policy ----------------------------------------------------------------------- */
 
 int fsg_recon_load_config(struct fsg_cli *cli, const struct fsg_recon_options *o,
@@ -452,9 +434,9 @@ int fsg_recon_plan(struct fsg_cli *cli, const struct fsg_recon_options *o, struc
         ex = fsg_recon_aws(cli, o, run);
     }
     if (ex == FSG_EXIT_OK) {
-        ex = fsg_recon_resolve(cli, o, run, o->n_sources > 0);
+        ex = fsg_recon_resolve(cli, o, run, o->flows.n_args > 0);
     }
-    if (ex == FSG_EXIT_OK && o->n_sources > 0) {
+    if (ex == FSG_EXIT_OK && o->flows.n_args > 0) {
         ex = fsg_recon_read_flows(cli, o, run);
     }
     if (ex == FSG_EXIT_OK) {

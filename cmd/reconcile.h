@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cmd/cli.h"
+#include "cmd/sources.h"
 #include "lib/flow.h"
 #include "policy/model.h"
 #include "policy/plan.h"
@@ -31,8 +32,7 @@ struct fsg_recon_options {
     const char *policy;              /* --policy FILE; NULL = the PCE of the config */
     const char *save_policy;         /* --save-policy FILE */
     const char *state;               /* --state FILE: offline (no AWS at all) */
-    const char *const *sources;      /* flow-log SOURCEs (impact) */
-    size_t n_sources;
+    struct fsg_sources_opts flows;   /* flow-log SOURCEs and how to read them (impact) */
     bool force;                      /* apply --force: the removal guard is off */
 };
 
@@ -92,10 +92,12 @@ enum fsg_err fsg_recon_eni_hints(const struct fsg_recon *run, struct fsg_eni_hin
                                  size_t *ret_n) FSG_MUST_USE;
 
 /* The interface that records without interface-id in object `name` belong to: the first one of
- * the target whose flow_log_id is in the name; NULL when none. Borrowed from run. */
+ * the first target with one whose flow_log_id is in the file name; NULL when none. Borrowed from
+ * run. */
 const char *fsg_recon_default_eni(const struct fsg_recon *run, const char *name);
 
-/* Reads the flow SOURCEs into run->flows (ENI hints from the resolved targets). */
+/* Reads the flow SOURCEs of o->flows into run->flows (cmd/sources.h; ENI hints from the
+ * resolved targets). Any source that cannot be read is printed and fails the run. */
 int fsg_recon_read_flows(struct fsg_cli *cli, const struct fsg_recon_options *o,
                          struct fsg_recon *run);
 
@@ -107,10 +109,6 @@ void fsg_recon_clean_up(struct fsg_recon *run);
 /* Writes buf to path (NULL = standard output). */
 enum fsg_err fsg_recon_write(const char *path, const struct fsg_buf *buf,
                              struct fsg_error *err) FSG_MUST_USE;
-
-/* Option "--name VALUE" or "--name=VALUE" at argv[*i]; *i advances past a separate value.
- * *ret is NULL when the value is missing. */
-bool fsg_recon_opt_value(const char *name, int argc, char **argv, int *i, const char **ret);
 
 /* Prints the error (err->code set from rc) and returns FSG_EXIT_ERROR. */
 int fsg_recon_fail(struct fsg_cli *cli, const char *context, enum fsg_err rc,

@@ -37,10 +37,35 @@ static inline uint64_t s_fold(uint64_t a, uint64_t b)
  * fsg_hash_bytes on the hot path; every user of the flow table must use this one). */
 static inline uint64_t s_key_hash(const struct fsg_agg_key *k)
 {
-    uint64_t w[5];
-    memcpy(w, k, sizeof w);
+    uint64_t w[4];
+    memcpy(w, k->a, 2 * sizeof w[0]);
+    memcpy(w + 2, k->b, 2 * sizeof w[0]);
+    /* the small fields as read, not as one word over them (which would stall on store forwarding
+     * right after they were written) */
+    uint64_t tail = (uint64_t)k->eni | (uint64_t)k->port << 32 | (uint64_t)k->proto << 48 |
+                    (uint64_t)k->flags << 56;
     uint64_t h = s_fold(w[0] ^ S_K0, w[1] ^ S_K1) ^ s_fold(w[2] ^ S_K2, w[3] ^ S_K3);
-    return s_fold(h ^ w[4], S_K1 ^ (h >> 17));
+    return s_fold(h ^ tail, S_K1 ^ (h >> 17));
+}
+
+/* The compact key's hash: one multiply. */
+static inline uint64_t s_key4_hash(uint64_t w0, uint64_t w1)
+{
+    return s_fold(w0 ^ S_K0, w1 ^ S_K1);
+}
+
+/* The compact key's words (aggregate_internal.h). */
+static inline uint64_t s_key4_w0(const uint8_t a[16], const uint8_t b[16])
+{
+    uint32_t x, y;
+    memcpy(&x, a + 12, sizeof x);
+    memcpy(&y, b + 12, sizeof y);
+    return (uint64_t)x | (uint64_t)y << 32;
+}
+
+static inline uint64_t s_key4_w1(uint32_t eni, uint16_t port, uint8_t proto, unsigned flags)
+{
+    return (uint64_t)eni | (uint64_t)port << 32 | (uint64_t)proto << 48 | (uint64_t)flags << 56;
 }
 
 static enum fsg_err s_copy_hints(struct fsg_aggregate *agg, const struct fsg_aggregate_options *o)
@@ -79,17 +104,20 @@ enum fsg_err fsg_aggregate_new(const struct fsg_aggregate_options *opts,
     if (agg == NULL) {
         goto fail;
     }
+    /* the limit is checked by the aggregator over both tables */
+    struct fsg_hash_options fo4 = { .key_size = sizeof(struct fsg_agg_key4),
+                                    .value_size = sizeof(struct fsg_agg_val),
+                                    .initial_capacity = S_INITIAL_ENTRIES };
     struct fsg_hash_options fo = { .key_size = sizeof(struct fsg_agg_key),
-                                   .value_size = sizeof(struct fsg_agg_val),
-                                   .initial_capacity = S_INITIAL_ENTRIES,
-                                   .max_entries =
-                                       o.max_entries != 0 ? o.max_entries : S_DEFAULT_MAX_ENTRIES };
+                                   .value_size = sizeof(struct fsg_agg_val) };
     struct fsg_hash_options no = { .key_size = FSG_ENI_ID_MAX, .value_size = sizeof(uint32_t) };
-    if (fsg_hash_new(&fo, &agg->flows, NULL) != FSG_OK ||
+    if (fsg_hash_new(&fo4, &agg->flows4, NULL) != FSG_OK ||
+        fsg_hash_new(&fo, &agg->flows, NULL) != FSG_OK ||
         fsg_hash_new(&no, &agg->names, NULL) != FSG_OK || s_copy_hints(agg, &o) != FSG_OK) {
         goto fail;
     }
     agg->max_entries = o.max_entries;
+    agg->limit = o.max_entries != 0 ? o.max_entries : S_DEFAULT_MAX_ENTRIES;
     *ret_agg = agg;
     return FSG_OK;
 fail:
@@ -123,6 +151,7 @@ void fsg_aggregate_destroy(struct fsg_aggregate *agg)
     if (agg == NULL) {
         return;
     }
+    fsg_hash_destroy(agg->flows4);
     fsg_hash_destroy(agg->flows);
     fsg_hash_destroy(agg->names);
     for (size_t i = 0; i < agg->n_hints; i++) {
@@ -181,8 +210,9 @@ static uint64_t s_load8(const uint8_t *p)
     return w;
 }
 
-/* The NUL-padded name as four words (w zeroed by the caller), reading only inside the name: for
- * 8 bytes and more, the last partial word comes from the 8 bytes ending at the name's end. */
+/* The NUL-padded name as four words (w zeroed by the caller, len < FSG_ENI_ID_MAX), reading only
+ * inside the name: the last partial word comes from the 8 bytes ending at the name's end. The
+ * branches depend on the length only, which is the same for every ENI id. */
 static inline void s_name_words(const uint8_t *p, size_t len, uint64_t w[FSG_ENI_ID_MAX / 8])
 {
     if (len < 8) {
@@ -190,11 +220,15 @@ static inline void s_name_words(const uint8_t *p, size_t len, uint64_t w[FSG_ENI
         return;
     }
     size_t full = len / 8, rest = len % 8;
-    for (size_t j = 0; j < full; j++) {
-        w[j] = s_load8(p + 8 * j);
+    w[0] = s_load8(p);
+    if (full > 1) {
+        w[1] = s_load8(p + 8);
+    }
+    if (full > 2) {
+        w[2] = s_load8(p + 16);
     }
     if (rest != 0) {
-        w[full] = s_load8(p + len - 8) >> (8 * (8 - rest)); /* little endian: keep the last bytes */
+        w[full] = s_load8(p + len - 8) >> (8 * (8 - rest)); /* little endian: the last bytes */
     }
 }
 
@@ -207,7 +241,7 @@ static enum fsg_err s_intern(struct fsg_aggregate *agg, struct fsg_span name, ui
     } key = { .w = { 0 } };
     s_name_words(name.ptr, len, key.w);
     uint64_t h = (key.w[0] ^ key.w[1] * S_K0 ^ key.w[2] * S_K1 ^ key.w[3]) * S_K2;
-    struct fsg_agg_icache *c = &agg->icache[h >> 58];
+    struct fsg_agg_icache *c = &agg->icache[h >> 56];
     if (c->id_plus_1 != 0 && c->w[0] == key.w[0] && c->w[1] == key.w[1] && c->w[2] == key.w[2] &&
         c->w[3] == key.w[3]) {
         *ret_id = c->id_plus_1 - 1;
@@ -276,6 +310,22 @@ enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err)
     return fsg_error_set(err, rc, "flow aggregation: out of memory");
 }
 
+/* The value of a key in its table (v6: struct fsg_agg_key, else struct fsg_agg_key4), inserted
+ * when new. FSG_E_LIMIT past the limit over both tables, FSG_E_NOMEM (tables unchanged). */
+static inline enum fsg_err s_upsert(struct fsg_aggregate *agg, bool is_v6, const void *key,
+                                    uint64_t hash, struct fsg_agg_val **ret_v, bool *ret_inserted)
+{
+    struct fsg_hash *t = is_v6 ? agg->flows : agg->flows4;
+    if (agg->n_entries >= agg->limit) {
+        *ret_v = fsg_hash_find(t, key, hash);
+        *ret_inserted = false;
+        return *ret_v != NULL ? FSG_OK : FSG_E_LIMIT;
+    }
+    enum fsg_err rc = fsg_hash_upsert(t, key, hash, (void **)ret_v, ret_inserted);
+    agg->n_entries += rc == FSG_OK && *ret_inserted;
+    return rc;
+}
+
 /* Folds the oldest pending record into the table. On failure it stays pending (and the same
  * error comes back on the next try). */
 static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
@@ -283,7 +333,7 @@ static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
     const struct fsg_agg_pending *pd = &agg->pipe[agg->pipe_head];
     struct fsg_agg_val *v;
     bool inserted;
-    enum fsg_err rc = fsg_hash_upsert(agg->flows, &pd->k, pd->hash, (void **)&v, &inserted);
+    enum fsg_err rc = s_upsert(agg, pd->is_v6, &pd->u, pd->hash, &v, &inserted);
     if (rc != FSG_OK) {
         return rc;
     }
@@ -291,6 +341,37 @@ static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
     agg->pipe_head = (agg->pipe_head + 1) % FSG_AGG_PIPE;
     agg->pipe_n--;
     return FSG_OK;
+}
+
+static inline struct fsg_hash *s_table_of(const struct fsg_aggregate *agg,
+                                          const struct fsg_agg_pending *pd)
+{
+    return pd->is_v6 ? agg->flows : agg->flows4;
+}
+
+/* Fills the pending record's key; both addresses IPv4 take the compact form. */
+static inline void s_pending_key(struct fsg_agg_pending *pd, const struct fsg_ip *src,
+                                 const struct fsg_ip *dst, uint32_t id,
+                                 const struct fsg_flowlog_record *rec, unsigned flags)
+{
+    pd->is_v6 = src->is_v6 || dst->is_v6;
+    if (!pd->is_v6) {
+        uint64_t w0 = s_key4_w0(src->a, dst->a);
+        uint64_t w1 = s_key4_w1(id, rec->dstport, rec->protocol, flags);
+        pd->u.k4.w[0] = w0;
+        pd->u.k4.w[1] = w1;
+        pd->hash = s_key4_hash(w0, w1);
+        return;
+    }
+    struct fsg_agg_key *k = &pd->u.k;
+    memcpy(k->a, src->a, sizeof k->a);
+    memcpy(k->b, dst->a, sizeof k->b);
+    k->eni = id;
+    k->port = rec->dstport;
+    k->proto = rec->protocol;
+    k->flags = (uint8_t)(flags | (src->is_v6 ? FSG_AGG_F_A_V6 : 0u) |
+                         (dst->is_v6 ? FSG_AGG_F_B_V6 : 0u));
+    pd->hash = s_key_hash(k);
 }
 
 enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowlog_record *rec,
@@ -327,26 +408,18 @@ enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowl
         return FSG_OK;
     }
     struct fsg_agg_pending *pd = &agg->pipe[(agg->pipe_head + agg->pipe_n) % FSG_AGG_PIPE];
-    struct fsg_agg_key *k = &pd->k;
-    memcpy(k->a, src->a, sizeof k->a);
-    memcpy(k->b, dst->a, sizeof k->b);
-    k->eni = id;
-    k->port = rec->dstport;
-    k->proto = rec->protocol;
-    k->flags =
-        (uint8_t)((unsigned)rec->action | ((unsigned)s_rdir(e, rec) << FSG_AGG_F_RDIR_SHIFT) |
-                  (src->is_v6 ? FSG_AGG_F_A_V6 : 0u) | (dst->is_v6 ? FSG_AGG_F_B_V6 : 0u));
-    pd->hash = s_key_hash(k);
+    s_pending_key(pd, src, dst, id, rec,
+                  (unsigned)rec->action | ((unsigned)s_rdir(e, rec) << FSG_AGG_F_RDIR_SHIFT));
     pd->packets = rec->packets;
     pd->bytes = rec->bytes;
     pd->first = rec->start_s;
     pd->last = rec->end_s;
-    fsg_hash_prefetch_slot(agg->flows, pd->hash);
+    fsg_hash_prefetch_slot(s_table_of(agg, pd), pd->hash);
     agg->pipe_n++;
     if (agg->pipe_n > FSG_AGG_PIPE_ENTRY) {
         const struct fsg_agg_pending *older =
             &agg->pipe[(agg->pipe_head + agg->pipe_n - 1 - FSG_AGG_PIPE_ENTRY) % FSG_AGG_PIPE];
-        fsg_hash_prefetch_entry(agg->flows, older->hash);
+        fsg_hash_prefetch_entry(s_table_of(agg, older), older->hash);
     }
     if (agg->pipe_n == FSG_AGG_PIPE) {
         rc = s_commit_oldest(agg);
@@ -379,6 +452,55 @@ void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog
     agg->stats.malformed += s->malformed;
 }
 
+/* Folds an entry (40-byte key form) into agg, in the table its addresses belong to. */
+static enum fsg_err s_fold_key(struct fsg_aggregate *agg, const struct fsg_agg_key *k,
+                               const struct fsg_agg_val *sv)
+{
+    bool is_v6 = (k->flags & (FSG_AGG_F_A_V6 | FSG_AGG_F_B_V6)) != 0;
+    struct fsg_agg_key4 k4;
+    const void *key = k;
+    uint64_t hash;
+    if (!is_v6) {
+        k4.w[0] = s_key4_w0(k->a, k->b);
+        k4.w[1] = s_key4_w1(k->eni, k->port, k->proto, k->flags);
+        key = &k4;
+        hash = s_key4_hash(k4.w[0], k4.w[1]);
+    } else {
+        hash = s_key_hash(k);
+    }
+    struct fsg_agg_val *v;
+    bool inserted;
+    enum fsg_err rc = s_upsert(agg, is_v6, key, hash, &v, &inserted);
+    if (rc == FSG_OK) {
+        s_fold_val(v, inserted, sv->records, sv->packets, sv->bytes, sv->first, sv->last);
+    }
+    return rc;
+}
+
+void fsg_agg_entry(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_key *ret_key,
+                   const struct fsg_agg_val **ret_val)
+{
+    size_t n4 = fsg_hash_count(agg->flows4);
+    if (i >= n4) {
+        *ret_key = *(const struct fsg_agg_key *)fsg_hash_key_at(agg->flows, i - n4);
+        *ret_val = fsg_hash_value_at(agg->flows, i - n4);
+        return;
+    }
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    const struct fsg_agg_key4 *k4 = fsg_hash_key_at(agg->flows4, i);
+    uint64_t w0 = k4->w[0], w1 = k4->w[1];
+    uint32_t a = (uint32_t)w0, b = (uint32_t)(w0 >> 32);
+    *ret_key = (struct fsg_agg_key){ .eni = (uint32_t)w1,
+                                     .port = (uint16_t)(w1 >> 32),
+                                     .proto = (uint8_t)(w1 >> 48),
+                                     .flags = (uint8_t)(w1 >> 56) };
+    memcpy(ret_key->a, mapped, sizeof mapped);
+    memcpy(ret_key->a + 12, &a, sizeof a);
+    memcpy(ret_key->b, mapped, sizeof mapped);
+    memcpy(ret_key->b + 12, &b, sizeof b);
+    *ret_val = fsg_hash_value_at(agg->flows4, i);
+}
+
 enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err)
 {
@@ -398,17 +520,13 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
             s_intern(dst, (struct fsg_span){ (const uint8_t *)src->enis[i].name, src->enis[i].len },
                      &map[i]);
     }
-    size_t n = fsg_hash_count(src->flows);
+    size_t n = fsg_aggregate_entries(src);
     for (size_t i = 0; i < n && rc == FSG_OK; i++) {
-        struct fsg_agg_key k = *(const struct fsg_agg_key *)fsg_hash_key_at(src->flows, i);
-        const struct fsg_agg_val *sv = fsg_hash_value_at(src->flows, i);
+        struct fsg_agg_key k;
+        const struct fsg_agg_val *sv;
+        fsg_agg_entry(src, i, &k, &sv);
         k.eni = map[k.eni];
-        struct fsg_agg_val *v;
-        bool inserted;
-        rc = fsg_hash_upsert(dst->flows, &k, s_key_hash(&k), (void **)&v, &inserted);
-        if (rc == FSG_OK) {
-            s_fold_val(v, inserted, sv->records, sv->packets, sv->bytes, sv->first, sv->last);
-        }
+        rc = s_fold_key(dst, &k, sv);
     }
     fsg_free(map);
     if (rc != FSG_OK) {
@@ -427,6 +545,8 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
 void fsg_aggregate_clear(struct fsg_aggregate *agg)
 {
     agg->pipe_n = 0;
+    agg->n_entries = 0;
+    fsg_hash_clear(agg->flows4);
     fsg_hash_clear(agg->flows);
     fsg_hash_clear(agg->names);
     agg->n_enis = 0;
@@ -441,5 +561,5 @@ const struct fsg_flow_stats *fsg_aggregate_stats(const struct fsg_aggregate *agg
 
 size_t fsg_aggregate_entries(const struct fsg_aggregate *agg)
 {
-    return fsg_hash_count(agg->flows);
+    return fsg_hash_count(agg->flows4) + fsg_hash_count(agg->flows);
 }

@@ -27,6 +27,16 @@ struct fsg_agg_key {
 };
 _Static_assert(sizeof(struct fsg_agg_key) == 40, "struct fsg_agg_key must have no padding");
 
+/* The same key when both addresses are IPv4 (most flow logs): 16 bytes, one multiply to hash,
+ * two words to compare, a smaller table. It lives in its own table (fsg_aggregate.flows4). Built
+ * and hashed as two words in registers (storing fields and reading words back stalls on store
+ * forwarding): w[0] = initiator | responder << 32 (each address's 4 bytes as a native uint32_t),
+ * w[1] = eni | port << 32 | proto << 48 | flags << 56 (flags never with the V6 bits). */
+struct fsg_agg_key4 {
+    uint64_t w[2];
+};
+_Static_assert(sizeof(struct fsg_agg_key4) == 16, "struct fsg_agg_key4 must have no padding");
+
 #define FSG_AGG_F_ACTION_MASK 0x03u /* enum fsg_flow_action */
 #define FSG_AGG_F_RDIR_SHIFT 3      /* enum fsg_rdir, 2 bits */
 #define FSG_AGG_F_RDIR_MASK 0x18u
@@ -62,7 +72,11 @@ struct fsg_agg_eni {
 #define FSG_AGG_PIPE_ENTRY 8
 
 struct fsg_agg_pending {
-    struct fsg_agg_key k;
+    union {
+        struct fsg_agg_key k;   /* when is_v6 */
+        struct fsg_agg_key4 k4; /* otherwise */
+    } u;
+    bool is_v6;
     uint64_t hash;
     uint64_t packets;
     uint64_t bytes;
@@ -71,7 +85,7 @@ struct fsg_agg_pending {
 };
 
 /* A direct-mapped cache in front of the intern table: most records hit it with one compare. */
-#define FSG_AGG_ICACHE 64
+#define FSG_AGG_ICACHE 256
 _Static_assert(FSG_ENI_ID_MAX == 32, "the intern cache compares four words");
 struct fsg_agg_icache {
     uint64_t w[FSG_ENI_ID_MAX / 8]; /* the NUL-padded name */
@@ -82,14 +96,17 @@ struct fsg_aggregate {
     struct fsg_agg_pending pipe[FSG_AGG_PIPE];
     unsigned pipe_head; /* oldest pending */
     unsigned pipe_n;
-    struct fsg_hash *flows; /* struct fsg_agg_key -> struct fsg_agg_val */
+    struct fsg_hash *flows4; /* struct fsg_agg_key4 -> struct fsg_agg_val (IPv4 pairs) */
+    struct fsg_hash *flows;  /* struct fsg_agg_key -> struct fsg_agg_val (the rest) */
     struct fsg_hash *names; /* char[FSG_ENI_ID_MAX] -> uint32_t id */
     struct fsg_agg_eni *enis;
     size_t n_enis;
     size_t cap_enis;
     struct fsg_agg_hint *hints;
     size_t n_hints;
-    size_t max_entries;
+    size_t max_entries; /* as given (0 = the default), for siblings */
+    size_t limit;       /* distinct keys over both tables */
+    size_t n_entries;   /* distinct keys over both tables */
     bool has_service_ports; /* a hint names a database port: the leg depends on the ENI */
     struct fsg_agg_icache icache[FSG_AGG_ICACHE];
     struct fsg_flow_stats stats;
@@ -97,5 +114,10 @@ struct fsg_aggregate {
 
 /* The error for a failed table operation: FSG_E_LIMIT (too many rows) or FSG_E_NOMEM. */
 enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err);
+
+/* Entries of both tables: i < fsg_aggregate_entries(agg) (pending records not included). The key
+ * in the 40-byte form; the value borrowed until the next add/merge/clear. */
+void fsg_agg_entry(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_key *ret_key,
+                   const struct fsg_agg_val **ret_val);
 
 #endif

@@ -100,14 +100,17 @@ static void s_pick_group(const struct s_tally *g, size_t n, struct s_own *own)
 
 static enum fsg_err s_learn(const struct fsg_aggregate *agg, struct s_own *own)
 {
-    size_t n = fsg_hash_count(agg->flows);
+    size_t n = fsg_aggregate_entries(agg);
     struct s_tally *t = fsg_calloc(n * 2 + 1, sizeof *t);
     if (t == NULL) {
         return FSG_E_NOMEM;
     }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        s_tally_entry(fsg_hash_key_at(agg->flows, i), fsg_hash_value_at(agg->flows, i), t, &m);
+        struct fsg_agg_key k;
+        const struct fsg_agg_val *v;
+        fsg_agg_entry(agg, i, &k, &v);
+        s_tally_entry(&k, v, t, &m);
     }
     qsort(t, m, sizeof *t, s_tally_cmp);
     m = s_tally_sum(t, m);
@@ -239,7 +242,7 @@ enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_
     if (rc != FSG_OK) {
         return rc;
     }
-    size_t n = fsg_hash_count(agg->flows);
+    size_t n = fsg_aggregate_entries(agg);
     struct s_own *own = fsg_calloc(agg->n_enis + 1, sizeof *own);
     bool *wanted = fsg_calloc(agg->n_enis + 1, sizeof *wanted);
     struct fsg_flow *flows = fsg_calloc(n + 1, sizeof *flows);
@@ -252,9 +255,10 @@ enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_
     }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct fsg_agg_key *k = fsg_hash_key_at(agg->flows, i);
-        if (wanted[k->eni] &&
-            s_to_flow(agg, own, k, fsg_hash_value_at(agg->flows, i), filter, &flows[m])) {
+        struct fsg_agg_key k;
+        const struct fsg_agg_val *v;
+        fsg_agg_entry(agg, i, &k, &v);
+        if (wanted[k.eni] && s_to_flow(agg, own, &k, v, filter, &flows[m])) {
             m++;
         }
     }

@@ -1,40 +1,41 @@
 #include "flowlogs/direction.h"
 
+/* Ports above 1023 that servers commonly listen on (databases first: the RDS use case), placed
+ * by a perfect hash: (port * S_PORT_MUL) >> 27 is distinct for each, so a lookup is a multiply, a
+ * load and a compare, without the branches of a switch that ephemeral ports would mispredict. */
+#define S_PORT_MUL 0x9ad14d7du
+#define S_PORT_SHIFT 27
+static const uint16_t s_service_ports[32] = {
+    [19] = 1433,  /* SQL Server */
+    [26] = 1521,  /* Oracle */
+    [4] = 2049,   /* NFS / EFS */
+    [9] = 2375,   /* Docker */
+    [28] = 2376,  /* Docker TLS */
+    [10] = 3306,  /* MySQL / MariaDB / Aurora MySQL */
+    [16] = 3389,  /* RDP */
+    [1] = 5432,   /* PostgreSQL / Aurora PostgreSQL */
+    [8] = 5439,   /* Redshift */
+    [18] = 5671,  /* AMQP TLS */
+    [5] = 5672,   /* AMQP */
+    [23] = 6379,  /* Redis / ElastiCache */
+    [13] = 8080,  /* HTTP alternate */
+    [3] = 8182,   /* Neptune */
+    [30] = 8443,  /* HTTPS alternate */
+    [6] = 9042,   /* Cassandra / Keyspaces */
+    [14] = 9092,  /* Kafka */
+    [20] = 9094,  /* Kafka TLS (MSK) */
+    [24] = 9200,  /* Elasticsearch / OpenSearch */
+    [7] = 9300,   /* Elasticsearch transport */
+    [29] = 11211, /* Memcached */
+    [22] = 27017, /* MongoDB / DocumentDB */
+    [25] = 50000, /* Db2 */
+};
+
 bool fsg_port_is_service(uint16_t port)
 {
-    if (port < 1024) {
-        return port != 0;
-    }
-    /* Ports above 1023 that servers commonly listen on (databases first: the RDS use case). A
-     * switch compiles to a short search that ephemeral ports leave after a compare or two. */
-    switch (port) {
-    case 1433:  /* SQL Server */
-    case 1521:  /* Oracle */
-    case 2049:  /* NFS / EFS */
-    case 2375:  /* Docker */
-    case 2376:  /* Docker TLS */
-    case 3306:  /* MySQL / MariaDB / Aurora MySQL */
-    case 3389:  /* RDP */
-    case 5432:  /* PostgreSQL / Aurora PostgreSQL */
-    case 5439:  /* Redshift */
-    case 5671:  /* AMQP TLS */
-    case 5672:  /* AMQP */
-    case 6379:  /* Redis / ElastiCache */
-    case 8080:  /* HTTP alternate */
-    case 8182:  /* Neptune */
-    case 8443:  /* HTTPS alternate */
-    case 9042:  /* Cassandra / Keyspaces */
-    case 9092:  /* Kafka */
-    case 9094:  /* Kafka TLS (MSK) */
-    case 9200:  /* Elasticsearch / OpenSearch */
-    case 9300:  /* Elasticsearch transport */
-    case 11211: /* Memcached */
-    case 27017: /* MongoDB / DocumentDB */
-    case 50000: /* Db2 */
-        return true;
-    default:
-        return false;
-    }
+    uint32_t slot = (uint32_t)(port * S_PORT_MUL) >> S_PORT_SHIFT;
+    /* below 1024 every port but 0; above, the listed ones (an empty slot holds 0, never >= 1024) */
+    return port < 1024 ? port != 0 : s_service_ports[slot] == port;
 }
 
 enum fsg_leg fsg_direction_leg(uint8_t proto, int tcp_flags, uint16_t srcport, uint16_t dstport,

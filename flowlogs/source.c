@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,209 +14,10 @@
 
 #include "lib/mem.h"
 
-/* 256 KiB reads: a few system calls per MiB, and about 2 MiB of text per chunk at flow-log
- * compression ratios, which the 1 MiB decode window drains in two passes. */
+/* 256 KiB reads: a few system calls per MiB. */
 #define S_DEFAULT_CHUNK ((size_t)256 << 10)
 /* Symlink loops and absurd trees stop here. */
 #define S_MAX_DEPTH 32
-
-/* ---- the object reader ---------------------------------------------------------------------- */
-
-struct fsg_reader {
-    char *source;
-    char *default_eni;
-    struct fsg_flowlog_decoder *dec;
-    struct fsg_aggregate *stage;  /* this object's records until finish() */
-    struct fsg_aggregate *target; /* borrowed */
-    enum fsg_err failed;
-    struct fsg_error saved; /* the first error, repeated by later calls */
-    bool finished;
-};
-
-enum fsg_err fsg_reader_new(const struct fsg_reader_options *opts, struct fsg_aggregate *agg,
-                            struct fsg_reader **ret_reader, struct fsg_error *err)
-{
-    enum fsg_err rc = FSG_E_NOMEM;
-    struct fsg_reader *r = fsg_calloc(1, sizeof *r);
-    if (r == NULL) {
-        return fsg_error_set(err, rc, "reader: out of memory");
-    }
-    r->target = agg;
-    r->source = fsg_strdup(opts->source != NULL ? opts->source : "-");
-    r->default_eni = fsg_strdup(opts->default_eni != NULL ? opts->default_eni : "-");
-    if (r->source == NULL || r->default_eni == NULL) {
-        fsg_error_set(err, rc, "reader: out of memory");
-        goto fail;
-    }
-    rc = fsg_flowlog_decoder_new(opts->decoder, &r->dec, err);
-    if (rc == FSG_OK) {
-        rc = fsg_aggregate_new_sibling(agg, &r->stage, err);
-    }
-    if (rc != FSG_OK) {
-        goto fail;
-    }
-    *ret_reader = r;
-    return FSG_OK;
-fail:
-    fsg_reader_destroy(r);
-    return rc;
-}
-
-void fsg_reader_destroy(struct fsg_reader *r)
-{
-    if (r == NULL) {
-        return;
-    }
-    fsg_flowlog_decoder_destroy(r->dec);
-    fsg_aggregate_destroy(r->stage);
-    fsg_free(r->source);
-    fsg_free(r->default_eni);
-    fsg_free(r);
-}
-
-static enum fsg_err s_failed(struct fsg_reader *r, enum fsg_err rc, struct fsg_error *err)
-{
-    if (err != NULL) {
-        if (err->offset == 0) {
-            err->offset = fsg_flowlog_decoder_offset(r->dec);
-        }
-        r->saved = *err;
-    } else {
-        r->saved = (struct fsg_error){ .code = rc, .offset = fsg_flowlog_decoder_offset(r->dec) };
-    }
-    r->failed = rc;
-    return rc;
-}
-
-static enum fsg_err s_repeat(const struct fsg_reader *r, struct fsg_error *err)
-{
-    if (err != NULL) {
-        *err = r->saved;
-    }
-    return r->failed;
-}
-
-/* Hands every record the decoder has to the object's table. */
-static enum fsg_err s_drain(struct fsg_reader *r, struct fsg_error *err)
-{
-    struct fsg_span eni = fsg_span_from_cstr(r->default_eni);
-    for (;;) {
-        const struct fsg_flowlog_record *rec;
-        enum fsg_err rc = fsg_flowlog_decoder_next(r->dec, &rec, err);
-        if (rc != FSG_OK || rec == NULL) {
-            return rc;
-        }
-        rc = fsg_aggregate_add(r->stage, rec, eni, err);
-        if (rc != FSG_OK) {
-            return rc;
-        }
-    }
-}
-
-enum fsg_err fsg_reader_feed(struct fsg_reader *r, struct fsg_span chunk, struct fsg_error *err)
-{
-    if (r->failed != FSG_OK) {
-        return s_repeat(r, err);
-    }
-    if (r->finished) {
-        return fsg_error_set(err, FSG_E_INVALID_ARG, "reader: feed after finish");
-    }
-    if (err != NULL) {
-        err->offset = 0;
-    }
-    fsg_flowlog_decoder_set_input(r->dec, chunk);
-    enum fsg_err rc = s_drain(r, err);
-    return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
-}
-
-enum fsg_err fsg_reader_finish(struct fsg_reader *r, struct fsg_error *err)
-{
-    if (r->failed != FSG_OK) {
-        return s_repeat(r, err);
-    }
-    if (r->finished) {
-        return fsg_error_set(err, FSG_E_INVALID_ARG, "reader: finish called twice");
-    }
-    if (err != NULL) {
-        err->offset = 0;
-    }
-    r->finished = true;
-    fsg_flowlog_decoder_set_input(r->dec, FSG_SPAN_NULL);
-    fsg_flowlog_decoder_finish(r->dec);
-    enum fsg_err rc = s_drain(r, err);
-    if (rc == FSG_OK && !fsg_flowlog_decoder_done(r->dec)) {
-        rc = fsg_error_set(err, FSG_E_INTERNAL, "reader: decoder did not reach the end");
-    }
-    if (rc == FSG_OK) {
-        rc = fsg_aggregate_flush(r->stage, err); /* a limit error belongs to this object */
-    }
-    if (rc == FSG_OK) {
-        fsg_aggregate_add_stats(r->stage, fsg_flowlog_decoder_stats(r->dec));
-        rc = fsg_aggregate_merge(r->target, r->stage, err);
-    }
-    return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
-}
-
-uint64_t fsg_reader_offset(const struct fsg_reader *r)
-{
-    return fsg_flowlog_decoder_offset(r->dec);
-}
-
-const struct fsg_flowlog_stats *fsg_reader_stats(const struct fsg_reader *r)
-{
-    return fsg_flowlog_decoder_stats(r->dec);
-}
-
-const struct fsg_flowlog_malformed *fsg_reader_malformed(const struct fsg_reader *r, size_t *ret_n)
-{
-    return fsg_flowlog_decoder_malformed(r->dec, ret_n);
-}
-
-const char *fsg_reader_source(const struct fsg_reader *r)
-{
-    return r->source;
-}
-
-const char *fsg_reader_engine(const struct fsg_reader *r)
-{
-    return fsg_flowlog_decoder_engine(r->dec);
-}
-
-enum fsg_err fsg_reader_feed_fd(struct fsg_reader *r, int fd, uint8_t *buf, size_t chunk_size,
-                                struct fsg_error *err)
-{
-    size_t cap = chunk_size != 0 ? chunk_size : S_DEFAULT_CHUNK;
-    uint8_t *own = NULL;
-    if (buf == NULL) {
-        buf = own = fsg_malloc(cap);
-        if (own == NULL) {
-            return fsg_error_set(err, FSG_E_NOMEM, "reader: out of memory");
-        }
-    }
-    enum fsg_err rc = FSG_OK;
-    for (;;) {
-        ssize_t n = read(fd, buf, cap);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            rc = fsg_error_set(err, FSG_E_IO, "read error: %s", strerror(errno));
-            if (err != NULL) {
-                err->offset = fsg_reader_offset(r);
-            }
-            break;
-        }
-        if (n == 0) {
-            break;
-        }
-        rc = fsg_reader_feed(r, (struct fsg_span){ buf, (size_t)n }, err);
-        if (rc != FSG_OK) {
-            break;
-        }
-    }
-    fsg_free(own);
-    return rc;
-}
 
 /* ---- the runner --------------------------------------------------------------------------------
  */
@@ -231,6 +33,7 @@ struct s_shared {
     const struct fsg_object *objects;
     size_t n;
     const struct fsg_run_options *opts;
+    bool pipeline; /* each object decoded on a second thread */
     atomic_size_t next;
     struct s_slot *slots;
 };
@@ -273,6 +76,7 @@ static void s_process(struct s_worker *w, size_t i)
         .source = obj->name,
         .default_eni = obj->default_eni != NULL ? obj->default_eni : o->default_eni,
         .decoder = o->decoder,
+        .pipeline = w->sh->pipeline,
     };
     enum fsg_err rc = fsg_reader_new(&ro, w->agg, &r, &slot->err);
     if (rc == FSG_OK) {
@@ -383,6 +187,25 @@ static enum fsg_err s_run_workers(struct s_shared *sh, struct s_worker *ws, size
     return rc;
 }
 
+/* CPUs this process may run on (taskset, cpusets), at least 1. */
+static size_t s_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+        return (size_t)CPU_COUNT(&set);
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers)
+{
+    if (mode != FSG_PIPELINE_AUTO) {
+        return mode == FSG_PIPELINE_ON;
+    }
+    return s_cpus() >= 2 * (workers > 0 ? workers : 1);
+}
+
 enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
                              const struct fsg_run_options *opts, struct fsg_aggregate *agg,
                              struct fsg_run_result *result, struct fsg_error *err)
@@ -393,6 +216,7 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
     if (jobs > n_objects) {
         jobs = n_objects > 0 ? n_objects : 1;
     }
+    sh.pipeline = fsg_run_uses_pipeline(o.pipeline, jobs);
     enum fsg_err rc = FSG_E_NOMEM;
     *result = (struct fsg_run_result){ 0 };
     atomic_init(&sh.next, 0);

@@ -40,6 +40,11 @@ struct fsg_reader_options {
     const char *default_eni; /* ENI of records without interface-id; NULL = "-"; copied */
     const struct fsg_flowlog_options *decoder; /* format, window, limits; may be NULL; borrowed
                                                 * during new() only */
+    /* Decode on a second thread while the feeding thread inflates (a pipeline through a ring of
+     * 4 x 256 KiB text blocks). The API and the results are the same; a decoding error then
+     * comes back from a later feed() or from finish(), and the counters and malformed samples
+     * are complete only after finish(). Falls back to one thread if no thread can start. */
+    bool pipeline;
 };
 
 struct fsg_reader;
@@ -73,6 +78,8 @@ const struct fsg_flowlog_malformed *fsg_reader_malformed(const struct fsg_reader
 const char *fsg_reader_source(const struct fsg_reader *r);
 /* "isa-l", "zlib", "plain" or "unknown". Static. */
 const char *fsg_reader_engine(const struct fsg_reader *r);
+/* True when the reader decodes on a second thread. */
+bool fsg_reader_is_pipelined(const struct fsg_reader *r);
 
 /* Feeds a whole file descriptor (read() until end of file) in chunks of chunk_size (0 = 256 KiB)
  * through `buf` (caller's scratch memory of chunk_size bytes, or NULL to allocate one). Does not
@@ -96,8 +103,19 @@ struct fsg_object {
     void *ctx;               /* for run; borrowed */
 };
 
+/* Whether each object is decoded on a second thread while its worker inflates (see
+ * fsg_reader_options.pipeline). AUTO: when the CPUs this process may use (sched_getaffinity, so
+ * `taskset` counts) number at least twice the workers, i.e. only with cores to spare: with
+ * `--jobs 1` on a 2-core machine one object uses both cores; with `--jobs 2` and two or more
+ * objects each worker keeps to one thread, so the threads never outnumber the cores. */
+enum fsg_pipeline { FSG_PIPELINE_AUTO = 0, FSG_PIPELINE_OFF, FSG_PIPELINE_ON };
+
+/* The AUTO rule above for `workers` workers (ON/OFF are returned as they are). */
+bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers);
+
 struct fsg_run_options {
     unsigned jobs;                             /* worker threads; 0 or 1 = the calling thread */
+    enum fsg_pipeline pipeline;                /* AUTO (0) by default */
     const struct fsg_flowlog_options *decoder; /* may be NULL; borrowed */
     const char *default_eni;                   /* for objects without one; NULL = "-" */
     size_t read_chunk_bytes;                   /* local reads; 0 = 256 KiB */
@@ -124,7 +142,8 @@ struct fsg_run_result {
     size_t n_warnings;
 };
 
-/* Reads every object, `jobs` at a time, into `agg` (borrowed; its counters include only the
+/* Reads every object, `jobs` at a time (at most one worker per object), each worker with its own
+ * table merged at the end, into `agg` (borrowed; its counters include only the
  * objects that succeeded). A failed object adds one entry to result->errors and nothing else; the
  * others are still read in full. Returns FSG_OK when the run itself worked (check n_errors for
  * failed objects), FSG_E_NOMEM or FSG_E_INTERNAL (threads) otherwise. Caller cleans *result with

@@ -361,15 +361,11 @@ enum fsg_err fsg_aws_request(struct fsg_aws_client *c, const struct fsg_aws_requ
 
 enum fsg_err fsg_aws_params_add(struct fsg_aws_params *p, const char *name, const char *value)
 {
-    if (p->len == p->cap) {
-        size_t cap = p->cap == 0 ? 16 : p->cap * 2;
-        struct fsg_aws_param *items = fsg_reallocarray(p->items, cap, sizeof *items);
-        if (items == NULL) {
-            return FSG_E_NOMEM;
-        }
-        p->items = items;
-        p->cap = cap;
+    struct fsg_aws_param *items = fsg_array_grow(p->items, &p->cap, p->len + 1, sizeof *items, 16);
+    if (items == NULL) {
+        return FSG_E_NOMEM;
     }
+    p->items = items;
     char *n = fsg_strdup(name);
     char *v = fsg_strdup(value != NULL ? value : "");
     if (n == NULL || v == NULL) {

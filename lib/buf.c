@@ -152,6 +152,28 @@ enum fsg_err fsg_buf_append_byte(struct fsg_buf *b, uint8_t c)
     return fsg_buf_append(b, &c, 1);
 }
 
+char *fsg_vasprintf(const char *fmt, va_list ap)
+{
+    va_list measure;
+    va_copy(measure, ap);
+    int n = vsnprintf(NULL, 0, fmt, measure);
+    va_end(measure);
+    char *s = n >= 0 ? fsg_malloc((size_t)n + 1) : NULL;
+    if (s != NULL) {
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    }
+    return s;
+}
+
+char *fsg_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = fsg_vasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 enum fsg_err fsg_buf_printf(struct fsg_buf *b, const char *fmt, ...)
 {
     va_list ap;

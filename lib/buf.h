@@ -2,6 +2,7 @@
 #ifndef FSG_LIB_BUF_H
 #define FSG_LIB_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,10 @@ enum fsg_err fsg_buf_append_span(struct fsg_buf *b, struct fsg_span s) FSG_MUST_
 enum fsg_err fsg_buf_append_cstr(struct fsg_buf *b, const char *s) FSG_MUST_USE;
 enum fsg_err fsg_buf_append_byte(struct fsg_buf *b, uint8_t c) FSG_MUST_USE;
 enum fsg_err fsg_buf_printf(struct fsg_buf *b, const char *fmt, ...) FSG_PRINTF(2, 3) FSG_MUST_USE;
+/* A new formatted C string the caller frees with fsg_free(); NULL when out of memory (or for a
+ * format vsnprintf refuses). */
+char *fsg_asprintf(const char *fmt, ...) FSG_PRINTF(1, 2);
+char *fsg_vasprintf(const char *fmt, va_list ap) FSG_PRINTF(1, 0);
 /* Copy of the buffer as a fresh C string the caller frees with fsg_free(); NULL on OOM. */
 char *fsg_buf_strdup(const struct fsg_buf *b);
 /* The contents as a C string ("" when empty); valid until the next change. */

@@ -54,17 +54,13 @@ enum fsg_err fsg_ec2__bool(const struct fsg_aws_xml_node *n, const char *path, b
 
 enum fsg_err fsg_ec2__grow(void **items, size_t *cap, size_t len, size_t elem_size)
 {
-    if (len < *cap) {
-        return FSG_OK;
-    }
-    size_t ncap = *cap == 0 ? 8 : *cap * 2;
-    void *p = fsg_reallocarray(*items, ncap, elem_size);
+    size_t old_cap = *cap;
+    void *p = fsg_array_grow(*items, cap, len + 1, elem_size, 8);
     if (p == NULL) {
         return FSG_E_NOMEM;
     }
-    memset((char *)p + *cap * elem_size, 0, (ncap - *cap) * elem_size);
+    memset((char *)p + old_cap * elem_size, 0, (*cap - old_cap) * elem_size);
     *items = p;
-    *cap = ncap;
     return FSG_OK;
 }
 

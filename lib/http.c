@@ -24,15 +24,11 @@ static void s_free_value(char *v)
 
 enum fsg_err fsg_http_headers_add(struct fsg_http_headers *h, const char *name, const char *value)
 {
-    if (h->len == h->cap) {
-        size_t cap = h->cap == 0 ? 8 : h->cap * 2;
-        struct fsg_http_header *items = fsg_reallocarray(h->items, cap, sizeof *items);
-        if (items == NULL) {
-            return FSG_E_NOMEM;
-        }
-        h->items = items;
-        h->cap = cap;
+    struct fsg_http_header *items = fsg_array_grow(h->items, &h->cap, h->len + 1, sizeof *items, 8);
+    if (items == NULL) {
+        return FSG_E_NOMEM;
     }
+    h->items = items;
     char *n = fsg_strdup(name);
     char *v = fsg_strdup(value);
     if (n == NULL || v == NULL) {

@@ -65,6 +65,21 @@ void *fsg_reallocarray(void *ptr, size_t n, size_t size)
     return fsg_realloc(ptr, n * size);
 }
 
+void *fsg_array_grow(void *items, size_t *cap, size_t need, size_t size, size_t min_cap)
+{
+    if (need <= *cap) {
+        return items;
+    }
+    size_t n = *cap > SIZE_MAX / 2 ? need : *cap * 2;
+    n = n < min_cap ? min_cap : n;
+    n = n < need ? need : n;
+    void *grown = fsg_reallocarray(items, n, size);
+    if (grown != NULL) {
+        *cap = n;
+    }
+    return grown;
+}
+
 void fsg_free(void *ptr)
 {
     if (ptr != NULL) {

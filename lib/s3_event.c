@@ -1,5 +1,6 @@
 #include "lib/s3_event.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "lib/json.h"
 #include "lib/mem.h"
+#include "lib/sigv4.h"
 
 /* Lambda's invocation payload is at most 6 MB (synchronous) or 1 MB (asynchronous); anything
  * bigger did not come from Lambda. */
@@ -92,64 +94,61 @@ static bool s_utf8_valid(const uint8_t *p, size_t len)
     return true;
 }
 
-static int s_hex(uint8_t c)
+/* What fsg_uri_decode (lenient: it copies a bad escape as it is) leaves unchecked: every '%'
+ * starts two hex digits, and no byte, raw or escaped, is NUL. The first problem is reported with
+ * its input position. */
+static enum fsg_err s_form_check(struct fsg_span s, struct fsg_error *err)
 {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] == 0) {
+            return fsg_error_set(err, FSG_E_PARSE, "NUL byte at %zu: a key cannot hold NUL", i);
+        }
+        if (s.ptr[i] != '%') {
+            continue;
+        }
+        if (i + 2 >= s.len || !isxdigit(s.ptr[i + 1]) || !isxdigit(s.ptr[i + 2])) {
+            return fsg_error_set(err, FSG_E_PARSE,
+                                 "bad %%-escape at byte %zu: '%%' must be followed by two hex "
+                                 "digits",
+                                 i);
+        }
+        if (s.ptr[i + 1] == '0' && s.ptr[i + 2] == '0') {
+            return fsg_error_set(err, FSG_E_PARSE, "%%00 at byte %zu: a key cannot hold NUL", i);
+        }
+        i += 2;
     }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
+    return FSG_OK;
 }
 
 enum fsg_err fsg_s3_key_form_decode(struct fsg_span encoded, struct fsg_buf *out,
                                     struct fsg_error *err)
 {
     size_t start = out->len;
-    enum fsg_err rc = fsg_buf_reserve(out, encoded.len);
+    struct fsg_buf spaced = FSG_BUF_INIT;
+    enum fsg_err rc = s_form_check(encoded, err);
     if (rc != FSG_OK) {
-        return fsg_error_set(err, rc, "out of memory decoding an object key");
-    }
-    uint8_t *dst = out->ptr + start;
-    size_t n = 0;
-    for (size_t i = 0; i < encoded.len; i++) {
-        uint8_t c = encoded.ptr[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == 0) {
-            rc = fsg_error_set(err, FSG_E_PARSE, "NUL byte at %zu: a key cannot hold NUL", i);
-            goto out;
-        } else if (c == '%') {
-            int hi = i + 2 < encoded.len ? s_hex(encoded.ptr[i + 1]) : -1;
-            int lo = i + 2 < encoded.len ? s_hex(encoded.ptr[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
-                rc = fsg_error_set(err, FSG_E_PARSE,
-                                   "bad %%-escape at byte %zu: '%%' must be followed by two hex "
-                                   "digits",
-                                   i);
-                goto out;
-            }
-            c = (uint8_t)(hi << 4 | lo);
-            if (c == 0) {
-                rc = fsg_error_set(err, FSG_E_PARSE, "%%00 at byte %zu: a key cannot hold NUL", i);
-                goto out;
-            }
-            i += 2;
-        }
-        dst[n++] = c;
-    }
-    if (!s_utf8_valid(dst, n)) {
-        rc = fsg_error_set(err, FSG_E_PARSE, "decoded key is not valid UTF-8");
         goto out;
     }
-    out->len = start + n;
+    /* '+' becomes a space before the escapes are decoded: "%2B" is a literal '+'. */
+    rc = fsg_buf_append_span(&spaced, encoded);
+    for (size_t i = 0; rc == FSG_OK && i < spaced.len; i++) {
+        spaced.ptr[i] = spaced.ptr[i] == '+' ? ' ' : spaced.ptr[i];
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_uri_decode(out, fsg_span_from_buf(&spaced));
+    }
+    if (rc != FSG_OK) {
+        rc = fsg_error_set(err, rc, "out of memory decoding an object key");
+    } else if (!s_utf8_valid(out->ptr + start, out->len - start)) {
+        rc = fsg_error_set(err, FSG_E_PARSE, "decoded key is not valid UTF-8");
+    }
 
 out:
-    out->ptr[out->len] = '\0';
+    fsg_buf_clean_up(&spaced);
+    if (rc != FSG_OK && out->ptr != NULL) {
+        out->len = start; /* out as it was */
+        out->ptr[out->len] = '\0';
+    }
     return rc;
 }
 
@@ -209,15 +208,12 @@ static enum fsg_err s_add_item(struct s_ctx *c, const char *bucket, char *key, u
     if (b == NULL || key == NULL) {
         goto nomem;
     }
-    if (ev->n_items == c->cap) {
-        size_t cap = c->cap == 0 ? 4 : c->cap * 2;
-        struct fsg_s3_event_item *items = fsg_reallocarray(ev->items, cap, sizeof *items);
-        if (items == NULL) {
-            goto nomem;
-        }
-        ev->items = items;
-        c->cap = cap;
+    struct fsg_s3_event_item *items = fsg_array_grow(ev->items, &c->cap, ev->n_items + 1,
+                                                     sizeof *items, 4);
+    if (items == NULL) {
+        goto nomem;
     }
+    ev->items = items;
     ev->items[ev->n_items++] = (struct fsg_s3_event_item){ .bucket = b, .key = key, .size = size };
     return FSG_OK;
 

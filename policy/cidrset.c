@@ -75,15 +75,12 @@ static enum fsg_err s_check_range(const struct fsg_ip *first, const struct fsg_i
 
 static enum fsg_err s_push(struct fsg_cidrset *s, const struct fsg_cidrset_range *r)
 {
-    if (s->len == s->cap) {
-        size_t cap = s->cap == 0 ? 8 : s->cap * 2;
-        struct fsg_cidrset_range *items = fsg_reallocarray(s->items, cap, sizeof *items);
-        if (items == NULL) {
-            return FSG_E_NOMEM;
-        }
-        s->items = items;
-        s->cap = cap;
+    struct fsg_cidrset_range *items = fsg_array_grow(s->items, &s->cap, s->len + 1,
+                                                     sizeof *items, 8);
+    if (items == NULL) {
+        return FSG_E_NOMEM;
     }
+    s->items = items;
     s->items[s->len++] = *r;
     return FSG_OK;
 }
@@ -256,15 +253,12 @@ bool fsg_cidrset_contains_ip(const struct fsg_cidrset *s, const struct fsg_ip *i
 
 static enum fsg_err s_push_block(struct fsg_cidrset_blocks *b, const struct fsg_cidrset_block *blk)
 {
-    if (b->len == b->cap) {
-        size_t cap = b->cap == 0 ? 8 : b->cap * 2;
-        struct fsg_cidrset_block *items = fsg_reallocarray(b->items, cap, sizeof *items);
-        if (items == NULL) {
-            return FSG_E_NOMEM;
-        }
-        b->items = items;
-        b->cap = cap;
+    struct fsg_cidrset_block *items = fsg_array_grow(b->items, &b->cap, b->len + 1,
+                                                     sizeof *items, 8);
+    if (items == NULL) {
+        return FSG_E_NOMEM;
     }
+    b->items = items;
     b->items[b->len++] = *blk;
     return FSG_OK;
 }
@@ -366,15 +360,12 @@ static enum fsg_err s_provenance(struct fsg_cidrset_blocks *b, const struct s_nu
             if (blk->cidr.addr.is_v6 != raw[i].is_v6 || s_block_lo(blk) > raw[i].hi) {
                 break;
             }
-            if (n == cap) {
-                cap = cap == 0 ? 16 : cap * 2;
-                struct s_pair *p = fsg_reallocarray(pairs, cap, sizeof *p);
-                if (p == NULL) {
-                    rc = FSG_E_NOMEM;
-                    break;
-                }
-                pairs = p;
+            struct s_pair *p = fsg_array_grow(pairs, &cap, n + 1, sizeof *p, 16);
+            if (p == NULL) {
+                rc = FSG_E_NOMEM;
+                break;
             }
+            pairs = p;
             pairs[n++] = (struct s_pair){ .block = j, .tag = raw[i].tag };
         }
     }

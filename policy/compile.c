@@ -67,16 +67,12 @@ static struct fsg_cidrset *s_bucket(struct fsg_compile_ctx *c, struct s_buckets 
             return &b->items[i].set;
         }
     }
-    if (b->len == b->cap) {
-        size_t cap = b->cap == 0 ? 4 : b->cap * 2;
-        struct s_bucket *items = fsg_reallocarray(b->items, cap, sizeof *items);
-        if (items == NULL) {
-            c->rc = FSG_E_NOMEM;
-            return NULL;
-        }
-        b->items = items;
-        b->cap = cap;
+    struct s_bucket *items = fsg_array_grow(b->items, &b->cap, b->len + 1, sizeof *items, 4);
+    if (items == NULL) {
+        c->rc = FSG_E_NOMEM;
+        return NULL;
     }
+    b->items = items;
     b->items[b->len] = (struct s_bucket){ .port = p, .set = FSG_CIDRSET_INIT };
     return &b->items[b->len++].set;
 }

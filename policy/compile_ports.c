@@ -16,16 +16,13 @@ static void s_ports_add(struct fsg_compile_ctx *c, struct fsg_ports *ports, stru
     if (c->rc != FSG_OK) {
         return;
     }
-    if (ports->len == ports->cap) {
-        size_t cap = ports->cap == 0 ? 4 : ports->cap * 2;
-        struct fsg_port *items = fsg_reallocarray(ports->items, cap, sizeof *items);
-        if (items == NULL) {
-            c->rc = FSG_E_NOMEM;
-            return;
-        }
-        ports->items = items;
-        ports->cap = cap;
+    struct fsg_port *items = fsg_array_grow(ports->items, &ports->cap, ports->len + 1,
+                                            sizeof *items, 4);
+    if (items == NULL) {
+        c->rc = FSG_E_NOMEM;
+        return;
     }
+    ports->items = items;
     ports->items[ports->len++] = p;
 }
 

@@ -23,16 +23,12 @@ void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...)
         }
     }
     struct fsg_strlist *l = &c->warnings;
-    if (l->len == l->cap) {
-        size_t cap = l->cap == 0 ? 8 : l->cap * 2;
-        char **items = fsg_reallocarray(l->items, cap, sizeof *items);
-        if (items == NULL) {
-            c->rc = FSG_E_NOMEM;
-            return;
-        }
-        l->items = items;
-        l->cap = cap;
+    char **items = fsg_array_grow(l->items, &l->cap, l->len + 1, sizeof *items, 8);
+    if (items == NULL) {
+        c->rc = FSG_E_NOMEM;
+        return;
     }
+    l->items = items;
     char *s = fsg_strdup(buf);
     if (s == NULL) {
         c->rc = FSG_E_NOMEM;
@@ -45,15 +41,11 @@ void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...)
 
 static enum fsg_err s_push(size_t **arr, size_t *n, size_t *cap, size_t v)
 {
-    if (*n == *cap) {
-        size_t c = *cap == 0 ? 4 : *cap * 2;
-        size_t *p = fsg_reallocarray(*arr, c, sizeof *p);
-        if (p == NULL) {
-            return FSG_E_NOMEM;
-        }
-        *arr = p;
-        *cap = c;
+    size_t *p = fsg_array_grow(*arr, cap, *n + 1, sizeof *p, 4);
+    if (p == NULL) {
+        return FSG_E_NOMEM;
     }
+    *arr = p;
     (*arr)[(*n)++] = v;
     return FSG_OK;
 }

@@ -77,26 +77,6 @@ static char *s_strdup_secure_free(char *s)
     return NULL;
 }
 
-static char *s_printf_alloc(const char *fmt, ...) FSG_PRINTF(1, 2);
-static char *s_printf_alloc(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return NULL;
-    }
-    char *s = fsg_malloc((size_t)n + 1);
-    if (s == NULL) {
-        return NULL;
-    }
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* RFC 4648 base64 of in into a fresh string. */
@@ -223,9 +203,9 @@ static enum fsg_err s_set_auth(struct fsg_pce *pce, const struct fsg_pce_options
                            "cannot carry it); it should look like api_1a2b3c4d5e6f7g");
     }
     if (rc == FSG_OK) {
-        pair = s_printf_alloc("%s:%s", key, secret);
+        pair = fsg_asprintf("%s:%s", key, secret);
         char *b64 = pair != NULL ? s_base64((const uint8_t *)pair, strlen(pair)) : NULL;
-        pce->auth_header = b64 != NULL ? s_printf_alloc("Basic %s", b64) : NULL;
+        pce->auth_header = b64 != NULL ? fsg_asprintf("Basic %s", b64) : NULL;
         (void)s_strdup_secure_free(b64);
         if (pce->auth_header == NULL) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory building PCE credentials");
@@ -276,7 +256,7 @@ static enum fsg_err s_set_url(struct fsg_pce *pce, const char *url, struct fsg_e
     if (origin_len <= 8) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "PCE url '%.200s' has no host", url);
     }
-    pce->base = s_printf_alloc("%.*s/api/v2", (int)n, url);
+    pce->base = fsg_asprintf("%.*s/api/v2", (int)n, url);
     pce->origin = fsg_strndup(url, origin_len);
     if (pce->base == NULL || pce->origin == NULL) {
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
@@ -578,11 +558,11 @@ static enum fsg_err s_href_url(const struct fsg_pce *pce, const char *href, char
         }
         url = fsg_strdup(href);
     } else if (strncmp(href, "/api/v2/", 8) == 0) {
-        url = s_printf_alloc("%s%s", pce->origin, href);
+        url = fsg_asprintf("%s%s", pce->origin, href);
     } else if (strncmp(href, "/orgs/", 6) == 0) {
-        url = s_printf_alloc("%s%s", pce->base, href);
+        url = fsg_asprintf("%s%s", pce->base, href);
     } else if (href[0] == '/') {
-        url = s_printf_alloc("%s%s%s", pce->base, pce->org_prefix, href);
+        url = fsg_asprintf("%s%s%s", pce->base, pce->org_prefix, href);
     } else {
         return fsg_error_set(err, FSG_E_REMOTE, "unusable href '%.200s' from the PCE", href);
     }
@@ -875,7 +855,7 @@ enum fsg_err fsg_pce_save_bundle(const json_t *bundle, const char *path, struct 
         return fsg_error_set(err, FSG_E_INVALID_ARG, "save policy: missing bundle or path");
     }
     struct fsg_buf text = FSG_BUF_INIT;
-    char *tmp = s_printf_alloc("%s.tmp.%ld", path, (long)getpid());
+    char *tmp = fsg_asprintf("%s.tmp.%ld", path, (long)getpid());
     FILE *f = NULL;
     enum fsg_err rc = tmp != NULL ? FSG_OK : fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     if (rc == FSG_OK) {
@@ -950,7 +930,7 @@ enum fsg_err fsg_pce_post_traffic(struct fsg_pce *pce, struct fsg_span csv,
         }
         return FSG_OK;
     }
-    char *url = s_printf_alloc("%s%s/agents/bulk_traffic_flows", pce->base, pce->org_prefix);
+    char *url = fsg_asprintf("%s%s/agents/bulk_traffic_flows", pce->base, pce->org_prefix);
     if (url == NULL) {
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }

@@ -47,15 +47,12 @@ enum fsg_err fsg_plan_append_target(struct fsg_plan *plan, const char *name,
                                     const char *security_group,
                                     struct fsg_plan_target **ret_target)
 {
-    if (plan->n_targets == plan->cap_targets) {
-        size_t cap = plan->cap_targets == 0 ? 4 : plan->cap_targets * 2;
-        struct fsg_plan_target *t = fsg_reallocarray(plan->targets, cap, sizeof *t);
-        if (t == NULL) {
-            return FSG_E_NOMEM;
-        }
-        plan->targets = t;
-        plan->cap_targets = cap;
+    struct fsg_plan_target *grown = fsg_array_grow(plan->targets, &plan->cap_targets,
+                                                   plan->n_targets + 1, sizeof *grown, 4);
+    if (grown == NULL) {
+        return FSG_E_NOMEM;
     }
+    plan->targets = grown;
     struct fsg_plan_target t = { .name = fsg_strdup(name != NULL ? name : ""),
                                  .security_group = fsg_strdup(security_group != NULL
                                                                   ? security_group
@@ -71,29 +68,18 @@ enum fsg_err fsg_plan_append_target(struct fsg_plan *plan, const char *name,
 
 enum fsg_err fsg_plan_target_warn(struct fsg_plan_target *t, const char *fmt, ...)
 {
-    if (t->n_warnings == t->cap_warnings) {
-        size_t cap = t->cap_warnings == 0 ? 4 : t->cap_warnings * 2;
-        char **w = fsg_reallocarray(t->warnings, cap, sizeof *w);
-        if (w == NULL) {
-            return FSG_E_NOMEM;
-        }
-        t->warnings = w;
-        t->cap_warnings = cap;
+    char **w = fsg_array_grow(t->warnings, &t->cap_warnings, t->n_warnings + 1, sizeof *w, 4);
+    if (w == NULL) {
+        return FSG_E_NOMEM;
     }
+    t->warnings = w;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *s = fsg_vasprintf(fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        return FSG_E_INTERNAL;
-    }
-    char *s = fsg_malloc((size_t)n + 1);
     if (s == NULL) {
         return FSG_E_NOMEM;
     }
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     t->warnings[t->n_warnings++] = s;
     return FSG_OK;
 }

@@ -9,15 +9,12 @@
 
 enum fsg_err fsg_sg_rules_append(struct fsg_sg_rules *list, const struct fsg_sg_rule *r)
 {
-    if (list->len == list->cap) {
-        size_t cap = list->cap == 0 ? 16 : list->cap * 2;
-        struct fsg_sg_rule *items = fsg_reallocarray(list->items, cap, sizeof *items);
-        if (items == NULL) {
-            return FSG_E_NOMEM;
-        }
-        list->items = items;
-        list->cap = cap;
+    struct fsg_sg_rule *items = fsg_array_grow(list->items, &list->cap, list->len + 1,
+                                               sizeof *items, 16);
+    if (items == NULL) {
+        return FSG_E_NOMEM;
     }
+    list->items = items;
     struct fsg_sg_rule copy = *r;
     copy.description = fsg_strdup(r->description);
     copy.rule_id = fsg_strdup(r->rule_id);

@@ -36,15 +36,12 @@ static void s_foreign_clean_up(struct fsg_sg_foreign_rule *r)
 enum fsg_err fsg_sg_current_add_foreign(struct fsg_sg_current *cur,
                                         const struct fsg_sg_foreign_rule *r)
 {
-    if (cur->n_foreign == cur->cap_foreign) {
-        size_t cap = cur->cap_foreign == 0 ? 4 : cur->cap_foreign * 2;
-        struct fsg_sg_foreign_rule *items = fsg_reallocarray(cur->foreign, cap, sizeof *items);
-        if (items == NULL) {
-            return FSG_E_NOMEM;
-        }
-        cur->foreign = items;
-        cur->cap_foreign = cap;
+    struct fsg_sg_foreign_rule *items = fsg_array_grow(cur->foreign, &cur->cap_foreign,
+                                                       cur->n_foreign + 1, sizeof *items, 4);
+    if (items == NULL) {
+        return FSG_E_NOMEM;
     }
+    cur->foreign = items;
     struct fsg_sg_foreign_rule copy = *r;
     copy.peer = fsg_strdup(r->peer);
     copy.description = fsg_strdup(r->description);
@@ -123,15 +120,12 @@ static enum fsg_err s_group(struct fsg_sg_state *state, const char *id,
         *ret = found;
         return FSG_OK;
     }
-    if (state->n_groups == state->cap_groups) {
-        size_t cap = state->cap_groups == 0 ? 4 : state->cap_groups * 2;
-        struct fsg_sg_current *g = fsg_reallocarray(state->groups, cap, sizeof *g);
-        if (g == NULL) {
-            return FSG_E_NOMEM;
-        }
-        state->groups = g;
-        state->cap_groups = cap;
+    struct fsg_sg_current *g = fsg_array_grow(state->groups, &state->cap_groups,
+                                              state->n_groups + 1, sizeof *g, 4);
+    if (g == NULL) {
+        return FSG_E_NOMEM;
     }
+    state->groups = g;
     enum fsg_err rc = fsg_sg_current_init(&state->groups[state->n_groups], id);
     if (rc != FSG_OK) {
         return rc;

@@ -80,6 +80,20 @@ static int s_read_missing_file_names_it(void)
     return 0;
 }
 
+static int s_asprintf(void)
+{
+    char *s = fsg_asprintf("%s:%d:%.3s", "key", 42, "secret");
+    T_STR_EQ(s, "key:42:sec");
+    fsg_free(s);
+    s = fsg_asprintf("%s", "");
+    T_STR_EQ(s, "");
+    fsg_free(s);
+    fsg_mem_fail_after(1);
+    T_CHECK(fsg_asprintf("%d", 1) == NULL);
+    fsg_mem_fail_after(0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -88,6 +102,7 @@ int main(int argc, char **argv)
         { "numbers", s_numbers },
         { "allocation_failure_is_reported", s_allocation_failure_is_reported },
         { "read_missing_file_names_it", s_read_missing_file_names_it },
+        { "asprintf", s_asprintf },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

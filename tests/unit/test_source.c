@@ -1,5 +1,6 @@
 /* flowlogs/source: the push reader is all-or-nothing per object, the runner reads local and
  * external objects in parallel with failures isolated, and directories expand sorted. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,10 +180,14 @@ static int s_runner(void)
         (struct fsg_object){ .name = "s3://bucket/reset.log.gz", .run = s_ext_run, .ctx = &broken };
 
     struct fsg_buf first = FSG_BUF_INIT;
-    for (unsigned jobs = 1; jobs <= 4; jobs += 3) {
+    for (unsigned run = 0; run < 6; run++) {
+        /* jobs 1 and 4, each with the pipeline as the CPUs decide, off and on */
+        unsigned jobs = run < 3 ? 1 : 4;
         struct fsg_aggregate *agg = NULL;
         struct fsg_run_result res;
-        struct fsg_run_options ro = { .jobs = jobs, .read_chunk_bytes = 13 };
+        struct fsg_run_options ro = { .jobs = jobs,
+                                      .read_chunk_bytes = 13,
+                                      .pipeline = (enum fsg_pipeline)(run % 3) };
         struct fsg_buf table = FSG_BUF_INIT;
         T_OK(fsg_aggregate_new(NULL, &agg, NULL));
         T_OK(fsg_run_objects(objs, 8, &ro, agg, &res, NULL));
@@ -274,12 +279,334 @@ static int s_expand(void)
     return 0;
 }
 
+/* ---- the pipeline: the same results as the one-thread reader and the pull decoder ------------ */
+
+#define S_V2_HEADER                                                                                \
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "      \
+    "start end action log-status\n"
+#define S_V5_HEADER                                                                                \
+    "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "       \
+    "action tcp-flags flow-direction log-status\n"
+
+static uint32_t s_rand(uint32_t *state)
+{
+    *state = *state * 1664525u + 1013904223u;
+    return *state >> 8;
+}
+
+/* About `lines` lines of every kind the decoder meets: IPv4 and IPv6 records, NODATA/SKIPDATA,
+ * malformed and over-long lines, CRLF, runs of spaces, blank lines, and a header in the middle
+ * that switches the column order (and one back). Deterministic. */
+static int s_corpus(struct fsg_buf *out, unsigned lines)
+{
+    uint32_t st = 12345;
+    bool v5 = false;
+    if (fsg_buf_append_cstr(out, S_V2_HEADER) != FSG_OK) {
+        return 1;
+    }
+    for (unsigned i = 0; i < lines; i++) {
+        if (i == lines * 2 / 5 || i == lines * 7 / 10) {
+            v5 = !v5;
+            if (fsg_buf_append_cstr(out, v5 ? S_V5_HEADER : S_V2_HEADER) != FSG_OK) {
+                return 1;
+            }
+        }
+        unsigned k = s_rand(&st) % 100, eni = s_rand(&st) % 7, c = s_rand(&st) % 300;
+        unsigned sport = 32768 + s_rand(&st) % 20000, dport = (unsigned[]){ 5432, 443, 22 }[c % 3];
+        unsigned pk = 1 + s_rand(&st) % 50, by = pk * (40 + s_rand(&st) % 1400);
+        unsigned t = 1700000000 + s_rand(&st) % 600;
+        bool req = s_rand(&st) % 2 == 0;
+        char src[64], dst[64], line[600];
+        if (k < 8) {
+            snprintf(src, sizeof src, "2600:1f18:1::%x", c + 1);
+            snprintf(dst, sizeof dst, "2600:1f18:0:%x::b", eni);
+        } else {
+            snprintf(src, sizeof src, "10.1.%u.%u", c / 200, c % 200 + 1);
+            snprintf(dst, sizeof dst, "10.0.%u.11", eni + 20);
+        }
+        if (!req) {
+            char tmp[64];
+            memcpy(tmp, src, sizeof tmp);
+            memcpy(src, dst, sizeof src);
+            memcpy(dst, tmp, sizeof dst);
+            unsigned p = sport;
+            sport = dport;
+            dport = p;
+        }
+        const char *action = s_rand(&st) % 10 == 0 ? "REJECT" : "ACCEPT";
+        if (k >= 8 && k < 12) {
+            snprintf(line, sizeof line, "2 %seni-%02u - - - - - - - %u %u - %s\n",
+                     v5 ? "" : "123456789012 ", eni, t, t + 60, k < 11 ? "NODATA" : "SKIPDATA");
+        } else if (k >= 12 && k < 15) {
+            static const char *const bad[] = { "garbage here\n", "2 1 eni-x 10.0.0.1\n",
+                                               "2 1 eni-x 10.0.0.999 10.0.0.1 1 2 6 1 1 1 1 "
+                                               "ACCEPT OK\n" };
+            snprintf(line, sizeof line, "%s", bad[k - 12]);
+        } else if (k == 15) {
+            memset(line, 'x', 300);
+            line[300] = '\n';
+            line[301] = '\0';
+        } else if (k == 16) {
+            snprintf(line, sizeof line, "\r\n");
+        } else if (k == 19 && i % 3 == 0) {
+            /* longer than a small window: dropped as it comes by the inflating side */
+            for (int j = 0; j < 5000; j++) {
+                if (fsg_buf_append_byte(out, (uint8_t)('a' + j % 26)) != FSG_OK) {
+                    return 1;
+                }
+            }
+            snprintf(line, sizeof line, "\n");
+        } else if (v5) {
+            snprintf(line, sizeof line, "5 eni-%02u %s %s %u %u 6 %u %u %u %u %s %u %s OK%s\n", eni,
+                     src, dst, sport, dport, pk, by, t, t + 30, action, req ? 2 : 18,
+                     req ? "ingress" : "egress", k == 17 ? "\r" : "");
+        } else {
+            snprintf(line, sizeof line, "2 123456789012 eni-%02u %s %s%s%u %u 6 %u %u %u %u %s OK%s\n",
+                     eni, src, dst, k == 18 ? "   " : " ", sport, dport, pk, by, t, t + 30, action,
+                     k == 17 ? "\r" : "");
+        }
+        if (fsg_buf_append_cstr(out, line) != FSG_OK) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Everything a run leaves: the full table, the counters and the malformed samples. */
+static int s_describe(struct fsg_aggregate *agg, const struct fsg_flowlog_stats *st,
+                      const struct fsg_flowlog_malformed *bad, size_t n_bad, struct fsg_buf *out)
+{
+    struct fsg_flow *flows = NULL;
+    size_t n = 0;
+    if (fsg_aggregate_result(agg, FSG_DIRECTION_ALL, NULL, 0, &flows, &n, NULL) != FSG_OK) {
+        return 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char s[FSG_IP_STR_MAX], d[FSG_IP_STR_MAX];
+        const struct fsg_flow *f = &flows[i];
+        rc = fsg_buf_printf(out, "%s %s %s %u %u %u %u %llu %llu %llu %lld %lld\n", f->eni,
+                            fsg_ip_format(&f->src, s), fsg_ip_format(&f->dst, d),
+                            (unsigned)f->port, (unsigned)f->proto, (unsigned)f->action,
+                            (unsigned)f->direction, (unsigned long long)f->records,
+                            (unsigned long long)f->packets, (unsigned long long)f->bytes,
+                            (long long)f->first_s, (long long)f->last_s) != FSG_OK;
+    }
+    fsg_free(flows);
+    rc = rc || fsg_buf_printf(out, "lines %llu records %llu nodata %llu skipdata %llu bad %llu\n",
+                              (unsigned long long)st->lines, (unsigned long long)st->records,
+                              (unsigned long long)st->nodata, (unsigned long long)st->skipdata,
+                              (unsigned long long)st->malformed) != FSG_OK;
+    for (size_t i = 0; i < n_bad && rc == 0; i++) {
+        rc = fsg_buf_printf(out, "%lu: %s\n", bad[i].line, bad[i].reason) != FSG_OK;
+    }
+    return rc;
+}
+
+/* The pull decoder into an aggregator: the reference. */
+static int s_reference(struct fsg_span in, const struct fsg_flowlog_options *o,
+                       struct fsg_buf *out)
+{
+    struct fsg_flowlog_decoder *d = NULL;
+    struct fsg_aggregate *agg = NULL;
+    const struct fsg_flowlog_record *rec;
+    T_OK(fsg_flowlog_decoder_new(o, &d, NULL));
+    T_OK(fsg_aggregate_new(NULL, &agg, NULL));
+    fsg_flowlog_decoder_set_input(d, in);
+    fsg_flowlog_decoder_finish(d);
+    while (fsg_flowlog_decoder_next(d, &rec, NULL) == FSG_OK && rec != NULL) {
+        T_OK(fsg_aggregate_add(agg, rec, fsg_span_from_cstr("eni-default"), NULL));
+    }
+    T_CHECK(fsg_flowlog_decoder_done(d));
+    size_t n_bad;
+    const struct fsg_flowlog_malformed *bad = fsg_flowlog_decoder_malformed(d, &n_bad);
+    T_CHECK(s_describe(agg, fsg_flowlog_decoder_stats(d), bad, n_bad, out) == 0);
+    fsg_aggregate_destroy(agg);
+    fsg_flowlog_decoder_destroy(d);
+    return 0;
+}
+
+/* The reader, fed in chunks of `chunk` bytes (0 = at once). */
+static int s_read(struct fsg_span in, size_t chunk, const struct fsg_flowlog_options *o,
+                  bool pipeline, struct fsg_buf *out)
+{
+    struct fsg_aggregate *agg = NULL;
+    struct fsg_reader *r = NULL;
+    struct fsg_error err;
+    struct fsg_reader_options ro = { .source = "x",
+                                     .default_eni = "eni-default",
+                                     .decoder = o,
+                                     .pipeline = pipeline };
+    T_OK(fsg_aggregate_new(NULL, &agg, NULL));
+    T_OK(fsg_reader_new(&ro, agg, &r, &err));
+    T_CHECK(fsg_reader_is_pipelined(r) == pipeline);
+    for (size_t off = 0; off < in.len;) {
+        size_t n = chunk == 0 || chunk > in.len - off ? in.len - off : chunk;
+        T_OK(fsg_reader_feed(r, (struct fsg_span){ in.ptr + off, n }, &err));
+        off += n;
+    }
+    T_OK(fsg_reader_finish(r, &err));
+    T_CHECK(fsg_reader_offset(r) == in.len && fsg_reader_stats(r)->bytes_in == in.len);
+    size_t n_bad;
+    const struct fsg_flowlog_malformed *bad = fsg_reader_malformed(r, &n_bad);
+    T_CHECK(s_describe(agg, fsg_reader_stats(r), bad, n_bad, out) == 0);
+    fsg_reader_destroy(r);
+    fsg_aggregate_destroy(agg);
+    return 0;
+}
+
+static int s_gzip_buf(struct fsg_buf *out, struct fsg_span in, int level)
+{
+    z_stream z = { 0 };
+    uint8_t tmp[65536];
+    if (deflateInit2(&z, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return 1;
+    }
+    z.next_in = (Bytef *)(uintptr_t)in.ptr;
+    z.avail_in = (uInt)in.len;
+    int zrc;
+    do {
+        z.next_out = tmp;
+        z.avail_out = sizeof tmp;
+        zrc = deflate(&z, Z_FINISH);
+        if (fsg_buf_append(out, tmp, sizeof tmp - z.avail_out) != FSG_OK) {
+            zrc = Z_MEM_ERROR;
+        }
+    } while (zrc == Z_OK);
+    deflateEnd(&z);
+    return zrc != Z_STREAM_END;
+}
+
+/* More text than the ring holds (4 x 256 KiB), plain and gzip, whole and in small chunks, with
+ * the default limits and with tiny ones (over-long lines dropped by the inflating thread). */
+static int s_pipeline_matches_one_thread(void)
+{
+    struct fsg_buf text = FSG_BUF_INIT, gz = FSG_BUF_INIT;
+    T_CHECK(s_corpus(&text, 14000) == 0);
+    T_CHECK(text.len > ((size_t)5 << 20) / 4);
+    T_CHECK(s_gzip_buf(&gz, fsg_span_from_buf(&text), 1) == 0);
+    const struct fsg_flowlog_options opts[2] = {
+        { 0 },
+        { .window_bytes = 4096, .max_line_bytes = 200 },
+    };
+    const struct fsg_span inputs[2] = { fsg_span_from_buf(&text), fsg_span_from_buf(&gz) };
+    static const size_t chunks[] = { 0, 65536, 13 };
+    for (int o = 0; o < 2; o++) {
+        struct fsg_buf want = FSG_BUF_INIT;
+        T_CHECK(s_reference(inputs[0], &opts[o], &want) == 0);
+        T_CHECK(strstr(fsg_buf_cstr(&want), "longer than 200") != NULL || o == 0);
+        T_CHECK(strstr(fsg_buf_cstr(&want), "bad srcaddr") != NULL);
+        for (int i = 0; i < 2; i++) {
+            for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+                for (int pipe = 0; pipe < 2; pipe++) {
+                    struct fsg_buf got = FSG_BUF_INIT;
+                    T_CHECK(s_read(inputs[i], chunks[c], &opts[o], pipe == 1, &got) == 0);
+                    T_STR_EQ(fsg_buf_cstr(&got), fsg_buf_cstr(&want));
+                    fsg_buf_clean_up(&got);
+                }
+            }
+        }
+        fsg_buf_clean_up(&want);
+    }
+    fsg_buf_clean_up(&gz);
+    fsg_buf_clean_up(&text);
+    return 0;
+}
+
+/* Errors on either thread end the object with the error, once and then again; nothing reaches
+ * the aggregator; dropping a reader mid-stream stops its thread. */
+static int s_pipeline_errors(void)
+{
+    struct fsg_buf text = FSG_BUF_INIT, gz = FSG_BUF_INIT;
+    T_CHECK(s_corpus(&text, 14000) == 0);
+    T_CHECK(s_gzip_buf(&gz, fsg_span_from_buf(&text), 1) == 0);
+    struct fsg_aggregate *agg = NULL;
+    struct fsg_reader *r = NULL;
+    struct fsg_error err;
+    struct fsg_reader_options ro = { .source = "x", .pipeline = true };
+
+    /* the decoding thread fails (too many flows): a later feed() or finish() says so */
+    struct fsg_aggregate_options ao = { .max_entries = 5 };
+    T_OK(fsg_aggregate_new(&ao, &agg, NULL));
+    T_OK(fsg_reader_new(&ro, agg, &r, &err));
+    enum fsg_err rc = FSG_OK;
+    for (size_t off = 0; off < gz.len && rc == FSG_OK; off += 4096) {
+        size_t n = gz.len - off < 4096 ? gz.len - off : 4096;
+        rc = fsg_reader_feed(r, (struct fsg_span){ gz.ptr + off, n }, &err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_reader_finish(r, &err);
+    }
+    T_ERR(FSG_E_LIMIT, rc);
+    T_CHECK(strstr(err.msg, "too many distinct flows") != NULL);
+    T_ERR(FSG_E_LIMIT, fsg_reader_feed(r, fsg_span_from_cstr("x"), &err));
+    T_ERR(FSG_E_LIMIT, fsg_reader_finish(r, &err));
+    fsg_reader_destroy(r);
+    T_CHECK(fsg_aggregate_entries(agg) == 0 && fsg_aggregate_stats(agg)->objects == 0);
+    fsg_aggregate_destroy(agg);
+
+    T_OK(fsg_aggregate_new(NULL, &agg, NULL));
+    /* truncated gzip: the inflating thread's error, with its offset */
+    T_OK(fsg_reader_new(&ro, agg, &r, &err));
+    T_OK(fsg_reader_feed(r, (struct fsg_span){ gz.ptr, gz.len - 100 }, &err));
+    T_ERR(FSG_E_PARSE, fsg_reader_finish(r, &err));
+    T_CHECK(strstr(err.msg, "premature end of gzip stream") != NULL);
+    T_CHECK(err.offset == gz.len - 100);
+    fsg_reader_destroy(r);
+    /* a first line that is a header without addresses: fatal, with its line */
+    T_OK(fsg_reader_new(&ro, agg, &r, &err));
+    rc = fsg_reader_feed(r, fsg_span_from_cstr("version srcport\n2 22\n"), &err);
+    if (rc == FSG_OK) {
+        rc = fsg_reader_finish(r, &err);
+    }
+    T_ERR(FSG_E_PARSE, rc);
+    T_CHECK(err.line == 1 && strncmp(err.msg, "line 1: header: ", 16) == 0);
+    fsg_reader_destroy(r);
+    /* dropped mid-stream, with blocks in flight */
+    T_OK(fsg_reader_new(&ro, agg, &r, &err));
+    T_OK(fsg_reader_feed(r, (struct fsg_span){ gz.ptr, gz.len / 2 }, &err));
+    fsg_reader_destroy(r);
+    T_CHECK(fsg_aggregate_entries(agg) == 0);
+    fsg_aggregate_destroy(agg);
+    fsg_buf_clean_up(&gz);
+    fsg_buf_clean_up(&text);
+    return 0;
+}
+
+/* AUTO uses a second thread per worker only when there are twice as many CPUs as workers. */
+static int s_pipeline_policy(void)
+{
+    T_CHECK(fsg_run_uses_pipeline(FSG_PIPELINE_ON, 64));
+    T_CHECK(!fsg_run_uses_pipeline(FSG_PIPELINE_OFF, 1));
+    cpu_set_t all, one;
+    T_CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
+    size_t cpus = (size_t)CPU_COUNT(&all);
+    T_CHECK(fsg_run_uses_pipeline(FSG_PIPELINE_AUTO, 1) == (cpus >= 2));
+    T_CHECK(!fsg_run_uses_pipeline(FSG_PIPELINE_AUTO, cpus / 2 + 1));
+    T_CHECK(fsg_run_uses_pipeline(FSG_PIPELINE_AUTO, cpus / 2) == (cpus >= 2));
+    /* pinned to one CPU (as with taskset -c 0): never */
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) {
+        first++;
+    }
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    T_CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    bool pinned = fsg_run_uses_pipeline(FSG_PIPELINE_AUTO, 1);
+    T_CHECK(sched_setaffinity(0, sizeof all, &all) == 0);
+    T_CHECK(!pinned);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
         { "reader_is_all_or_nothing", s_reader_is_all_or_nothing },
         { "runner", s_runner },
         { "expand", s_expand },
+        { "pipeline_matches_one_thread", s_pipeline_matches_one_thread },
+        { "pipeline_errors", s_pipeline_errors },
+        { "pipeline_policy", s_pipeline_policy },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

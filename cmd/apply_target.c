@@ -1,0 +1,80 @@
+#include "cmd/apply_target.h"
+
+#include "lib/mem.h"
+#include "policy/audit.h"
+#include "policy/guards.h"
+#include "policy/resolve.h"
+#include "policy/sg_apply.h"
+
+static enum fsg_err s_replace_str(char **slot, const char *value)
+{
+    char *copy = fsg_strdup(value);
+    if (copy == NULL) {
+        return FSG_E_NOMEM;
+    }
+    fsg_free(*slot);
+    *slot = copy;
+    return FSG_OK;
+}
+
+/* A refusal by a guard: nothing is done for the target. */
+static void s_refuse(struct fsg_plan_target *pt, struct fsg_apply_result *res)
+{
+    res->status = FSG_APPLY_REFUSED;
+    fsg_audit(FSG_LOG_WARN, "refused", pt->name, pt->security_group,
+              json_pack("{s:s}", "reason", pt->refused));
+}
+
+static enum fsg_err s_apply(struct fsg_recon *run, struct fsg_recon_target *t,
+                            struct fsg_plan_target *pt, struct fsg_apply_result *res,
+                            struct fsg_error *err)
+{
+    enum fsg_err rc = FSG_OK;
+    if (t->res.group_id == NULL) {
+        rc = fsg_resolve_ensure_group(run->ec2, &t->req, &t->res, &res->group_created, err);
+        if (rc == FSG_OK) {
+            rc = s_replace_str(&pt->sg->group_id, t->res.group_id);
+        }
+        if (rc == FSG_OK) {
+            rc = s_replace_str(&pt->security_group, t->res.group_id);
+        }
+    }
+    if (rc == FSG_OK) {
+        struct fsg_sg_apply_options ao = { .target = pt->name, .current = &t->current };
+        rc = fsg_sg_apply(run->ec2, pt->sg, &ao, &res->sg, err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_resolve_associate(run->rds, &t->req, &t->res, &res->associated, err);
+    }
+    return rc;
+}
+
+void fsg_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
+                      struct fsg_plan_target *pt, bool force, struct fsg_apply_result *res)
+{
+    bool refused = pt->refused != NULL &&
+                   (!force || (pt->refused_guards & ~(unsigned)FSG_GUARD_REMOVALS) != 0);
+    if (refused) {
+        s_refuse(pt, res);
+        return;
+    }
+    bool needed = fsg_sg_plan_has_changes(pt->sg) || t->res.group_id == NULL || t->assoc.changes;
+    if (!needed) {
+        res->status = FSG_APPLY_UNCHANGED;
+        return;
+    }
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(run, t, pt, res, &err);
+    if (rc == FSG_OK) {
+        res->status = FSG_APPLY_APPLIED;
+        return;
+    }
+    err.code = rc;
+    res->status = rc == FSG_E_REFUSED ? FSG_APPLY_REFUSED : FSG_APPLY_FAILED;
+    res->error = fsg_strdup(err.msg[0] != '\0' ? err.msg : fsg_err_str(rc));
+    res->error_code = rc;
+    if (res->status == FSG_APPLY_FAILED) {
+        fsg_audit(FSG_LOG_ERROR, "failed", pt->name, pt->security_group,
+                  json_pack("{s:s, s:s}", "error", err.msg, "code", fsg_err_name(rc)));
+    }
+}

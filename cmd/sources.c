@@ -1,0 +1,443 @@
+/* SOURCE arguments -> objects -> one flow table. See sources.h. */
+#include "cmd/sources.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cli.h"
+#include "cmd/progress.h"
+#include "flowlogs/s3_source.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+/* ---- options --------------------------------------------------------------------------------- */
+
+enum fsg_err fsg_sources_opts_init(struct fsg_sources_opts *o, int argc, long default_jobs)
+{
+    *o = (struct fsg_sources_opts){ .direction = FSG_DIRECTION_INGRESS,
+                                    .jobs = default_jobs,
+                                    .since_s = FSG_S3_TIME_NONE,
+                                    .until_s = FSG_S3_TIME_NONE };
+    o->args = fsg_calloc((size_t)argc + 1, sizeof *o->args);
+    o->enis = fsg_calloc((size_t)argc + 1, sizeof *o->enis);
+    if (o->args == NULL || o->enis == NULL) {
+        fsg_sources_opts_clean_up(o);
+        return FSG_E_NOMEM;
+    }
+    return FSG_OK;
+}
+
+void fsg_sources_opts_clean_up(struct fsg_sources_opts *o)
+{
+    fsg_free((void *)o->args);
+    fsg_free((void *)o->enis);
+    o->args = NULL;
+    o->enis = NULL;
+    o->n_args = 0;
+    o->n_enis = 0;
+}
+
+static int s_parse_eni(const struct fsg_cli *cli, const char *cmd, const char *name,
+                       const char *value, void *ctx)
+{
+    (void)cli;
+    (void)cmd;
+    (void)name;
+    struct fsg_sources_opts *o = ctx;
+    o->enis[o->n_enis++] = value;
+    return FSG_EXIT_OK;
+}
+
+static int s_parse_direction(const struct fsg_cli *cli, const char *cmd, const char *name,
+                             const char *value, void *ctx)
+{
+    static const char *const names[] = { [FSG_DIRECTION_INGRESS] = "ingress",
+                                          [FSG_DIRECTION_EGRESS] = "egress",
+                                          [FSG_DIRECTION_ALL] = "all" };
+    struct fsg_sources_opts *o = ctx;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            o->direction = (enum fsg_direction_filter)i;
+            return FSG_EXIT_OK;
+        }
+    }
+    return fsg_cli_usage_error(cli, cmd, "%s must be ingress, egress or all, not '%s'", name,
+                               value);
+}
+
+static int s_parse_time(const struct fsg_cli *cli, const char *cmd, const char *name,
+                        const char *value, void *ctx)
+{
+    struct fsg_sources_opts *o = ctx;
+    bool is_until = strcmp(name, "--until") == 0;
+    struct fsg_error e = { 0 };
+    if (fsg_s3_parse_time_bound(value, is_until, is_until ? &o->until_s : &o->since_s, &e) !=
+        FSG_OK) {
+        return fsg_cli_usage_error(cli, cmd, "%s: %s", name, e.msg);
+    }
+    return FSG_EXIT_OK;
+}
+
+size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct fsg_opt *out)
+{
+    size_t n = 0;
+    o->jobs_ctx = (struct fsg_opt_number){ .max = FSG_SOURCES_MAX_JOBS, .ret = &o->jobs };
+    if (flags & FSG_SOURCES_OPT_ENI) {
+        out[n++] = (struct fsg_opt){ "--eni", .parse = s_parse_eni, .ctx = o };
+    }
+    if (flags & FSG_SOURCES_OPT_DIRECTION) {
+        out[n++] = (struct fsg_opt){ "--direction", .parse = s_parse_direction, .ctx = o };
+    }
+    if (flags & FSG_SOURCES_OPT_JOBS) {
+        out[n++] = (struct fsg_opt){ "--jobs", .parse = fsg_opt_parse_number, .ctx = &o->jobs_ctx };
+    }
+    if (flags & FSG_SOURCES_OPT_WINDOW) {
+        out[n++] = (struct fsg_opt){ "--since", .parse = s_parse_time, .ctx = o };
+        out[n++] = (struct fsg_opt){ "--until", .parse = s_parse_time, .ctx = o };
+    }
+    return n;
+}
+
+void fsg_sources_help_source(FILE *out)
+{
+    fputs("SOURCE: a flow-log file (gzip or plain text), a directory (every file below it), - for\n"
+          "stdin, s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the\n"
+          "prefix, filtered by the config's flowlogs.key_regex and --since/--until). On a\n"
+          "terminal, a progress line on stderr shows the objects and bytes read.\n",
+          out);
+}
+
+void fsg_sources_help_options(FILE *out, unsigned flags, long default_jobs)
+{
+    if (flags & FSG_SOURCES_OPT_ENI) {
+        fputs("  --eni ID             only this ENI (repeatable); with exactly one, records\n"
+              "                       without interface-id belong to it\n",
+              out);
+    }
+    if (flags & FSG_SOURCES_OPT_DIRECTION) {
+        fputs("  --direction ingress|egress|all\n"
+              "                       ingress (default): connections opened toward the ENI;\n"
+              "                       egress: connections the ENI opened; return traffic is\n"
+              "                       never counted\n",
+              out);
+    }
+    if (flags & FSG_SOURCES_OPT_JOBS) {
+        fprintf(out, "  --jobs N             read N objects in parallel, 1..%d (default %ld)\n",
+                FSG_SOURCES_MAX_JOBS, default_jobs);
+    }
+    if (flags & FSG_SOURCES_OPT_WINDOW) {
+        fputs("  --since T, --until T s3:// prefixes: only objects whose key date (.../yyyy/mm/dd/,\n"
+              "                       Hive year=/month=/day=, or the file name's YYYYMMDDTHHmmZ)\n"
+              "                       is in [since, until]; T is a UTC date YYYY-MM-DD (a whole\n"
+              "                       day) or YYYY-MM-DDTHH:MM[:SS]Z\n",
+              out);
+    }
+}
+
+/* ---- targets --------------------------------------------------------------------------------- */
+
+int fsg_sources_config_targets(const struct fsg_cli *cli, const struct fsg_config *config,
+                               struct fsg_sources_target **ret_targets, struct fsg_ip **ret_addrs)
+{
+    size_t n_addrs = 0;
+    for (size_t i = 0; i < config->n_targets; i++) {
+        n_addrs += config->targets[i].n_eni_addrs;
+    }
+    struct fsg_sources_target *targets = fsg_calloc(config->n_targets + 1, sizeof *targets);
+    struct fsg_ip *addrs = fsg_calloc(n_addrs + 1, sizeof *addrs);
+    struct fsg_error e = { 0 };
+    int ex = FSG_EXIT_OK;
+    if (targets == NULL || addrs == NULL) {
+        fsg_error_set(&e, FSG_E_NOMEM, "out of memory");
+        ex = fsg_cli_error(cli, NULL, &e);
+    }
+    for (size_t i = 0, next = 0; ex == FSG_EXIT_OK && i < config->n_targets; i++) {
+        const struct fsg_config_target *t = &config->targets[i];
+        for (size_t j = 0; ex == FSG_EXIT_OK && j < t->n_eni_addrs; j++) {
+            if (fsg_ip_parse(fsg_span_from_cstr(t->eni_addrs[j]), &addrs[next + j]) != FSG_OK) {
+                fsg_error_set(&e, FSG_E_INVALID_ARG,
+                              "targets[%zu].eni_addrs: '%s' is not an IP address", i,
+                              t->eni_addrs[j]);
+                ex = fsg_cli_error(cli, "config", &e);
+            }
+        }
+        targets[i] = (struct fsg_sources_target){
+            .name = t->name, .enis = (const char *const *)t->enis, .n_enis = t->n_enis,
+            .addrs = addrs + next, .n_addrs = t->n_eni_addrs, .port = t->port,
+            .flow_log_id = t->flow_log_id
+        };
+        next += t->n_eni_addrs;
+    }
+    if (ex != FSG_EXIT_OK) {
+        fsg_free(targets);
+        fsg_free(addrs);
+        return ex;
+    }
+    *ret_targets = targets;
+    *ret_addrs = addrs;
+    return FSG_EXIT_OK;
+}
+
+enum fsg_err fsg_sources_hints(const struct fsg_sources_target *targets, size_t n_targets,
+                               struct fsg_eni_hint **ret_hints, size_t *ret_n)
+{
+    size_t max = 0;
+    for (size_t i = 0; i < n_targets; i++) {
+        max += targets[i].n_enis + 1;
+    }
+    struct fsg_eni_hint *hints = fsg_calloc(max + 1, sizeof *hints);
+    if (hints == NULL) {
+        return FSG_E_NOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < n_targets; i++) {
+        const struct fsg_sources_target *t = &targets[i];
+        struct fsg_eni_hint h = { .addrs = t->addrs, .n_addrs = t->n_addrs,
+                                  .service_port = t->port > 0 && t->port <= UINT16_MAX
+                                                      ? (uint16_t)t->port
+                                                      : 0 };
+        for (size_t k = 0; k < t->n_enis; k++) {
+            h.eni = t->enis[k];
+            hints[n++] = h;
+        }
+        if (t->n_enis == 0 && t->name != NULL) {
+            h.eni = t->name; /* what its records are filed under (s_default_eni) */
+            hints[n++] = h;
+        }
+    }
+    *ret_hints = hints;
+    *ret_n = n;
+    return FSG_OK;
+}
+
+bool fsg_sources_name_has_flow_log_id(const char *name, const char *flow_log_id)
+{
+    if (flow_log_id == NULL || flow_log_id[0] == '\0') {
+        return false;
+    }
+    const char *base = strrchr(name, '/');
+    return strstr(base != NULL ? base + 1 : name, flow_log_id) != NULL;
+}
+
+/* ---- reading --------------------------------------------------------------------------------- */
+
+/* What one read holds, released in one place. */
+struct s_read {
+    const struct fsg_sources_request *req;
+    const char **filter; /* the table's ENI filter (borrowed strings) */
+    size_t n_filter;
+    struct fsg_eni_hint *hints;
+    size_t n_hints;
+    char **paths; /* local paths (owned) the objects point to */
+    size_t n_paths;
+    struct fsg_s3_source *s3; /* made on first use; owns what its objects point to */
+    struct fsg_object *objects;
+    size_t n_objects;
+    struct fsg_aggregate *agg;
+};
+
+static void s_read_clean_up(struct s_read *r)
+{
+    fsg_aggregate_destroy(r->agg);
+    fsg_free(r->objects);
+    fsg_s3_source_destroy(r->s3);
+    for (size_t i = 0; i < r->n_paths; i++) {
+        fsg_free(r->paths[i]);
+    }
+    fsg_free(r->paths);
+    fsg_free(r->hints);
+    fsg_free((void *)r->filter);
+}
+
+/* --eni, else (filter_target_enis) the targets' ENIs, else none (every ENI). */
+static enum fsg_err s_filter(struct s_read *r)
+{
+    const struct fsg_sources_request *req = r->req;
+    size_t n = req->opts->n_enis;
+    for (size_t i = 0; i < req->n_targets; i++) {
+        n += req->targets[i].n_enis;
+    }
+    r->filter = fsg_calloc(n + 1, sizeof *r->filter);
+    if (r->filter == NULL) {
+        return FSG_E_NOMEM;
+    }
+    if (req->opts->n_enis > 0) {
+        memcpy(r->filter, req->opts->enis, req->opts->n_enis * sizeof *r->filter);
+        r->n_filter = req->opts->n_enis;
+        return FSG_OK;
+    }
+    for (size_t i = 0; req->filter_target_enis && i < req->n_targets; i++) {
+        for (size_t k = 0; k < req->targets[i].n_enis; k++) {
+            r->filter[r->n_filter++] = req->targets[i].enis[k];
+        }
+    }
+    return FSG_OK;
+}
+
+/* Where records without interface-id go: the single ENI of the filter, else the first target
+ * whose flow_log_id is in the object's file name (its first ENI, or its name), else NULL ("-"). */
+static const char *s_default_eni(const struct s_read *r, const char *name)
+{
+    if (r->n_filter == 1) {
+        return r->filter[0];
+    }
+    for (size_t i = 0; i < r->req->n_targets; i++) {
+        const struct fsg_sources_target *t = &r->req->targets[i];
+        if ((t->n_enis > 0 || t->name != NULL) &&
+            fsg_sources_name_has_flow_log_id(name, t->flow_log_id)) {
+            return t->n_enis > 0 ? t->enis[0] : t->name;
+        }
+    }
+    return NULL;
+}
+
+static enum fsg_err s_local_objects(struct s_read *r, const char *arg, struct fsg_error *err)
+{
+    size_t first = r->n_paths;
+    enum fsg_err rc = fsg_source_expand(arg, &r->paths, &r->n_paths, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    size_t n = r->n_paths - first;
+    struct fsg_object *v = fsg_reallocarray(r->objects, r->n_objects + n + 1, sizeof *v);
+    if (v == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    r->objects = v;
+    for (size_t i = first; i < r->n_paths; i++) {
+        r->objects[r->n_objects++] = (struct fsg_object){ .name = r->paths[i] };
+    }
+    return FSG_OK;
+}
+
+/* The S3 source of this read, made on first use: region and key regex from the config, the
+ * --since/--until window. */
+static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
+{
+    if (r->s3 != NULL) {
+        return FSG_OK;
+    }
+    const struct fsg_config *c = r->req->config;
+    struct fsg_s3_source_options so = { .region = c->region,
+                                        .key_regex = c->key_regex,
+                                        .since_s = r->req->opts->since_s,
+                                        .until_s = r->req->opts->until_s };
+    return fsg_s3_source_new(&so, &r->s3, err);
+}
+
+/* s3:// SOURCE -> the key, or every listed key below the prefix (flowlogs/s3_source). */
+static enum fsg_err s_s3_objects(struct s_read *r, const char *url, struct fsg_error *err)
+{
+    size_t before = r->n_objects;
+    enum fsg_err rc = s_s3(r, err);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_source_expand(r->s3, url, &r->objects, &r->n_objects, err);
+    }
+    if (rc == FSG_OK && r->n_objects == before) {
+        struct fsg_s3_source_counts c;
+        fsg_s3_source_counts(r->s3, &c);
+        fsg_log(FSG_LOG_WARN,
+                "%s: no objects to read (%zu keys listed: %zu folders, %zu not "
+                "matching flowlogs.key_regex, %zu outside --since/--until)",
+                url, c.listed, c.folders, c.regex_skipped, c.time_skipped);
+    }
+    return rc;
+}
+
+/* Every SOURCE as objects, in argument order. */
+static enum fsg_err s_expand(struct s_read *r, struct fsg_error *err)
+{
+    const struct fsg_sources_opts *o = r->req->opts;
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; i < o->n_args && rc == FSG_OK; i++) {
+        rc = fsg_s3_source_is_url(o->args[i]) ? s_s3_objects(r, o->args[i], err)
+                                               : s_local_objects(r, o->args[i], err);
+    }
+    for (size_t i = 0; i < r->n_objects && rc == FSG_OK; i++) {
+        if (r->objects[i].default_eni == NULL) {
+            r->objects[i].default_eni = s_default_eni(r, r->objects[i].name);
+        }
+    }
+    return rc;
+}
+
+/* Reads the objects into the aggregator (with a progress line on a terminal). */
+static enum fsg_err s_run(struct s_read *r, struct fsg_sources_result *ret, struct fsg_error *err)
+{
+    const char *inflate = getenv("FSG_INFLATE"); /* diagnostics: "zlib" forces the zlib engine */
+    struct fsg_flowlog_options dec = { .format = r->req->config->flowlog_format,
+                                       .force_zlib =
+                                           inflate != NULL && strcmp(inflate, "zlib") == 0 };
+    struct fsg_run_options ro = { .jobs = (unsigned)r->req->opts->jobs, .decoder = &dec };
+    struct fsg_aggregate_options ao = { .hints = r->hints, .n_hints = r->n_hints };
+    enum fsg_err rc = fsg_aggregate_new(&ao, &r->agg, err);
+    if (rc == FSG_OK) {
+        struct fsg_progress *p = fsg_progress_start(r->objects, r->n_objects);
+        rc = fsg_run_objects(r->objects, r->n_objects, &ro, r->agg, &ret->run, err);
+        fsg_progress_finish(p);
+    }
+    if (rc == FSG_OK) {
+        ret->stats = *fsg_aggregate_stats(r->agg);
+        rc = fsg_aggregate_result(r->agg, r->req->opts->direction, r->filter, r->n_filter,
+                                  &ret->flows, &ret->n_flows, err);
+    }
+    return rc;
+}
+
+int fsg_sources_read(const struct fsg_cli *cli, const struct fsg_sources_request *req,
+                     struct fsg_sources_result *ret)
+{
+    struct s_read r = { .req = req };
+    struct fsg_error err = { 0 };
+    *ret = (struct fsg_sources_result){ 0 };
+    enum fsg_err rc = s_filter(&r);
+    if (rc == FSG_OK) {
+        rc = fsg_sources_hints(req->targets, req->n_targets, &r.hints, &r.n_hints);
+    }
+    if (rc != FSG_OK) {
+        fsg_error_set(&err, rc, "out of memory");
+    }
+    if (rc == FSG_OK) {
+        rc = s_expand(&r, &err);
+    }
+    ret->n_objects = r.n_objects;
+    if (rc == FSG_OK) {
+        rc = s_run(&r, ret, &err);
+    }
+    s_read_clean_up(&r);
+    return rc == FSG_OK ? FSG_EXIT_OK : fsg_cli_error(cli, NULL, &err);
+}
+
+void fsg_sources_report(const struct fsg_cli *cli, const struct fsg_sources_result *r)
+{
+    const struct fsg_run_result *run = &r->run;
+    for (size_t i = 0; i < run->n_warnings; i++) {
+        const struct fsg_run_warning *w = &run->warnings[i];
+        fsg_log(FSG_LOG_WARN, "%s: line %lu: malformed record skipped: %s", w->source, w->line,
+                w->message);
+    }
+    if (r->stats.malformed > run->n_warnings) {
+        fsg_log(FSG_LOG_WARN, "%" PRIu64 " malformed records skipped in total",
+                r->stats.malformed);
+    }
+    for (size_t i = 0; i < run->n_errors; i++) {
+        const struct fsg_run_error *re = &run->errors[i];
+        struct fsg_error e;
+        /* The offset is in the message when the decoder found the problem; a failed transfer
+         * or read says only what failed. */
+        if (re->offset > 0 && strstr(re->message, "at byte") == NULL) {
+            fsg_error_set(&e, re->code, "%s (at byte %" PRIu64 ")", re->message, re->offset);
+        } else {
+            fsg_error_set(&e, re->code, "%s", re->message);
+        }
+        fsg_cli_error(cli, re->source, &e);
+    }
+}
+
+void fsg_sources_result_clean_up(struct fsg_sources_result *r)
+{
+    fsg_free(r->flows);
+    fsg_run_result_clean_up(&r->run);
+    *r = (struct fsg_sources_result){ 0 };
+}

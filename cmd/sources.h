@@ -1,0 +1,142 @@
+/* The flow SOURCEs of `flows`, `publish-flows`, `plan` and `apply`, read into one flow table.
+ *
+ * A SOURCE is a flow-log file (gzip or plain text), a directory (every file below it), "-"
+ * (stdin), s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the prefix,
+ * filtered by the config's flowlogs.key_regex and --since/--until). The options that shape the
+ * read (--eni, --direction, --jobs, --since, --until) are parsed here for every command that
+ * takes them, and the config gives the region, key_regex, flowlogs.format and the targets (each
+ * ENI's own addresses and database port, and which objects belong to which target).
+ *
+ *     struct fsg_sources_opts so;                      (fsg_sources_opts_init)
+ *     ... fsg_sources_opts_table() entries in the command's fsg_opt table ...
+ *     struct fsg_sources_request req = { .cmd = "flows", .opts = &so, .config = c,
+ *                                        .targets = t, .n_targets = n };
+ *     struct fsg_sources_result res = { 0 };
+ *     int ex = fsg_sources_read(cli, &req, &res);      (then fsg_sources_report)
+ *     ...
+ *     fsg_sources_result_clean_up(&res);
+ *
+ * When stderr is a terminal, a progress line is shown while the objects are read
+ * (cmd/progress.h). */
+#ifndef FSG_CMD_SOURCES_H
+#define FSG_CMD_SOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cmd/opts.h"
+#include "flowlogs/aggregate.h"
+#include "flowlogs/source.h"
+#include "lib/error.h"
+#include "lib/flow.h"
+#include "lib/ip.h"
+
+struct fsg_cli;
+struct fsg_config;
+
+/* More workers than this gains nothing on any machine we run on and only costs memory. */
+#define FSG_SOURCES_MAX_JOBS 256
+
+/* Which of the shared options a command takes. */
+enum fsg_sources_opt_flags {
+    FSG_SOURCES_OPT_ENI = 1 << 0,       /* --eni ID (repeatable) */
+    FSG_SOURCES_OPT_DIRECTION = 1 << 1, /* --direction ingress|egress|all */
+    FSG_SOURCES_OPT_JOBS = 1 << 2,      /* --jobs N */
+    FSG_SOURCES_OPT_WINDOW = 1 << 3,    /* --since T, --until T */
+};
+
+/* At most this many fsg_opt entries come from fsg_sources_opts_table(). */
+#define FSG_SOURCES_OPTS_MAX 5
+
+/* The SOURCE arguments and the options read with them. */
+struct fsg_sources_opts {
+    const char **args; /* SOURCEs, in order (the strings are borrowed from argv) */
+    size_t n_args;
+    const char **enis; /* --eni, in order (borrowed from argv) */
+    size_t n_enis;
+    enum fsg_direction_filter direction; /* --direction; default ingress */
+    long jobs;                           /* --jobs; default: the command's */
+    int64_t since_s;                     /* --since; FSG_S3_TIME_NONE = no lower bound */
+    int64_t until_s;                     /* --until (exclusive); FSG_S3_TIME_NONE = none */
+    struct fsg_opt_number jobs_ctx;      /* for the --jobs table entry */
+};
+
+/* Room for argc SOURCEs and ENIs; jobs starts at default_jobs. FSG_E_NOMEM. */
+enum fsg_err fsg_sources_opts_init(struct fsg_sources_opts *o, int argc,
+                                   long default_jobs) FSG_MUST_USE;
+void fsg_sources_opts_clean_up(struct fsg_sources_opts *o); /* idempotent */
+
+/* Writes the fsg_opt entries of the options in flags (fsg_sources_opt_flags) to out (room for
+ * FSG_SOURCES_OPTS_MAX) and returns how many. The entries point into o, which must outlive
+ * fsg_opts_parse(); the operands of the command go to o->args. */
+size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct fsg_opt *out);
+
+/* The help lines: what a SOURCE is, and the options in flags with default_jobs as --jobs's
+ * default. */
+void fsg_sources_help_source(FILE *out);
+void fsg_sources_help_options(FILE *out, unsigned flags, long default_jobs);
+
+/* One target as the flow engine sees it (all borrowed). */
+struct fsg_sources_target {
+    const char *name;         /* records filed under it when the target has no ENI (flows
+                               * whose object matches flow_log_id); NULL = none */
+    const char *const *enis;  /* its network interfaces */
+    size_t n_enis;
+    const struct fsg_ip *addrs; /* the interfaces' own addresses */
+    size_t n_addrs;
+    long port;                /* the database port; 0 = unknown */
+    const char *flow_log_id;  /* objects whose file name holds it are this target's */
+};
+
+struct fsg_sources_request {
+    const char *cmd;                      /* for messages */
+    const struct fsg_sources_opts *opts;  /* borrowed */
+    const struct fsg_config *config;      /* region, key_regex, flowlogs.format; borrowed */
+    const struct fsg_sources_target *targets; /* borrowed */
+    size_t n_targets;
+    /* Without --eni, keep only the targets' ENIs (every ENI when they list none). */
+    bool filter_target_enis;
+};
+
+/* The flow table and what reading it met. */
+struct fsg_sources_result {
+    struct fsg_flow *flows;    /* owned; sorted as fsg_aggregate_result */
+    size_t n_flows;
+    struct fsg_flow_stats stats; /* counts only the objects that were read completely */
+    struct fsg_run_result run; /* a failed object each (run.errors) and malformed-line samples */
+    size_t n_objects;          /* objects the SOURCEs expanded to */
+};
+
+/* Expands every SOURCE and reads all its objects (opts->jobs at a time) into the table: the
+ * direction and ENI filter of opts, ENI hints and the ENI of records without interface-id from
+ * the targets. A SOURCE that cannot be expanded (an S3 listing error, a directory that cannot be
+ * listed) or a run that cannot go on (memory) is printed and gives FSG_EXIT_ERROR; objects that
+ * fail are only in ret->run.errors (fsg_sources_report prints them). Caller cleans *ret with
+ * fsg_sources_result_clean_up() in either case. */
+int fsg_sources_read(const struct fsg_cli *cli, const struct fsg_sources_request *req,
+                     struct fsg_sources_result *ret);
+
+/* Logs the malformed-line samples as warnings and prints each failed object on stderr. */
+void fsg_sources_report(const struct fsg_cli *cli, const struct fsg_sources_result *r);
+
+void fsg_sources_result_clean_up(struct fsg_sources_result *r); /* idempotent */
+
+/* The config's targets as sources targets: *ret_targets (n = config targets) and the parsed
+ * eni_addrs they point to in *ret_addrs; the caller frees both (fsg_free). A bad eni_addrs entry
+ * is printed ("config: targets[i].eni_addrs: ...") and gives FSG_EXIT_ERROR. */
+int fsg_sources_config_targets(const struct fsg_cli *cli, const struct fsg_config *config,
+                               struct fsg_sources_target **ret_targets,
+                               struct fsg_ip **ret_addrs);
+
+/* ENI hints for the aggregator: every target's ENIs (and its name when it has none and one is
+ * given) with its addresses and port. Caller owns *ret_hints (fsg_free); they borrow from
+ * targets. FSG_E_NOMEM. */
+enum fsg_err fsg_sources_hints(const struct fsg_sources_target *targets, size_t n_targets,
+                               struct fsg_eni_hint **ret_hints, size_t *ret_n) FSG_MUST_USE;
+
+/* Whether the file name of object name (after its last '/') holds flow_log_id (not empty). */
+bool fsg_sources_name_has_flow_log_id(const char *name, const char *flow_log_id);
+
+#endif
