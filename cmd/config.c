@@ -1,6 +1,7 @@
 #include "cmd/config.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/mem.h"
@@ -25,7 +26,14 @@ static enum fsg_err s_check_keys(json_t *obj, const char *where, const char *con
             ok = strcmp(*a, key) == 0;
         }
         if (!ok) {
-            return fsg_error_set(err, FSG_E_PARSE, "%s: unknown key \"%s\"", where, key);
+            char allowed_list[256] = "";
+            size_t n = 0;
+            for (const char *const *a = allowed; *a != NULL && n < sizeof allowed_list; a++) {
+                n += (size_t)snprintf(allowed_list + n, sizeof allowed_list - n, "%s%s",
+                                      a == allowed ? "" : ", ", *a);
+            }
+            return fsg_error_set(err, FSG_E_PARSE, "%s: unknown key \"%s\" (known: %s)", where,
+                                 key, allowed_list);
         }
     }
     return FSG_OK;
@@ -247,7 +255,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
     static const char *const fl_keys[] = { "key_regex", "format", NULL };
     static const char *const nlb_keys[] = { "target_group_arn", "rds_instance", "port",
                                             "healthy_timeout_s", NULL };
-    S_TRY(s_check_keys(root, "config", keys, err));
+    S_TRY(s_check_keys(root, "top level", keys, err));
     S_TRY(s_str(root, "region", "config", &c->region, err));
     S_TRY(s_bool(root, "dry_run", "config", &c->dry_run, err));
     S_TRY(s_int(root, "policy_ttl_s", "config", 0, &c->policy_ttl_s, err));
@@ -338,7 +346,7 @@ enum fsg_err fsg_config_parse(struct fsg_span text, struct fsg_config **ret_conf
         goto out;
     }
     if (!json_is_object(root)) {
-        rc = s_bad(err, "config", "must be a JSON object");
+        rc = s_bad(err, "top level", "must be a JSON object");
         goto out;
     }
     rc = fsg_config_new_default(&c, err);
