@@ -18,41 +18,44 @@
 #define S_SOURCE_OPTS (FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW)
 #define S_DEFAULT_JOBS 2
 
+static const char s_help_head[] =
+    "usage: flowseg apply [OPTIONS] [SOURCE...]\n"
+    "\n"
+    "Reconciles for real: the same plan as 'flowseg plan' (policy from the PCE or --policy,\n"
+    "current rules read live from EC2, guards, impact on the flows of SOURCEs), then for each\n"
+    "target: create the managed group when the config says {\"create\": ...}, authorize the new\n"
+    "rules (one AuthorizeSecurityGroupIngress), revoke the stale ones (one\n"
+    "RevokeSecurityGroupIngress by rule id), then associate the group with the RDS instance\n"
+    "(associate: add | replace | none; ModifyDBInstance only when the set changes).\n"
+    "A target refused by a guard is not touched. Every change and refusal is one JSON audit\n"
+    "line on stderr. Prints the report and what was done.\n"
+    "\n";
+
+static const char s_help_options[] =
+    "Any SOURCE that cannot be read: exit 1, nothing changed.\n"
+    "\n"
+    "options:\n"
+    "  --plan FILE          apply exactly this saved plan (from 'flowseg plan --save-plan\n"
+    "                       FILE'); refused (exit 1, nothing changed) when any of its security\n"
+    "                       groups changed since the plan was made; takes no --policy,\n"
+    "                       --save-policy or SOURCE\n"
+    "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
+    "  --save-policy FILE   also write the policy bundle that was used\n"
+    "  --force              override the removal guard (max_removals) only\n"
+    "  --dry-run            plan only, change nothing (also config \"dry_run\": true)\n"
+    "  --format FORMAT      text (default) or json (the plan report plus an \"apply\" object)\n"
+    "  --out FILE           write the output to FILE instead of standard output\n";
+
+static const char s_help_tail[] =
+    "  --help               this text\n"
+    "\n"
+    "Exit: 0 done (or nothing to do), 1 error or any target refused/failed (named on stderr;\n"
+    "the other targets are still applied), 2 usage.\n";
+
 static void s_help(void)
 {
-    fputs("usage: flowseg apply [OPTIONS] [SOURCE...]\n"
-          "\n"
-          "Reconciles for real: the same plan as 'flowseg plan' (policy from the PCE or --policy,\n"
-          "current rules read live from EC2, guards, impact on the flows of SOURCEs), then for each\n"
-          "target: create the managed group when the config says {\"create\": ...}, authorize the new\n"
-          "rules (one AuthorizeSecurityGroupIngress), revoke the stale ones (one\n"
-          "RevokeSecurityGroupIngress by rule id), then associate the group with the RDS instance\n"
-          "(associate: add | replace | none; ModifyDBInstance only when the set changes).\n"
-          "A target refused by a guard is not touched. Every change and refusal is one JSON audit\n"
-          "line on stderr. Prints the report and what was done.\n"
-          "\n",
-          stdout);
-    fsg_sources_help_source(stdout);
-    fputs("Any SOURCE that cannot be read: exit 1, nothing changed.\n"
-          "\n"
-          "options:\n"
-          "  --plan FILE          apply exactly this saved plan (from 'flowseg plan --save-plan\n"
-          "                       FILE'); refused (exit 1, nothing changed) when any of its security\n"
-          "                       groups changed since the plan was made; takes no --policy,\n"
-          "                       --save-policy or SOURCE\n"
-          "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
-          "  --save-policy FILE   also write the policy bundle that was used\n"
-          "  --force              override the removal guard (max_removals) only\n"
-          "  --dry-run            plan only, change nothing (also config \"dry_run\": true)\n"
-          "  --format FORMAT      text (default) or json (the plan report plus an \"apply\" object)\n"
-          "  --out FILE           write the output to FILE instead of standard output\n",
-          stdout);
-    fsg_sources_help_options(stdout, S_SOURCE_OPTS, S_DEFAULT_JOBS);
-    fputs("  --help               this text\n"
-          "\n"
-          "Exit: 0 done (or nothing to do), 1 error or any target refused/failed (named on stderr;\n"
-          "the other targets are still applied), 2 usage.\n",
-          stdout);
+    fsg_sources_help(stdout, s_help_head, s_help_options, S_SOURCE_OPTS, S_DEFAULT_JOBS,
+                     s_help_tail);
 }
 
 struct s_opts {

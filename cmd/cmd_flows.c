@@ -23,27 +23,30 @@
 
 enum s_format { S_TEXT = 0, S_JSON, S_CSV };
 
+static const char s_help_head[] =
+    "usage: flowseg flows [OPTIONS] SOURCE...\n"
+    "\n"
+    "Aggregates VPC flow logs per network interface (ENI): one row per (eni, src, dst, port,\n"
+    "proto, action, direction) with records, packets, bytes, first and last seen.\n"
+    "\n";
+
+static const char s_help_options[] =
+    "\n"
+    "options:\n"
+    "  --format FORMAT      text (default), json or csv\n";
+
+static const char s_help_tail[] =
+    "  --help               this text\n"
+    "\n"
+    "The field order comes from each object's header line, else from the config's\n"
+    "flowlogs.format, else the default (v2) format. A truncated or corrupt object is reported\n"
+    "with its byte offset and counts for nothing; the others are still counted in full\n"
+    "(exit status 1).\n";
+
 static void s_help(void)
 {
-    fputs("usage: flowseg flows [OPTIONS] SOURCE...\n"
-          "\n"
-          "Aggregates VPC flow logs per network interface (ENI): one row per (eni, src, dst, port,\n"
-          "proto, action, direction) with records, packets, bytes, first and last seen.\n"
-          "\n",
-          stdout);
-    fsg_sources_help_source(stdout);
-    fputs("\n"
-          "options:\n"
-          "  --format FORMAT      text (default), json or csv\n",
-          stdout);
-    fsg_sources_help_options(stdout, S_SOURCE_OPTS, S_DEFAULT_JOBS);
-    fputs("  --help               this text\n"
-          "\n"
-          "The field order comes from each object's header line, else from the config's\n"
-          "flowlogs.format, else the default (v2) format. A truncated or corrupt object is reported\n"
-          "with its byte offset and counts for nothing; the others are still counted in full\n"
-          "(exit status 1).\n",
-          stdout);
+    fsg_sources_help(stdout, s_help_head, s_help_options, S_SOURCE_OPTS, S_DEFAULT_JOBS,
+                     s_help_tail);
 }
 
 static int s_parse_format(const struct fsg_cli *cli, const char *cmd, const char *name,

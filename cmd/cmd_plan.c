@@ -14,43 +14,46 @@
 #define S_SOURCE_OPTS (FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW)
 #define S_DEFAULT_JOBS 2
 
+static const char s_help_head[] =
+    "usage: flowseg plan [OPTIONS] [SOURCE...]\n"
+    "\n"
+    "Dry run: reads the policy, compiles each config target's desired security-group rules,\n"
+    "diffs them against the group's current rules and reports. Changes nothing.\n"
+    "With SOURCEs (flow logs), the report shows the impact on observed traffic: connections\n"
+    "the new rules would deny and rules no observed connection used.\n"
+    "\n"
+    "Without --state the current state is read live: the RDS instance (DescribeDBInstances),\n"
+    "its network interfaces (to match flows; only with SOURCEs), the managed group and its\n"
+    "rules (DescribeSecurityGroupRules). An AWS or PCE read failure: exit 1, no plan.\n"
+    "\n";
+
+static const char s_help_options[] =
+    "Any SOURCE that cannot be read: exit 1, no plan (the impact would be incomplete).\n"
+    "\n"
+    "options:\n"
+    "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
+    "  --save-policy FILE   also write the policy bundle that was used (to review or replay)\n"
+    "  --state FILE         offline: current rules from FILE instead of EC2:\n"
+    "                       {\"sg-id\": [RULE, ...]} or the output of\n"
+    "                       'aws ec2 describe-security-group-rules'\n"
+    "  --format FORMAT      text (default), json, markdown (or md) or html\n"
+    "  --out FILE           write the report to FILE instead of standard output\n"
+    "  --save-plan FILE     write the saved plan that 'flowseg apply --plan FILE' executes\n"
+    "                       (it records each group's state hash: apply refuses it once the\n"
+    "                       group has changed)\n"
+    "  --detailed-exitcode  exit 3 when the plan has changes (0: none, 1: error)\n";
+
+static const char s_help_tail[] =
+    "  --help               this text\n"
+    "\n"
+    "Rules flowseg may remove: those whose description starts with \"flowseg \" (what it\n"
+    "writes), or every CIDR rule of a group it creates itself (security_group: {\"create\"}).\n"
+    "Guards (config \"guards\") are checked and shown as \"refused\".\n";
+
 static void s_help(void)
 {
-    fputs("usage: flowseg plan [OPTIONS] [SOURCE...]\n"
-          "\n"
-          "Dry run: reads the policy, compiles each config target's desired security-group rules,\n"
-          "diffs them against the group's current rules and reports. Changes nothing.\n"
-          "With SOURCEs (flow logs), the report shows the impact on observed traffic: connections\n"
-          "the new rules would deny and rules no observed connection used.\n"
-          "\n"
-          "Without --state the current state is read live: the RDS instance (DescribeDBInstances),\n"
-          "its network interfaces (to match flows; only with SOURCEs), the managed group and its\n"
-          "rules (DescribeSecurityGroupRules). An AWS or PCE read failure: exit 1, no plan.\n"
-          "\n",
-          stdout);
-    fsg_sources_help_source(stdout);
-    fputs("Any SOURCE that cannot be read: exit 1, no plan (the impact would be incomplete).\n"
-          "\n"
-          "options:\n"
-          "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
-          "  --save-policy FILE   also write the policy bundle that was used (to review or replay)\n"
-          "  --state FILE         offline: current rules from FILE instead of EC2:\n"
-          "                       {\"sg-id\": [RULE, ...]} or the output of\n"
-          "                       'aws ec2 describe-security-group-rules'\n"
-          "  --format FORMAT      text (default), json, markdown (or md) or html\n"
-          "  --out FILE           write the report to FILE instead of standard output\n"
-          "  --save-plan FILE     write the saved plan that 'flowseg apply --plan FILE' executes\n"
-          "                       (it records each group's state hash: apply refuses it once the\n"
-          "                       group has changed)\n"
-          "  --detailed-exitcode  exit 3 when the plan has changes (0: none, 1: error)\n",
-          stdout);
-    fsg_sources_help_options(stdout, S_SOURCE_OPTS, S_DEFAULT_JOBS);
-    fputs("  --help               this text\n"
-          "\n"
-          "Rules flowseg may remove: those whose description starts with \"flowseg \" (what it\n"
-          "writes), or every CIDR rule of a group it creates itself (security_group: {\"create\"}).\n"
-          "Guards (config \"guards\") are checked and shown as \"refused\".\n",
-          stdout);
+    fsg_sources_help(stdout, s_help_head, s_help_options, S_SOURCE_OPTS, S_DEFAULT_JOBS,
+                     s_help_tail);
 }
 
 struct s_opts {

@@ -40,36 +40,39 @@ struct s_run {
     size_t n_flows;
 };
 
+static const char s_help_head[] =
+    "usage: flowseg publish-flows [OPTIONS] SOURCE...\n"
+    "\n"
+    "Sends the inbound connections observed in VPC flow logs to the PCE traffic loader\n"
+    "(agents/bulk_traffic_flows) so the PCE map shows them: one `src,dst,port,proto` line per\n"
+    "distinct connection, oriented client -> server with the server's port, accepted flows\n"
+    "only, at most 1000 lines per request. Prints a summary (flows, requests, received,\n"
+    "failed). Exit 1 if a source cannot be read (then nothing is sent), a request fails, or\n"
+    "the PCE reports failed flows (their addresses map to no workload: create unmanaged\n"
+    "workloads for them first).\n"
+    "\n";
+
+static const char s_help_options[] =
+    "\n"
+    "options:\n"
+    "  --dry-run            print the CSV instead of sending it (no PCE needed)\n"
+    "  --max-lines N        lines per request, 1..1000 (default 1000)\n"
+    "  --include-rejected   also send connections whose records were all REJECTed\n"
+    "  --eni ID             only this ENI (repeatable; default: the config targets' ENIs,\n"
+    "                       or every ENI when the config lists none); with exactly one,\n"
+    "                       records without interface-id belong to it\n";
+
+static const char s_help_tail[] =
+    "  --help               this text\n"
+    "\n"
+    "The PCE comes from the config's `pce` section (url, org_id, ca_file, timeout_s); the API\n"
+    "key and secret from the environment variables it names (default PCE_API_KEY and\n"
+    "PCE_API_SECRET) or pce.key_file/pce.secret_file.\n";
+
 static void s_help(void)
 {
-    fputs("usage: flowseg publish-flows [OPTIONS] SOURCE...\n"
-          "\n"
-          "Sends the inbound connections observed in VPC flow logs to the PCE traffic loader\n"
-          "(agents/bulk_traffic_flows) so the PCE map shows them: one `src,dst,port,proto` line per\n"
-          "distinct connection, oriented client -> server with the server's port, accepted flows\n"
-          "only, at most 1000 lines per request. Prints a summary (flows, requests, received,\n"
-          "failed). Exit 1 if a source cannot be read (then nothing is sent), a request fails, or\n"
-          "the PCE reports failed flows (their addresses map to no workload: create unmanaged\n"
-          "workloads for them first).\n"
-          "\n",
-          stdout);
-    fsg_sources_help_source(stdout);
-    fputs("\n"
-          "options:\n"
-          "  --dry-run            print the CSV instead of sending it (no PCE needed)\n"
-          "  --max-lines N        lines per request, 1..1000 (default 1000)\n"
-          "  --include-rejected   also send connections whose records were all REJECTed\n"
-          "  --eni ID             only this ENI (repeatable; default: the config targets' ENIs,\n"
-          "                       or every ENI when the config lists none); with exactly one,\n"
-          "                       records without interface-id belong to it\n",
-          stdout);
-    fsg_sources_help_options(stdout, S_SOURCE_HELP, S_DEFAULT_JOBS);
-    fputs("  --help               this text\n"
-          "\n"
-          "The PCE comes from the config's `pce` section (url, org_id, ca_file, timeout_s); the API\n"
-          "key and secret from the environment variables it names (default PCE_API_KEY and\n"
-          "PCE_API_SECRET) or pce.key_file/pce.secret_file.\n",
-          stdout);
+    fsg_sources_help(stdout, s_help_head, s_help_options, S_SOURCE_HELP, S_DEFAULT_JOBS,
+                     s_help_tail);
 }
 
 static int s_parse(struct fsg_cli *cli, int argc, char **argv, struct s_opts *o)
@@ -91,7 +94,7 @@ static int s_parse(struct fsg_cli *cli, int argc, char **argv, struct s_opts *o)
     return ex;
 }
 
-/* ---- reading the flows ------------------------------------------------------------------------ */
+/* ---- reading the flows ----------------------------------------------------------------------- */
 
 /* Every source must be read: publishing part of the traffic would show a wrong map. */
 static int s_read(struct fsg_cli *cli, const struct s_opts *o, struct s_run *r)
@@ -170,7 +173,7 @@ static enum fsg_err s_csv_line(struct fsg_buf *b, const struct fsg_flow *f)
                           fsg_ip_format(&f->dst, dst), (unsigned)f->port, (unsigned)f->proto);
 }
 
-/* ---- sending ---------------------------------------------------------------------------------- */
+/* ---- sending --------------------------------------------------------------------------------- */
 
 struct s_totals {
     size_t flows;
@@ -267,7 +270,7 @@ static int s_dry_run(struct s_run *r)
     return rc;
 }
 
-/* ---- the command ------------------------------------------------------------------------------ */
+/* ---- the command ----------------------------------------------------------------------------- */
 
 int fsg_cmd_publish_flows(struct fsg_cli *cli, int argc, char **argv)
 {

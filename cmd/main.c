@@ -36,8 +36,8 @@ static void s_usage(FILE *out)
     fprintf(out, "\nglobal options (any position):\n"
                  "  --config FILE|JSON   config file or inline JSON (env FLOWSEG_CONFIG)\n"
                  "  --log-level LEVEL    error|warn|info|debug (default info); logs are JSON lines on stderr\n"
-                 "  --help               this text (also 'flowseg help'); 'flowseg COMMAND --help'\n"
-                 "                       for a command\n"
+                 "  --help               this text (also 'flowseg help');\n"
+                 "                       'flowseg COMMAND --help' for a command\n"
                  "  --version            the same as 'flowseg version'\n"
                  "\nexit codes: 0 success, 1 error, 2 usage error, 3 plan found changes (--detailed-exitcode)\n");
 }

@@ -99,7 +99,7 @@ size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct
     return n;
 }
 
-void fsg_sources_help_source(FILE *out)
+static void s_help_source(FILE *out)
 {
     fputs("SOURCE: a flow-log file (gzip or plain text), a directory (every file below it), - for\n"
           "stdin, s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the\n"
@@ -108,7 +108,7 @@ void fsg_sources_help_source(FILE *out)
           out);
 }
 
-void fsg_sources_help_options(FILE *out, unsigned flags, long default_jobs)
+static void s_help_options(FILE *out, unsigned flags, long default_jobs)
 {
     if (flags & FSG_SOURCES_OPT_ENI) {
         fputs("  --eni ID             only this ENI (repeatable); with exactly one, records\n"
@@ -127,12 +127,22 @@ void fsg_sources_help_options(FILE *out, unsigned flags, long default_jobs)
                 FSG_SOURCES_MAX_JOBS, default_jobs);
     }
     if (flags & FSG_SOURCES_OPT_WINDOW) {
-        fputs("  --since T, --until T s3:// prefixes: only objects whose key date (.../yyyy/mm/dd/,\n"
-              "                       Hive year=/month=/day=, or the file name's YYYYMMDDTHHmmZ)\n"
-              "                       is in [since, until]; T is a UTC date YYYY-MM-DD (a whole\n"
-              "                       day) or YYYY-MM-DDTHH:MM[:SS]Z\n",
+        fputs("  --since T, --until T s3:// prefixes: only objects whose key date\n"
+              "                       (.../yyyy/mm/dd/, Hive year=/month=/day=, or the file\n"
+              "                       name's YYYYMMDDTHHmmZ) is in [since, until]; T is a UTC\n"
+              "                       date YYYY-MM-DD (a whole day) or YYYY-MM-DDTHH:MM[:SS]Z\n",
               out);
     }
+}
+
+void fsg_sources_help(FILE *out, const char *head, const char *options, unsigned flags,
+                      long default_jobs, const char *tail)
+{
+    fputs(head, out);
+    s_help_source(out);
+    fputs(options, out);
+    s_help_options(out, flags, default_jobs);
+    fputs(tail, out);
 }
 
 /* ---- targets --------------------------------------------------------------------------------- */

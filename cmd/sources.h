@@ -73,10 +73,11 @@ void fsg_sources_opts_clean_up(struct fsg_sources_opts *o); /* idempotent */
  * fsg_opts_parse(); the operands of the command go to o->args. */
 size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct fsg_opt *out);
 
-/* The help lines: what a SOURCE is, and the options in flags with default_jobs as --jobs's
- * default. */
-void fsg_sources_help_source(FILE *out);
-void fsg_sources_help_options(FILE *out, unsigned flags, long default_jobs);
+/* A command's help in the common layout: head (usage and what it does), what a SOURCE is,
+ * options (the command's own, after an "options:" line), the shared options in flags with
+ * default_jobs as --jobs's default, then tail (--help and notes). */
+void fsg_sources_help(FILE *out, const char *head, const char *options, unsigned flags,
+                      long default_jobs, const char *tail);
 
 /* One target as the flow engine sees it (all borrowed). */
 struct fsg_sources_target {

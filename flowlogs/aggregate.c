@@ -14,6 +14,11 @@
 #define S_DEFAULT_MAX_ENTRIES ((size_t)16 << 20)
 /* First table size: a small object has a few hundred keys. */
 #define S_INITIAL_ENTRIES 1024
+/* A sibling (an object's private table) starts at the size its target has reached, up to this
+ * many keys (about 4 MiB): objects of one run look alike, and a table that grows key by key
+ * rehashes itself several times per object. Capped so that a small object next to a large
+ * table does not reserve a large one. */
+#define S_SIBLING_MAX_HINT ((size_t)1 << 16)
 
 /* Multiply-fold constants (wyhash's): odd, with well-spread bits. */
 #define S_K0 0xa0761d6478bd642fULL
@@ -95,8 +100,8 @@ static enum fsg_err s_copy_hints(struct fsg_aggregate *agg, const struct fsg_agg
     return FSG_OK;
 }
 
-enum fsg_err fsg_aggregate_new(const struct fsg_aggregate_options *opts,
-                               struct fsg_aggregate **ret_agg, struct fsg_error *err)
+static enum fsg_err s_new(const struct fsg_aggregate_options *opts, size_t initial_entries,
+                          struct fsg_aggregate **ret_agg, struct fsg_error *err)
 {
     struct fsg_aggregate_options o = opts != NULL ? *opts : (struct fsg_aggregate_options){ 0 };
     enum fsg_err rc = FSG_E_NOMEM;
@@ -107,7 +112,7 @@ enum fsg_err fsg_aggregate_new(const struct fsg_aggregate_options *opts,
     /* the limit is checked by the aggregator over both tables */
     struct fsg_hash_options fo4 = { .key_size = sizeof(struct fsg_agg_key4),
                                     .value_size = sizeof(struct fsg_agg_val),
-                                    .initial_capacity = S_INITIAL_ENTRIES };
+                                    .initial_capacity = initial_entries };
     struct fsg_hash_options fo = { .key_size = sizeof(struct fsg_agg_key),
                                    .value_size = sizeof(struct fsg_agg_val) };
     struct fsg_hash_options no = { .key_size = FSG_ENI_ID_MAX, .value_size = sizeof(uint32_t) };
@@ -123,6 +128,12 @@ enum fsg_err fsg_aggregate_new(const struct fsg_aggregate_options *opts,
 fail:
     fsg_aggregate_destroy(agg);
     return fsg_error_set(err, rc, "flow aggregation: out of memory");
+}
+
+enum fsg_err fsg_aggregate_new(const struct fsg_aggregate_options *opts,
+                               struct fsg_aggregate **ret_agg, struct fsg_error *err)
+{
+    return s_new(opts, S_INITIAL_ENTRIES, ret_agg, err);
 }
 
 enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
@@ -141,7 +152,11 @@ enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
     struct fsg_aggregate_options o = { .hints = hints,
                                        .n_hints = like->n_hints,
                                        .max_entries = like->max_entries };
-    enum fsg_err rc = fsg_aggregate_new(&o, ret_agg, err);
+    size_t hint = fsg_hash_count(like->flows4);
+    hint = hint < S_INITIAL_ENTRIES ? S_INITIAL_ENTRIES
+           : hint > S_SIBLING_MAX_HINT ? S_SIBLING_MAX_HINT
+                                       : hint;
+    enum fsg_err rc = s_new(&o, hint, ret_agg, err);
     fsg_free(hints);
     return rc;
 }
@@ -520,8 +535,21 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
             s_intern(dst, (struct fsg_span){ (const uint8_t *)src->enis[i].name, src->enis[i].len },
                      &map[i]);
     }
-    size_t n = fsg_aggregate_entries(src);
-    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+    /* IPv4 pairs straight from table to table (the ENI id is the low half of w[1]) */
+    size_t n4 = fsg_hash_count(src->flows4), n = fsg_aggregate_entries(src);
+    for (size_t i = 0; i < n4 && rc == FSG_OK; i++) {
+        const struct fsg_agg_key4 *sk = fsg_hash_key_at(src->flows4, i);
+        const struct fsg_agg_val *sv = fsg_hash_value_at(src->flows4, i);
+        struct fsg_agg_key4 k = { .w = { sk->w[0], (sk->w[1] & ~(uint64_t)UINT32_MAX) |
+                                                       map[(uint32_t)sk->w[1]] } };
+        struct fsg_agg_val *v;
+        bool inserted;
+        rc = s_upsert(dst, false, &k, s_key4_hash(k.w[0], k.w[1]), &v, &inserted);
+        if (rc == FSG_OK) {
+            s_fold_val(v, inserted, sv->records, sv->packets, sv->bytes, sv->first, sv->last);
+        }
+    }
+    for (size_t i = n4; i < n && rc == FSG_OK; i++) {
         struct fsg_agg_key k;
         const struct fsg_agg_val *sv;
         fsg_agg_entry(src, i, &k, &sv);

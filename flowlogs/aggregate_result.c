@@ -15,124 +15,111 @@ struct s_own {
     bool has_v4, has_v6;
 };
 
-struct s_tally {
-    uint32_t eni;
-    struct fsg_addr_tally t;
-};
-
-static int s_tally_cmp(const void *pa, const void *pb)
-{
-    const struct s_tally *a = pa, *b = pb;
-    if (a->eni != b->eni) {
-        return a->eni < b->eni ? -1 : 1;
-    }
-    return fsg_ip_cmp(&a->t.addr, &b->t.addr);
-}
-
 static void s_key_ip(const uint8_t bytes[16], bool v6, struct fsg_ip *ip)
 {
     memcpy(ip->a, bytes, sizeof ip->a);
     ip->is_v6 = v6;
 }
 
+/* ---- each ENI's own address ---------------------------------------------------------------- */
+
+/* Evidence per (eni, address), summed in a hash table; then the best address per ENI and family
+ * is kept. fsg_direction_pick's order is total (the addresses of a group differ), so the result
+ * does not depend on the order the table is walked in. */
+struct s_tkey {
+    uint32_t eni;
+    uint8_t is_v6;
+    uint8_t a[16];
+    uint8_t pad[3]; /* zero: the key is hashed and compared as bytes */
+};
+
+struct s_tval {
+    uint64_t weight;       /* records in which the address is (or could be) the ENI's */
+    uint64_t as_responder; /* records in which it is the responder */
+};
+
+struct s_best {
+    struct fsg_addr_tally t;
+    bool has;
+};
+
+static enum fsg_err s_tally(struct fsg_hash *h, uint32_t eni, const uint8_t a[16], bool is_v6,
+                            uint64_t weight, uint64_t as_responder)
+{
+    struct s_tkey k = { .eni = eni, .is_v6 = is_v6 };
+    memcpy(k.a, a, sizeof k.a);
+    struct s_tval *v;
+    enum fsg_err rc = fsg_hash_upsert(h, &k, fsg_hash_bytes(&k, sizeof k, 0), (void **)&v, NULL);
+    if (rc == FSG_OK) {
+        v->weight += weight;
+        v->as_responder += as_responder;
+    }
+    return rc;
+}
+
 /* Learning evidence from one entry (a request leg): when the record direction is known, the
  * ENI's side; otherwise both sides could be the ENI, and the responder is noted for ties. */
-static void s_tally_entry(const struct fsg_agg_key *k, const struct fsg_agg_val *v,
-                          struct s_tally *out, size_t *n)
+static enum fsg_err s_tally_entry(struct fsg_hash *h, const struct fsg_agg_key *k,
+                                  const struct fsg_agg_val *v)
 {
     enum fsg_rdir rdir = (enum fsg_rdir)((k->flags & FSG_AGG_F_RDIR_MASK) >> FSG_AGG_F_RDIR_SHIFT);
+    enum fsg_err rc = FSG_OK;
     if (rdir != FSG_RDIR_ARRIVING) {
-        struct s_tally *t = &out[(*n)++];
-        *t = (struct s_tally){ .eni = k->eni, .t = { .weight = v->records } };
-        s_key_ip(k->a, (k->flags & FSG_AGG_F_A_V6) != 0, &t->t.addr);
+        rc = s_tally(h, k->eni, k->a, (k->flags & FSG_AGG_F_A_V6) != 0, v->records, 0);
     }
-    if (rdir != FSG_RDIR_LEAVING) {
-        struct s_tally *t = &out[(*n)++];
-        *t = (struct s_tally){ .eni = k->eni,
-                               .t = { .weight = v->records, .as_responder = v->records } };
-        s_key_ip(k->b, (k->flags & FSG_AGG_F_B_V6) != 0, &t->t.addr);
+    if (rc == FSG_OK && rdir != FSG_RDIR_LEAVING) {
+        rc = s_tally(h, k->eni, k->b, (k->flags & FSG_AGG_F_B_V6) != 0, v->records, v->records);
     }
+    return rc;
 }
 
-/* Sums equal (eni, address) tallies in place; returns the new count. */
-static size_t s_tally_sum(struct s_tally *t, size_t n)
+/* Keeps the better of the current best and the candidate. */
+static void s_consider(struct s_best *best, const struct fsg_addr_tally *cand)
 {
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (out > 0 && s_tally_cmp(&t[out - 1], &t[i]) == 0) {
-            t[out - 1].t.weight += t[i].t.weight;
-            t[out - 1].t.as_responder += t[i].t.as_responder;
-        } else {
-            t[out++] = t[i];
-        }
-    }
-    return out;
-}
-
-static void s_pick_group(const struct s_tally *g, size_t n, struct s_own *own)
-{
-    /* Addresses sort IPv4 first: the group splits into a v4 run and a v6 run. */
-    size_t n4 = 0;
-    while (n4 < n && !g[n4].t.addr.is_v6) {
-        n4++;
-    }
-    struct fsg_addr_tally buf[2];
-    for (int fam = 0; fam < 2; fam++) {
-        const struct s_tally *s = fam == 0 ? g : g + n4;
-        size_t m = fam == 0 ? n4 : n - n4;
-        const struct fsg_addr_tally *best = NULL;
-        for (size_t i = 0; i < m; i++) {
-            buf[0] = s[i].t;
-            if (best != NULL) {
-                buf[1] = *best;
-            }
-            best = fsg_direction_pick(buf, best != NULL ? 2 : 1) == &buf[0] ? &s[i].t : best;
-        }
-        if (best != NULL && fam == 0) {
-            own->v4 = best->addr;
-            own->has_v4 = true;
-        } else if (best != NULL) {
-            own->v6 = best->addr;
-            own->has_v6 = true;
-        }
+    struct fsg_addr_tally pair[2] = { *cand, best->t };
+    if (!best->has || fsg_direction_pick(pair, 2) == &pair[0]) {
+        best->t = *cand;
+        best->has = true;
     }
 }
 
 static enum fsg_err s_learn(const struct fsg_aggregate *agg, struct s_own *own)
 {
     size_t n = fsg_aggregate_entries(agg);
-    struct s_tally *t = fsg_calloc(n * 2 + 1, sizeof *t);
-    if (t == NULL) {
-        return FSG_E_NOMEM;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
+    struct fsg_hash *h = NULL;
+    struct s_best *best = fsg_calloc(agg->n_enis * 2 + 1, sizeof *best);
+    struct fsg_hash_options ho = { .key_size = sizeof(struct s_tkey),
+                                   .value_size = sizeof(struct s_tval),
+                                   .initial_capacity = n + 1 };
+    enum fsg_err rc = best == NULL ? FSG_E_NOMEM : fsg_hash_new(&ho, &h, NULL);
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
         struct fsg_agg_key k;
         const struct fsg_agg_val *v;
         fsg_agg_entry(agg, i, &k, &v);
-        s_tally_entry(&k, v, t, &m);
+        rc = s_tally_entry(h, &k, v);
     }
-    qsort(t, m, sizeof *t, s_tally_cmp);
-    m = s_tally_sum(t, m);
-    for (size_t i = 0; i < m;) {
-        size_t j = i;
-        while (j < m && t[j].eni == t[i].eni) {
-            j++;
-        }
-        s_pick_group(t + i, j - i, &own[t[i].eni]);
-        i = j;
+    size_t m = rc == FSG_OK ? fsg_hash_count(h) : 0;
+    for (size_t i = 0; i < m; i++) {
+        const struct s_tkey *k = fsg_hash_key_at(h, i);
+        const struct s_tval *v = fsg_hash_value_at(h, i);
+        struct fsg_addr_tally cand = { .weight = v->weight, .as_responder = v->as_responder };
+        s_key_ip(k->a, k->is_v6 != 0, &cand.addr);
+        s_consider(&best[k->eni * 2 + k->is_v6], &cand);
     }
-    fsg_free(t);
-    /* Configured addresses win over learned ones. */
-    for (size_t i = 0; i < agg->n_enis; i++) {
-        const struct fsg_agg_hint *h = agg->enis[i].hint;
-        for (size_t j = 0; h != NULL && j < h->n_addrs; j++) {
-            bool v6 = h->addrs[j].is_v6;
-            *(v6 ? &own[i].v6 : &own[i].v4) = h->addrs[j];
+    for (size_t i = 0; i < agg->n_enis && rc == FSG_OK; i++) {
+        own[i] = (struct s_own){ .v4 = best[2 * i].t.addr, .has_v4 = best[2 * i].has,
+                                 .v6 = best[2 * i + 1].t.addr, .has_v6 = best[2 * i + 1].has };
+        /* Configured addresses win over learned ones. */
+        const struct fsg_agg_hint *hint = agg->enis[i].hint;
+        for (size_t j = 0; hint != NULL && j < hint->n_addrs; j++) {
+            bool v6 = hint->addrs[j].is_v6;
+            *(v6 ? &own[i].v6 : &own[i].v4) = hint->addrs[j];
             *(v6 ? &own[i].has_v6 : &own[i].has_v4) = true;
         }
     }
-    return FSG_OK;
+    fsg_hash_destroy(h);
+    fsg_free(best);
+    return rc;
 }
 
 int fsg_flow_cmp(const struct fsg_flow *a, const struct fsg_flow *b)
@@ -157,11 +144,6 @@ int fsg_flow_cmp(const struct fsg_flow *a, const struct fsg_flow *b)
         r = (int)a->direction - (int)b->direction;
     }
     return r;
-}
-
-static int s_flow_qsort_cmp(const void *a, const void *b)
-{
-    return fsg_flow_cmp(a, b);
 }
 
 static bool s_wanted(const char *eni, const char *const *enis, size_t n_enis)
@@ -208,30 +190,120 @@ static bool s_to_flow(const struct fsg_aggregate *agg, const struct s_own *own,
     return true;
 }
 
-/* Sorted flows, with entries that became equal (same connection seen through different record
- * directions or formats) summed. Returns the new count. */
-static size_t s_sort_and_merge(struct fsg_flow *flows, size_t n)
+/* ---- sorting ----------------------------------------------------------------------------------
+ */
+
+/* A flow's place in the order of fsg_flow_cmp as six big-endian words compared as integers: the
+ * ENI's rank among the names, then each address (family first), port, proto, action, direction.
+ * Sorting these (not the flows, with strcmp and memcmp in every comparison) is the last serial
+ * step of a run. */
+struct s_sortkey {
+    uint64_t k[6];
+    size_t idx;
+};
+
+static uint64_t s_be64(const uint8_t *p)
 {
-    qsort(flows, n, sizeof *flows, s_flow_qsort_cmp);
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct fsg_flow *p = out > 0 ? &flows[out - 1] : NULL;
-        if (p == NULL || fsg_flow_cmp(p, &flows[i]) != 0) {
-            flows[out++] = flows[i];
-            continue;
-        }
-        p->records += flows[i].records;
-        p->packets += flows[i].packets;
-        p->bytes += flows[i].bytes;
-        if (flows[i].first_s != FSG_FLOW_TIME_NONE &&
-            (p->first_s == FSG_FLOW_TIME_NONE || flows[i].first_s < p->first_s)) {
-            p->first_s = flows[i].first_s;
-        }
-        if (flows[i].last_s > p->last_s) {
-            p->last_s = flows[i].last_s;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+static void s_sortkey_init(const struct fsg_flow *f, uint32_t rank, size_t idx,
+                           struct s_sortkey *sk)
+{
+    uint8_t b[48] = { (uint8_t)(rank >> 24), (uint8_t)(rank >> 16), (uint8_t)(rank >> 8),
+                      (uint8_t)rank, f->src.is_v6 };
+    memcpy(b + 5, f->src.a, 16);
+    b[21] = f->dst.is_v6;
+    memcpy(b + 22, f->dst.a, 16);
+    b[38] = (uint8_t)(f->port >> 8);
+    b[39] = (uint8_t)f->port;
+    b[40] = f->proto;
+    b[41] = f->action;
+    b[42] = f->direction;
+    for (int i = 0; i < 6; i++) {
+        sk->k[i] = s_be64(b + 8 * i);
+    }
+    sk->idx = idx;
+}
+
+static int s_sortkey_cmp(const void *pa, const void *pb)
+{
+    const struct s_sortkey *a = pa, *b = pb;
+    for (int i = 0; i < 6; i++) {
+        if (a->k[i] != b->k[i]) {
+            return a->k[i] < b->k[i] ? -1 : 1;
         }
     }
-    return out;
+    return 0;
+}
+
+static bool s_sortkey_eq(const struct s_sortkey *a, const struct s_sortkey *b)
+{
+    return memcmp(a->k, b->k, sizeof a->k) == 0;
+}
+
+struct s_named {
+    const char *name;
+    uint32_t id;
+};
+
+static int s_named_cmp(const void *pa, const void *pb)
+{
+    return strcmp(((const struct s_named *)pa)->name, ((const struct s_named *)pb)->name);
+}
+
+/* Each ENI's rank in name order (strcmp, as fsg_flow_cmp). */
+static enum fsg_err s_ranks(const struct fsg_aggregate *agg, uint32_t *rank)
+{
+    struct s_named *v = fsg_calloc(agg->n_enis + 1, sizeof *v);
+    if (v == NULL) {
+        return FSG_E_NOMEM;
+    }
+    for (size_t i = 0; i < agg->n_enis; i++) {
+        v[i] = (struct s_named){ .name = agg->enis[i].name, .id = (uint32_t)i };
+    }
+    qsort(v, agg->n_enis, sizeof *v, s_named_cmp);
+    for (size_t i = 0; i < agg->n_enis; i++) {
+        rank[v[i].id] = (uint32_t)i;
+    }
+    fsg_free(v);
+    return FSG_OK;
+}
+
+/* Folds b into a (same key). */
+static void s_flow_fold(struct fsg_flow *a, const struct fsg_flow *b)
+{
+    a->records += b->records;
+    a->packets += b->packets;
+    a->bytes += b->bytes;
+    if (b->first_s != FSG_FLOW_TIME_NONE &&
+        (a->first_s == FSG_FLOW_TIME_NONE || b->first_s < a->first_s)) {
+        a->first_s = b->first_s;
+    }
+    if (b->last_s > a->last_s) {
+        a->last_s = b->last_s;
+    }
+}
+
+/* The flows sorted into out (n entries of room), with entries that became equal (the same
+ * connection seen through different record directions or formats) summed. Returns the count. */
+static size_t s_sort_and_merge(const struct fsg_flow *flows, struct s_sortkey *keys, size_t n,
+                               struct fsg_flow *out)
+{
+    qsort(keys, n, sizeof *keys, s_sortkey_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && s_sortkey_eq(&keys[i - 1], &keys[i])) {
+            s_flow_fold(&out[m - 1], &flows[keys[i].idx]);
+        } else {
+            out[m++] = flows[keys[i].idx];
+        }
+    }
+    return m;
 }
 
 enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_filter filter,
@@ -245,9 +317,13 @@ enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_
     size_t n = fsg_aggregate_entries(agg);
     struct s_own *own = fsg_calloc(agg->n_enis + 1, sizeof *own);
     bool *wanted = fsg_calloc(agg->n_enis + 1, sizeof *wanted);
+    uint32_t *rank = fsg_calloc(agg->n_enis + 1, sizeof *rank);
     struct fsg_flow *flows = fsg_calloc(n + 1, sizeof *flows);
+    struct s_sortkey *keys = fsg_calloc(n + 1, sizeof *keys);
+    struct fsg_flow *out = NULL;
     rc = FSG_E_NOMEM;
-    if (own == NULL || wanted == NULL || flows == NULL || s_learn(agg, own) != FSG_OK) {
+    if (own == NULL || wanted == NULL || rank == NULL || flows == NULL || keys == NULL ||
+        s_learn(agg, own) != FSG_OK || s_ranks(agg, rank) != FSG_OK) {
         goto out;
     }
     for (size_t i = 0; i < agg->n_enis; i++) {
@@ -259,20 +335,26 @@ enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_
         const struct fsg_agg_val *v;
         fsg_agg_entry(agg, i, &k, &v);
         if (wanted[k.eni] && s_to_flow(agg, own, &k, v, filter, &flows[m])) {
+            s_sortkey_init(&flows[m], rank[k.eni], m, &keys[m]);
             m++;
         }
     }
-    m = s_sort_and_merge(flows, m);
-    if (m == 0) {
-        fsg_free(flows);
-        flows = NULL;
+    if (m > 0) {
+        out = fsg_calloc(m, sizeof *out);
+        if (out == NULL) {
+            goto out;
+        }
+        m = s_sort_and_merge(flows, keys, m, out);
     }
-    *ret_flows = flows;
+    *ret_flows = out;
     *ret_n = m;
-    flows = NULL;
+    out = NULL;
     rc = FSG_OK;
 out:
+    fsg_free(out);
+    fsg_free(keys);
     fsg_free(flows);
+    fsg_free(rank);
     fsg_free(wanted);
     fsg_free(own);
     return rc == FSG_OK ? FSG_OK : fsg_agg_error(rc, err);

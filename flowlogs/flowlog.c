@@ -96,6 +96,9 @@ enum fsg_err fsg_flowlog_decoder_new(const struct fsg_flowlog_options *opts,
     d->prod.cap = cap;
     d->prod.max_line = max_line;
     d->con.max_line = max_line;
+#if defined(__x86_64__) && defined(__GNUC__)
+    d->con.hw_popcnt = __builtin_cpu_supports("popcnt");
+#endif
     const char *format =
         o.format != NULL && o.format[0] != '\0' ? o.format : FSG_FLOWLOG_DEFAULT_FORMAT;
     char why[128];
@@ -201,12 +204,12 @@ enum fsg_err fsg_flowlog_produce(struct fsg_flowlog_decoder *d, struct fsg_flowl
         return FSG_OK;
     }
     if (p->buf == NULL) {
-        /* zeroed, with slack: the scanners read whole words past the end of a line */
-        d->own = fsg_calloc(1, p->cap + FSG_SCAN_SLACK);
+        /* zeroed, with slack: the scanners read whole words around a line */
+        d->own = fsg_calloc(1, FSG_SCAN_FRONT + p->cap + FSG_SCAN_SLACK);
         if (d->own == NULL) {
             return fsg_error_set(err, FSG_E_NOMEM, "flow-log decoder: out of memory");
         }
-        p->buf = d->own;
+        p->buf = d->own + FSG_SCAN_FRONT;
     }
     for (;;) {
         if (p->fill == p->cap && s_cut(p, ret_blk)) {

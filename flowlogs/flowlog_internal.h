@@ -64,7 +64,8 @@ struct fsg_flowlog_format {
 
 /* Text from the producer to the consumer. */
 struct fsg_flowlog_block {
-    const uint8_t *text;   /* whole lines; FSG_SCAN_SLACK readable bytes follow. Borrowed. */
+    const uint8_t *text;   /* whole lines; FSG_SCAN_FRONT readable bytes before them and
+                            * FSG_SCAN_SLACK after. Borrowed. */
     size_t len;
     unsigned long dropped; /* over-long lines dropped before this text (counted as malformed) */
     bool is_last;          /* the end of the stream: the last line may lack its '\n' */
@@ -72,7 +73,8 @@ struct fsg_flowlog_block {
 
 struct fsg_flowlog_producer {
     struct fsg_inflate *inf;
-    uint8_t *buf; /* the buffer being filled: cap + FSG_SCAN_SLACK bytes; NULL until first use */
+    uint8_t *buf; /* the buffer being filled: cap bytes, FSG_SCAN_FRONT readable before and
+                   * FSG_SCAN_SLACK after; NULL until first use */
     size_t cap;
     size_t fill;  /* bytes in buf */
     size_t cut;   /* after a block: its length; [cut, fill) is the unfinished line */
@@ -95,6 +97,7 @@ struct fsg_flowlog_consumer {
     struct fsg_flowlog_malformed samples[FSG_FLOWLOG_MALFORMED_SAMPLES];
     size_t n_samples;
     uint64_t *spaces; /* a line's space bitmap (flowlog_scan.h): max_line / 64 + 2 words */
+    bool hw_popcnt;   /* the CPU has a popcnt instruction */
     struct fsg_scan_addr_cache addrs;
 };
 
@@ -127,7 +130,8 @@ enum fsg_err fsg_flowlog_produce(struct fsg_flowlog_decoder *d, struct fsg_flowl
                                  enum fsg_flowlog_produced *ret_what,
                                  struct fsg_error *err) FSG_MUST_USE;
 
-/* Continues in buf (cap + FSG_SCAN_SLACK bytes, borrowed until the next continue() or destroy;
+/* Continues in buf (cap bytes with FSG_SCAN_FRONT readable bytes before and FSG_SCAN_SLACK after,
+ * borrowed until the next continue() or destroy;
  * NULL = the buffer of the last block, once that block has been decoded): the unfinished line is
  * copied to its start. cap must be at least the decoder's window. Also sets the first buffer
  * (before the first produce(); otherwise the decoder allocates one of its own). */
@@ -158,7 +162,8 @@ bool fsg_flowlog_format_build(struct fsg_span line, struct fsg_flowlog_format *f
 
 enum fsg_flowlog_line { FSG_LINE_NONE = 0, FSG_LINE_RECORD, FSG_LINE_FATAL };
 
-/* Decodes one line (n bytes at p, without its '\n'; FSG_SCAN_SLACK readable bytes after it) into
+/* Decodes one line (n bytes at p, without its '\n'; FSG_SCAN_FRONT readable bytes before it and
+ * FSG_SCAN_SLACK after) into
  * c->rec. scanned: c->spaces already holds the line's spaces from fsg_scan_line_end().
  * FSG_LINE_FATAL: a header line without address fields (err set). */
 enum fsg_flowlog_line fsg_flowlog_line(struct fsg_flowlog_consumer *c, const uint8_t *p, size_t n,

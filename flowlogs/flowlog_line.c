@@ -301,12 +301,29 @@ struct s_bounds {
     uint32_t e[FSG_FLOWLOG_MAX_COLUMNS + 80];
 };
 
-static inline unsigned s_popcount(uint64_t x)
+/* The popcnt instruction through inline assembly when the CPU has it (hw, checked once): the
+ * build targets baseline x86-64, where the builtin becomes a library call. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__POPCNT__)
+#define S_ASM_POPCNT 1
+#else
+#define S_ASM_POPCNT 0
+#endif
+
+static inline unsigned s_popcount(uint64_t x, bool hw)
 {
 #if defined(__POPCNT__)
+    (void)hw;
     return (unsigned)__builtin_popcountll(x);
 #else
-    /* baseline x86-64 has no popcnt instruction and the builtin becomes a library call */
+#if S_ASM_POPCNT
+    if (hw) {
+        uint64_t c;
+        __asm__("popcnt %1, %0" : "=r"(c) : "r"(x) : "cc");
+        return (unsigned)c;
+    }
+#else
+    (void)hw;
+#endif
     x = x - ((x >> 1) & 0x5555555555555555ULL);
     x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
     x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
@@ -316,9 +333,9 @@ static inline unsigned s_popcount(uint64_t x)
 
 /* The positions of w's set bits, plus base, to out[0 .. popcount): eight written unconditionally
  * (no branch for the usual word), the rest in a loop. Returns the count. */
-static inline unsigned s_flatten(uint64_t w, uint32_t base, uint32_t *out)
+static inline unsigned s_flatten(uint64_t w, uint32_t base, uint32_t *out, bool hw_popcnt)
 {
-    unsigned cnt = s_popcount(w);
+    unsigned cnt = s_popcount(w, hw_popcnt);
     for (unsigned j = 0; j < 8; j++) {
         out[j] = base + (uint32_t)__builtin_ctzll(w | (1ULL << 63)); /* junk past cnt */
         w &= w - 1;
@@ -332,7 +349,7 @@ static inline unsigned s_flatten(uint64_t w, uint32_t base, uint32_t *out)
 
 /* The common case: exactly ncols tokens between single spaces (the line is trimmed). Fills te
  * only. False otherwise (the general path then decides). */
-static inline bool s_bounds_single(const uint64_t *m, size_t len, unsigned ncols,
+static inline bool s_bounds_single(const uint64_t *m, size_t len, unsigned ncols, bool hw_popcnt,
                                    struct s_bounds *b)
 {
     size_t words = (len + 63) / 64;
@@ -346,7 +363,7 @@ static inline bool s_bounds_single(const uint64_t *m, size_t len, unsigned ncols
         }
         adjacent |= w & (w << 1 | carry);
         carry = w >> 63;
-        k += s_flatten(w, (uint32_t)(i * 64), te + k);
+        k += s_flatten(w, (uint32_t)(i * 64), te + k, hw_popcnt);
         if (k >= ncols) {
             return false;
         }
@@ -477,7 +494,7 @@ static bool s_decode(struct fsg_flowlog_consumer *c, const uint8_t *p, size_t le
     }
     *status = FSG_FLOWLOG_OK;
     b.e[0] = UINT32_MAX; /* te[-1] + 1 == 0 */
-    if (s_bounds_single(c->spaces, len, ncols, &b)) {
+    if (s_bounds_single(c->spaces, len, ncols, c->hw_popcnt, &b)) {
         if (s_fields(c, p, &b, true, status)) {
             c->rec.line = c->line_no;
             return true;

@@ -6,8 +6,9 @@
  * from digit and dot masks, all without a loop over characters and so without mispredicted
  * branches on the data.
  *
- * Every function may read up to FSG_SCAN_SLACK bytes past the end of the line it is given (never
- * using them): callers keep that many readable bytes after their buffer. */
+ * Every function may read up to FSG_SCAN_SLACK bytes past the end of the line it is given and
+ * FSG_SCAN_FRONT bytes before it (never using them): callers keep that many readable bytes around
+ * their buffer. */
 #ifndef FSG_FLOWLOGS_FLOWLOG_SCAN_H
 #define FSG_FLOWLOGS_FLOWLOG_SCAN_H
 
@@ -26,6 +27,8 @@
 /* Readable bytes needed after a line: the space scan reads whole 64-byte blocks (and the address
  * cache four words from a token's start). */
 #define FSG_SCAN_SLACK 64
+/* Readable bytes needed before a line: numbers are read as the 16 bytes that end with them. */
+#define FSG_SCAN_FRONT 16
 
 #define FSG_SCAN_ONES 0x0101010101010101ULL
 #define FSG_SCAN_HIGHS 0x8080808080808080ULL
@@ -178,10 +181,51 @@ static inline uint64_t fsg_scan_value8(uint64_t v, unsigned n)
     return (v * 10000 + (v >> 32)) & 0xffffffffULL;
 }
 
+#if defined(__SSE2__)
+/* The n-byte token at t (1 <= n <= 16) as an unsigned decimal, in a few vector steps whatever its
+ * length: the 16 bytes ending with the token, those before it masked off, then digit pairs,
+ * quads and octets summed by pmaddwd (SSE2 only). False when a byte is not a digit. */
+static inline bool fsg_scan_uint16(const uint8_t *t, size_t n, uint64_t *out)
+{
+    static const uint8_t s_ones[32] = { 0,    0,    0,    0,    0,    0,    0,    0,
+                                        0,    0,    0,    0,    0,    0,    0,    0,
+                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(t + n - 16));
+    __m128i in = _mm_loadu_si128((const __m128i *)(const void *)(s_ones + n)); /* last n lanes */
+    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+    __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    if (_mm_movemask_epi8(_mm_andnot_si128(digit, in)) != 0) {
+        *out = 0;
+        return false;
+    }
+    d = _mm_and_si128(d, in);
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i w10 = _mm_set_epi16(1, 10, 1, 10, 1, 10, 1, 10);
+    const __m128i w100 = _mm_set_epi16(1, 100, 1, 100, 1, 100, 1, 100);
+    const __m128i w1e4 = _mm_set_epi16(1, 10000, 1, 10000, 1, 10000, 1, 10000);
+    __m128i lo = _mm_madd_epi16(_mm_unpacklo_epi8(d, zero), w10); /* 2-digit groups, i32 */
+    __m128i hi = _mm_madd_epi16(_mm_unpackhi_epi8(d, zero), w10);
+    __m128i q = _mm_madd_epi16(_mm_packs_epi32(lo, hi), w100); /* 4-digit groups */
+    __m128i r = _mm_madd_epi16(_mm_packs_epi32(q, q), w1e4);   /* 8-digit groups */
+    uint64_t first8 = (uint32_t)_mm_cvtsi128_si32(r);
+    uint64_t last8 = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(r, 4));
+    *out = first8 * 100000000u + last8;
+    return true;
+}
+#endif
+
 /* The n-byte token at t (n >= 1) as an unsigned decimal no larger than max. */
 static inline bool fsg_scan_uint(const uint8_t *t, size_t n, uint64_t max, uint64_t *out)
 {
-    uint64_t v;
+    uint64_t v = 0;
+#if defined(__SSE2__)
+    if (n > 8 && n <= 16) {
+        bool ok = fsg_scan_uint16(t, n, &v);
+        *out = v;
+        return ok && v <= max;
+    }
+#endif
     if (n <= 8) {
         if (fsg_scan_digits8(t, &v) < n) {
             return false;
@@ -295,9 +339,9 @@ static inline void fsg_scan_set_v4(struct fsg_ip *out, uint32_t addr)
     out->is_v6 = false;
 }
 
-/* Tokens of 16 to 31 bytes, and IPv6 of any length. */
-static inline bool fsg_scan_addr_long(struct fsg_scan_addr_cache *c, const uint8_t *t, size_t n,
-                                      struct fsg_ip *out)
+/* Tokens of 16 to 31 bytes, and IPv6 of any length. Out of line: the IPv4 path stays small. */
+static __attribute__((noinline, unused)) bool
+fsg_scan_addr_long(struct fsg_scan_addr_cache *c, const uint8_t *t, size_t n, struct fsg_ip *out)
 {
     if (n > FSG_SCAN_ADDR_CACHE_MAX) {
         return fsg_ip_parse((struct fsg_span){ t, n }, out) == FSG_OK; /* long IPv6 */
@@ -330,8 +374,8 @@ static inline bool fsg_scan_addr_long(struct fsg_scan_addr_cache *c, const uint8
 }
 
 /* The n-byte token at t (n >= 1) as an IPv4 or IPv6 address. */
-static inline bool fsg_scan_addr(struct fsg_scan_addr_cache *c, const uint8_t *t, size_t n,
-                                 struct fsg_ip *out)
+static inline __attribute__((always_inline)) bool
+fsg_scan_addr(struct fsg_scan_addr_cache *c, const uint8_t *t, size_t n, struct fsg_ip *out)
 {
     if (n > 15) {
         return fsg_scan_addr_long(c, t, n, out);

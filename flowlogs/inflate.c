@@ -180,6 +180,9 @@ static struct fsg_span *s_cur_input(struct fsg_inflate *inf)
 
 static void s_consume(struct fsg_inflate *inf, struct fsg_span *src, size_t n)
 {
+    if (n == 0) {
+        return; /* src may be an empty span with a NULL pointer */
+    }
     src->ptr += n;
     src->len -= n;
     inf->bytes_in += n;
@@ -313,6 +316,9 @@ static bool s_collect(struct fsg_inflate *inf, struct fsg_span *src, size_t want
     size_t n = want - inf->n_hdr;
     if (n > src->len) {
         n = src->len;
+    }
+    if (n == 0) {
+        return inf->n_hdr == want; /* src may be an empty span with a NULL pointer */
     }
     memcpy(inf->hdr + inf->n_hdr, src->ptr, n);
     if ((inf->flg & S_FLG_FHCRC) != 0 && inf->phase != P_HCRC && inf->phase != P_TRAILER) {

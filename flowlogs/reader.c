@@ -29,7 +29,8 @@ struct s_pipe {
     pthread_mutex_t mu;
     pthread_cond_t ready_cv; /* the decoding thread waits for a block */
     pthread_cond_t free_cv;  /* the inflating thread waits for a free buffer */
-    uint8_t *bufs[S_PIPE_BLOCKS];
+    uint8_t *mem[S_PIPE_BLOCKS];  /* allocations */
+    uint8_t *bufs[S_PIPE_BLOCKS]; /* mem + FSG_SCAN_FRONT */
     size_t cap;
     struct fsg_flowlog_block blks[S_PIPE_BLOCKS];
     unsigned cur;     /* the buffer being filled: (head + n_held) % S_PIPE_BLOCKS */
@@ -124,7 +125,7 @@ static void s_pipe_destroy(struct s_pipe *p)
     pthread_cond_destroy(&p->ready_cv);
     pthread_mutex_destroy(&p->mu);
     for (unsigned i = 0; i < S_PIPE_BLOCKS; i++) {
-        fsg_free(p->bufs[i]);
+        fsg_free(p->mem[i]);
     }
     fsg_free(p);
 }
@@ -145,11 +146,13 @@ static enum fsg_err s_pipe_start(struct fsg_reader *r)
     pthread_cond_init(&p->ready_cv, NULL);
     pthread_cond_init(&p->free_cv, NULL);
     for (unsigned i = 0; i < S_PIPE_BLOCKS; i++) {
-        p->bufs[i] = fsg_calloc(1, p->cap + FSG_SCAN_SLACK); /* zeroed slack: see flowlog_scan.h */
-        if (p->bufs[i] == NULL) {
+        /* zeroed slack on both sides: see flowlog_scan.h */
+        p->mem[i] = fsg_calloc(1, FSG_SCAN_FRONT + p->cap + FSG_SCAN_SLACK);
+        if (p->mem[i] == NULL) {
             s_pipe_destroy(p);
             return FSG_E_NOMEM;
         }
+        p->bufs[i] = p->mem[i] + FSG_SCAN_FRONT;
     }
     if (pthread_create(&p->thread, NULL, s_consume, p) != 0) {
         s_pipe_destroy(p);

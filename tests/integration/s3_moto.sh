@@ -208,6 +208,27 @@ window() {
 }
 check "--since/--until select the objects whose key time is in the window" window
 
+# publish-flows and plan read SOURCEs through the same code as flows (cmd/sources.c).
+publish_s3() {
+    "$FLOWSEG" publish-flows --dry-run --jobs 2 "s3://$BUCKET/AWSLogs/" >"$work/pub-s3.csv" \
+        2>"$work/pub-s3.err" &&
+        "$FLOWSEG" publish-flows --dry-run "$work/logs" >"$work/pub-local.csv" &&
+        [ -s "$work/pub-s3.csv" ] && cmp -s "$work/pub-s3.csv" "$work/pub-local.csv"
+}
+check "publish-flows --dry-run s3://bucket/prefix/ gives the CSV of the local files" publish_s3
+plan_s3() {
+    local plan=(plan --policy "$SRC/tests/data/plan/policy.json"
+                --state "$SRC/tests/data/plan/aws_rules.json" --format json)
+    local cfg='{"targets": [{"name": "orders-db", "virtual_service": "VS-RDS-orders-db",
+                "security_group": "sg-0123456789abcdef0", "enis": ["eni-0a1b2c3d4e5f60001"]}]}'
+    FLOWSEG_CONFIG=$cfg "$FLOWSEG" "${plan[@]}" "s3://$BUCKET/AWSLogs/" >"$work/plan-s3.json" \
+        2>"$work/plan-s3.err" &&
+        FLOWSEG_CONFIG=$cfg "$FLOWSEG" "${plan[@]}" "$work/logs" >"$work/plan-local.json" &&
+        python3 -c "import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); [d.pop('created_s', None) for d in (a,b)]; sys.exit(a != b)" \
+            "$work/plan-s3.json" "$work/plan-local.json"
+}
+check "plan with an s3://bucket/prefix/ SOURCE reports what the local files give" plan_s3
+
 missing_prefix_bucket() {
     ! "$FLOWSEG" flows "s3://no-such-bucket-here/AWSLogs/" >/dev/null 2>"$work/nb.err" &&
         grep -q "S3 bucket 'no-such-bucket-here' does not exist" "$work/nb.err"

@@ -311,6 +311,56 @@ static int s_limit(void)
     return 0;
 }
 
+/* The limit counts distinct keys over IPv4 and IPv6 pairs together; keys already in the table
+ * still fold in at the limit; merging mixed tables gives what one table would. */
+static int s_limit_and_merge_across_families(void)
+{
+    static const char *const text =
+        V2 "2 1 e 10.0.0.1 10.0.0.9 40000 22 6 1 10 5 6 ACCEPT OK\n"
+           "2 1 e 2001:db8::1 2001:db8::9 40000 22 6 2 20 3 9 ACCEPT OK\n"
+           "2 1 e ::ffff:10.0.0.2 10.0.0.9 40000 22 6 4 40 1 2 ACCEPT OK\n"
+           "2 1 e 10.0.0.1 10.0.0.9 40001 22 6 8 80 2 8 ACCEPT OK\n"
+           "2 1 e 2001:db8::1 2001:db8::9 40001 22 6 16 160 4 4 ACCEPT OK\n";
+    struct fsg_aggregate_options o = { .max_entries = 3 };
+    struct fsg_aggregate *agg = NULL, *one = NULL, *a = NULL, *b = NULL;
+    struct fsg_buf t1 = FSG_BUF_INIT, t2 = FSG_BUF_INIT;
+    T_OK(fsg_aggregate_new(&o, &agg, NULL));
+    T_OK(s_feed(agg, text, NULL)); /* three keys: the last two records repeat two of them */
+    T_CHECK(fsg_aggregate_entries(agg) == 3);
+    T_ERR(FSG_E_LIMIT, s_feed(agg, V2 "2 1 e 2001:db8::2 2001:db8::9 40002 22 6 1 1 1 1 ACCEPT OK\n",
+                              NULL));
+    T_ERR(FSG_E_LIMIT, fsg_aggregate_flush(agg, NULL)); /* the failed record stays pending */
+    fsg_aggregate_destroy(agg);
+    T_OK(fsg_aggregate_new(&o, &agg, NULL));
+    T_ERR(FSG_E_LIMIT, s_feed(agg, V2 "2 1 e 10.0.0.5 10.0.0.9 40009 22 6 1 1 1 1 ACCEPT OK\n"
+                                      "2 1 e 10.0.0.6 10.0.0.9 40009 22 6 1 1 1 1 ACCEPT OK\n"
+                                      "2 1 e 2001:db8::2 2001:db8::9 40009 22 6 1 1 1 1 ACCEPT OK\n"
+                                      "2 1 e 2001:db8::3 2001:db8::9 40009 22 6 1 1 1 1 ACCEPT OK\n",
+                              NULL));
+    fsg_aggregate_destroy(agg);
+
+    T_OK(fsg_aggregate_new(NULL, &one, NULL));
+    T_OK(fsg_aggregate_new(NULL, &a, NULL));
+    T_OK(fsg_aggregate_new_sibling(a, &b, NULL));
+    T_OK(s_feed(one, text, NULL));
+    T_OK(s_feed(one, text, "x"));
+    T_OK(s_feed(a, text, NULL));
+    T_OK(s_feed(b, text, "x"));
+    T_OK(fsg_aggregate_merge(a, b, NULL));
+    T_CHECK(s_table(one, FSG_DIRECTION_ALL, NULL, 0, &t1) == 0);
+    T_CHECK(s_table(a, FSG_DIRECTION_ALL, NULL, 0, &t2) == 0);
+    T_STR_EQ(fsg_buf_cstr(&t2), fsg_buf_cstr(&t1));
+    T_STR_EQ(fsg_buf_cstr(&t1), "e 10.0.0.1 10.0.0.9 22 6 ACCEPT ingress 4 18 180 2 8\n"
+                                "e ::ffff:10.0.0.2 10.0.0.9 22 6 ACCEPT ingress 2 8 80 1 2\n"
+                                "e 2001:db8::1 2001:db8::9 22 6 ACCEPT ingress 4 36 360 3 9\n");
+    fsg_buf_clean_up(&t1);
+    fsg_buf_clean_up(&t2);
+    fsg_aggregate_destroy(one);
+    fsg_aggregate_destroy(a);
+    fsg_aggregate_destroy(b);
+    return 0;
+}
+
 static int s_allocation_failures(void)
 {
     for (long nth = 1; nth <= 12; nth++) {
@@ -371,6 +421,20 @@ static int s_leg_rules(void)
     }
     T_CHECK(!fsg_port_is_service(0) && fsg_port_is_service(22) && fsg_port_is_service(5432) &&
             !fsg_port_is_service(40000));
+    /* every port: below 1024 but 0, and exactly the listed ones above */
+    static const uint16_t listed[] = { 1433, 1521, 2049, 2375, 2376, 3306, 3389, 5432,
+                                       5439, 5671, 5672, 6379, 8080, 8182, 8443, 9042,
+                                       9092, 9094, 9200, 9300, 11211, 27017, 50000 };
+    for (unsigned port = 0; port <= UINT16_MAX; port++) {
+        bool want = port != 0 && port < 1024;
+        for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++) {
+            want = want || port == listed[i];
+        }
+        if (fsg_port_is_service((uint16_t)port) != want) {
+            fprintf(stderr, "  port %u\n", port);
+        }
+        T_CHECK(fsg_port_is_service((uint16_t)port) == want);
+    }
     return 0;
 }
 
@@ -414,6 +478,7 @@ int main(int argc, char **argv)
         { "eni_filter_and_long_ids", s_eni_filter_and_long_ids },
         { "merge_equals_one_table", s_merge_equals_one_table },
         { "limit", s_limit },
+        { "limit_and_merge_across_families", s_limit_and_merge_across_families },
         { "allocation_failures", s_allocation_failures },
         { "leg_rules", s_leg_rules },
         { "verdict_rules", s_verdict_rules },

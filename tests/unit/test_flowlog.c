@@ -328,6 +328,40 @@ static int s_garbage_lines_are_counted_and_skipped(void)
     return 0;
 }
 
+/* Numbers of every length: up to 16 digits one way, longer ones another; the limits of each
+ * field; anything but digits refused. */
+static int s_numbers(void)
+{
+    struct s_result r;
+    struct fsg_flowlog_options o = { .format = "srcaddr dstaddr srcport dstport protocol "
+                                               "packets bytes" };
+    s_decode_str("1.1.1.1 2.2.2.2 0 65535 255 9999999999999999 18446744073709551615\n"
+                 "1.1.1.1 2.2.2.2 0000000000000022 00022 06 12345678901234567 1\n"
+                 "1.1.1.1 2.2.2.2 1 2 3 1234567890123456 00000000000000000001\n"
+                 "1.1.1.1 2.2.2.2 1 65536 6 1 1\n"                /* 4: port */
+                 "1.1.1.1 2.2.2.2 1 2 256 1 1\n"                  /* 5: protocol */
+                 "1.1.1.1 2.2.2.2 1 2 6 1 18446744073709551616\n" /* 6: bytes overflow */
+                 "1.1.1.1 2.2.2.2 1 2 6 1 123456789012345678901\n" /* 7: 21 digits */
+                 "1.1.1.1 2.2.2.2 1 2 6 12345678901234x6 1\n"     /* 8 */
+                 "1.1.1.1 2.2.2.2 1 2 6 +1 1\n"                   /* 9 */
+                 "1.1.1.1 2.2.2.2 1 2 6 1 1:\n"                   /* 10 */
+                 "1.1.1.1 2.2.2.2 1 2 6 /1 1\n",                  /* 11 */
+                 &o, &r);
+    T_OK(r.rc);
+    T_STR_EQ(fsg_buf_cstr(&r.text),
+             "1  1.1.1.1 2.2.2.2 - - 0 65535 255 -1 - - 9999999999999999 18446744073709551615 - -\n"
+             "2  1.1.1.1 2.2.2.2 - - 22 22 6 -1 - - 12345678901234567 1 - -\n"
+             "3  1.1.1.1 2.2.2.2 - - 1 2 3 -1 - - 1234567890123456 1 - -\n");
+    T_CHECK(r.stats.records == 3 && r.stats.malformed == 8);
+    T_CHECK(r.bad[0].line == 4 && strstr(r.bad[0].reason, "bad dstport '65536'") != NULL);
+    T_CHECK(r.bad[1].line == 5 && strstr(r.bad[1].reason, "bad protocol '256'") != NULL);
+    T_CHECK(r.bad[2].line == 6 && strstr(r.bad[2].reason, "bad bytes") != NULL);
+    T_CHECK(r.bad[3].line == 7 && strstr(r.bad[3].reason, "bad bytes") != NULL);
+    T_CHECK(r.bad[4].line == 8 && strstr(r.bad[4].reason, "bad packets") != NULL);
+    fsg_buf_clean_up(&r.text);
+    return 0;
+}
+
 static int s_configured_format_without_header(void)
 {
     struct s_result r;
@@ -501,6 +535,7 @@ int main(int argc, char **argv)
         { "dash_everywhere", s_dash_everywhere },
         { "line_endings_and_spaces", s_line_endings_and_spaces },
         { "garbage_lines_are_counted_and_skipped", s_garbage_lines_are_counted_and_skipped },
+        { "numbers", s_numbers },
         { "configured_format_without_header", s_configured_format_without_header },
         { "formats_without_addresses_are_refused", s_formats_without_addresses_are_refused },
         { "header_in_the_middle", s_header_in_the_middle },
