@@ -7,6 +7,7 @@
 
 #include "flowlogs/aggregate_internal.h"
 #include "flowlogs/direction.h"
+#include "flowlogs/direction_internal.h"
 #include "lib/hash.h"
 #include "lib/mem.h"
 
@@ -404,7 +405,7 @@ enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowl
     /* Return traffic counts in no direction (flowlogs/direction.h): drop it before interning
      * when no configured database port could change the verdict. */
     if (!agg->has_service_ports &&
-        fsg_direction_leg(rec->protocol, rec->tcp_flags, rec->srcport, rec->dstport, 0) ==
+        fsg_dir_leg(rec->protocol, rec->tcp_flags, rec->srcport, rec->dstport, 0) ==
             FSG_LEG_RESPONSE) {
         return FSG_OK;
     }
@@ -418,7 +419,7 @@ enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowl
     }
     const struct fsg_agg_eni *e = &agg->enis[id];
     if (agg->has_service_ports &&
-        fsg_direction_leg(rec->protocol, rec->tcp_flags, rec->srcport, rec->dstport,
+        fsg_dir_leg(rec->protocol, rec->tcp_flags, rec->srcport, rec->dstport,
                           e->service_port) == FSG_LEG_RESPONSE) {
         return FSG_OK;
     }

@@ -1,8 +1,9 @@
 /* Per-ENI aggregation of flow-log records into the flow table of lib/flow.h.
  *
  * While records stream in, each request-leg record is keyed by (eni, initiator, responder,
- * responder port, protocol, action, record direction) in an open-addressing table (lib/hash.h) and
- * its records/packets/bytes/first/last folded in; ENI ids are interned. Response legs (return
+ * responder port, protocol, action, record direction) in an open-addressing table (lib/hash.h:
+ * 16-byte keys when both addresses are IPv4, 40-byte keys otherwise) and its
+ * records/packets/bytes/first/last folded in; ENI ids are interned. Response legs (return
  * traffic) are counted in no direction and dropped right away. Which connections are ingress
  * or egress is decided at the end (fsg_aggregate_result), when every ENI's own address can be
  * learned from all its records (flowlogs/direction.h). Memory is bounded by the number of distinct

@@ -256,7 +256,8 @@ static int s_named_cmp(const void *pa, const void *pb)
     return strcmp(((const struct s_named *)pa)->name, ((const struct s_named *)pb)->name);
 }
 
-/* Each ENI's rank in name order (strcmp, as fsg_flow_cmp). */
+/* Each ENI's rank in name order (strcmp, as fsg_flow_cmp). Names equal as C strings share a
+ * rank (an id cut at a NUL byte), so their rows merge as fsg_flow_cmp sees them. */
 static enum fsg_err s_ranks(const struct fsg_aggregate *agg, uint32_t *rank)
 {
     struct s_named *v = fsg_calloc(agg->n_enis + 1, sizeof *v);
@@ -267,8 +268,12 @@ static enum fsg_err s_ranks(const struct fsg_aggregate *agg, uint32_t *rank)
         v[i] = (struct s_named){ .name = agg->enis[i].name, .id = (uint32_t)i };
     }
     qsort(v, agg->n_enis, sizeof *v, s_named_cmp);
+    uint32_t r = 0;
     for (size_t i = 0; i < agg->n_enis; i++) {
-        rank[v[i].id] = (uint32_t)i;
+        if (i > 0 && s_named_cmp(&v[i - 1], &v[i]) != 0) {
+            r++;
+        }
+        rank[v[i].id] = r;
     }
     fsg_free(v);
     return FSG_OK;

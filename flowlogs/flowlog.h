@@ -143,9 +143,11 @@ struct fsg_flowlog_options {
     /* Field list for a stream without a header line: names separated by spaces, "${name}" also
      * accepted. NULL or "" = the default v2 format. Borrowed during new() only. */
     const char *format;
-    /* Decompressed window; 0 = 128 KiB (lines are decoded in place; it should fit in L2). */
+    /* Decompressed window; 0 = 128 KiB (lines are decoded in place; it should fit in L2). Lines
+     * are decoded once the window is full (or at the end): next() returns records in bursts. */
     size_t window_bytes;
-    /* Longer lines are malformed (and skipped); 0 = 64 KiB; at most window_bytes / 2. */
+    /* Longer lines (every byte before the '\n' counts) are malformed and skipped; 0 = 64 KiB;
+     * at most window_bytes / 2. */
     size_t max_line_bytes;
     /* Passed to the inflater (0 = no limit). */
     uint64_t max_output_bytes;

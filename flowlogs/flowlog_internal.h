@@ -59,6 +59,7 @@ struct fsg_flowlog_format {
     uint8_t kind[FSG_FLOWLOG_MAX_COLUMNS];  /* enum fsg_flk per column */
     uint8_t field[FSG_FLOWLOG_MAX_COLUMNS]; /* enum fsg_flowlog_field per column (messages) */
     uint8_t col[FSG_FLK_COUNT_];            /* column of each kind, or FSG_FLK_ABSENT */
+    bool is_v2; /* the default v2 layout: decoded by a specialised path (flowlog_line.c) */
     struct fsg_flowlog_record tmpl;         /* every default: a line's record starts from it */
 };
 

@@ -21,6 +21,21 @@ static const uint8_t s_field_kind[FSG_FIELD_COUNT_] = {
     [FSG_FIELD_TCP_FLAGS] = FSG_FLK_TCPFLAGS,     [FSG_FIELD_FLOW_DIRECTION] = FSG_FLK_FLOWDIR,
 };
 
+/* The column of each kind in the default v2 format (FSG_FLOWLOG_DEFAULT_FORMAT, AWS's default):
+ * decoding it with these constants lets the compiler drop every lookup and absent-field branch. */
+static const uint8_t s_v2_col[FSG_FLK_COUNT_] = {
+    [FSG_FLK_SKIP] = FSG_FLK_ABSENT,        [FSG_FLK_IFACE] = 2,
+    [FSG_FLK_SRCADDR] = 3,                  [FSG_FLK_DSTADDR] = 4,
+    [FSG_FLK_PKT_SRCADDR] = FSG_FLK_ABSENT, [FSG_FLK_PKT_DSTADDR] = FSG_FLK_ABSENT,
+    [FSG_FLK_SRCPORT] = 5,                  [FSG_FLK_DSTPORT] = 6,
+    [FSG_FLK_PROTOCOL] = 7,                 [FSG_FLK_PACKETS] = 8,
+    [FSG_FLK_BYTES] = 9,                    [FSG_FLK_START] = 10,
+    [FSG_FLK_END] = 11,                     [FSG_FLK_ACTION] = 12,
+    [FSG_FLK_STATUS] = 13,                  [FSG_FLK_TCPFLAGS] = FSG_FLK_ABSENT,
+    [FSG_FLK_FLOWDIR] = FSG_FLK_ABSENT,
+};
+#define S_V2_COLUMNS 14
+
 /* ---- formats ------------------------------------------------------------------------------- */
 
 /* "${name}" -> "name" */
@@ -112,6 +127,7 @@ bool fsg_flowlog_format_build(struct fsg_span line, struct fsg_flowlog_format *f
                  "pkt-dstaddr fields");
         return false;
     }
+    f->is_v2 = f->ncols == S_V2_COLUMNS && memcmp(f->col, s_v2_col, sizeof f->col) == 0;
     f->tmpl = (struct fsg_flowlog_record){
         .tcp_flags = -1,
         .action = FSG_FLOW_ACTION_UNKNOWN,
@@ -122,6 +138,7 @@ bool fsg_flowlog_format_build(struct fsg_span line, struct fsg_flowlog_format *f
 }
 
 /* ---- fields ---------------------------------------------------------------------------------- */
+
 
 static inline bool s_is(const uint8_t *t, size_t n, const char *w, size_t wn)
 {
@@ -405,7 +422,7 @@ static unsigned s_bounds_any(const uint64_t *m, size_t len, struct s_bounds *b)
 /* Decodes the field of kind k (a constant) if the format has it; false when it is invalid. */
 #define S_FIELD(k)                                                                                 \
     do {                                                                                           \
-        unsigned col_ = f->col[k];                                                                 \
+        unsigned col_ = cols[k];                                                                   \
         if (col_ != FSG_FLK_ABSENT) {                                                              \
             uint32_t s_ = single ? te[(int)col_ - 1] + 1 : b->ts[col_];                            \
             const uint8_t *t_ = p + s_;                                                            \
@@ -418,13 +435,12 @@ static unsigned s_bounds_any(const uint64_t *m, size_t len, struct s_bounds *b)
         }                                                                                          \
     } while (0)
 
-/* Every field the format has, kind by kind. False when one is invalid. With single, tokens are
- * one space apart and b->ts is not filled. */
+/* Every field the format has, kind by kind, cols[] giving each kind's column. False when one is
+ * invalid. With single, tokens are one space apart and b->ts is not filled. */
 static inline __attribute__((always_inline)) bool
 s_fields(struct fsg_flowlog_consumer *c, const uint8_t *p, const struct s_bounds *b, bool single,
-         enum fsg_flowlog_status *status)
+         const uint8_t *cols, enum fsg_flowlog_status *status)
 {
-    const struct fsg_flowlog_format *f = &c->fmt;
     const uint32_t *te = b->e + 1;
     uint32_t set = 0;
     bool ok = true;
@@ -495,14 +511,16 @@ static bool s_decode(struct fsg_flowlog_consumer *c, const uint8_t *p, size_t le
     *status = FSG_FLOWLOG_OK;
     b.e[0] = UINT32_MAX; /* te[-1] + 1 == 0 */
     if (s_bounds_single(c->spaces, len, ncols, c->hw_popcnt, &b)) {
-        if (s_fields(c, p, &b, true, status)) {
+        bool ok = c->fmt.is_v2 ? s_fields(c, p, &b, true, s_v2_col, status)
+                               : s_fields(c, p, &b, true, c->fmt.col, status);
+        if (ok) {
             c->rec.line = c->line_no;
             return true;
         }
         *status = FSG_FLOWLOG_OK;
     }
     unsigned ntok = s_bounds_any(c->spaces, len, &b);
-    if (ntok != ncols || !s_fields(c, p, &b, false, status)) {
+    if (ntok != ncols || !s_fields(c, p, &b, false, c->fmt.col, status)) {
         s_diagnose(c, p, len, &b, ntok);
         return false;
     }

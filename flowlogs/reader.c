@@ -169,7 +169,7 @@ static enum fsg_err s_pipe_error(struct s_pipe *p, struct fsg_error *err)
 {
     pthread_mutex_lock(&p->mu);
     enum fsg_err rc = p->rc;
-    if (err != NULL) {
+    if (rc != FSG_OK && err != NULL) {
         *err = p->err;
     }
     pthread_mutex_unlock(&p->mu);

@@ -70,9 +70,11 @@ enum fsg_err fsg_reader_finish(struct fsg_reader *r, struct fsg_error *err) FSG_
 
 /* Input bytes consumed so far (the byte offset to report for an error). */
 uint64_t fsg_reader_offset(const struct fsg_reader *r);
-/* The counters of this object so far. Borrowed, owned by r. */
+/* The counters of this object so far (with a pipeline: complete only after finish(); until then
+ * the decoding thread writes them). Borrowed, owned by r. */
 const struct fsg_flowlog_stats *fsg_reader_stats(const struct fsg_reader *r);
-/* The first malformed lines (line number + reason). Borrowed, owned by r. */
+/* The first malformed lines (line number + reason; with a pipeline, after finish()). Borrowed,
+ * owned by r. */
 const struct fsg_flowlog_malformed *fsg_reader_malformed(const struct fsg_reader *r, size_t *ret_n);
 /* The source name given at new(). Borrowed, owned by r. */
 const char *fsg_reader_source(const struct fsg_reader *r);

@@ -361,6 +361,32 @@ static int s_limit_and_merge_across_families(void)
     return 0;
 }
 
+/* ENI ids that differ only after a NUL byte are distinct keys while aggregating but one name in
+ * the table: their rows merge, and the table stays sorted and unique (found by fuzzing). */
+static int s_ids_equal_as_strings_merge(void)
+{
+    struct fsg_aggregate *agg = NULL;
+    struct fsg_buf got = FSG_BUF_INIT;
+    struct fsg_flowlog_record rec = { .has_addrs = true, .srcport = 40000, .dstport = 22,
+                                      .protocol = 6, .tcp_flags = -1, .packets = 1, .bytes = 10,
+                                      .start_s = 5, .end_s = 6 };
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.0.1"), &rec.srcaddr));
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.0.9"), &rec.dstaddr));
+    T_OK(fsg_aggregate_new(NULL, &agg, NULL));
+    static const uint8_t ids[3][8] = { "eni-a\0\1", "eni-b", "eni-a\0\2" };
+    static const size_t lens[3] = { 7, 5, 7 };
+    for (int i = 0; i < 3; i++) {
+        rec.interface_id = (struct fsg_span){ ids[i], lens[i] };
+        T_OK(fsg_aggregate_add(agg, &rec, FSG_SPAN_NULL, NULL));
+    }
+    T_CHECK(s_table(agg, FSG_DIRECTION_ALL, NULL, 0, &got) == 0);
+    T_STR_EQ(fsg_buf_cstr(&got), "eni-a 10.0.0.1 10.0.0.9 22 6 ACCEPT ingress 2 2 20 5 6\n"
+                                 "eni-b 10.0.0.1 10.0.0.9 22 6 ACCEPT ingress 1 1 10 5 6\n");
+    fsg_buf_clean_up(&got);
+    fsg_aggregate_destroy(agg);
+    return 0;
+}
+
 static int s_allocation_failures(void)
 {
     for (long nth = 1; nth <= 12; nth++) {
@@ -479,6 +505,7 @@ int main(int argc, char **argv)
         { "merge_equals_one_table", s_merge_equals_one_table },
         { "limit", s_limit },
         { "limit_and_merge_across_families", s_limit_and_merge_across_families },
+        { "ids_equal_as_strings_merge", s_ids_equal_as_strings_merge },
         { "allocation_failures", s_allocation_failures },
         { "leg_rules", s_leg_rules },
         { "verdict_rules", s_verdict_rules },
