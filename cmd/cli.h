@@ -27,7 +27,7 @@ typedef int(fsg_cmd_fn)(struct fsg_cli *cli, int argc, char **argv);
 int fsg_cli_load_config(struct fsg_cli *cli, struct fsg_config **ret_config);
 
 /* Prints "<prog>: <context>: <msg> (<FSG_E_NAME>[, HTTP n code][, request id R])" on stderr
- * (and as a JSON log line) and returns FSG_EXIT_ERROR. context may be NULL. */
+ * and returns FSG_EXIT_ERROR. context may be NULL. */
 int fsg_cli_error(const struct fsg_cli *cli, const char *context, const struct fsg_error *err);
 /* Prints a usage error with a hint to --help and returns FSG_EXIT_USAGE. */
 int fsg_cli_usage_error(const struct fsg_cli *cli, const char *cmd, const char *fmt, ...)
