@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 #include "cmd/reconcile.h"
-#include "lib/json.h"
+#include "lib/core/json.h"
 #include "policy/report.h"
 
 const char *fsg_apply_status_name(enum fsg_apply_status s)

@@ -1,6 +1,6 @@
 #include "cmd/apply_target.h"
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/audit.h"
 #include "policy/guards.h"
 #include "policy/resolve.h"

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/log.h"
+#include "lib/core/log.h"
 
 int fsg_cli_load_config(struct fsg_cli *cli, struct fsg_config **ret_config)
 {

@@ -3,7 +3,7 @@
 #define FSG_CMD_CLI_H
 
 #include "cmd/config.h"
-#include "lib/error.h"
+#include "lib/core/error.h"
 
 /* CONTRACT.md exit codes. */
 enum fsg_exit {

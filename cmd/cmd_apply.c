@@ -10,7 +10,7 @@
 #include "cmd/cli.h"
 #include "cmd/opts.h"
 #include "cmd/reconcile.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/report.h"
 #include "policy/sg_apply.h"
 

@@ -10,8 +10,8 @@
 #include "cmd/cli.h"
 #include "cmd/opts.h"
 #include "cmd/sources.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 
 /* stdout is written in large blocks: a table can be hundreds of thousands of lines. */
 #define S_STDOUT_BUFFER ((size_t)1 << 16)

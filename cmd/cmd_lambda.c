@@ -23,11 +23,11 @@
 
 #include "cmd/cli.h"
 #include "cmd/lambda_internal.h"
-#include "lib/json.h"
-#include "lib/lambda.h"
-#include "lib/log.h"
-#include "lib/mem.h"
-#include "lib/s3_event.h"
+#include "lib/core/json.h"
+#include "lib/aws/lambda.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
+#include "lib/aws/s3_event.h"
 
 struct s_state {
     struct fsg_lambda_state core;

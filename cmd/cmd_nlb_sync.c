@@ -1,5 +1,5 @@
 /* flowseg nlb-sync: keep an NLB IP target group on the RDS instance's current private address.
- * The work is lib/nlb_sync.h; this file reads the options and the config, makes the AWS
+ * The work is cmd/nlb/nlb_sync.h; this file reads the options and the config, makes the AWS
  * clients, writes the audit lines and the JSON summary, and picks the exit code. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +7,10 @@
 
 #include "cmd/cli.h"
 #include "cmd/nlb_cmd.h"
-#include "lib/aws.h"
-#include "lib/creds.h"
-#include "lib/log.h"
-#include "lib/nlb_sync.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/creds.h"
+#include "lib/core/log.h"
+#include "cmd/nlb/nlb_sync.h"
 
 static const char s_usage_text[] =
     "usage: flowseg nlb-sync [--dry-run] [--timeout S] [--help]\n"

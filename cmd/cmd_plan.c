@@ -7,7 +7,7 @@
 #include "cmd/cli.h"
 #include "cmd/opts.h"
 #include "cmd/reconcile.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/report.h"
 
 /* The source options plan takes, and its default --jobs. */

@@ -12,9 +12,9 @@
 #include "cmd/cli.h"
 #include "cmd/opts.h"
 #include "cmd/sources.h"
-#include "lib/ip.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/core/ip.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 #include "policy/pce.h"
 
 /* The source options publish-flows takes, and its default --jobs. */

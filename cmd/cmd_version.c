@@ -10,7 +10,7 @@
 
 #include "cmd/cli.h"
 #include "fsg_config.h"
-#include "lib/crypto.h"
+#include "lib/core/crypto.h"
 
 int fsg_cmd_version(struct fsg_cli *cli, int argc, char **argv)
 {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* A config is small; anything bigger is a mistake (a flow log passed as --config). */
 #define S_MAX_CONFIG_BYTES ((size_t)1 << 20)

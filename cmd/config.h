@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/buf.h"
+#include "lib/core/buf.h"
 
 enum fsg_associate { FSG_ASSOCIATE_ADD = 0, FSG_ASSOCIATE_REPLACE, FSG_ASSOCIATE_NONE };
 

@@ -10,9 +10,9 @@
 #include "cmd/apply_target.h"
 #include "cmd/lambda_internal.h"
 #include "cmd/nlb_cmd.h"
-#include "lib/log.h"
-#include "lib/mem.h"
-#include "lib/nlb_sync.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
+#include "cmd/nlb/nlb_sync.h"
 #include "policy/sg_apply.h"
 
 /* A target a dry run did not apply is "dry_run". */

@@ -9,9 +9,9 @@
 #include "flowlogs/aggregate.h"
 #include "flowlogs/s3_source.h"
 #include "flowlogs/source.h"
-#include "lib/aws.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/aws/aws.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 
 /* Deferred objects listed one by one in the summary; more are only counted. */
 #define S_MAX_DEFERRED_LISTED 200

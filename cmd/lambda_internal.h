@@ -18,9 +18,9 @@
 
 #include "cmd/config.h"
 #include "cmd/reconcile.h"
-#include "lib/error.h"
-#include "lib/lambda.h"
-#include "lib/s3_event.h"
+#include "lib/core/error.h"
+#include "lib/aws/lambda.h"
+#include "lib/aws/s3_event.h"
 
 struct fsg_aws_client;
 struct fsg_creds_provider;

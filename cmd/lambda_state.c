@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include "cmd/lambda_internal.h"
-#include "lib/aws.h"
-#include "lib/creds.h"
-#include "lib/http.h"
-#include "lib/log.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/creds.h"
+#include "lib/http/http.h"
+#include "lib/core/log.h"
 #include "policy/model.h"
 #include "policy/pce.h"
 

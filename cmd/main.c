@@ -6,8 +6,8 @@
 
 #include "cmd/cli.h"
 #include "cmd/progress.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 
 struct s_command {
     const char *name;

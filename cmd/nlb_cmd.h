@@ -3,7 +3,7 @@
 #ifndef FSG_CMD_NLB_CMD_H
 #define FSG_CMD_NLB_CMD_H
 
-#include "lib/nlb_sync.h"
+#include "cmd/nlb/nlb_sync.h"
 
 /* fsg_nlb_options.on_event: one JSON audit line per change or refusal (through the log sink;
  * keeping a stale target is a warning). userdata is unused. */

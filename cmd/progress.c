@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* At most 4 redraws a second: enough to look alive, too few to cost anything. */
 #define S_REFRESH_NS 250000000L

@@ -6,7 +6,7 @@
 
 #include "cmd/reconcile.h"
 #include "cmd/sources.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* The resolved targets as sources targets: their interfaces and addresses, and the database
  * port of the config, else of the instance. A target without an interface gets no records of

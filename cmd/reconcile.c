@@ -6,11 +6,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/aws.h"
-#include "lib/ec2.h"
-#include "lib/json.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/ec2.h"
+#include "lib/core/json.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 #include "policy/compile.h"
 #include "policy/pce.h"
 #include "policy/sg_live.h"

@@ -18,7 +18,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/sources.h"
-#include "lib/flow.h"
+#include "lib/core/flow.h"
 #include "policy/model.h"
 #include "policy/plan.h"
 #include "policy/resolve.h"

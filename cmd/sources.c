@@ -8,8 +8,8 @@
 #include "cmd/cli.h"
 #include "cmd/progress.h"
 #include "flowlogs/s3_source.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 
 /* ---- options --------------------------------------------------------------------------------- */
 

@@ -29,9 +29,9 @@
 #include "cmd/opts.h"
 #include "flowlogs/aggregate.h"
 #include "flowlogs/source.h"
-#include "lib/error.h"
-#include "lib/flow.h"
-#include "lib/ip.h"
+#include "lib/core/error.h"
+#include "lib/core/flow.h"
+#include "lib/core/ip.h"
 
 struct fsg_cli;
 struct fsg_config;

@@ -8,8 +8,8 @@
 #include "flowlogs/aggregate_internal.h"
 #include "flowlogs/direction.h"
 #include "flowlogs/direction_internal.h"
-#include "lib/hash.h"
-#include "lib/mem.h"
+#include "lib/core/hash.h"
+#include "lib/core/mem.h"
 
 /* 16 Mi keys is about 1.3 GiB of table: far beyond any real per-ENI connection set. */
 #define S_DEFAULT_MAX_ENTRIES ((size_t)16 << 20)

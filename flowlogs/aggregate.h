@@ -1,7 +1,7 @@
-/* Per-ENI aggregation of flow-log records into the flow table of lib/flow.h.
+/* Per-ENI aggregation of flow-log records into the flow table of lib/core/flow.h.
  *
  * While records stream in, each request-leg record is keyed by (eni, initiator, responder,
- * responder port, protocol, action, record direction) in an open-addressing table (lib/hash.h:
+ * responder port, protocol, action, record direction) in an open-addressing table (lib/core/hash.h:
  * 16-byte keys when both addresses are IPv4, 40-byte keys otherwise) and its
  * records/packets/bytes/first/last folded in; ENI ids are interned. Response legs (return
  * traffic) are counted in no direction and dropped right away. Which connections are ingress
@@ -19,10 +19,10 @@
 #include <stdint.h>
 
 #include "flowlogs/flowlog.h"
-#include "lib/buf.h"
-#include "lib/error.h"
-#include "lib/flow.h"
-#include "lib/ip.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
+#include "lib/core/flow.h"
+#include "lib/core/ip.h"
 
 /* What the config knows about one ENI (from a target): its own addresses and database port. */
 struct fsg_eni_hint {

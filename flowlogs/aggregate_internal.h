@@ -8,17 +8,17 @@
 #include <stdint.h>
 
 #include "flowlogs/aggregate.h"
-#include "lib/error.h"
-#include "lib/flow.h"
-#include "lib/hash.h"
-#include "lib/ip.h"
+#include "lib/core/error.h"
+#include "lib/core/flow.h"
+#include "lib/core/hash.h"
+#include "lib/core/ip.h"
 
 /* The value of first until a start is seen (min() then needs no special case). */
 #define FSG_AGG_FIRST_NONE INT64_MAX
 
 /* The hot-path key: 40 bytes, no padding, hashed and compared as bytes. */
 struct fsg_agg_key {
-    uint8_t a[16]; /* initiator (lib/ip.h 16-byte form) */
+    uint8_t a[16]; /* initiator (lib/core/ip.h 16-byte form) */
     uint8_t b[16]; /* responder */
     uint32_t eni;  /* interned id */
     uint16_t port; /* responder port */

@@ -6,8 +6,8 @@
 #include "flowlogs/aggregate.h"
 #include "flowlogs/aggregate_internal.h"
 #include "flowlogs/direction.h"
-#include "lib/hash.h"
-#include "lib/mem.h"
+#include "lib/core/hash.h"
+#include "lib/core/mem.h"
 
 /* Each ENI's own address per family, from the config or learned from its records. */
 struct s_own {

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/ip.h"
+#include "lib/core/ip.h"
 
 enum fsg_leg { FSG_LEG_REQUEST = 0, FSG_LEG_RESPONSE = 1 };
 enum fsg_rdir { FSG_RDIR_UNKNOWN = 0, FSG_RDIR_ARRIVING = 1, FSG_RDIR_LEAVING = 2 };

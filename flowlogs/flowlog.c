@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "flowlogs/flowlog_internal.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* 128 KiB of decompressed text per block: large enough that ISA-L's per-call cost (it decodes the
  * first 32-64 KiB through its own history buffer) is noise, small enough that the block and the

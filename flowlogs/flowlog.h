@@ -28,10 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/buf.h"
-#include "lib/error.h"
-#include "lib/flow.h"
-#include "lib/ip.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
+#include "lib/core/flow.h"
+#include "lib/core/ip.h"
 
 /* Every documented field, v2..v8 (aws-wire.md §1.2). Unknown names map to FSG_FIELD_UNKNOWN and
  * are kept as opaque, ignored columns. */

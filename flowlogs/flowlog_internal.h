@@ -22,7 +22,7 @@
 #include "flowlogs/flowlog.h"
 #include "flowlogs/flowlog_scan.h"
 #include "flowlogs/inflate.h"
-#include "lib/error.h"
+#include "lib/core/error.h"
 
 /* AWS documents about 40 fields; unknown ones are allowed, within reason. */
 #define FSG_FLOWLOG_MAX_COLUMNS 128

@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "lib/buf.h"
-#include "lib/ip.h"
+#include "lib/core/buf.h"
+#include "lib/core/ip.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -270,7 +270,7 @@ static inline unsigned fsg_scan_octet(const uint8_t *p, unsigned len)
 }
 
 /* The n-byte token at t as a dotted-quad IPv4 (what inet_pton accepts), in the IPv4-mapped form of
- * lib/ip.h. False when it is not one. */
+ * lib/core/ip.h. False when it is not one. */
 static inline bool fsg_scan_ipv4(const uint8_t *t, size_t n, struct fsg_ip *out)
 {
     if (n < 7 || n > 15) {

@@ -4,7 +4,7 @@
 #include <zlib.h>
 
 #include "fsg_config.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 #if FSG_HAVE_ISAL
 #include <isa-l/igzip_lib.h>

@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/buf.h"
-#include "lib/error.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
 
 struct fsg_inflate;
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "flowlogs/flowlog_internal.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* 256 KiB reads: a few system calls per MiB. */
 #define S_DEFAULT_CHUNK ((size_t)256 << 10)

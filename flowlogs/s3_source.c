@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/aws.h"
-#include "lib/creds.h"
-#include "lib/log.h"
-#include "lib/mem.h"
-#include "lib/s3.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/creds.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
+#include "lib/aws/s3.h"
 
 /* The file name's timestamp names a 5-minute publication window (aws-wire.md §1.7). */
 #define S_FILE_WINDOW_S 300

@@ -7,7 +7,7 @@
  *                        year=/month=/day=, and the file name's YYYYMMDDTHHmmZ).
  * Each object's run() streams GetObject straight into the object reader (fsg_reader_feed from the
  * body callback): an object is never held in memory, and a dropped connection is resumed with a
- * Range request (lib/s3.h). Parquet objects are refused with a clear error.
+ * Range request (lib/aws/s3.h). Parquet objects are refused with a clear error.
  *
  * Filters apply to listed keys only: a key named in full is read as asked. */
 #ifndef FSG_FLOWLOGS_S3_SOURCE_H
@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "flowlogs/source.h"
-#include "lib/error.h"
+#include "lib/core/error.h"
 
 struct fsg_aws_client_options;
 

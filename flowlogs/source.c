@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* 256 KiB reads: a few system calls per MiB. */
 #define S_DEFAULT_CHUNK ((size_t)256 << 10)

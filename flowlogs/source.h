@@ -30,8 +30,8 @@
 
 #include "flowlogs/aggregate.h"
 #include "flowlogs/flowlog.h"
-#include "lib/buf.h"
-#include "lib/error.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
 
 /* ---- one object ---------------------------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "lib/buf.h"
-#include "lib/json.h"
+#include "lib/core/buf.h"
+#include "lib/core/json.h"
 
 json_t *fsg_audit_rule_json(const struct fsg_sg_rule *r)
 {

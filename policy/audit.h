@@ -1,12 +1,12 @@
 /* Audit lines (DESIGN.md invariant 7): one JSON log line per change flowseg makes or refuses,
- * {"event": ..., "target": ..., "security_group": ..., ...}, through lib/log.h. Never a secret:
+ * {"event": ..., "target": ..., "security_group": ..., ...}, through lib/core/log.h. Never a secret:
  * the fields are names, ids, rules and reasons. */
 #ifndef FSG_POLICY_AUDIT_H
 #define FSG_POLICY_AUDIT_H
 
 #include <jansson.h>
 
-#include "lib/log.h"
+#include "lib/core/log.h"
 #include "policy/sg_rule.h"
 
 /* Events: "authorize", "revoke", "refused", "create_group", "associate". */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* Addresses as numbers: IPv4 in the low 32 bits, IPv6 in all 128. */
 __extension__ typedef unsigned __int128 s_u128;

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/error.h"
-#include "lib/ip.h"
+#include "lib/core/error.h"
+#include "lib/core/ip.h"
 
 /* One input range, inclusive at both ends, one family. */
 struct fsg_cidrset_range {

@@ -40,7 +40,7 @@
 
 #include <stddef.h>
 
-#include "lib/error.h"
+#include "lib/core/error.h"
 #include "policy/model.h"
 #include "policy/sg_rule.h"
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/compile_internal.h"
 
 static void s_ports_add(struct fsg_compile_ctx *c, struct fsg_ports *ports, struct fsg_port p)

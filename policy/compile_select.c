@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/compile_internal.h"
 
 void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...)

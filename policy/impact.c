@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 bool fsg_impact_rule_allows(const struct fsg_sg_rule *r, const struct fsg_ip *src, uint16_t port,
                             uint8_t proto)

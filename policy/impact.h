@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/error.h"
-#include "lib/flow.h"
-#include "lib/ip.h"
+#include "lib/core/error.h"
+#include "lib/core/flow.h"
+#include "lib/core/ip.h"
 #include "policy/sg_rule.h"
 
 /* The target side: borrowed arrays, either may be empty. */

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/model_internal.h"
 
 /* Chunks of at least this size: a few hundred small objects per fsg_malloc. */

@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/buf.h"
-#include "lib/error.h"
-#include "lib/ip.h"
-#include "lib/json.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
+#include "lib/core/ip.h"
+#include "lib/core/json.h"
 
 /* An index that refers to nothing (an inline port, a dropped reference in a partial model). */
 #define FSG_POLICY_NONE SIZE_MAX

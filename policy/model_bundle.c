@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/model_load.h"
 
 /* The bundle's collections, in the order they are converted (references point backwards,

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/model_load.h"
 
 static enum fsg_err s_oom(struct fsg_policy_loader *L)

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/json.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/core/json.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 
 /* A Retry-After above this is clamped: a PCE asking us to wait minutes is better reported than
  * obeyed (illumio-ops clamps at 30 s). */

@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
-#include "lib/buf.h"
-#include "lib/error.h"
-#include "lib/http.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
+#include "lib/http/http.h"
 
 /* A synchronous GET collection returns at most this many objects by default (ref §3). */
 #define FSG_PCE_DEFAULT_CAP 500

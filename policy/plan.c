@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/report_internal.h"
 
 enum fsg_err fsg_plan_new(struct fsg_plan **ret_plan)

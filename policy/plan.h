@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/error.h"
-#include "lib/flow.h"
+#include "lib/core/error.h"
+#include "lib/core/flow.h"
 #include "policy/guards.h"
 #include "policy/impact.h"
 #include "policy/sg_diff.h"

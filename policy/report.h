@@ -18,8 +18,8 @@
 #ifndef FSG_POLICY_REPORT_H
 #define FSG_POLICY_REPORT_H
 
-#include "lib/buf.h"
-#include "lib/error.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
 #include "policy/plan.h"
 
 enum fsg_report_format {

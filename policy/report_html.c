@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/report_internal.h"
 
 /* Picture geometry, in SVG user units (px at 100% zoom). */

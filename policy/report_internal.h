@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "lib/buf.h"
+#include "lib/core/buf.h"
 #include "policy/plan.h"
 #include "policy/sg_rule.h"
 

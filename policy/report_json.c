@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/json.h"
-#include "lib/mem.h"
+#include "lib/core/json.h"
+#include "lib/core/mem.h"
 #include "policy/report.h"
 #include "policy/report_internal.h"
 

@@ -19,9 +19,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/buf.h"
-#include "lib/error.h"
-#include "lib/ip.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
+#include "lib/core/ip.h"
 
 struct fsg_aws_client;
 

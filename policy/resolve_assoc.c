@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/ec2.h"
-#include "lib/log.h"
-#include "lib/mem.h"
-#include "lib/rds.h"
+#include "lib/aws/ec2.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
+#include "lib/aws/rds.h"
 #include "policy/audit.h"
 #include "policy/resolve_internal.h"
 

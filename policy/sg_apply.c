@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/ec2.h"
-#include "lib/mem.h"
+#include "lib/aws/ec2.h"
+#include "lib/core/mem.h"
 #include "policy/audit.h"
 #include "policy/sg_live.h"
 

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/error.h"
+#include "lib/core/error.h"
 #include "policy/sg_diff.h"
 #include "policy/sg_state.h"
 

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/error.h"
+#include "lib/core/error.h"
 #include "policy/sg_rule.h"
 #include "policy/sg_state.h"
 

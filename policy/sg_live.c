@@ -2,9 +2,9 @@
 
 #include <string.h>
 
-#include "lib/ec2.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/aws/ec2.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 
 /* One EC2 rule into cur: a CIDR rule or a foreign (SG reference / prefix list) rule. */
 static enum fsg_err s_add(struct fsg_sg_current *cur, const struct fsg_ec2_sg_rule *r,

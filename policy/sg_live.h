@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/error.h"
+#include "lib/core/error.h"
 #include "policy/sg_state.h"
 
 struct fsg_aws_client;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 enum fsg_err fsg_sg_rules_append(struct fsg_sg_rules *list, const struct fsg_sg_rule *r)
 {

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "lib/ip.h"
+#include "lib/core/ip.h"
 
 /* IANA numbers; FSG_PROTO_ALL is EC2's "-1". */
 #define FSG_PROTO_ALL (-1)

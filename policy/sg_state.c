@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/crypto.h"
-#include "lib/json.h"
-#include "lib/mem.h"
+#include "lib/core/crypto.h"
+#include "lib/core/json.h"
+#include "lib/core/mem.h"
 #include "policy/report_internal.h"
 
 /* A group holds at most a few thousand rules; a bigger state file is a mistake. */

@@ -25,8 +25,8 @@
 
 #include <stddef.h>
 
-#include "lib/buf.h"
-#include "lib/error.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
 #include "policy/sg_rule.h"
 
 /* Hex SHA-256 length (without the NUL). */

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/aws_xml.h"
-#include "lib/mem.h"
+#include "lib/aws/aws_xml.h"
+#include "lib/core/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

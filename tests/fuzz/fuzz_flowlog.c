@@ -10,7 +10,7 @@
 #include "flowlogs/aggregate.h"
 #include "flowlogs/flowlog.h"
 #include "flowlogs/source.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 /* The reader's outcome on the same input; aborts when it differs from the pull decoder's. */
 static void s_check_reader(struct fsg_span in, size_t chunk, const struct fsg_flowlog_options *o,

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "flowlogs/inflate.h"
-#include "lib/buf.h"
+#include "lib/core/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/compile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

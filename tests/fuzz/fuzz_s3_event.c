@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/s3_event.h"
+#include "lib/aws/s3_event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

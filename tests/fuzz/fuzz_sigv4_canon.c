@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/buf.h"
-#include "lib/http.h"
-#include "lib/mem.h"
-#include "lib/sigv4.h"
+#include "lib/core/buf.h"
+#include "lib/http/http.h"
+#include "lib/core/mem.h"
+#include "lib/aws/sigv4.h"
 
 #define S_CHECK(cond)                                                                              \
     do {                                                                                           \

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "lib/buf.h"
-#include "lib/error.h"
+#include "lib/core/buf.h"
+#include "lib/core/error.h"
 
 void t_fail(const char *file, int line, const char *what);
 void t_fail_rc(const char *file, int line, const char *what, enum fsg_err rc);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fault tests for the S3 client (lib/http_curl.c, lib/aws.c, lib/s3.c) against a small S3-like
+"""Fault tests for the S3 client (lib/http/http_curl.c, lib/aws/aws.c, lib/aws/s3.c) against a small S3-like
 server of our own on 127.0.0.1 (free port), driven through the built tests/s3_tool:
 
   - 503 SlowDown then success is retried and the bytes are exact;

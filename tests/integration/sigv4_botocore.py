@@ -13,7 +13,7 @@ parameters).
 The signer tool is found through $FSG_SIGV4_TOOL (set by tests/meson.build), argv[1], or
 $FSG_BUILD_ROOT/tests/sigv4_tool. Exit 0 pass, 1 fail, 77 skip (botocore missing).
 
-Known, documented differences that the generator avoids on purpose (see lib/sigv4.h):
+Known, documented differences that the generator avoids on purpose (see lib/aws/sigv4.h):
   * a Date header: botocore rewrites Date and omits X-Amz-Date; we always add X-Amz-Date;
   * presigning: SigV4QueryAuth drops a "application/x-www-form-urlencoded; charset=utf-8"
     Content-Type and moves form bodies into the query, and signs the body of a non-S3 request

@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "lib/aws.h"
-#include "lib/creds.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/creds.h"
 #include "tests/unit/http_script.h"
 
 struct t_aws_fixture {

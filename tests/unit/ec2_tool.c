@@ -8,12 +8,12 @@
 
 #include <jansson.h>
 
-#include "lib/aws.h"
-#include "lib/ec2.h"
-#include "lib/elbv2.h"
-#include "lib/json.h"
-#include "lib/mem.h"
-#include "lib/rds.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/ec2.h"
+#include "lib/aws/elbv2.h"
+#include "lib/core/json.h"
+#include "lib/core/mem.h"
+#include "lib/aws/rds.h"
 
 #define S_MAX_ITEMS 64
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 
 void t_http_script_init(struct t_http_script *s, const struct t_http_exchange *ex, size_t n)
 {

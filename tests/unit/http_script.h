@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "lib/buf.h"
-#include "lib/creds.h"
-#include "lib/http.h"
+#include "lib/core/buf.h"
+#include "lib/aws/creds.h"
+#include "lib/http/http.h"
 
 #define T_HTTP_SCRIPT_MAX 64
 

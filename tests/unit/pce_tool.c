@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/buf.h"
-#include "lib/mem.h"
+#include "lib/core/buf.h"
+#include "lib/core/mem.h"
 #include "policy/pce.h"
 
 #define S_MAX_SLEEPS 256

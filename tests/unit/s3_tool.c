@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/aws.h"
-#include "lib/s3.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/s3.h"
 
 struct s_opts {
     const char *endpoint;

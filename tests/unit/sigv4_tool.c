@@ -19,8 +19,8 @@
 
 #include <jansson.h>
 
-#include "lib/http.h"
-#include "lib/sigv4.h"
+#include "lib/http/http.h"
+#include "lib/aws/sigv4.h"
 
 #define S_REDACTED "<session-token>"
 

@@ -7,8 +7,8 @@
 #include "flowlogs/aggregate.h"
 #include "flowlogs/direction.h"
 #include "flowlogs/flowlog.h"
-#include "lib/buf.h"
-#include "lib/mem.h"
+#include "lib/core/buf.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 #define V2                                                                                         \

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/aws.h"
-#include "lib/aws_xml.h"
-#include "lib/creds.h"
-#include "lib/mem.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/aws_xml.h"
+#include "lib/aws/creds.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 #include "tests/unit/http_script.h"
 

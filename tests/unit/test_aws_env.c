@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/aws_env.h"
-#include "lib/mem.h"
+#include "lib/aws/aws_env.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 static const char *const s_aws_vars[] = {

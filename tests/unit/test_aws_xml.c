@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/aws_xml.h"
-#include "lib/mem.h"
+#include "lib/aws/aws_xml.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 static enum fsg_err s_parse(const char *xml, struct fsg_aws_xml_doc **doc, struct fsg_error *err)

@@ -1,5 +1,5 @@
-#include "lib/buf.h"
-#include "lib/mem.h"
+#include "lib/core/buf.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 static int s_append_and_printf(void)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/cidrset.h"
 #include "tests/harness/test.h"
 

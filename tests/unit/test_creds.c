@@ -12,9 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lib/creds.h"
-#include "lib/http.h"
-#include "lib/mem.h"
+#include "lib/aws/creds.h"
+#include "lib/http/http.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 #include "tests/unit/http_script.h"
 

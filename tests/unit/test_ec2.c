@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/ec2.h"
-#include "lib/mem.h"
+#include "lib/aws/ec2.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 #include "tests/unit/aws_fixture.h"
 

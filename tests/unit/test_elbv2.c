@@ -2,7 +2,7 @@
  * form bodies (Targets.member.N.*). */
 #include <string.h>
 
-#include "lib/elbv2.h"
+#include "lib/aws/elbv2.h"
 #include "tests/harness/test.h"
 #include "tests/unit/aws_fixture.h"
 

@@ -1,4 +1,4 @@
-#include "lib/error.h"
+#include "lib/core/error.h"
 #include "tests/harness/test.h"
 
 static int s_every_code_has_a_name_and_text(void)

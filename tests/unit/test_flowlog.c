@@ -6,8 +6,8 @@
 #include <zlib.h>
 
 #include "flowlogs/flowlog.h"
-#include "lib/buf.h"
-#include "lib/mem.h"
+#include "lib/core/buf.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 /* One record as text, for whole-stream comparisons. */

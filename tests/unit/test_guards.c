@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/guards.h"
 #include "tests/harness/test.h"
 

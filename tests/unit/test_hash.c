@@ -1,8 +1,8 @@
 /* lib/hash: insert, find, growth, iteration order, limits, allocation failures. */
 #include <string.h>
 
-#include "lib/hash.h"
-#include "lib/mem.h"
+#include "lib/core/hash.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 struct s_key {

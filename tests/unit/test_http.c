@@ -1,5 +1,5 @@
-/* lib/http.c (headers, header-line parsing, client over a transport) with the scripted
- * transport, and lib/http_curl.c against a tiny in-process HTTP server on 127.0.0.1. */
+/* lib/http/http.c (headers, header-line parsing, client over a transport) with the scripted
+ * transport, and lib/http/http_curl.c against a tiny in-process HTTP server on 127.0.0.1. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/http.h"
-#include "lib/http_internal.h"
-#include "lib/mem.h"
+#include "lib/http/http.h"
+#include "lib/http/http_internal.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 #include "tests/unit/http_script.h"
 

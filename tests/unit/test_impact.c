@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/impact.h"
 #include "tests/harness/test.h"
 

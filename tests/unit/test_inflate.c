@@ -6,8 +6,8 @@
 
 #include "flowlogs/inflate.h"
 #include "fsg_config.h"
-#include "lib/buf.h"
-#include "lib/mem.h"
+#include "lib/core/buf.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 /* Engines to run each case with: [0] = the default (ISA-L when built in), [1] = forced zlib. */

@@ -1,4 +1,4 @@
-#include "lib/ip.h"
+#include "lib/core/ip.h"
 #include "tests/harness/test.h"
 
 static int s_roundtrip(void)

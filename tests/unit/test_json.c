@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/json.h"
+#include "lib/core/json.h"
 #include "tests/harness/test.h"
 
 static char *s_nested(size_t depth, const char *inner)

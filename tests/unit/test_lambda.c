@@ -1,13 +1,13 @@
 /* The Runtime API loop against a scripted transport: no sockets. */
-#include "lib/lambda.h"
+#include "lib/aws/lambda.h"
 
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lib/http.h"
-#include "lib/mem.h"
+#include "lib/http/http.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 #include "tests/unit/http_script.h"
 

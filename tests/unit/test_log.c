@@ -1,7 +1,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-#include "lib/log.h"
+#include "lib/core/log.h"
 #include "tests/harness/test.h"
 
 static char *s_last;

@@ -1,7 +1,7 @@
-/* lib/mem.c: fsg_array_grow, the growth rule of every growable array. */
+/* lib/core/mem.c: fsg_array_grow, the growth rule of every growable array. */
 #include <stdint.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 static int s_grow_sequence(void)

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
-#include "lib/nlb_sync.h"
+#include "lib/core/mem.h"
+#include "cmd/nlb/nlb_sync.h"
 #include "tests/harness/test.h"
 #include "tests/unit/aws_fixture.h"
 

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/http.h"
-#include "lib/mem.h"
+#include "lib/http/http.h"
+#include "lib/core/mem.h"
 #include "policy/pce.h"
 #include "tests/harness/test.h"
 

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
-#include "lib/rds.h"
+#include "lib/core/mem.h"
+#include "lib/aws/rds.h"
 #include "tests/harness/test.h"
 #include "tests/unit/aws_fixture.h"
 

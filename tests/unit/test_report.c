@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/plan.h"
 #include "policy/report.h"
 #include "tests/harness/test.h"

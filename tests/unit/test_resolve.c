@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/resolve.h"
 #include "tests/harness/test.h"
 #include "tests/unit/aws_fixture.h"

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/retry.h"
+#include "lib/aws/retry.h"
 #include "tests/harness/test.h"
 
 struct s_fake {

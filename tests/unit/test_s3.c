@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/aws.h"
-#include "lib/creds.h"
-#include "lib/mem.h"
-#include "lib/s3.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/creds.h"
+#include "lib/core/mem.h"
+#include "lib/aws/s3.h"
 #include "tests/harness/test.h"
 #include "tests/unit/http_script.h"
 

@@ -1,9 +1,9 @@
-#include "lib/s3_event.h"
+#include "lib/aws/s3_event.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 static enum fsg_err s_parse(const char *json, struct fsg_s3_event **ret, struct fsg_error *err)

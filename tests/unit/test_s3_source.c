@@ -8,9 +8,9 @@
 #include "flowlogs/aggregate.h"
 #include "flowlogs/s3_source.h"
 #include "flowlogs/source.h"
-#include "lib/aws.h"
-#include "lib/creds.h"
-#include "lib/mem.h"
+#include "lib/aws/aws.h"
+#include "lib/aws/creds.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 #include "tests/unit/http_script.h"
 

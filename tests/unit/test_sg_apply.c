@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/ec2.h"
-#include "lib/log.h"
-#include "lib/mem.h"
+#include "lib/aws/ec2.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
 #include "policy/sg_apply.h"
 #include "policy/sg_live.h"
 #include "tests/harness/test.h"

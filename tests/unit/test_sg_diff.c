@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "policy/sg_diff.h"
 #include "tests/harness/test.h"
 

@@ -8,10 +8,10 @@
 
 #include <jansson.h>
 
-#include "lib/crypto.h"
-#include "lib/http.h"
-#include "lib/mem.h"
-#include "lib/sigv4.h"
+#include "lib/core/crypto.h"
+#include "lib/http/http.h"
+#include "lib/core/mem.h"
+#include "lib/aws/sigv4.h"
 #include "tests/harness/test.h"
 
 #define T_AKID "AKIDEXAMPLE"

@@ -10,8 +10,8 @@
 
 #include "flowlogs/source.h"
 #include "fsg_config.h"
-#include "lib/buf.h"
-#include "lib/mem.h"
+#include "lib/core/buf.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 static const char s_object[] =

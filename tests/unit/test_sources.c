@@ -9,7 +9,7 @@
 #include "cmd/config.h"
 #include "cmd/sources.h"
 #include "flowlogs/s3_source.h"
-#include "lib/mem.h"
+#include "lib/core/mem.h"
 #include "tests/harness/test.h"
 
 static const struct fsg_cli s_cli = { .prog = "flowseg-test" };
