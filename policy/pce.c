@@ -37,12 +37,15 @@ struct fsg_pce {
     char org_prefix[32];  /* "/orgs/1" */
     long org_id;
     char *auth_header;    /* "Basic ..." (secret: wiped) */
+    char *secret;         /* the API secret, kept only to redact echoes of it (wiped) */
     char cred_hint[160];  /* where the credentials came from, for 401 messages; no values */
     unsigned max_retries;
     uint64_t max_job_wait_ms;
     size_t max_body_bytes;
     fsg_pce_sleep_fn *sleep;
     void *sleep_userdata;
+    fsg_pce_clock_fn *clock;
+    int64_t deadline_ms;  /* Unix epoch ms; 0 = none */
     uint64_t requests;
 };
 
@@ -66,6 +69,25 @@ static void s_default_sleep(uint64_t ms, void *userdata)
     struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+static int64_t s_default_clock(void *userdata)
+{
+    (void)userdata;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t s_now(const struct fsg_pce *pce)
+{
+    return pce->clock(pce->sleep_userdata);
+}
+
+/* Milliseconds left before the deadline (INT64_MAX without one; <= 0 once passed). */
+static int64_t s_left_ms(const struct fsg_pce *pce)
+{
+    return pce->deadline_ms > 0 ? pce->deadline_ms - s_now(pce) : INT64_MAX;
 }
 
 static char *s_strdup_secure_free(char *s)
@@ -116,6 +138,79 @@ static bool s_parse_retry_after(const char *v, uint64_t *ret_ms)
     }
     *ret_ms = (s > S_MAX_RETRY_AFTER_S ? S_MAX_RETRY_AFTER_S : s) * 1000u;
     return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Redaction: server text copied into a message never carries a credential (issue 12: a PCE
+ * 500 body that echoed the Authorization header put the Basic token on stderr). */
+
+#define S_REDACTED "[redacted]"
+
+static bool s_token_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '=' || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+/* Length of the URL user-info ("user:password@") starting at p, just after "://"; 0 if none. */
+static size_t s_userinfo_len(const char *p)
+{
+    size_t n = strcspn(p, "/@ \t\r\n\"'<>?#");
+    return p[n] == '@' ? n + 1 : 0;
+}
+
+/* Copies in to out (size bytes, always terminated), replacing: the API secret and the Basic
+ * token (exact), any "Basic X"/"Bearer X" credential, and URL user-info. */
+static void s_redact(const struct fsg_pce *pce, const char *in, char *out, size_t size)
+{
+    const char *token = pce != NULL && pce->auth_header != NULL ? pce->auth_header + 6 : NULL;
+    const char *secret = pce != NULL ? pce->secret : NULL;
+    size_t tlen = token != NULL ? strlen(token) : 0;
+    size_t slen = secret != NULL ? strlen(secret) : 0;
+    size_t o = 0;
+    if (size == 0) {
+        return;
+    }
+    for (size_t i = 0; in[i] != '\0' && o + 1 < size;) {
+        size_t skip = 0;
+        const char *keep = NULL;
+        size_t keep_len = 0;
+        if (tlen > 0 && strncmp(in + i, token, tlen) == 0) {
+            skip = tlen;
+        } else if (slen >= 4 && strncmp(in + i, secret, slen) == 0) {
+            skip = slen;
+        } else if (strncasecmp(in + i, "basic ", 6) == 0 || strncasecmp(in + i, "bearer ", 7) == 0) {
+            size_t w = in[i + 1] == 'a' || in[i + 1] == 'A' ? 6 : 7;
+            size_t n = 0;
+            while (s_token_char(in[i + w + n])) {
+                n++;
+            }
+            if (n >= 8) {
+                keep = in + i;
+                keep_len = w;
+                skip = w + n;
+            }
+        } else if (strncmp(in + i, "://", 3) == 0 && s_userinfo_len(in + i + 3) > 0) {
+            keep = "://";
+            keep_len = 3;
+            skip = 3 + s_userinfo_len(in + i + 3) - 1; /* the '@' is copied next */
+        }
+        if (skip == 0) {
+            out[o++] = in[i++];
+            continue;
+        }
+        int w = snprintf(out + o, size - o, "%.*s%s", (int)keep_len, keep != NULL ? keep : "",
+                         S_REDACTED);
+        o = w < 0 ? o : (o + (size_t)w < size ? o + (size_t)w : size - 1);
+        i += skip;
+    }
+    out[o] = '\0';
+}
+
+/* A URL as it may be printed: user-info replaced. */
+static void s_redact_url(const char *url, char *out, size_t size)
+{
+    s_redact(NULL, url, out, size);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -207,7 +302,8 @@ static enum fsg_err s_set_auth(struct fsg_pce *pce, const struct fsg_pce_options
         char *b64 = pair != NULL ? s_base64((const uint8_t *)pair, strlen(pair)) : NULL;
         pce->auth_header = b64 != NULL ? fsg_asprintf("Basic %s", b64) : NULL;
         (void)s_strdup_secure_free(b64);
-        if (pce->auth_header == NULL) {
+        pce->secret = fsg_strdup(secret);
+        if (pce->auth_header == NULL || pce->secret == NULL) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory building PCE credentials");
         }
     }
@@ -232,13 +328,22 @@ static enum fsg_err s_set_url(struct fsg_pce *pce, const char *url, struct fsg_e
     if (url == NULL || url[0] == '\0') {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "no PCE url configured (pce.url)");
     }
+    char shown[256];
+    s_redact_url(url, shown, sizeof shown);
+    const char *scheme_end = strstr(url, "://");
+    if (scheme_end != NULL && s_userinfo_len(scheme_end + 3) > 0) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "PCE url '%.200s' must not carry "
+                             "user:password@ (it would be printed and sent as is): put the API "
+                             "key and secret in the environment (pce.key_env/pce.secret_env) or "
+                             "in pce.key_file/pce.secret_file", shown);
+    }
     if (strncasecmp(url, "https://", 8) != 0) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "PCE url '%.200s' must start with https:// "
-                             "(TLS is always verified; use pce.ca_file for a private CA)", url);
+                             "(TLS is always verified; use pce.ca_file for a private CA)", shown);
     }
     if (strpbrk(url, "?# \t\r\n") != NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "PCE url '%.200s' must not contain a query, "
-                             "fragment or whitespace", url);
+                             "fragment or whitespace", shown);
     }
     size_t n = strlen(url);
     while (n > 8 && url[n - 1] == '/') {
@@ -254,7 +359,7 @@ static enum fsg_err s_set_url(struct fsg_pce *pce, const char *url, struct fsg_e
     const char *slash = rest > 0 ? memchr(url + 8, '/', rest) : NULL;
     size_t origin_len = slash != NULL ? (size_t)(slash - url) : n;
     if (origin_len <= 8) {
-        return fsg_error_set(err, FSG_E_INVALID_ARG, "PCE url '%.200s' has no host", url);
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "PCE url '%.200s' has no host", shown);
     }
     pce->base = fsg_asprintf("%.*s/api/v2", (int)n, url);
     pce->origin = fsg_strndup(url, origin_len);
@@ -296,6 +401,8 @@ enum fsg_err fsg_pce_new_with_client(const struct fsg_pce_options *opts,
                                                     : FSG_JSON_MAX_BYTES_DEFAULT;
     pce->sleep = opts->sleep != NULL ? opts->sleep : s_default_sleep;
     pce->sleep_userdata = opts->sleep_userdata;
+    pce->clock = opts->clock != NULL ? opts->clock : s_default_clock;
+    pce->deadline_ms = opts->deadline_ms > 0 ? opts->deadline_ms : 0;
     rc = s_set_url(pce, opts->url, err);
     if (rc == FSG_OK) {
         rc = s_set_auth(pce, opts, err);
@@ -340,9 +447,17 @@ void fsg_pce_destroy(struct fsg_pce *pce)
     }
     fsg_http_client_destroy(pce->client);
     s_strdup_secure_free(pce->auth_header);
+    s_strdup_secure_free(pce->secret);
     fsg_free(pce->base);
     fsg_free(pce->origin);
     fsg_free(pce);
+}
+
+void fsg_pce_set_deadline(struct fsg_pce *pce, int64_t deadline_ms)
+{
+    if (pce != NULL) {
+        pce->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+    }
 }
 
 uint64_t fsg_pce_request_count(const struct fsg_pce *pce)
@@ -421,9 +536,14 @@ static enum fsg_err s_status_error(struct fsg_pce *pce, const struct s_call *c,
                                    const struct fsg_http_response *resp, unsigned retries,
                                    struct fsg_error *err)
 {
+    char raw[S_ERROR_TEXT_MAX];
     char text[S_ERROR_TEXT_MAX];
     char token[64];
-    s_decode_error_body(fsg_span_from_buf(&resp->body), text, sizeof text, token, sizeof token);
+    s_decode_error_body(fsg_span_from_buf(&resp->body), raw, sizeof raw, token, sizeof token);
+    s_redact(pce, raw, text, sizeof text);
+    char tok_raw[64];
+    snprintf(tok_raw, sizeof tok_raw, "%s", token);
+    s_redact(pce, tok_raw, token, sizeof token);
     const char *sep = text[0] != '\0' ? ": " : "";
     enum fsg_err rc;
     switch (resp->status) {
@@ -486,8 +606,12 @@ static enum fsg_err s_send_once(struct fsg_pce *pce, const struct s_call *c,
     if (rc == FSG_OK && c->respond_async) {
         rc = fsg_http_headers_add(&req.headers, "Prefer", "respond-async");
     }
+    int64_t left = s_left_ms(pce);
     if (rc != FSG_OK) {
         rc = fsg_error_set(err, rc, "%s: out of memory building the request", c->what);
+    } else if (left <= 0) {
+        rc = fsg_error_set(err, FSG_E_CANCELLED, "%s: not sent: the run's deadline has passed "
+                           "(%lld ms ago)", c->what, (long long)-left);
     } else {
         pce->requests++;
         rc = fsg_http_send(pce->client, &req, resp, NULL, NULL, err);
@@ -527,6 +651,11 @@ static enum fsg_err s_send(struct fsg_pce *pce, const struct s_call *c,
         if (!has_ra) {
             wait_ms = (uint64_t)S_BACKOFF_BASE_MS << (attempt < 16 ? attempt : 16);
         }
+        if ((int64_t)wait_ms >= s_left_ms(pce)) {
+            return fsg_error_set(err, FSG_E_CANCELLED, "%s: HTTP %d, and the retry in %llu ms "
+                                 "would pass the run's deadline", c->what, resp->status,
+                                 (unsigned long long)wait_ms);
+        }
         fsg_log(FSG_LOG_DEBUG, "pce: %s -> HTTP %d, retry %u/%u in %llu ms%s", c->what,
                 resp->status, attempt + 1, pce->max_retries, (unsigned long long)wait_ms,
                 has_ra ? " (Retry-After)" : "");
@@ -553,8 +682,10 @@ static enum fsg_err s_href_url(const struct fsg_pce *pce, const char *href, char
     size_t blen = strlen(pce->base);
     if (strncasecmp(href, "https://", 8) == 0) {
         if (strncmp(href, pce->base, blen) != 0 || href[blen] != '/') {
+            char shown[256];
+            s_redact(pce, href, shown, sizeof shown);
             return fsg_error_set(err, FSG_E_REMOTE, "the PCE pointed to %.200s, which is not "
-                                 "under %s; refusing to send credentials there", href, pce->base);
+                                 "under %s; refusing to send credentials there", shown, pce->base);
         }
         url = fsg_strdup(href);
     } else if (strncmp(href, "/api/v2/", 8) == 0) {
@@ -564,7 +695,9 @@ static enum fsg_err s_href_url(const struct fsg_pce *pce, const char *href, char
     } else if (href[0] == '/') {
         url = fsg_asprintf("%s%s%s", pce->base, pce->org_prefix, href);
     } else {
-        return fsg_error_set(err, FSG_E_REMOTE, "unusable href '%.200s' from the PCE", href);
+        char shown[256];
+        s_redact(pce, href, shown, sizeof shown);
+        return fsg_error_set(err, FSG_E_REMOTE, "unusable href '%.200s' from the PCE", shown);
     }
     if (url == NULL) {
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
@@ -639,9 +772,18 @@ static enum fsg_err s_wait_job(struct fsg_pce *pce, const char *job_url, uint64_
     uint64_t wait_ms = first_wait_ms;
     for (;;) {
         if (waited_ms + wait_ms > pce->max_job_wait_ms) {
-            return fsg_error_set(err, FSG_E_REMOTE, "async job %s did not finish within %llu s; "
-                                 "the PCE may be overloaded, try again later", job_url + strlen(pce->base),
+            return fsg_error_set(err, FSG_E_REMOTE, "async job %s did not finish within %llu s "
+                                 "(pce.async_wait_s); the PCE may be overloaded, try again later "
+                                 "or raise pce.async_wait_s", job_url + strlen(pce->base),
                                  (unsigned long long)(pce->max_job_wait_ms / 1000u));
+        }
+        /* The wait never outlives the run (issue 12: a job that never finishes kept a Lambda
+         * past its deadline): give up before a sleep that would pass it. */
+        if ((int64_t)wait_ms >= s_left_ms(pce)) {
+            return fsg_error_set(err, FSG_E_CANCELLED, "async job %s still running after %llu s "
+                                 "when the run's deadline came; the collection was not read",
+                                 job_url + strlen(pce->base),
+                                 (unsigned long long)(waited_ms / 1000u));
         }
         pce->sleep(wait_ms, pce->sleep_userdata);
         waited_ms += wait_ms;
@@ -697,8 +839,12 @@ static enum fsg_err s_wait_job(struct fsg_pce *pce, const char *job_url, uint64_
     }
 }
 
+/* The async read of a collection whose sync answer said `total` objects: the datafile must
+ * hold exactly that many (issue 11: a cut datafile was taken as whole and apply revoked the
+ * rules of workloads still in the policy). */
 static enum fsg_err s_async_collection(struct fsg_pce *pce, const char *url, const char *what,
-                                       json_t **ret_array, struct fsg_error *err)
+                                       const char *name, uint64_t total, json_t **ret_array,
+                                       struct fsg_error *err)
 {
     struct fsg_http_response resp = { 0 };
     char *job_url = NULL;
@@ -739,6 +885,14 @@ static enum fsg_err s_async_collection(struct fsg_pce *pce, const char *url, con
     if (rc == FSG_OK) {
         rc = s_expect_array(arr, what, err);
     }
+    if (rc == FSG_OK && json_array_size(arr) != total) {
+        rc = fsg_error_set(err, FSG_E_REMOTE, "PCE collection %s: got %zu of %llu items (async "
+                           "job %s, datafile %.120s); the read is incomplete, so nothing was "
+                           "changed: run again, and if it repeats check the PCE's job and "
+                           "datafile health", name, json_array_size(arr),
+                           (unsigned long long)total, job_url + strlen(pce->base), result_href);
+        s_copy_request_id(&resp, err);
+    }
     if (rc == FSG_OK) {
         *ret_array = arr;
         arr = NULL;
@@ -751,20 +905,51 @@ static enum fsg_err s_async_collection(struct fsg_pce *pce, const char *url, con
     return rc;
 }
 
-/* Whether a sync answer is cut (ref §3: X-Total-Count above the count, or the 500 cap). */
-static enum fsg_err s_is_truncated(const struct fsg_http_response *resp, size_t got,
-                                   const char *what, bool *ret, struct fsg_error *err)
+/* The collection's total from a sync answer's X-Total-Count (ref §3: the number of objects
+ * matching, independent of the cap). Required: an answer without it cannot be verified
+ * whole, and a collection is never assumed complete. */
+static enum fsg_err s_total_count(const struct fsg_pce *pce, const struct fsg_http_response *resp,
+                                  size_t got, const char *what, const char *name,
+                                  uint64_t *ret_total, struct fsg_error *err)
 {
     const char *tc = fsg_http_headers_get(&resp->headers, "X-Total-Count");
     uint64_t total = 0;
-    if (tc != NULL && fsg_span_to_u64(fsg_span_trim(fsg_span_from_cstr(tc)), &total) != FSG_OK) {
-        enum fsg_err rc = fsg_error_set(err, FSG_E_PARSE, "%s: unusable X-Total-Count '%.40s'",
-                                        what, tc);
+    enum fsg_err rc = FSG_OK;
+    if (tc == NULL) {
+        rc = fsg_error_set(err, FSG_E_REMOTE, "PCE collection %s: the answer to %s has no "
+                           "X-Total-Count header, so it cannot be verified complete (%zu items "
+                           "returned); nothing was changed: check that nothing between flowseg "
+                           "and the PCE (a proxy, a load balancer) drops response headers",
+                           name, what, got);
+    } else if (fsg_span_to_u64(fsg_span_trim(fsg_span_from_cstr(tc)), &total) != FSG_OK) {
+        char shown[64];
+        s_redact(pce, tc, shown, sizeof shown);
+        rc = fsg_error_set(err, FSG_E_PARSE, "%s: unusable X-Total-Count '%.40s'", what, shown);
+    } else if (total < got) {
+        rc = fsg_error_set(err, FSG_E_REMOTE, "PCE collection %s: %s returned %zu items but "
+                           "X-Total-Count says %llu; the answer is inconsistent, nothing was "
+                           "changed: run again", name, what, got, (unsigned long long)total);
+    }
+    if (rc != FSG_OK) {
         s_copy_request_id(resp, err);
         return rc;
     }
-    *ret = (tc != NULL && total > got) || got == FSG_PCE_DEFAULT_CAP;
+    *ret_total = total;
     return FSG_OK;
+}
+
+/* A collection's name for messages: the last path segment ("rule_sets"). */
+static void s_collection_name(const char *path, char *out, size_t size)
+{
+    size_t n = strcspn(path, "?");
+    while (n > 0 && path[n - 1] == '/') {
+        n--;
+    }
+    size_t start = n;
+    while (start > 0 && path[start - 1] != '/') {
+        start--;
+    }
+    snprintf(out, size, "%.*s", (int)(n - start > 80 ? 80 : n - start), path + start);
 }
 
 enum fsg_err fsg_pce_get_collection(struct fsg_pce *pce, const char *path, json_t **ret_array,
@@ -774,7 +959,9 @@ enum fsg_err fsg_pce_get_collection(struct fsg_pce *pce, const char *path, json_
     struct fsg_http_response resp = { 0 };
     json_t *arr = NULL;
     char what[256] = "";
-    bool truncated = false;
+    char name[96] = "";
+    uint64_t total = 0;
+    s_collection_name(path, name, sizeof name);
     enum fsg_err rc = s_href_url(pce, path, &url, err);
     if (rc == FSG_OK) {
         s_what(pce, "GET", url, what, sizeof what);
@@ -784,12 +971,13 @@ enum fsg_err fsg_pce_get_collection(struct fsg_pce *pce, const char *path, json_
         rc = s_expect_array(arr, what, err);
     }
     if (rc == FSG_OK) {
-        rc = s_is_truncated(&resp, json_array_size(arr), what, &truncated, err);
+        rc = s_total_count(pce, &resp, json_array_size(arr), what, name, &total, err);
     }
-    if (rc == FSG_OK && truncated) {
+    if (rc == FSG_OK && total > json_array_size(arr)) {
+        /* Truncated (the 500 cap, ref §3): the whole collection comes from an async job. */
         json_decref(arr);
         arr = NULL;
-        rc = s_async_collection(pce, url, what, &arr, err);
+        rc = s_async_collection(pce, url, what, name, total, &arr, err);
     }
     if (rc == FSG_OK) {
         *ret_array = arr;
@@ -803,6 +991,87 @@ enum fsg_err fsg_pce_get_collection(struct fsg_pce *pce, const char *path, json_
 
 /* ---------------------------------------------------------------------------------------- */
 /* The exported policy bundle (CONTRACT.md "Exported policy file") */
+
+/* The latest provisioned policy version: the highest "version" of GET /orgs/O/sec_policy
+ * ("Get a list of all provisioned security policy versions", REST API guide, Provisioning -
+ * Public Stable; read whole, so the order of the list does not matter). 0 = never provisioned. */
+static enum fsg_err s_latest_version(struct fsg_pce *pce, long long *ret_version,
+                                     struct fsg_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s/sec_policy", pce->org_prefix);
+    json_t *arr = NULL;
+    enum fsg_err rc = fsg_pce_get_collection(pce, path, &arr, err);
+    long long latest = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(rc == FSG_OK ? arr : NULL, i, v) {
+        json_t *n = json_object_get(v, "version");
+        if (!json_is_integer(n) || json_integer_value(n) <= 0) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "GET %s: policy version entry %zu has no "
+                               "usable \"version\" (got %s)", path, i, fsg_json_type_name(n));
+            break;
+        }
+        if (json_integer_value(n) > latest) {
+            latest = (long long)json_integer_value(n);
+        }
+    }
+    json_decref(arr);
+    if (rc == FSG_OK) {
+        *ret_version = latest;
+    }
+    return rc;
+}
+
+/* Walks every string of v: with check, fails on a sec_policy href of another version than
+ * "/sec_policy/<pv>/"; with rewrite, replaces "/sec_policy/<pv>/" by "/sec_policy/active/". */
+static enum fsg_err s_walk_hrefs(json_t *v, const char *pv, bool rewrite, const char *coll,
+                                 struct fsg_error *err)
+{
+    if (json_is_string(v)) {
+        const char *str = json_string_value(v);
+        const char *at = strstr(str, "/sec_policy/");
+        if (at == NULL || strncmp(str, "/orgs/", 6) != 0) {
+            return FSG_OK;
+        }
+        char want[64];
+        int wn = snprintf(want, sizeof want, "/sec_policy/%s/", pv);
+        if (strncmp(at, want, (size_t)wn) != 0) {
+            return fsg_error_set(err, FSG_E_CONFLICT, "PCE collection %s: %.200s is not of "
+                                 "policy version %s: the read mixes policy versions, so nothing "
+                                 "was changed: run again", coll, str, pv);
+        }
+        if (rewrite) {
+            char *fixed = fsg_asprintf("%.*s/sec_policy/active/%s", (int)(at - str), str,
+                                       at + wn);
+            int bad = fixed == NULL || json_string_set(v, fixed) != 0;
+            fsg_free(fixed);
+            if (bad) {
+                return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+            }
+        }
+        return FSG_OK;
+    }
+    enum fsg_err rc = FSG_OK;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            if ((rc = s_walk_hrefs(item, pv, rewrite, coll, err)) != FSG_OK) {
+                return rc;
+            }
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item) {
+            if ((rc = s_walk_hrefs(item, pv, rewrite, coll, err)) != FSG_OK) {
+                return rc;
+            }
+        }
+    }
+    return rc;
+}
 
 enum fsg_err fsg_pce_fetch_policy(struct fsg_pce *pce, bool active, json_t **ret_bundle,
                                   struct fsg_error *err)
@@ -821,32 +1090,96 @@ enum fsg_err fsg_pce_fetch_policy(struct fsg_pce *pce, bool active, json_t **ret
         { "virtual_services", true,
           "?representation=virtual_service_labels_services_and_workloads" },
     };
-    const char *pv = active ? "active" : "draft";
+    char pv[32] = "draft";
+    long long version = 0;
     json_t *bundle = json_object();
     enum fsg_err rc = bundle != NULL ? FSG_OK : fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    if (rc == FSG_OK && active) {
+        /* Pin one version: "active" may move between two collection reads. */
+        rc = s_latest_version(pce, &version, err);
+        if (rc != FSG_OK) {
+            fsg_error_prefix(err, "reading the latest policy version from the PCE: ");
+        } else if (version > 0) {
+            snprintf(pv, sizeof pv, "%lld", version);
+        } else {
+            snprintf(pv, sizeof pv, "active"); /* never provisioned: nothing to pin */
+        }
+    }
     for (size_t i = 0; rc == FSG_OK && i < sizeof s_parts / sizeof s_parts[0]; i++) {
-        char path[160];
+        char path[200];
         snprintf(path, sizeof path, "%s%s%s/%s%s", pce->org_prefix,
                  s_parts[i].versioned ? "/sec_policy/" : "", s_parts[i].versioned ? pv : "",
                  s_parts[i].key, s_parts[i].query);
         json_t *arr = NULL;
         rc = fsg_pce_get_collection(pce, path, &arr, err);
+        if (rc == FSG_OK && s_parts[i].versioned) {
+            rc = s_walk_hrefs(arr, pv, false, s_parts[i].key, err);
+        }
         if (rc == FSG_OK && json_object_set_new(bundle, s_parts[i].key, arr) != 0) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+        } else if (rc != FSG_OK) {
+            json_decref(arr);
         }
         if (rc != FSG_OK) {
-            fsg_error_prefix(err, "reading %s%s%s from the PCE: ", s_parts[i].versioned ? pv : "",
-                             s_parts[i].versioned ? " " : "", s_parts[i].key);
+            /* "reading labels", "reading policy version 7 rule_sets", "reading draft ..." */
+            bool num = active && version > 0;
+            fsg_error_prefix(err, "reading %s%s%s%s from the PCE: ",
+                             !s_parts[i].versioned ? "" : num ? "policy version " : "",
+                             s_parts[i].versioned ? pv : "", s_parts[i].versioned ? " " : "",
+                             s_parts[i].key);
+        }
+    }
+    if (rc == FSG_OK && active) {
+        /* A provision during the read: the pinned version is no longer the latest. */
+        long long after = 0;
+        rc = s_latest_version(pce, &after, err);
+        if (rc != FSG_OK) {
+            fsg_error_prefix(err, "reading the latest policy version from the PCE again: ");
+        } else if (after != version) {
+            rc = fsg_error_set(err, FSG_E_CONFLICT, "the PCE provisioned policy version %lld "
+                               "while flowseg read version %lld%s: the read is not of the "
+                               "policy in force, so nothing was changed: run again", after,
+                               version, version == 0 ? " (none provisioned yet)" : "");
+        }
+    }
+    for (size_t i = 0; rc == FSG_OK && active && version > 0 &&
+                       i < sizeof s_parts / sizeof s_parts[0]; i++) {
+        if (s_parts[i].versioned) {
+            rc = s_walk_hrefs(json_object_get(bundle, s_parts[i].key), pv, true,
+                              s_parts[i].key, err);
         }
     }
     if (rc == FSG_OK) {
-        fsg_log(FSG_LOG_DEBUG, "pce: read the %s policy in %llu requests", pv,
+        json_t *ver = !active ? json_string("draft")
+                              : version > 0 ? json_string(pv) : json_null();
+        if (ver == NULL || json_object_set_new(bundle, FSG_PCE_BUNDLE_VERSION_KEY, ver) != 0) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+        }
+    }
+    if (rc == FSG_OK) {
+        fsg_log(FSG_LOG_DEBUG, "pce: read policy version %s in %llu requests", pv,
                 (unsigned long long)pce->requests);
         *ret_bundle = bundle;
         bundle = NULL;
     }
     json_decref(bundle);
     return rc;
+}
+
+enum fsg_err fsg_pce_bundle_version(const json_t *bundle, const char **ret,
+                                    struct fsg_error *err)
+{
+    const json_t *v = json_object_get(bundle, FSG_PCE_BUNDLE_VERSION_KEY);
+    if (v == NULL || json_is_null(v)) {
+        *ret = NULL;
+        return FSG_OK;
+    }
+    if (!json_is_string(v)) {
+        return fsg_error_set(err, FSG_E_PARSE, "\"%s\": expected a string or null, got %s",
+                             FSG_PCE_BUNDLE_VERSION_KEY, fsg_json_type_name(v));
+    }
+    *ret = json_string_value(v);
+    return FSG_OK;
 }
 
 enum fsg_err fsg_pce_save_bundle(const json_t *bundle, const char *path, struct fsg_error *err)

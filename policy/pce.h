@@ -23,8 +23,13 @@
 /* Waiting for an async collection job longer than this means the PCE is stuck. */
 #define FSG_PCE_DEFAULT_MAX_JOB_WAIT_S 600L
 
+/* The key of the bundle's pinned policy version (a string, or null/absent: not known). */
+#define FSG_PCE_BUNDLE_VERSION_KEY "policy_version"
+
 /* Sleeps ms milliseconds (tests record instead of sleeping). */
 typedef void(fsg_pce_sleep_fn)(uint64_t ms, void *userdata);
+/* The wall clock as Unix epoch milliseconds (tests drive a fake clock). */
+typedef int64_t(fsg_pce_clock_fn)(void *userdata);
 
 struct fsg_pce_options {
     const char *url;        /* "https://pce.example.com:8443" (a trailing "/" or "/api/v2" is ok);
@@ -43,9 +48,12 @@ struct fsg_pce_options {
     long timeout_s;         /* connect and read (no byte for this long) timeout; 0 = 30 */
     unsigned max_retries;   /* 429 retries per request; 0 = FSG_PCE_DEFAULT_MAX_RETRIES */
     long max_job_wait_s;    /* total wait for one async job; 0 = FSG_PCE_DEFAULT_MAX_JOB_WAIT_S */
+    int64_t deadline_ms;    /* Unix epoch ms after which no request is sent and no job waited
+                             * for (FSG_E_CANCELLED); 0 = none. See fsg_pce_set_deadline. */
     size_t max_body_bytes;  /* bound on one response body; 0 = FSG_JSON_MAX_BYTES_DEFAULT */
     fsg_pce_sleep_fn *sleep; /* NULL = nanosleep */
     void *sleep_userdata;    /* borrowed */
+    fsg_pce_clock_fn *clock; /* NULL = CLOCK_REALTIME; gets sleep_userdata */
 };
 
 struct fsg_pce;
@@ -63,14 +71,22 @@ enum fsg_err fsg_pce_new_with_client(const struct fsg_pce_options *opts,
 /* Wipes the credentials and frees everything. NULL ok. */
 void fsg_pce_destroy(struct fsg_pce *pce);
 
+/* Replaces the deadline (Unix epoch ms; 0 = none), e.g. per Lambda invocation for a kept
+ * client. Once it has passed, no request is sent, no retry or async job is waited for: the
+ * call fails with FSG_E_CANCELLED (a read cut short is never returned as complete). */
+void fsg_pce_set_deadline(struct fsg_pce *pce, int64_t deadline_ms);
+
 /* Requests sent so far (each attempt and each job poll counts). */
 uint64_t fsg_pce_request_count(const struct fsg_pce *pce);
 
 /* GET one complete collection. path is org-relative with its query already URL-encoded, e.g.
- * "/workloads?managed=false" or "/sec_policy/active/rule_sets". A truncated sync answer
- * (X-Total-Count above the count returned, or FSG_PCE_DEFAULT_CAP objects) is fetched again
- * as an async job; a job that fails or never finishes is an error. On success the caller
- * owns *ret_array (a JSON array; json_decref); on failure it is untouched. */
+ * "/workloads?managed=false" or "/sec_policy/active/rule_sets". Completeness is verified, never
+ * assumed (ref §3): the sync answer must carry X-Total-Count (an answer without it fails:
+ * nothing says it is whole); when X-Total-Count is above the count returned, the collection is
+ * fetched again as an async job whose datafile must hold exactly X-Total-Count objects. A short
+ * read (FSG_E_REMOTE: "PCE collection rule_sets: got 480 of 500 items (async job ...)"), a job
+ * that fails or does not finish in max_job_wait_s or before the deadline is an error. On
+ * success the caller owns *ret_array (a JSON array; json_decref); on failure it is untouched. */
 enum fsg_err fsg_pce_get_collection(struct fsg_pce *pce, const char *path, json_t **ret_array,
                                     struct fsg_error *err) FSG_MUST_USE;
 
@@ -80,13 +96,29 @@ enum fsg_err fsg_pce_get(struct fsg_pce *pce, const char *href, json_t **ret_val
                          struct fsg_error *err) FSG_MUST_USE;
 
 /* The exported-policy bundle of CONTRACT.md: {"labels", "label_groups", "workloads",
- * "rule_sets", "ip_lists", "services", "virtual_services"}, each array as the PCE returns it,
- * from sec_policy/active (or draft when !active; labels and workloads are not versioned).
- * Virtual services are read with representation=virtual_service_labels_services_and_workloads
- * so they carry bound_workloads. All or nothing: any failed or truncated collection fails the
- * whole fetch and *ret_bundle is untouched. The caller owns *ret_bundle. */
+ * "rule_sets", "ip_lists", "services", "virtual_services", "policy_version"}, each array as the
+ * PCE returns it. Virtual services are read with
+ * representation=virtual_service_labels_services_and_workloads so they carry bound_workloads.
+ * Labels and workloads are not versioned (ref §4).
+ * active: one pinned policy version. The latest provisioned version N is read first
+ * (GET /orgs/O/sec_policy, "Get a list of all provisioned security policy versions", REST API
+ * guide, Provisioning - Public Stable), every versioned collection is read from
+ * sec_policy/N/ (never "active", which a provision may move between two reads), every
+ * sec_policy href in them must carry N, and the latest version is read again at the end: a
+ * provision during the read fails the fetch (FSG_E_CONFLICT). The hrefs are then written as
+ * sec_policy/active/ (what N is while it is the latest; rule descriptions stay stable across
+ * versions) and "policy_version" is "N" (null when the PCE has never provisioned: then
+ * sec_policy/active is read, and a provision during the read still fails).
+ * !active: sec_policy/draft, "policy_version" "draft".
+ * All or nothing: any failed, short or mixed read fails the whole fetch and *ret_bundle is
+ * untouched. The caller owns *ret_bundle. */
 enum fsg_err fsg_pce_fetch_policy(struct fsg_pce *pce, bool active, json_t **ret_bundle,
                                   struct fsg_error *err) FSG_MUST_USE;
+
+/* The pinned version a bundle records: its "policy_version" string; NULL when absent or null.
+ * A value of another type is FSG_E_PARSE. *ret is borrowed from bundle. */
+enum fsg_err fsg_pce_bundle_version(const json_t *bundle, const char **ret,
+                                    struct fsg_error *err) FSG_MUST_USE;
 
 /* Writes a bundle to path (pretty JSON, atomically: a temp file renamed over path). bundle is
  * borrowed. FSG_E_IO naming the path on failure. */

@@ -4,8 +4,10 @@ groups in moto (behind the counting proxy of aws_proxy.py).
 
 Covers: the live policy gives the same desired set as the exported file; apply from a stale
 group; the number of PCE requests does not depend on the number of targets; the PCE failing
-(500s, a body cut mid-read, a truncated collection whose async job fails) changes nothing and
-makes no AWS call at all; the API secret never appears in the output or the logs.
+(500s, a body cut mid-read, a truncated collection whose async job fails, a truncated async
+datafile, an answer without X-Total-Count, a provision during the read) fails plan and apply with
+a clear error, changes nothing and makes no AWS call at all; the API secret never appears in the
+output or the logs.
 """
 import json
 import os
@@ -78,25 +80,43 @@ def run(c, sim, moto, proxy, tmp):
     before = [w.rules(db["sg"]) for db in dbs]
 
     # the PCE failing: nothing changes, AWS is not even asked
+    # (issue 11: a truncated async datafile, an answer without X-Total-Count and a provision
+    # during the read each fail plan and apply with a clear error, the groups unchanged)
     faults = [
-        ("500s", [{"kind": "status", "status": 500, "count": -1}], {}),
+        ("500s", [{"kind": "status", "status": 500, "count": -1}], {}, "HTTP 500"),
         ("a body cut mid-read", [{"kind": "die", "count": -1,
-                                  "path": "sec_policy/active/rule_sets"}], {}),
+                                  "path": "sec_policy/[^/]+/rule_sets"}], {}, "rule_sets"),
         ("a truncated collection whose job fails",
-         [{"kind": "job_fail", "count": -1}], {"cap": 1}),
+         [{"kind": "job_fail", "count": -1}], {"cap": 1}, "failed"),
+        ("a truncated async datafile",
+         [{"kind": "truncate", "count": -1, "path": "/workloads"}], {"cap": 2},
+         "PCE collection workloads: got 2 of 3 items (async job /orgs/1/jobs/"),
+        ("an answer without X-Total-Count",
+         [{"kind": "no_total", "count": -1, "path": "/workloads"}], {},
+         "PCE collection workloads: the answer to GET /orgs/1/workloads has no X-Total-Count"),
+        ("a provision during the read",
+         [{"kind": "provision", "path": "sec_policy/[^/]+/services"}], {},
+         "the PCE provisioned policy version"),
     ]
-    for what, fl, cfgchange in faults:
-        sim.control("POST", "/_sim/faults", {"faults": fl})
-        if cfgchange:
-            sim.control("POST", "/_sim/config", cfgchange)
-        p = flowseg(three, "apply")
-        sim.control("POST", "/_sim/faults", {"faults": []})
-        if cfgchange:
-            sim.control("POST", "/_sim/config", {"cap": 500})
-        c.eq(p.returncode, 1, "pce %s: apply exit 1" % what)
-        c.check("policy" in p.stderr and p.stdout == "", "pce %s: error on stderr, no plan" % what)
-        c.eq(proxy.snapshot(), [], "pce %s: no AWS call at all" % what)
-        c.eq([w.rules(db["sg"]) for db in dbs], before, "pce %s: groups unchanged" % what)
+    for what, fl, cfgchange, needle in faults:
+        for cmd in ("plan", "apply"):
+            sim.control("POST", "/_sim/faults", {"faults": fl})
+            if cfgchange:
+                sim.control("POST", "/_sim/config", cfgchange)
+            p = flowseg(three, cmd)
+            sim.control("POST", "/_sim/faults", {"faults": []})
+            if cfgchange:
+                sim.control("POST", "/_sim/config", {"cap": 500})
+            c.eq(p.returncode, 1, "pce %s: %s exit 1" % (what, cmd))
+            c.check("policy" in p.stderr and p.stdout == "",
+                    "pce %s: %s error on stderr, no plan" % (what, cmd))
+            c.check(needle in p.stderr and "nothing" in p.stderr or needle == "HTTP 500" or
+                    needle == "rule_sets" or needle == "failed",
+                    "pce %s: %s says what failed: %s" % (what, cmd, p.stderr[-600:]))
+            c.check(needle in p.stderr, "pce %s: %s names %r" % (what, cmd, needle))
+            c.eq(proxy.snapshot(), [], "pce %s: %s makes no AWS call at all" % (what, cmd))
+            c.eq([w.rules(db["sg"]) for db in dbs], before,
+                 "pce %s: %s leaves the groups unchanged" % (what, cmd))
 
     # apply for real, three targets: PCE requests as for one
     p = flowseg(three, "apply")

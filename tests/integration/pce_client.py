@@ -88,8 +88,10 @@ def fetch_ok(c, *extra):
 def t_fetch_matches_seed_and_uses_async(c):
     bundle, stats = fetch_ok(c)
     check(sorted(bundle) == sorted(["labels", "label_groups", "workloads", "rule_sets",
-                                    "ip_lists", "services", "virtual_services"]),
+                                    "ip_lists", "services", "virtual_services",
+                                    "policy_version"]),
           "bundle keys %s" % sorted(bundle))
+    check(bundle["policy_version"] == "1", "policy_version %r" % bundle["policy_version"])
     for k in ("labels", "label_groups", "rule_sets", "ip_lists", "services", "virtual_services"):
         check(bundle[k] == c.seed[k], "%s differs from the seed" % k)
     wl = bundle["workloads"]
@@ -106,6 +108,12 @@ def t_fetch_matches_seed_and_uses_async(c):
     check(any(e["path"].startswith("/api/v2/orgs/1/datafiles/") for e in log), "no datafile GET")
     check(all(e["auth"] == "ok" for e in log), "a request without valid auth")
     check(all(e["path"].find("/sec_policy/draft/") < 0 for e in log), "read draft policy")
+    # One pinned version: every versioned collection read from sec_policy/1/, never "active";
+    # the version list read first and last.
+    check(all(e["path"].find("/sec_policy/active/") < 0 for e in log), "read sec_policy/active")
+    check(len([e for e in log if "/sec_policy/1/" in e["path"]]) == 5, "versioned reads")
+    check(log[0]["path"] == "/api/v2/orgs/1/sec_policy" and
+          log[-1]["path"] == "/api/v2/orgs/1/sec_policy", "version list first and last")
     check(stats["sleeps_ms"] == [1000], "job Retry-After not honoured: %s" % stats)
     vs = [e for e in log if "/virtual_services" in e["path"]][0]
     check(vs["query"].get("representation") ==
@@ -180,7 +188,65 @@ def t_429_forever_fails(c):
     rc, out, err, stats = c.tool("--max-retries", "2", "fetch")
     check(rc == 1 and out == "", "must fail with no output (rc %d)" % rc)
     check("FSG_E_THROTTLED" in err and "HTTP 429" in err, err)
-    check(stats["requests"] == 3, "1 + 2 retries, got %s" % stats)
+    check(stats["requests"] == 4, "the version list, then labels 1 + 2 retries, got %s" % stats)
+
+
+def t_truncated_datafile(c):
+    """Issue 11: an async datafile one item short of X-Total-Count fails the whole fetch."""
+    c.faults({"kind": "truncate", "path": "/workloads", "items": 20})
+    rc, out, err, _ = c.tool("fetch")
+    check(rc == 1 and out == "", "a truncated datafile must fail the fetch (rc %d)" % rc)
+    total = len(c.seed["workloads"]) + N_GENERATED
+    want = "PCE collection workloads: got %d of %d items (async job /orgs/1/jobs/" % (
+        total - 20, total)
+    check(want in err and "nothing was changed" in err, err)
+
+
+def t_no_total_count(c):
+    """Issue 11: a sync answer without X-Total-Count is never taken as whole."""
+    c.faults({"kind": "no_total", "path": "/sec_policy/[^/]+/rule_sets"})
+    rc, out, err, _ = c.tool("fetch")
+    check(rc == 1 and out == "", "an answer without X-Total-Count must fail (rc %d)" % rc)
+    check("PCE collection rule_sets" in err and "no X-Total-Count" in err, err)
+
+
+def t_provision_mid_read(c):
+    """Issue 11: a provision between two collection reads fails the fetch; the pinned read
+    itself stays on one version."""
+    c.faults({"kind": "provision", "path": "/sec_policy/[^/]+/ip_lists"})
+    rc, out, err, _ = c.tool("fetch")
+    check(rc == 1 and out == "", "a provision mid-read must fail (rc %d)" % rc)
+    check("provisioned policy version 2 while flowseg read version 1" in err and
+          "FSG_E_CONFLICT" in err, err)
+    log = c.log()
+    check(all("/sec_policy/2/" not in e["path"] for e in log), "read version 2 mid-read")
+    # The next read pins version 2 and passes.
+    bundle, _ = fetch_ok(c)
+    check(bundle["policy_version"] == "2", "second read pinned %r" % bundle["policy_version"])
+
+
+def t_job_never_finishes_deadline(c):
+    """Issue 12: a job that never finishes stops at the deadline, not after max_job_wait."""
+    c.config(job_delay_s=1e9, job_retry_after=1)
+    t0 = time.monotonic()
+    rc, out, err, _ = c.tool("--sleep-scale", "1", "--deadline-in", "2500", "fetch",
+                             timeout_s=30)
+    took = time.monotonic() - t0
+    check(rc == 1 and out == "", "a stuck job must fail (rc %d)" % rc)
+    check("FSG_E_CANCELLED" in err and "deadline" in err and "still running" in err, err)
+    check(took < 6, "took %.1f s for a 2.5 s deadline" % took)
+
+
+def t_echoed_authorization_redacted(c):
+    """Issue 12: a 500 body echoing the Authorization header never shows the Basic token."""
+    import base64
+    token = base64.b64encode(("%s:%s" % (c.sim.api_key, c.sim.api_secret)).encode()).decode()
+    c.faults({"kind": "status", "status": 500, "echo_auth": True, "path": "/labels",
+              "echo_url": "https://%s:%s@pce.example" % (c.sim.api_key, c.sim.api_secret)})
+    rc, out, err, _ = c.tool("fetch")
+    check(rc == 1 and "HTTP 500" in err, err)
+    check(token not in err and c.sim.api_secret not in err, "credential on stderr: %s" % err)
+    check("Basic [redacted]" in err and "https://[redacted]@pce.example" in err, err)
 
 
 def t_job_fails(c):
@@ -191,7 +257,7 @@ def t_job_fails(c):
 
 
 def t_dies_mid_read(c):
-    c.faults({"kind": "die", "path": "/sec_policy/active/rule_sets"})
+    c.faults({"kind": "die", "path": "/sec_policy/[^/]+/rule_sets"})
     rc, out, err, _ = c.tool("fetch")
     check(rc == 1 and out == "", "a cut body must fail the fetch")
     check("FSG_E_NETWORK" in err and "rule_sets" in err, err)
@@ -365,7 +431,9 @@ def t_publish_flows_many(c):
 
 TESTS = [t_fetch_matches_seed_and_uses_async, t_absolute_location_and_slow_job, t_save_policy,
          t_draft_vs_active, t_429_storm_with_retry_after, t_429_storm_without_retry_after,
-         t_429_rate_window, t_429_forever_fails, t_job_fails, t_dies_mid_read,
+         t_429_rate_window, t_429_forever_fails, t_truncated_datafile, t_no_total_count,
+         t_provision_mid_read, t_job_never_finishes_deadline, t_echoed_authorization_redacted,
+         t_job_fails, t_dies_mid_read,
          t_wrong_credentials, t_wrong_org, t_untrusted_certificate, t_406_decoded,
          t_500_with_request_id, t_timeout, t_post_traffic, t_publish_flows,
          t_publish_flows_many]

@@ -49,8 +49,11 @@ PCE API served (all under /api/v2, Basic auth, hrefs returned without /api/v2)
   GET|POST /orgs/N/labels, GET|PUT|DELETE /orgs/N/labels/ID          filters key, value
   GET|POST /orgs/N/workloads, GET|PUT|DELETE /orgs/N/workloads/UUID  filters labels, managed,
        name, hostname, ip_address, enforcement_mode, online; PUT /orgs/N/workloads/bulk_create
-  GET  /orgs/N/sec_policy/{draft|active}/{label_groups|rule_sets|ip_lists|services|virtual_services}[/ID]
-       POST/PUT/DELETE only on draft (active -> 406 not_acceptable_error)
+  GET  /orgs/N/sec_policy/{draft|active|V}/{label_groups|rule_sets|ip_lists|services|virtual_services}[/ID]
+       POST/PUT/DELETE only on draft (active, V -> 406 not_acceptable_error); V = a provisioned
+       policy version number: that version as provisioned, hrefs under sec_policy/V/
+  GET  /orgs/N/sec_policy                   the provisioned versions, newest first (a collection);
+       GET /orgs/N/sec_policy/V one version. A seeded non-empty active policy is version 1.
        rule_sets: filters name, labels; representation=rule_set_services_labels_and_names
        virtual_services: filters name, labels; representation=virtual_service_labels_services_and_workloads
          adds bound_workloads [{href, name, hostname}] from the service bindings
@@ -92,6 +95,15 @@ Control API for tests (no auth, same port, paths start with /_sim)
            "drop"     -> close the connection without any response
            "delay"    -> "seconds": S before answering normally
            "job_fail" -> an async job created by a matching request ends "failed"
+           "truncate" -> the datafile of an async job created by a matching request lacks its
+                         last "items" objects (default 1): a cut export
+           "no_total" -> a matching sync collection answer has no X-Total-Count header
+           "provision"-> everything pending in draft is provisioned (a new policy version, even
+                         with nothing pending) just before the matching request is served; with
+                         "after": N it hits the N+1-th matching request (a provision mid-read)
+           "status" with "echo_auth": true -> a text body that echoes the request's
+                         Authorization header (and "echo_url", if given)
+  A job that never finishes: POST /_sim/config {"job_delay_s": 1e9}.
   GET  /_sim/requests[?since=SEQ]   request log: [{"seq","method","path","query","headers" (no
                                     Authorization),"auth": "ok"|"missing"|"bad","status","body"}]
   DELETE /_sim/requests             clear the log
@@ -186,6 +198,7 @@ class Store:
         self.policy = {"draft": {t: [] for t in VERSIONED}, "active": {t: [] for t in VERSIONED}}
         self.bindings = []
         self.versions = []
+        self.snapshots = {}  # policy version number -> {kind: items, hrefs under sec_policy/N/}
         self.jobs = {}
         self.datafiles = {}
         self.next_id = 1000
@@ -228,6 +241,22 @@ class Store:
                     self.next_id = max(self.next_id, int(href_id(o["href"])) + 1)
                 except ValueError:
                     pass
+        if any(self.policy["active"][t] for t in VERSIONED):
+            # The seeded active policy is what some provision made: version 1.
+            self.new_version("seeded policy", [])
+
+    def new_version(self, message, provisioned):
+        """Records a policy version of the current active tree (kept readable as sec_policy/N)."""
+        version = len(self.versions) + 1
+        pv = {"href": "%s/sec_policy/%d" % (self.prefix(), version), "version": version,
+              "commit_message": message, "workloads_affected": 0,
+              "object_counts": {k: len(self.policy["active"][k]) for k in VERSIONED},
+              "provisioned_hrefs": provisioned, "created_at": now_iso(),
+              "created_by": {"href": "/users/1"}}
+        self.versions.append(pv)
+        self.snapshots[version] = {t: rewrite_pv(self.policy["active"][t], "active", str(version))
+                                   for t in VERSIONED}
+        return pv
 
     def generate_workloads(self, n, label_hrefs=None, start=None):
         if label_hrefs is None:
@@ -376,10 +405,11 @@ def expand_rule_set(rs, store):
     labels = {l["href"]: l for l in store.labels}
     groups = {}
     services = {}
-    for pv in ("draft", "active"):
-        for g in store.policy[pv]["label_groups"]:
+    trees = [store.policy["draft"], store.policy["active"]] + list(store.snapshots.values())
+    for tree in trees:
+        for g in tree["label_groups"]:
             groups[g["href"]] = g
-        for s in store.policy[pv]["services"]:
+        for s in tree["services"]:
             services[s["href"]] = s
     rs = copy.deepcopy(rs)
 
@@ -538,6 +568,8 @@ class Handler(BaseHTTPRequestHandler):
             data = b""
         elif isinstance(body, (bytes, bytearray)):
             data = bytes(body)
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
         else:
             data = json.dumps(body).encode("utf-8")
         self.send_response(status)
@@ -626,6 +658,9 @@ class Handler(BaseHTTPRequestHandler):
             if entry["auth"] != "ok":
                 raise Reply(401, None, {"WWW-Authenticate": 'Basic realm="PCE"'})
             with sim.store.lock:
+                if sim.take_fault(self.command, target, ("provision",)) is not None:
+                    # Someone provisions on the PCE just before this request is served.
+                    self.provision({"update_description": "provisioned by a simulator fault"})
                 f = sim.take_fault(self.command, target, ("429", "status", "die"))
                 rl = sim.rate_limited() if f is None or f["kind"] == "die" else None
             if f is not None and f["kind"] == "429" or rl is not None:
@@ -635,6 +670,12 @@ class Handler(BaseHTTPRequestHandler):
                     h["Retry-After"] = str(spec["retry_after"])
                 raise Reply(429, err_body("too_many_requests_error",
                                           "API rate limit exceeded"), h)
+            if f is not None and f["kind"] == "status" and f.get("echo_auth"):
+                # A broken PCE or proxy echoing the request's headers in its error body.
+                raise Reply(int(f.get("status", 500)),
+                            "Internal error while handling %s %s\nAuthorization: %s\nurl: %s\n"
+                            % (self.command, self.path, self.headers.get("Authorization"),
+                               f.get("echo_url", "")), f.get("headers"))
             if f is not None and f["kind"] == "status":
                 raise Reply(int(f.get("status", 500)),
                             f.get("body", err_body("internal_error",
@@ -685,7 +726,7 @@ class Handler(BaseHTTPRequestHandler):
                 faults = b.get("faults", [])
                 for f in faults:
                     if f.get("kind") not in ("429", "status", "die", "drop", "delay",
-                                             "job_fail"):
+                                             "job_fail", "truncate", "no_total", "provision"):
                         raise Reply(400, {"error": "unknown fault kind %r" % f.get("kind")})
                 sim.faults = faults
                 return 200, {"ok": True}
@@ -765,12 +806,17 @@ class Handler(BaseHTTPRequestHandler):
                 raise Reply(406, err_body("input_validation_error",
                                           "Input validation failed. Details: {max_results must "
                                           "be a non-negative integer}"))
+        if sim.take_fault(self.command, self.path, ("no_total",)) is not None:
+            return 200, matched[:cap], {}
         return 200, matched[:cap], {"X-Total-Count": str(total)}
 
     def start_job(self, result):
         sim, store = self.sim, self.sim.store
         jid = str(uuid.uuid4())
         fail = sim.take_fault(self.command, self.path, ("job_fail",)) is not None
+        cut = sim.take_fault(self.command, self.path, ("truncate",))
+        if cut is not None:
+            result = result[:max(0, len(result) - int(cut.get("items", 1)))]
         job = {"href": "%s/jobs/%s" % (store.prefix(), jid),
                "job_type": ":illumio/async_requests", "description": self.route_path[7:],
                "result": {}, "status": "running", "requested_at": now_iso(),
@@ -868,18 +914,20 @@ class Handler(BaseHTTPRequestHandler):
             if m == "POST":
                 return self.provision()
             if m == "GET":
-                return 200, store.versions, {"X-Total-Count": str(len(store.versions))}
+                # "Get a list of all provisioned security policy versions" (newest first).
+                return self.collection("sec_policy", list(reversed(store.versions)))
             raise Reply(405, None)
         pv = parts[1]
         if pv not in ("draft", "active"):
-            if pv.isdigit():
-                raise Reply(404, err_body("not_found", "Policy version %s not kept by the "
-                                          "simulator" % pv))
-            raise Reply(404, err_body("not_found", "Not Found"))
+            if not pv.isdigit() or int(pv) not in store.snapshots:
+                raise Reply(404, err_body("not_found", "Not Found"))
+            if len(parts) == 2 and m == "GET":
+                return 200, store.versions[int(pv) - 1], {}
         if len(parts) < 3 or parts[2] not in VERSIONED:
             raise Reply(404, err_body("not_found", "Not Found"))
         kind = parts[2]
-        items = store.policy[pv][kind]
+        tree = store.policy[pv] if pv in ("draft", "active") else store.snapshots[int(pv)]
+        items = tree[kind]
         base = "%s/sec_policy/%s/%s" % (store.prefix(), pv, kind)
         rep = self.query.get("representation")
         render = None
@@ -925,9 +973,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.crud(parts, rules, "sec_rules", rs_href + "/sec_rules", int_ids=True,
                          on_create=on_create, writable=pv == "draft")
 
-    def provision(self):
+    def provision(self, body=None):
         store = self.sim.store
-        body = self.json_body() or {}
+        body = (self.json_body() or {}) if body is None else body
         subset = body.get("change_subset")
         wanted = None
         if subset is not None:
@@ -965,14 +1013,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise Reply(406, err_body("not_acceptable_error",
                                           "Not Acceptable. One or more specified objects either "
                                           "don't exist, or do not have a draft version."))
-        version = len(store.versions) + 1
-        pv = {"href": "%s/sec_policy/%d" % (store.prefix(), version), "version": version,
-              "commit_message": body.get("update_description"), "workloads_affected": 0,
-              "object_counts": {k: len(store.policy["active"][k]) for k in VERSIONED},
-              "provisioned_hrefs": provisioned, "created_at": now_iso(),
-              "created_by": {"href": "/users/1"}}
-        store.versions.append(pv)
-        return 201, pv, {}
+        return 201, store.new_version(body.get("update_description"), provisioned), {}
 
     def service_bindings(self, parts):
         store, m = self.sim.store, self.command

@@ -2,13 +2,16 @@
  *
  *   pce_tool --url URL [--org N] [--ca FILE] [--key-env NAME] [--secret-env NAME] [--timeout S]
  *            [--max-retries N] [--max-job-wait S] [--sleep-scale F] [--draft] [--save FILE]
+ *            [--deadline-in MS]
  *            fetch | collection PATH | get HREF | post-traffic CSVFILE
  *
  * fetch prints the policy bundle (JSON) on stdout; collection/get print what they read;
  * post-traffic prints {"received": N, "failed": M}. Credentials come from the environment
  * (default PCE_API_KEY / PCE_API_SECRET). Every sleep the client asks for is recorded and slept
  * for ms * sleep-scale (default 0.05) so tests stay fast; the last stderr line is
- * {"sleeps_ms": [...], "requests": N}. Errors: one line on stderr, exit 1. */
+ * {"sleeps_ms": [...], "requests": N}. --deadline-in MS sets the client's deadline MS
+ * milliseconds of real time from now (the sleeps are scaled, the clock is not). Errors: one
+ * line on stderr, exit 1. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +47,7 @@ static int s_usage(void)
 {
     fprintf(stderr, "usage: pce_tool --url URL [--org N] [--ca FILE] [--key-env NAME] "
                     "[--secret-env NAME] [--timeout S] [--max-retries N] [--max-job-wait S] "
-                    "[--sleep-scale F] [--draft] [--save FILE] "
+                    "[--sleep-scale F] [--draft] [--save FILE] [--deadline-in MS] "
                     "fetch|collection PATH|get HREF|post-traffic CSVFILE\n");
     return 2;
 }
@@ -151,6 +154,10 @@ int main(int argc, char **argv)
             sleeps.scale = atof(v);
         } else if (strcmp(a, "--save") == 0) {
             save = v;
+        } else if (strcmp(a, "--deadline-in") == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            o.deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + atol(v);
         } else {
             return s_usage();
         }

@@ -42,6 +42,7 @@ struct s_script {
     size_t n_seen;
     uint64_t sleeps[S_MAX_STEPS];
     size_t n_sleeps;
+    int64_t now_ms; /* the fake wall clock: starts at 0 (tests set it), sleeps advance it */
 };
 
 static void s_copy(char *dst, size_t size, const char *src)
@@ -122,13 +123,19 @@ static void s_sleep(uint64_t ms, void *userdata)
     if (s->n_sleeps < S_MAX_STEPS) {
         s->sleeps[s->n_sleeps++] = ms;
     }
+    s->now_ms += (int64_t)ms;
+}
+
+static int64_t s_clock(void *userdata)
+{
+    return ((struct s_script *)userdata)->now_ms;
 }
 
 static struct fsg_pce_options s_opts(struct s_script *s)
 {
     return (struct fsg_pce_options){ .url = "https://pce.test:8443/", .org_id = 1,
                                      .api_key = S_KEY, .api_secret = S_SECRET, .sleep = s_sleep,
-                                     .sleep_userdata = s };
+                                     .sleep_userdata = s, .clock = s_clock };
 }
 
 static enum fsg_err s_new_with(struct s_script *s, const struct fsg_pce_options *o,
@@ -191,7 +198,7 @@ static int s_sync_collection(void)
     return 0;
 }
 
-/* The paging decision: 499 of 499 is complete; 2 of 5 and exactly 500 (no count) are not. */
+/* The paging decision: 499 of 499 is complete; 2 of 5 and 500 of 777 are not. */
 static int s_paging_decision(void)
 {
     static const struct s_step complete[] = { { 200, "X-Total-Count: 499", NULL, 499 } };
@@ -235,10 +242,9 @@ static int s_paging_decision(void)
     json_decref(arr);
     fsg_pce_destroy(pce);
 
-    /* Exactly 500 objects and no X-Total-Count; absolute Location; no Retry-After anywhere:
-     * first poll after 1 s, then x1.5. */
+    /* Absolute Location; no Retry-After anywhere: first poll after 1 s, then x1.5. */
     static const struct s_step by_cap[] = {
-        { 200, NULL, NULL, 500 },
+        { 200, "X-Total-Count: 777", NULL, 500 },
         { 202, "Location: https://pce.test:8443/api/v2/orgs/1/jobs/j2", NULL, 0 },
         { 200, NULL, "{\"status\":\"running\"}", 0 },
         { 200, NULL, "{\"status\":\"running\"}", 0 },
@@ -254,6 +260,155 @@ static int s_paging_decision(void)
             s3.sleeps[2] == 2250);
     json_decref(arr);
     fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* Issue 11: a collection is verified whole, never assumed. A datafile shorter (or longer) than
+ * the first answer's X-Total-Count, a sync answer without X-Total-Count (even of exactly 500),
+ * or one with more items than its count all fail, naming the collection. */
+static int s_short_reads_fail(void)
+{
+    static const struct s_step short_df[] = {
+        { 200, "X-Total-Count: 500", NULL, 499 },
+        { 202, "Location: /orgs/1/jobs/j9\nRetry-After: 1", NULL, 0 },
+        { 200, NULL, "{\"status\":\"done\",\"result\":{\"href\":\"/orgs/1/datafiles/d9\"}}", 0 },
+        { 200, "X-Request-Id: df-9", NULL, 480 },
+    };
+    struct s_script s = S_SCRIPT(short_df);
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new(&s, &pce));
+    T_ERR(FSG_E_REMOTE, fsg_pce_get_collection(pce, "/orgs/1/sec_policy/7/rule_sets", &arr,
+                                               &err));
+    T_CHECK(strstr(err.msg, "PCE collection rule_sets: got 480 of 500 items (async job "
+                            "/orgs/1/jobs/j9") != NULL);
+    T_CHECK(strstr(err.msg, "nothing was changed") != NULL);
+    T_STR_EQ(err.request_id, "df-9");
+    T_CHECK(arr == NULL);
+    fsg_pce_destroy(pce);
+
+    static const struct s_step long_df[] = {
+        { 200, "X-Total-Count: 600", NULL, 500 },
+        { 202, "Location: /orgs/1/jobs/j8\nRetry-After: 1", NULL, 0 },
+        { 200, NULL, "{\"status\":\"done\",\"result\":{\"href\":\"/orgs/1/datafiles/d8\"}}", 0 },
+        { 200, NULL, NULL, 601 },
+    };
+    struct s_script s1 = S_SCRIPT(long_df);
+    T_OK(s_new(&s1, &pce));
+    T_ERR(FSG_E_REMOTE, fsg_pce_get_collection(pce, "/workloads?managed=false", &arr, &err));
+    T_CHECK(strstr(err.msg, "PCE collection workloads: got 601 of 600 items") != NULL);
+    fsg_pce_destroy(pce);
+
+    struct {
+        struct s_step step;
+        const char *needle;
+    } cases[] = {
+        { { 200, NULL, NULL, 500 }, "PCE collection workloads: the answer to GET /orgs/1/workloads "
+                                    "has no X-Total-Count header" },
+        { { 200, NULL, NULL, 3 }, "no X-Total-Count header" },
+        { { 200, NULL, "[]", 0 }, "no X-Total-Count header" },
+        { { 200, "X-Total-Count: 2", NULL, 3 }, "returned 3 items but X-Total-Count says 2" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct s_script sc = { .steps = &cases[i].step, .n = 1 };
+        T_OK(s_new(&sc, &pce));
+        T_ERR(FSG_E_REMOTE, fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, &err));
+        T_CHECK(strstr(err.msg, cases[i].needle) != NULL);
+        T_CHECK(sc.n_seen == 1); /* no async detour: nothing to verify it against */
+        T_CHECK(arr == NULL);
+        fsg_pce_destroy(pce);
+    }
+    return 0;
+}
+
+/* Issue 12: the async wait is bounded by the run's deadline, not only by max_job_wait_s. */
+static int s_deadline_bounds_job_wait(void)
+{
+    static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 900", NULL, 500 },
+        { 202, "Location: /orgs/1/jobs/jd\nRetry-After: 2", NULL, 0 },
+        { 200, "Retry-After: 2", "{\"status\":\"running\"}", 0 },
+        { 200, "Retry-After: 2", "{\"status\":\"running\"}", 0 },
+        { 200, "Retry-After: 2", "{\"status\":\"running\"}", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    s.now_ms = 1000000;
+    struct fsg_pce_options o = s_opts(&s);
+    o.deadline_ms = 1000000 + 5000; /* 5 s: two 2 s waits fit, the third does not */
+    struct fsg_pce *pce = NULL;
+    json_t *arr = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new_with(&s, &o, &pce, NULL));
+    T_ERR(FSG_E_CANCELLED, fsg_pce_get_collection(pce, "/orgs/1/workloads", &arr, &err));
+    T_CHECK(strstr(err.msg, "still running") != NULL && strstr(err.msg, "deadline") != NULL);
+    T_CHECK(s.n_sleeps == 2 && s.n_seen == 4);
+    T_CHECK(s.now_ms <= o.deadline_ms);
+    T_CHECK(arr == NULL);
+
+    /* Once the deadline has passed, nothing is sent at all. */
+    size_t seen = s.n_seen;
+    s.now_ms = o.deadline_ms + 1;
+    T_ERR(FSG_E_CANCELLED, fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, &err));
+    T_CHECK(strstr(err.msg, "not sent") != NULL);
+    T_CHECK(s.n_seen == seen);
+    /* A new deadline (the next Lambda invocation) lets it work again; 0 = none. */
+    fsg_pce_set_deadline(pce, 0);
+    T_ERR(FSG_E_PARSE, fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, &err));
+    T_CHECK(s.n_seen == seen + 1);
+    fsg_pce_destroy(pce);
+
+    /* A 429 whose retry would pass the deadline stops. */
+    static const struct s_step rl[] = { { 429, "Retry-After: 10", NULL, 0 } };
+    struct s_script s2 = S_SCRIPT(rl);
+    o = s_opts(&s2);
+    o.deadline_ms = 3000;
+    T_OK(s_new_with(&s2, &o, &pce, NULL));
+    T_ERR(FSG_E_CANCELLED, fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, &err));
+    T_CHECK(strstr(err.msg, "HTTP 429") != NULL && s2.n_sleeps == 0);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* Issue 12: server text that echoes credentials is redacted before it reaches a message, and
+ * user:password@ in the url is refused without printing it. */
+static int s_redaction(void)
+{
+    static const struct s_step steps[] = {
+        { 500, NULL, "{\"request\":{\"headers\":{\"Authorization\":"
+                     "\"Basic YXBpXzFhMmIzYzRkNWU2ZjdnOlN1cDNyUzNjcmV0IQ==\"}}}", 0 },
+        { 500, NULL, "[{\"token\":\"internal_error\",\"message\":\"bad auth "
+                     "api_1a2b3c4d5e6f7g:Sup3rS3cret! via https://u:Sup3rS3cret!@x/\"}]", 0 },
+        { 502, "Retry-After: 0", "Authorization: Bearer abcdefghijklmnopqrstuvwxyz", 0 },
+        { 500, NULL, "Authorization: Bearer abcdefghijklmnopqrstuvwxyz", 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce_options o = s_opts(&s);
+    o.max_retries = 1;
+    struct fsg_pce *pce = NULL;
+    json_t *v = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new_with(&s, &o, &pce, NULL));
+    T_ERR(FSG_E_REMOTE, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
+    T_CHECK(s_no_secret(&err));
+    T_CHECK(strstr(err.msg, "Basic [redacted]") != NULL);
+    T_ERR(FSG_E_REMOTE, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
+    T_CHECK(s_no_secret(&err));
+    T_CHECK(strstr(err.msg, "api_1a2b3c4d5e6f7g:[redacted]") != NULL);
+    T_CHECK(strstr(err.msg, "https://[redacted]@x/") != NULL);
+    T_ERR(FSG_E_REMOTE, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
+    T_CHECK(strstr(err.msg, "abcdefghijkl") == NULL && strstr(err.msg, "Bearer [redacted]"));
+    fsg_pce_destroy(pce);
+
+    o = s_opts(&s);
+    o.url = "https://api_x:Sup3rS3cret!@pce.test:8443";
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    T_CHECK(strstr(err.msg, "user:password@") != NULL);
+    T_CHECK(strstr(err.msg, "https://[redacted]@pce.test:8443") != NULL);
+    T_CHECK(strstr(err.msg, "Sup3rS3cret!") == NULL && strstr(err.msg, "api_x") == NULL);
+    o.url = "http://u:Sup3rS3cret!@pce.test:8443";
+    T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
+    T_CHECK(strstr(err.msg, "Sup3rS3cret!") == NULL);
     return 0;
 }
 
@@ -304,6 +459,8 @@ static int s_async_job_times_out(void)
     return 0;
 }
 
+#define S_TC600 "X-Total-Count: 600"
+
 /* Async answers that cannot be followed. */
 static int s_async_bad_answers(void)
 {
@@ -312,12 +469,12 @@ static int s_async_bad_answers(void)
         enum fsg_err code;
         const char *needle;
     } cases[] = {
-        { { { 200, NULL, NULL, 500 }, { 202, NULL, NULL, 0 } }, FSG_E_PARSE, "without a Location" },
-        { { { 200, NULL, NULL, 500 }, { 200, NULL, NULL, 500 } }, FSG_E_REMOTE, "expected 202" },
-        { { { 200, NULL, NULL, 500 },
+        { { { 200, S_TC600, NULL, 500 }, { 202, NULL, NULL, 0 } }, FSG_E_PARSE, "without a Location" },
+        { { { 200, S_TC600, NULL, 500 }, { 200, NULL, NULL, 500 } }, FSG_E_REMOTE, "expected 202" },
+        { { { 200, S_TC600, NULL, 500 },
             { 202, "Location: https://evil.test/api/v2/orgs/1/jobs/x", NULL, 0 } },
           FSG_E_REMOTE, "refusing to send credentials" },
-        { { { 200, NULL, NULL, 500 }, { 202, "Location: /orgs/1/jobs/j\nRetry-After: 0", NULL, 0 },
+        { { { 200, S_TC600, NULL, 500 }, { 202, "Location: /orgs/1/jobs/j\nRetry-After: 0", NULL, 0 },
             { 200, NULL, "{\"status\":\"done\",\"result\":{}}", 0 } },
           FSG_E_PARSE, "no result href" },
     };
@@ -573,50 +730,161 @@ static int s_bad_collections(void)
     return 0;
 }
 
+#define S_VERSIONS_7 "[{\"href\":\"/orgs/1/sec_policy/7\",\"version\":7}," \
+                     "{\"href\":\"/orgs/1/sec_policy/6\",\"version\":6}]"
+#define S_VERSIONS_8 "[{\"href\":\"/orgs/1/sec_policy/8\",\"version\":8}," \
+                     "{\"href\":\"/orgs/1/sec_policy/7\",\"version\":7}]"
+#define S_RULE_SET_7 "[{\"href\":\"/orgs/1/sec_policy/7/rule_sets/24\",\"rules\":[{\"href\":" \
+                     "\"/orgs/1/sec_policy/7/rule_sets/24/sec_rules/41\",\"consumers\":[{" \
+                     "\"ip_list\":{\"href\":\"/orgs/1/sec_policy/7/ip_lists/3\"}}]}]}]"
+
+/* Issue 11: one pinned version. The latest provisioned version is read first, every versioned
+ * collection from sec_policy/7/, the version list again at the end; the bundle's hrefs read
+ * sec_policy/active/ and "policy_version" is "7". */
 static int s_fetch_policy(void)
 {
     static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 2", S_VERSIONS_7, 0 },
         { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
-        { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", S_RULE_SET_7, 0 },
         { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
         { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 2", S_VERSIONS_7, 0 },
     };
     static const char *const urls[] = {
+        S_BASE "/orgs/1/sec_policy",
         S_BASE "/orgs/1/labels",
-        S_BASE "/orgs/1/sec_policy/active/label_groups",
+        S_BASE "/orgs/1/sec_policy/7/label_groups",
         S_BASE "/orgs/1/workloads",
-        S_BASE "/orgs/1/sec_policy/active/rule_sets",
-        S_BASE "/orgs/1/sec_policy/active/ip_lists",
-        S_BASE "/orgs/1/sec_policy/active/services",
-        S_BASE "/orgs/1/sec_policy/active/virtual_services"
+        S_BASE "/orgs/1/sec_policy/7/rule_sets",
+        S_BASE "/orgs/1/sec_policy/7/ip_lists",
+        S_BASE "/orgs/1/sec_policy/7/services",
+        S_BASE "/orgs/1/sec_policy/7/virtual_services"
                "?representation=virtual_service_labels_services_and_workloads",
+        S_BASE "/orgs/1/sec_policy",
     };
     struct s_script s = S_SCRIPT(steps);
     struct fsg_pce *pce = NULL;
     json_t *bundle = NULL;
     T_OK(s_new(&s, &pce));
     T_OK(fsg_pce_fetch_policy(pce, true, &bundle, NULL));
-    T_CHECK(json_object_size(bundle) == 7);
+    T_CHECK(s.n_seen == 9);
+    T_CHECK(json_object_size(bundle) == 8);
     T_CHECK(json_array_size(json_object_get(bundle, "workloads")) == 3);
     T_CHECK(json_array_size(json_object_get(bundle, "labels")) == 2);
     static const char *const keys[] = { "labels", "label_groups", "workloads", "rule_sets",
                                         "ip_lists", "services", "virtual_services" };
     for (size_t i = 0; i < 7; i++) {
         T_CHECK(json_is_array(json_object_get(bundle, keys[i])));
+    }
+    for (size_t i = 0; i < 9; i++) {
         T_STR_EQ(s.seen[i].url, urls[i]);
     }
+    const char *ver = NULL;
+    T_OK(fsg_pce_bundle_version(bundle, &ver, NULL));
+    T_STR_EQ(ver, "7");
+    json_t *rs = json_array_get(json_object_get(bundle, "rule_sets"), 0);
+    T_STR_EQ(json_string_value(json_object_get(rs, "href")),
+             "/orgs/1/sec_policy/active/rule_sets/24");
+    json_t *rule = json_array_get(json_object_get(rs, "rules"), 0);
+    T_STR_EQ(json_string_value(json_object_get(rule, "href")),
+             "/orgs/1/sec_policy/active/rule_sets/24/sec_rules/41");
+    T_STR_EQ(json_string_value(json_object_get(json_object_get(json_array_get(
+                 json_object_get(rule, "consumers"), 0), "ip_list"), "href")),
+             "/orgs/1/sec_policy/active/ip_lists/3");
     json_decref(bundle);
     fsg_pce_destroy(pce);
 
-    /* Draft reads the draft tree; labels and workloads are not versioned. */
-    struct s_script s2 = S_SCRIPT(steps);
+    /* Draft reads the draft tree, no version list; labels and workloads are not versioned. */
+    static const struct s_step draft[] = {
+        { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 },
+    };
+    struct s_script s2 = S_SCRIPT(draft);
     bundle = NULL;
     T_OK(s_new(&s2, &pce));
     T_OK(fsg_pce_fetch_policy(pce, false, &bundle, NULL));
     T_STR_EQ(s2.seen[0].url, S_BASE "/orgs/1/labels");
     T_STR_EQ(s2.seen[3].url, S_BASE "/orgs/1/sec_policy/draft/rule_sets");
+    T_OK(fsg_pce_bundle_version(bundle, &ver, NULL));
+    T_STR_EQ(ver, "draft");
     json_decref(bundle);
     fsg_pce_destroy(pce);
+
+    /* A PCE that never provisioned: sec_policy/active, version null. */
+    static const struct s_step none[] = {
+        { 200, "X-Total-Count: 0", "[]", 0 },
+        { 200, "X-Total-Count: 0", "[]", 0 }, { 200, "X-Total-Count: 0", "[]", 0 },
+        { 200, "X-Total-Count: 0", "[]", 0 }, { 200, "X-Total-Count: 0", "[]", 0 },
+        { 200, "X-Total-Count: 0", "[]", 0 }, { 200, "X-Total-Count: 0", "[]", 0 },
+        { 200, "X-Total-Count: 0", "[]", 0 }, { 200, "X-Total-Count: 0", "[]", 0 },
+    };
+    struct s_script s3 = S_SCRIPT(none);
+    T_OK(s_new(&s3, &pce));
+    T_OK(fsg_pce_fetch_policy(pce, true, &bundle, NULL));
+    T_STR_EQ(s3.seen[4].url, S_BASE "/orgs/1/sec_policy/active/rule_sets");
+    T_OK(fsg_pce_bundle_version(bundle, &ver, NULL));
+    T_CHECK(ver == NULL && json_is_null(json_object_get(bundle, "policy_version")));
+    json_decref(bundle);
+    fsg_pce_destroy(pce);
+    return 0;
+}
+
+/* Issue 11: a provision during the read, or an answer of another version, fails the fetch. */
+static int s_fetch_policy_mixed(void)
+{
+    static const struct s_step provisioned[] = {
+        { 200, "X-Total-Count: 2", S_VERSIONS_7, 0 },
+        { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", S_RULE_SET_7, 0 },
+        { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 2", S_VERSIONS_8, 0 },
+    };
+    struct s_script s = S_SCRIPT(provisioned);
+    struct fsg_pce *pce = NULL;
+    json_t *sentinel = json_object();
+    json_t *bundle = sentinel;
+    struct fsg_error err = { 0 };
+    T_OK(s_new(&s, &pce));
+    T_ERR(FSG_E_CONFLICT, fsg_pce_fetch_policy(pce, true, &bundle, &err));
+    T_CHECK(strstr(err.msg, "provisioned policy version 8 while flowseg read version 7") != NULL);
+    T_CHECK(strstr(err.msg, "nothing was changed") != NULL);
+    T_CHECK(bundle == sentinel);
+    fsg_pce_destroy(pce);
+
+    /* A PCE (or proxy) that answers another version than the one asked for. */
+    static const struct s_step other[] = {
+        { 200, "X-Total-Count: 2", S_VERSIONS_8, 0 },
+        { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", S_RULE_SET_7, 0 },
+    };
+    struct s_script s2 = S_SCRIPT(other);
+    T_OK(s_new(&s2, &pce));
+    T_ERR(FSG_E_CONFLICT, fsg_pce_fetch_policy(pce, true, &bundle, &err));
+    T_CHECK(strstr(err.msg, "reading policy version 8 rule_sets from the PCE: ") == err.msg);
+    T_CHECK(strstr(err.msg, "mixes policy versions") != NULL);
+    T_CHECK(bundle == sentinel);
+    T_CHECK(s2.n_seen == 5);
+    fsg_pce_destroy(pce);
+
+    /* A version list entry without a version. */
+    static const struct s_step junk[] = { { 200, "X-Total-Count: 1", "[{\"href\":\"x\"}]", 0 } };
+    struct s_script s3 = S_SCRIPT(junk);
+    T_OK(s_new(&s3, &pce));
+    T_ERR(FSG_E_PARSE, fsg_pce_fetch_policy(pce, true, &bundle, &err));
+    T_CHECK(strstr(err.msg, "latest policy version") != NULL);
+    fsg_pce_destroy(pce);
+
+    /* The bundle's version: a string, null/absent, or an error. */
+    const char *ver = "x";
+    T_OK(fsg_pce_bundle_version(sentinel, &ver, NULL));
+    T_CHECK(ver == NULL);
+    json_object_set_new(sentinel, "policy_version", json_integer(3));
+    T_ERR(FSG_E_PARSE, fsg_pce_bundle_version(sentinel, &ver, &err));
+    json_decref(sentinel);
     return 0;
 }
 
@@ -624,6 +892,7 @@ static int s_fetch_policy(void)
 static int s_fetch_policy_all_or_nothing(void)
 {
     static const struct s_step steps[] = {
+        { 200, "X-Total-Count: 2", S_VERSIONS_7, 0 },
         { 200, "X-Total-Count: 2", NULL, 2 },
         { 200, "X-Total-Count: 1", NULL, 1 },
         { 200, "X-Total-Count: 600", NULL, 500 },
@@ -639,10 +908,11 @@ static int s_fetch_policy_all_or_nothing(void)
     T_ERR(FSG_E_REMOTE, fsg_pce_fetch_policy(pce, true, &bundle, &err));
     T_CHECK(bundle == sentinel);
     T_CHECK(strncmp(err.msg, "reading workloads from the PCE: ", 32) == 0);
-    T_CHECK(s.n_seen == 5);
+    T_CHECK(s.n_seen == 6);
     fsg_pce_destroy(pce);
 
     static const struct s_step cut[] = {
+        { 200, "X-Total-Count: 2", S_VERSIONS_7, 0 },
         { 200, "X-Total-Count: 2", NULL, 2 },
         { 0, NULL, NULL, 0 },
     };
@@ -650,7 +920,7 @@ static int s_fetch_policy_all_or_nothing(void)
     T_OK(s_new(&s2, &pce));
     T_ERR(FSG_E_NETWORK, fsg_pce_fetch_policy(pce, true, &bundle, &err));
     T_CHECK(bundle == sentinel);
-    T_CHECK(strstr(err.msg, "reading active label_groups from the PCE: ") == err.msg);
+    T_CHECK(strstr(err.msg, "reading policy version 7 label_groups from the PCE: ") == err.msg);
     fsg_pce_destroy(pce);
     json_decref(sentinel);
     return 0;
@@ -737,6 +1007,9 @@ int main(int argc, char **argv)
         { "async_job_fails", s_async_job_fails },
         { "async_job_times_out", s_async_job_times_out },
         { "async_bad_answers", s_async_bad_answers },
+        { "short_reads_fail", s_short_reads_fail },
+        { "deadline_bounds_job_wait", s_deadline_bounds_job_wait },
+        { "redaction", s_redaction },
         { "rate_limit_honoured", s_rate_limit_honoured },
         { "rate_limit_storm_fails", s_rate_limit_storm_fails },
         { "server_errors", s_server_errors },
@@ -745,6 +1018,7 @@ int main(int argc, char **argv)
         { "credentials_and_url", s_credentials_and_url },
         { "bad_collections", s_bad_collections },
         { "fetch_policy", s_fetch_policy },
+        { "fetch_policy_mixed", s_fetch_policy_mixed },
         { "fetch_policy_all_or_nothing", s_fetch_policy_all_or_nothing },
         { "post_traffic", s_post_traffic },
         { "save_bundle", s_save_bundle },
