@@ -300,7 +300,8 @@ static enum fsg_err s_dispatch(struct s_state *st, struct fsg_lambda_work *w,
 }
 
 /* {"request_id", "kind", "origin", "dry_run", "objects", "filtered", "targets", "deferred",
- *  "partial", "warnings", "ignored", "policy", "nlb"?, "elapsed_ms", "remaining_ms"}. */
+ *  "partial", "warnings", "ignored", "policy", "policy_version", "nlb"?, "elapsed_ms",
+ *  "remaining_ms"}. */
 static enum fsg_err s_summary(const struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
                               int64_t start_ms, struct fsg_buf *out_json, struct fsg_error *err)
 {
@@ -317,6 +318,11 @@ static enum fsg_err s_summary(const struct fsg_lambda_work *w, const struct fsg_
                           (json_int_t)(now - start_ms), "remaining_ms",
                           left == INT64_MAX ? json_null() : json_integer(left));
     enum fsg_err rc = s != NULL ? FSG_OK : FSG_E_NOMEM;
+    const char *pver = w->policy != NULL ? w->st->policy_version : NULL;
+    if (rc == FSG_OK && json_object_set_new(s, "policy_version", pver != NULL ? json_string(pver)
+                                                                              : json_null()) != 0) {
+        rc = FSG_E_NOMEM;
+    }
     if (rc == FSG_OK && w->nlb != NULL && json_object_set(s, "nlb", w->nlb) != 0) {
         rc = FSG_E_NOMEM;
     }

@@ -230,7 +230,8 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
         return s_bad(err, "pce", "must be an object");
     }
     static const char *const keys[] = { "url", "org_id", "key_env", "secret_env", "key_file",
-                                        "secret_file", "ca_file", "timeout_s", NULL };
+                                        "secret_file", "ca_file", "timeout_s", "async_wait_s",
+                                        NULL };
     S_TRY(s_check_keys(v, "pce", keys, err));
     S_TRY(s_str(v, "url", "pce", &p->url, err));
     S_TRY(s_int(v, "org_id", "pce", 1, &p->org_id, err));
@@ -240,6 +241,7 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
     S_TRY(s_str(v, "secret_file", "pce", &p->secret_file, err));
     S_TRY(s_str(v, "ca_file", "pce", &p->ca_file, err));
     S_TRY(s_int(v, "timeout_s", "pce", 1, &p->timeout_s, err));
+    S_TRY(s_int(v, "async_wait_s", "pce", 1, &p->async_wait_s, err));
     if (json_object_get(v, "key") != NULL || json_object_get(v, "secret") != NULL) {
         return s_bad(err, "pce", "secrets never go in the config: use key_env/secret_env");
     }
@@ -315,6 +317,7 @@ static enum fsg_err s_defaults(struct fsg_config *c)
 {
     c->pce.org_id = 1;
     c->pce.timeout_s = 30;
+    c->pce.async_wait_s = 600;
     c->pce.key_env = fsg_strdup("PCE_API_KEY");
     c->pce.secret_env = fsg_strdup("PCE_API_SECRET");
     c->guards = (struct fsg_config_guards){ .max_removals = 10, .max_rules = 60 };

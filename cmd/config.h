@@ -51,6 +51,7 @@ struct fsg_config_pce {
     char *secret_file;
     char *ca_file;
     long timeout_s;          /* default 30 */
+    long async_wait_s;       /* total wait for one async collection job; default 600 */
 };
 
 struct fsg_config_nlb {

@@ -97,11 +97,25 @@ enum fsg_err fsg_lambda_reconcile(struct fsg_lambda_work *w, struct fsg_recon *r
         }
         return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory");
     }
-    enum fsg_err rc = fsg_lambda_state_policy(w->st, &w->policy, err);
+    /* The PCE read (an async job may never finish) ends where targets stop being started, so
+     * the invocation still answers in time (issue 12). */
+    int64_t pce_deadline = w->inv->deadline_ms > 0 ? w->inv->deadline_ms - w->margin_ms / 2 : 0;
+    enum fsg_err rc = fsg_lambda_state_policy(w->st, pce_deadline, &w->policy, err);
+    if (rc == FSG_E_CANCELLED) {
+        /* Cut by the deadline: a partial result that changes nothing; the targets are listed
+         * as deferred (the next event or the scheduled reconcile does them). */
+        rc = fsg_lambda_work_warn(w, "policy not read before the invocation's deadline: "
+                                  "%s", err->msg);
+        for (size_t i = 0; rc == FSG_OK && i < run->n_targets; i++) {
+            rc = s_defer_target(w, run->targets[i].config->name);
+        }
+        return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory");
+    }
     if (rc != FSG_OK) {
         return rc;
     }
     run->model = w->st->model;
+    run->policy_version = w->st->policy_version;
     struct fsg_recon_options o = { .cmd = "lambda" };
     rc = fsg_recon_plan_targets(&o, run, err);
     if (rc != FSG_OK) {

@@ -47,6 +47,7 @@ struct fsg_lambda_state {
     struct fsg_aws_client *elbv2;
     struct fsg_pce *pce;             /* kept: its connection and credentials */
     struct fsg_policy_model *model;  /* the policy (with policy_ttl_s > 0, reused for so long) */
+    char *policy_version;            /* owned: the PCE policy version of model, NULL = none */
     int64_t policy_at_ms;            /* CLOCK_MONOTONIC ms when the policy was read */
     unsigned long policy_fetches;    /* how many times the policy was read from the PCE */
 };
@@ -77,9 +78,11 @@ enum fsg_err fsg_lambda_state_aws(struct fsg_lambda_state *st,
                                   struct fsg_error *err) FSG_MUST_USE;
 
 /* The policy model in st->model: the cached one while policy_ttl_s has not passed, else read
- * from the PCE (the client is made once). *ret_source is "cached" or "fetched". All or nothing:
- * on failure st keeps no policy. */
-enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **ret_source,
+ * from the PCE (the client is made once) with its requests and async waits bounded by
+ * deadline_ms (Unix epoch ms, 0 = none; past it: FSG_E_CANCELLED). *ret_source is "cached" or
+ * "fetched". All or nothing: on failure st keeps no policy. */
+enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, int64_t deadline_ms,
+                                     const char **ret_source,
                                      struct fsg_error *err) FSG_MUST_USE;
 
 void fsg_lambda_state_clean_up(struct fsg_lambda_state *st);

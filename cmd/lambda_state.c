@@ -9,6 +9,7 @@
 #include "lib/aws/creds.h"
 #include "lib/http/http.h"
 #include "lib/core/log.h"
+#include "lib/core/mem.h"
 #include "policy/model.h"
 #include "policy/pce.h"
 
@@ -76,12 +77,12 @@ static enum fsg_err s_pce(struct fsg_lambda_state *st, struct fsg_error *err)
                                  .secret_env = p->secret_env, .key_file = p->key_file,
                                  .secret_file = p->secret_file,
                                  .ca_file = p->ca_file != NULL ? p->ca_file : st->ca_file,
-                                 .timeout_s = p->timeout_s };
+                                 .timeout_s = p->timeout_s, .max_job_wait_s = p->async_wait_s };
     return fsg_pce_new(&o, &st->pce, err);
 }
 
-enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **ret_source,
-                                     struct fsg_error *err)
+enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, int64_t deadline_ms,
+                                     const char **ret_source, struct fsg_error *err)
 {
     int64_t now = s_mono_ms();
     long ttl_s = st->config->policy_ttl_s;
@@ -91,6 +92,8 @@ enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **r
     }
     fsg_policy_model_destroy(st->model);
     st->model = NULL;
+    fsg_free(st->policy_version);
+    st->policy_version = NULL;
     if (st->config->pce.url == NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG,
                              "no policy source: set pce.url (and the API key in the "
@@ -100,16 +103,27 @@ enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **r
     enum fsg_err rc = s_pce(st, err);
     if (rc == FSG_OK) {
         uint64_t before = fsg_pce_request_count(st->pce);
+        fsg_pce_set_deadline(st->pce, deadline_ms);
         rc = fsg_pce_fetch_policy(st->pce, true, &bundle, err);
+        fsg_pce_set_deadline(st->pce, 0);
         fsg_log(rc == FSG_OK ? FSG_LOG_INFO : FSG_LOG_WARN, "policy %s from the PCE in %llu "
                 "requests", rc == FSG_OK ? "read" : "not read",
                 (unsigned long long)(fsg_pce_request_count(st->pce) - before));
+    }
+    const char *version = NULL;
+    if (rc == FSG_OK) {
+        rc = fsg_pce_bundle_version(bundle, &version, err);
+    }
+    if (rc == FSG_OK && version != NULL && (st->policy_version = fsg_strdup(version)) == NULL) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }
     if (rc == FSG_OK) {
         rc = fsg_policy_model_from_json(bundle, NULL, &st->model, err);
     }
     json_decref(bundle);
     if (rc != FSG_OK) {
+        fsg_free(st->policy_version);
+        st->policy_version = NULL;
         fsg_error_prefix(err, "policy (nothing changed): ");
         return rc;
     }
@@ -122,6 +136,7 @@ enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **r
 void fsg_lambda_state_clean_up(struct fsg_lambda_state *st)
 {
     fsg_policy_model_destroy(st->model);
+    fsg_free(st->policy_version);
     fsg_pce_destroy(st->pce);
     fsg_aws_client_destroy(st->elbv2);
     fsg_aws_client_destroy(st->rds);

@@ -65,7 +65,7 @@ static enum fsg_err s_fetch_pce(const struct fsg_config *c, json_t **ret_bundle,
     struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id, .key_env = p->key_env,
                                  .secret_env = p->secret_env, .key_file = p->key_file,
                                  .secret_file = p->secret_file, .ca_file = p->ca_file,
-                                 .timeout_s = p->timeout_s };
+                                 .timeout_s = p->timeout_s, .max_job_wait_s = p->async_wait_s };
     struct fsg_pce *pce = NULL;
     enum fsg_err rc = fsg_pce_new(&o, &pce, err);
     if (rc == FSG_OK) {
@@ -92,8 +92,18 @@ static int s_load_policy(struct fsg_cli *cli, const struct fsg_recon_options *o,
     } else {
         rc = s_fetch_pce(run->config, &run->bundle, &err);
     }
+    if (rc == FSG_OK) {
+        /* The pinned PCE policy version (what an exported file says, or null). */
+        rc = fsg_pce_bundle_version(run->bundle, &run->policy_version, &err);
+        if (rc != FSG_OK && o->policy != NULL) {
+            fsg_error_prefix(&err, "%s: ", o->policy);
+        }
+    }
     if (rc != FSG_OK) {
         return fsg_recon_fail(cli, "policy", rc, &err);
+    }
+    if (run->policy_version != NULL) {
+        fsg_log(FSG_LOG_INFO, "policy version %s", run->policy_version);
     }
     if (o->save_policy != NULL) {
         rc = fsg_pce_save_bundle(run->bundle, o->save_policy, &err);
@@ -389,6 +399,10 @@ enum fsg_err fsg_recon_plan_targets(const struct fsg_recon_options *o, struct fs
         return fsg_error_set(err, rc, "out of memory");
     }
     run->plan->created_s = (int64_t)time(NULL);
+    if (run->policy_version != NULL &&
+        (run->plan->policy_version = fsg_strdup(run->policy_version)) == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < run->n_targets; i++) {
         rc = s_plan_target(run, o, &run->targets[i], err);
         if (rc != FSG_OK) {

@@ -59,6 +59,8 @@ struct fsg_recon {
     struct fsg_flow *flows;
     size_t n_flows;
     struct fsg_plan *plan;                  /* plan->targets[i] is targets[i] */
+    const char *policy_version;             /* borrowed (from bundle, or the Lambda state): the
+                                             * pinned PCE policy version, NULL = not known */
 };
 
 /* The whole pipeline up to the plan. */

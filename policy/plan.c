@@ -40,6 +40,7 @@ void fsg_plan_destroy(struct fsg_plan *plan)
         s_target_clean_up(&plan->targets[i]);
     }
     fsg_free(plan->targets);
+    fsg_free(plan->policy_version);
     fsg_free(plan);
 }
 

@@ -186,6 +186,9 @@ enum fsg_err fsg_report_text(const struct fsg_plan *plan, struct fsg_buf *out)
     enum fsg_err rc = fsg_buf_printf(out, "flowseg plan: %zu target(s), %zu rule(s) to add, %zu "
                                           "to remove%s\n", plan->n_targets, add, rm,
                                      fsg_plan_is_refused(plan) ? ", REFUSED by a guard" : "");
+    if (rc == FSG_OK && plan->policy_version != NULL) {
+        rc = fsg_buf_printf(out, "policy version: %s\n", plan->policy_version);
+    }
     for (size_t i = 0; rc == FSG_OK && i < plan->n_targets; i++) {
         rc = s_text_target(out, &plan->targets[i]);
     }
@@ -306,11 +309,17 @@ enum fsg_err fsg_report_markdown(const struct fsg_plan *plan, struct fsg_buf *ou
 {
     size_t add = 0, rm = 0;
     fsg_plan_totals(plan, &add, &rm);
-    enum fsg_err rc = fsg_buf_printf(out, "# flowseg plan\n\n%zu target(s): **%zu rule(s) to "
+    enum fsg_err rc = fsg_buf_append_cstr(out, "# flowseg plan\n\n");
+    if (rc == FSG_OK && plan->policy_version != NULL) {
+        rc = fsg_buf_append_cstr(out, "Policy version: ");
+        rc = rc == FSG_OK ? s_md(out, plan->policy_version) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "\n\n") : rc;
+    }
+    rc = rc != FSG_OK ? rc : fsg_buf_printf(out, "%zu target(s): **%zu rule(s) to "
                                           "add**, **%zu to remove**.\n\n| target | security "
                                           "group | desired | add | remove | unchanged | refused "
                                           "|\n|---|---|---|---|---|---|---|\n",
-                                     plan->n_targets, add, rm);
+                                                       plan->n_targets, add, rm);
     for (size_t i = 0; rc == FSG_OK && i < plan->n_targets; i++) {
         const struct fsg_plan_target *t = &plan->targets[i];
         rc = fsg_buf_append_cstr(out, "| ");

@@ -446,7 +446,13 @@ static enum fsg_err s_summary(struct fsg_buf *out, const struct fsg_plan *plan)
 {
     size_t add = 0, rm = 0;
     fsg_plan_totals(plan, &add, &rm);
-    enum fsg_err rc = fsg_buf_printf(out, "<h1>flowseg plan</h1>\n<p class=\"muted\">%zu "
+    enum fsg_err rc = fsg_buf_append_cstr(out, "<h1>flowseg plan</h1>\n");
+    if (rc == FSG_OK && plan->policy_version != NULL) {
+        rc = fsg_buf_append_cstr(out, "<p class=\"muted\">PCE policy version ");
+        rc = rc == FSG_OK ? s_esc(out, plan->policy_version) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</p>\n") : rc;
+    }
+    rc = rc != FSG_OK ? rc : fsg_buf_printf(out, "<p class=\"muted\">%zu "
                                           "target(s): <span class=\"add\">%zu rule(s) to add"
                                           "</span>, <span class=\"remove\">%zu to remove</span>"
                                           "%s.</p>\n<table><tr><th>target</th><th>security group"

@@ -209,6 +209,9 @@ static json_t *s_document(const struct fsg_plan *plan, bool saved)
     }
     s_set(root, "targets", targets, &ok);
     s_set(root, "summary", summary, &ok);
+    /* The PCE policy version the plan was made from (null: not known). */
+    s_set(root, "policy_version",
+          plan->policy_version != NULL ? json_string(plan->policy_version) : json_null(), &ok);
     return s_done(root, ok);
 }
 
@@ -457,6 +460,14 @@ static enum fsg_err s_read_document(json_t *root, struct fsg_plan *plan, struct 
         return fsg_error_set(err, FSG_E_PARSE, "plan: targets must be an array");
     }
     plan->created_s = (int64_t)json_integer_value(created);
+    json_t *pver = json_object_get(root, "policy_version");
+    if (pver != NULL && !json_is_null(pver) && !json_is_string(pver)) {
+        return fsg_error_set(err, FSG_E_PARSE, "plan: policy_version must be a string or null");
+    }
+    if (json_is_string(pver) &&
+        (plan->policy_version = fsg_strdup(json_string_value(pver))) == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < json_array_size(targets); i++) {
         enum fsg_err rc = s_read_target(plan, json_array_get(targets, i), i, err);
         if (rc != FSG_OK) {

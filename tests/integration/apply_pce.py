@@ -74,6 +74,18 @@ def run(c, sim, moto, proxy, tmp):
     got = sorted((r["proto"], r["from_port"], r["to_port"], r.get("cidr") or r.get("cidr_ipv6"),
                   r["description"]) for r in doc["targets"][0].get("desired", []))
     c.eq(got, DESIRED, "pce: desired rules as from the exported policy")
+    c.eq(doc.get("policy_version"), "1", "pce: the plan records the pinned policy version")
+
+    # --save-policy keeps the version; the saved bundle replayed offline reports it too
+    saved = os.path.join(tmp, "saved.json")
+    p = flowseg(one, "plan", "--format", "text", "--save-policy", saved)
+    c.check(p.returncode == 0 and "policy version: 1\n" in p.stdout,
+            "pce: the text report names the policy version: %s" % p.stdout[:300])
+    with open(saved) as f:
+        c.eq(json.load(f).get("policy_version"), "1", "pce: --save-policy records the version")
+    p = run_flowseg(["--config", one, "plan", "--format", "json", "--policy", saved], env=env)
+    c.eq(json.loads(p.stdout).get("policy_version") if p.returncode == 0 else p.stderr, "1",
+         "pce: the offline plan reports the bundle's version")
     n_one = len(pce_requests(sim))
     c.check(n_one > 0, "pce: the PCE was asked (%d requests)" % n_one)
     c.check(sim.api_secret not in p.stdout + p.stderr, "pce: the API secret never appears")

@@ -12,6 +12,7 @@ Covers:
 - objects that cannot be read (no such bucket, truncated gzip) are reported per object;
 - malformed events are answered with an error (errorType, errorMessage) and the loop goes on:
   the next event (EventBridge "Object Created") still succeeds;
+- a PCE async job that never finishes: answered before the deadline, partial, nothing changed;
 - near the deadline: nothing started (all deferred), and a partial run (slow objects: some read,
   the rest deferred), both answered before the deadline;
 - a scheduled event reverts tampering (a rule added by hand, a desired rule removed) on every
@@ -455,12 +456,33 @@ def runtime_no_ttl(x):
                 % err.get("errorMessage"))
         c.eq(x.proxy.mutating(), [], "pce down: no AWS call that changes anything")
         c.check(MANUAL in w.rules(group), "pce down: the group is unchanged")
+
+        # Issue 12: a PCE async job that never finishes: the invocation still answers before
+        # its deadline, with a partial result that changes nothing.
+        x.sim.control("POST", "/_sim/config", {"cap": 1, "job_delay_s": 1e9,
+                                               "job_retry_after": 1})
+        x.proxy.clear()
+        r = x.invoke(rapi, event, deadline_in_ms=8000)
+        x.sim.control("POST", "/_sim/config", {"cap": 500, "job_delay_s": 0})
+        body = r.get("json") or {}
+        c.eq((r["type"], body.get("partial")), ("response", True),
+             "stuck job: a partial answer, not a timeout")
+        c.check(r.get("before_deadline") is True, "stuck job: answered before the deadline (%s ms)"
+                % r.get("elapsed_ms"))
+        c.check(any(d.get("target") == "orders" for d in body.get("deferred", [])),
+                "stuck job: the target is deferred: %s" % body.get("deferred"))
+        c.check(any("policy not read before the invocation's deadline" in wn and "nothing changed" in wn and
+                    "still running" in wn for wn in body.get("warnings", [])),
+                "stuck job: a warning says why: %s" % body.get("warnings"))
+        c.eq(x.proxy.mutating(), [], "stuck job: no AWS call that changes anything")
+        c.check(MANUAL in w.rules(group), "stuck job: the group is unchanged")
         for i in range(2):
             x.sim.control("DELETE", "/_sim/requests")
             r = x.invoke(rapi, event)
             body = r.get("json") or {}
-            c.eq((r["type"], body.get("policy")), ("response", "fetched"),
-                 "no ttl: invocation %d reads the policy" % (i + 1))
+            c.eq((r["type"], body.get("policy"), body.get("policy_version")),
+                 ("response", "fetched", "1"),
+                 "no ttl: invocation %d reads the policy (pinned version 1)" % (i + 1))
             c.check(len(pce_requests(x.sim)) > 0, "no ttl: the PCE was asked (%d)" % (i + 1))
         c.eq(w.rules(group), DESIRED, "no ttl: the group converged once the PCE was back")
     finally:

@@ -76,7 +76,8 @@ H = "flowseg /orgs/1/sec_policy/active/rule_sets/24/sec_rules/"
 def rule(cidr, rid, v6=False):
     return {"proto": "tcp", "from_port": 5432, "to_port": 5432,
             ("cidr_ipv6" if v6 else "cidr"): cidr, "description": H + rid}
-check("top keys", sorted(doc), ["summary", "targets"])
+check("top keys", sorted(doc), ["policy_version", "summary", "targets"])
+check("policy_version (an exported file without one)", doc["policy_version"], None)
 check("summary", doc["summary"], {"targets": 2, "add": 6, "remove": 1})
 t = doc["targets"][0]
 check("target keys", sorted(t), sorted(["name", "security_group", "desired", "add", "remove",

@@ -172,7 +172,7 @@ static bool s_keys(json_t *o, const char *const *keys)
 
 static int s_json_shape(void)
 {
-    static const char *const top[] = { "targets", "summary", NULL };
+    static const char *const top[] = { "targets", "summary", "policy_version", NULL };
     static const char *const target[] = { "name", "security_group", "desired", "add", "remove",
                                           "unchanged", "warnings", "refused", "impact", NULL };
     static const char *const impact[] = { "would_deny", "allowed_unseen", NULL };
@@ -360,6 +360,39 @@ static int s_saved_round_trip(void)
     return 0;
 }
 
+/* Issue 11: the pinned PCE policy version is in every report and survives a saved plan. */
+static int s_policy_version(void)
+{
+    static const struct {
+        enum fsg_report_format f;
+        const char *needle;
+    } want[] = {
+        { FSG_REPORT_JSON, "\"policy_version\": \"1321\"" },
+        { FSG_REPORT_TEXT, "\npolicy version: 1321\n" },
+        { FSG_REPORT_MARKDOWN, "# flowseg plan\n\nPolicy version: 1321\n" },
+        { FSG_REPORT_HTML, "PCE policy version 1321</p>" },
+    };
+    struct s_fixture fx;
+    T_OK(s_fixture(&fx));
+    fx.plan->policy_version = fsg_strdup("1321");
+    T_CHECK(fx.plan->policy_version != NULL);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        struct fsg_buf out = FSG_BUF_INIT;
+        T_CHECK(s_render(&fx, want[i].f, &out) == 0);
+        T_CHECK(s_has(&out, want[i].needle));
+        fsg_buf_clean_up(&out);
+    }
+    struct fsg_buf saved = FSG_BUF_INIT;
+    struct fsg_plan *p2 = NULL;
+    T_OK(fsg_plan_save(fx.plan, &saved, NULL));
+    T_OK(fsg_plan_load(fsg_span_from_buf(&saved), &p2, NULL));
+    T_STR_EQ(p2->policy_version, "1321");
+    fsg_plan_destroy(p2);
+    fsg_buf_clean_up(&saved);
+    s_fixture_clean_up(&fx);
+    return 0;
+}
+
 static int s_load_refuses_non_plans(void)
 {
     struct s_fixture fx;
@@ -446,6 +479,7 @@ int main(int argc, char **argv)
         { "html_self_contained", s_html_self_contained },
         { "html_folds_many_clients", s_html_folds_many_clients },
         { "saved_round_trip", s_saved_round_trip },
+        { "policy_version", s_policy_version },
         { "load_refuses_non_plans", s_load_refuses_non_plans },
         { "format_parse", s_format_parse },
         { "alloc_failures", s_alloc_failures },
