@@ -25,6 +25,9 @@ static const char s_help_head[] =
     "Without --state the current state is read live: the RDS instance (DescribeDBInstances),\n"
     "its network interfaces (to match flows; only with SOURCEs), the managed group and its\n"
     "rules (DescribeSecurityGroupRules). An AWS or PCE read failure: exit 1, no plan.\n"
+    "The PCE policy is read complete (every collection checked against X-Total-Count) at one\n"
+    "pinned policy version, named in the report; a short read or a provision during the read:\n"
+    "exit 1, no plan.\n"
     "\n";
 
 static const char s_help_options[] =
