@@ -90,8 +90,8 @@ static void s_rewrite(struct fsg_error *err, const char *what, const char *hint)
 static void s_name_missing(struct fsg_error *err, enum fsg_err rc, const char *bucket,
                            const char *key, const char *region)
 {
-    if (err == NULL || rc != FSG_E_NOT_FOUND) {
-        return;
+    if (err == NULL || rc != FSG_E_NOT_FOUND || err->http_status == 0) {
+        return; /* not S3's answer (e.g. no credentials were found): keep the real reason */
     }
     char what[400];
     if (strcmp(err->service_code, "NoSuchBucket") == 0 || key == NULL) {
