@@ -15,9 +15,17 @@
 
 #define S_FORM_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 
+struct s_bucket_region {
+    char *bucket; /* owned; NULL = free slot */
+    char *region; /* owned */
+};
+
 struct fsg_aws_client {
     char *service;
     char *region;
+    bool region_configured;
+    struct s_bucket_region bucket_regions[FSG_AWS_BUCKET_REGION_CACHE];
+    unsigned bucket_regions_next; /* ring position of the next slot to fill */
     struct fsg_buf endpoint; /* no trailing slash */
     bool path_style;
     struct fsg_http_client *http;
@@ -122,7 +130,8 @@ enum fsg_err fsg_aws_classify(int http_status, const char *code)
 }
 
 /* What to do about it, one clause. */
-static const char *s_hint(enum fsg_err rc, const char *code, int status)
+static const char *s_hint(const struct fsg_aws_client *c, enum fsg_err rc, const char *code,
+                          int status)
 {
     if (strcmp(code, "SignatureDoesNotMatch") == 0) {
         return "check the secret access key that goes with this access key id";
@@ -139,7 +148,11 @@ static const char *s_hint(enum fsg_err rc, const char *code, int status)
     }
     if (strcmp(code, "PermanentRedirect") == 0 ||
         strcmp(code, "AuthorizationHeaderMalformed") == 0 || status == 301) {
-        return "the bucket is in another region: set AWS_REGION to the bucket's region";
+        /* Reached only when S3 did not say where (no x-amz-bucket-region): see lib/aws/s3.c. */
+        return c->region_configured
+                   ? "the bucket is in another region: set \"region\" in the config to the "
+                     "bucket's region"
+                   : "the bucket is in another region: set AWS_REGION to the bucket's region";
     }
     switch (rc) {
     case FSG_E_AUTH:
@@ -192,7 +205,7 @@ static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
                   r->resource != NULL ? " " : "", r->resource != NULL ? r->resource : "",
                   resp->status, code[0] != '\0' ? " " : "", code,
                   info.message[0] != '\0' ? ": " : "", info.message,
-                  s_hint(rc, code, resp->status));
+                  s_hint(c, rc, code, resp->status));
     if (err != NULL) {
         err->http_status = resp->status;
         snprintf(err->service_code, sizeof err->service_code, "%s", code);
@@ -280,7 +293,7 @@ static enum fsg_err s_sign(struct s_call *call, struct fsg_http_request *req, bo
         .access_key_id = fsg_span_from_buf(&cr->access_key_id),
         .secret_access_key = fsg_span_from_buf(&cr->secret_access_key),
         .session_token = fsg_span_from_buf(&cr->session_token),
-        .region = fsg_span_from_cstr(c->region),
+        .region = fsg_span_from_cstr(call->r->region != NULL ? call->r->region : c->region),
         .service = fsg_span_from_cstr(c->service),
         .now_s = now,
         .s3_rules = strcmp(c->service, "s3") == 0,
@@ -506,6 +519,7 @@ static enum fsg_err s_resolve(struct fsg_aws_client *c, const struct fsg_aws_cli
         return rc;
     }
     c->path_style = o->path_style;
+    c->region_configured = o->region != NULL && o->region[0] != '\0';
     if (o->endpoint_url != NULL) {
         size_t n = strlen(o->endpoint_url);
         while (n > 0 && o->endpoint_url[n - 1] == '/') {
@@ -586,6 +600,10 @@ void fsg_aws_client_destroy(struct fsg_aws_client *c)
         return;
     }
     fsg_credentials_clean_up(&c->held);
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE; i++) {
+        fsg_free(c->bucket_regions[i].bucket);
+        fsg_free(c->bucket_regions[i].region);
+    }
     if (c->owns_creds) {
         fsg_creds_provider_destroy(c->creds);
     }
@@ -616,4 +634,46 @@ const char *fsg_aws_client_service(const struct fsg_aws_client *c)
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c)
 {
     return c->path_style;
+}
+
+bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c)
+{
+    return c->region_configured;
+}
+
+const char *fsg_aws_client_bucket_region(const struct fsg_aws_client *c, const char *bucket)
+{
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE; i++) {
+        const struct s_bucket_region *e = &c->bucket_regions[i];
+        if (e->bucket != NULL && strcmp(e->bucket, bucket) == 0) {
+            return e->region;
+        }
+    }
+    return NULL;
+}
+
+enum fsg_err fsg_aws_client_set_bucket_region(struct fsg_aws_client *c, const char *bucket,
+                                              const char *region)
+{
+    char *b = fsg_strdup(bucket);
+    char *r = fsg_strdup(region);
+    if (b == NULL || r == NULL) {
+        fsg_free(b);
+        fsg_free(r);
+        return FSG_E_NOMEM;
+    }
+    struct s_bucket_region *slot = NULL;
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE && slot == NULL; i++) {
+        if (c->bucket_regions[i].bucket != NULL && strcmp(c->bucket_regions[i].bucket, bucket) == 0) {
+            slot = &c->bucket_regions[i];
+        }
+    }
+    if (slot == NULL) {
+        slot = &c->bucket_regions[c->bucket_regions_next];
+        c->bucket_regions_next = (c->bucket_regions_next + 1) % FSG_AWS_BUCKET_REGION_CACHE;
+    }
+    fsg_free(slot->bucket);
+    fsg_free(slot->region);
+    *slot = (struct s_bucket_region){ .bucket = b, .region = r };
+    return FSG_OK;
 }

@@ -58,6 +58,17 @@ const char *fsg_aws_client_endpoint(const struct fsg_aws_client *c);
 const char *fsg_aws_client_region(const struct fsg_aws_client *c);
 const char *fsg_aws_client_service(const struct fsg_aws_client *c);
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c);
+/* Whether the region was given by the caller (the project's config) rather than found in the
+ * environment: hints then name the config's "region", not AWS_REGION. */
+bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c);
+
+/* S3 buckets found in another region than the client's (learned from x-amz-bucket-region
+ * after a redirect), so later calls go there at once. The cache keeps the last
+ * FSG_AWS_BUCKET_REGION_CACHE buckets. get: borrowed, NULL when unknown. */
+#define FSG_AWS_BUCKET_REGION_CACHE 16
+const char *fsg_aws_client_bucket_region(const struct fsg_aws_client *c, const char *bucket);
+enum fsg_err fsg_aws_client_set_bucket_region(struct fsg_aws_client *c, const char *bucket,
+                                              const char *region) FSG_MUST_USE;
 
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {
@@ -69,6 +80,8 @@ struct fsg_aws_request {
     void *userdata;
     const char *action;                     /* "GetObject": for messages */
     const char *resource;                   /* "s3://bucket/key": for messages; may be NULL */
+    const char *region;                     /* signing region; NULL = the client's (S3 uses
+                                             * a bucket's own region after a redirect) */
 };
 
 /* Signs, sends, classifies and retries r. resp must be zeroed; the caller cleans it up. On
