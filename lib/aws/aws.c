@@ -1,6 +1,7 @@
 /* The AWS request pipeline: sign -> send -> classify -> retry. See lib/aws/aws.h. */
 #include "lib/aws/aws.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "lib/aws/sigv4.h"
 
 #define S_FORM_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define S_JSON_CONTENT_TYPE "application/x-amz-json-1.1"
 
 struct s_bucket_region {
     char *bucket; /* owned; NULL = free slot */
@@ -83,6 +85,7 @@ static enum fsg_err s_classify_code(const char *code)
         return FSG_E_AUTH;
     }
     if (s_ends_with(code, "NotFound") || s_ends_with(code, "NotFoundFault") ||
+        s_ends_with(code, "NotFoundException") ||
         strncmp(code, "NoSuch", 6) == 0) {
         return FSG_E_NOT_FOUND;
     }
@@ -184,6 +187,44 @@ static const char *s_header_request_id(const struct fsg_http_response *resp)
     return "";
 }
 
+/* The JSON protocol's error (Secrets Manager, SSM): {"__type": "[ns#]Code", "message": ...}
+ * or the X-Amzn-ErrorType header ("Code:http://..."). ref/aws-wire.md §5.1;
+ * https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html#operation-error-serialization */
+struct s_json_error {
+    char code[128];
+    char message[256];
+};
+
+static void s_json_error_info(const struct fsg_http_response *resp, struct s_json_error *je,
+                              struct fsg_aws_xml_error_info *info)
+{
+    json_t *root = resp->body.len > 0 && resp->body.len < (1u << 20)
+                       ? json_loadb((const char *)resp->body.ptr, resp->body.len, 0, NULL)
+                       : NULL;
+    const char *type = json_string_value(json_object_get(root, "__type"));
+    const char *hdr = fsg_http_headers_get(&resp->headers, "X-Amzn-ErrorType");
+    const char *code = type != NULL ? type : hdr != NULL ? hdr : "";
+    const char *hash = strrchr(code, '#');
+    code = hash != NULL ? hash + 1 : code;
+    size_t n = strcspn(code, ":");
+    snprintf(je->code, sizeof je->code, "%.*s", (int)(n < 127 ? n : 127), code);
+    info->code = je->code;
+    const char *msg = json_string_value(json_object_get(root, "message"));
+    if (msg == NULL) {
+        msg = json_string_value(json_object_get(root, "Message"));
+    }
+    snprintf(je->message, sizeof je->message, "%s", msg != NULL ? msg : "");
+    info->message = je->message;
+    json_decref(root);
+}
+
+static bool s_is_json_answer(const struct fsg_http_response *resp)
+{
+    const char *ct = fsg_http_headers_get(&resp->headers, "Content-Type");
+    return (ct != NULL && strstr(ct, "json") != NULL) ||
+           fsg_http_headers_get(&resp->headers, "X-Amzn-ErrorType") != NULL;
+}
+
 /* Fills err from a non-2xx answer and returns its class. */
 static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
                                           const struct fsg_aws_request *r,
@@ -192,7 +233,10 @@ static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
 {
     struct fsg_aws_xml_doc *doc = NULL;
     struct fsg_aws_xml_error_info info = { .code = "", .message = "", .request_id = "" };
-    if (resp->body.len > 0) {
+    struct s_json_error je;
+    if (s_is_json_answer(resp)) {
+        s_json_error_info(resp, &je, &info);
+    } else if (resp->body.len > 0) {
         static const struct fsg_aws_xml_limits lim = { .max_input_bytes = 1 << 20 };
         if (fsg_aws_xml_parse(fsg_span_from_buf(&resp->body), &lim, &doc, NULL) == FSG_OK) {
             (void)fsg_aws_xml_error_info(doc, &info);
@@ -484,6 +528,40 @@ out:
     fsg_http_headers_clean_up(&headers);
     fsg_buf_clean_up(&url);
     fsg_buf_clean_up(&body);
+    return rc;
+}
+
+enum fsg_err fsg_aws_json(struct fsg_aws_client *c, const char *target, struct fsg_span body,
+                          struct fsg_buf *ret_body, struct fsg_error *err)
+{
+    struct fsg_buf url = FSG_BUF_INIT;
+    struct fsg_http_headers headers = { 0 };
+    struct fsg_http_response resp = { 0 };
+    const char *dot = strrchr(target, '.');
+    const char *action = dot != NULL ? dot + 1 : target;
+    enum fsg_err rc = fsg_buf_printf(&url, "%s/", fsg_aws_client_endpoint(c));
+    if (rc == FSG_OK) {
+        rc = fsg_http_headers_add(&headers, "Content-Type", S_JSON_CONTENT_TYPE);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_http_headers_add(&headers, "X-Amz-Target", target);
+    }
+    if (rc != FSG_OK) {
+        rc = fsg_error_set(err, rc, "%s %s: out of memory building the request", c->service, action);
+        goto out;
+    }
+    struct fsg_aws_request r = { .method = "POST", .url = fsg_buf_cstr(&url), .headers = &headers,
+                                 .body = body, .action = action };
+    rc = fsg_aws_request(c, &r, &resp, err);
+    if (rc == FSG_OK && fsg_buf_append_span(ret_body, fsg_span_from_buf(&resp.body)) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "%s %s: out of memory", c->service, action);
+    }
+out:
+    /* The answer may be a secret value: wipe the transport's copy. */
+    fsg_secure_zero(resp.body.ptr, resp.body.len);
+    fsg_http_response_clean_up(&resp);
+    fsg_http_headers_clean_up(&headers);
+    fsg_buf_clean_up(&url);
     return rc;
 }
 

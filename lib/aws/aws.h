@@ -128,6 +128,14 @@ enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, con
                                const struct fsg_aws_params *params, struct fsg_buf *ret_body,
                                struct fsg_error *err) FSG_MUST_USE;
 
+/* One JSON-protocol call (awsJson1_1: Secrets Manager, SSM): POST / with
+ * Content-Type: application/x-amz-json-1.1, X-Amz-Target: target ("secretsmanager.GetSecretValue")
+ * and body (a JSON object, borrowed); the 2xx answer is appended to ret_body (which may hold a
+ * secret: the caller wipes it). Errors as fsg_aws_request, the code from "__type" or
+ * X-Amzn-ErrorType. */
+enum fsg_err fsg_aws_json(struct fsg_aws_client *c, const char *target, struct fsg_span body,
+                          struct fsg_buf *ret_body, struct fsg_error *err) FSG_MUST_USE;
+
 /* Maps an HTTP status and an AWS error code ("" or NULL when none) to our error code:
  * throttling codes, 429, a bare 503 -> FSG_E_THROTTLED; auth codes, 401, 403 -> FSG_E_AUTH;
  * *NotFound, NoSuch*, 404 -> FSG_E_NOT_FOUND; *.Duplicate, *AlreadyExists, PreconditionFailed,
