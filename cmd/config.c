@@ -342,7 +342,15 @@ enum fsg_err fsg_config_parse(struct fsg_span text, struct fsg_config **ret_conf
     json_error_t jerr;
     struct fsg_config *c = NULL;
     enum fsg_err rc;
-    json_t *root = json_loadb((const char *)text.ptr, text.len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = NULL;
+    if (fsg_span_trim(text).len == 0) {
+        /* jansson reports an empty input at "line -1 column -1": say what it is. */
+        rc = fsg_error_set(err, FSG_E_PARSE, "the config is empty: it must be a JSON object "
+                           "(see README.md, Config)");
+        goto out;
+    }
+    root = json_loadb(text.len > 0 ? (const char *)text.ptr : "", text.len,
+                      JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         rc = fsg_error_set(err, FSG_E_PARSE, "invalid JSON at line %d column %d: %s", jerr.line,
                            jerr.column, jerr.text);

@@ -1,6 +1,7 @@
 /* The AWS request pipeline: sign -> send -> classify -> retry. See lib/aws/aws.h. */
 #include "lib/aws/aws.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,10 +15,19 @@
 #include "lib/aws/sigv4.h"
 
 #define S_FORM_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define S_JSON_CONTENT_TYPE "application/x-amz-json-1.1"
+
+struct s_bucket_region {
+    char *bucket; /* owned; NULL = free slot */
+    char *region; /* owned */
+};
 
 struct fsg_aws_client {
     char *service;
     char *region;
+    bool region_configured;
+    struct s_bucket_region bucket_regions[FSG_AWS_BUCKET_REGION_CACHE];
+    unsigned bucket_regions_next; /* ring position of the next slot to fill */
     struct fsg_buf endpoint; /* no trailing slash */
     bool path_style;
     struct fsg_http_client *http;
@@ -75,6 +85,7 @@ static enum fsg_err s_classify_code(const char *code)
         return FSG_E_AUTH;
     }
     if (s_ends_with(code, "NotFound") || s_ends_with(code, "NotFoundFault") ||
+        s_ends_with(code, "NotFoundException") ||
         strncmp(code, "NoSuch", 6) == 0) {
         return FSG_E_NOT_FOUND;
     }
@@ -122,7 +133,8 @@ enum fsg_err fsg_aws_classify(int http_status, const char *code)
 }
 
 /* What to do about it, one clause. */
-static const char *s_hint(enum fsg_err rc, const char *code, int status)
+static const char *s_hint(const struct fsg_aws_client *c, enum fsg_err rc, const char *code,
+                          int status)
 {
     if (strcmp(code, "SignatureDoesNotMatch") == 0) {
         return "check the secret access key that goes with this access key id";
@@ -139,7 +151,11 @@ static const char *s_hint(enum fsg_err rc, const char *code, int status)
     }
     if (strcmp(code, "PermanentRedirect") == 0 ||
         strcmp(code, "AuthorizationHeaderMalformed") == 0 || status == 301) {
-        return "the bucket is in another region: set AWS_REGION to the bucket's region";
+        /* Reached only when S3 did not say where (no x-amz-bucket-region): see lib/aws/s3.c. */
+        return c->region_configured
+                   ? "the bucket is in another region: set \"region\" in the config to the "
+                     "bucket's region"
+                   : "the bucket is in another region: set AWS_REGION to the bucket's region";
     }
     switch (rc) {
     case FSG_E_AUTH:
@@ -171,6 +187,44 @@ static const char *s_header_request_id(const struct fsg_http_response *resp)
     return "";
 }
 
+/* The JSON protocol's error (Secrets Manager, SSM): {"__type": "[ns#]Code", "message": ...}
+ * or the X-Amzn-ErrorType header ("Code:http://..."). ref/aws-wire.md §5.1;
+ * https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html#operation-error-serialization */
+struct s_json_error {
+    char code[128];
+    char message[256];
+};
+
+static void s_json_error_info(const struct fsg_http_response *resp, struct s_json_error *je,
+                              struct fsg_aws_xml_error_info *info)
+{
+    json_t *root = resp->body.len > 0 && resp->body.len < (1u << 20)
+                       ? json_loadb((const char *)resp->body.ptr, resp->body.len, 0, NULL)
+                       : NULL;
+    const char *type = json_string_value(json_object_get(root, "__type"));
+    const char *hdr = fsg_http_headers_get(&resp->headers, "X-Amzn-ErrorType");
+    const char *code = type != NULL ? type : hdr != NULL ? hdr : "";
+    const char *hash = strrchr(code, '#');
+    code = hash != NULL ? hash + 1 : code;
+    size_t n = strcspn(code, ":");
+    snprintf(je->code, sizeof je->code, "%.*s", (int)(n < 127 ? n : 127), code);
+    info->code = je->code;
+    const char *msg = json_string_value(json_object_get(root, "message"));
+    if (msg == NULL) {
+        msg = json_string_value(json_object_get(root, "Message"));
+    }
+    snprintf(je->message, sizeof je->message, "%s", msg != NULL ? msg : "");
+    info->message = je->message;
+    json_decref(root);
+}
+
+static bool s_is_json_answer(const struct fsg_http_response *resp)
+{
+    const char *ct = fsg_http_headers_get(&resp->headers, "Content-Type");
+    return (ct != NULL && strstr(ct, "json") != NULL) ||
+           fsg_http_headers_get(&resp->headers, "X-Amzn-ErrorType") != NULL;
+}
+
 /* Fills err from a non-2xx answer and returns its class. */
 static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
                                           const struct fsg_aws_request *r,
@@ -179,7 +233,10 @@ static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
 {
     struct fsg_aws_xml_doc *doc = NULL;
     struct fsg_aws_xml_error_info info = { .code = "", .message = "", .request_id = "" };
-    if (resp->body.len > 0) {
+    struct s_json_error je;
+    if (s_is_json_answer(resp)) {
+        s_json_error_info(resp, &je, &info);
+    } else if (resp->body.len > 0) {
         static const struct fsg_aws_xml_limits lim = { .max_input_bytes = 1 << 20 };
         if (fsg_aws_xml_parse(fsg_span_from_buf(&resp->body), &lim, &doc, NULL) == FSG_OK) {
             (void)fsg_aws_xml_error_info(doc, &info);
@@ -192,7 +249,7 @@ static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
                   r->resource != NULL ? " " : "", r->resource != NULL ? r->resource : "",
                   resp->status, code[0] != '\0' ? " " : "", code,
                   info.message[0] != '\0' ? ": " : "", info.message,
-                  s_hint(rc, code, resp->status));
+                  s_hint(c, rc, code, resp->status));
     if (err != NULL) {
         err->http_status = resp->status;
         snprintf(err->service_code, sizeof err->service_code, "%s", code);
@@ -280,7 +337,7 @@ static enum fsg_err s_sign(struct s_call *call, struct fsg_http_request *req, bo
         .access_key_id = fsg_span_from_buf(&cr->access_key_id),
         .secret_access_key = fsg_span_from_buf(&cr->secret_access_key),
         .session_token = fsg_span_from_buf(&cr->session_token),
-        .region = fsg_span_from_cstr(c->region),
+        .region = fsg_span_from_cstr(call->r->region != NULL ? call->r->region : c->region),
         .service = fsg_span_from_cstr(c->service),
         .now_s = now,
         .s3_rules = strcmp(c->service, "s3") == 0,
@@ -474,6 +531,40 @@ out:
     return rc;
 }
 
+enum fsg_err fsg_aws_json(struct fsg_aws_client *c, const char *target, struct fsg_span body,
+                          struct fsg_buf *ret_body, struct fsg_error *err)
+{
+    struct fsg_buf url = FSG_BUF_INIT;
+    struct fsg_http_headers headers = { 0 };
+    struct fsg_http_response resp = { 0 };
+    const char *dot = strrchr(target, '.');
+    const char *action = dot != NULL ? dot + 1 : target;
+    enum fsg_err rc = fsg_buf_printf(&url, "%s/", fsg_aws_client_endpoint(c));
+    if (rc == FSG_OK) {
+        rc = fsg_http_headers_add(&headers, "Content-Type", S_JSON_CONTENT_TYPE);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_http_headers_add(&headers, "X-Amz-Target", target);
+    }
+    if (rc != FSG_OK) {
+        rc = fsg_error_set(err, rc, "%s %s: out of memory building the request", c->service, action);
+        goto out;
+    }
+    struct fsg_aws_request r = { .method = "POST", .url = fsg_buf_cstr(&url), .headers = &headers,
+                                 .body = body, .action = action };
+    rc = fsg_aws_request(c, &r, &resp, err);
+    if (rc == FSG_OK && fsg_buf_append_span(ret_body, fsg_span_from_buf(&resp.body)) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "%s %s: out of memory", c->service, action);
+    }
+out:
+    /* The answer may be a secret value: wipe the transport's copy. */
+    fsg_secure_zero(resp.body.ptr, resp.body.len);
+    fsg_http_response_clean_up(&resp);
+    fsg_http_headers_clean_up(&headers);
+    fsg_buf_clean_up(&url);
+    return rc;
+}
+
 enum fsg_err fsg_aws_query(struct fsg_aws_client *c, const char *action, const char *version,
                            const struct fsg_aws_params *params, struct fsg_aws_xml_doc **ret_doc,
                            struct fsg_error *err)
@@ -506,6 +597,7 @@ static enum fsg_err s_resolve(struct fsg_aws_client *c, const struct fsg_aws_cli
         return rc;
     }
     c->path_style = o->path_style;
+    c->region_configured = o->region != NULL && o->region[0] != '\0';
     if (o->endpoint_url != NULL) {
         size_t n = strlen(o->endpoint_url);
         while (n > 0 && o->endpoint_url[n - 1] == '/') {
@@ -586,6 +678,10 @@ void fsg_aws_client_destroy(struct fsg_aws_client *c)
         return;
     }
     fsg_credentials_clean_up(&c->held);
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE; i++) {
+        fsg_free(c->bucket_regions[i].bucket);
+        fsg_free(c->bucket_regions[i].region);
+    }
     if (c->owns_creds) {
         fsg_creds_provider_destroy(c->creds);
     }
@@ -616,4 +712,46 @@ const char *fsg_aws_client_service(const struct fsg_aws_client *c)
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c)
 {
     return c->path_style;
+}
+
+bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c)
+{
+    return c->region_configured;
+}
+
+const char *fsg_aws_client_bucket_region(const struct fsg_aws_client *c, const char *bucket)
+{
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE; i++) {
+        const struct s_bucket_region *e = &c->bucket_regions[i];
+        if (e->bucket != NULL && strcmp(e->bucket, bucket) == 0) {
+            return e->region;
+        }
+    }
+    return NULL;
+}
+
+enum fsg_err fsg_aws_client_set_bucket_region(struct fsg_aws_client *c, const char *bucket,
+                                              const char *region)
+{
+    char *b = fsg_strdup(bucket);
+    char *r = fsg_strdup(region);
+    if (b == NULL || r == NULL) {
+        fsg_free(b);
+        fsg_free(r);
+        return FSG_E_NOMEM;
+    }
+    struct s_bucket_region *slot = NULL;
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE && slot == NULL; i++) {
+        if (c->bucket_regions[i].bucket != NULL && strcmp(c->bucket_regions[i].bucket, bucket) == 0) {
+            slot = &c->bucket_regions[i];
+        }
+    }
+    if (slot == NULL) {
+        slot = &c->bucket_regions[c->bucket_regions_next];
+        c->bucket_regions_next = (c->bucket_regions_next + 1) % FSG_AWS_BUCKET_REGION_CACHE;
+    }
+    fsg_free(slot->bucket);
+    fsg_free(slot->region);
+    *slot = (struct s_bucket_region){ .bucket = b, .region = r };
+    return FSG_OK;
 }

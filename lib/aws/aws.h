@@ -58,6 +58,17 @@ const char *fsg_aws_client_endpoint(const struct fsg_aws_client *c);
 const char *fsg_aws_client_region(const struct fsg_aws_client *c);
 const char *fsg_aws_client_service(const struct fsg_aws_client *c);
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c);
+/* Whether the region was given by the caller (the project's config) rather than found in the
+ * environment: hints then name the config's "region", not AWS_REGION. */
+bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c);
+
+/* S3 buckets found in another region than the client's (learned from x-amz-bucket-region
+ * after a redirect), so later calls go there at once. The cache keeps the last
+ * FSG_AWS_BUCKET_REGION_CACHE buckets. get: borrowed, NULL when unknown. */
+#define FSG_AWS_BUCKET_REGION_CACHE 16
+const char *fsg_aws_client_bucket_region(const struct fsg_aws_client *c, const char *bucket);
+enum fsg_err fsg_aws_client_set_bucket_region(struct fsg_aws_client *c, const char *bucket,
+                                              const char *region) FSG_MUST_USE;
 
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {
@@ -69,6 +80,8 @@ struct fsg_aws_request {
     void *userdata;
     const char *action;                     /* "GetObject": for messages */
     const char *resource;                   /* "s3://bucket/key": for messages; may be NULL */
+    const char *region;                     /* signing region; NULL = the client's (S3 uses
+                                             * a bucket's own region after a redirect) */
 };
 
 /* Signs, sends, classifies and retries r. resp must be zeroed; the caller cleans it up. On
@@ -114,6 +127,14 @@ enum fsg_err fsg_aws_query(struct fsg_aws_client *c, const char *action, const c
 enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, const char *version,
                                const struct fsg_aws_params *params, struct fsg_buf *ret_body,
                                struct fsg_error *err) FSG_MUST_USE;
+
+/* One JSON-protocol call (awsJson1_1: Secrets Manager, SSM): POST / with
+ * Content-Type: application/x-amz-json-1.1, X-Amz-Target: target ("secretsmanager.GetSecretValue")
+ * and body (a JSON object, borrowed); the 2xx answer is appended to ret_body (which may hold a
+ * secret: the caller wipes it). Errors as fsg_aws_request, the code from "__type" or
+ * X-Amzn-ErrorType. */
+enum fsg_err fsg_aws_json(struct fsg_aws_client *c, const char *target, struct fsg_span body,
+                          struct fsg_buf *ret_body, struct fsg_error *err) FSG_MUST_USE;
 
 /* Maps an HTTP status and an AWS error code ("" or NULL when none) to our error code:
  * throttling codes, 429, a bare 503 -> FSG_E_THROTTLED; auth codes, 401, 403 -> FSG_E_AUTH;

@@ -79,6 +79,8 @@ static int s_errors_name_the_field(void)
           "one of virtual_service, workload or labels" },
         { "{\"region\": 1}", "region: must be a string" },
         { "{\"a\": ", "invalid JSON at line 1" },
+        { "", "the config is empty" },
+        { " \n\t\n", "the config is empty" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fsg_config *c = NULL;
