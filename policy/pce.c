@@ -12,9 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/core/deadline.h"
 #include "lib/core/json.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
+#include "lib/core/redact.h"
 
 /* A Retry-After above this is clamped: a PCE asking us to wait minutes is better reported than
  * obeyed (illumio-ops clamps at 30 s). */
@@ -84,10 +86,14 @@ static int64_t s_now(const struct fsg_pce *pce)
     return pce->clock(pce->sleep_userdata);
 }
 
-/* Milliseconds left before the deadline (INT64_MAX without one; <= 0 once passed). */
+/* Milliseconds left before the client's deadline or the process-wide run deadline
+ * (lib/core/deadline), whichever comes first (INT64_MAX without either; <= 0 once passed). */
 static int64_t s_left_ms(const struct fsg_pce *pce)
 {
-    return pce->deadline_ms > 0 ? pce->deadline_ms - s_now(pce) : INT64_MAX;
+    int64_t own = pce->deadline_ms > 0 ? pce->deadline_ms - s_now(pce) : INT64_MAX;
+    struct fsg_deadline run = fsg_run_deadline();
+    int64_t left = fsg_deadline_is_set(run) ? fsg_deadline_remaining_ms(run) : INT64_MAX;
+    return own < left ? own : left;
 }
 
 static char *s_strdup_secure_free(char *s)
@@ -144,7 +150,7 @@ static bool s_parse_retry_after(const char *v, uint64_t *ret_ms)
 /* Redaction: server text copied into a message never carries a credential (issue 12: a PCE
  * 500 body that echoed the Authorization header put the Basic token on stderr). */
 
-#define S_REDACTED "[redacted]"
+#define S_REDACTED "***" /* as lib/core/redact */
 
 static bool s_token_char(char c)
 {
@@ -305,6 +311,16 @@ static enum fsg_err s_set_auth(struct fsg_pce *pce, const struct fsg_pce_options
         pce->secret = fsg_strdup(secret);
         if (pce->auth_header == NULL || pce->secret == NULL) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory building PCE credentials");
+        }
+    }
+    if (rc == FSG_OK) {
+        /* Every message and log line of the process is scrubbed of them (lib/core/redact). */
+        rc = fsg_redact_add_secret(pce->secret);
+        if (rc == FSG_OK) {
+            rc = fsg_redact_add_secret(pce->auth_header + 6);
+        }
+        if (rc != FSG_OK) {
+            rc = fsg_error_set(err, rc, "cannot register the PCE credentials for redaction");
         }
     }
     if (o->api_key != NULL) {

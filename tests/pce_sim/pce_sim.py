@@ -673,9 +673,9 @@ class Handler(BaseHTTPRequestHandler):
             if f is not None and f["kind"] == "status" and f.get("echo_auth"):
                 # A broken PCE or proxy echoing the request's headers in its error body.
                 raise Reply(int(f.get("status", 500)),
-                            "Internal error while handling %s %s\nAuthorization: %s\nurl: %s\n"
-                            % (self.command, self.path, self.headers.get("Authorization"),
-                               f.get("echo_url", "")), f.get("headers"))
+                            "Internal error while handling %s %s (url: %s)\nAuthorization: %s\n"
+                            % (self.command, self.path, f.get("echo_url", ""),
+                               self.headers.get("Authorization")), f.get("headers"))
             if f is not None and f["kind"] == "status":
                 raise Reply(int(f.get("status", 500)),
                             f.get("body", err_body("internal_error",

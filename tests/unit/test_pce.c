@@ -391,20 +391,20 @@ static int s_redaction(void)
     T_OK(s_new_with(&s, &o, &pce, NULL));
     T_ERR(FSG_E_REMOTE, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
     T_CHECK(s_no_secret(&err));
-    T_CHECK(strstr(err.msg, "Basic [redacted]") != NULL);
+    T_CHECK(strstr(err.msg, "***") != NULL && strstr(err.msg, "Authorization") != NULL);
     T_ERR(FSG_E_REMOTE, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
     T_CHECK(s_no_secret(&err));
-    T_CHECK(strstr(err.msg, "api_1a2b3c4d5e6f7g:[redacted]") != NULL);
-    T_CHECK(strstr(err.msg, "https://[redacted]@x/") != NULL);
+    T_CHECK(strstr(err.msg, "api_1a2b3c4d5e6f7g:***") != NULL);
+    T_CHECK(strstr(err.msg, "https://***@x/") != NULL);
     T_ERR(FSG_E_REMOTE, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
-    T_CHECK(strstr(err.msg, "abcdefghijkl") == NULL && strstr(err.msg, "Bearer [redacted]"));
+    T_CHECK(strstr(err.msg, "abcdefghijkl") == NULL && strstr(err.msg, "***") != NULL);
     fsg_pce_destroy(pce);
 
     o = s_opts(&s);
     o.url = "https://api_x:Sup3rS3cret!@pce.test:8443";
     T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
     T_CHECK(strstr(err.msg, "user:password@") != NULL);
-    T_CHECK(strstr(err.msg, "https://[redacted]@pce.test:8443") != NULL);
+    T_CHECK(strstr(err.msg, "https://***@pce.test:8443") != NULL);
     T_CHECK(strstr(err.msg, "Sup3rS3cret!") == NULL && strstr(err.msg, "api_x") == NULL);
     o.url = "http://u:Sup3rS3cret!@pce.test:8443";
     T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
