@@ -1039,8 +1039,12 @@ static enum fsg_err s_latest_version(struct fsg_pce *pce, long long *ret_version
     return rc;
 }
 
-/* Walks every string of v: with check, fails on a sec_policy href of another version than
- * "/sec_policy/<pv>/"; with rewrite, replaces "/sec_policy/<pv>/" by "/sec_policy/active/". */
+/* Walks every string of v: fails on a sec_policy href of another version than
+ * "/sec_policy/<pv>/"; with rewrite, replaces "/sec_policy/<pv>/" by "/sec_policy/active/".
+ * At a pinned numeric version, "/sec_policy/active/" hrefs are accepted too: which form a PCE
+ * returns for a version read is not documented ([inferred] in shared/ref/pce-api.md §4); the
+ * version list read again at the end is what detects a provision, this check only catches an
+ * answer of another (numbered or draft) version. */
 static enum fsg_err s_walk_hrefs(json_t *v, const char *pv, bool rewrite, const char *coll,
                                  struct fsg_error *err)
 {
@@ -1052,6 +1056,10 @@ static enum fsg_err s_walk_hrefs(json_t *v, const char *pv, bool rewrite, const 
         }
         char want[64];
         int wn = snprintf(want, sizeof want, "/sec_policy/%s/", pv);
+        bool pinned = pv[0] >= '0' && pv[0] <= '9';
+        if (pinned && strncmp(at, "/sec_policy/active/", 19) == 0) {
+            return FSG_OK;
+        }
         if (strncmp(at, want, (size_t)wn) != 0) {
             return fsg_error_set(err, FSG_E_CONFLICT, "PCE collection %s: %.200s is not of "
                                  "policy version %s: the read mixes policy versions, so nothing "

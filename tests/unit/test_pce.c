@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/core/deadline.h"
 #include "lib/http/http.h"
 #include "lib/core/mem.h"
 #include "policy/pce.h"
@@ -356,6 +357,19 @@ static int s_deadline_bounds_job_wait(void)
     fsg_pce_set_deadline(pce, 0);
     T_ERR(FSG_E_PARSE, fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, &err));
     T_CHECK(s.n_seen == seen + 1);
+    fsg_pce_destroy(pce);
+
+    /* The process-wide run deadline (lib/core/deadline) bounds the client as well. */
+    static const struct s_step none[] = { { 200, "X-Total-Count: 0", "[]", 0 } };
+    struct s_script s1 = S_SCRIPT(none);
+    T_OK(s_new(&s1, &pce));
+    fsg_run_deadline_set(fsg_deadline_in_ms(0));
+    T_ERR(FSG_E_CANCELLED, fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, &err));
+    T_CHECK(s1.n_seen == 0 && strstr(err.msg, "not sent") != NULL);
+    fsg_run_deadline_set(FSG_DEADLINE_NONE);
+    T_OK(fsg_pce_get_collection(pce, "/orgs/1/labels", &arr, &err));
+    json_decref(arr);
+    arr = NULL;
     fsg_pce_destroy(pce);
 
     /* A 429 whose retry would pass the deadline stops. */
@@ -868,6 +882,21 @@ static int s_fetch_policy_mixed(void)
     T_CHECK(strstr(err.msg, "mixes policy versions") != NULL);
     T_CHECK(bundle == sentinel);
     T_CHECK(s2.n_seen == 5);
+    fsg_pce_destroy(pce);
+
+    /* Active hrefs at a pinned version are accepted (the form is not documented); draft or
+     * another number is not. */
+    static const struct s_step draft_href[] = {
+        { 200, "X-Total-Count: 2", S_VERSIONS_7, 0 },
+        { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 3", NULL, 3 },
+        { 200, "X-Total-Count: 1", "[{\"href\":\"/orgs/1/sec_policy/active/rule_sets/2\","
+                                   "\"x\":\"/orgs/1/sec_policy/draft/ip_lists/1\"}]", 0 },
+    };
+    struct s_script s4 = S_SCRIPT(draft_href);
+    T_OK(s_new(&s4, &pce));
+    T_ERR(FSG_E_CONFLICT, fsg_pce_fetch_policy(pce, true, &bundle, &err));
+    T_CHECK(strstr(err.msg, "/orgs/1/sec_policy/draft/ip_lists/1 is not of policy version 7"));
     fsg_pce_destroy(pce);
 
     /* A version list entry without a version. */
