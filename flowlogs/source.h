@@ -117,8 +117,12 @@ enum fsg_pipeline { FSG_PIPELINE_AUTO = 0, FSG_PIPELINE_OFF, FSG_PIPELINE_ON };
 /* The AUTO rule above for `workers` workers (ON/OFF are returned as they are). */
 bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers);
 
+/* CPUs this process may run on (sched_getaffinity: `taskset` and cpusets count), at least 1. */
+size_t fsg_run_cpus(void);
+
 struct fsg_run_options {
-    unsigned jobs;                             /* worker threads; 0 or 1 = the calling thread */
+    unsigned jobs;                             /* decoding workers; 0 = one per CPU (never more
+                                                * than objects); 1 = the calling thread */
     enum fsg_pipeline pipeline;                /* AUTO (0) by default */
     const struct fsg_flowlog_options *decoder; /* may be NULL; borrowed */
     const char *default_eni;                   /* for objects without one; NULL = "-" */

@@ -119,9 +119,10 @@ static int s_source_options(void)
     fsg_sources_opts_clean_up(&o);
 
     char *all[] = { "flows", "--eni", "eni-1", "s3://b/p/", "--eni=eni-2", "--direction", "egress",
-                    "--jobs", "256", "--since", "2023-11-14", "--until=2023-11-14", NULL };
+                    "--jobs", "256", "--since", "2023-11-14", "--until=2023-11-14",
+                    "--max-inflight", "64", NULL };
     T_CHECK(s_sources(all, &o) == FSG_EXIT_OK);
-    T_CHECK(o.n_enis == 2 && o.n_args == 1 && o.jobs == 256);
+    T_CHECK(o.n_enis == 2 && o.n_args == 1 && o.jobs == 256 && o.max_inflight == 64);
     T_STR_EQ(o.enis[1], "eni-2");
     T_CHECK(o.direction == FSG_DIRECTION_EGRESS);
     T_CHECK(o.since_s == 1699920000 && o.until_s == 1699920000 + 86400); /* one whole day */
@@ -132,6 +133,7 @@ static int s_source_options(void)
         { "flows", "--direction", "sideways", NULL }, { "flows", "--jobs", "0", NULL },
         { "flows", "--jobs", "257", NULL },           { "flows", "--since", "2023-13-01", NULL },
         { "flows", "--until", "yesterday", NULL },    { "flows", "--eni", NULL },
+        { "flows", "--max-inflight", "0", NULL },     { "flows", "--max-inflight", "257", NULL },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         T_CHECK(s_sources(bad[i], &o) == FSG_EXIT_USAGE);
@@ -147,7 +149,7 @@ static int s_source_option_subset(void)
     T_OK(fsg_sources_opts_init(&o, 4, 2));
     struct fsg_opt table[FSG_SOURCES_OPTS_MAX];
     size_t n = fsg_sources_opts_table(&o, FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW, table);
-    T_CHECK(n == 3);
+    T_CHECK(n == 4); /* --jobs, --max-inflight, --since, --until */
     char *argv[] = { "plan", "--eni", "eni-1", NULL };
     T_CHECK(fsg_opts_parse(&s_cli, "plan", table, n, 3, argv, o.args, &o.n_args) ==
             FSG_EXIT_USAGE);
