@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/cli.h"
 #include "cmd/progress.h"
@@ -331,7 +332,12 @@ static enum fsg_err s_local_objects(struct s_read *r, const char *arg, struct fs
     }
     r->objects = v;
     for (size_t i = first; i < r->n_paths; i++) {
-        r->objects[r->n_objects++] = (struct fsg_object){ .name = r->paths[i] };
+        struct stat st;
+        uint64_t size = strcmp(r->paths[i], "-") != 0 && stat(r->paths[i], &st) == 0 &&
+                                S_ISREG(st.st_mode)
+                            ? (uint64_t)st.st_size
+                            : 0;
+        r->objects[r->n_objects++] = (struct fsg_object){ .name = r->paths[i], .size = size };
     }
     return FSG_OK;
 }

@@ -636,7 +636,8 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
         s->pf[s->n_pf++] = o;
     }
     s->objs[s->n_objs++] = o;
-    arr[(*n_objects)++] = (struct fsg_object){ .name = o->name, .run = s_run, .ctx = o };
+    arr[(*n_objects)++] =
+        (struct fsg_object){ .name = o->name, .run = s_run, .ctx = o, .size = size };
     return FSG_OK;
 }
 

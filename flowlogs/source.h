@@ -105,6 +105,8 @@ struct fsg_object {
     const char *default_eni; /* ENI of records without interface-id; NULL = the run's. Borrowed. */
     fsg_object_run_fn *run;  /* NULL = read the local path */
     void *ctx;               /* for run; borrowed */
+    uint64_t size;           /* input bytes when known (listing, stat), 0 = unknown; for
+                              * progress only */
 };
 
 /* Whether each object is decoded on a second thread while its worker inflates (see

@@ -27,7 +27,8 @@ PLAN_DATA = os.path.join(SRC, "tests", "data", "plan")
 HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
           "start end action log-status")
 DRAW = re.compile(rb"\rflowseg: objects (\d+)/(\d+), ([0-9.]+ [KMGT]?i?B) read \(([^)]*)/s\)"
-                  rb"(?:, ([0-9.]+[kMG]?) records \(([^)]*)/s\))?\x1b\[K")
+                  rb"(?:, ([0-9.]+[kMG]?) records \(([^)]*)/s\))?"
+                  rb"(?:, (\d+)% of [0-9.]+ [KMGT]?i?B(?:, [0-9hms]+ left)?)?\x1b\[K")
 CLEAR = b"\r\x1b[K"
 
 FAILURES = []

@@ -2,6 +2,7 @@
  * Usage errors are printed on stderr by design; the checks are on exit codes and results. */
 #include "cmd/cli.h"
 #include "cmd/opts.h"
+#include "cmd/progress.h"
 #include "cmd/sources.h"
 #include "flowlogs/s3_source.h"
 #include "tests/harness/test.h"
@@ -157,6 +158,33 @@ static int s_source_option_subset(void)
     return 0;
 }
 
+/* The progress line: objects and bytes always; records when counted; the share of the total and
+ * the time left only when every size is known (and the rate means something). */
+static int s_progress_line(void)
+{
+    char line[200];
+    struct fsg_progress_state st = { .done = 3, .total = 10, .bytes = 3u << 20,
+                                     .records = 12500, .show_records = true, .elapsed_s = 2 };
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 3.0 MiB read (1.5 MiB/s), 12.5k records (6.2k/s)");
+    st.total_bytes = 12u << 20;
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 3.0 MiB read (1.5 MiB/s), 12.5k records (6.2k/s), "
+                   "25% of 12.0 MiB, 6s left");
+    st.show_records = false;
+    st.elapsed_s = 75;
+    st.bytes = 1u << 20;
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 1.0 MiB read (13.7 KiB/s), 8% of 12.0 MiB, 13m45s left");
+    st.elapsed_s = 0.5; /* too early for a time left */
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 1.0 MiB read (2.0 MiB/s), 8% of 12.0 MiB");
+    char small[20];
+    T_CHECK(fsg_progress_format(small, sizeof small, &st) == sizeof small - 1);
+    T_CHECK(strlen(small) == sizeof small - 1);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -165,6 +193,7 @@ int main(int argc, char **argv)
         { "want_help", s_want_help },
         { "source_options", s_source_options },
         { "source_option_subset", s_source_option_subset },
+        { "progress_line", s_progress_line },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);
