@@ -8,6 +8,7 @@
 #include "cmd/lambda_internal.h"
 #include "flowlogs/aggregate.h"
 #include "flowlogs/s3_source.h"
+#include "flowlogs/summary.h"
 #include "flowlogs/source.h"
 #include "lib/aws/aws.h"
 #include "lib/core/log.h"
@@ -79,11 +80,20 @@ static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct
     if (rc == FSG_OK) {
         /* One job: every object goes through the state's HTTP client and credentials. */
         struct fsg_aws_client_options tmpl = { .http = st->http, .creds = st->creds };
+        char fingerprint[65] = "";
+        if (st->config->flowlog_summaries != NULL) {
+            rc = fsg_summary_fingerprint(f->hints, f->n_hints, st->config->flowlog_format,
+                                         fingerprint);
+        }
         struct fsg_s3_source_options so = { .region = st->config->region,
                                             .key_regex = st->config->key_regex,
                                             .since_s = FSG_S3_TIME_NONE,
-                                            .until_s = FSG_S3_TIME_NONE, .aws = &tmpl };
-        rc = fsg_s3_source_new(&so, &f->s3, err);
+                                            .until_s = FSG_S3_TIME_NONE, .aws = &tmpl,
+                                            .summaries_url = st->config->flowlog_summaries,
+                                            .summary_fingerprint = fingerprint };
+        if (rc == FSG_OK) {
+            rc = fsg_s3_source_new(&so, &f->s3, err);
+        }
     }
     f->dec = (struct fsg_flowlog_options){ .format = st->config->flowlog_format };
     return rc == FSG_E_NOMEM ? fsg_error_set(err, rc, "out of memory") : rc;
