@@ -12,8 +12,9 @@ with a clean environment, against tests/lambda_rapi/rapi_server.py, moto and the
   to /var/task/pce-ca.pem) while the AL2023 bundle is Debian's public one: an S3 event for a new
   flow-log object creates the owned group, applies the desired rules, associates it, answers;
 - zip without --ca-file, the simulator's CA in the AL2023 bundle: the default trust store is
-  found there (a scheduled reconcile reads the PCE over TLS); with Debian's public bundle there
-  instead, the same call fails TLS verification (verification is on, the path is really used).
+  found there (a scheduled reconcile reads the PCE over TLS), through the bootstrap's
+  SSL_CERT_FILE and, started without the bootstrap, by flowseg itself; with Debian's public
+  bundle there instead, the same call fails TLS verification (the path is really used).
 """
 import json
 import os
@@ -112,7 +113,7 @@ def root_files(root):
 class ChrootRuntime:
     """/var/task/bootstrap started inside `root` with only `env` (no PATH, no HOME)."""
 
-    def __init__(self, tmp, name, root, env):
+    def __init__(self, tmp, name, root, env, argv=("/var/task/bootstrap",)):
         self.dir = os.path.join(tmp, name + "-rapi")
         os.mkdir(self.dir)
         self.rapi = Rapi(self.dir)
@@ -126,7 +127,7 @@ class ChrootRuntime:
             os.chdir("/var/task")
 
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(["/var/task/bootstrap"], env=env, preexec_fn=enter,
+        self.proc = subprocess.Popen(list(argv), env=env, preexec_fn=enter,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self):
@@ -196,10 +197,16 @@ def default_trust_store(x, shell):
     cfg["targets"] = cfg["targets"][:1]
     cfg["dry_run"] = True
     zip_path = package(x.tmp, "no-ca", json.dumps(cfg))
-    for name, bundle, want in (("al2023-ca", x.sim.ca, "response"),
-                               ("public-ca", PUBLIC_CA, "error")):
+    # "no-bootstrap": the program started by the bundled loader directly, SSL_CERT_FILE unset:
+    # flowseg itself finds AL2023's bundle when libcurl's built-in (Debian) path is absent.
+    direct = ("/var/task/lib/ld-linux-x86-64.so.2", "--library-path", "/var/task/lib",
+              "/var/task/flowseg", "lambda")
+    for name, bundle, want, argv in (
+            ("al2023-ca", x.sim.ca, "response", ("/var/task/bootstrap",)),
+            ("no-bootstrap", x.sim.ca, "response", direct),
+            ("public-ca", PUBLIC_CA, "error", ("/var/task/bootstrap",))):
         root = make_root(x.tmp, "root-" + name, zip_path, bundle, shell)
-        rt = ChrootRuntime(x.tmp, name, root, clean_env(x))
+        rt = ChrootRuntime(x.tmp, name, root, clean_env(x), argv)
         try:
             r = x.invoke(rt.rapi, SCHEDULED)
         finally:
@@ -209,7 +216,8 @@ def default_trust_store(x, shell):
         if want == "response":
             c.eq((r["type"], body.get("kind"), body.get("policy")),
                  ("response", "reconcile_all", "fetched"),
-                 "trust store: the PCE CA is found at AL2023's path: %s" % r.get("body", "")[:300])
+                 "trust store (%s): the PCE CA is found at AL2023's path: %s"
+                 % (name, r.get("body", "")[:300]))
         else:
             msg = body.get("errorMessage") or ""
             c.eq(r["type"], "error", "trust store: without the PCE CA, the call fails")
