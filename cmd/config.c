@@ -322,7 +322,7 @@ static enum fsg_err s_defaults(struct fsg_config *c)
     c->pce.key_env = fsg_strdup("PCE_API_KEY");
     c->pce.secret_env = fsg_strdup("PCE_API_SECRET");
     c->guards = (struct fsg_config_guards){ .max_removals = 10, .max_rules = 60 };
-    c->nlb.healthy_timeout_s = 120;
+    c->nlb.healthy_timeout_s = 0; /* 0 = FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S (cmd/nlb/nlb_sync.h) */
     return c->pce.key_env != NULL && c->pce.secret_env != NULL ? FSG_OK : FSG_E_NOMEM;
 }
 

@@ -21,18 +21,6 @@ provider "aws" {
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
-data "aws_ssm_parameter" "pce_api_key" {
-  count           = var.pce_api_key_ssm_name == "" ? 0 : 1
-  name            = var.pce_api_key_ssm_name
-  with_decryption = true
-}
-
-data "aws_ssm_parameter" "pce_api_secret" {
-  count           = var.pce_api_secret_ssm_name == "" ? 0 : 1
-  name            = var.pce_api_secret_ssm_name
-  with_decryption = true
-}
-
 locals {
   account   = data.aws_caller_identity.current.account_id
   partition = data.aws_partition.current.partition
@@ -51,9 +39,13 @@ locals {
     "$${tcp-flags}", "$${type}", "$${pkt-srcaddr}", "$${pkt-dstaddr}", "$${flow-direction}",
   ])
 
-  pce_api_key    = var.pce_api_key_ssm_name == "" ? var.pce_api_key : data.aws_ssm_parameter.pce_api_key[0].value
-  pce_api_secret = var.pce_api_secret_ssm_name == "" ? var.pce_api_secret : data.aws_ssm_parameter.pce_api_secret[0].value
-  flowseg_config = var.config_json == "" ? var.config_path : replace(var.config_json, "@MANAGED_SG@", aws_security_group.managed.id)
+  # The PCE credentials are read by the function at run time (pce.secret_arn: Secrets Manager, or
+  # pce.secret_parameter: SSM SecureString); Terraform only knows where they are, never the value
+  # (nothing in tfstate, nothing in the function's environment). An inline config_json gets the
+  # reference merged into its "pce" section; a bundled config must carry it itself (README.md).
+  pce_secret_ref = { for k, v in { secret_arn = var.pce_secret_arn, secret_parameter = var.pce_secret_parameter } : k => v if v != "" }
+  config_inline  = jsondecode(var.config_json == "" ? "{}" : replace(var.config_json, "@MANAGED_SG@", aws_security_group.managed.id))
+  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref) }))
 
   tags = merge({ "flowseg:deployment" = var.name }, var.tags)
 }
@@ -100,9 +92,7 @@ resource "aws_lambda_function" "flowseg" {
 
   environment {
     variables = {
-      FLOWSEG_CONFIG = local.flowseg_config
-      PCE_API_KEY    = local.pce_api_key
-      PCE_API_SECRET = local.pce_api_secret
+      FLOWSEG_CONFIG = local.flowseg_config # no secret: the function reads it at run time
     }
   }
 
