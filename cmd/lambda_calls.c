@@ -32,69 +32,17 @@
 
 enum s_concern { S_NO = 0, S_YES, S_OWN, S_UNKNOWN };
 
-/* Whether arn is an assumed-role session named `session`. */
-static bool s_is_session(const char *arn, const char *session)
-{
-    if (arn == NULL || session == NULL || session[0] == '\0' || strncmp(arn, "arn:", 4) != 0 ||
-        strstr(arn, ":sts::") == NULL) {
-        return false;
-    }
-    const char *role = strstr(arn, ":assumed-role/");
-    const char *slash = role != NULL ? strchr(role + strlen(":assumed-role/"), '/') : NULL;
-    return slash != NULL && strcmp(slash + 1, session) == 0;
-}
-
-static bool s_lists(const struct fsg_s3_event_call *c, const char *group)
-{
-    for (size_t i = 0; group != NULL && i < c->n_vpc_sg_ids; i++) {
-        if (strcmp(c->vpc_sg_ids[i], group) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* A change flowseg makes itself (see 2. above), judged on the call alone. */
-static bool s_flowseg_change(const struct fsg_s3_event_call *c, const char *group)
-{
-    const char *n = c->event_name;
-    if (strcmp(n, "AuthorizeSecurityGroupIngress") == 0 ||
-        strcmp(n, "ModifySecurityGroupRules") == 0) {
-        return c->flowseg_rules_only;
-    }
-    if (strcmp(n, "RevokeSecurityGroupIngress") == 0) {
-        return true;
-    }
-    if (strcmp(n, "ModifyDBInstance") == 0) {
-        return s_lists(c, group);
-    }
-    return false; /* UpdateSecurityGroupRuleDescriptionsIngress: flowseg never calls it */
-}
-
-static bool s_instance_is(const char *sent, const char *configured)
-{
-    if (sent == NULL || configured == NULL) {
-        return false;
-    }
-    if (strcmp(sent, configured) == 0) {
-        return true;
-    }
-    /* An ARN arn:aws:rds:REGION:ACCOUNT:db:ID. */
-    const char *db = strstr(sent, ":db:");
-    return strncmp(sent, "arn:", 4) == 0 && db != NULL && strcmp(db + 4, configured) == 0;
-}
-
 /* Whether call c concerns config target i whose managed group is `group` (NULL: unknown). */
 static enum s_concern s_concern(const struct fsg_lambda_state *st, const struct fsg_s3_event_call *c,
                                 size_t i, const char *group)
 {
     const struct fsg_config_target *t = &st->config->targets[i];
-    bool own = s_is_session(c->principal_arn, st->function_name);
+    bool own = fsg_lambda_own_session(c->principal_arn, st->function_name);
     if (c->db_instance != NULL) {
-        if (!s_instance_is(c->db_instance, t->rds_instance) || !c->has_vpc_sg_ids) {
+        if (!fsg_lambda_same_instance(c->db_instance, t->rds_instance) || !c->has_vpc_sg_ids) {
             return S_NO;
         }
-        return own && s_flowseg_change(c, group) ? S_OWN : S_YES;
+        return own && fsg_lambda_flowseg_change(c, group) ? S_OWN : S_YES;
     }
     if (c->group_id == NULL) {
         return S_UNKNOWN; /* by name only: resolve to know */
@@ -105,7 +53,7 @@ static enum s_concern s_concern(const struct fsg_lambda_state *st, const struct 
     if (strcmp(group, c->group_id) != 0) {
         return S_NO;
     }
-    return own && s_flowseg_change(c, group) ? S_OWN : S_YES;
+    return own && fsg_lambda_flowseg_change(c, group) ? S_OWN : S_YES;
 }
 
 static const char *s_subject(const struct fsg_s3_event_call *c)

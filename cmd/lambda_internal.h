@@ -134,6 +134,18 @@ enum fsg_err fsg_lambda_work_nlb(struct fsg_lambda_work *w, struct fsg_error *er
 enum fsg_err fsg_lambda_work_calls(struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
                                    struct fsg_error *err) FSG_MUST_USE;
 
+/* lambda_match.c: whether principal_arn (CloudTrail userIdentity.arn) is this function's own
+ * role session (assumed-role/ROLE/FUNCTION_NAME); false when function_name is NULL or empty. */
+bool fsg_lambda_own_session(const char *principal_arn, const char *function_name);
+
+/* lambda_match.c: whether call c is a change flowseg makes itself: an Authorize or
+ * ModifySecurityGroupRules writing only CIDR rules described "flowseg ...", a Revoke, or a
+ * ModifyDBInstance whose group list holds managed_group (NULL: unknown, never). */
+bool fsg_lambda_flowseg_change(const struct fsg_s3_event_call *c, const char *managed_group);
+
+/* lambda_match.c: whether a call's DB instance (identifier or ARN) is `configured`. */
+bool fsg_lambda_same_instance(const char *sent, const char *configured);
+
 /* Marks the SQS message of an item or call as failed (no-op outside a batch). */
 void fsg_lambda_work_fail_message(struct fsg_lambda_work *w, size_t message);
 
