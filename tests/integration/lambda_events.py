@@ -372,6 +372,7 @@ def main():
             finally:
                 rt.stop()
             text = rt.text()
+            c.check("Sanitizer" not in text, "no sanitizer report")
             metrics = metric_lines(text)
             c.eq(len(metrics), rt.rapi.answered, "metrics: one EMF line per invocation")
             m = metrics[0] if metrics else {}
