@@ -136,3 +136,13 @@ resource "aws_iam_role_policy" "events_queue" {
     }]
   })
 }
+
+output "event_queue_url" {
+  description = "With event_queue: the SQS queue in front of the function (send S3/SNS/EventBridge events here)."
+  value       = var.event_queue ? aws_sqs_queue.events[0].url : null
+}
+
+output "event_dead_letter_queue_url" {
+  description = "With event_queue: messages that failed event_queue_max_receives times."
+  value       = var.event_queue ? aws_sqs_queue.events_dlq[0].url : null
+}

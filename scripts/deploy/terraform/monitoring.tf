@@ -124,3 +124,8 @@ resource "aws_cloudwatch_metric_alarm" "on_failure" {
   alarm_actions       = var.alarm_actions
   tags                = local.tags
 }
+
+output "on_failure_queue_url" {
+  description = "Failed asynchronous invocations (event + error), after Lambda's retries."
+  value       = aws_sqs_queue.on_failure.url
+}
