@@ -1,6 +1,7 @@
 # flowseg on AWS Lambda: the function (custom runtime provided.al2023), its triggers (S3
 # notification for new flow-log objects, an EventBridge schedule for full reconciles, an optional
-# schedule for the NLB sync), the VPC flow log on the RDS subnets/ENIs in flowseg's recommended
+# schedule for the NLB sync; CloudTrail tamper events and the optional SQS queue are in
+# events.tf, the on-failure destination and alarms in monitoring.tf), the VPC flow log on the RDS subnets/ENIs in flowseg's recommended
 # custom format, and the security group flowseg manages. IAM is in iam.tf. How to deploy and
 # roll back: README.md.
 
@@ -110,6 +111,7 @@ resource "aws_lambda_function" "flowseg" {
 # --- Trigger 1: a new flow-log object -----------------------------------------------------------
 
 resource "aws_lambda_permission" "s3" {
+  count          = var.s3_direct_notification ? 1 : 0
   statement_id   = "AllowS3FlowLogObjects"
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.flowseg.function_name
@@ -120,6 +122,7 @@ resource "aws_lambda_permission" "s3" {
 
 # Note: this resource owns every notification of the bucket; merge other consumers in here.
 resource "aws_s3_bucket_notification" "flow_logs" {
+  count  = var.s3_direct_notification ? 1 : 0
   bucket = var.flow_log_bucket
 
   lambda_function {
@@ -131,6 +134,16 @@ resource "aws_s3_bucket_notification" "flow_logs" {
   }
 
   depends_on = [aws_lambda_permission.s3]
+}
+
+moved {
+  from = aws_lambda_permission.s3
+  to   = aws_lambda_permission.s3[0]
+}
+
+moved {
+  from = aws_s3_bucket_notification.flow_logs
+  to   = aws_s3_bucket_notification.flow_logs[0]
 }
 
 # --- Trigger 2: full reconcile on a schedule (tamper protection) --------------------------------
