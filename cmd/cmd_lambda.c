@@ -92,8 +92,8 @@ static bool s_secret_available(const char *file, const char *env_name)
 
 static enum fsg_err s_check_pce_secrets(const struct fsg_config *c, struct fsg_error *err)
 {
-    if (c->pce.url == NULL) {
-        return FSG_OK;
+    if (c->pce.url == NULL || c->pce.secret_arn != NULL || c->pce.secret_parameter != NULL) {
+        return FSG_OK; /* a secret in AWS is read on first use, with the function's role */
     }
     if (!s_secret_available(c->pce.key_file, c->pce.key_env)) {
         return fsg_error_set(err, FSG_E_INVALID_ARG,

@@ -230,7 +230,8 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
         return s_bad(err, "pce", "must be an object");
     }
     static const char *const keys[] = { "url", "org_id", "key_env", "secret_env", "key_file",
-                                        "secret_file", "ca_file", "timeout_s", NULL };
+                                        "secret_file", "ca_file", "timeout_s", "secret_arn",
+                                        "secret_parameter", NULL };
     S_TRY(s_check_keys(v, "pce", keys, err));
     S_TRY(s_str(v, "url", "pce", &p->url, err));
     S_TRY(s_int(v, "org_id", "pce", 1, &p->org_id, err));
@@ -240,6 +241,11 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
     S_TRY(s_str(v, "secret_file", "pce", &p->secret_file, err));
     S_TRY(s_str(v, "ca_file", "pce", &p->ca_file, err));
     S_TRY(s_int(v, "timeout_s", "pce", 1, &p->timeout_s, err));
+    S_TRY(s_str(v, "secret_arn", "pce", &p->secret_arn, err));
+    S_TRY(s_str(v, "secret_parameter", "pce", &p->secret_parameter, err));
+    if (p->secret_arn != NULL && p->secret_parameter != NULL) {
+        return s_bad(err, "pce", "set secret_arn or secret_parameter, not both");
+    }
     if (json_object_get(v, "key") != NULL || json_object_get(v, "secret") != NULL) {
         return s_bad(err, "pce", "secrets never go in the config: use key_env/secret_env");
     }
@@ -433,6 +439,8 @@ void fsg_config_destroy(struct fsg_config *c)
     fsg_free(c->pce.url);
     fsg_free(c->pce.key_env);
     fsg_free(c->pce.secret_env);
+    fsg_free(c->pce.secret_arn);
+    fsg_free(c->pce.secret_parameter);
     fsg_free(c->pce.key_file);
     fsg_free(c->pce.secret_file);
     fsg_free(c->pce.ca_file);

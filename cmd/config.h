@@ -49,6 +49,8 @@ struct fsg_config_pce {
     char *secret_env;        /* default "PCE_API_SECRET" */
     char *key_file;          /* optional: read the key from this file instead */
     char *secret_file;
+    char *secret_arn;        /* Secrets Manager secret (name or ARN) holding the key/secret */
+    char *secret_parameter;  /* or an SSM parameter (SecureString) holding them */
     char *ca_file;
     long timeout_s;          /* default 30 */
 };
