@@ -23,6 +23,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/lambda_internal.h"
+#include "lib/core/deadline.h"
 #include "lib/core/json.h"
 #include "lib/aws/lambda.h"
 #include "lib/core/log.h"
@@ -337,6 +338,22 @@ static void s_log_done(const struct fsg_lambda_work *w, const struct fsg_s3_even
             (long long)(fsg_lambda_now_ms() - start_ms));
 }
 
+/* The invocation's hard stop for every HTTP request, retry and wait (lib/core/deadline.h):
+ * the Runtime API's Lambda-Runtime-Deadline-Ms less S_ANSWER_MS to post the (partial) answer,
+ * or the config's timeout_s when that comes first. */
+#define S_ANSWER_MS 1000
+static void s_set_run_deadline(const struct s_state *st, const struct fsg_lambda_invocation *inv)
+{
+    struct fsg_deadline d = FSG_DEADLINE_NONE;
+    if (inv->deadline_ms > 0) {
+        d = fsg_deadline_from_epoch_ms(inv->deadline_ms, S_ANSWER_MS);
+    }
+    if (st->core.config->timeout_s > 0) {
+        d = fsg_deadline_min(d, fsg_deadline_in_ms((int64_t)st->core.config->timeout_s * 1000));
+    }
+    fsg_run_deadline_set(d);
+}
+
 static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg_buf *out_json,
                              struct fsg_error *err, void *userdata)
 {
@@ -344,6 +361,7 @@ static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg
     int64_t start_ms = fsg_lambda_now_ms();
     struct fsg_s3_event *ev = NULL;
     struct fsg_lambda_work w = { 0 };
+    s_set_run_deadline(st, inv);
     enum fsg_err rc = fsg_s3_event_parse(fsg_span_from_buf(&inv->event), &ev, err);
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_ERROR, "invocation %s: %s", inv->request_id, err->msg);
@@ -368,6 +386,7 @@ static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg
 out:
     s_work_clean_up(&w);
     fsg_s3_event_destroy(ev);
+    fsg_run_deadline_set(FSG_DEADLINE_NONE);
     return rc;
 }
 

@@ -255,7 +255,7 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
 static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct fsg_error *err)
 {
     static const char *const keys[] = { "region", "pce", "targets", "guards", "flowlogs",
-                                        "nlb", "dry_run", "policy_ttl_s", NULL };
+                                        "nlb", "dry_run", "policy_ttl_s", "timeout_s", NULL };
     static const char *const guard_keys[] = { "max_removals", "allow_empty", "allow_public",
                                               "max_rules", NULL };
     static const char *const fl_keys[] = { "key_regex", "format", NULL };
@@ -265,6 +265,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
     S_TRY(s_str(root, "region", "config", &c->region, err));
     S_TRY(s_bool(root, "dry_run", "config", &c->dry_run, err));
     S_TRY(s_int(root, "policy_ttl_s", "config", 0, &c->policy_ttl_s, err));
+    S_TRY(s_int(root, "timeout_s", "config", 0, &c->timeout_s, err));
     S_TRY(s_parse_pce(json_object_get(root, "pce"), &c->pce, err));
 
     json_t *g = json_object_get(root, "guards");

@@ -73,6 +73,8 @@ struct fsg_config {
     struct fsg_config_nlb nlb;
     bool dry_run;
     long policy_ttl_s;       /* Lambda: reuse the policy for this long (0 = reload each time) */
+    long timeout_s;          /* the whole run's deadline (every request, retry and wait stops
+                              * at it); 0 = none. The Lambda also stops at its own deadline. */
 };
 
 /* Parses config JSON (inline text). Unknown keys are an error (a typo must not pass silently). */
