@@ -10,7 +10,9 @@ Covers (flowseg against moto, the PCE simulator and small fault servers, all on 
     debug logs included; user:password@ in pce.url is never printed;
   - a bucket in another region: S3's 301 PermanentRedirect with x-amz-bucket-region (a fault
     proxy in front of moto plays a region-checking S3) is followed, re-signed, and remembered;
-  - an S3 server that drips one byte a second is cut off by the run deadline (config timeout_s);
+  - an S3 server that drips one byte a second is cut off by the run deadline (config timeout_s),
+    and in `flowseg lambda` by the invocation's own deadline (Lambda-Runtime-Deadline-Ms, through
+    the Runtime API simulator): the answer still arrives before the deadline;
   - no AWS credentials: "no AWS credentials found (looked in: ...)" and no request at all.
 Exit 0 pass, 1 fail, 77 skip (no moto/boto3)."""
 import base64
@@ -253,6 +255,27 @@ def drip_tests(c, tmp):
         c.check("deadline" in p.stderr, "drip: the error names the deadline")
 
 
+def lambda_deadline_tests(c, moto, tmp):
+    from lambda_e2e import Runtime, s3_event
+    with Drip() as d:
+        db = World(moto).add_db("deadline-db", "10.0.20.60")
+        t = target("t", "deadline-db", db["sg"])
+        env = moto.env(AWS_ENDPOINT_URL_S3=d.url,
+                       FLOWSEG_CONFIG=json.dumps({"region": "us-east-1", "targets": [t]}))
+        rt = Runtime(tmp, "deadline", env)
+        try:
+            t0 = time.monotonic()
+            r = rt.rapi.invoke(s3_event([("drip", "AWSLogs/vpcflowlogs/x.log.gz", 100000)]),
+                               deadline_in_ms=6000, timeout_s=60)
+            took = time.monotonic() - t0
+        finally:
+            rt.stop()
+        c.check(r.get("type") in ("response", "error"), "lambda deadline: the invocation answered")
+        c.check(r.get("before_deadline") is True,
+                "lambda deadline: answered before the invocation's deadline (%.1f s)" % took)
+        c.check("deadline" in (r.get("body") or ""), "lambda deadline: the answer names the deadline")
+
+
 def no_creds_tests(c, moto, tmp):
     with CountingProxy(moto.url) as proxy:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -283,6 +306,7 @@ def main():
             echo_tests(c, sim, moto, tmp)
             redirect_tests(c, moto, tmp)
             no_creds_tests(c, moto, tmp)
+            lambda_deadline_tests(c, moto, tmp)
         drip_tests(c, tmp)
     finally:
         sim.stop()
