@@ -231,7 +231,7 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
     }
     static const char *const keys[] = { "url", "org_id", "key_env", "secret_env", "key_file",
                                         "secret_file", "ca_file", "timeout_s", "async_wait_s",
-                                        NULL };
+                                        "secret_arn", "secret_parameter", NULL };
     S_TRY(s_check_keys(v, "pce", keys, err));
     S_TRY(s_str(v, "url", "pce", &p->url, err));
     S_TRY(s_int(v, "org_id", "pce", 1, &p->org_id, err));
@@ -242,6 +242,11 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
     S_TRY(s_str(v, "ca_file", "pce", &p->ca_file, err));
     S_TRY(s_int(v, "timeout_s", "pce", 1, &p->timeout_s, err));
     S_TRY(s_int(v, "async_wait_s", "pce", 1, &p->async_wait_s, err));
+    S_TRY(s_str(v, "secret_arn", "pce", &p->secret_arn, err));
+    S_TRY(s_str(v, "secret_parameter", "pce", &p->secret_parameter, err));
+    if (p->secret_arn != NULL && p->secret_parameter != NULL) {
+        return s_bad(err, "pce", "set secret_arn or secret_parameter, not both");
+    }
     if (json_object_get(v, "key") != NULL || json_object_get(v, "secret") != NULL) {
         return s_bad(err, "pce", "secrets never go in the config: use key_env/secret_env");
     }
@@ -251,7 +256,7 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
 static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct fsg_error *err)
 {
     static const char *const keys[] = { "region", "pce", "targets", "guards", "flowlogs",
-                                        "nlb", "dry_run", "policy_ttl_s", NULL };
+                                        "nlb", "dry_run", "policy_ttl_s", "timeout_s", NULL };
     static const char *const guard_keys[] = { "max_removals", "allow_empty", "allow_public",
                                               "max_rules", NULL };
     static const char *const fl_keys[] = { "key_regex", "format", "summaries", NULL };
@@ -261,6 +266,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
     S_TRY(s_str(root, "region", "config", &c->region, err));
     S_TRY(s_bool(root, "dry_run", "config", &c->dry_run, err));
     S_TRY(s_int(root, "policy_ttl_s", "config", 0, &c->policy_ttl_s, err));
+    S_TRY(s_int(root, "timeout_s", "config", 0, &c->timeout_s, err));
     S_TRY(s_parse_pce(json_object_get(root, "pce"), &c->pce, err));
 
     json_t *g = json_object_get(root, "guards");
@@ -440,6 +446,8 @@ void fsg_config_destroy(struct fsg_config *c)
     fsg_free(c->pce.url);
     fsg_free(c->pce.key_env);
     fsg_free(c->pce.secret_env);
+    fsg_free(c->pce.secret_arn);
+    fsg_free(c->pce.secret_parameter);
     fsg_free(c->pce.key_file);
     fsg_free(c->pce.secret_file);
     fsg_free(c->pce.ca_file);

@@ -2,6 +2,7 @@
 #include "lib/aws/aws.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,17 +18,19 @@
 #define S_FORM_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 #define S_JSON_CONTENT_TYPE "application/x-amz-json-1.1"
 
+/* The process-wide bucket -> region cache (see fsg_aws_bucket_region_get). */
 struct s_bucket_region {
-    char *bucket; /* owned; NULL = free slot */
-    char *region; /* owned */
+    char bucket[64];  /* S3 bucket names are at most 63 bytes; "" = free slot */
+    char region[32];
 };
+static pthread_mutex_t s_bucket_regions_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct s_bucket_region s_bucket_regions[FSG_AWS_BUCKET_REGION_CACHE];
+static unsigned s_bucket_regions_next; /* ring position of the next slot to fill */
 
 struct fsg_aws_client {
     char *service;
     char *region;
     bool region_configured;
-    struct s_bucket_region bucket_regions[FSG_AWS_BUCKET_REGION_CACHE];
-    unsigned bucket_regions_next; /* ring position of the next slot to fill */
     struct fsg_buf endpoint; /* no trailing slash */
     bool path_style;
     struct fsg_http_client *http;
@@ -678,10 +681,6 @@ void fsg_aws_client_destroy(struct fsg_aws_client *c)
         return;
     }
     fsg_credentials_clean_up(&c->held);
-    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE; i++) {
-        fsg_free(c->bucket_regions[i].bucket);
-        fsg_free(c->bucket_regions[i].region);
-    }
     if (c->owns_creds) {
         fsg_creds_provider_destroy(c->creds);
     }
@@ -719,39 +718,48 @@ bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c)
     return c->region_configured;
 }
 
-const char *fsg_aws_client_bucket_region(const struct fsg_aws_client *c, const char *bucket)
+bool fsg_aws_bucket_region_get(const char *bucket, char *ret_region, size_t size)
 {
-    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE; i++) {
-        const struct s_bucket_region *e = &c->bucket_regions[i];
-        if (e->bucket != NULL && strcmp(e->bucket, bucket) == 0) {
-            return e->region;
+    bool found = false;
+    pthread_mutex_lock(&s_bucket_regions_lock);
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE && !found; i++) {
+        if (s_bucket_regions[i].bucket[0] != '\0' &&
+            strcmp(s_bucket_regions[i].bucket, bucket) == 0) {
+            snprintf(ret_region, size, "%s", s_bucket_regions[i].region);
+            found = true;
         }
     }
-    return NULL;
+    pthread_mutex_unlock(&s_bucket_regions_lock);
+    return found;
 }
 
-enum fsg_err fsg_aws_client_set_bucket_region(struct fsg_aws_client *c, const char *bucket,
-                                              const char *region)
+enum fsg_err fsg_aws_bucket_region_set(const char *bucket, const char *region)
 {
-    char *b = fsg_strdup(bucket);
-    char *r = fsg_strdup(region);
-    if (b == NULL || r == NULL) {
-        fsg_free(b);
-        fsg_free(r);
-        return FSG_E_NOMEM;
+    if (strlen(bucket) >= sizeof s_bucket_regions[0].bucket ||
+        strlen(region) >= sizeof s_bucket_regions[0].region) {
+        return FSG_E_INVALID_ARG;
     }
+    pthread_mutex_lock(&s_bucket_regions_lock);
     struct s_bucket_region *slot = NULL;
     for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE && slot == NULL; i++) {
-        if (c->bucket_regions[i].bucket != NULL && strcmp(c->bucket_regions[i].bucket, bucket) == 0) {
-            slot = &c->bucket_regions[i];
+        if (strcmp(s_bucket_regions[i].bucket, bucket) == 0) {
+            slot = &s_bucket_regions[i];
         }
     }
     if (slot == NULL) {
-        slot = &c->bucket_regions[c->bucket_regions_next];
-        c->bucket_regions_next = (c->bucket_regions_next + 1) % FSG_AWS_BUCKET_REGION_CACHE;
+        slot = &s_bucket_regions[s_bucket_regions_next];
+        s_bucket_regions_next = (s_bucket_regions_next + 1) % FSG_AWS_BUCKET_REGION_CACHE;
     }
-    fsg_free(slot->bucket);
-    fsg_free(slot->region);
-    *slot = (struct s_bucket_region){ .bucket = b, .region = r };
+    snprintf(slot->bucket, sizeof slot->bucket, "%s", bucket);
+    snprintf(slot->region, sizeof slot->region, "%s", region);
+    pthread_mutex_unlock(&s_bucket_regions_lock);
     return FSG_OK;
+}
+
+void fsg_aws_bucket_region_clear(void)
+{
+    pthread_mutex_lock(&s_bucket_regions_lock);
+    memset(s_bucket_regions, 0, sizeof s_bucket_regions);
+    s_bucket_regions_next = 0;
+    pthread_mutex_unlock(&s_bucket_regions_lock);
 }

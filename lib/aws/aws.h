@@ -62,13 +62,15 @@ bool fsg_aws_client_path_style(const struct fsg_aws_client *c);
  * environment: hints then name the config's "region", not AWS_REGION. */
 bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c);
 
-/* S3 buckets found in another region than the client's (learned from x-amz-bucket-region
- * after a redirect), so later calls go there at once. The cache keeps the last
- * FSG_AWS_BUCKET_REGION_CACHE buckets. get: borrowed, NULL when unknown. */
+/* S3 buckets found in another region (learned from x-amz-bucket-region after a redirect), so
+ * later calls go there at once. Process-wide and thread-safe: a bucket's region is a fact about
+ * the bucket, and the parallel readers (one client each) learn it once for all. Keeps the last
+ * FSG_AWS_BUCKET_REGION_CACHE buckets. get copies the region into ret_region (size bytes) and
+ * says whether the bucket is known; clear forgets all (tests). */
 #define FSG_AWS_BUCKET_REGION_CACHE 16
-const char *fsg_aws_client_bucket_region(const struct fsg_aws_client *c, const char *bucket);
-enum fsg_err fsg_aws_client_set_bucket_region(struct fsg_aws_client *c, const char *bucket,
-                                              const char *region) FSG_MUST_USE;
+bool fsg_aws_bucket_region_get(const char *bucket, char *ret_region, size_t size);
+enum fsg_err fsg_aws_bucket_region_set(const char *bucket, const char *region) FSG_MUST_USE;
+void fsg_aws_bucket_region_clear(void);
 
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {

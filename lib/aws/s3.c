@@ -37,11 +37,13 @@ static enum fsg_err s_bucket_url_at(const struct fsg_aws_client *c, const char *
                                     const char *bucket, struct fsg_buf *out);
 
 /* The region a bucket's requests are signed for: the one learned from a redirect, else the
- * client's. Borrowed. */
-static const char *s_region_for(const struct fsg_aws_client *c, const char *bucket)
+ * client's. Copied into out (S_REGION_SIZE bytes). */
+#define S_REGION_SIZE 32
+static void s_region_for(const struct fsg_aws_client *c, const char *bucket, char *out)
 {
-    const char *r = fsg_aws_client_bucket_region(c, bucket);
-    return r != NULL ? r : fsg_aws_client_region(c);
+    if (!fsg_aws_bucket_region_get(bucket, out, S_REGION_SIZE)) {
+        snprintf(out, S_REGION_SIZE, "%s", fsg_aws_client_region(c));
+    }
 }
 
 /* The endpoint for a bucket in region: the client's for its own region, and for a bucket in
@@ -68,7 +70,9 @@ enum fsg_err fsg_s3_bucket_url(const struct fsg_aws_client *c, const char *bucke
                                struct fsg_buf *out)
 {
     struct fsg_buf ep_buf = FSG_BUF_INIT;
-    enum fsg_err rc = s_endpoint_for(c, s_region_for(c, bucket), &ep_buf);
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
+    enum fsg_err rc = s_endpoint_for(c, region, &ep_buf);
     if (rc == FSG_OK) {
         rc = s_bucket_url_at(c, fsg_buf_cstr(&ep_buf), bucket, out);
     }
@@ -97,12 +101,13 @@ static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, const 
     }
     struct fsg_buf valid = FSG_BUF_INIT;
     bool ok = fsg_aws_region(region, NULL, &valid, NULL) == FSG_OK &&
-              fsg_aws_client_set_bucket_region(c, bucket, fsg_buf_cstr(&valid)) == FSG_OK;
-    fsg_buf_clean_up(&valid);
+              fsg_aws_bucket_region_set(bucket, fsg_buf_cstr(&valid)) == FSG_OK;
     if (ok) {
         fsg_log(FSG_LOG_DEBUG, "s3 bucket '%s' is in %s, not %s (HTTP %d): following", bucket,
-                fsg_aws_client_bucket_region(c, bucket), used_region, st);
+                fsg_buf_cstr(&valid), used_region, st);
     }
+    fsg_buf_clean_up(&valid);
+    (void)c;
     return ok;
 }
 
@@ -283,8 +288,8 @@ static enum fsg_err s_get_loop(struct fsg_aws_client *c, const char *bucket, con
                                const char *resource, struct s_get *g, unsigned max_resumes,
                                unsigned *ret_resumes, struct fsg_error *err)
 {
-    char region[64];
-    snprintf(region, sizeof region, "%s", s_region_for(c, bucket));
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
     struct fsg_http_headers headers = { 0 };
     struct fsg_http_response resp = { 0 };
     enum fsg_err rc;
@@ -396,8 +401,8 @@ enum fsg_err fsg_s3_head_object(struct fsg_aws_client *c, const char *bucket, co
         goto out;
     }
     for (int hop = 0;; hop++) {
-        char region[64];
-        snprintf(region, sizeof region, "%s", s_region_for(c, bucket));
+        char region[S_REGION_SIZE];
+        s_region_for(c, bucket, region);
         fsg_buf_reset(&url);
         if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "S3 HeadObject: out of memory");
@@ -507,8 +512,8 @@ static enum fsg_err s_list_page(struct fsg_aws_client *c, const char *bucket,
         goto out;
     }
     for (int hop = 0;; hop++) {
-        char region[64];
-        snprintf(region, sizeof region, "%s", s_region_for(c, bucket));
+        char region[S_REGION_SIZE];
+        s_region_for(c, bucket, region);
         fsg_buf_reset(&url);
         if (s_list_url(c, bucket, o, token, &url) != FSG_OK) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "S3 ListObjectsV2: out of memory");

@@ -231,8 +231,8 @@ static enum fsg_err s_make_client(struct fsg_secret_source *s,
     char arn_region[64];
     const char *id = s->secret_id != NULL ? s->secret_id : s->parameter;
     const char *region = o->region;
-    if (region == NULL && s_arn_region(id, arn_region, sizeof arn_region)) {
-        region = arn_region; /* a secret in another region than the function */
+    if (s_arn_region(id, arn_region, sizeof arn_region)) {
+        region = arn_region; /* an ARN names its region, maybe not the function's */
     }
     struct fsg_aws_client_options co = {
         .service = s->secret_id != NULL ? "secretsmanager" : "ssm",

@@ -55,7 +55,8 @@ void fsg_secret_free(char *s);
 struct fsg_secret_source_options {
     const char *secret_id;    /* Secrets Manager: name or ARN; or */
     const char *parameter;    /* SSM: name or ARN (exactly one of the two); copied */
-    const char *region;       /* NULL = the ARN's region, else the usual resolution; copied */
+    const char *region;       /* the region of a secret named without an ARN (an ARN's own
+                               * region wins); NULL = AWS_REGION etc.; copied */
     const char *key_fallback; /* the key for a value that holds only the secret; may be NULL;
                                * copied (and wiped on destroy) */
     struct fsg_http_client *http;      /* borrowed; NULL = own client */

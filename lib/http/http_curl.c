@@ -227,6 +227,13 @@ static void s_host_of(const char *url, char *out, size_t out_size)
     const char *p = strstr(url, "://");
     p = p != NULL ? p + 3 : url;
     size_t n = strcspn(p, "/?#");
+    /* Never the user-info ("user:password@host"): it is a credential. */
+    const char *at = memchr(p, '@', n);
+    while (at != NULL) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+        at = memchr(p, '@', n);
+    }
     snprintf(out, out_size, "%.*s", (int)(n < 200 ? n : 200), p);
 }
 
