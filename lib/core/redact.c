@@ -97,7 +97,9 @@ static size_t s_value_end(const char *s, size_t i, bool all_line)
  * the label and separator and a mask; 0 when none matches. */
 static size_t s_try_label(const char *s, size_t i, struct s_out *o)
 {
-    if (i > 0 && s_word_char(s[i - 1])) {
+    /* After a word character it is part of another word; after ':' it is a part of an ARN
+     * ("arn:aws:secretsmanager:...:secret:NAME"), whose name is not a secret. */
+    if (i > 0 && (s_word_char(s[i - 1]) || s[i - 1] == ':')) {
         return 0;
     }
     for (size_t k = 0; k < sizeof s_labels / sizeof s_labels[0]; k++) {

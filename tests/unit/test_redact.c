@@ -50,6 +50,8 @@ static int s_patterns(void)
         { "NextToken=abc&continuation-token=def", "NextToken=abc&continuation-token=def" },
         { "s3://bucket/key@2024", "s3://bucket/key@2024" },
         { "mailto a@b via https://host/x@y", "mailto a@b via https://host/x@y" },
+        { "Secrets Manager secret arn:aws:secretsmanager:eu-west-1:1:secret:flowseg/pce-AbCd",
+          "Secrets Manager secret arn:aws:secretsmanager:eu-west-1:1:secret:flowseg/pce-AbCd" },
         { "", "" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
