@@ -244,8 +244,14 @@ enum fsg_err fsg_redact_add_secret(const char *secret)
         known = strcmp(s_secrets[k], secret) == 0;
     }
     if (!known && s_n_secrets >= FSG_REDACT_MAX_SECRETS) {
-        rc = FSG_E_LIMIT;
-    } else if (!known) {
+        /* Full (a warm Lambda that saw many rotations): forget the oldest, which is no
+         * longer in use. */
+        fsg_secure_zero(s_secrets[0], strlen(s_secrets[0]));
+        free(s_secrets[0]);
+        memmove(&s_secrets[0], &s_secrets[1], (s_n_secrets - 1) * sizeof s_secrets[0]);
+        s_n_secrets--;
+    }
+    if (!known) {
         char *copy = strdup(secret);
         if (copy == NULL) {
             rc = FSG_E_NOMEM;
