@@ -12,8 +12,12 @@
  *   a key the scope does not name = any value, "exclusion" items must not match. Several
  *   scopes are evaluated one by one and the results are unioned. * A rule set with no scope at
  *   all ("scopes": []) applies nowhere and is reported.
+ * - Exclusions (Security Policy Guide, "Policy Exclusions", docs.illumio.com): an excluded
+ *   label or label group, in a scope or among actors, selects the entities that carry ANOTHER
+ *   label of that type; an entity without any label of that type is never selected (so
+ *   "env != Prod" does not select unlabelled workloads, nor does "ams - env Prod").
  * - Actors: label and label-group actors form one selector (same key = any of, different keys =
- *   all of; * "exclusion" labels remove what they match and, alone, select everything else);
+ *   all of; "exclusion" labels remove what they match, as above);
  *   resolve_labels_as picks workloads, virtual services or both for labels and ams. * ams = every
  *   workload, managed or not (the RDS itself is unmanaged), and every virtual service when
  *   resolved as such. workload, virtual_service and ip_list actors are literal. * Workload and

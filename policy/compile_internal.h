@@ -32,6 +32,12 @@ struct fsg_selector {
     size_t *excluded; /* sorted */
     size_t n_excluded;
     size_t cap_excluded;
+    /* The label types (keys) of the excluded labels: a match must carry a label of each of
+     * them (Illumio "Policy Exclusions": an exclusion selects workloads that carry ANOTHER
+     * label of that type, never those without one). */
+    const char **excluded_keys;
+    size_t n_excluded_keys;
+    const struct fsg_policy_model *m; /* for label keys */
     bool has_labels;  /* at least one label or label-group actor */
 };
 

@@ -77,11 +77,29 @@ static enum fsg_err s_add_include(const struct fsg_policy_model *m, struct fsg_s
     return s_push(&ks->labels, &ks->n, &ks->cap, label);
 }
 
+/* Records key as an excluded label type (once). */
+static enum fsg_err s_add_excluded_key(struct fsg_selector *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_excluded_keys; i++) {
+        if (strcmp(s->excluded_keys[i], key) == 0) {
+            return FSG_OK;
+        }
+    }
+    const char **keys = fsg_reallocarray(s->excluded_keys, s->n_excluded_keys + 1, sizeof *keys);
+    if (keys == NULL) {
+        return FSG_E_NOMEM;
+    }
+    s->excluded_keys = keys;
+    s->excluded_keys[s->n_excluded_keys++] = key;
+    return FSG_OK;
+}
+
 static enum fsg_err s_add_label(const struct fsg_policy_model *m, struct fsg_selector *s,
                                 size_t label, bool is_exclusion)
 {
     if (is_exclusion) {
-        return s_push(&s->excluded, &s->n_excluded, &s->cap_excluded, label);
+        enum fsg_err rc = s_add_excluded_key(s, m->labels[label].key);
+        return rc == FSG_OK ? s_push(&s->excluded, &s->n_excluded, &s->cap_excluded, label) : rc;
     }
     return s_add_include(m, s, label);
 }
@@ -97,7 +115,7 @@ enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
                                 const struct fsg_policy_actor *actors, size_t n,
                                 struct fsg_selector *ret)
 {
-    struct fsg_selector s = { 0 };
+    struct fsg_selector s = { .m = m };
     enum fsg_err rc = FSG_OK;
     for (size_t i = 0; i < n && rc == FSG_OK; i++) {
         const struct fsg_policy_actor *a = &actors[i];
@@ -110,6 +128,9 @@ enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
             s.has_labels = true;
             for (size_t j = 0; j < g->n_members && rc == FSG_OK; j++) {
                 rc = s_add_label(m, &s, g->members[j], a->is_exclusion);
+            }
+            if (a->is_exclusion && g->key != NULL && rc == FSG_OK) {
+                rc = s_add_excluded_key(&s, g->key);
             }
             if (g->n_members == 0 && !a->is_exclusion && rc == FSG_OK) {
                 /* An empty group adds no alternative to its key; alone it matches nothing.
@@ -145,6 +166,7 @@ void fsg_selector_clean_up(struct fsg_selector *s)
     }
     fsg_free(s->keys);
     fsg_free(s->excluded);
+    fsg_free(s->excluded_keys);
     *s = (struct fsg_selector){ 0 };
 }
 
@@ -157,6 +179,17 @@ bool fsg_selector_match(const struct fsg_selector *s, const struct fsg_entity *e
 {
     for (size_t i = 0; i < e->n_labels; i++) {
         if (s_has(s->excluded, s->n_excluded, e->labels[i])) {
+            return false;
+        }
+    }
+    /* Security Policy Guide, "Policy Exclusions": an excluded label selects the workloads that
+     * carry another label of the same type; one without a label of that type is not selected. */
+    for (size_t k = 0; k < s->n_excluded_keys; k++) {
+        bool has_key = false;
+        for (size_t i = 0; i < e->n_labels && !has_key; i++) {
+            has_key = strcmp(s->m->labels[e->labels[i]].key, s->excluded_keys[k]) == 0;
+        }
+        if (!has_key) {
             return false;
         }
     }

@@ -224,8 +224,22 @@ static int s_label_actors(void)
             "tcp 5433 5433 10.0.1.1/32 " RS "7/sec_rules/2",
             "tcp 5434 5434 10.0.1.1/32 " RS "7/sec_rules/3",
             "tcp 5434 5434 10.0.1.2/31 " RS "7/sec_rules/3",
-            "tcp 5434 5434 10.0.1.5/32 " RS "7/sec_rules/3",
-            "tcp 5434 5434 10.0.2.45/32 " RS "7/sec_rules/3");
+            "tcp 5434 5434 10.0.1.5/32 " RS "7/sec_rules/3");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Security Policy Guide, "Policy Exclusions": an excluded label (or label group), in a scope or
+ * in the consumers (with labels or with ams), selects only workloads that carry ANOTHER label of
+ * that type; web-noenv (no env label) is never selected, the RDS (no label) not by "ams - Prod". */
+static int s_exclusions(void)
+{
+    T_CASE(m, c, "exclusions", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "1/sec_rules/1",
+            "tcp 5433 5433 10.0.1.1/32 " RS "2/sec_rules/1",
+            "tcp 5434 5434 10.0.1.2/32 " RS "2/sec_rules/2",
+            "tcp 5435 5435 10.0.1.1/32 " RS "2/sec_rules/3");
+    T_WARNINGS(c, NULL);
     T_DONE(m, c);
     return 0;
 }
@@ -593,6 +607,7 @@ int main(int argc, char **argv)
         { "intra_extra_scope", s_intra_extra_scope },
         { "label_actors", s_label_actors },
         { "label_groups", s_label_groups },
+        { "exclusions", s_exclusions },
         { "resolve_labels_as", s_resolve_labels_as },
         { "literal_actors", s_literal_actors },
         { "ip_lists", s_ip_lists },
