@@ -8,10 +8,20 @@
  *   workload (and the virtual services bound to it), or a set of labels (an entity carrying
  *   exactly those labels, which label actors, ams and scopes can select but href actors cannot).
  * - A rule applies to the target in a scope when the target matches the scope and the rule's
- *   providers select it. Scopes: AND across label keys, OR within a key, label groups expanded,
- *   a key the scope does not name = any value, "exclusion" items must not match. Several
- *   scopes are evaluated one by one and the results are unioned. * A rule set with no scope at
- *   all ("scopes": []) applies nowhere and is reported.
+ *   providers select it. Scopes: AND across label keys, a key the scope does not name = any
+ *   value, "exclusion" items must not match (see Exclusions). Several scopes are evaluated one
+ *   by one and the results are unioned. * A rule set with no scope at all ("scopes": [])
+ *   applies nowhere and is reported.
+ * - Label groups in a scope (Security Policy Guide, "Use a Label Group in a Scope",
+ *   https://product-docs-repo.illumio.com/Tech-Docs/Core/25.1/Security-Policy/out/en/
+ *   security-policy-guide-25-1-0/security-policy-objects/labels-and-label-groups/
+ *   use-a-label-group-in-a-scope.html): a group is "expanded into multiple scopes.
+ *   Cross-communication is not allowed". A scope therefore becomes one concrete scope per member
+ *   label (nested groups flattened), crossed with the other keys' members; an intra-scope rule
+ *   holds consumers to the same concrete scope as the target. * Two plain labels of one key in a
+ *   scope (the UI does not allow it) are split the same way: never wider. A label group in a
+ *   rule's actors is "expanded into multiple rules. Cross-communication is allowed" ("Use a
+ *   Label Group in a Rule"): any member matches.
  * - Exclusions (Security Policy Guide, "Policy Exclusions", docs.illumio.com): an excluded
  *   label or label group, in a scope or among actors, selects the entities that carry ANOTHER
  *   label of that type; an entity without any label of that type is never selected (so

@@ -7,6 +7,18 @@
 #include "lib/core/mem.h"
 #include "policy/compile_internal.h"
 
+void fsg_compile_refuse(struct fsg_compile_ctx *c, const char *fmt, ...)
+{
+    if (c->rc != FSG_OK) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->fail_msg, sizeof c->fail_msg, fmt, ap);
+    va_end(ap);
+    c->rc = FSG_E_REFUSED;
+}
+
 void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...)
 {
     if (c->rc != FSG_OK) {
@@ -168,6 +180,101 @@ void fsg_selector_clean_up(struct fsg_selector *s)
     fsg_free(s->excluded);
     fsg_free(s->excluded_keys);
     *s = (struct fsg_selector){ 0 };
+}
+
+static enum fsg_err s_copy_sizes(const size_t *src, size_t n, size_t **ret)
+{
+    *ret = NULL;
+    if (n == 0) {
+        return FSG_OK;
+    }
+    *ret = fsg_calloc(n, sizeof **ret);
+    if (*ret == NULL) {
+        return FSG_E_NOMEM;
+    }
+    memcpy(*ret, src, n * sizeof **ret);
+    return FSG_OK;
+}
+
+/* Concrete scope number idx of base: one label per key, chosen by the mixed-radix digits of
+ * idx; the exclusions copied. */
+static enum fsg_err s_concrete_scope(const struct fsg_selector *base, size_t idx,
+                                     struct fsg_selector *out)
+{
+    *out = (struct fsg_selector){ .m = base->m, .has_labels = base->has_labels };
+    enum fsg_err rc = FSG_OK;
+    out->keys = fsg_calloc(base->n_keys > 0 ? base->n_keys : 1, sizeof *out->keys);
+    if (out->keys == NULL) {
+        return FSG_E_NOMEM;
+    }
+    for (size_t k = 0; k < base->n_keys && rc == FSG_OK; k++) {
+        size_t pick = idx % base->keys[k].n;
+        idx /= base->keys[k].n;
+        rc = s_copy_sizes(&base->keys[k].labels[pick], 1, &out->keys[k].labels);
+        out->keys[k].key = base->keys[k].key;
+        out->keys[k].n = out->keys[k].cap = 1;
+        out->n_keys = k + 1;
+    }
+    if (rc == FSG_OK) {
+        rc = s_copy_sizes(base->excluded, base->n_excluded, &out->excluded);
+        out->n_excluded = out->cap_excluded = base->n_excluded;
+    }
+    if (rc == FSG_OK && base->n_excluded_keys > 0) {
+        out->excluded_keys = fsg_calloc(base->n_excluded_keys, sizeof *out->excluded_keys);
+        if (out->excluded_keys == NULL) {
+            rc = FSG_E_NOMEM;
+        } else {
+            memcpy(out->excluded_keys, base->excluded_keys,
+                   base->n_excluded_keys * sizeof *out->excluded_keys);
+            out->n_excluded_keys = base->n_excluded_keys;
+        }
+    }
+    if (rc != FSG_OK) {
+        fsg_selector_clean_up(out);
+    }
+    return rc;
+}
+
+void fsg_scopes_free(struct fsg_selector *scopes, size_t n)
+{
+    for (size_t i = 0; scopes != NULL && i < n; i++) {
+        fsg_selector_clean_up(&scopes[i]);
+    }
+    fsg_free(scopes);
+}
+
+enum fsg_err fsg_scope_expand(const struct fsg_policy_model *m, const struct fsg_policy_scope *sc,
+                              struct fsg_selector **ret, size_t *ret_n)
+{
+    struct fsg_selector base = { 0 };
+    enum fsg_err rc = fsg_selector_build(m, sc->items, sc->n_items, &base);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    size_t n = 1;
+    for (size_t k = 0; k < base.n_keys && n > 0; k++) {
+        if (base.keys[k].n > 0 && n > FSG_COMPILE_MAX_SCOPES / base.keys[k].n) {
+            fsg_selector_clean_up(&base);
+            return FSG_E_LIMIT;
+        }
+        n *= base.keys[k].n;
+    }
+    struct fsg_selector *out = fsg_calloc(n > 0 ? n : 1, sizeof *out);
+    if (out == NULL) {
+        rc = FSG_E_NOMEM;
+    }
+    size_t done = 0;
+    for (; done < n && rc == FSG_OK; done++) {
+        rc = s_concrete_scope(&base, done, &out[done]);
+    }
+    fsg_selector_clean_up(&base);
+    if (rc != FSG_OK) {
+        fsg_scopes_free(out, done);
+        return rc;
+    }
+    *ret = out;
+    *ret_n = n;
+    return FSG_OK;
 }
 
 static bool s_has(const size_t *sorted, size_t n, size_t v)
