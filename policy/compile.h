@@ -34,9 +34,17 @@
  *   virtual-service actors are held to the scope like label actors.
  * - Intra-scope rules (unscoped_consumers false) hold consumers to the same scope; extra-scope
  *   rules don't. IP lists are never held to a scope.
- * - Ports: the rule's ingress_services (service hrefs or inline ports); when it names none, the
- *   ports of the provider virtual services that selected the target (service_ports or service).
- *   proto -1 = all traffic; TCP/UDP without a port = 0-65535; ICMP type/code (-1 = all).
+ * - Ports toward a virtual-service provider come from the virtual service, never from the rule
+ *   (Security Policy Guide, rule writing combinations: "Not applicable: the service is derived
+ *   from the virtual service"; ref/pce-api.md §8.6): its service_ports, or its service's ports,
+ *   so a rule's "All Services" or "TCP, no port" opens only those. A service binding's
+ *   port_overrides (Security Policy Guide, "Virtual Services": port overrides live on the
+ *   workload binding) remap a port (same proto, same first/last port) to new_port[-new_to_port]
+ *   for the bound workload of the target. Refused: an override that cuts a range, and bound
+ *   workloads of one target that would serve the VS on different ports (one SG cannot).
+ * - Ports toward a workload (or label-only) provider: the rule's ingress_services (service
+ *   hrefs or inline ports). proto -1 = all traffic; TCP/UDP without a port = 0-65535; ICMP
+ *   type/code (-1 = all).
  * - Sources: a workload's every interface address (IPv4 /32, IPv6 /128, loopback skipped; an
  *   unmanaged workload with none uses public_ip); * a virtual service's ip_overrides when it has
  *   some, else its bound workloads' addresses; ip lists' ranges minus their exclusions.
@@ -47,8 +55,8 @@
  *   characters and character set.
  * - Whatever cannot become a security-group rule is a warning, never dropped silently: FQDNs,
  *   Windows/process services, virtual servers and other unknown actors, user-based
- *   (security principal) consumers, SecureConnect/machine auth, deny rules, port ranges on
- *   protocols an SG cannot restrict, binding port overrides, consumers without an address. */
+ *   (security principal) consumers, SecureConnect/machine auth, port ranges on protocols an SG
+ *   cannot restrict, consumers without an address. */
 #ifndef FSG_POLICY_COMPILE_H
 #define FSG_POLICY_COMPILE_H
 

@@ -110,10 +110,21 @@ struct fsg_policy_service_address {
     int port;          /* -1 = not given */
 };
 
+/* A service binding's port override: the bound workload serves the virtual service's
+ * [port, to_port] of proto on [new_port, new_to_port] instead. -1 = not given. */
+struct fsg_policy_port_override {
+    int proto;
+    int port;
+    int to_port;
+    int new_port;
+    int new_to_port;
+};
+
 /* A workload bound to a virtual service (bound_workloads[] or a service binding). */
 struct fsg_policy_binding {
-    size_t workload;         /* index into model->workloads */
-    size_t n_port_overrides; /* the binding remaps ports: noted in compile warnings */
+    size_t workload; /* index into model->workloads */
+    const struct fsg_policy_port_override *port_overrides;
+    size_t n_port_overrides;
 };
 
 struct fsg_policy_virtual_service {
