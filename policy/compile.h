@@ -46,7 +46,10 @@
  *   hrefs or inline ports). proto -1 = all traffic; TCP/UDP without a port = 0-65535; ICMP
  *   type/code (-1 = all).
  * - Sources: a workload's every interface address (IPv4 /32, IPv6 /128, loopback skipped; an
- *   unmanaged workload with none uses public_ip); * a virtual service's ip_overrides when it has
+ *   unmanaged workload with none uses public_ip); with the rule's use_workload_subnets naming
+ *   "consumers" (REST API rule field; ref/pce-api.md §8.6c), each consumer interface stands for
+ *   its subnet, address/cidr_block (an interface without cidr_block keeps its address, with a
+ *   warning: narrower, never wider); "providers" changes the provider side only, not sources; * a virtual service's ip_overrides when it has
  *   some, else its bound workloads' addresses; ip lists' ranges minus their exclusions.
  * - Output: per (proto, ports), the exact minimal CIDR cover of all sources (adjacent and
  *   contained blocks merge, nothing is widened), IPv4 and IPv6 apart, sorted as

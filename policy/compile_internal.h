@@ -67,6 +67,7 @@ struct fsg_compile_ctx {
     struct fsg_strlist warnings;
     enum fsg_err rc;            /* sticky: the first failure (NOMEM) stops everything */
     char fail_msg[512];         /* why, for a failure other than NOMEM ("" = none) */
+    bool consumer_subnets;      /* the rule being compiled: use_workload_subnets has consumers */
 };
 
 /* Stops the compile: the target is refused (FSG_E_REFUSED) because ignoring what the message

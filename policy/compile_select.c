@@ -414,6 +414,20 @@ static void s_add_ip(struct fsg_compile_ctx *c, struct fsg_cidrset *set, const s
     }
 }
 
+/* The first and last address of ip's subnet of prefix length `prefix`. */
+static void s_subnet_bounds(const struct fsg_ip *ip, unsigned prefix, struct fsg_ip *first,
+                            struct fsg_ip *last)
+{
+    unsigned base = ip->is_v6 ? 0 : 96; /* IPv4 sits in the last 4 bytes */
+    *first = *ip;
+    *last = *ip;
+    for (unsigned bit = base + prefix; bit < 128; bit++) {
+        uint8_t mask = (uint8_t)(0x80u >> (bit % 8));
+        first->a[bit / 8] &= (uint8_t)~mask;
+        last->a[bit / 8] |= mask;
+    }
+}
+
 /* Every interface address (IPv6 ones too, whatever their order), loopback skipped; an
  * unmanaged workload without one falls back to public_ip. */
 static void s_workload_sources(struct fsg_compile_ctx *c, const char *rule_href, size_t w,
@@ -423,9 +437,26 @@ static void s_workload_sources(struct fsg_compile_ctx *c, const char *rule_href,
     size_t added = 0;
     for (size_t i = 0; i < wl->n_interfaces; i++) {
         const struct fsg_policy_interface *ifc = &wl->interfaces[i];
-        if (ifc->has_address && !ifc->is_loopback && !s_is_loopback(&ifc->address)) {
+        if (!ifc->has_address || ifc->is_loopback || s_is_loopback(&ifc->address)) {
+            continue;
+        }
+        added++;
+        if (!c->consumer_subnets) {
             s_add_ip(c, set, &ifc->address);
-            added++;
+        } else if (ifc->cidr_block < 0) {
+            /* Narrower than the policy, never wider: said in a warning. */
+            fsg_compile_warn(c,
+                             "rule %s: use_workload_subnets: an interface of consumer workload "
+                             "%s has no cidr_block; only its address is allowed",
+                             rule_href, wl->href);
+            s_add_ip(c, set, &ifc->address);
+        } else {
+            struct fsg_ip first;
+            struct fsg_ip last;
+            s_subnet_bounds(&ifc->address, (unsigned)ifc->cidr_block, &first, &last);
+            if (c->rc == FSG_OK) {
+                c->rc = fsg_cidrset_add_range(set, &first, &last, 0);
+            }
         }
     }
     if (added == 0 && !wl->is_managed && wl->has_public_ip) {
@@ -542,6 +573,9 @@ void fsg_compile_sources(struct fsg_compile_ctx *c, const struct fsg_policy_rule
                          struct fsg_cidrset *set)
 {
     const struct fsg_policy_model *m = c->m;
+    /* ref/pce-api.md §8.6c: use_workload_subnets "consumers" = the consumer workloads'
+     * interface subnets (address/cidr_block) instead of their host addresses. */
+    c->consumer_subnets = (r->use_workload_subnets & FSG_POLICY_SUBNETS_CONSUMERS) != 0;
     s_label_sources(c, r, consumers, scope, set);
     for (size_t i = 0; i < consumers->n_actors && c->rc == FSG_OK; i++) {
         const struct fsg_policy_actor *a = &consumers->actors[i];
@@ -573,4 +607,5 @@ void fsg_compile_sources(struct fsg_compile_ctx *c, const struct fsg_policy_rule
             break;
         }
     }
+    c->consumer_subnets = false;
 }

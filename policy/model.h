@@ -53,6 +53,7 @@ struct fsg_policy_interface {
     const char *name;      /* may be NULL */
     bool has_address;      /* false when "address" is null or absent */
     struct fsg_ip address;
+    int cidr_block;        /* prefix length of the interface's subnet; -1 = not given */
     bool is_loopback;
 };
 
@@ -187,7 +188,12 @@ struct fsg_policy_rule {
     bool machine_auth;
     bool stateless;
     size_t n_security_principals; /* consuming_security_principals: user-based, not SG-able */
+    unsigned use_workload_subnets; /* FSG_POLICY_SUBNETS_* */
 };
+
+/* use_workload_subnets bits: whose workloads stand for their interfaces' subnets. */
+#define FSG_POLICY_SUBNETS_CONSUMERS 1u
+#define FSG_POLICY_SUBNETS_PROVIDERS 2u
 
 /* One scope: label and label-group items (AND across keys, OR within a key). */
 struct fsg_policy_scope {

@@ -263,6 +263,14 @@ static enum fsg_err s_interfaces(struct fsg_policy_loader *L, const json_t *o,
         if (rc == FSG_OK) {
             rc = fsg_policy_get_bool(L, e, "loopback", false, &ifs[i].is_loopback);
         }
+        if (rc == FSG_OK) {
+            rc = fsg_policy_get_int(L, e, "cidr_block", -1, 128, &ifs[i].cidr_block);
+        }
+        if (rc == FSG_OK && ifs[i].has_address && ifs[i].cidr_block >= 0 &&
+            (unsigned)ifs[i].cidr_block > fsg_ip_max_prefix(&ifs[i].address)) {
+            rc = fsg_policy_fail(L, FSG_E_PARSE, "cidr_block", "%d is too long for the address",
+                                 ifs[i].cidr_block);
+        }
     }
     fsg_policy_set_path(L, "%s", "");
     ret->interfaces = ifs;

@@ -410,6 +410,26 @@ static int s_vs_ports(void)
     return 0;
 }
 
+/* use_workload_subnets (ref/pce-api.md §8.6c): "consumers" allows each consumer interface's
+ * subnet (address/cidr_block), IPv4 and IPv6; an interface without cidr_block keeps its address
+ * and says so. "providers" concerns the provider side only: the sources stay host addresses. */
+static int s_subnets(void)
+{
+    T_CASE(m, c, "subnets", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.0/24 " RS "16/sec_rules/1",
+            "tcp 5432 5432 10.0.3.3/32 " RS "16/sec_rules/1",
+            "tcp 5432 5432 fd00::/64 " RS "16/sec_rules/1",
+            "tcp 5433 5433 10.0.1.5/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 10.0.3.3/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 fd00::5/128 " RS "16/sec_rules/2");
+    T_WARNINGS(c, "rule " HREF "16/sec_rules/1: use_workload_subnets: an interface of consumer "
+                  "workload /orgs/1/workloads/web-nocidr has no cidr_block; only its address is "
+                  "allowed",
+               NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
 /* Disabled rule sets and disabled rules are ignored. */
 static int s_disabled(void)
 {
@@ -653,6 +673,7 @@ int main(int argc, char **argv)
         { "icmp", s_icmp },
         { "derived_ports", s_derived_ports },
         { "vs_ports", s_vs_ports },
+        { "subnets", s_subnets },
         { "disabled", s_disabled },
         { "warnings", s_warnings },
         { "provenance", s_provenance },
