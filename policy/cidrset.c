@@ -316,6 +316,21 @@ enum fsg_err fsg_cidrset_copy(struct fsg_cidrset *s, const struct fsg_cidrset *s
     return FSG_OK;
 }
 
+bool fsg_cidrset_overlaps(const struct fsg_cidrset *a, const struct fsg_cidrset *b)
+{
+    for (size_t i = 0; i < a->len; i++) {
+        const struct fsg_cidrset_range *x = &a->items[i];
+        for (size_t j = 0; j < b->len; j++) {
+            const struct fsg_cidrset_range *y = &b->items[j];
+            if (x->first.is_v6 == y->first.is_v6 && fsg_ip_cmp(&x->first, &y->last) <= 0 &&
+                fsg_ip_cmp(&y->first, &x->last) <= 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 bool fsg_cidrset_contains_ip(const struct fsg_cidrset *s, const struct fsg_ip *ip)
 {
     for (size_t i = 0; i < s->len; i++) {

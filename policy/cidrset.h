@@ -75,6 +75,9 @@ enum fsg_err fsg_cidrset_copy(struct fsg_cidrset *s, const struct fsg_cidrset *s
  * carry a single tag (a cached ip list) to keep them small. */
 enum fsg_err fsg_cidrset_normalize(struct fsg_cidrset *s) FSG_MUST_USE;
 
+/* True when a and b share an address. */
+bool fsg_cidrset_overlaps(const struct fsg_cidrset *a, const struct fsg_cidrset *b);
+
 /* True when ip is in the set. */
 bool fsg_cidrset_contains_ip(const struct fsg_cidrset *s, const struct fsg_ip *ip);
 

@@ -56,6 +56,19 @@
  *   fsg_sg_rules_sort. Description "flowseg <rule href>": the smallest href (byte order) of the
  *   rules behind the block, with " (+N)" when N more rules contributed, limited to EC2's 255
  *   characters and character set.
+ * - Deny rules (policy/compile_deny.c; REST API rule sets' deny_rules, "override": true =
+ *   override deny; precedence override deny > allow > deny > default action, ref/pce-api.md §6
+ *   "Deny rule"): an override-deny rule that applies to the target (its providers select it in
+ *   a concrete scope; label actors select workloads) has its sources subtracted exactly from
+ *   the permissions it names (none = every service), TCP/UDP ranges split around the denied
+ *   ports; a permission it only partly covers in a way an SG cannot express (All Services
+ *   minus one port, ICMP all minus one type) is removed whole for those sources (narrower,
+ *   warned); FQDNs or unsupported consumers in it refuse the target. An ordinary deny rule
+ *   never removes what an allow rule allows and only decides traffic no allow rule allows,
+ *   which the group denies anyway: nothing to change, said in a warning.
+ * - Enforcement boundaries (Security Policy Guide, "Enforcement Boundaries" and "Manage
+ *   Enforcement Boundaries"): denies that rules override, only on managed workloads in
+ *   selective enforcement: nothing to change, said in a warning when they name the target.
  * - Whatever cannot become a security-group rule is a warning, never dropped silently: FQDNs,
  *   Windows/process services, virtual servers and other unknown actors, user-based
  *   (security principal) consumers, SecureConnect/machine auth, port ranges on protocols an SG

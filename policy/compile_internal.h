@@ -122,6 +122,37 @@ struct fsg_ports {
     size_t cap;
 };
 
+/* Per permission, the sources it allows (tags = rule ranks). */
+struct fsg_bucket {
+    struct fsg_port port;
+    struct fsg_cidrset set;
+};
+
+struct fsg_buckets {
+    struct fsg_bucket *items;
+    size_t len;
+    size_t cap;
+};
+
+/* The bucket of permission p (created empty); NULL after a failure (c->rc set). May move
+ * b->items. */
+struct fsg_cidrset *fsg_compile_bucket(struct fsg_compile_ctx *c, struct fsg_buckets *b,
+                                       struct fsg_port p);
+
+/* Every concrete scope of rule set rs (each scope expanded, see fsg_scope_expand), in order;
+ * free with fsg_scopes_free. */
+void fsg_compile_rule_set_scopes(struct fsg_compile_ctx *c, const struct fsg_policy_rule_set *rs,
+                                 struct fsg_selector **ret, size_t *ret_n);
+
+/* Deny rules and enforcement boundaries (policy/compile_deny.c): override-deny sources are
+ * subtracted from the buckets, the others are reported. */
+void fsg_compile_denies(struct fsg_compile_ctx *c, struct fsg_buckets *b);
+
+/* The permissions a deny rule names: every service when it names none; what a security group
+ * cannot say exactly is denied wider (never allowing more), with a warning. */
+void fsg_compile_deny_ports(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
+                            struct fsg_ports *ports);
+
 /* The permissions of rule r given the target entities its providers selected (in one scope):
  * its ingress_services, or the ports of the provider virtual services when it names none. */
 void fsg_compile_rule_ports(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r,

@@ -255,7 +255,9 @@ static int s_subtract_set(void)
     T_OK(s_add(&d, "10.0.0.128", "10.0.2.127", 9)); /* spans a gap, two ranges */
     T_OK(s_add_cidr(&d, "10.0.0.4/31", 9));          /* overlaps the first */
     T_OK(s_add(&d, "fd00::ff", "fd00::ff", 9));
+    T_CHECK(fsg_cidrset_overlaps(&a, &d) && fsg_cidrset_overlaps(&d, &a));
     T_OK(fsg_cidrset_subtract_set(&a, &d));
+    T_CHECK(!fsg_cidrset_overlaps(&a, &d));
     T_STR_EQ(s_cover(&a, true), "10.0.0.0/30#1/1 10.0.0.6/31#1/1 10.0.0.8/29#1/1 "
                                 "10.0.0.16/28#1/1 10.0.0.32/27#1/1 10.0.0.64/26#1/1 "
                                 "10.0.2.128/25#2/1 fd00::/121#3/1 fd00::80/122#3/1 "

@@ -459,12 +459,62 @@ static int s_warnings(void)
                "security group; its ports are allowed without it",
                "rule " HREF "30/sec_rules/3: machine authentication cannot be enforced by a "
                "security group; its ports are allowed without it",
-               "rule set " HREF "30: has 1 deny rule(s); a security group cannot deny, so they "
-               "are not applied",
                "rule set " HREF "31: has no scope (\"scopes\": []): its rules apply nowhere",
                NULL);
     T_MATCHED(c, HREF "30/sec_rules/1", HREF "30/sec_rules/2", HREF "30/sec_rules/3", NULL);
     T_DONE(m, c);
+    return 0;
+}
+
+#define CORP(p, r)                                                                                 \
+    "tcp " p " 10.1.0.0/23 " RS r, "tcp " p " 10.1.3.0/24 " RS r, "tcp " p " 10.1.4.0/22 " RS r,   \
+        "tcp " p " 10.1.8.0/21 " RS r, "tcp " p " 10.1.16.0/20 " RS r,                             \
+        "tcp " p " 10.1.32.0/19 " RS r, "tcp " p " 10.1.64.0/18 " RS r,                            \
+        "tcp " p " 10.1.128.0/17 " RS r
+
+/* Deny rules (ref/pce-api.md §6 "Deny rule"; precedence override deny > allow > deny > default):
+ * - override deny 1 (web2 on tcp 5432) is subtracted from the allowed tcp 5432-5440, which
+ *   splits into 5432 (without web2) and 5433-5440 (with it);
+ * - override deny 2 (ip list "bad", every service) cuts 10.1.2.0/24 out of "corp" everywhere;
+ * - override deny 6 (corp on tcp 22) cannot be carved out of "All Services": corp loses it all
+ *   (narrower, warned);
+ * - ordinary deny 3 and the enforcement boundary change nothing (allow rules win; the group
+ *   denies the rest anyway), said precisely; disabled 4 and out-of-target 5 do nothing. */
+static int s_deny(void)
+{
+    T_CASE(m, c, "deny", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "50/sec_rules/1",
+            "tcp 5432 5432 10.0.1.3/32 " RS "50/sec_rules/1", CORP("5432 5432", "50/sec_rules/1"),
+            "tcp 5433 5440 10.0.1.1/32 " RS "50/sec_rules/1",
+            "tcp 5433 5440 10.0.1.2/31 " RS "50/sec_rules/1", CORP("5433 5440", "50/sec_rules/1"));
+    T_WARNINGS(c,
+               "deny rule " HREF "50/deny_rules/3: not applied, nothing to change: an ordinary "
+               "deny rule never removes what an allow rule allows (precedence: override deny > "
+               "allow > deny > default), and the security group already denies everything no "
+               "allow rule allows",
+               "enforcement boundary /orgs/1/sec_policy/active/enforcement_boundaries/1: not "
+               "applied, nothing to change: a boundary denies only traffic no allow rule allows "
+               "(and only on managed workloads in selective enforcement), which the security "
+               "group already denies",
+               "override deny rule " HREF "50/deny_rules/6: denies tcp 22-22, which a security "
+               "group cannot carve out of the allowed all traffic: its sources lose all of all "
+               "traffic (narrower than the policy)",
+               NULL);
+    T_DONE(m, c);
+
+    /* An override deny whose ip list holds an FQDN cannot be subtracted: refused. */
+    m = s_load("deny_fqdn");
+    T_CHECK(m != NULL);
+    struct fsg_error err = { 0 };
+    c = NULL;
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .name = "orders-db",
+                                                .workload = "orders-db" }, &c, &err));
+    T_STR_EQ(err.msg, "target orders-db: refused, the policy cannot be compiled without widening "
+                      "access: override deny rule " HREF "50/deny_rules/2: ip list "
+                      "/orgs/1/sec_policy/active/ip_lists/bad holds FQDNs (evil.example.com), "
+                      "which a security group cannot subtract: their addresses could stay "
+                      "allowed");
+    fsg_policy_model_destroy(m);
     return 0;
 }
 
@@ -676,6 +726,7 @@ int main(int argc, char **argv)
         { "subnets", s_subnets },
         { "disabled", s_disabled },
         { "warnings", s_warnings },
+        { "deny", s_deny },
         { "provenance", s_provenance },
         { "scenario", s_scenario },
         { "deterministic", s_deterministic },
