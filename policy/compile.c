@@ -105,6 +105,10 @@ static void s_emit(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r, u
         c->rc = fsg_cidrset_normalize(&sources);
     }
     *n_sources += sources.len;
+    if (c->probe != NULL && c->rc == FSG_OK) {
+        fsg_compile_trace_rule(c, r, consumers, r->unscoped_consumers ? NULL : scope, &ports,
+                               &sources);
+    }
     for (size_t i = 0; i < ports.len && c->rc == FSG_OK; i++) {
         struct fsg_cidrset *set = fsg_compile_bucket(c, buckets, ports.items[i]);
         if (set != NULL) {
@@ -181,6 +185,7 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
 {
     const struct fsg_policy_rule *r = ref->rule;
     const struct fsg_policy_rule_set *rs = ref->rule_set;
+    c->cur_rule_set = rs;
     struct fsg_side prov = { 0 };
     struct fsg_side cons = { 0 };
     struct fsg_entity *matched = fsg_calloc(c->n_targets > 0 ? c->n_targets : 1, sizeof *matched);
@@ -511,6 +516,13 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
                                 const struct fsg_policy_target *t,
                                 struct fsg_compiled_target **ret, struct fsg_error *err)
 {
+    return fsg_compile_run(m, t, NULL, ret, err);
+}
+
+enum fsg_err fsg_compile_run(const struct fsg_policy_model *m, const struct fsg_policy_target *t,
+                             struct fsg_compile_probe *probe, struct fsg_compiled_target **ret,
+                             struct fsg_error *err)
+{
     const char *name = t != NULL && t->name != NULL ? t->name : "(unnamed)";
     if (m == NULL || t == NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "compile: no model or no target");
@@ -521,7 +533,7 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
                              "references dropped) and cannot be compiled",
                              name);
     }
-    struct fsg_compile_ctx c = { .m = m, .target_name = name };
+    struct fsg_compile_ctx c = { .m = m, .target_name = name, .probe = probe };
     struct fsg_compiled_target *out = fsg_calloc(1, sizeof *out);
     c.ip_lists = fsg_calloc(m->n_ip_lists > 0 ? m->n_ip_lists : 1, sizeof *c.ip_lists);
     c.ip_list_done = fsg_calloc(m->n_ip_lists > 0 ? m->n_ip_lists : 1, sizeof *c.ip_list_done);

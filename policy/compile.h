@@ -113,6 +113,50 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
 
 void fsg_compiled_target_destroy(struct fsg_compiled_target *c); /* NULL ok */
 
+/* ---- explain: why one source is or is not allowed toward a target ---------------------- */
+
+/* What is asked: a source address and, optionally, a protocol and port. */
+struct fsg_policy_probe {
+    struct fsg_ip src;
+    int proto; /* IANA number; -1 = any protocol (no port given) */
+    int port;  /* TCP/UDP port, ICMP type; -1 = any */
+};
+
+enum fsg_explain_verdict {
+    FSG_EXPLAIN_ALLOWS,       /* an allow rule allows the source (on the port, when given) */
+    FSG_EXPLAIN_OTHER_PORT,   /* the rule allows the source, but not on that port/proto */
+    FSG_EXPLAIN_DENIES,       /* an override-deny rule removes the source */
+    FSG_EXPLAIN_NOT_A_SOURCE, /* the rule applies to the target, the source is not a consumer */
+};
+
+struct fsg_explain_step {
+    enum fsg_explain_verdict verdict;
+    char *rule;          /* rule (or deny rule) href */
+    char *rule_set;      /* its rule set's href */
+    char *rule_set_name; /* may be NULL */
+    char *detail;        /* ports, or why it does not match (scope, exclusion, consumers) */
+};
+
+struct fsg_explanation {
+    bool allowed;                  /* the compiled security-group rules allow the probe */
+    struct fsg_compiled_target *compiled; /* the whole compile (rules, warnings) */
+    struct fsg_sg_rules matching;  /* the compiled rules that allow the probe */
+    struct fsg_explain_step *steps; /* allows, then denies, then the others; by rule href */
+    size_t n_steps;
+    char *summary;                 /* one sentence */
+};
+
+/* Compiles t like fsg_policy_compile and explains the probe: which rules allow it, which
+ * override deny removes it, or why the rules that apply to the target do not match it.
+ * Errors as fsg_policy_compile. The caller owns *ret (fsg_explanation_destroy). */
+enum fsg_err fsg_policy_explain(const struct fsg_policy_model *m, const struct fsg_policy_target *t,
+                                const struct fsg_policy_probe *probe,
+                                struct fsg_explanation **ret, struct fsg_error *err) FSG_MUST_USE;
+
+void fsg_explanation_destroy(struct fsg_explanation *e); /* NULL ok */
+
+const char *fsg_explain_verdict_name(enum fsg_explain_verdict v); /* "allows", ... */
+
 /* Maximum length of an EC2 security-group rule description. */
 #define FSG_SG_DESCRIPTION_MAX 255
 

@@ -269,6 +269,9 @@ static void s_deny(struct fsg_compile_ctx *c, const struct s_deny_ref *ref, stru
         }
         struct fsg_cidrset ds = FSG_CIDRSET_INIT;
         s_deny_sources(c, d, &cons, d->unscoped_consumers ? NULL : &scopes[s], &ds);
+        if (c->probe != NULL && c->rc == FSG_OK) {
+            fsg_compile_trace_deny(c, d, ref->rs, &ports, &ds);
+        }
         for (size_t i = 0; i < ports.len && c->rc == FSG_OK && ds.len > 0; i++) {
             s_apply(c, d->href, b, ports.items[i], &ds);
         }
