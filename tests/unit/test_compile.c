@@ -828,6 +828,27 @@ static int s_out_of_memory(void)
     }
     T_CHECK(finished);
     fsg_policy_model_destroy(m);
+
+    /* The same for deny rules, scope expansion and explain. */
+    m = s_load("deny");
+    T_CHECK(m != NULL);
+    struct fsg_policy_probe p = { .proto = 6, .port = 5432 };
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.1.2"), &p.src));
+    finished = false;
+    for (long fail = 1; fail < 20000 && !finished; fail++) {
+        struct fsg_explanation *e = NULL;
+        struct fsg_error err = { 0 };
+        fsg_mem_fail_after(fail);
+        enum fsg_err rc = fsg_policy_explain(m, &(struct fsg_policy_target){ .workload = "orders-db" },
+                                             &p, &e, &err);
+        fsg_mem_fail_after(0);
+        T_CHECK(rc == FSG_OK || rc == FSG_E_NOMEM);
+        T_CHECK((rc == FSG_OK) == (e != NULL));
+        finished = rc == FSG_OK && e->n_steps == 3;
+        fsg_explanation_destroy(e);
+    }
+    T_CHECK(finished);
+    fsg_policy_model_destroy(m);
     return 0;
 }
 
