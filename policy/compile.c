@@ -154,7 +154,8 @@ void fsg_compile_rule_set_scopes(struct fsg_compile_ctx *c, const struct fsg_pol
     for (size_t s = 0; s < rs->n_scopes && c->rc == FSG_OK; s++) {
         struct fsg_selector *one = NULL;
         size_t n = 0;
-        enum fsg_err rc = fsg_scope_expand(c->m, &rs->scopes[s], &one, &n);
+        enum fsg_err rc = fsg_scope_expand(c->m, &rs->scopes[s], c->targets, c->n_targets,
+                                           &one, &n);
         if (rc == FSG_E_LIMIT) {
             snprintf(c->fail_msg, sizeof c->fail_msg,
                      "rule set %s: scope %zu expands into more than %zu scopes (label groups "

@@ -100,9 +100,13 @@ void fsg_selector_clean_up(struct fsg_selector *s);
  * Scope": a label group in a scope expands into one scope per member label, and there is no
  * cross-communication between them). Every include key keeps exactly one label per concrete
  * scope (the cross product across keys); exclusions apply to each. A key with no alternative
- * (an empty label group) gives no scope at all. FSG_E_LIMIT beyond FSG_COMPILE_MAX_SCOPES.
+ * (an empty label group) gives no scope at all. keep (NULL = no pruning): only the concrete
+ * scopes one of these entities can match are made (a member label none of them carries is
+ * dropped first: such a scope could not hold the target, so nothing applies in it).
+ * FSG_E_LIMIT beyond FSG_COMPILE_MAX_SCOPES.
  * On success the caller frees with fsg_scopes_free(*ret, *ret_n). */
 enum fsg_err fsg_scope_expand(const struct fsg_policy_model *m, const struct fsg_policy_scope *sc,
+                              const struct fsg_entity *keep, size_t n_keep,
                               struct fsg_selector **ret, size_t *ret_n) FSG_MUST_USE;
 void fsg_scopes_free(struct fsg_selector *scopes, size_t n);
 /* Includes match (no include key = any) and no excluded label. */

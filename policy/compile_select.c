@@ -244,12 +244,29 @@ void fsg_scopes_free(struct fsg_selector *scopes, size_t n)
 }
 
 enum fsg_err fsg_scope_expand(const struct fsg_policy_model *m, const struct fsg_policy_scope *sc,
+                              const struct fsg_entity *keep, size_t n_keep,
                               struct fsg_selector **ret, size_t *ret_n)
 {
     struct fsg_selector base = { 0 };
     enum fsg_err rc = fsg_selector_build(m, sc->items, sc->n_items, &base);
     if (rc != FSG_OK) {
         return rc;
+    }
+    for (size_t k = 0; keep != NULL && k < base.n_keys; k++) {
+        struct fsg_key_set *ks = &base.keys[k];
+        size_t w = 0;
+        for (size_t i = 0; i < ks->n; i++) {
+            bool carried = false;
+            for (size_t t = 0; t < n_keep && !carried; t++) {
+                for (size_t j = 0; j < keep[t].n_labels && !carried; j++) {
+                    carried = keep[t].labels[j] == ks->labels[i];
+                }
+            }
+            if (carried) {
+                ks->labels[w++] = ks->labels[i];
+            }
+        }
+        ks->n = w;
     }
     size_t n = 1;
     for (size_t k = 0; k < base.n_keys && n > 0; k++) {

@@ -271,6 +271,17 @@ static int s_label_group_scope(void)
     return 0;
 }
 
+/* A scope of three 50-member label groups is 125000 concrete scopes, more than the limit;
+ * only those the target can match are made (one), so it compiles, with the same answer as the
+ * full expansion: the Web workload in the target's app/env/loc, not the one in another env. */
+static int s_big_scope(void)
+{
+    T_CASE(m, c, "big_scope", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "18/sec_rules/1");
+    T_DONE(m, c);
+    return 0;
+}
+
 /* resolve_labels_as: workloads vs virtual services, on both sides. */
 static int s_resolve_labels_as(void)
 {
@@ -895,6 +906,7 @@ int main(int argc, char **argv)
         { "label_actors", s_label_actors },
         { "label_groups", s_label_groups },
         { "label_group_scope", s_label_group_scope },
+        { "big_scope", s_big_scope },
         { "exclusions", s_exclusions },
         { "resolve_labels_as", s_resolve_labels_as },
         { "literal_actors", s_literal_actors },
