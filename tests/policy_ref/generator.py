@@ -413,9 +413,20 @@ class Gen:
         literal_only = all("workload" in a or "virtual_service" in a for a in prov)
         if literal_only:
             rp = r.choice([["workloads"], ["virtual_services"]])
+        if not self.f["vs_ports"]:
+            # Only rules whose service cannot differ from a VS's: "Derived from Provider
+            # Virtual Services" (no ingress_services) for anything that can select a VS.
+            if any("virtual_service" in a for a in prov):
+                prov = [a for a in prov if "workload" not in a]
+                rp = ["virtual_services"]
+            elif "virtual_services" in rp and "workloads" in rp:
+                rp = [r.choice(["workloads", "virtual_services"])]
         vs_only = rp == ["virtual_services"] and not any("workload" in a for a in prov)
         if vs_only and not self.on("vs_ports", 0.5):
             ingress = []  # "Derived from Provider Virtual Services"
+        elif not self.f["vs_ports"] and ("virtual_services" in rp or
+                                         any("virtual_service" in a for a in prov)):
+            ingress = []
         else:
             ingress = self.ingress()
         rule = {"href": f"{rs_href}/sec_rules/{j}", "enabled": not self.on("disabled", 0.08),
