@@ -146,6 +146,46 @@ static void s_rule_warnings(struct fsg_compile_ctx *c, const struct fsg_policy_r
     }
 }
 
+/* Every concrete scope of rule set rs (each scope expanded, see fsg_scope_expand), in order. */
+static void s_rule_set_scopes(struct fsg_compile_ctx *c, const struct fsg_policy_rule_set *rs,
+                              struct fsg_selector **ret, size_t *ret_n)
+{
+    struct fsg_selector *all = NULL;
+    size_t n_all = 0;
+    for (size_t s = 0; s < rs->n_scopes && c->rc == FSG_OK; s++) {
+        struct fsg_selector *one = NULL;
+        size_t n = 0;
+        enum fsg_err rc = fsg_scope_expand(c->m, &rs->scopes[s], &one, &n);
+        if (rc == FSG_E_LIMIT) {
+            snprintf(c->fail_msg, sizeof c->fail_msg,
+                     "rule set %s: scope %zu expands into more than %zu scopes (label groups "
+                     "times label types)",
+                     rs->href, s, FSG_COMPILE_MAX_SCOPES);
+        }
+        c->rc = rc;
+        if (rc != FSG_OK) {
+            break;
+        }
+        struct fsg_selector *grown = fsg_reallocarray(all, n_all + n + 1, sizeof *grown);
+        if (grown == NULL) {
+            c->rc = FSG_E_NOMEM;
+            fsg_scopes_free(one, n);
+            break;
+        }
+        all = grown;
+        memcpy(all + n_all, one, n * sizeof *one);
+        n_all += n;
+        fsg_free(one);
+    }
+    if (c->rc != FSG_OK) {
+        fsg_scopes_free(all, n_all);
+        all = NULL;
+        n_all = 0;
+    }
+    *ret = all;
+    *ret_n = n_all;
+}
+
 /* Evaluates rule r (rank tag) in each scope of its rule set. Returns true when it applies. */
 static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint32_t tag,
                    struct s_buckets *buckets)
@@ -154,7 +194,6 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
     const struct fsg_policy_rule_set *rs = ref->rule_set;
     struct fsg_side prov = { 0 };
     struct fsg_side cons = { 0 };
-    struct fsg_selector scope = { 0 };
     struct fsg_entity *matched = fsg_calloc(c->n_targets > 0 ? c->n_targets : 1, sizeof *matched);
     bool applies = false;
     size_t n_sources = 0;
@@ -167,9 +206,13 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
     if (c->rc == FSG_OK) {
         c->rc = fsg_side_build(c->m, r->consumers, r->n_consumers, r->resolve_consumers, &cons);
     }
-    for (size_t s = 0; s < rs->n_scopes && c->rc == FSG_OK; s++) {
-        c->rc = fsg_selector_build(c->m, rs->scopes[s].items, rs->scopes[s].n_items, &scope);
-        size_t n = c->rc == FSG_OK ? s_providers_in_scope(c, &prov, &scope, matched) : 0;
+    struct fsg_selector *scopes = NULL;
+    size_t n_scopes = 0;
+    if (c->rc == FSG_OK) {
+        s_rule_set_scopes(c, rs, &scopes, &n_scopes);
+    }
+    for (size_t s = 0; s < n_scopes && c->rc == FSG_OK; s++) {
+        size_t n = s_providers_in_scope(c, &prov, &scopes[s], matched);
         if (n > 0) {
             applies = true;
             if (r->n_security_principals > 0) {
@@ -179,11 +222,11 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
                                  "applied",
                                  r->href);
             } else {
-                s_emit(c, r, tag, matched, n, &cons, &scope, buckets, &n_sources);
+                s_emit(c, r, tag, matched, n, &cons, &scopes[s], buckets, &n_sources);
             }
         }
-        fsg_selector_clean_up(&scope);
     }
+    fsg_scopes_free(scopes, n_scopes);
     if (applies) {
         s_rule_warnings(c, r);
         if (n_sources == 0 && r->n_security_principals == 0) {
@@ -208,14 +251,15 @@ static void s_rule_set_warnings(struct fsg_compile_ctx *c, const struct fsg_poli
         return;
     }
     bool holds_target = false;
-    for (size_t s = 0; s < rs->n_scopes && !holds_target && c->rc == FSG_OK; s++) {
-        struct fsg_selector scope = { 0 };
-        c->rc = fsg_selector_build(c->m, rs->scopes[s].items, rs->scopes[s].n_items, &scope);
-        for (size_t i = 0; i < c->n_targets && c->rc == FSG_OK; i++) {
-            holds_target |= fsg_selector_match(&scope, &c->targets[i]);
+    struct fsg_selector *scopes = NULL;
+    size_t n_scopes = 0;
+    s_rule_set_scopes(c, rs, &scopes, &n_scopes);
+    for (size_t s = 0; s < n_scopes && !holds_target; s++) {
+        for (size_t i = 0; i < c->n_targets; i++) {
+            holds_target |= fsg_selector_match(&scopes[s], &c->targets[i]);
         }
-        fsg_selector_clean_up(&scope);
     }
+    fsg_scopes_free(scopes, n_scopes);
     if (holds_target) {
         fsg_compile_warn(c,
                          "rule set %s: has %zu deny rule(s); a security group cannot deny, so "
@@ -528,7 +572,14 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
     }
     rc = c.rc;
     if (rc != FSG_OK) {
-        fsg_error_set(err, rc, "target %.100s: out of memory while compiling", name);
+        if (rc == FSG_E_NOMEM || c.fail_msg[0] == '\0') {
+            fsg_error_set(err, rc, "target %.100s: out of memory while compiling", name);
+        } else if (rc == FSG_E_REFUSED) {
+            fsg_error_set(err, rc, "target %.100s: refused, the policy cannot be compiled "
+                                   "without widening access: %s", name, c.fail_msg);
+        } else {
+            fsg_error_set(err, rc, "target %.100s: %s", name, c.fail_msg);
+        }
         goto out;
     }
     *ret = out;

@@ -8,23 +8,48 @@
  *   workload (and the virtual services bound to it), or a set of labels (an entity carrying
  *   exactly those labels, which label actors, ams and scopes can select but href actors cannot).
  * - A rule applies to the target in a scope when the target matches the scope and the rule's
- *   providers select it. Scopes: AND across label keys, OR within a key, label groups expanded,
- *   a key the scope does not name = any value, "exclusion" items must not match. Several
- *   scopes are evaluated one by one and the results are unioned. * A rule set with no scope at
- *   all ("scopes": []) applies nowhere and is reported.
+ *   providers select it. Scopes: AND across label keys, a key the scope does not name = any
+ *   value, "exclusion" items must not match (see Exclusions). Several scopes are evaluated one
+ *   by one and the results are unioned. * A rule set with no scope at all ("scopes": [])
+ *   applies nowhere and is reported.
+ * - Label groups in a scope (Security Policy Guide, "Use a Label Group in a Scope",
+ *   https://product-docs-repo.illumio.com/Tech-Docs/Core/25.1/Security-Policy/out/en/
+ *   security-policy-guide-25-1-0/security-policy-objects/labels-and-label-groups/
+ *   use-a-label-group-in-a-scope.html): a group is "expanded into multiple scopes.
+ *   Cross-communication is not allowed". A scope therefore becomes one concrete scope per member
+ *   label (nested groups flattened), crossed with the other keys' members; an intra-scope rule
+ *   holds consumers to the same concrete scope as the target. * Two plain labels of one key in a
+ *   scope (the UI does not allow it) are split the same way: never wider. A label group in a
+ *   rule's actors is "expanded into multiple rules. Cross-communication is allowed" ("Use a
+ *   Label Group in a Rule"): any member matches.
+ * - Exclusions (Security Policy Guide, "Policy Exclusions", docs.illumio.com): an excluded
+ *   label or label group, in a scope or among actors, selects the entities that carry ANOTHER
+ *   label of that type; an entity without any label of that type is never selected (so
+ *   "env != Prod" does not select unlabelled workloads, nor does "ams - env Prod").
  * - Actors: label and label-group actors form one selector (same key = any of, different keys =
- *   all of; * "exclusion" labels remove what they match and, alone, select everything else);
+ *   all of; "exclusion" labels remove what they match, as above);
  *   resolve_labels_as picks workloads, virtual services or both for labels and ams. * ams = every
  *   workload, managed or not (the RDS itself is unmanaged), and every virtual service when
  *   resolved as such. workload, virtual_service and ip_list actors are literal. * Workload and
  *   virtual-service actors are held to the scope like label actors.
  * - Intra-scope rules (unscoped_consumers false) hold consumers to the same scope; extra-scope
  *   rules don't. IP lists are never held to a scope.
- * - Ports: the rule's ingress_services (service hrefs or inline ports); when it names none, the
- *   ports of the provider virtual services that selected the target (service_ports or service).
- *   proto -1 = all traffic; TCP/UDP without a port = 0-65535; ICMP type/code (-1 = all).
+ * - Ports toward a virtual-service provider come from the virtual service, never from the rule
+ *   (Security Policy Guide, rule writing combinations: "Not applicable: the service is derived
+ *   from the virtual service"; ref/pce-api.md §8.6): its service_ports, or its service's ports,
+ *   so a rule's "All Services" or "TCP, no port" opens only those. A service binding's
+ *   port_overrides (Security Policy Guide, "Virtual Services": port overrides live on the
+ *   workload binding) remap a port (same proto, same first/last port) to new_port[-new_to_port]
+ *   for the bound workload of the target. Refused: an override that cuts a range, and bound
+ *   workloads of one target that would serve the VS on different ports (one SG cannot).
+ * - Ports toward a workload (or label-only) provider: the rule's ingress_services (service
+ *   hrefs or inline ports). proto -1 = all traffic; TCP/UDP without a port = 0-65535; ICMP
+ *   type/code (-1 = all).
  * - Sources: a workload's every interface address (IPv4 /32, IPv6 /128, loopback skipped; an
- *   unmanaged workload with none uses public_ip); * a virtual service's ip_overrides when it has
+ *   unmanaged workload with none uses public_ip); with the rule's use_workload_subnets naming
+ *   "consumers" (REST API rule field; ref/pce-api.md §8.6c), each consumer interface stands for
+ *   its subnet, address/cidr_block (an interface without cidr_block keeps its address, with a
+ *   warning: narrower, never wider); "providers" changes the provider side only, not sources; * a virtual service's ip_overrides when it has
  *   some, else its bound workloads' addresses; ip lists' ranges minus their exclusions.
  * - Output: per (proto, ports), the exact minimal CIDR cover of all sources (adjacent and
  *   contained blocks merge, nothing is widened), IPv4 and IPv6 apart, sorted as
@@ -33,8 +58,8 @@
  *   characters and character set.
  * - Whatever cannot become a security-group rule is a warning, never dropped silently: FQDNs,
  *   Windows/process services, virtual servers and other unknown actors, user-based
- *   (security principal) consumers, SecureConnect/machine auth, deny rules, port ranges on
- *   protocols an SG cannot restrict, binding port overrides, consumers without an address. */
+ *   (security principal) consumers, SecureConnect/machine auth, port ranges on protocols an SG
+ *   cannot restrict, consumers without an address. */
 #ifndef FSG_POLICY_COMPILE_H
 #define FSG_POLICY_COMPILE_H
 

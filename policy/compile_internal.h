@@ -32,6 +32,12 @@ struct fsg_selector {
     size_t *excluded; /* sorted */
     size_t n_excluded;
     size_t cap_excluded;
+    /* The label types (keys) of the excluded labels: a match must carry a label of each of
+     * them (Illumio "Policy Exclusions": an exclusion selects workloads that carry ANOTHER
+     * label of that type, never those without one). */
+    const char **excluded_keys;
+    size_t n_excluded_keys;
+    const struct fsg_policy_model *m; /* for label keys */
     bool has_labels;  /* at least one label or label-group actor */
 };
 
@@ -60,7 +66,13 @@ struct fsg_compile_ctx {
     bool *ip_list_done;
     struct fsg_strlist warnings;
     enum fsg_err rc;            /* sticky: the first failure (NOMEM) stops everything */
+    char fail_msg[512];         /* why, for a failure other than NOMEM ("" = none) */
+    bool consumer_subnets;      /* the rule being compiled: use_workload_subnets has consumers */
 };
+
+/* Stops the compile: the target is refused (FSG_E_REFUSED) because ignoring what the message
+ * names could widen access. The first refusal wins. */
+void fsg_compile_refuse(struct fsg_compile_ctx *c, const char *fmt, ...) FSG_PRINTF(2, 3);
 
 /* Adds a formatted warning (control characters replaced). */
 void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...) FSG_PRINTF(2, 3);
@@ -70,6 +82,19 @@ enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
                                 const struct fsg_policy_actor *actors, size_t n,
                                 struct fsg_selector *ret) FSG_MUST_USE;
 void fsg_selector_clean_up(struct fsg_selector *s);
+
+/* Most concrete scopes one rule-set scope may expand into (label groups x keys). */
+#define FSG_COMPILE_MAX_SCOPES ((size_t)65536)
+
+/* The concrete scopes of one rule-set scope (Security Policy Guide, "Use a Label Group in a
+ * Scope": a label group in a scope expands into one scope per member label, and there is no
+ * cross-communication between them). Every include key keeps exactly one label per concrete
+ * scope (the cross product across keys); exclusions apply to each. A key with no alternative
+ * (an empty label group) gives no scope at all. FSG_E_LIMIT beyond FSG_COMPILE_MAX_SCOPES.
+ * On success the caller frees with fsg_scopes_free(*ret, *ret_n). */
+enum fsg_err fsg_scope_expand(const struct fsg_policy_model *m, const struct fsg_policy_scope *sc,
+                              struct fsg_selector **ret, size_t *ret_n) FSG_MUST_USE;
+void fsg_scopes_free(struct fsg_selector *scopes, size_t n);
 /* Includes match (no include key = any) and no excluded label. */
 bool fsg_selector_match(const struct fsg_selector *s, const struct fsg_entity *e);
 

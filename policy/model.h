@@ -53,6 +53,7 @@ struct fsg_policy_interface {
     const char *name;      /* may be NULL */
     bool has_address;      /* false when "address" is null or absent */
     struct fsg_ip address;
+    int cidr_block;        /* prefix length of the interface's subnet; -1 = not given */
     bool is_loopback;
 };
 
@@ -110,10 +111,21 @@ struct fsg_policy_service_address {
     int port;          /* -1 = not given */
 };
 
+/* A service binding's port override: the bound workload serves the virtual service's
+ * [port, to_port] of proto on [new_port, new_to_port] instead. -1 = not given. */
+struct fsg_policy_port_override {
+    int proto;
+    int port;
+    int to_port;
+    int new_port;
+    int new_to_port;
+};
+
 /* A workload bound to a virtual service (bound_workloads[] or a service binding). */
 struct fsg_policy_binding {
-    size_t workload;         /* index into model->workloads */
-    size_t n_port_overrides; /* the binding remaps ports: noted in compile warnings */
+    size_t workload; /* index into model->workloads */
+    const struct fsg_policy_port_override *port_overrides;
+    size_t n_port_overrides;
 };
 
 struct fsg_policy_virtual_service {
@@ -176,7 +188,12 @@ struct fsg_policy_rule {
     bool machine_auth;
     bool stateless;
     size_t n_security_principals; /* consuming_security_principals: user-based, not SG-able */
+    unsigned use_workload_subnets; /* FSG_POLICY_SUBNETS_* */
 };
+
+/* use_workload_subnets bits: whose workloads stand for their interfaces' subnets. */
+#define FSG_POLICY_SUBNETS_CONSUMERS 1u
+#define FSG_POLICY_SUBNETS_PROVIDERS 2u
 
 /* One scope: label and label-group items (AND across keys, OR within a key). */
 struct fsg_policy_scope {

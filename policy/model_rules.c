@@ -192,6 +192,28 @@ static enum fsg_err s_ingress(struct fsg_policy_loader *L, const json_t *o, size
     return rc;
 }
 
+/* use_workload_subnets: ["consumers"], ["providers"] or both (newer PCEs). */
+static enum fsg_err s_subnets(struct fsg_policy_loader *L, const json_t *o,
+                              struct fsg_policy_rule *r)
+{
+    const json_t *arr;
+    size_t n;
+    enum fsg_err rc = fsg_policy_get_array(L, o, "use_workload_subnets", &arr, &n);
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+        const json_t *v = json_array_get(arr, i);
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(s, "consumers") == 0) {
+            r->use_workload_subnets |= FSG_POLICY_SUBNETS_CONSUMERS;
+        } else if (strcmp(s, "providers") == 0) {
+            r->use_workload_subnets |= FSG_POLICY_SUBNETS_PROVIDERS;
+        } else {
+            rc = fsg_policy_fail(L, FSG_E_PARSE, "use_workload_subnets",
+                                 "[%zu]: expected \"consumers\" or \"providers\"", i);
+        }
+    }
+    return rc;
+}
+
 static enum fsg_err s_rule_flags(struct fsg_policy_loader *L, const json_t *o,
                                  struct fsg_policy_rule *r)
 {
@@ -212,6 +234,9 @@ static enum fsg_err s_rule_flags(struct fsg_policy_loader *L, const json_t *o,
     if (rc == FSG_OK) {
         rc = fsg_policy_get_array(L, o, "consuming_security_principals", &arr,
                                   &r->n_security_principals);
+    }
+    if (rc == FSG_OK) {
+        rc = s_subnets(L, o, r);
     }
     if (rc == FSG_OK) {
         rc = s_resolve(L, o, "providers", &r->resolve_providers);

@@ -192,13 +192,14 @@ static int s_ams(void)
 }
 
 /* Several scopes: evaluated one by one, unioned; consumers of an intra-scope rule come from the
- * scope in which the target matched. */
+ * scope in which the target matched. (The provider is a virtual service: the port is always the
+ * virtual service's 5432, whatever the rule's services say.) */
 static int s_scopes(void)
 {
     T_CASE(m, c, "scopes", .virtual_service = "VS-RDS-orders-db");
     T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "10/sec_rules/1",
-            "tcp 5433 5433 10.0.4.1/32 " RS "11/sec_rules/1",
-            "tcp 5433 5433 10.0.4.2/32 " RS "11/sec_rules/1");
+            "tcp 5432 5432 10.0.4.1/32 " RS "11/sec_rules/1",
+            "tcp 5432 5432 10.0.4.2/32 " RS "11/sec_rules/1");
     T_DONE(m, c);
     return 0;
 }
@@ -208,9 +209,9 @@ static int s_intra_extra_scope(void)
 {
     T_CASE(m, c, "intra_extra_scope", .virtual_service = "VS-RDS-orders-db");
     T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "12/sec_rules/1",
-            "tcp 5432 5432 10.9.0.0/16 " RS "12/sec_rules/1",
-            "tcp 5433 5433 10.0.4.1/32 " RS "12/sec_rules/2",
-            "tcp 5433 5433 10.0.4.2/32 " RS "12/sec_rules/2");
+            "tcp 5432 5432 10.0.4.1/32 " RS "12/sec_rules/2",
+            "tcp 5432 5432 10.0.4.2/32 " RS "12/sec_rules/2",
+            "tcp 5432 5432 10.9.0.0/16 " RS "12/sec_rules/1");
     T_DONE(m, c);
     return 0;
 }
@@ -224,18 +225,35 @@ static int s_label_actors(void)
             "tcp 5433 5433 10.0.1.1/32 " RS "7/sec_rules/2",
             "tcp 5434 5434 10.0.1.1/32 " RS "7/sec_rules/3",
             "tcp 5434 5434 10.0.1.2/31 " RS "7/sec_rules/3",
-            "tcp 5434 5434 10.0.1.5/32 " RS "7/sec_rules/3",
-            "tcp 5434 5434 10.0.2.45/32 " RS "7/sec_rules/3");
+            "tcp 5434 5434 10.0.1.5/32 " RS "7/sec_rules/3");
     T_DONE(m, c);
     return 0;
 }
 
-/* Nested label groups in consumers and in the scope. */
+/* Security Policy Guide, "Policy Exclusions": an excluded label (or label group), in a scope or
+ * in the consumers (with labels or with ams), selects only workloads that carry ANOTHER label of
+ * that type; web-noenv (no env label) is never selected, the RDS (no label) not by "ams - Prod". */
+static int s_exclusions(void)
+{
+    T_CASE(m, c, "exclusions", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "1/sec_rules/1",
+            "tcp 5433 5433 10.0.1.1/32 " RS "2/sec_rules/1",
+            "tcp 5434 5434 10.0.1.2/32 " RS "2/sec_rules/2",
+            "tcp 5435 5435 10.0.1.1/32 " RS "2/sec_rules/3");
+    T_WARNINGS(c, NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Nested label groups in consumers and in the scope. Security Policy Guide, "Use a Label Group
+ * in a Scope": the scope env = LG-prod-envs {Prod, Staging} expands into one scope per member
+ * with no cross-communication, so the intra-scope rule admits the Prod web workload for the
+ * Prod database, never api-staging (Staging); a label group in a rule's consumers does allow
+ * cross-communication (web-all = {Web, API}). */
 static int s_label_groups(void)
 {
     T_CASE(m, c, "label_groups", .virtual_service = "VS-RDS-orders-db");
-    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "8/sec_rules/1",
-            "tcp 5432 5432 10.0.1.2/32 " RS "8/sec_rules/1");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "8/sec_rules/1");
     T_DONE(m, c);
     return 0;
 }
@@ -244,11 +262,10 @@ static int s_label_groups(void)
 static int s_resolve_labels_as(void)
 {
     T_CASE(m, c, "resolve_labels_as", .virtual_service = "VS-RDS-orders-db");
-    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "9/sec_rules/2",
-            "tcp 5433 5433 10.0.7.0/24 " RS "9/sec_rules/3",
-            "tcp 5433 5433 10.0.8.5/32 " RS "9/sec_rules/3",
-            "tcp 5434 5434 10.0.1.1/32 " RS "9/sec_rules/4",
-            "tcp 5434 5434 10.0.5.5/32 " RS "9/sec_rules/4");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "9/sec_rules/2 (+1)",
+            "tcp 5432 5432 10.0.5.5/32 " RS "9/sec_rules/4",
+            "tcp 5432 5432 10.0.7.0/24 " RS "9/sec_rules/3",
+            "tcp 5432 5432 10.0.8.5/32 " RS "9/sec_rules/3");
     T_MATCHED(c, HREF "9/sec_rules/2", HREF "9/sec_rules/3", HREF "9/sec_rules/4", NULL);
     T_DONE(m, c);
     return 0;
@@ -346,13 +363,68 @@ static int s_derived_ports(void)
     T_MATCHED(c, HREF "14/sec_rules/1", HREF "14/sec_rules/3", NULL);
     fsg_compiled_target_destroy(c);
 
+    /* The binding of the pool's workload serves 6432 on 16432 (port_overrides). */
     c = s_compile(m, &(struct fsg_policy_target){ .virtual_service = "VS-pool" });
     T_CHECK(c != NULL);
-    T_RULES(c, "tcp 6432 6432 10.0.1.1/32 " RS "14/sec_rules/2");
-    T_WARNINGS(c, "rule " HREF "14/sec_rules/2: virtual service "
-                  "/orgs/1/sec_policy/active/virtual_services/pool: the binding of workload "
-                  "/orgs/1/workloads/rds2 remaps ports (port_overrides); the virtual service's "
-                  "own ports are used",
+    T_RULES(c, "tcp 16432 16432 10.0.1.1/32 " RS "14/sec_rules/2");
+    T_WARNINGS(c, NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Security Policy Guide (rule writing combinations: the service is "derived from the virtual
+ * service"): toward a virtual-service provider, "All Services" and "TCP, no port" in the rule
+ * open the virtual service's ports only, remapped per binding by port_overrides (6432 -> 16432
+ * for the range 6432-6433 -> 16432-16433); the rule's own services count for a workload
+ * provider only. Bound workloads serving the VS on different ports are refused, and so is an
+ * override that cuts a range. */
+static int s_vs_ports(void)
+{
+    T_CASE(m, c, "vs_ports", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "15/sec_rules/1 (+1)",
+            "udp 53 53 10.0.1.1/32 " RS "15/sec_rules/1 (+1)");
+    T_WARNINGS(c, NULL);
+    fsg_compiled_target_destroy(c);
+
+    c = s_compile(m, &(struct fsg_policy_target){ .workload = "pool-a" });
+    T_CHECK(c != NULL);
+    T_RULES(c, "tcp 7000 7000 10.0.1.1/32 " RS "15/sec_rules/4",
+            "tcp 16432 16433 10.0.1.1/32 " RS "15/sec_rules/3");
+    fsg_compiled_target_destroy(c);
+
+    struct fsg_error err = { 0 };
+    c = NULL;
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .name = "p",
+                                                .virtual_service = "VS-pool" }, &c, &err));
+    T_CHECK(c == NULL);
+    T_STR_EQ(err.msg, "target p: refused, the policy cannot be compiled without widening "
+                      "access: rule " HREF "15/sec_rules/3: virtual service "
+                      "/orgs/1/sec_policy/active/virtual_services/pool: its bound workloads in "
+                      "this target serve it on different ports (port_overrides); name the target "
+                      "by its workload");
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .name = "p",
+                                                .workload = "pool-c" }, &c, &err));
+    T_CHECK(strstr(err.msg, "overrides ports 6433-6433, which only partly overlap the "
+                            "service's ports 6432-6433") != NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* use_workload_subnets (ref/pce-api.md §8.6c): "consumers" allows each consumer interface's
+ * subnet (address/cidr_block), IPv4 and IPv6; an interface without cidr_block keeps its address
+ * and says so. "providers" concerns the provider side only: the sources stay host addresses. */
+static int s_subnets(void)
+{
+    T_CASE(m, c, "subnets", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.0/24 " RS "16/sec_rules/1",
+            "tcp 5432 5432 10.0.3.3/32 " RS "16/sec_rules/1",
+            "tcp 5432 5432 fd00::/64 " RS "16/sec_rules/1",
+            "tcp 5433 5433 10.0.1.5/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 10.0.3.3/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 fd00::5/128 " RS "16/sec_rules/2");
+    T_WARNINGS(c, "rule " HREF "16/sec_rules/1: use_workload_subnets: an interface of consumer "
+                  "workload /orgs/1/workloads/web-nocidr has no cidr_block; only its address is "
+                  "allowed",
                NULL);
     T_DONE(m, c);
     return 0;
@@ -593,12 +665,15 @@ int main(int argc, char **argv)
         { "intra_extra_scope", s_intra_extra_scope },
         { "label_actors", s_label_actors },
         { "label_groups", s_label_groups },
+        { "exclusions", s_exclusions },
         { "resolve_labels_as", s_resolve_labels_as },
         { "literal_actors", s_literal_actors },
         { "ip_lists", s_ip_lists },
         { "services", s_services },
         { "icmp", s_icmp },
         { "derived_ports", s_derived_ports },
+        { "vs_ports", s_vs_ports },
+        { "subnets", s_subnets },
         { "disabled", s_disabled },
         { "warnings", s_warnings },
         { "provenance", s_provenance },

@@ -305,6 +305,9 @@ static int s_full_bundle(void)
     /* bound_workloads and the service binding name the same workload: one binding. */
     T_CHECK(v[0].n_bindings == 1 && v[0].bindings[0].workload == 1 &&
             v[0].bindings[0].n_port_overrides == 1);
+    const struct fsg_policy_port_override *po = &v[0].bindings[0].port_overrides[0];
+    T_CHECK(po->proto == 6 && po->port == 5432 && po->to_port == -1 && po->new_port == 15432 &&
+            po->new_to_port == -1);
     T_CHECK(v[1].service == 1 && v[1].n_bindings == 1 && v[1].bindings[0].workload == 0);
 
     const struct fsg_policy_rule_set *rs = &m->rule_sets[0];
