@@ -80,6 +80,8 @@ policy/compile.h, marked * there), listed so a reviewer can argue with them:
 [C7] A label selector: label and label-group actors of one side form one selector: same key =
      any of, different keys = all of [D3]; exclusions per [D4]. An actor list is the union of
      that selector and its literal / ams actors.
+[C8] Two plain labels of one key in a scope (the UI does not allow it) are expanded like a label
+     group: one scope per label, no cross-communication (the reading that allows less).
 """
 
 import itertools
@@ -442,13 +444,16 @@ def expand_scopes(policy, scopes):
     (key, 'ex', set) conditions. Label groups in a scope become one scope per member label."""
     out = []
     for scope in scopes:
-        choices = []
+        choices, incl = [], {}  # incl: key -> the labels one concrete scope may hold
         for item in scope:
             exc = bool(item.get("exclusion"))
             if "label" in item:
                 h = policy._label_href(item["label"])
                 key = policy.label_key(h)
-                choices.append([(key, "ex", frozenset([h]))] if exc else [(key, "in", h)])
+                if exc:
+                    choices.append([(key, "ex", frozenset([h]))])
+                else:
+                    incl.setdefault(key, set()).add(h)
             elif "label_group" in item:
                 g = item["label_group"]["href"]
                 members = sorted(policy.group_members(g))
@@ -456,9 +461,13 @@ def expand_scopes(policy, scopes):
                 if exc:
                     choices.append([(key, "ex", frozenset(members))])
                 else:
-                    choices.append([(policy.label_key(m), "in", m) for m in members])
+                    for m in members:
+                        incl.setdefault(policy.label_key(m), set()).add(m)
             else:
                 raise PolicyError(f"scope item the reference evaluator does not know: {item}")
+        # [C8] two labels of one key in a scope (the UI does not allow it) split like a group
+        for key in sorted(incl):
+            choices.append([(key, "in", h) for h in sorted(incl[key])])
         for combo in itertools.product(*choices):
             out.append(list(combo))
     return out

@@ -23,6 +23,8 @@ FEATURES = {
     "ip_list_ranges": "ip lists with from-to ranges and exclusions",
     "port_ranges": "services with port ranges, all ports, all services, ICMP, other protocols",
     "vs_ports": "rules toward virtual services whose own services differ from the VS ports ([D5])",
+    "vs_only_services": "rules resolved as virtual services only that still name ingress_services"
+                        " (the UI shows \"derived from the virtual service\"; API only)",
     "port_overrides": "service bindings with port_overrides ([D6])",
     "deny": "ordinary deny rules (no effect on an allow-only group, [D7])",
     "override_deny": "override-deny rules ([D7])",
@@ -422,7 +424,7 @@ class Gen:
             elif "virtual_services" in rp and "workloads" in rp:
                 rp = [r.choice(["workloads", "virtual_services"])]
         vs_only = rp == ["virtual_services"] and not any("workload" in a for a in prov)
-        if vs_only and not self.on("vs_ports", 0.5):
+        if vs_only and not (self.f["vs_only_services"] and self.on("vs_ports", 0.5)):
             ingress = []  # "Derived from Provider Virtual Services"
         elif not self.f["vs_ports"] and ("virtual_services" in rp or
                                          any("virtual_service" in a for a in prov)):
