@@ -424,7 +424,7 @@ class Gen:
             elif "virtual_services" in rp and "workloads" in rp:
                 rp = [r.choice(["workloads", "virtual_services"])]
         vs_only = rp == ["virtual_services"] and not any("workload" in a for a in prov)
-        if vs_only and not (self.f["vs_only_services"] and self.on("vs_ports", 0.5)):
+        if vs_only and not (self.f["vs_ports"] and self.on("vs_only_services", 0.12)):
             ingress = []  # "Derived from Provider Virtual Services"
         elif not self.f["vs_ports"] and ("virtual_services" in rp or
                                          any("virtual_service" in a for a in prov)):
