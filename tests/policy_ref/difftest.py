@@ -51,7 +51,9 @@ def _vs_only_rule_with_services(bundle, target):
     for rs in bundle.get("rule_sets", []):
         for r in rs.get("rules") or []:
             rp = (r.get("resolve_labels_as") or {}).get("providers") or ["workloads"]
-            if rp == ["virtual_services"] and r.get("ingress_services"):
+            by_labels = any("label" in a or "label_group" in a or a.get("actors") == "ams"
+                            for a in r.get("providers") or [])
+            if rp == ["virtual_services"] and r.get("ingress_services") and by_labels:
                 return True
     return False
 
