@@ -56,6 +56,19 @@
  *   fsg_sg_rules_sort. Description "flowseg <rule href>": the smallest href (byte order) of the
  *   rules behind the block, with " (+N)" when N more rules contributed, limited to EC2's 255
  *   characters and character set.
+ * - Deny rules (policy/compile_deny.c; REST API rule sets' deny_rules, "override": true =
+ *   override deny; precedence override deny > allow > deny > default action, ref/pce-api.md §6
+ *   "Deny rule"): an override-deny rule that applies to the target (its providers select it in
+ *   a concrete scope; label actors select workloads) has its sources subtracted exactly from
+ *   the permissions it names (none = every service), TCP/UDP ranges split around the denied
+ *   ports; a permission it only partly covers in a way an SG cannot express (All Services
+ *   minus one port, ICMP all minus one type) is removed whole for those sources (narrower,
+ *   warned); FQDNs or unsupported consumers in it refuse the target. An ordinary deny rule
+ *   never removes what an allow rule allows and only decides traffic no allow rule allows,
+ *   which the group denies anyway: nothing to change, said in a warning.
+ * - Enforcement boundaries (Security Policy Guide, "Enforcement Boundaries" and "Manage
+ *   Enforcement Boundaries"): denies that rules override, only on managed workloads in
+ *   selective enforcement: nothing to change, said in a warning when they name the target.
  * - Whatever cannot become a security-group rule is a warning, never dropped silently: FQDNs,
  *   Windows/process services, virtual servers and other unknown actors, user-based
  *   (security principal) consumers, SecureConnect/machine auth, port ranges on protocols an SG
@@ -99,6 +112,50 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
                                 struct fsg_error *err) FSG_MUST_USE;
 
 void fsg_compiled_target_destroy(struct fsg_compiled_target *c); /* NULL ok */
+
+/* ---- explain: why one source is or is not allowed toward a target ---------------------- */
+
+/* What is asked: a source address and, optionally, a protocol and port. */
+struct fsg_policy_probe {
+    struct fsg_ip src;
+    int proto; /* IANA number; -1 = any protocol (no port given) */
+    int port;  /* TCP/UDP port, ICMP type; -1 = any */
+};
+
+enum fsg_explain_verdict {
+    FSG_EXPLAIN_ALLOWS,       /* an allow rule allows the source (on the port, when given) */
+    FSG_EXPLAIN_OTHER_PORT,   /* the rule allows the source, but not on that port/proto */
+    FSG_EXPLAIN_DENIES,       /* an override-deny rule removes the source */
+    FSG_EXPLAIN_NOT_A_SOURCE, /* the rule applies to the target, the source is not a consumer */
+};
+
+struct fsg_explain_step {
+    enum fsg_explain_verdict verdict;
+    char *rule;          /* rule (or deny rule) href */
+    char *rule_set;      /* its rule set's href */
+    char *rule_set_name; /* may be NULL */
+    char *detail;        /* ports, or why it does not match (scope, exclusion, consumers) */
+};
+
+struct fsg_explanation {
+    bool allowed;                  /* the compiled security-group rules allow the probe */
+    struct fsg_compiled_target *compiled; /* the whole compile (rules, warnings) */
+    struct fsg_sg_rules matching;  /* the compiled rules that allow the probe */
+    struct fsg_explain_step *steps; /* allows, then denies, then the others; by rule href */
+    size_t n_steps;
+    char *summary;                 /* one sentence */
+};
+
+/* Compiles t like fsg_policy_compile and explains the probe: which rules allow it, which
+ * override deny removes it, or why the rules that apply to the target do not match it.
+ * Errors as fsg_policy_compile. The caller owns *ret (fsg_explanation_destroy). */
+enum fsg_err fsg_policy_explain(const struct fsg_policy_model *m, const struct fsg_policy_target *t,
+                                const struct fsg_policy_probe *probe,
+                                struct fsg_explanation **ret, struct fsg_error *err) FSG_MUST_USE;
+
+void fsg_explanation_destroy(struct fsg_explanation *e); /* NULL ok */
+
+const char *fsg_explain_verdict_name(enum fsg_explain_verdict v); /* "allows", ... */
 
 /* Maximum length of an EC2 security-group rule description. */
 #define FSG_SG_DESCRIPTION_MAX 255

@@ -56,6 +56,14 @@ struct fsg_strlist {
     size_t cap;
 };
 
+/* Explain mode: the probe and the steps found so far. */
+struct fsg_compile_probe {
+    struct fsg_policy_probe p;
+    struct fsg_explain_step *steps;
+    size_t len;
+    size_t cap;
+};
+
 struct fsg_compile_ctx {
     const struct fsg_policy_model *m;
     const char *target_name;
@@ -68,6 +76,8 @@ struct fsg_compile_ctx {
     enum fsg_err rc;            /* sticky: the first failure (NOMEM) stops everything */
     char fail_msg[512];         /* why, for a failure other than NOMEM ("" = none) */
     bool consumer_subnets;      /* the rule being compiled: use_workload_subnets has consumers */
+    struct fsg_compile_probe *probe; /* explain mode, else NULL */
+    const struct fsg_policy_rule_set *cur_rule_set; /* of the rule being compiled */
 };
 
 /* Stops the compile: the target is refused (FSG_E_REFUSED) because ignoring what the message
@@ -121,6 +131,54 @@ struct fsg_ports {
     size_t len;
     size_t cap;
 };
+
+/* Per permission, the sources it allows (tags = rule ranks). */
+struct fsg_bucket {
+    struct fsg_port port;
+    struct fsg_cidrset set;
+};
+
+struct fsg_buckets {
+    struct fsg_bucket *items;
+    size_t len;
+    size_t cap;
+};
+
+/* The bucket of permission p (created empty); NULL after a failure (c->rc set). May move
+ * b->items. */
+struct fsg_cidrset *fsg_compile_bucket(struct fsg_compile_ctx *c, struct fsg_buckets *b,
+                                       struct fsg_port p);
+
+/* Every concrete scope of rule set rs (each scope expanded, see fsg_scope_expand), in order;
+ * free with fsg_scopes_free. */
+void fsg_compile_rule_set_scopes(struct fsg_compile_ctx *c, const struct fsg_policy_rule_set *rs,
+                                 struct fsg_selector **ret, size_t *ret_n);
+
+/* fsg_policy_compile, in explain mode when probe is not NULL (steps appended to it). */
+enum fsg_err fsg_compile_run(const struct fsg_policy_model *m, const struct fsg_policy_target *t,
+                             struct fsg_compile_probe *probe, struct fsg_compiled_target **ret,
+                             struct fsg_error *err) FSG_MUST_USE;
+
+/* Explain mode (policy/compile_explain.c): records what rule r (in the current rule set) does
+ * with the probe, given its ports and its (normalised) sources in one concrete scope. */
+void fsg_compile_trace_rule(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r,
+                            const struct fsg_side *consumers, const struct fsg_selector *scope,
+                            const struct fsg_ports *ports, const struct fsg_cidrset *sources);
+/* Records an override deny whose sources ds hold the probe on one of ports. */
+void fsg_compile_trace_deny(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
+                            const struct fsg_policy_rule_set *rs, const struct fsg_ports *ports,
+                            const struct fsg_cidrset *ds);
+/* Whether permission p holds the probe's proto/port (any when the probe names none). */
+bool fsg_compile_port_holds(const struct fsg_port *p, const struct fsg_policy_probe *probe);
+
+/* Deny rules and enforcement boundaries (policy/compile_deny.c): override-deny sources are
+ * subtracted from the buckets, the others are reported. */
+void fsg_compile_denies(struct fsg_compile_ctx *c, struct fsg_buckets *b);
+
+/* The permissions a deny rule names: every service when it names none; what a security group
+ * cannot say exactly is denied wider (never allowing more), with a warning. */
+void fsg_compile_deny_ports(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
+                            struct fsg_ports *ports);
 
 /* The permissions of rule r given the target entities its providers selected (in one scope):
  * its ingress_services, or the ports of the provider virtual services when it names none. */

@@ -270,3 +270,74 @@ void fsg_compile_rule_ports(struct fsg_compile_ctx *c, const struct fsg_policy_r
                          r->href);
     }
 }
+
+/* One deny port -> the permission it denies; what an SG cannot say exactly is denied wider. */
+static void s_deny_port(struct fsg_compile_ctx *c, const char *origin,
+                        const struct fsg_policy_port *pp, struct fsg_ports *ports)
+{
+    switch (pp->proto) {
+    case FSG_PROTO_ALL:
+        if (pp->port >= 0) {
+            fsg_compile_warn(c, "%s: denies port %d on every protocol; a security group cannot "
+                                "say that, so every protocol is denied to its sources",
+                             origin, pp->port);
+        }
+        s_ports_add(c, ports, (struct fsg_port){ FSG_PROTO_ALL, -1, -1 });
+        return;
+    case FSG_PROTO_TCP:
+    case FSG_PROTO_UDP: {
+        int from = pp->port >= 0 ? pp->port : 0;
+        int to = pp->port < 0 ? 65535 : pp->to_port >= 0 ? pp->to_port : pp->port;
+        s_ports_add(c, ports, (struct fsg_port){ pp->proto, from, to });
+        return;
+    }
+    case FSG_PROTO_ICMP:
+    case FSG_PROTO_ICMPV6:
+        if (pp->icmp_type < 0 && pp->icmp_code >= 0) {
+            fsg_compile_warn(c, "%s: denies ICMP code %d without a type; every type is denied to "
+                                "its sources",
+                             origin, pp->icmp_code);
+        }
+        s_ports_add(c, ports, (struct fsg_port){ pp->proto, pp->icmp_type,
+                                                 pp->icmp_type < 0 ? -1 : pp->icmp_code });
+        return;
+    default:
+        if (pp->port >= 0) {
+            fsg_compile_warn(c, "%s: denies ports of protocol %d; a security group cannot limit "
+                                "them, so the whole protocol is denied to its sources",
+                             origin, pp->proto);
+        }
+        s_ports_add(c, ports, (struct fsg_port){ pp->proto, -1, -1 });
+        return;
+    }
+}
+
+void fsg_compile_deny_ports(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
+                            struct fsg_ports *ports)
+{
+    char origin[300];
+    snprintf(origin, sizeof origin, "override deny rule %s", d->href);
+    if (d->n_ingress_services == 0) {
+        s_ports_add(c, ports, (struct fsg_port){ FSG_PROTO_ALL, -1, -1 });
+        return;
+    }
+    for (size_t i = 0; i < d->n_ingress_services; i++) {
+        const struct fsg_policy_service_ref *ref = &d->ingress_services[i];
+        if (ref->service == FSG_POLICY_NONE) {
+            s_deny_port(c, origin, &ref->port, ports);
+            continue;
+        }
+        const struct fsg_policy_service *s = &c->m->services[ref->service];
+        if (s->n_windows_services > 0 || s->process_name != NULL) {
+            /* Processes (and the ports of windows_services) cannot be told apart: deny all. */
+            fsg_compile_warn(c, "%s: service %s names processes; a security group cannot tell "
+                                "processes apart, so every protocol is denied to its sources",
+                             origin, s->href);
+            s_ports_add(c, ports, (struct fsg_port){ FSG_PROTO_ALL, -1, -1 });
+            continue;
+        }
+        for (size_t j = 0; j < s->n_ports; j++) {
+            s_deny_port(c, origin, &s->ports[j], ports);
+        }
+    }
+}

@@ -195,6 +195,25 @@ struct fsg_policy_rule {
 #define FSG_POLICY_SUBNETS_CONSUMERS 1u
 #define FSG_POLICY_SUBNETS_PROVIDERS 2u
 
+/* A deny rule (rule_sets[].deny_rules[], newer PCEs; "override": true = override deny) or an
+ * enforcement boundary (same shape, never an override). No resolve_labels_as: label actors
+ * select workloads. */
+struct fsg_policy_deny_rule {
+    const char *href;
+    const char *name; /* boundaries only; may be NULL */
+    bool is_enabled;
+    bool is_override;
+    const struct fsg_policy_actor *providers;
+    size_t n_providers;
+    const struct fsg_policy_actor *consumers;
+    size_t n_consumers;
+    const struct fsg_policy_service_ref *ingress_services; /* none = every service */
+    size_t n_ingress_services;
+    bool unscoped_consumers;
+    bool all_ips_except_consumers; /* all_ips_except_for_in_consumers */
+    bool all_ips_except_providers; /* all_ips_except_for_in_providers */
+};
+
 /* One scope: label and label-group items (AND across keys, OR within a key). */
 struct fsg_policy_scope {
     const struct fsg_policy_actor *items;
@@ -209,7 +228,8 @@ struct fsg_policy_rule_set {
     size_t n_scopes;
     const struct fsg_policy_rule *rules;
     size_t n_rules;
-    size_t n_deny_rules; /* deny_rules / override_deny_rules: an SG cannot deny */
+    const struct fsg_policy_deny_rule *deny_rules; /* deny_rules (+ override_deny_rules) */
+    size_t n_deny_rules;
 };
 
 struct fsg_policy_model {
@@ -227,6 +247,8 @@ struct fsg_policy_model {
     size_t n_services;
     const struct fsg_policy_virtual_service *virtual_services;
     size_t n_virtual_services;
+    const struct fsg_policy_deny_rule *enforcement_boundaries;
+    size_t n_enforcement_boundaries;
     /* Loaded with .partial: references that did not resolve were dropped. Not compilable. */
     bool is_partial;
     struct fsg_policy_model_impl *impl; /* private: storage and href indexes */
@@ -244,7 +266,8 @@ struct fsg_policy_load_options {
 
 /* Converts the bundle {"labels": [...], "label_groups": [...], "workloads": [...],
  * "rule_sets": [...], "ip_lists": [...], "services": [...], "virtual_services": [...]}
- * (each array as GET /api/v2/orgs/N/... returns it; optional "service_bindings": [...]).
+ * (each array as GET /api/v2/orgs/N/... returns it; optional "service_bindings": [...] and
+ * "enforcement_boundaries": [...]).
  * A missing key is an empty collection; an unknown key is an error (a typo must not empty the
  * policy). Draft objects (sec_policy/draft) are refused: enforcement uses the active policy.
  * bundle is borrowed (a jansson json_t *). opts may be NULL.

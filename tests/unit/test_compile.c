@@ -459,12 +459,189 @@ static int s_warnings(void)
                "security group; its ports are allowed without it",
                "rule " HREF "30/sec_rules/3: machine authentication cannot be enforced by a "
                "security group; its ports are allowed without it",
-               "rule set " HREF "30: has 1 deny rule(s); a security group cannot deny, so they "
-               "are not applied",
                "rule set " HREF "31: has no scope (\"scopes\": []): its rules apply nowhere",
                NULL);
     T_MATCHED(c, HREF "30/sec_rules/1", HREF "30/sec_rules/2", HREF "30/sec_rules/3", NULL);
     T_DONE(m, c);
+    return 0;
+}
+
+#define CORP(p, r)                                                                                 \
+    "tcp " p " 10.1.0.0/23 " RS r, "tcp " p " 10.1.3.0/24 " RS r, "tcp " p " 10.1.4.0/22 " RS r,   \
+        "tcp " p " 10.1.8.0/21 " RS r, "tcp " p " 10.1.16.0/20 " RS r,                             \
+        "tcp " p " 10.1.32.0/19 " RS r, "tcp " p " 10.1.64.0/18 " RS r,                            \
+        "tcp " p " 10.1.128.0/17 " RS r
+
+/* Deny rules (ref/pce-api.md §6 "Deny rule"; precedence override deny > allow > deny > default):
+ * - override deny 1 (web2 on tcp 5432) is subtracted from the allowed tcp 5432-5440, which
+ *   splits into 5432 (without web2) and 5433-5440 (with it);
+ * - override deny 2 (ip list "bad", every service) cuts 10.1.2.0/24 out of "corp" everywhere;
+ * - override deny 6 (corp on tcp 22) cannot be carved out of "All Services": corp loses it all
+ *   (narrower, warned);
+ * - ordinary deny 3 and the enforcement boundary change nothing (allow rules win; the group
+ *   denies the rest anyway), said precisely; disabled 4 and out-of-target 5 do nothing. */
+static int s_deny(void)
+{
+    T_CASE(m, c, "deny", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "50/sec_rules/1",
+            "tcp 5432 5432 10.0.1.3/32 " RS "50/sec_rules/1", CORP("5432 5432", "50/sec_rules/1"),
+            "tcp 5433 5440 10.0.1.1/32 " RS "50/sec_rules/1",
+            "tcp 5433 5440 10.0.1.2/31 " RS "50/sec_rules/1", CORP("5433 5440", "50/sec_rules/1"));
+    T_WARNINGS(c,
+               "deny rule " HREF "50/deny_rules/3: not applied, nothing to change: an ordinary "
+               "deny rule never removes what an allow rule allows (precedence: override deny > "
+               "allow > deny > default), and the security group already denies everything no "
+               "allow rule allows",
+               "enforcement boundary /orgs/1/sec_policy/active/enforcement_boundaries/1: not "
+               "applied, nothing to change: a boundary denies only traffic no allow rule allows "
+               "(and only on managed workloads in selective enforcement), which the security "
+               "group already denies",
+               "override deny rule " HREF "50/deny_rules/6: denies tcp 22-22, which a security "
+               "group cannot carve out of the allowed all traffic: its sources lose all of all "
+               "traffic (narrower than the policy)",
+               NULL);
+    T_DONE(m, c);
+
+    /* An override deny whose ip list holds an FQDN cannot be subtracted: refused. */
+    m = s_load("deny_fqdn");
+    T_CHECK(m != NULL);
+    struct fsg_error err = { 0 };
+    c = NULL;
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .name = "orders-db",
+                                                .workload = "orders-db" }, &c, &err));
+    T_STR_EQ(err.msg, "target orders-db: refused, the policy cannot be compiled without widening "
+                      "access: override deny rule " HREF "50/deny_rules/2: ip list "
+                      "/orgs/1/sec_policy/active/ip_lists/bad holds FQDNs (evil.example.com), "
+                      "which a security group cannot subtract: their addresses could stay "
+                      "allowed");
+    fsg_policy_model_destroy(m);
+    return 0;
+}
+
+static struct fsg_explanation *s_explain(const struct fsg_policy_model *m, const char *workload,
+                                         const char *src, int proto, int port)
+{
+    struct fsg_policy_probe p = { .proto = proto, .port = port };
+    struct fsg_error err = { 0 };
+    struct fsg_explanation *e = NULL;
+    if (fsg_ip_parse(fsg_span_from_cstr(src), &p.src) != FSG_OK ||
+        fsg_policy_explain(m, &(struct fsg_policy_target){ .workload = workload }, &p, &e,
+                           &err) != FSG_OK) {
+        fprintf(stderr, "  explain %s: %s\n", src, err.msg);
+        return NULL;
+    }
+    return e;
+}
+
+/* "step verdict rule: detail" lines must be exactly want (NULL-terminated). */
+static bool s_steps_are(const struct fsg_explanation *e, const char *const *want)
+{
+    char *got[32] = { 0 };
+    size_t n = e->n_steps < 32 ? e->n_steps : 32;
+    for (size_t i = 0; i < n; i++) {
+        char line[1000];
+        snprintf(line, sizeof line, "%s %s: %s", fsg_explain_verdict_name(e->steps[i].verdict),
+                 e->steps[i].rule, e->steps[i].detail);
+        got[i] = fsg_strdup(line);
+    }
+    bool ok = s_strings_are("explain steps", got, n, want);
+    for (size_t i = 0; i < n; i++) {
+        fsg_free(got[i]);
+    }
+    return ok;
+}
+
+#define T_STEPS(e, ...)                                                                            \
+    do {                                                                                           \
+        static const char *const want_[] = { __VA_ARGS__ };                                        \
+        T_CHECK(s_steps_are((e), want_));                                                          \
+    } while (0)
+
+/* explain: the allowing rules, the override deny that removes a source, and why a rule does
+ * not have a source (exclusion, scope), with the compiled rules that let it in. */
+static int s_explain_case(void)
+{
+    struct fsg_policy_model *m = s_load("deny");
+    T_CHECK(m != NULL);
+    struct fsg_explanation *e = s_explain(m, "orders-db", "10.0.1.2", 6, 5432);
+    T_CHECK(e != NULL && !e->allowed && e->matching.len == 0);
+    T_STEPS(e, "allows " HREF "50/sec_rules/1: allows tcp 5432-5440",
+            "denies " HREF "50/deny_rules/1: override deny of tcp 5432 from this source",
+            "not_a_source " HREF "50/sec_rules/2: workload /orgs/1/workloads/web2 (role=Web, "
+            "app=Orders, env=Prod) does not match the rule's consumers",
+            NULL);
+    T_STR_EQ(e->summary, "not allowed: allowed by " HREF "50/sec_rules/1 but removed by override "
+                         "deny rule " HREF "50/deny_rules/1");
+    T_STR_EQ(e->steps[0].rule_set, HREF "50");
+    T_STR_EQ(e->steps[0].rule_set_name, "RS-orders");
+    fsg_explanation_destroy(e);
+
+    e = s_explain(m, "orders-db", "10.0.1.2", 6, 5433);
+    T_CHECK(e != NULL && e->allowed && e->matching.len == 1);
+    T_STR_EQ(e->summary, "allowed: 1 security-group rule(s), from 1 allow rule(s) (first: " HREF
+                         "50/sec_rules/1)");
+    fsg_explanation_destroy(e);
+
+    /* No port given: allowed on some port; an address of no workload and no ip list. */
+    e = s_explain(m, "orders-db", "10.0.1.2", -1, -1);
+    T_CHECK(e != NULL && e->allowed);
+    fsg_explanation_destroy(e);
+    e = s_explain(m, "orders-db", "192.0.2.1", 6, 5432);
+    T_CHECK(e != NULL && !e->allowed);
+    T_STEPS(e, "not_a_source " HREF "50/sec_rules/1: no workload has this address and none of the "
+               "rule's ip lists holds it",
+            "not_a_source " HREF "50/sec_rules/2: no workload has this address and none of the "
+            "rule's ip lists holds it",
+            NULL);
+    T_STR_EQ(e->summary, "not allowed: 2 rule(s) apply to the target, none has this source as a "
+                         "consumer");
+    fsg_explanation_destroy(e);
+    /* On another port than the rule's. */
+    e = s_explain(m, "orders-db", "10.0.1.1", 17, 53);
+    T_CHECK(e != NULL && !e->allowed);
+    T_STEPS(e, "allows_other_ports " HREF "50/sec_rules/1: has this source as a consumer, on tcp "
+               "5432-5440 only",
+            "not_a_source " HREF "50/sec_rules/2: workload /orgs/1/workloads/web1 (role=Web, "
+            "app=Orders, env=Prod) does not match the rule's consumers",
+            NULL);
+    fsg_explanation_destroy(e);
+    fsg_policy_model_destroy(m);
+
+    m = s_load("exclusions");
+    T_CHECK(m != NULL);
+    e = s_explain(m, "orders-db", "10.0.1.3", 6, 5433);
+    T_CHECK(e != NULL && !e->allowed);
+    T_STEPS(e, "not_a_source " HREF "1/sec_rules/1: workload /orgs/1/workloads/web-noenv (role=Web, "
+               "app=Orders) is one of the consumers but is outside the scope of this intra-scope "
+               "rule: it has no env label: an exclusion selects only workloads that carry another "
+               "label of that type",
+            "not_a_source " HREF "2/sec_rules/1: workload /orgs/1/workloads/web-noenv (role=Web, "
+               "app=Orders) has no env label: an exclusion selects only workloads that carry "
+               "another label of that type",
+            "not_a_source " HREF "2/sec_rules/2: workload /orgs/1/workloads/web-noenv (role=Web, "
+            "app=Orders) has no env label: an exclusion selects only workloads that carry "
+            "another label of that type",
+            "not_a_source " HREF "2/sec_rules/3: workload /orgs/1/workloads/web-noenv (role=Web, "
+            "app=Orders) has no env label: an exclusion selects only workloads that carry "
+            "another label of that type",
+            NULL);
+    fsg_explanation_destroy(e);
+    fsg_policy_model_destroy(m);
+
+    m = s_load("label_groups");
+    T_CHECK(m != NULL);
+    struct fsg_policy_probe p = { .proto = 6, .port = 5432 };
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.1.2"), &p.src));
+    struct fsg_error err = { 0 };
+    T_OK(fsg_policy_explain(m, &(struct fsg_policy_target){ .virtual_service = "VS-RDS-orders-db" },
+                            &p, &e, &err));
+    T_STEPS(e, "not_a_source " HREF "8/sec_rules/1: workload /orgs/1/workloads/api-staging "
+               "(role=API, env=Staging) is one of the consumers but is outside the scope in which "
+               "the rule applies to the target (an intra-scope rule holds consumers to the "
+               "target's scope)",
+            NULL);
+    fsg_explanation_destroy(e);
+    fsg_policy_model_destroy(m);
     return 0;
 }
 
@@ -676,6 +853,8 @@ int main(int argc, char **argv)
         { "subnets", s_subnets },
         { "disabled", s_disabled },
         { "warnings", s_warnings },
+        { "deny", s_deny },
+        { "explain", s_explain_case },
         { "provenance", s_provenance },
         { "scenario", s_scenario },
         { "deterministic", s_deterministic },
