@@ -37,10 +37,6 @@ import ipset  # noqa: E402
 # of the compiler (a plan that is wider than the policy, or a narrower one without a warning);
 # it is printed at every run, never skipped silently. Empty = every feature on.
 KNOWN_LIMITATIONS = {
-    "override_deny": "the compiler does not subtract override-deny rules yet (it warns that a "
-                     "security group cannot deny and keeps their sources: wider)",
-    "enforcement_boundaries": "the policy loader rejects a bundle with enforcement_boundaries "
-                              "(unknown key), so every such plan fails",
 }
 
 # Target kinds left out of the check for some policies, and why (printed with a count, never
@@ -266,7 +262,9 @@ def check_target(bundle, target, plan_t, error, stats, want_detail=True):
                 kind = "WIDER"
             else:
                 ans = ev.query(addr, proto, port)
-                if refused or any(h in wtext for h in ans.allow_rules):
+                # the warning names an allowing rule, or an override deny of this source whose
+                # exact subtraction a security group cannot express
+                if refused or any(h in wtext for h in ans.allow_rules + ev.deny_rules_of(addr)):
                     stats["narrower_explained"] += 1
                     continue
                 kind = "NARROWER without a warning naming the rule"
@@ -291,7 +289,7 @@ def same_failure(flowseg, bundle, fail, tmp):
         wtext = "\n".join([] if err else t.get("warnings") or [])
         ans = ev.query(addr, proto, port)
         return (e and not g and not err and not t.get("refused") and
-                not any(h in wtext for h in ans.allow_rules))
+                not any(h in wtext for h in ans.allow_rules + ev.deny_rules_of(addr)))
     except (ev_mod.PolicyError, KeyError, ValueError, TypeError, subprocess.TimeoutExpired):
         return False
 

@@ -186,6 +186,24 @@ case("ordinary deny and enforcement boundaries change nothing", "D7",
                                      "ingress_services": [{"proto": -1}]}]),
      {"workload": "db"}, [("10.0.1.1", "3306/tcp", True), ("10.0.1.2", "3306/tcp", True)])
 
+# [C6] a deny rule's labels select workloads: it reaches a virtual service through the workload
+# bound to it, on the port traffic arrives on there; naming no service, it denies them all.
+case("override deny reaches a VS through its bound workload", "C6",
+     bundle([wl("db", "10.0.0.1", "role=Web", managed=False), wl("web", "10.0.1.1", "role=Web"),
+             wl("web2", "10.0.1.2", "role=Web")],
+            [rule(1, [lab("role=DB")], [lab("role=Web")], [], resolve_p=("virtual_services",))],
+            deny=[dict(_deny, override=True, providers=[lab("role=Web")], ingress_services=[])],
+            virtual_services=[VS]),
+     {"virtual_service": "VS-DB"}, [("10.0.1.1", "5432/tcp", True),
+                                    ("10.0.1.2", "5432/tcp", False)])
+case("override deny on labels only the VS carries", "C6",
+     bundle([wl("db", "10.0.0.1", managed=False), wl("web", "10.0.1.1", "role=Web"),
+             wl("web2", "10.0.1.2", "role=Web")],
+            [rule(1, [lab("role=DB")], [lab("role=Web")], [], resolve_p=("virtual_services",))],
+            deny=[dict(_deny, override=True, providers=[lab("role=DB")])],
+            virtual_services=[VS]),
+     {"virtual_service": "VS-DB"}, [("10.0.1.2", "5432/tcp", True)])
+
 # [D8] ip lists: CIDR, exclusion, from-to range (inclusive), IPv6; not held to the scope.
 case("ip list ranges and exclusions", "D8",
      bundle([wl("db", "10.0.0.1", "role=DB", "app=HRM")],

@@ -72,11 +72,12 @@ policy/compile.h, marked * there), listed so a reviewer can argue with them:
 [C5] Ports toward the target as a workload come from the rule's ingress_services (an empty list
      names no service); toward it as a virtual service, from the virtual service [D5], whatever
      the rule's ingress_services say.
-[C6] Deny rules have no resolve_labels_as (ref §6 Deny rule): their label and ams actors are read
-     as selecting workloads and virtual services both (the reading that denies more, so the
-     group can only be narrower). A deny rule toward a virtual service denies the VS's own ports
-     that its services name, remapped by the binding like allow rules; an override deny removes
-     a (source, wire port) whichever allow rule admitted it [D7].
+[C6] Deny rules have no resolve_labels_as (ref §6 Deny rule; their actors are ams, label,
+     label_group, ip_list, workload): their label and ams actors select workloads, the default
+     of resolve_labels_as (ref §6 Rule), so a deny rule reaches a virtual-service target through
+     the workloads bound to it, where the VEN enforces [D6], on the ports traffic arrives on
+     there. An override deny removes a (source, port) whichever allow rule admitted it [D7]. A
+     deny rule naming no service denies every service (the reading that denies more).
 [C7] A label selector: label and label-group actors of one side form one selector: same key =
      any of, different keys = all of [D3]; exclusions per [D4]. An actor list is the union of
      that selector and its literal / ams actors.
@@ -625,13 +626,15 @@ class Evaluator:
         p = self.p
         rla = rule.get("resolve_labels_as") or {}
         if deny:  # [C6]
-            rp = rc = ["workloads", "virtual_services"]
+            rp = rc = ["workloads"]
         else:  # [D12]
             rp = rla.get("providers") or ["workloads"]
             rc = rla.get("consumers") or ["workloads"]
         prov = Selector(p, rule.get("providers"), rp)
         cons = Selector(p, rule.get("consumers"), rc)
         specs = p.service_specs(rule.get("ingress_services"))
+        if deny and not specs:  # [C6]
+            specs = [ALL]
         intra = not rule.get("unscoped_consumers", False)  # [D1]
         subnets = "consumers" in (rule.get("use_workload_subnets") or [])  # [D10]
         for conds in scopes:
@@ -681,6 +684,10 @@ class Evaluator:
             why = "no consumer of the rules open on " + fmt_probe(proto, port) + \
                   " has this address (consumers, scope, exclusions)"
         return Answer(False, [], deny, why)
+
+    def deny_rules_of(self, addr):
+        """The override-deny rules toward the target whose sources hold addr (any port)."""
+        return sorted({pa.rule for pa in self.deny_paths if pa.sources.contains(addr)})
 
     def explain(self):
         lines = []
