@@ -55,11 +55,6 @@ def _vs_only_rule_with_services(bundle, target):
 
 
 KNOWN_TARGET_LIMITATIONS = {
-    "labels target + VS-only rule naming services": (
-        "toward a labels target the compiler opens the ingress_services of a rule whose "
-        "providers resolve as virtual services only (wider: such a rule selects no workload, and "
-        "toward a virtual service the service is derived from the VS)",
-        _vs_only_rule_with_services),
 }
 
 PROTO_NUM = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "-1": -1}
