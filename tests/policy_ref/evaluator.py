@@ -80,7 +80,8 @@ policy/compile.h, marked * there), listed so a reviewer can argue with them:
      deny rule naming no service denies every service (the reading that denies more).
 [C7] A label selector: label and label-group actors of one side form one selector: same key =
      any of, different keys = all of [D3]; exclusions per [D4]. An actor list is the union of
-     that selector and its literal / ams actors.
+     that selector and its literal / ams actors; ams with excluded labels is "all except X"
+     [D4: "'all except X' means 'All labeled workloads except X'"].
 [C8] Two plain labels of one key in a scope (the UI does not allow it) are expanded like a label
      group: one scope per label, no cross-communication (the reading that allows less).
 """
@@ -435,9 +436,14 @@ class Selector:
             return True
         if kind not in self.resolve:
             return False
-        if self.ams:
-            return True
+        if self.ams:  # [D4] "all except X": All Workloads minus the excluded labels
+            return self.excl_match(ent.labels)
         return self.has_labels and self.labels_match(ent.labels)
+
+    def excl_match(self, labels):
+        by_key = {self.p.label_key(h): h for h in labels}
+        return all(key in by_key and by_key[key] not in hrefs
+                   for key, hrefs in self.excl.items())
 
 
 def expand_scopes(policy, scopes):

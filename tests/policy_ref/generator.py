@@ -321,7 +321,11 @@ class Gen:
                 acts.append(self.label_actor(r.choice(["app", "env"]), True))
             return acts
         if c < 0.55:
-            return [{"actors": "ams"}]
+            acts = [{"actors": "ams"}]
+            if self.on("exclusions", 0.3):  # "all except X"
+                acts.append(dict(self.label_actor(r.choice(["env", "app"]), False),
+                                 exclusion=True))
+            return acts
         if c < 0.7:
             return [{"virtual_service": {"href": r.choice(self.vss)["href"]}}]
         if c < 0.8:
@@ -343,9 +347,14 @@ class Gen:
                 out.append({"workload": {"href": r.choice(self.workloads)["href"]}})
             else:
                 out.append({"virtual_service": {"href": r.choice(self.vss)["href"]}})
-        # ams with labels in one list is left out: its meaning is not documented
+        # ams with included labels in one list is left out: its meaning is not documented;
+        # ams with excluded labels is "all except X" ([D4])
         if any(a.get("actors") == "ams" for a in out):
-            out = [a for a in out if "label" not in a and "label_group" not in a]
+            out = [a for a in out if not ("label" in a or "label_group" in a)
+                   or a.get("exclusion")]
+            if self.on("exclusions", 0.25):
+                out.append(self.label_actor(r.choice(["env", "app"]), True))
+                out[-1]["exclusion"] = True
         # an included and an excluded label of one key in one list: not documented either
         keys_in, keys_ex = set(), set()
         for a in out:
