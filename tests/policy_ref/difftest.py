@@ -400,7 +400,7 @@ def main(argv):
         print(f"  - {k}: {generator.FEATURES[k]}: "
               f"{KNOWN_LIMITATIONS.get(k, 'switched off on the command line')}")
     stats = {"policies": 0, "targets": 0, "probes": 0, "allowed_probes": 0, "refused": 0,
-             "plan_errors": 0, "narrower_explained": 0}
+             "plan_errors": 0, "plan_errors_targets": 0, "narrower_explained": 0}
     for k, (why, _) in KNOWN_TARGET_LIMITATIONS.items():
         print(f"  - {k}: such targets are not checked: {why}")
     skipped = {}
@@ -415,6 +415,13 @@ def main(argv):
                 stats["plan_errors"] += 1
                 if stats["plan_errors"] <= 3:
                     print(f"seed {seed}: plan failed (counts as nothing allowed): {err[:300]}")
+            # One refused target fails the whole plan: check the others one by one.
+            per_target = [(plan["targets"][i] if plan else None, err)
+                          for i in range(len(targets))]
+            if err is not None and len(targets) > 1:
+                for i, target in enumerate(targets):
+                    p1, e1 = run_plan(args.flowseg, bundle, [target], tmp)
+                    per_target[i] = (p1["targets"][0] if p1 else None, e1)
             for i, target in enumerate(targets):
                 lim = [k for k, (_, pred) in KNOWN_TARGET_LIMITATIONS.items()
                        if pred(bundle, target)]
@@ -422,8 +429,8 @@ def main(argv):
                     skipped[lim[0]] = skipped.get(lim[0], 0) + 1
                     continue
                 stats["targets"] += 1
-                fail = check_target(bundle, target, plan["targets"][i] if plan else None, err,
-                                    stats)
+                fail = check_target(bundle, target, per_target[i][0], per_target[i][1], stats)
+                stats["plan_errors_targets"] += per_target[i][1] is not None
                 if fail:
                     failures += 1
                     report(fail, seed, feats, bundle, args.flowseg, args.out, tmp)
@@ -434,8 +441,9 @@ def main(argv):
     dt = time.time() - t0
     print(f"\n{stats['policies']} policies, {stats['targets']} targets, {stats['probes']} probes "
           f"({stats['allowed_probes']} allowed by the policy) "
-          f"in {dt:.1f} s; {stats['refused']} targets refused, {stats['plan_errors']} plan "
-          f"errors, {stats['narrower_explained']} narrower probes explained by a warning; "
+          f"in {dt:.1f} s; {stats['refused']} targets refused, {stats['plan_errors']} plans "
+          f"failed ({stats['plan_errors_targets']} targets refused by the plan's error, counted as "
+          f"allowing nothing), {stats['narrower_explained']} narrower probes explained by a warning; "
           f"{failures} failing policies")
     for k, n in skipped.items():
         print(f"{n} targets not checked (known limitation: {k})")

@@ -155,6 +155,8 @@ class Gen:
             else:
                 w["ven"] = {"href": f"{ORG}/vens/v{i}"}
                 w["interfaces"] = self.interfaces()
+            if self.r.random() < 0.05:
+                w["deleted"] = True  # a deleted workload is no source ([C1])
             self.workloads.append(w)
 
     # ---- services ----
@@ -225,6 +227,12 @@ class Gen:
                         b = min(a + r.randint(1, 20), int(net.broadcast_address))
                         ranges.append({"from_ip": str(ipaddress.ip_address(a)),
                                        "to_ip": str(ipaddress.ip_address(b)), "exclusion": True})
+            if r.random() < 0.05:
+                # "0.0.0.0" without a prefix is that one address, not "any" (ref §6 IP list)
+                ranges.append({"from_ip": "0.0.0.0", "exclusion": False})
+            if r.random() < 0.05:
+                # a CIDR written with host bits set stands for its whole block
+                ranges.append({"from_ip": f"{self.v4()}/26", "exclusion": False})
             if self.on("ip_list_ranges", 0.4):
                 a = ipaddress.ip_address(self.v4())
                 ranges.append({"from_ip": str(a), "to_ip": str(a + r.randint(1, 40)),
@@ -265,6 +273,8 @@ class Gen:
             bound = []
             if target and r.random() < 0.85:
                 bound = [db]
+                if r.random() < 0.1:  # a virtual service bound to two workloads
+                    bound.append(r.choice(self.workloads[1:]))
             elif not target and r.random() < 0.6:
                 bound = r.sample(self.workloads[1:], min(len(self.workloads) - 1,
                                                          r.randint(1, 2)))
