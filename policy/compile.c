@@ -121,6 +121,12 @@ static void s_emit(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r, u
 
 static void s_rule_warnings(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r)
 {
+    if (r->n_egress_services > 0) {
+        fsg_compile_warn(c, "rule %s: egress_services (which consumer processes may connect) "
+                            "cannot be enforced by a security group; its ports are allowed from "
+                            "any process of its consumers",
+                         r->href);
+    }
     if (r->sec_connect) {
         fsg_compile_warn(c, "rule %s: SecureConnect (IPsec) cannot be enforced by a security "
                             "group; its ports are allowed without it",
@@ -207,6 +213,14 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
     }
     for (size_t s = 0; s < n_scopes && c->rc == FSG_OK; s++) {
         size_t n = s_providers_in_scope(c, &prov, &scopes[s], matched);
+        if (n > 0 && r->network_type != NULL && strcmp(r->network_type, "brn") != 0 &&
+            strcmp(r->network_type, "all") != 0) {
+            /* A rule limited to other networks ("non_brn"): allowing it on the VPC could widen. */
+            fsg_compile_refuse(c, "rule %s: network_type \"%.40s\" limits the rule to networks "
+                                  "a security group cannot tell apart",
+                               r->href, r->network_type);
+            break;
+        }
         if (n > 0) {
             applies = true;
             if (r->n_security_principals > 0) {

@@ -70,6 +70,9 @@
  * - Enforcement boundaries (Security Policy Guide, "Enforcement Boundaries" and "Manage
  *   Enforcement Boundaries"): denies that rules override, only on managed workloads in
  *   selective enforcement: nothing to change, said in a warning when they name the target.
+ * - A rule whose network_type is neither "brn" (the default) nor "all" ("non_brn": other
+ *   networks only) refuses the target: a security group cannot tell networks apart.
+ *   egress_services (consumer processes) are warned: the ports are allowed from any process.
  * - Whatever cannot become a security-group rule is a warning, never dropped silently: FQDNs,
  *   Windows/process services, virtual servers and other unknown actors, user-based
  *   (security principal) consumers, SecureConnect/machine auth, port ranges on protocols an SG

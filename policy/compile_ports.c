@@ -189,10 +189,15 @@ static void s_vs_ports(struct fsg_compile_ctx *c, const char *rule_href, size_t 
     const struct fsg_policy_port *own = s_vs_own_ports(c, vs, &n_own);
     if (vs->n_ports == 0 && vs->service != FSG_POLICY_NONE) {
         const struct fsg_policy_service *s = &c->m->services[vs->service];
-        if (s->n_windows_services > 0 || s->process_name != NULL) {
-            s_service_ports(c, rule_href, vs->service, &(struct fsg_ports){ 0 });
+        if (s->n_windows_services > 0) {
+            fsg_compile_warn(c, "rule %s: service %s: windows services (process or service "
+                                "names) cannot be security-group rules",
+                             rule_href, s->href);
         }
         if (s->process_name != NULL) {
+            fsg_compile_warn(c, "rule %s: service %s: process-based service (%s) cannot be a "
+                                "security-group rule",
+                             rule_href, s->href, s->process_name);
             return;
         }
     }

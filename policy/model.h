@@ -189,6 +189,8 @@ struct fsg_policy_rule {
     bool stateless;
     size_t n_security_principals; /* consuming_security_principals: user-based, not SG-able */
     unsigned use_workload_subnets; /* FSG_POLICY_SUBNETS_* */
+    size_t n_egress_services;    /* consumer-side process qualifiers: not expressible in an SG */
+    const char *network_type;    /* "brn", "non_brn", "all" or NULL (not given) */
 };
 
 /* use_workload_subnets bits: whose workloads stand for their interfaces' subnets. */

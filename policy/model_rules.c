@@ -351,6 +351,12 @@ static enum fsg_err s_rule_flags(struct fsg_policy_loader *L, const json_t *o,
         rc = s_subnets(L, o, r);
     }
     if (rc == FSG_OK) {
+        rc = fsg_policy_get_array(L, o, "egress_services", &arr, &r->n_egress_services);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_str(L, o, "network_type", false, &r->network_type);
+    }
+    if (rc == FSG_OK) {
         rc = s_resolve(L, o, "providers", &r->resolve_providers);
     }
     if (rc == FSG_OK) {

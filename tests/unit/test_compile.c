@@ -457,12 +457,30 @@ static int s_warnings(void)
                "principals) cannot be a security-group source; rule not applied",
                "rule " HREF "30/sec_rules/3: SecureConnect (IPsec) cannot be enforced by a "
                "security group; its ports are allowed without it",
+               "rule " HREF "30/sec_rules/3: egress_services (which consumer processes may "
+               "connect) cannot be enforced by a security group; its ports are allowed from any "
+               "process of its consumers",
                "rule " HREF "30/sec_rules/3: machine authentication cannot be enforced by a "
                "security group; its ports are allowed without it",
                "rule set " HREF "31: has no scope (\"scopes\": []): its rules apply nowhere",
                NULL);
     T_MATCHED(c, HREF "30/sec_rules/1", HREF "30/sec_rules/2", HREF "30/sec_rules/3", NULL);
     T_DONE(m, c);
+
+    /* A rule limited to "non_brn" networks cannot be told apart by a security group: refused. */
+    static const char bundle[] =
+        "{\"workloads\": [{\"href\": \"/orgs/1/workloads/rds\", \"name\": \"orders-db\"}],"
+        " \"rule_sets\": [{\"href\": \"" HREF "60\", \"scopes\": [[]], \"rules\": ["
+        "{\"href\": \"" HREF "60/sec_rules/1\", \"network_type\": \"non_brn\","
+        " \"providers\": [{\"actors\": \"ams\"}], \"consumers\": [{\"actors\": \"ams\"}],"
+        " \"ingress_services\": [{\"port\": 5432, \"proto\": 6}]}]}]}";
+    struct fsg_error err = { 0 };
+    T_OK(fsg_policy_model_load(fsg_span_from_cstr(bundle), NULL, &m, &err));
+    c = NULL;
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .workload = "orders-db" },
+                                            &c, &err));
+    T_CHECK(strstr(err.msg, "sec_rules/1: network_type \"non_brn\" limits the rule") != NULL);
+    fsg_policy_model_destroy(m);
     return 0;
 }
 
@@ -825,6 +843,27 @@ static int s_out_of_memory(void)
         T_CHECK((rc == FSG_OK) == (c != NULL));
         finished = rc == FSG_OK && c->rules.len == 10;
         fsg_compiled_target_destroy(c);
+    }
+    T_CHECK(finished);
+    fsg_policy_model_destroy(m);
+
+    /* The same for deny rules, scope expansion and explain. */
+    m = s_load("deny");
+    T_CHECK(m != NULL);
+    struct fsg_policy_probe p = { .proto = 6, .port = 5432 };
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.1.2"), &p.src));
+    finished = false;
+    for (long fail = 1; fail < 20000 && !finished; fail++) {
+        struct fsg_explanation *e = NULL;
+        struct fsg_error err = { 0 };
+        fsg_mem_fail_after(fail);
+        enum fsg_err rc = fsg_policy_explain(m, &(struct fsg_policy_target){ .workload = "orders-db" },
+                                             &p, &e, &err);
+        fsg_mem_fail_after(0);
+        T_CHECK(rc == FSG_OK || rc == FSG_E_NOMEM);
+        T_CHECK((rc == FSG_OK) == (e != NULL));
+        finished = rc == FSG_OK && e->n_steps == 3;
+        fsg_explanation_destroy(e);
     }
     T_CHECK(finished);
     fsg_policy_model_destroy(m);
