@@ -105,6 +105,8 @@ struct fsg_object {
     const char *default_eni; /* ENI of records without interface-id; NULL = the run's. Borrowed. */
     fsg_object_run_fn *run;  /* NULL = read the local path */
     void *ctx;               /* for run; borrowed */
+    uint64_t size;           /* input bytes when known (listing, stat), 0 = unknown; for
+                              * progress only */
 };
 
 /* Whether each object is decoded on a second thread while its worker inflates (see
@@ -117,8 +119,12 @@ enum fsg_pipeline { FSG_PIPELINE_AUTO = 0, FSG_PIPELINE_OFF, FSG_PIPELINE_ON };
 /* The AUTO rule above for `workers` workers (ON/OFF are returned as they are). */
 bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers);
 
+/* CPUs this process may run on (sched_getaffinity: `taskset` and cpusets count), at least 1. */
+size_t fsg_run_cpus(void);
+
 struct fsg_run_options {
-    unsigned jobs;                             /* worker threads; 0 or 1 = the calling thread */
+    unsigned jobs;                             /* decoding workers; 0 = one per CPU (never more
+                                                * than objects); 1 = the calling thread */
     enum fsg_pipeline pipeline;                /* AUTO (0) by default */
     const struct fsg_flowlog_options *decoder; /* may be NULL; borrowed */
     const char *default_eni;                   /* for objects without one; NULL = "-" */
