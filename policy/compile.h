@@ -23,7 +23,10 @@
  *   scope (the UI does not allow it) are split the same way: never wider. A label group in a
  *   rule's actors is "expanded into multiple rules. Cross-communication is allowed" ("Use a
  *   Label Group in a Rule"): any member matches.
- * - Exclusions (Security Policy Guide, "Policy Exclusions", docs.illumio.com): an excluded
+ * - Exclusions (Security Policy Guide, "Policy Exclusions", https://product-docs-repo.illumio.com/
+ *   Tech-Docs/Core/23.5/Security-Policy/out/en/security-policy-guide-23-5/policy-enforcement/
+ *   policy-exclusions.html: "applies to all workloads that don't have that excluded label but
+ *   do have another label of the same label type"): an excluded
  *   label or label group, in a scope or among actors, selects the entities that carry ANOTHER
  *   label of that type; an entity without any label of that type is never selected (so
  *   "env != Prod" does not select unlabelled workloads, nor does "ams - env Prod").
@@ -50,8 +53,9 @@
  *   unmanaged workload with none uses public_ip); with the rule's use_workload_subnets naming
  *   "consumers" (REST API rule field; ref/pce-api.md §8.6c), each consumer interface stands for
  *   its subnet, address/cidr_block (an interface without cidr_block keeps its address, with a
- *   warning: narrower, never wider); "providers" changes the provider side only, not sources; * a virtual service's ip_overrides when it has
- *   some, else its bound workloads' addresses; ip lists' ranges minus their exclusions.
+ *   warning: narrower, never wider); "providers" changes the provider side only, not
+ *   sources; * a virtual service's ip_overrides when it has some, else its bound workloads'
+ *   addresses; ip lists' ranges minus their exclusions.
  * - Output: per (proto, ports), the exact minimal CIDR cover of all sources (adjacent and
  *   contained blocks merge, nothing is widened), IPv4 and IPv6 apart, sorted as
  *   fsg_sg_rules_sort. Description "flowseg <rule href>": the smallest href (byte order) of the
@@ -109,6 +113,8 @@ struct fsg_compiled_target {
  * On success the caller owns *ret (fsg_compiled_target_destroy); on failure *ret is untouched:
  * FSG_E_INVALID_ARG (target names none or several PCE objects, a name is ambiguous, the model is
  * partial), FSG_E_NOT_FOUND (the virtual service, workload or a label is not in the policy),
+ * FSG_E_REFUSED (something the compiler cannot evaluate could widen access: the message names
+ * the rule), FSG_E_LIMIT (a scope expands into too many concrete scopes),
  * FSG_E_NOMEM. An empty rule list is a success (the guards decide what it means). */
 enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
                                 const struct fsg_policy_target *t,

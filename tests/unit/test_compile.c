@@ -258,6 +258,19 @@ static int s_label_groups(void)
     return 0;
 }
 
+/* The issue's case: scope app=Orders, env=Non-Prod {Dev, QA, Stage}; the database is in
+ * Orders|Dev. The intra-scope rule admits Orders|Dev web only (no cross-communication between the
+ * expanded scopes: never Orders|QA or Orders|Stage, nor Billing); the extra-scope rule's consumers
+ * (Web and Stage) are not held to the scope. */
+static int s_label_group_scope(void)
+{
+    T_CASE(m, c, "label_group_scope", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "17/sec_rules/1",
+            "tcp 5433 5433 10.0.1.3/32 " RS "17/sec_rules/2");
+    T_DONE(m, c);
+    return 0;
+}
+
 /* resolve_labels_as: workloads vs virtual services, on both sides. */
 static int s_resolve_labels_as(void)
 {
@@ -881,6 +894,7 @@ int main(int argc, char **argv)
         { "intra_extra_scope", s_intra_extra_scope },
         { "label_actors", s_label_actors },
         { "label_groups", s_label_groups },
+        { "label_group_scope", s_label_group_scope },
         { "exclusions", s_exclusions },
         { "resolve_labels_as", s_resolve_labels_as },
         { "literal_actors", s_literal_actors },
