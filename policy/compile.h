@@ -6,7 +6,8 @@
  * - Only enabled rule sets and enabled rules count; the model holds the active policy.
  * - The target is what the config names: a virtual service (and the workloads bound to it), a
  *   workload (and the virtual services bound to it), or a set of labels (an entity carrying
- *   exactly those labels, which label actors, ams and scopes can select but href actors cannot).
+ *   exactly those labels, which label actors and ams resolved as workloads, and scopes, can select
+ *   but href actors cannot; a rule "using virtual services only" does not select it).
  * - A rule applies to the target in a scope when the target matches the scope and the rule's
  *   providers select it. Scopes: AND across label keys, a key the scope does not name = any
  *   value, "exclusion" items must not match (see Exclusions). Several scopes are evaluated one

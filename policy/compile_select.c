@@ -361,7 +361,10 @@ static bool s_kind_ok(unsigned resolve, const struct fsg_entity *e)
     case FSG_ENT_VIRTUAL_SERVICE:
         return (resolve & FSG_POLICY_RESOLVE_VIRTUAL_SERVICES) != 0;
     case FSG_ENT_PSEUDO:
-        return resolve != 0;
+        /* The label-only target stands for a workload: a rule whose providers "use virtual
+         * services only" does not select it (its service would be derived from a virtual
+         * service, and there is none: opening the rule's own services would be wider). */
+        return (resolve & FSG_POLICY_RESOLVE_WORKLOADS) != 0;
     }
     return false;
 }
