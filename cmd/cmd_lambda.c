@@ -416,6 +416,22 @@ static void s_log_done(const struct fsg_lambda_work *w, const struct fsg_s3_even
             (long long)(fsg_lambda_now_ms() - start_ms));
 }
 
+/* The invocation's hard stop for every HTTP request, retry and wait (lib/core/deadline.h):
+ * the Runtime API's Lambda-Runtime-Deadline-Ms less S_ANSWER_MS to post the (partial) answer,
+ * or the config's timeout_s when that comes first. */
+#define S_ANSWER_MS 1000
+static void s_set_run_deadline(const struct s_state *st, const struct fsg_lambda_invocation *inv)
+{
+    struct fsg_deadline d = FSG_DEADLINE_NONE;
+    if (inv->deadline_ms > 0) {
+        d = fsg_deadline_from_epoch_ms(inv->deadline_ms, S_ANSWER_MS);
+    }
+    if (st->core.config->timeout_s > 0) {
+        d = fsg_deadline_min(d, fsg_deadline_in_ms((int64_t)st->core.config->timeout_s * 1000));
+    }
+    fsg_run_deadline_set(d);
+}
+
 /* An SQS batch: a target that failed or was deferred fails every message (the reconcile is
  * level-triggered: delivering them again is safe); when no message is left that succeeded, the
  * invocation fails as a whole, which retries the batch whether or not the event source mapping
@@ -501,22 +517,6 @@ static void s_metrics(const struct fsg_lambda_state *st, const struct fsg_lambda
     }
     free(text);
     json_decref(line);
-}
-
-/* The invocation's hard stop for every HTTP request, retry and wait (lib/core/deadline.h):
- * the Runtime API's Lambda-Runtime-Deadline-Ms less S_ANSWER_MS to post the (partial) answer,
- * or the config's timeout_s when that comes first. */
-#define S_ANSWER_MS 1000
-static void s_set_run_deadline(const struct s_state *st, const struct fsg_lambda_invocation *inv)
-{
-    struct fsg_deadline d = FSG_DEADLINE_NONE;
-    if (inv->deadline_ms > 0) {
-        d = fsg_deadline_from_epoch_ms(inv->deadline_ms, S_ANSWER_MS);
-    }
-    if (st->core.config->timeout_s > 0) {
-        d = fsg_deadline_min(d, fsg_deadline_in_ms((int64_t)st->core.config->timeout_s * 1000));
-    }
-    fsg_run_deadline_set(d);
 }
 
 static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg_buf *out_json,

@@ -34,6 +34,8 @@ static const struct s_service s_services[] = {
     { "secretsmanager", "secretsmanager", "SECRETS_MANAGER", "secrets_manager",
       "secretsmanager" },
     { "ssm", "ssm", "SSM", "ssm", "ssm" },
+    /* The backfill fan-out queue (lib/aws/sqs.h). */
+    { "sqs", "sqs", "SQS", "sqs", "sqs" },
 };
 
 static const struct s_service *s_find_service(const char *name)
@@ -508,7 +510,7 @@ enum fsg_err fsg_aws_endpoint(const char *service, const char *region, struct fs
     if (svc == NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG,
                              "unknown AWS service '%.64s' (want s3, ec2, rds, "
-                             "elasticloadbalancing, secretsmanager or ssm)",
+                             "elasticloadbalancing, secretsmanager, ssm or sqs)",
                              service != NULL ? service : "(null)");
     }
     if (!s_is_region_name(region)) {

@@ -97,7 +97,9 @@ static size_t s_value_end(const char *s, size_t i, bool all_line)
  * the label and separator and a mask; 0 when none matches. */
 static size_t s_try_label(const char *s, size_t i, struct s_out *o)
 {
-    if (i > 0 && s_word_char(s[i - 1])) {
+    /* After a word character it is part of another word; after ':' it is a part of an ARN
+     * ("arn:aws:secretsmanager:...:secret:NAME"), whose name is not a secret. */
+    if (i > 0 && (s_word_char(s[i - 1]) || s[i - 1] == ':')) {
         return 0;
     }
     for (size_t k = 0; k < sizeof s_labels / sizeof s_labels[0]; k++) {
@@ -242,8 +244,14 @@ enum fsg_err fsg_redact_add_secret(const char *secret)
         known = strcmp(s_secrets[k], secret) == 0;
     }
     if (!known && s_n_secrets >= FSG_REDACT_MAX_SECRETS) {
-        rc = FSG_E_LIMIT;
-    } else if (!known) {
+        /* Full (a warm Lambda that saw many rotations): forget the oldest, which is no
+         * longer in use. */
+        fsg_secure_zero(s_secrets[0], strlen(s_secrets[0]));
+        free(s_secrets[0]);
+        memmove(&s_secrets[0], &s_secrets[1], (s_n_secrets - 1) * sizeof s_secrets[0]);
+        s_n_secrets--;
+    }
+    if (!known) {
         char *copy = strdup(secret);
         if (copy == NULL) {
             rc = FSG_E_NOMEM;

@@ -64,7 +64,8 @@ struct fsg_http_client_options {
     size_t max_body_bytes;   /* bound on a buffered body; 0 = 64 MiB; over it -> FSG_E_LIMIT */
     long request_timeout_ms; /* overall bound on one exchange, however slowly bytes trickle in
                               * (a server that sends one byte a second passes the read timeout);
-                              * 0 = 900000 (15 min, the longest a Lambda runs); <0 = none.
+                              * 0 = 900000 (15 min, the longest a Lambda runs), or none
+                              * when read_timeout_ms < 0 (a long poll); <0 = none.
                               * Every exchange is also cut at the run deadline
                               * (lib/core/deadline.h): FSG_E_CANCELLED, never retried. */
 };

@@ -12,6 +12,8 @@
 #include "lib/core/deadline.h"
 #include "lib/core/mem.h"
 
+/* How far apart libcurl's clock and ours may be when telling which timeout fired. */
+#define S_TIMER_SLACK_MS 50L
 /* Error bodies are a few hundred bytes of XML; a bigger one is cut here (we only need the code). */
 #define S_MAX_ERROR_BODY_BYTES ((size_t)256 << 10)
 
@@ -247,12 +249,15 @@ static enum fsg_err s_map_curl_error(CURLcode cc, const struct s_transfer *x, co
     const char *kind;
     switch (cc) {
     case CURLE_OPERATION_TIMEDOUT:
-        if (x->total_is_run_deadline && fsg_deadline_expired(fsg_run_deadline())) {
+        /* libcurl's timer and ours differ by a few ms: S_TIMER_SLACK_MS decides which
+         * limit it was. */
+        bool total_hit = x->total_ms > 0 && x->elapsed_ms + S_TIMER_SLACK_MS >= x->total_ms;
+        if (x->total_is_run_deadline && (total_hit || fsg_deadline_expired(fsg_run_deadline()))) {
             kind = "DeadlineExceeded";
             rc = fsg_error_set(err, FSG_E_CANCELLED,
                                "%s: stopped at the run deadline (after %llu body bytes); the "
                                "run ran out of time", host, x->body_bytes);
-        } else if (x->total_ms > 0 && x->elapsed_ms >= x->total_ms) {
+        } else if (total_hit) {
             kind = "TotalTimeout";
             rc = fsg_error_set(err, FSG_E_NETWORK,
                                "%s: no complete answer within %ld ms (after %llu body bytes); "
@@ -417,8 +422,11 @@ enum fsg_err fsg_http_curl_transport_init(const struct fsg_http_client_options *
                                                     : FSG_HTTP_DEFAULT_READ_TIMEOUT_MS;
     t->max_body_bytes = opts->max_body_bytes > 0 ? opts->max_body_bytes
                                                  : FSG_HTTP_DEFAULT_MAX_BODY_BYTES;
+    /* A caller that waits forever for the first byte (the Lambda Runtime API's long poll)
+     * gets no overall default either. */
     t->request_timeout_ms = opts->request_timeout_ms != 0 ? opts->request_timeout_ms
-                                                          : FSG_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
+                            : opts->read_timeout_ms < 0 ? -1L
+                                                        : FSG_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
     enum fsg_err rc = FSG_OK;
     const char *ca_file = opts->ca_file != NULL ? opts->ca_file : s_default_ca_file();
     if (ca_file != NULL && (t->ca_file = fsg_strdup(ca_file)) == NULL) {

@@ -13,7 +13,8 @@ Covers (flowseg against moto, the PCE simulator and small fault servers, all on 
   - an S3 server that drips one byte a second is cut off by the run deadline (config timeout_s),
     and in `flowseg lambda` by the invocation's own deadline (Lambda-Runtime-Deadline-Ms, through
     the Runtime API simulator): the answer still arrives before the deadline;
-  - no AWS credentials: "no AWS credentials found (looked in: ...)" and no request at all.
+  - no AWS credentials: "no AWS credentials found (looked in: ...)" and no request at all;
+  - S3 keys with "." and ".." segments are read as signed (CURLOPT_PATH_AS_IS), on moto.
 Exit 0 pass, 1 fail, 77 skip (no moto/boto3)."""
 import base64
 import gzip
@@ -236,6 +237,17 @@ def redirect_tests(c, moto, tmp):
                 "redirect: only the request signed for the wrong region was redirected")
 
 
+def dot_segment_tests(c, moto):
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="dots")
+    s3.put_object(Bucket="dots", Key="logs/../x/./y.log.gz", Body=FLOW_GZ)
+    for src in ("s3://dots/logs/../x/./y.log.gz", "s3://dots/logs/"):
+        p = run_flowseg(["flows", "--format", "json", src], env=moto.env())
+        doc = json.loads(p.stdout) if p.returncode == 0 else {}
+        c.eq((p.returncode, doc.get("stats", {}).get("records")), (0, 1),
+             "dot segments: %s read as signed" % src)
+
+
 def drip_tests(c, tmp):
     with Drip() as d:
         cfg = os.path.join(tmp, "deadline.json")
@@ -305,6 +317,7 @@ def main():
                 secrets_tests(c, sim, moto, proxy, tmp)
             echo_tests(c, sim, moto, tmp)
             redirect_tests(c, moto, tmp)
+            dot_segment_tests(c, moto)
             no_creds_tests(c, moto, tmp)
             lambda_deadline_tests(c, moto, tmp)
         drip_tests(c, tmp)

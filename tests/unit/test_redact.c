@@ -50,6 +50,8 @@ static int s_patterns(void)
         { "NextToken=abc&continuation-token=def", "NextToken=abc&continuation-token=def" },
         { "s3://bucket/key@2024", "s3://bucket/key@2024" },
         { "mailto a@b via https://host/x@y", "mailto a@b via https://host/x@y" },
+        { "Secrets Manager secret arn:aws:secretsmanager:eu-west-1:1:secret:flowseg/pce-AbCd",
+          "Secrets Manager secret arn:aws:secretsmanager:eu-west-1:1:secret:flowseg/pce-AbCd" },
         { "", "" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -80,7 +82,8 @@ static int s_registered_secrets(void)
         T_OK(fsg_redact_add_secret(v));
     }
     T_OK(fsg_redact_add_secret("secret-number-0")); /* known: no new slot */
-    T_ERR(FSG_E_LIMIT, fsg_redact_add_secret("one-too-many"));
+    T_OK(fsg_redact_add_secret("one-more-secret"));  /* full: the oldest is forgotten */
+    T_STR_EQ(s_r("one-more-secret secret-number-1 secret-number-0"), "*** *** secret-number-0");
     fsg_redact_clear_secrets();
     return 0;
 }
