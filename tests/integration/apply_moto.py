@@ -109,7 +109,8 @@ def stale_to_desired(x):
     db = w.add_db("stale-db", "10.0.20.12")
     sg = db["sg"]
     w.add_rules(sg, stale_rules())
-    cfg = x.config([target("stale", "stale-db", sg)])
+    # ownership "rules" (a shared group): the manual rule is not flowseg's
+    cfg = x.config([target("stale", "stale-db", sg, ownership="rules")])
     p = x.run(cfg, "plan", "--format", "json")
     t = json.loads(p.stdout)["targets"][0] if p.returncode == 0 else {}
     c.eq((len(t.get("add", [])), len(t.get("remove", []))), (4, 2), "stale: plan 4 add, 2 remove")
@@ -149,6 +150,16 @@ def stale_to_desired(x):
     c.check("ops: temporary access" not in "".join(
         json.dumps(r) for r in audit(p.stderr, "revoke")), "tamper: the not-owned rule is "
         "never in a revoke line")
+    # ownership "group" (the default): the same group is flowseg's; the other rules go
+    cfg = x.config([target("stale", "stale-db", sg)])
+    p = x.run(cfg, "apply", "--format", "json")
+    c.eq(p.returncode, 0, "tamper, ownership group: apply exit 0")
+    c.eq(w.rules(sg), DESIRED, "tamper, ownership group: every rule outside the policy removed")
+    rv = audit(p.stderr, "revoke")
+    c.eq(sorted((r["rule"]["cidr"], r.get("reason")) for r in rv if r.get("result") == "revoked"),
+         [("10.0.0.0/8", "not in the policy, added outside flowseg"),
+          ("10.0.8.9/32", "not in the policy, added outside flowseg")],
+         "tamper, ownership group: the revoke audit lines give the reason")
 
 
 # ---- 3. two applies at the same moment ----------------------------------------------------------
@@ -156,7 +167,7 @@ def concurrent(x):
     c, w = x.c, x.w
     db = w.add_db("race-db", "10.0.20.13")
     w.add_rules(db["sg"], stale_rules())
-    cfg = x.config([target("race", "race-db", db["sg"]),
+    cfg = x.config([target("race", "race-db", db["sg"], ownership="rules"),
                     target("race-new", "race-db", {"create": "flowseg-race"})])
     x.proxy.barriers = {}
     for action in ("CreateSecurityGroup", "AuthorizeSecurityGroupIngress",
@@ -269,7 +280,7 @@ def saved_plan(x):
     db = w.add_db("saved-db", "10.0.20.16")
     sg = db["sg"]
     w.add_rules(sg, stale_rules())
-    cfg = x.config([target("saved", "saved-db", sg),
+    cfg = x.config([target("saved", "saved-db", sg, ownership="rules"),
                     target("saved-new", "saved-db", {"create": "flowseg-saved"})])
     plan = os.path.join(x.tmp, "saved-plan.json")
     p = x.run(cfg, "plan", "--save-plan", plan)
