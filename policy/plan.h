@@ -13,6 +13,7 @@
 #include "policy/guards.h"
 #include "policy/impact.h"
 #include "policy/sg_diff.h"
+#include "policy/sg_schedule.h"
 #include "policy/sg_state.h"
 
 struct fsg_plan_target {
@@ -26,6 +27,8 @@ struct fsg_plan_target {
     char *refused;           /* owned reason, NULL when the plan may be applied */
     unsigned refused_guards; /* FSG_GUARD_* bits behind `refused` */
     struct fsg_impact *impact; /* owned, NULL when no flow source was given */
+    struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe); empty
+                                   * for a saved plan read back (apply computes them again) */
 };
 
 struct fsg_plan {
