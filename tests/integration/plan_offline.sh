@@ -79,7 +79,7 @@ def rule(cidr, rid, v6=False):
 check("top keys", sorted(doc), ["summary", "targets"])
 check("summary", doc["summary"], {"targets": 2, "add": 6, "remove": 1})
 t = doc["targets"][0]
-check("target keys", sorted(t), sorted(["name", "security_group", "ownership", "desired", "add",
+check("target keys", sorted(t), sorted(["name", "security_group", "ownership", "desired", "add", "calls",
                                         "remove", "unchanged", "warnings", "refused", "impact"]))
 check("ownership", t["ownership"], "rules")
 check("name", t["name"], "orders-db")
