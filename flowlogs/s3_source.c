@@ -20,6 +20,18 @@
 #define S_DAY_S 86400
 #define S_HOUR_S 3600
 
+/* Prefetching (S3 latency hidden): objects listed with a size of at most S_PREFETCH_MAX are
+ * fetched ahead, in list order, by up to max_inflight threads into memory, within a fixed
+ * budget of bytes; the runner's workers (the decoders) then read them from memory. Larger
+ * objects, and keys named in full (size unknown), stream from GetObject into the reader. */
+#define S_DEFAULT_INFLIGHT 32
+#define S_DEFAULT_PREFETCH_BYTES ((uint64_t)24 << 20)
+#define S_PREFETCH_MAX ((uint64_t)8 << 20)
+/* Memory-held objects are fed to the reader in chunks of this size (progress sees each). */
+#define S_FEED_CHUNK ((size_t)1 << 20)
+
+enum s_fetch_state { S_FETCH_NONE = 0, S_FETCH_WAITING, S_FETCH_DONE };
+
 /* One object to read. Owned by the source; its address is the fsg_object's ctx. */
 struct s_obj {
     struct fsg_s3_source *src;
@@ -27,6 +39,13 @@ struct s_obj {
     char *key;
     char *name;   /* "s3://bucket/key" */
     bool parquet;
+    uint64_t size;     /* listed size; 0 = unknown */
+    long prefetch_seq; /* place among prefetched objects, -1 = streamed */
+    /* under src->pf_lock: */
+    enum s_fetch_state state;
+    struct fsg_buf body;
+    enum fsg_err rc;
+    struct fsg_error err;
 };
 
 struct fsg_s3_source {
@@ -47,6 +66,21 @@ struct fsg_s3_source {
     size_t n_objs;
     size_t cap_objs;
     struct fsg_s3_source_counts counts;
+    /* prefetching (see S_PREFETCH_MAX) */
+    bool can_prefetch;        /* off when the caller shares one scripted transport */
+    unsigned max_inflight;
+    uint64_t pf_budget;
+    struct s_obj **pf;        /* prefetched objects in list order */
+    size_t n_pf, cap_pf;
+    pthread_mutex_t pf_lock;
+    pthread_cond_t pf_cv;
+    pthread_t *pf_threads;
+    size_t n_pf_threads;
+    bool pf_started;
+    bool pf_stop;
+    size_t pf_next;           /* next object a fetcher takes */
+    size_t pf_turn;           /* next object allowed to reserve budget */
+    uint64_t pf_used;         /* bytes reserved by fetched or fetching objects */
 };
 
 /* ---- key dates --------------------------------------------------------------------------------- */
@@ -301,6 +335,11 @@ enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->pf_lock, NULL);
+    pthread_cond_init(&s->pf_cv, NULL);
+    s->can_prefetch = o->aws == NULL || o->aws->http == NULL;
+    s->max_inflight = o->max_inflight != 0 ? o->max_inflight : S_DEFAULT_INFLIGHT;
+    s->pf_budget = o->prefetch_bytes != 0 ? o->prefetch_bytes : S_DEFAULT_PREFETCH_BYTES;
     s->since_s = o->since_s;
     s->until_s = o->until_s;
     s->max_keys = o->max_keys;
@@ -316,9 +355,135 @@ enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
     return FSG_OK;
 }
 
+/* ---- prefetching --------------------------------------------------------------------------- */
+
+static enum fsg_err s_pool_get(struct fsg_s3_source *s, struct fsg_aws_client **ret,
+                               struct fsg_error *err);
+static enum fsg_err s_pool_put(struct fsg_s3_source *s, struct fsg_aws_client *c);
+
+static enum fsg_err s_append(struct fsg_span chunk, void *userdata)
+{
+    return fsg_buf_append_span(userdata, chunk);
+}
+
+/* A fetcher: takes the next object in list order, waits for its turn and for room in the
+ * budget (reserved in list order, so the object the decoders wait for next is never starved by
+ * later ones), then reads it whole (with GetObject's retries and Range resume). */
+static void *s_fetcher(void *arg)
+{
+    struct fsg_s3_source *s = arg;
+    pthread_mutex_lock(&s->pf_lock);
+    for (;;) {
+        if (s->pf_stop || s->pf_next == s->n_pf) {
+            break;
+        }
+        struct s_obj *o = s->pf[s->pf_next++];
+        while (!s->pf_stop &&
+               (s->pf_turn != (size_t)o->prefetch_seq || s->pf_used + o->size > s->pf_budget)) {
+            pthread_cond_wait(&s->pf_cv, &s->pf_lock);
+        }
+        if (s->pf_stop) {
+            break;
+        }
+        s->pf_turn++;
+        s->pf_used += o->size;
+        pthread_cond_broadcast(&s->pf_cv);
+        pthread_mutex_unlock(&s->pf_lock);
+
+        struct fsg_buf body = FSG_BUF_INIT;
+        struct fsg_error err = { 0 };
+        struct fsg_aws_client *c = NULL;
+        enum fsg_err rc = fsg_buf_reserve(&body, (size_t)o->size);
+        if (rc != FSG_OK) {
+            fsg_error_set(&err, rc, "out of memory");
+        } else if ((rc = s_pool_get(s, &c, &err)) == FSG_OK) {
+            struct fsg_s3_get_result res = { 0 };
+            rc = fsg_s3_get_object(c, o->bucket, o->key, NULL, s_append, &body, &res, &err);
+            (void)s_pool_put(s, c);
+        }
+
+        pthread_mutex_lock(&s->pf_lock);
+        o->body = body;
+        o->rc = rc;
+        o->err = err;
+        o->state = S_FETCH_DONE;
+        pthread_cond_broadcast(&s->pf_cv);
+    }
+    pthread_mutex_unlock(&s->pf_lock);
+    return NULL;
+}
+
+/* Starts the fetchers on the first read (expand() is over by then). False when none started
+ * (the object is then streamed). */
+static bool s_prefetch_start(struct fsg_s3_source *s)
+{
+    pthread_mutex_lock(&s->pf_lock);
+    if (!s->pf_started) {
+        s->pf_started = true;
+        size_t n = s->n_pf < s->max_inflight ? s->n_pf : s->max_inflight;
+        s->pf_threads = fsg_calloc(n + 1, sizeof *s->pf_threads);
+        for (size_t i = 0; s->pf_threads != NULL && i < n; i++) {
+            if (pthread_create(&s->pf_threads[i], NULL, s_fetcher, s) != 0) {
+                break;
+            }
+            s->n_pf_threads++;
+        }
+    }
+    bool ok = s->n_pf_threads > 0;
+    pthread_mutex_unlock(&s->pf_lock);
+    return ok;
+}
+
+static void s_prefetch_stop(struct fsg_s3_source *s)
+{
+    pthread_mutex_lock(&s->pf_lock);
+    s->pf_stop = true;
+    pthread_cond_broadcast(&s->pf_cv);
+    pthread_mutex_unlock(&s->pf_lock);
+    for (size_t i = 0; i < s->n_pf_threads; i++) {
+        pthread_join(s->pf_threads[i], NULL);
+    }
+    fsg_free(s->pf_threads);
+    s->pf_threads = NULL;
+    s->n_pf_threads = 0;
+}
+
+/* The prefetched object, read from memory into the reader; its bytes go back to the budget. */
+static enum fsg_err s_run_prefetched(struct s_obj *o, struct fsg_reader *reader,
+                                     struct fsg_error *err)
+{
+    struct fsg_s3_source *s = o->src;
+    pthread_mutex_lock(&s->pf_lock);
+    while (o->state != S_FETCH_DONE) {
+        pthread_cond_wait(&s->pf_cv, &s->pf_lock);
+    }
+    struct fsg_buf body = o->body;
+    o->body = FSG_BUF_INIT;
+    enum fsg_err rc = o->rc;
+    if (rc != FSG_OK && err != NULL) {
+        *err = o->err;
+    }
+    pthread_mutex_unlock(&s->pf_lock);
+
+    const uint8_t *p = body.ptr;
+    size_t n = body.len;
+    for (size_t off = 0; rc == FSG_OK && off < n; off += S_FEED_CHUNK) {
+        size_t len = n - off < S_FEED_CHUNK ? n - off : S_FEED_CHUNK;
+        rc = fsg_reader_feed(reader, (struct fsg_span){ p + off, len }, err);
+    }
+    fsg_buf_clean_up(&body);
+
+    pthread_mutex_lock(&s->pf_lock);
+    s->pf_used -= o->size;
+    pthread_cond_broadcast(&s->pf_cv);
+    pthread_mutex_unlock(&s->pf_lock);
+    return rc;
+}
+
 static void s_obj_destroy(struct s_obj *o)
 {
     if (o != NULL) {
+        fsg_buf_clean_up(&o->body);
         fsg_free(o->bucket);
         fsg_free(o->key);
         fsg_free(o->name);
@@ -331,6 +496,10 @@ void fsg_s3_source_destroy(struct fsg_s3_source *s)
     if (s == NULL) {
         return;
     }
+    s_prefetch_stop(s);
+    pthread_cond_destroy(&s->pf_cv);
+    pthread_mutex_destroy(&s->pf_lock);
+    fsg_free(s->pf);
     for (size_t i = 0; i < s->n_objs; i++) {
         s_obj_destroy(s->objs[i]);
     }
@@ -395,6 +564,9 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
     if (o->parquet) {
         return s_parquet_error(o->name, err);
     }
+    if (o->prefetch_seq >= 0 && s_prefetch_start(o->src)) {
+        return s_run_prefetched(o, reader, err);
+    }
     struct fsg_aws_client *c = NULL;
     enum fsg_err rc = s_pool_get(o->src, &c, err);
     if (rc != FSG_OK) {
@@ -416,8 +588,19 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
 /* ---- expansion ---------------------------------------------------------------------------- */
 
 static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const char *key,
-                          struct fsg_object **objects, size_t *n_objects)
+                          uint64_t size, struct fsg_object **objects, size_t *n_objects)
 {
+    bool prefetch = s->can_prefetch && !s->pf_started && size > 0 && size <= S_PREFETCH_MAX &&
+                    size <= s->pf_budget && !s_is_parquet(key);
+    if (prefetch && s->n_pf == s->cap_pf) {
+        size_t cap = s->cap_pf == 0 ? 64 : s->cap_pf * 2;
+        struct s_obj **v = fsg_reallocarray(s->pf, cap, sizeof *v);
+        if (v == NULL) {
+            return FSG_E_NOMEM;
+        }
+        s->pf = v;
+        s->cap_pf = cap;
+    }
     if (s->n_objs == s->cap_objs) {
         size_t cap = s->cap_objs == 0 ? 64 : s->cap_objs * 2;
         struct s_obj **v = fsg_reallocarray(s->objs, cap, sizeof *v);
@@ -445,8 +628,16 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
     fsg_buf_clean_up(&name);
     o->src = s;
     o->parquet = s_is_parquet(key);
+    o->size = size;
+    o->prefetch_seq = -1;
+    if (prefetch) {
+        o->prefetch_seq = (long)s->n_pf;
+        o->state = S_FETCH_WAITING;
+        s->pf[s->n_pf++] = o;
+    }
     s->objs[s->n_objs++] = o;
-    arr[(*n_objects)++] = (struct fsg_object){ .name = o->name, .run = s_run, .ctx = o };
+    arr[(*n_objects)++] =
+        (struct fsg_object){ .name = o->name, .run = s_run, .ctx = o, .size = size };
     return FSG_OK;
 }
 
@@ -497,7 +688,7 @@ static enum fsg_err s_on_listed(const struct fsg_s3_object *obj, void *userdata)
         return FSG_OK;
     }
     s->counts.kept++;
-    return s_add(s, l->bucket, obj->key, l->objects, l->n_objects);
+    return s_add(s, l->bucket, obj->key, obj->size, l->objects, l->n_objects);
 }
 
 /* "s3://bucket/rest" -> bucket, rest. */
@@ -537,7 +728,7 @@ enum fsg_err fsg_s3_source_expand(struct fsg_s3_source *s, const char *url,
         /* One object, named in full: read as asked (no filters), but never a Parquet file. */
         if (s_is_parquet(rest)) {
             rc = s_parquet_error(url, err);
-        } else if ((rc = s_add(s, bucket, rest, objects, n_objects)) != FSG_OK) {
+        } else if ((rc = s_add(s, bucket, rest, 0, objects, n_objects)) != FSG_OK) {
             rc = fsg_error_set(err, rc, "out of memory");
         } else {
             s->counts.kept = 1;

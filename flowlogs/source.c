@@ -187,8 +187,7 @@ static enum fsg_err s_run_workers(struct s_shared *sh, struct s_worker *ws, size
     return rc;
 }
 
-/* CPUs this process may run on (taskset, cpusets), at least 1. */
-static size_t s_cpus(void)
+size_t fsg_run_cpus(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
@@ -203,7 +202,7 @@ bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers)
     if (mode != FSG_PIPELINE_AUTO) {
         return mode == FSG_PIPELINE_ON;
     }
-    return s_cpus() >= 2 * (workers > 0 ? workers : 1);
+    return fsg_run_cpus() >= 2 * (workers > 0 ? workers : 1);
 }
 
 enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
@@ -212,7 +211,7 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
 {
     struct fsg_run_options o = opts != NULL ? *opts : (struct fsg_run_options){ 0 };
     struct s_shared sh = { .objects = objects, .n = n_objects, .opts = &o };
-    size_t jobs = o.jobs > 1 ? o.jobs : 1;
+    size_t jobs = o.jobs == 0 ? fsg_run_cpus() : o.jobs;
     if (jobs > n_objects) {
         jobs = n_objects > 0 ? n_objects : 1;
     }

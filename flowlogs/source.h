@@ -2,9 +2,10 @@
  * file, stdin, or an S3 GetObject body from a libcurl write callback), and a parallel runner over
  * a list of objects.
  *
- * The object reader is all-or-nothing: records are folded into a private table while the object
- * streams, and into the caller's aggregator only when finish() succeeds. An object that turns out
- * truncated or corrupt therefore contributes nothing, and never aborts the other objects.
+ * The object reader is all-or-nothing: records go straight into the caller's aggregator while
+ * the object streams, as one unit (fsg_aggregate_begin/commit/rollback) that finish() commits;
+ * a failed or dropped object is rolled back. An object that turns out truncated or corrupt
+ * therefore contributes nothing, and never aborts the other objects.
  *
  * From a libcurl write callback (curl hands arbitrary, non-NUL-terminated chunks; returning a
  * different count aborts the transfer with CURLE_WRITE_ERROR):
@@ -17,7 +18,7 @@
  * &s->err); return s->rc == FSG_OK ? n : 0;
  *     }
  *     ...after curl_easy_perform() succeeded:
- *     rc = fsg_reader_finish(reader, &err);           (checks the gzip end, then merges)
+ *     rc = fsg_reader_finish(reader, &err);           (checks the gzip end, then commits)
  *
  * Errors from feed()/finish() do not name the source (fsg_reader_source() does) and set
  * err->offset to the input byte where the problem is. */
@@ -49,8 +50,9 @@ struct fsg_reader_options {
 
 struct fsg_reader;
 
-/* Creates a reader for one object whose records go to `agg` (borrowed: must outlive the reader;
- * only finish() touches it, so one aggregator per thread). Caller owns *ret_reader.
+/* Creates a reader for one object whose records go to `agg` (borrowed: must outlive the reader,
+ * and no other reader may use it until this one is finished or destroyed: one aggregator per
+ * thread). Caller owns *ret_reader.
  * FSG_E_INVALID_ARG for a bad configured format, FSG_E_NOMEM. */
 enum fsg_err fsg_reader_new(const struct fsg_reader_options *opts, struct fsg_aggregate *agg,
                             struct fsg_reader **ret_reader, struct fsg_error *err) FSG_MUST_USE;
@@ -103,6 +105,8 @@ struct fsg_object {
     const char *default_eni; /* ENI of records without interface-id; NULL = the run's. Borrowed. */
     fsg_object_run_fn *run;  /* NULL = read the local path */
     void *ctx;               /* for run; borrowed */
+    uint64_t size;           /* input bytes when known (listing, stat), 0 = unknown; for
+                              * progress only */
 };
 
 /* Whether each object is decoded on a second thread while its worker inflates (see
@@ -115,8 +119,12 @@ enum fsg_pipeline { FSG_PIPELINE_AUTO = 0, FSG_PIPELINE_OFF, FSG_PIPELINE_ON };
 /* The AUTO rule above for `workers` workers (ON/OFF are returned as they are). */
 bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers);
 
+/* CPUs this process may run on (sched_getaffinity: `taskset` and cpusets count), at least 1. */
+size_t fsg_run_cpus(void);
+
 struct fsg_run_options {
-    unsigned jobs;                             /* worker threads; 0 or 1 = the calling thread */
+    unsigned jobs;                             /* decoding workers; 0 = one per CPU (never more
+                                                * than objects); 1 = the calling thread */
     enum fsg_pipeline pipeline;                /* AUTO (0) by default */
     const struct fsg_flowlog_options *decoder; /* may be NULL; borrowed */
     const char *default_eni;                   /* for objects without one; NULL = "-" */
