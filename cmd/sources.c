@@ -9,6 +9,7 @@
 #include "cmd/cli.h"
 #include "cmd/progress.h"
 #include "flowlogs/s3_source.h"
+#include "flowlogs/summary.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 
@@ -350,11 +351,18 @@ static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
         return FSG_OK;
     }
     const struct fsg_config *c = r->req->config;
+    char fingerprint[65] = "";
+    if (c->flowlog_summaries != NULL &&
+        fsg_summary_fingerprint(r->hints, r->n_hints, c->flowlog_format, fingerprint) != FSG_OK) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
     struct fsg_s3_source_options so = { .region = c->region,
                                         .key_regex = c->key_regex,
                                         .since_s = r->req->opts->since_s,
                                         .until_s = r->req->opts->until_s,
-                                        .max_inflight = (unsigned)r->req->opts->max_inflight };
+                                        .max_inflight = (unsigned)r->req->opts->max_inflight,
+                                        .summaries_url = c->flowlog_summaries,
+                                        .summary_fingerprint = fingerprint };
     return fsg_s3_source_new(&so, &r->s3, err);
 }
 

@@ -41,6 +41,13 @@ struct fsg_s3_source_options {
      * they arrive. Off when `aws` shares one http client. */
     unsigned max_inflight;
     uint64_t prefetch_bytes;
+    /* Per-object flow summaries (flowlogs/summary.h), config flowlogs.summaries:
+     * "s3://bucket/prefix/", NULL = none. Listing a prefix lists the summaries below
+     * <prefix><source bucket>/<source prefix> once; an object whose key and ETag have a summary
+     * made under `summary_fingerprint` is read from it instead; any other object read well gets
+     * its summary written (a failure to write is a warning). */
+    const char *summaries_url;
+    const char *summary_fingerprint;
     /* Optional template of the S3 clients (endpoint, credentials, retry, clock; tests use it to
      * script the transport). service and region are set here. Its `http` client, if any, is
      * shared by every object: only for runs with one job. Borrowed during new() only; what it

@@ -85,6 +85,14 @@ const char *fsg_reader_engine(const struct fsg_reader *r);
 /* True when the reader decodes on a second thread. */
 bool fsg_reader_is_pipelined(const struct fsg_reader *r);
 
+/* Folds one already-aggregated row (a flow summary's, flowlogs/summary.h) and/or adds counters
+ * (row or stats may be NULL) into this object, instead of feeding bytes: the object then counts
+ * as if its records had been decoded, and is rolled back like them. Not mixed with feed() on a
+ * pipelined reader. Errors as fsg_aggregate_add_row (and the reader is failed). */
+enum fsg_err fsg_reader_add_row(struct fsg_reader *r, const struct fsg_agg_row *row,
+                                const struct fsg_flow_stats *stats,
+                                struct fsg_error *err) FSG_MUST_USE;
+
 /* Feeds a whole file descriptor (read() until end of file) in chunks of chunk_size (0 = 256 KiB)
  * through `buf` (caller's scratch memory of chunk_size bytes, or NULL to allocate one). Does not
  * call finish(). FSG_E_IO on a read error, else as fsg_reader_feed. */
@@ -105,6 +113,11 @@ struct fsg_object {
     const char *default_eni; /* ENI of records without interface-id; NULL = the run's. Borrowed. */
     fsg_object_run_fn *run;  /* NULL = read the local path */
     void *ctx;               /* for run; borrowed */
+    /* When set, the object is read into a table of its own, handed to summarize() (e.g. to
+     * write its flow summary) once it was read well, then merged into the run's table. A
+     * failed summarize() is the callee's to report: the object still counts. */
+    void (*summarize)(void *summarize_ctx, const struct fsg_aggregate *object_table);
+    void *summarize_ctx;
     uint64_t size;           /* input bytes when known (listing, stat), 0 = unknown; for
                               * progress only */
 };
