@@ -2,6 +2,8 @@
 """flowseg apply on moto, through the counting and fault-injecting proxy (aws_proxy.py), for what
 must hold when things are tight or go wrong:
 
+- ownership "group" removes a rule that references another security group (by its rule id);
+  "rules" leaves it and says so;
 - quota-safe convergence: a group holding 55 stale flowseg rules that must end with the 16 rules
   of the policy, under the quota of 60, converges in ONE apply (ModifySecurityGroupRules 11,
   AuthorizeSecurityGroupIngress 5, RevokeSecurityGroupIngress 44), with the rule count checked
@@ -134,6 +136,36 @@ def quota_converges(x):
     c.eq((p.returncode, x.proxy.mutating()), (0, []), "quota: a second apply changes nothing")
 
 
+# ---- 1b. ownership group: a rule that references another group is removed, by its id ----------
+def foreign_rule_removed(x):
+    c, w = x.c, x.w
+    db = w.add_db("ref-db", "10.0.20.47")
+    sg = db["sg"]
+    peer = w.ec2.create_security_group(GroupName="app-peer", Description="peer",
+                                       VpcId=w.vpc)["GroupId"]
+    w.add_rules(sg, DESIRED)
+    w.ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": peer, "Description": "app servers"}]}])
+    c.check(any(r[3] == peer for r in w.rules(sg)), "foreign: the group references another")
+    cfg = x.config([target("ref", "ref-db", sg, associate="none")])
+    p = x.run(cfg, "plan", "--format", "json")
+    t = json.loads(p.stdout)["targets"][0] if p.returncode == 0 else {}
+    c.eq([(r.get("source_group"), r.get("reason", "")[:40]) for r in t.get("remove", [])],
+         [(peer, "not in the policy, added outside flowseg")],
+         "foreign: plan (ownership group) removes the group reference, saying why")
+    p = x.run(cfg, "apply")
+    c.eq((p.returncode, w.rules(sg)), (0, DESIRED), "foreign: apply removes it (by rule id)")
+    cfg = x.config([target("ref", "ref-db", sg, associate="none", ownership="rules")])
+    w.ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": peer}]}])
+    p = x.run(cfg, "apply")
+    c.check(p.returncode == 0 and any(r[3] == peer for r in w.rules(sg)) and
+            "references a security group" in p.stdout and "left in place" in p.stdout,
+            "foreign: ownership rules leaves it and says so")
+
+
 # ---- 2. authorize right after create: InvalidGroup.NotFound is retried ----------------------------
 def new_group_not_found(x):
     c, w = x.c, x.w
@@ -261,7 +293,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="apply-safety-")
     with Moto() as moto, CountingProxy(moto.url) as proxy:
         x = Ctx(c, moto, proxy, World(moto), tmp)
-        for step in (quota_converges, new_group_not_found, db_busy, lost_answer, sigterm):
+        for step in (quota_converges, foreign_rule_removed, new_group_not_found, db_busy,
+                     lost_answer, sigterm):
             print("#", step.__name__)
             step(x)
     c.done()
