@@ -28,6 +28,13 @@ static const char s_help_head[] =
     "The PCE policy is read complete (every collection checked against X-Total-Count) at one\n"
     "pinned policy version, named in the report; a short read or a provision during the read:\n"
     "exit 1, no plan.\n"
+    "\n"
+    "Ownership (per target \"ownership\"): \"group\" (default) removes every inbound rule the\n"
+    "policy does not yield, whoever added it (CIDR, security-group and prefix-list rules);\n"
+    "\"rules\" manages only rules whose description starts with \"flowseg \" and reports the\n"
+    "others. The plan says which mode applies, why each removal is one, and the EC2 calls\n"
+    "apply will make (ModifySecurityGroupRules first when authorizing first would cross\n"
+    "guards.max_rules, the rules-per-group quota).\n"
     "\n";
 
 static const char s_help_options[] =
