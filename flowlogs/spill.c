@@ -120,6 +120,16 @@ size_t fsg_spill_runs(const struct fsg_spill *sp)
     return n;
 }
 
+/* Kept runs with no object's tag: what a merge reads. */
+static size_t s_mergeable(const struct fsg_spill *sp)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sp->n_runs; i++) {
+        n += !sp->runs[i].dropped && sp->runs[i].tag == 0;
+    }
+    return n;
+}
+
 uint64_t fsg_spill_rows_written(const struct fsg_spill *sp)
 {
     return sp->rows_written;
@@ -502,7 +512,7 @@ enum fsg_err fsg_spill_merge_open(struct fsg_spill *sp, const uint32_t *rank,
                                   struct fsg_spill_merge **ret_m, struct fsg_error *err)
 {
     enum fsg_err rc = FSG_OK;
-    while (rc == FSG_OK && fsg_spill_runs(sp) > S_FAN_IN) {
+    while (rc == FSG_OK && s_mergeable(sp) > S_FAN_IN) { /* each round leaves S_FAN_IN - 1 fewer */
         rc = s_compact(sp, rank, err);
     }
     size_t *idx = rc == FSG_OK ? fsg_calloc(sp->n_runs + 1, sizeof *idx) : NULL;
