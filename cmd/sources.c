@@ -494,6 +494,13 @@ static enum fsg_err s_run(struct s_read *r, struct fsg_sources_result *ret, stru
     if (rc == FSG_OK) {
         ret->stats = *fsg_aggregate_stats(r->agg);
         ret->direction = r->req->opts->direction;
+        if (fsg_aggregate_spilled_runs(r->agg) > 0) {
+            fsg_log(FSG_LOG_DEBUG,
+                    "flow table: larger than its %zu KiB of --memory: %" PRIu64
+                    " rows written to a temporary file in %zu sorted runs, merged on output",
+                    fsg_aggregate_memory(r->agg) >> 10, fsg_aggregate_spilled_rows(r->agg),
+                    fsg_aggregate_spilled_runs(r->agg));
+        }
     }
     if (rc == FSG_OK && r->req->stream) { /* the caller reads it row by row */
         ret->agg = r->agg;

@@ -221,6 +221,11 @@ size_t fsg_aggregate_spilled_runs(const struct fsg_aggregate *agg)
     return agg->spill != NULL ? fsg_spill_runs(agg->spill) : 0;
 }
 
+uint64_t fsg_aggregate_spilled_rows(const struct fsg_aggregate *agg)
+{
+    return agg->spill != NULL ? fsg_spill_rows_written(agg->spill) : 0;
+}
+
 enum fsg_err fsg_aggregate_spill(struct fsg_aggregate *agg, struct fsg_error *err)
 {
     enum fsg_err rc = fsg_aggregate_flush(agg, err);

@@ -141,8 +141,9 @@ enum fsg_err fsg_aggregate_set_memory(struct fsg_aggregate *agg, size_t bytes,
 size_t fsg_aggregate_memory(const struct fsg_aggregate *agg);
 /* Bytes the tables hold now. */
 size_t fsg_aggregate_table_bytes(const struct fsg_aggregate *agg);
-/* Runs on disk (0 without a budget or before the first spill). */
+/* Runs on disk and the rows they hold (0 without a budget or before the first spill). */
 size_t fsg_aggregate_spilled_runs(const struct fsg_aggregate *agg);
+uint64_t fsg_aggregate_spilled_rows(const struct fsg_aggregate *agg);
 /* Writes the entries (flushed first) to the runs now and empties the tables (outside an object).
  * Nothing without a budget. FSG_E_IO, FSG_E_NOMEM. */
 enum fsg_err fsg_aggregate_spill(struct fsg_aggregate *agg, struct fsg_error *err) FSG_MUST_USE;
