@@ -77,6 +77,104 @@ static int s_cmp6(const void *pa, const void *pb, void *ctx)
     return memcmp(ka, kb, FSG_SPILL_KEY_LEN);
 }
 
+/* ---- an in-place sort of the table's entries ------------------------------------------------
+ * (glibc's qsort takes a copy of the array for its merge sort when it can: as much memory again
+ * as the table, which the budget does not have). Quicksort, median of three, the smaller side
+ * first, insertion sort for short ranges, heapsort past a depth limit: O(n log n), no memory. */
+
+typedef int(s_cmp_fn)(const void *, const void *, void *);
+
+static void s_swap(uint8_t *a, uint8_t *b, size_t stride)
+{
+    for (size_t i = 0; i < stride; i += 8) { /* strides are multiples of 8 (lib/core/hash.h) */
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        memcpy(a + i, &y, 8);
+        memcpy(b + i, &x, 8);
+    }
+}
+
+static void s_sift(uint8_t *base, size_t i, size_t n, size_t stride, s_cmp_fn *cmp, void *ctx)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && cmp(base + l * stride, base + m * stride, ctx) > 0) {
+            m = l;
+        }
+        if (l + 1 < n && cmp(base + (l + 1) * stride, base + m * stride, ctx) > 0) {
+            m = l + 1;
+        }
+        if (m == i) {
+            return;
+        }
+        s_swap(base + i * stride, base + m * stride, stride);
+        i = m;
+    }
+}
+
+static void s_heapsort(uint8_t *base, size_t n, size_t stride, s_cmp_fn *cmp, void *ctx)
+{
+    for (size_t i = n / 2; i-- > 0;) {
+        s_sift(base, i, n, stride, cmp, ctx);
+    }
+    for (size_t k = n; k-- > 1;) {
+        s_swap(base, base + k * stride, stride);
+        s_sift(base, 0, k, stride, cmp, ctx);
+    }
+}
+
+static void s_sort(uint8_t *base, size_t n, size_t stride, s_cmp_fn *cmp, void *ctx, int depth)
+{
+    while (n > 16) {
+        if (depth-- == 0) {
+            s_heapsort(base, n, stride, cmp, ctx);
+            return;
+        }
+        uint8_t *lo = base, *mid = base + (n / 2) * stride, *hi = base + (n - 1) * stride;
+        if (cmp(mid, lo, ctx) < 0) {
+            s_swap(mid, lo, stride);
+        }
+        if (cmp(hi, mid, ctx) < 0) {
+            s_swap(hi, mid, stride);
+            if (cmp(mid, lo, ctx) < 0) {
+                s_swap(mid, lo, stride);
+            }
+        }
+        s_swap(mid, base, stride); /* the pivot at base */
+        size_t i = 1, j = n - 1;
+        for (;;) { /* Hoare partition around base */
+            while (i <= j && cmp(base + i * stride, base, ctx) < 0) {
+                i++;
+            }
+            while (j >= i && cmp(base + j * stride, base, ctx) > 0) {
+                j--;
+            }
+            if (i >= j) {
+                break;
+            }
+            s_swap(base + i * stride, base + j * stride, stride);
+            i++;
+            j--;
+        }
+        s_swap(base, base + j * stride, stride); /* pivot in place at j */
+        size_t left = j, right = n - j - 1;
+        if (left < right) {
+            s_sort(base, left, stride, cmp, ctx, depth);
+            base += (j + 1) * stride;
+            n = right;
+        } else {
+            s_sort(base + (j + 1) * stride, right, stride, cmp, ctx, depth);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        for (size_t k = i; k > 0 && cmp(base + k * stride, base + (k - 1) * stride, ctx) < 0; k--) {
+            s_swap(base + k * stride, base + (k - 1) * stride, stride);
+        }
+    }
+}
+
 struct s_named {
     const char *name;
     uint32_t id;
@@ -193,7 +291,7 @@ static enum fsg_err s_spill_table(struct fsg_aggregate *agg, bool v6, const uint
     if (n > 1) {
         uint8_t *base = (uint8_t *)fsg_hash_key_at(t, 0);
         size_t stride = (size_t)((const uint8_t *)fsg_hash_key_at(t, 1) - base);
-        qsort_r(base, n, stride, v6 ? s_cmp6 : s_cmp4, (void *)rank);
+        s_sort(base, n, stride, v6 ? s_cmp6 : s_cmp4, (void *)rank, 64);
     }
     enum fsg_err rc = s_write(agg, v6, false, gid, w);
     if (rc == FSG_OK && agg->in_object) {
