@@ -40,6 +40,7 @@ void fsg_plan_destroy(struct fsg_plan *plan)
         s_target_clean_up(&plan->targets[i]);
     }
     fsg_free(plan->targets);
+    fsg_free(plan->policy_version);
     fsg_free(plan);
 }
 
@@ -140,6 +141,22 @@ static enum fsg_err s_guards(struct fsg_plan_target *t, const struct fsg_guard_l
     return t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
 }
 
+/* The flow-evidence guard, after the others: its reason joins theirs. */
+static enum fsg_err s_guard_cut(struct fsg_plan_target *t, const struct fsg_guard_limits *limits,
+                                size_t n_cut)
+{
+    char reason[FSG_GUARD_REASON_MAX];
+    snprintf(reason, sizeof reason, "%s", t->refused != NULL ? t->refused : "");
+    unsigned bit = fsg_guards_check_cut(limits, n_cut, t->security_group, reason, sizeof reason);
+    if (bit == 0) {
+        return FSG_OK;
+    }
+    t->refused_guards |= bit;
+    fsg_free(t->refused);
+    t->refused = fsg_strdup(reason);
+    return t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
+}
+
 static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inputs *in,
                            struct fsg_error *err)
 {
@@ -154,9 +171,17 @@ static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inpu
         rc = s_guards(t, in->guards);
     }
     if (rc == FSG_OK && in->has_flows) {
-        static const struct fsg_impact_target none = { 0 };
-        rc = fsg_impact_compute(in->impact_target != NULL ? in->impact_target : &none,
-                                &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
+        struct fsg_impact_target it = { 0 };
+        if (in->impact_target != NULL) {
+            it = *in->impact_target;
+        }
+        it.group_id = t->sg->group_id;
+        it.kept = &t->sg->kept;
+        it.n_foreign = in->current->n_foreign;
+        rc = fsg_impact_compute(&it, &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
+    }
+    if (rc == FSG_OK && t->impact != NULL && in->guards != NULL) {
+        rc = s_guard_cut(t, in->guards, t->impact->n_cut_sources);
     }
     return rc;
 }

@@ -32,6 +32,7 @@ struct fsg_plan {
     size_t n_targets;
     size_t cap_targets;
     int64_t created_s;               /* when it was made (saved plans), 0 = not recorded */
+    char *policy_version;            /* owned: the pinned PCE policy version, NULL = unknown */
 };
 
 /* Everything needed to plan one target. Pointers are borrowed for the call only. */

@@ -67,7 +67,8 @@ static enum fsg_err s_orders(struct s_fixture *fx)
     struct fsg_impact_target it = { .enis = enis, .n_enis = 1 };
     const char *warnings[] = { "rule /orgs/1/sec_policy/active/rule_sets/24/sec_rules/42: fqdn "
                                "dba-vpn.example.com cannot be a security-group source" };
-    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60 };
+    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60,
+                                       .max_cut_sources = 10 };
     struct fsg_plan_inputs in = { .name = "orders-db", .security_group = SG,
                                   .desired = &fx->desired, .warnings = warnings, .n_warnings = 1,
                                   .current = &fx->current, .guards = &guards, .has_flows = true,
@@ -81,7 +82,8 @@ static enum fsg_err s_hostile(struct s_fixture *fx)
     static const struct fsg_sg_rules none = { 0 };
     enum fsg_err rc = fsg_sg_current_init(&fx->empty, "sg-0aaaaaaaaaaaaaaa1");
     const char *warnings[] = { "<script>alert(1)</script> | see https://evil.example.com/x.js" };
-    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60 };
+    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60,
+                                       .max_cut_sources = 10 };
     struct fsg_plan_inputs in = { .name = "billing<db>&\"x\"", .security_group =
                                   "sg-0aaaaaaaaaaaaaaa1", .desired = &none, .warnings = warnings,
                                   .n_warnings = 1, .current = &fx->empty, .guards = &guards };
