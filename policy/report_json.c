@@ -91,6 +91,33 @@ static json_t *s_rules(const struct fsg_sg_rules *list, bool with_id)
     return s_done(a, ok);
 }
 
+static json_t *s_labels(const struct fsg_impact_conn *c)
+{
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    for (size_t i = 0; ok && i < c->n_labels; i++) {
+        s_set(o, c->labels[i].key, s_str(c->labels[i].value), &ok);
+    }
+    return s_done(o, ok);
+}
+
+static json_t *s_allowed_by(const struct fsg_impact_conn *c)
+{
+    if (c->via == FSG_IMPACT_VIA_NONE) {
+        return json_null();
+    }
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "source", json_string(fsg_impact_via_name(c->via)), &ok);
+        s_set(o, "security_group", s_opt_str(c->via_group), &ok);
+        s_set(o, "rule", s_rule(&c->via_rule, true), &ok);
+    }
+    return s_done(o, ok);
+}
+
+/* One observed connection: the CONTRACT.md would_deny keys (src, port, proto, records, last),
+ * then the effective-access verdict and who the source is. */
 static json_t *s_conn(const struct fsg_impact_conn *c)
 {
     char ip[FSG_IP_STR_MAX];
@@ -103,8 +130,34 @@ static json_t *s_conn(const struct fsg_impact_conn *c)
         s_set(o, "records", json_integer((json_int_t)c->records), &ok);
         s_set(o, "last", c->last_s == FSG_FLOW_TIME_NONE ? json_null() : json_integer(c->last_s),
               &ok);
+        s_set(o, "accepted", json_integer((json_int_t)c->accepted), &ok);
+        s_set(o, "allowed_by_policy", json_boolean(c->allowed), &ok);
+        s_set(o, "allowed_after", json_boolean(c->allowed_after), &ok);
+        s_set(o, "allowed_by", s_allowed_by(c), &ok);
+        s_set(o, "workload", s_opt_str(c->workload), &ok);
+        s_set(o, "labels", s_labels(c), &ok);
     }
     return s_done(o, ok);
+}
+
+static json_t *s_conn_list(const struct fsg_impact_conn *const *v, size_t n)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        s_push(a, s_conn(v[i]), &ok);
+    }
+    return s_done(a, ok);
+}
+
+static json_t *s_all_conns(const struct fsg_impact *im)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < im->n_conns; i++) {
+        s_push(a, s_conn(&im->conns[i]), &ok);
+    }
+    return s_done(a, ok);
 }
 
 static json_t *s_impact(const struct fsg_impact *im)
@@ -112,16 +165,17 @@ static json_t *s_impact(const struct fsg_impact *im)
     if (im == NULL) {
         return json_null();
     }
-    json_t *o = json_object(), *deny = json_array();
-    bool ok = o != NULL && deny != NULL;
-    for (size_t i = 0; ok && i < im->n_would_deny; i++) {
-        s_push(deny, s_conn(im->would_deny[i]), &ok);
-    }
-    if (o != NULL) {
-        s_set(o, "would_deny", deny, &ok);
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "would_deny", s_conn_list(im->would_deny, im->n_would_deny), &ok);
         s_set(o, "allowed_unseen", s_rules(&im->allowed_unseen, false), &ok);
-    } else {
-        json_decref(deny);
+        s_set(o, "cut_off", s_conn_list(im->cut_off, im->n_cut_off), &ok);
+        s_set(o, "cut_sources", json_integer((json_int_t)im->n_cut_sources), &ok);
+        s_set(o, "newly_allowed", s_conn_list(im->newly_allowed, im->n_newly_allowed), &ok);
+        s_set(o, "bypass", s_conn_list(im->bypass, im->n_bypass), &ok);
+        s_set(o, "unevaluated_rules", json_integer((json_int_t)im->n_unevaluated), &ok);
+        s_set(o, "connections", s_all_conns(im), &ok);
     }
     return s_done(o, ok);
 }
@@ -137,7 +191,7 @@ static json_t *s_strings(char *const *v, size_t n)
 }
 
 static const char *const s_guard_names[] = { "allow_empty", "allow_public", "max_removals",
-                                             "max_rules" };
+                                             "max_rules", "max_cut_sources" };
 #define S_N_GUARDS (sizeof s_guard_names / sizeof s_guard_names[0])
 
 /* What apply --plan needs beyond the report. */

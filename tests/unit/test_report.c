@@ -177,8 +177,12 @@ static int s_json_shape(void)
     static const char *const top[] = { "targets", "summary", NULL };
     static const char *const target[] = { "name", "security_group", "desired", "add", "remove",
                                           "unchanged", "warnings", "refused", "impact", NULL };
-    static const char *const impact[] = { "would_deny", "allowed_unseen", NULL };
-    static const char *const deny[] = { "src", "port", "proto", "records", "last", NULL };
+    static const char *const impact[] = { "would_deny", "allowed_unseen", "cut_off",
+                                          "cut_sources", "newly_allowed", "bypass",
+                                          "unevaluated_rules", "connections", NULL };
+    static const char *const deny[] = { "src", "port", "proto", "records", "last", "accepted",
+                                        "allowed_by_policy", "allowed_after", "allowed_by",
+                                        "workload", "labels", NULL };
     static const char *const rule[] = { "proto", "from_port", "to_port", "cidr", "description",
                                         NULL };
     static const char *const rule6[] = { "proto", "from_port", "to_port", "cidr_ipv6",
@@ -198,6 +202,20 @@ static int s_json_shape(void)
     T_STR_EQ(json_string_value(json_object_get(d, "src")), "10.0.4.31");
     T_CHECK(json_integer_value(json_object_get(d, "records")) == 40);
     T_CHECK(json_integer_value(json_object_get(d, "last")) == 1700003600);
+    T_CHECK(json_is_false(json_object_get(d, "allowed_after")));
+    T_CHECK(json_is_null(json_object_get(d, "allowed_by")));
+    json_t *im = json_object_get(t0, "impact");
+    T_CHECK(json_integer_value(json_object_get(im, "cut_sources")) == 1);
+    T_CHECK(json_integer_value(json_object_get(im, "unevaluated_rules")) == 1);
+    T_CHECK(json_array_size(json_object_get(im, "connections")) == 3);
+    json_t *ok = json_array_get(json_object_get(im, "connections"), 0); /* 10.0.1.11 */
+    json_t *by = json_object_get(ok, "allowed_by");
+    T_STR_EQ(json_string_value(json_object_get(by, "source")), "policy");
+    T_STR_EQ(json_string_value(json_object_get(by, "security_group")), SG);
+    T_STR_EQ(json_string_value(json_object_get(json_object_get(by, "rule"), "cidr")),
+             "10.0.1.11/32");
+    json_t *na = json_array_get(json_object_get(im, "newly_allowed"), 0); /* 10.0.9.3 */
+    T_STR_EQ(json_string_value(json_object_get(na, "src")), "10.0.9.3");
     json_t *add = json_object_get(t0, "add");
     T_CHECK(json_array_size(add) == 3);
     T_CHECK(s_keys(json_array_get(add, 0), rule));
@@ -243,12 +261,19 @@ static int s_text_and_markdown(void)
     T_CHECK(s_has(&text, "REFUSED: allow_empty"));
     T_CHECK(s_has(&text, "fqdn dba-vpn.example.com"));
     T_CHECK(s_has(&text, "impact: no flow source given"));
+    T_CHECK(s_has(&text, "guards: REFUSED"));
+    T_CHECK(s_has(&text, "1 cut off from 1 source(s), 1 newly allowed"));
+    T_CHECK(s_has(&text, "cut off (accepted today, denied after the apply) (1):"));
+    T_CHECK(s_has(&text, "review the impact: 1 observed source(s) cut off"));
+    T_CHECK(s_has(&text, "allowed after by the policy: " SG " tcp 5432 from 10.0.9.0/28"));
     T_CHECK(s_render(&fx, FSG_REPORT_MARKDOWN, &md) == 0);
     T_CHECK(s_has(&md, "# flowseg plan"));
     T_CHECK(s_has(&md, "## orders-db (`" SG "`)"));
     T_CHECK(s_has(&md, "| tcp | 5432 | `10.0.1.12/32` |"));
-    T_CHECK(s_has(&md, "**Would be denied**"));
-    T_CHECK(s_has(&md, "| `10.0.4.31` | tcp/5432 | 40 | 40 |"));
+    T_CHECK(s_has(&md, "**Would be denied by the policy**"));
+    T_CHECK(s_has(&md, "**Cut off (accepted today, denied after the apply)** (1)"));
+    T_CHECK(s_has(&md, "| `10.0.4.31` |  | tcp/5432 | 40 | 40 |"));
+    T_CHECK(s_has(&md, "**Guards:** REFUSED"));
     T_CHECK(s_has(&md, "**Refused:**"));
     T_CHECK(s_has(&md, "\\<script>")); /* escaped, and the pipe too */
     T_CHECK(s_has(&md, "\\| see"));
@@ -282,7 +307,9 @@ static int s_html_self_contained(void)
     T_CHECK(s_has(&html, "stroke=\"#c62828\""));
     T_CHECK(s_has(&html, "stroke=\"#1a7f37\""));
     T_CHECK(s_has(&html, ">10.0.4.31<"));
-    T_CHECK(s_has(&html, "DENY tcp/5432, 40 rec"));
+    T_CHECK(s_has(&html, "CUT tcp/5432, 40 rec"));
+    T_CHECK(s_has(&html, "class=\"review\""));
+    T_CHECK(strstr(h, "Guards pass: apply may proceed") == NULL);
     T_CHECK(s_has(&html, "tcp/5432, 120 rec"));
     T_CHECK(s_has(&html, "no traffic")); /* 10.0.1.12 and fd00:10::/64 never seen */
     T_CHECK(s_has(&html, "Refused"));
