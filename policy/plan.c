@@ -99,7 +99,8 @@ static const char *s_perm(int proto, int from, int to, const char *src, char *ou
     return out;
 }
 
-/* Warnings for what the plan deliberately leaves alone. */
+/* Warnings for what the plan deliberately leaves alone (ownership "rules" only: in "group"
+ * mode every rule the policy does not yield is removed). */
 static enum fsg_err s_left_alone(struct fsg_plan_target *t, const struct fsg_sg_current *cur)
 {
     enum fsg_err rc = FSG_OK;
@@ -110,20 +111,21 @@ static enum fsg_err s_left_alone(struct fsg_plan_target *t, const struct fsg_sg_
                sizeof perm);
         rc = fsg_plan_target_warn(t,
                                   "rule %s%s%s (%s%s%s) is not in the policy but is not flowseg's "
-                                  "(its description does not start with \"flowseg \"): left in "
-                                  "place", perm, r->rule_id ? ", " : "",
+                                  "(ownership \"rules\": its description does not start with "
+                                  "\"flowseg \"): left in place", perm, r->rule_id ? ", " : "",
                                   r->rule_id ? r->rule_id : "",
                                   r->description ? "description \"" : "no description",
                                   r->description ? r->description : "",
                                   r->description ? "\"" : "");
     }
-    for (size_t i = 0; rc == FSG_OK && i < cur->n_foreign; i++) {
+    for (size_t i = 0; rc == FSG_OK && t->sg->ownership == FSG_SG_OWN_RULES &&
+                       i < cur->n_foreign; i++) {
         const struct fsg_sg_foreign_rule *f = &cur->foreign[i];
         const char *peer = f->peer != NULL ? f->peer : "?";
         s_perm(f->proto, f->from_port, f->to_port, peer, perm, sizeof perm);
-        rc = fsg_plan_target_warn(t, "rule %s%s%s references %s: not managed by flowseg, left "
-                                     "in place", perm, f->rule_id ? ", " : "",
-                                  f->rule_id ? f->rule_id : "",
+        rc = fsg_plan_target_warn(t, "rule %s%s%s references %s: not managed by flowseg "
+                                     "(ownership \"rules\"), left in place", perm,
+                                  f->rule_id ? ", " : "", f->rule_id ? f->rule_id : "",
                                   strncmp(peer, "pl-", 3) == 0 ? "a prefix list"
                                                                : "a security group");
     }
@@ -161,6 +163,9 @@ static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inpu
                            struct fsg_error *err)
 {
     enum fsg_err rc = fsg_sg_diff(in->desired, in->current, in->diff, &t->sg, err);
+    if (rc == FSG_OK) {
+        t->ownership = t->sg->ownership;
+    }
     for (size_t i = 0; rc == FSG_OK && i < in->n_warnings; i++) {
         rc = fsg_plan_target_warn(t, "%s", in->warnings[i]);
     }
@@ -232,7 +237,7 @@ void fsg_plan_totals(const struct fsg_plan *plan, size_t *ret_add, size_t *ret_r
     for (size_t i = 0; i < plan->n_targets; i++) {
         const struct fsg_sg_plan *sg = plan->targets[i].sg;
         add += sg != NULL ? sg->add.len : 0;
-        rm += sg != NULL ? sg->remove.len : 0;
+        rm += fsg_sg_plan_n_removals(sg);
     }
     *ret_add = add;
     *ret_remove = rm;

@@ -19,6 +19,7 @@ struct fsg_plan_target {
     char *name;              /* owned: the config target's name */
     char *security_group;    /* owned: the group id (or, for a group still to create, its name) */
     struct fsg_sg_plan *sg;  /* owned */
+    enum fsg_sg_ownership ownership; /* the target's "ownership" mode (sg->ownership too) */
     char **warnings;         /* owned strings: compiler warnings, then the diff's */
     size_t n_warnings;
     size_t cap_warnings;
@@ -43,7 +44,7 @@ struct fsg_plan_inputs {
     const char *const *warnings;           /* from the compiler, may be NULL */
     size_t n_warnings;
     const struct fsg_sg_current *current;  /* from the state file or EC2 */
-    const struct fsg_sg_diff_options *diff; /* NULL = FSG_SG_OWN_DESCRIBED */
+    const struct fsg_sg_diff_options *diff; /* NULL = FSG_SG_OWN_GROUP */
     const struct fsg_guard_limits *guards; /* NULL = no guard */
     /* Impact: only when has_flows (an empty flow list still says "nothing observed"). */
     bool has_flows;

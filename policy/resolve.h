@@ -62,8 +62,7 @@ struct fsg_resolved_target {
     char *group_id;            /* the managed group; NULL while it is still to be created */
     char *group_label;         /* what reports show: the id, or the name to create */
     char *group_vpc_id;        /* VPC of a group to create (or found by name) */
-    bool group_is_flowseg;     /* found or created by name with the ownership tag: every rule
-                                * in it is flowseg's (FSG_SG_OWN_ALL) */
+    bool group_is_flowseg;     /* found or created by name with the ownership tag */
     char **enis;               /* the target's interfaces */
     size_t n_enis;
     struct fsg_ip *addrs;      /* their addresses plus the config's eni_addrs */
