@@ -182,7 +182,8 @@ static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inpu
         }
         it.group_id = t->sg->group_id;
         it.kept = &t->sg->kept;
-        it.n_foreign = in->current->n_foreign;
+        /* in "group" mode they are removed: only "rules" mode leaves them on the interface */
+        it.n_foreign = t->sg->ownership == FSG_SG_OWN_RULES ? in->current->n_foreign : 0;
         rc = fsg_impact_compute(&it, &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
     }
     if (rc == FSG_OK && t->impact != NULL && in->guards != NULL) {
