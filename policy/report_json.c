@@ -7,7 +7,9 @@
 #include "policy/report.h"
 #include "policy/report_internal.h"
 
-#define S_SAVED_PLAN_VERSION 1
+/* 2: desired_hash, policy_version, impact.cut_sources (plans of version 1 are refused: they
+ * cannot prove that the policy did not change). */
+#define S_SAVED_PLAN_VERSION 2
 /* A saved plan is a few rules per target; anything this big is not one. */
 #define S_MAX_PLAN_BYTES ((size_t)64 << 20)
 
@@ -241,9 +243,16 @@ static const char *const s_guard_names[] = { "allow_empty", "allow_public", "max
 #define S_N_GUARDS (sizeof s_guard_names / sizeof s_guard_names[0])
 
 /* What apply --plan needs beyond the report. */
-static void s_saved_extras(json_t *o, const struct fsg_plan_target *t, bool *ok)
+static void s_saved_extras(json_t *o, const struct fsg_plan *plan, const struct fsg_plan_target *t,
+                           bool *ok)
 {
     const struct fsg_sg_plan *sg = t->sg;
+    char desired_hash[FSG_SG_HASH_HEX_LEN + 1];
+    if (fsg_plan_desired_hash(plan, t, desired_hash, NULL) != FSG_OK) {
+        *ok = false;
+        return;
+    }
+    s_set(o, "desired_hash", json_string(desired_hash), ok);
     json_t *guards = json_array(), *cur = json_object();
     for (size_t g = 0; guards != NULL && g < S_N_GUARDS; g++) {
         if (t->refused_guards & (1u << g)) {
@@ -261,7 +270,7 @@ static void s_saved_extras(json_t *o, const struct fsg_plan_target *t, bool *ok)
     s_set(o, "current", cur, ok);
 }
 
-static json_t *s_target(const struct fsg_plan_target *t, bool saved)
+static json_t *s_target(const struct fsg_plan *plan, const struct fsg_plan_target *t, bool saved)
 {
     static const struct fsg_sg_rules none = { 0 };
     const struct fsg_sg_plan *sg = t->sg;
@@ -279,7 +288,7 @@ static json_t *s_target(const struct fsg_plan_target *t, bool saved)
         s_set(o, "refused", s_opt_str(t->refused), &ok);
         s_set(o, "impact", s_impact(t->impact), &ok);
         if (saved && sg != NULL) {
-            s_saved_extras(o, t, &ok);
+            s_saved_extras(o, plan, t, &ok);
         }
     }
     return s_done(o, ok);
@@ -291,7 +300,7 @@ static json_t *s_document(const struct fsg_plan *plan, bool saved)
     json_t *root = json_object(), *targets = json_array(), *summary = json_object();
     bool ok = root != NULL && targets != NULL && summary != NULL;
     for (size_t i = 0; ok && i < plan->n_targets; i++) {
-        s_push(targets, s_target(&plan->targets[i], saved), &ok);
+        s_push(targets, s_target(plan, &plan->targets[i], saved), &ok);
     }
     fsg_plan_totals(plan, &add, &rm);
     if (summary != NULL) {
@@ -307,6 +316,7 @@ static json_t *s_document(const struct fsg_plan *plan, bool saved)
     if (saved) {
         s_set(root, "flowseg_plan", json_integer(S_SAVED_PLAN_VERSION), &ok);
         s_set(root, "created", json_integer(plan->created_s), &ok);
+        s_set(root, "policy_version", s_opt_str(plan->policy_version), &ok);
     }
     s_set(root, "targets", targets, &ok);
     s_set(root, "summary", summary, &ok);
@@ -499,6 +509,24 @@ static enum fsg_err s_read_warnings(json_t *o, const char *where, struct fsg_pla
     return FSG_OK;
 }
 
+/* impact.cut_sources: the flow evidence the max_cut_sources guard is checked on again. */
+static enum fsg_err s_read_cut(json_t *o, const char *where, struct fsg_plan_target *t,
+                               struct fsg_error *err)
+{
+    json_t *im = json_object_get(o, "impact");
+    t->saved_cut_sources = -1;
+    if (im == NULL || json_is_null(im)) {
+        return FSG_OK;
+    }
+    json_t *n = json_object_get(im, "cut_sources");
+    if (!json_is_object(im) || !json_is_integer(n) || json_integer_value(n) < 0) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: impact.cut_sources must be an integer >= 0",
+                             where);
+    }
+    t->saved_cut_sources = (long)json_integer_value(n);
+    return FSG_OK;
+}
+
 /* The sg plan of one target: hash, rule lists, counts. */
 static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_target *t,
                               struct fsg_error *err)
@@ -520,6 +548,16 @@ static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_targ
     }
     t->sg->ownership = t->ownership;
     memcpy(t->sg->state_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
+    rc = s_get_str(o, "desired_hash", where, false, &hash, err);
+    if (rc != FSG_OK || !s_is_hex64(hash)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: desired_hash must be 64 lowercase hex "
+                             "digits", where);
+    }
+    memcpy(t->desired_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
+    rc = s_read_cut(o, where, t, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
     rc = s_read_rules(o, "desired", where, &t->sg->desired, err);
     if (rc == FSG_OK) {
         rc = s_read_rules(o, "add", where, &t->sg->add, err);
@@ -606,6 +644,16 @@ static enum fsg_err s_read_document(json_t *root, struct fsg_plan *plan, struct 
         return fsg_error_set(err, FSG_E_PARSE, "plan: targets must be an array");
     }
     plan->created_s = (int64_t)json_integer_value(created);
+    json_t *pv = json_object_get(root, "policy_version");
+    if (pv != NULL && !json_is_null(pv) && !json_is_string(pv)) {
+        return fsg_error_set(err, FSG_E_PARSE, "plan: policy_version must be a string or null");
+    }
+    if (json_is_string(pv)) {
+        plan->policy_version = fsg_strdup(json_string_value(pv));
+        if (plan->policy_version == NULL) {
+            return FSG_E_NOMEM;
+        }
+    }
     for (size_t i = 0; i < json_array_size(targets); i++) {
         enum fsg_err rc = s_read_target(plan, json_array_get(targets, i), i, err);
         if (rc != FSG_OK) {

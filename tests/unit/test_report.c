@@ -369,7 +369,9 @@ static int s_saved_round_trip(void)
     T_OK(s_fixture(&fx));
     fx.plan->created_s = 1700009999;
     T_OK(fsg_plan_save(fx.plan, &s1, NULL));
-    T_CHECK(s_has(&s1, "\"flowseg_plan\": 1"));
+    T_CHECK(s_has(&s1, "\"flowseg_plan\": 2"));
+    T_CHECK(s_has(&s1, "\"desired_hash\": \""));
+    T_CHECK(s_has(&s1, "\"policy_version\": null"));
     T_CHECK(s_has(&s1, "\"rule_id\": \"sgr-2\""));
     T_CHECK(s_has(&s1, fx.plan->targets[0].sg->state_hash));
     T_OK(fsg_plan_load(fsg_span_from_buf(&s1), &p2, NULL));
@@ -399,6 +401,43 @@ static int s_saved_round_trip(void)
     return 0;
 }
 
+/* apply --plan's checks: the desired hash pins the policy (version and rules), and a saved
+ * target that differs from the one planned again is described rule by rule. */
+static int s_saved_checks(void)
+{
+    struct s_fixture fx;
+    struct fsg_buf s1 = FSG_BUF_INIT, why = FSG_BUF_INIT;
+    struct fsg_plan *saved = NULL;
+    char h1[FSG_SG_HASH_HEX_LEN + 1], h2[FSG_SG_HASH_HEX_LEN + 1];
+    size_t n = 99;
+    T_OK(s_fixture(&fx));
+    T_OK(fsg_plan_save(fx.plan, &s1, NULL));
+    T_OK(fsg_plan_load(fsg_span_from_buf(&s1), &saved, NULL));
+    struct fsg_plan_target *st = &saved->targets[0], *ft = &fx.plan->targets[0];
+    T_OK(fsg_plan_desired_hash(fx.plan, ft, h1, NULL));
+    T_STR_EQ(st->desired_hash, h1);
+    T_CHECK(st->saved_cut_sources == 1 && saved->targets[1].saved_cut_sources == -1);
+    T_OK(fsg_plan_check_edits(st, ft, &why, &n));
+    T_CHECK(n == 0 && why.len == 0);
+    /* a new policy version, same rules: another hash */
+    fx.plan->policy_version = fsg_strdup("1234");
+    T_OK(fsg_plan_desired_hash(fx.plan, ft, h2, NULL));
+    T_CHECK(strcmp(h1, h2) != 0);
+    /* a hand-added rule, and a removal dropped */
+    T_OK(s_rule(&st->sg->add, 6, 0, 65535, "0.0.0.0/0", "flowseg x", NULL));
+    fsg_sg_rules_clean_up(&st->sg->remove);
+    T_OK(fsg_plan_check_edits(st, ft, &why, &n));
+    T_CHECK(n == 2);
+    T_CHECK(s_has(&why, "the plan adds tcp all from 0.0.0.0/0 (\"flowseg x\"), which diffing "
+                        "the current group against the current desired rules does not give"));
+    T_CHECK(s_has(&why, "; the plan does not remove tcp 5432 from 10.0.4.0/24"));
+    fsg_plan_destroy(saved);
+    fsg_buf_clean_up(&why);
+    fsg_buf_clean_up(&s1);
+    s_fixture_clean_up(&fx);
+    return 0;
+}
+
 static int s_load_refuses_non_plans(void)
 {
     struct s_fixture fx;
@@ -411,12 +450,18 @@ static int s_load_refuses_non_plans(void)
     } cases[] = {
         { "nope", "plan: " },
         { "[]", "must be a JSON object" },
-        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": []}", "version 2" },
-        { "{\"flowseg_plan\": 1, \"targets\": []}", "created" },
-        { "{\"flowseg_plan\": 1, \"created\": 0, \"targets\": [{\"name\": \"a\", "
+        { "{\"flowseg_plan\": 1, \"created\": 0, \"targets\": []}", "version 1" },
+        { "{\"flowseg_plan\": 2, \"targets\": []}", "created" },
+        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": [{\"name\": \"a\", "
           "\"security_group\": \"sg-1\", \"state_hash\": \"abc\"}]}", "64 lowercase hex" },
-        { "{\"flowseg_plan\": 1, \"created\": 0, \"targets\": [{\"name\": \"a\", "
+        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": [{\"name\": \"a\", "
           "\"security_group\": \"sg-1\", \"state_hash\": "
+          "\"0000000000000000000000000000000000000000000000000000000000000000\"}]}",
+          "desired_hash" },
+        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": [{\"name\": \"a\", "
+          "\"security_group\": \"sg-1\", \"state_hash\": "
+          "\"0000000000000000000000000000000000000000000000000000000000000000\", "
+          "\"desired_hash\": "
           "\"0000000000000000000000000000000000000000000000000000000000000000\", "
           "\"desired\": [], \"add\": [{\"proto\": \"tcp\"}], \"remove\": [], \"kept\": []}]}",
           "targets[0]: add[0]" },
@@ -549,6 +594,7 @@ int main(int argc, char **argv)
     static const struct t_case cases[] = {
         { "plan_facts", s_plan_facts },
         { "json_golden", s_json_golden },
+        { "saved_checks", s_saved_checks },
         { "json_shape", s_json_shape },
         { "text_and_markdown", s_text_and_markdown },
         { "html_self_contained", s_html_self_contained },
