@@ -183,8 +183,8 @@ static enum fsg_err s_differs(const struct fsg_plan *saved, const struct fsg_pla
     struct fsg_buf rules = FSG_BUF_INIT;
     rc = rc == FSG_OK ? fsg_plan_check_edits(pt, fresh, &rules, &n) : rc;
     if (rc == FSG_OK && n > 0) {
-        rc = fsg_buf_printf(why, "the plan does not match what diffing the current group against "
-                                 "the current policy gives (was it edited by hand?): %s",
+        rc = fsg_buf_printf(why, "the plan differs from what flowseg plans now for the same "
+                                 "group and policy (edited by hand?): %s",
                             fsg_buf_cstr(&rules));
     }
     fsg_buf_clean_up(&rules);
