@@ -205,16 +205,24 @@ static enum fsg_err s_others_live(struct fsg_recon *run, struct fsg_error *err)
     return rc;
 }
 
+enum fsg_err fsg_recon_read_other_groups(struct fsg_recon *run, struct fsg_error *err)
+{
+    enum fsg_err rc = run->live ? s_others_live(run, err) : s_others_offline(run);
+    if (rc != FSG_OK) {
+        if (rc == FSG_E_NOMEM && (err == NULL || err->msg[0] == '\0')) {
+            (void)fsg_error_set(err, rc, "out of memory");
+        }
+        (void)fsg_error_prefix(err, "the instances' other security groups: ");
+    }
+    return rc;
+}
+
 int fsg_recon_read_others(struct fsg_cli *cli, const struct fsg_recon_options *o,
                           struct fsg_recon *run)
 {
     struct fsg_error err = { 0 };
-    enum fsg_err rc = run->live ? s_others_live(run, &err) : s_others_offline(run);
+    enum fsg_err rc = fsg_recon_read_other_groups(run, &err);
     if (rc != FSG_OK) {
-        if (rc == FSG_E_NOMEM && err.msg[0] == '\0') {
-            (void)fsg_error_set(&err, rc, "out of memory");
-        }
-        (void)fsg_error_prefix(&err, "the instances' other security groups: ");
         return fsg_recon_fail(cli, run->live ? "aws (nothing changed)" : o->cmd, rc, &err);
     }
     return FSG_EXIT_OK;

@@ -110,6 +110,9 @@ int fsg_recon_read_flows(struct fsg_cli *cli, const struct fsg_recon_options *o,
  * groups that no target manages. A read failure fails the run (exit 1, nothing changed). */
 int fsg_recon_read_others(struct fsg_cli *cli, const struct fsg_recon_options *o,
                           struct fsg_recon *run);
+/* The same without printing (the Lambda handler). */
+enum fsg_err fsg_recon_read_other_groups(struct fsg_recon *run,
+                                         struct fsg_error *err) FSG_MUST_USE;
 void fsg_recon_others_clean_up(struct fsg_recon_target *t);
 
 /* Whether applying would change anything: rules, a group to create, an association. */
