@@ -36,7 +36,9 @@ struct fsg_plan {
     size_t n_targets;
     size_t cap_targets;
     int64_t created_s;               /* when it was made (saved plans), 0 = not recorded */
-    char *policy_version;            /* owned: the pinned PCE policy version, NULL = unknown */
+    char *policy_version;            /* owned: the PCE policy version the plan was made from
+                                      * ("1321", "draft"), NULL = not known (an exported file
+                                      * without one) */
 };
 
 /* Everything needed to plan one target. Pointers are borrowed for the call only. */

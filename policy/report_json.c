@@ -7,7 +7,7 @@
 #include "policy/report.h"
 #include "policy/report_internal.h"
 
-/* 2: desired_hash, policy_version, impact.cut_sources (plans of version 1 are refused: they
+/* 2: desired_hash, impact.cut_sources (plans of version 1 are refused: they
  * cannot prove that the policy did not change). */
 #define S_SAVED_PLAN_VERSION 2
 /* A saved plan is a few rules per target; anything this big is not one. */
@@ -316,7 +316,6 @@ static json_t *s_document(const struct fsg_plan *plan, bool saved)
     if (saved) {
         s_set(root, "flowseg_plan", json_integer(S_SAVED_PLAN_VERSION), &ok);
         s_set(root, "created", json_integer(plan->created_s), &ok);
-        s_set(root, "policy_version", s_opt_str(plan->policy_version), &ok);
     }
     s_set(root, "targets", targets, &ok);
     s_set(root, "summary", summary, &ok);
@@ -644,16 +643,6 @@ static enum fsg_err s_read_document(json_t *root, struct fsg_plan *plan, struct 
         return fsg_error_set(err, FSG_E_PARSE, "plan: targets must be an array");
     }
     plan->created_s = (int64_t)json_integer_value(created);
-    json_t *pv = json_object_get(root, "policy_version");
-    if (pv != NULL && !json_is_null(pv) && !json_is_string(pv)) {
-        return fsg_error_set(err, FSG_E_PARSE, "plan: policy_version must be a string or null");
-    }
-    if (json_is_string(pv)) {
-        plan->policy_version = fsg_strdup(json_string_value(pv));
-        if (plan->policy_version == NULL) {
-            return FSG_E_NOMEM;
-        }
-    }
     for (size_t i = 0; i < json_array_size(targets); i++) {
         enum fsg_err rc = s_read_target(plan, json_array_get(targets, i), i, err);
         if (rc != FSG_OK) {
