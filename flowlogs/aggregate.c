@@ -175,6 +175,7 @@ void fsg_aggregate_destroy(struct fsg_aggregate *agg)
     }
     fsg_free(agg->hints);
     fsg_free(agg->enis);
+    fsg_free(agg->undo);
     fsg_free(agg);
 }
 
@@ -342,6 +343,27 @@ static inline enum fsg_err s_upsert(struct fsg_aggregate *agg, bool is_v6, const
     return rc;
 }
 
+/* Logs the value of an entry the current object is about to change for the first time. */
+static enum fsg_err s_undo_push(struct fsg_aggregate *agg, const struct fsg_agg_pending *pd,
+                                const struct fsg_agg_val *v)
+{
+    if (agg->n_undo == agg->cap_undo) {
+        size_t cap = agg->cap_undo == 0 ? 256 : agg->cap_undo * 2;
+        struct fsg_agg_undo *u = fsg_reallocarray(agg->undo, cap, sizeof *u);
+        if (u == NULL) {
+            return FSG_E_NOMEM;
+        }
+        agg->undo = u;
+        agg->cap_undo = cap;
+    }
+    struct fsg_agg_undo *u = &agg->undo[agg->n_undo++];
+    memcpy(&u->u, &pd->u, sizeof u->u);
+    u->is_v6 = pd->is_v6;
+    u->hash = pd->hash;
+    u->old = *v;
+    return FSG_OK;
+}
+
 /* Folds the oldest pending record into the table. On failure it stays pending (and the same
  * error comes back on the next try). */
 static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
@@ -352,6 +374,12 @@ static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
     enum fsg_err rc = s_upsert(agg, pd->is_v6, &pd->u, pd->hash, &v, &inserted);
     if (rc != FSG_OK) {
         return rc;
+    }
+    if (v->gen != agg->gen) { /* new entries are past the mark: only older ones are logged */
+        if (agg->in_object && !inserted && (rc = s_undo_push(agg, pd, v)) != FSG_OK) {
+            return rc;
+        }
+        v->gen = agg->gen;
     }
     s_fold_val(v, inserted, 1, pd->packets, pd->bytes, pd->first, pd->last);
     agg->pipe_head = (agg->pipe_head + 1) % FSG_AGG_PIPE;
@@ -571,8 +599,58 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
     return FSG_OK;
 }
 
+void fsg_aggregate_begin(struct fsg_aggregate *agg)
+{
+    if (++agg->gen == 0) { /* wrapped: no entry may look changed by the new object */
+        for (size_t i = 0; i < fsg_hash_count(agg->flows4); i++) {
+            ((struct fsg_agg_val *)fsg_hash_value_at(agg->flows4, i))->gen = 0;
+        }
+        for (size_t i = 0; i < fsg_hash_count(agg->flows); i++) {
+            ((struct fsg_agg_val *)fsg_hash_value_at(agg->flows, i))->gen = 0;
+        }
+        agg->gen = 1;
+    }
+    agg->in_object = true;
+    agg->mark4 = fsg_hash_count(agg->flows4);
+    agg->mark = fsg_hash_count(agg->flows);
+    agg->n_undo = 0;
+}
+
+enum fsg_err fsg_aggregate_commit(struct fsg_aggregate *agg, struct fsg_error *err)
+{
+    enum fsg_err rc = fsg_aggregate_flush(agg, err);
+    if (rc == FSG_OK) {
+        agg->in_object = false;
+        agg->n_undo = 0;
+    }
+    return rc;
+}
+
+void fsg_aggregate_rollback(struct fsg_aggregate *agg)
+{
+    if (!agg->in_object) {
+        return;
+    }
+    agg->pipe_n = 0; /* records still pending were never folded */
+    for (size_t i = agg->n_undo; i-- > 0;) {
+        const struct fsg_agg_undo *u = &agg->undo[i];
+        struct fsg_agg_val *v = fsg_hash_find(u->is_v6 ? agg->flows : agg->flows4, &u->u, u->hash);
+        if (v != NULL) { /* always: logged entries are older than the mark */
+            *v = u->old;
+        }
+    }
+    size_t before = fsg_aggregate_entries(agg);
+    fsg_hash_truncate(agg->flows4, agg->mark4);
+    fsg_hash_truncate(agg->flows, agg->mark);
+    agg->n_entries -= before - fsg_aggregate_entries(agg);
+    agg->n_undo = 0;
+    agg->in_object = false;
+}
+
 void fsg_aggregate_clear(struct fsg_aggregate *agg)
 {
+    agg->in_object = false;
+    agg->n_undo = 0;
     agg->pipe_n = 0;
     agg->n_entries = 0;
     fsg_hash_clear(agg->flows4);

@@ -87,6 +87,17 @@ void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog
 enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err) FSG_MUST_USE;
 
+/* One object as a unit: begin() before its first record; commit() when it ended well (flushes,
+ * then its records stay; FSG_E_LIMIT/FSG_E_NOMEM from the flush leave the object open for a
+ * rollback); rollback() when it failed: the table is as it was at begin(), as if the object had
+ * never been read ("a corrupt or truncated object counts for nothing"). Records go straight
+ * into this table: the cost of an object is its records, plus one logged value for each older
+ * entry it changes (no per-object table to allocate, clear or merge). rollback() outside an
+ * object does nothing. */
+void fsg_aggregate_begin(struct fsg_aggregate *agg);
+enum fsg_err fsg_aggregate_commit(struct fsg_aggregate *agg, struct fsg_error *err) FSG_MUST_USE;
+void fsg_aggregate_rollback(struct fsg_aggregate *agg);
+
 /* Drops every entry and counter, keeping memory and hints (to reuse a per-object aggregator). */
 void fsg_aggregate_clear(struct fsg_aggregate *agg);
 

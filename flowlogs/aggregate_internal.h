@@ -49,6 +49,20 @@ struct fsg_agg_val {
     uint64_t bytes;
     int64_t first; /* FSG_AGG_FIRST_NONE until a start is seen */
     int64_t last;  /* FSG_FLOW_TIME_NONE until an end is seen */
+    uint32_t gen;  /* the object (fsg_aggregate.gen) that last changed it */
+    uint32_t pad_;
+};
+
+/* The value an entry had before the object being read first changed it (fsg_aggregate_begin):
+ * put back by fsg_aggregate_rollback. */
+struct fsg_agg_undo {
+    union {
+        struct fsg_agg_key k;   /* when is_v6 */
+        struct fsg_agg_key4 k4; /* otherwise */
+    } u;
+    bool is_v6;
+    uint64_t hash;
+    struct fsg_agg_val old;
 };
 
 struct fsg_agg_hint {
@@ -110,6 +124,14 @@ struct fsg_aggregate {
     bool has_service_ports; /* a hint names a database port: the leg depends on the ENI */
     struct fsg_agg_icache icache[FSG_AGG_ICACHE];
     struct fsg_flow_stats stats;
+    /* The object being read (fsg_aggregate_begin .. commit/rollback): its records go straight
+     * into the tables; entries it adds are those past mark4/mark (the tables keep insertion
+     * order), and the first change it makes to an older entry logs that entry's value. */
+    bool in_object;
+    uint32_t gen;
+    size_t mark4, mark;
+    struct fsg_agg_undo *undo;
+    size_t n_undo, cap_undo;
 };
 
 /* The error for a failed table operation: FSG_E_LIMIT (too many rows) or FSG_E_NOMEM. */

@@ -136,7 +136,7 @@ struct fsg_flowlog_stats {
 #define FSG_FLOWLOG_MALFORMED_SAMPLES 5
 struct fsg_flowlog_malformed {
     unsigned long line;
-    char reason[96];
+    char reason[128];
 };
 
 struct fsg_flowlog_options {

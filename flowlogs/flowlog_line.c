@@ -467,6 +467,34 @@ s_fields(struct fsg_flowlog_consumer *c, const uint8_t *p, const struct s_bounds
     return ok;
 }
 
+/* The quoted sample of a bad field: at most S_QUOTE_BYTES input bytes, printable ASCII kept,
+ * every other byte (binary from a corrupt object, UTF-8 or not) shown as \xNN, "..." when cut.
+ * The sample ends up in log lines and reports, which must stay valid UTF-8 and JSON. */
+#define S_QUOTE_BYTES 24
+#define S_QUOTE_MAX (S_QUOTE_BYTES * 4 + 4)
+
+static void s_quote(const uint8_t *t, size_t n, char out[S_QUOTE_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    size_t shown = n > S_QUOTE_BYTES ? S_QUOTE_BYTES : n;
+    for (size_t i = 0; i < shown; i++) {
+        if (t[i] >= 0x20 && t[i] < 0x7f && t[i] != '\\') {
+            out[o++] = (char)t[i];
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[t[i] >> 4];
+            out[o++] = hex[t[i] & 15];
+        }
+    }
+    if (shown < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
 /* Why a line failed, column by column in order (as a reader would look for it): the first bad
  * column, else the field count. */
 static void s_diagnose(struct fsg_flowlog_consumer *c, const uint8_t *p, size_t len,
@@ -485,11 +513,12 @@ static void s_diagnose(struct fsg_flowlog_consumer *c, const uint8_t *p, size_t 
             continue;
         }
         const char *name = fsg_flowlog_field_name((enum fsg_flowlog_field)f->field[col]);
-        int shown = n > 40 ? 40 : (int)n;
+        char shown[S_QUOTE_MAX];
+        s_quote(t, n, shown);
         if (name != NULL) {
-            s_malformed(c, "bad %s '%.*s'", name, shown, (const char *)t);
+            s_malformed(c, "bad %s '%s'", name, shown);
         } else {
-            s_malformed(c, "bad field %u '%.*s'", col + 1, shown, (const char *)t);
+            s_malformed(c, "bad field %u '%s'", col + 1, shown);
         }
         return;
     }

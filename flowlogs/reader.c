@@ -1,5 +1,6 @@
-/* The object reader of flowlogs/source.h: one object's bytes in, its records folded into a
- * private table that is merged into the caller's aggregator when the object ends well.
+/* The object reader of flowlogs/source.h: one object's bytes in, its records folded straight
+ * into the caller's aggregator as one unit (fsg_aggregate_begin .. commit), rolled back when
+ * the object fails: an object that does not end well counts for nothing.
  *
  * With a pipeline the feeding thread only inflates: it fills a ring of S_PIPE_BLOCKS buffers
  * with blocks of whole lines (flowlogs/flowlog_internal.h) and a second thread decodes and
@@ -29,7 +30,7 @@ struct s_pipe {
     pthread_mutex_t mu;
     pthread_cond_t ready_cv; /* the decoding thread waits for a block */
     pthread_cond_t free_cv;  /* the inflating thread waits for a free buffer */
-    uint8_t *mem[S_PIPE_BLOCKS];  /* allocations */
+    uint8_t *mem;                 /* one allocation for the whole ring */
     uint8_t *bufs[S_PIPE_BLOCKS]; /* mem + FSG_SCAN_FRONT */
     size_t cap;
     struct fsg_flowlog_block blks[S_PIPE_BLOCKS];
@@ -51,8 +52,8 @@ struct fsg_reader {
     char *default_eni;
     struct fsg_span eni;
     struct fsg_flowlog_decoder *dec;
-    struct fsg_aggregate *stage;  /* this object's records until finish() */
-    struct fsg_aggregate *target; /* borrowed */
+    struct fsg_aggregate *target; /* borrowed; this object is open in it until finish() */
+    bool open;                    /* begun in target, not yet committed or rolled back */
     struct s_pipe *pipe;          /* NULL: one thread */
     enum fsg_err failed;
     struct fsg_error saved; /* the first error, repeated by later calls */
@@ -63,7 +64,7 @@ static enum fsg_err s_on_record(void *userdata, const struct fsg_flowlog_record 
                                 struct fsg_error *err)
 {
     struct fsg_reader *r = userdata;
-    return fsg_aggregate_add(r->stage, rec, r->eni, err);
+    return fsg_aggregate_add(r->target, rec, r->eni, err);
 }
 
 /* ---- the pipeline ------------------------------------------------------------------------------
@@ -124,9 +125,7 @@ static void s_pipe_destroy(struct s_pipe *p)
     pthread_cond_destroy(&p->free_cv);
     pthread_cond_destroy(&p->ready_cv);
     pthread_mutex_destroy(&p->mu);
-    for (unsigned i = 0; i < S_PIPE_BLOCKS; i++) {
-        fsg_free(p->mem[i]);
-    }
+    fsg_free(p->mem);
     fsg_free(p);
 }
 
@@ -145,14 +144,21 @@ static enum fsg_err s_pipe_start(struct fsg_reader *r)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->ready_cv, NULL);
     pthread_cond_init(&p->free_cv, NULL);
+    /* One allocation, not zeroed but for the slack on both sides of each block (see
+     * flowlog_scan.h): a reader per object must cost little. Freed as one block of about 1 MiB,
+     * it also raises glibc's trim threshold above the ring, so the next object's ring reuses
+     * the same pages instead of faulting fresh ones in. */
+    size_t stride = FSG_SCAN_FRONT + p->cap + FSG_SCAN_SLACK;
+    p->mem = fsg_malloc(stride * S_PIPE_BLOCKS);
+    if (p->mem == NULL) {
+        s_pipe_destroy(p);
+        return FSG_E_NOMEM;
+    }
     for (unsigned i = 0; i < S_PIPE_BLOCKS; i++) {
-        /* zeroed slack on both sides: see flowlog_scan.h */
-        p->mem[i] = fsg_calloc(1, FSG_SCAN_FRONT + p->cap + FSG_SCAN_SLACK);
-        if (p->mem[i] == NULL) {
-            s_pipe_destroy(p);
-            return FSG_E_NOMEM;
-        }
-        p->bufs[i] = p->mem[i] + FSG_SCAN_FRONT;
+        uint8_t *m = p->mem + i * stride;
+        memset(m, 0, FSG_SCAN_FRONT);
+        memset(m + FSG_SCAN_FRONT + p->cap, 0, FSG_SCAN_SLACK);
+        p->bufs[i] = m + FSG_SCAN_FRONT;
     }
     if (pthread_create(&p->thread, NULL, s_consume, p) != 0) {
         s_pipe_destroy(p);
@@ -219,9 +225,6 @@ enum fsg_err fsg_reader_new(const struct fsg_reader_options *opts, struct fsg_ag
     }
     r->eni = fsg_span_from_cstr(r->default_eni);
     rc = fsg_flowlog_decoder_new(opts->decoder, &r->dec, err);
-    if (rc == FSG_OK) {
-        rc = fsg_aggregate_new_sibling(agg, &r->stage, err);
-    }
     if (rc == FSG_OK && opts->pipeline) {
         rc = s_pipe_start(r);
         if (rc == FSG_E_INTERNAL) {
@@ -233,6 +236,8 @@ enum fsg_err fsg_reader_new(const struct fsg_reader_options *opts, struct fsg_ag
     if (rc != FSG_OK) {
         goto fail;
     }
+    fsg_aggregate_begin(agg);
+    r->open = true;
     *ret_reader = r;
     return FSG_OK;
 fail:
@@ -245,9 +250,11 @@ void fsg_reader_destroy(struct fsg_reader *r)
     if (r == NULL) {
         return;
     }
-    s_pipe_destroy(r->pipe); /* first: its thread uses the decoder and the stage */
+    s_pipe_destroy(r->pipe); /* first: its thread uses the decoder and the target */
+    if (r->open) {           /* dropped before the end: the object counts for nothing */
+        fsg_aggregate_rollback(r->target);
+    }
     fsg_flowlog_decoder_destroy(r->dec);
-    fsg_aggregate_destroy(r->stage);
     fsg_free(r->source);
     fsg_free(r->default_eni);
     fsg_free(r);
@@ -264,7 +271,11 @@ static enum fsg_err s_failed(struct fsg_reader *r, enum fsg_err rc, struct fsg_e
         r->saved = (struct fsg_error){ .code = rc, .offset = fsg_flowlog_decoder_offset(r->dec) };
     }
     r->failed = rc;
-    s_pipe_join(r->pipe, true);
+    s_pipe_join(r->pipe, true); /* first: its thread may still fold records into the target */
+    if (r->open) {
+        fsg_aggregate_rollback(r->target);
+        r->open = false;
+    }
     return rc;
 }
 
@@ -341,11 +352,11 @@ enum fsg_err fsg_reader_finish(struct fsg_reader *r, struct fsg_error *err)
         rc = fsg_error_set(err, FSG_E_INTERNAL, "reader: decoder did not reach the end");
     }
     if (rc == FSG_OK) {
-        rc = fsg_aggregate_flush(r->stage, err); /* a limit error belongs to this object */
+        rc = fsg_aggregate_commit(r->target, err); /* a limit error belongs to this object */
     }
     if (rc == FSG_OK) {
-        fsg_aggregate_add_stats(r->stage, fsg_flowlog_decoder_stats(r->dec));
-        rc = fsg_aggregate_merge(r->target, r->stage, err);
+        r->open = false;
+        fsg_aggregate_add_stats(r->target, fsg_flowlog_decoder_stats(r->dec));
     }
     return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
 }

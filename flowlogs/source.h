@@ -2,9 +2,10 @@
  * file, stdin, or an S3 GetObject body from a libcurl write callback), and a parallel runner over
  * a list of objects.
  *
- * The object reader is all-or-nothing: records are folded into a private table while the object
- * streams, and into the caller's aggregator only when finish() succeeds. An object that turns out
- * truncated or corrupt therefore contributes nothing, and never aborts the other objects.
+ * The object reader is all-or-nothing: records go straight into the caller's aggregator while
+ * the object streams, as one unit (fsg_aggregate_begin/commit/rollback) that finish() commits;
+ * a failed or dropped object is rolled back. An object that turns out truncated or corrupt
+ * therefore contributes nothing, and never aborts the other objects.
  *
  * From a libcurl write callback (curl hands arbitrary, non-NUL-terminated chunks; returning a
  * different count aborts the transfer with CURLE_WRITE_ERROR):
@@ -17,7 +18,7 @@
  * &s->err); return s->rc == FSG_OK ? n : 0;
  *     }
  *     ...after curl_easy_perform() succeeded:
- *     rc = fsg_reader_finish(reader, &err);           (checks the gzip end, then merges)
+ *     rc = fsg_reader_finish(reader, &err);           (checks the gzip end, then commits)
  *
  * Errors from feed()/finish() do not name the source (fsg_reader_source() does) and set
  * err->offset to the input byte where the problem is. */
@@ -49,8 +50,9 @@ struct fsg_reader_options {
 
 struct fsg_reader;
 
-/* Creates a reader for one object whose records go to `agg` (borrowed: must outlive the reader;
- * only finish() touches it, so one aggregator per thread). Caller owns *ret_reader.
+/* Creates a reader for one object whose records go to `agg` (borrowed: must outlive the reader,
+ * and no other reader may use it until this one is finished or destroyed: one aggregator per
+ * thread). Caller owns *ret_reader.
  * FSG_E_INVALID_ARG for a bad configured format, FSG_E_NOMEM. */
 enum fsg_err fsg_reader_new(const struct fsg_reader_options *opts, struct fsg_aggregate *agg,
                             struct fsg_reader **ret_reader, struct fsg_error *err) FSG_MUST_USE;

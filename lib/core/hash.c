@@ -282,6 +282,22 @@ uint64_t fsg_hash_hash_at(const struct fsg_hash *h, size_t i)
     return h->hashes[i];
 }
 
+void fsg_hash_truncate(struct fsg_hash *h, size_t n)
+{
+    /* Newest first: when the newest entry goes, every key inserted after it is gone already
+     * and every older key was placed without it, so clearing its slot breaks no probe chain. */
+    while (h->count > n) {
+        uint32_t idx = (uint32_t)h->count;
+        uint64_t hash = h->hashes[idx - 1];
+        size_t i = (size_t)hash & h->mask;
+        while (h->slots[i].idx != idx) {
+            i = (i + 1) & h->mask;
+        }
+        h->slots[i] = (struct s_slot){ 0 };
+        h->count--;
+    }
+}
+
 void fsg_hash_clear(struct fsg_hash *h)
 {
     memset(h->slots, 0, (h->mask + 1) * sizeof *h->slots);

@@ -69,6 +69,10 @@ const void *fsg_hash_key_at(const struct fsg_hash *h, size_t i);
 void *fsg_hash_value_at(const struct fsg_hash *h, size_t i);
 uint64_t fsg_hash_hash_at(const struct fsg_hash *h, size_t i);
 
+/* Removes the entries inserted last, keeping the first n (insertion order); values of the kept
+ * entries are untouched. O(entries removed). n >= count changes nothing. */
+void fsg_hash_truncate(struct fsg_hash *h, size_t n);
+
 /* Removes every entry and keeps the memory. */
 void fsg_hash_clear(struct fsg_hash *h);
 

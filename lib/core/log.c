@@ -41,20 +41,71 @@ bool fsg_log_enabled(enum fsg_log_level level)
     return s_sink != NULL && level <= s_max_level;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629 section 4: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one. */
+static size_t s_utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c >= 0xc2 && c <= 0xdf) {
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4
+                                                                                         : 0;
+    }
+    return 0;
+}
+
+/* Every output is valid JSON string content, whatever the input bytes: quotes, backslashes and
+ * control characters are escaped, well-formed UTF-8 is kept, and any other byte (binary read
+ * from a corrupt object, a cut sequence) becomes the visible text "\xNN", so that a log line
+ * is always valid UTF-8 and valid JSON (CloudWatch Logs and JSON readers reject anything
+ * else). Nothing is cut in the middle of an escape or a UTF-8 sequence. */
 void fsg_json_escape(const char *s, char *out, size_t out_size)
 {
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && o + 7 < out_size; p++) {
-        if (*p == '"' || *p == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)*p;
-        } else if (*p < 0x20) {
-            o += (size_t)snprintf(out + o, out_size - o, "\\u%04x", *p);
-        } else {
-            out[o++] = (char)*p;
-        }
+    if (out_size == 0) {
+        return;
     }
-    out[o < out_size ? o : out_size - 1] = '\0';
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        size_t u = *p >= 0x80 ? s_utf8_len(p) : 0;
+        if (u > 0) { /* s_utf8_len reads no further than the first byte that does not fit */
+            if (o + u >= out_size) {
+                break;
+            }
+            memcpy(out + o, p, u);
+            o += u;
+            p += u;
+            continue;
+        }
+        char tmp[8];
+        size_t n;
+        if (*p == '"' || *p == '\\') {
+            tmp[0] = '\\';
+            tmp[1] = (char)*p;
+            n = 2;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            n = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", *p);
+        } else if (*p >= 0x80) {
+            n = (size_t)snprintf(tmp, sizeof tmp, "\\\\x%02x", *p);
+        } else {
+            tmp[0] = (char)*p;
+            n = 1;
+        }
+        if (o + n >= out_size) {
+            break;
+        }
+        memcpy(out + o, tmp, n);
+        o += n;
+        p++;
+    }
+    out[o] = '\0';
 }
 
 static void s_emit(enum fsg_log_level level, const char *fields)

@@ -297,6 +297,64 @@ static int s_merge_equals_one_table(void)
     return 0;
 }
 
+/* An object rolled back leaves the table exactly as before it began: entries it added are gone,
+ * older entries it changed (counts, first/last) are back, across both tables and over more
+ * records than the fold pipeline holds; a committed object stays; later objects go on as if the
+ * rolled-back one had never been read. */
+static int s_rollback_restores_the_table(void)
+{
+    struct fsg_buf big = FSG_BUF_INIT, before = FSG_BUF_INIT, after = FSG_BUF_INIT;
+    struct fsg_buf want = FSG_BUF_INIT;
+    T_OK(fsg_buf_printf(&big, "%s", V2));
+    for (unsigned i = 0; i < 300; i++) { /* old keys (first two) and many new ones, v4 and v6 */
+        T_OK(fsg_buf_printf(&big, "2 1 eni-db 10.0.%u.%u 10.0.20.11 40000 5432 6 1 10 5 9999 ACCEPT OK\n",
+                            i / 200, i % 200 + 1));
+        T_OK(fsg_buf_printf(&big, "2 1 eni-db 2001:db8::%x 2001:db8::1 40000 5432 6 1 10 5 9999 "
+                                  "ACCEPT OK\n", i + 1));
+    }
+    static const char first[] =
+        V2 "2 1 eni-db 10.0.0.1 10.0.20.11 40009 5432 6 7 700 20 900 ACCEPT OK\n"
+           "2 1 eni-db 2001:db8::1 2001:db8::1 40009 5432 6 7 700 20 900 ACCEPT OK\n";
+    static const char later[] =
+        V2 "2 1 eni-db 10.0.0.2 10.0.20.11 40009 5432 6 1 1 30 40 ACCEPT OK\n";
+    struct fsg_aggregate *agg = NULL, *ref = NULL;
+    T_OK(fsg_aggregate_new(NULL, &agg, NULL));
+    T_OK(fsg_aggregate_new(NULL, &ref, NULL));
+
+    fsg_aggregate_begin(agg);
+    T_OK(s_feed(agg, first, NULL));
+    T_OK(fsg_aggregate_commit(agg, NULL));
+    T_CHECK(s_table(agg, FSG_DIRECTION_ALL, NULL, 0, &before) == 0);
+    size_t n_before = fsg_aggregate_entries(agg);
+
+    fsg_aggregate_begin(agg);
+    T_OK(s_feed(agg, fsg_buf_cstr(&big), NULL));
+    T_CHECK(fsg_aggregate_entries(agg) == 600);
+    fsg_aggregate_rollback(agg);
+    fsg_aggregate_rollback(agg); /* outside an object: nothing */
+    T_CHECK(fsg_aggregate_entries(agg) == n_before);
+    T_CHECK(s_table(agg, FSG_DIRECTION_ALL, NULL, 0, &after) == 0);
+    T_STR_EQ(fsg_buf_cstr(&after), fsg_buf_cstr(&before));
+
+    fsg_aggregate_begin(agg);
+    T_OK(s_feed(agg, later, NULL));
+    T_OK(fsg_aggregate_commit(agg, NULL));
+    T_OK(s_feed(ref, first, NULL));
+    T_OK(s_feed(ref, later, NULL));
+    fsg_buf_reset(&after);
+    T_CHECK(s_table(agg, FSG_DIRECTION_ALL, NULL, 0, &after) == 0);
+    T_CHECK(s_table(ref, FSG_DIRECTION_ALL, NULL, 0, &want) == 0);
+    T_STR_EQ(fsg_buf_cstr(&after), fsg_buf_cstr(&want));
+
+    fsg_buf_clean_up(&big);
+    fsg_buf_clean_up(&before);
+    fsg_buf_clean_up(&after);
+    fsg_buf_clean_up(&want);
+    fsg_aggregate_destroy(agg);
+    fsg_aggregate_destroy(ref);
+    return 0;
+}
+
 static int s_limit(void)
 {
     struct fsg_aggregate_options o = { .max_entries = 2 };
@@ -503,6 +561,7 @@ int main(int argc, char **argv)
         { "default_eni_and_missing_fields", s_default_eni_and_missing_fields },
         { "eni_filter_and_long_ids", s_eni_filter_and_long_ids },
         { "merge_equals_one_table", s_merge_equals_one_table },
+        { "rollback_restores_the_table", s_rollback_restores_the_table },
         { "limit", s_limit },
         { "limit_and_merge_across_families", s_limit_and_merge_across_families },
         { "ids_equal_as_strings_merge", s_ids_equal_as_strings_merge },

@@ -328,6 +328,25 @@ static int s_garbage_lines_are_counted_and_skipped(void)
     return 0;
 }
 
+/* A bad field quoted from a binary object is shown printable (\xNN) and capped, so the warning
+ * that carries it stays valid UTF-8 and JSON. */
+static int s_malformed_sample_escaped(void)
+{
+    struct s_result r;
+    s_decode_str("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets "
+                 "bytes start end action log-status\n"
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 A\x9f\xff\x01\\' OK\n"
+                 "2 1 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 "
+                 "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX OK\n",
+                 NULL, &r);
+    T_OK(r.rc);
+    T_CHECK(r.stats.malformed == 2 && r.n_bad == 2);
+    T_STR_EQ(r.bad[0].reason, "bad action 'A\\x9f\\xff\\x01\\x5c''");
+    T_STR_EQ(r.bad[1].reason, "bad action 'XXXXXXXXXXXXXXXXXXXXXXXX...'");
+    fsg_buf_clean_up(&r.text);
+    return 0;
+}
+
 /* Numbers of every length: up to 16 digits one way, longer ones another; the limits of each
  * field; anything but digits refused. */
 static int s_numbers(void)
@@ -535,6 +554,7 @@ int main(int argc, char **argv)
         { "dash_everywhere", s_dash_everywhere },
         { "line_endings_and_spaces", s_line_endings_and_spaces },
         { "garbage_lines_are_counted_and_skipped", s_garbage_lines_are_counted_and_skipped },
+        { "malformed_sample_escaped", s_malformed_sample_escaped },
         { "numbers", s_numbers },
         { "configured_format_without_header", s_configured_format_without_header },
         { "formats_without_addresses_are_refused", s_formats_without_addresses_are_refused },

@@ -156,6 +156,46 @@ static int s_hash_spreads_bits(void)
     return 0;
 }
 
+/* truncate() drops the newest entries, in colliding chains too, and the rest stay findable
+ * (also after the table grows again). */
+static int s_truncate_keeps_the_older_entries(void)
+{
+    for (int collide = 0; collide < 2; collide++) {
+        struct fsg_hash *h = NULL;
+        struct fsg_hash_options o = { .key_size = sizeof(struct s_key),
+                                      .value_size = sizeof(struct s_val) };
+        T_OK(fsg_hash_new(&o, &h, NULL));
+        for (uint32_t i = 0; i < 3000; i++) {
+            struct s_key k = s_make(i);
+            struct s_val *v;
+            T_OK(fsg_hash_upsert(h, &k, collide ? (i % 7) : s_h(&k), (void **)&v, NULL));
+            v->count = i;
+        }
+        fsg_hash_truncate(h, 5000); /* nothing to drop */
+        T_CHECK(fsg_hash_count(h) == 3000);
+        fsg_hash_truncate(h, 1234);
+        T_CHECK(fsg_hash_count(h) == 1234);
+        for (uint32_t i = 0; i < 3000; i++) {
+            struct s_key k = s_make(i);
+            struct s_val *v = fsg_hash_find(h, &k, collide ? (i % 7) : s_h(&k));
+            T_CHECK(i < 1234 ? v != NULL && v->count == i : v == NULL);
+        }
+        for (uint32_t i = 1234; i < 6000; i++) { /* re-insert and grow past the old size */
+            struct s_key k = s_make(i);
+            struct s_val *v;
+            bool inserted;
+            T_OK(fsg_hash_upsert(h, &k, collide ? (i % 7) : s_h(&k), (void **)&v, &inserted));
+            T_CHECK(inserted && v->count == 0);
+        }
+        T_CHECK(fsg_hash_count(h) == 6000);
+        fsg_hash_truncate(h, 0);
+        struct s_key k0 = s_make(0);
+        T_CHECK(fsg_hash_count(h) == 0 && fsg_hash_find(h, &k0, collide ? 0 : s_h(&k0)) == NULL);
+        fsg_hash_destroy(h);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -164,6 +204,7 @@ int main(int argc, char **argv)
         { "limit_and_bad_options", s_limit_and_bad_options },
         { "allocation_failure_leaves_table_intact", s_allocation_failure_leaves_table_intact },
         { "hash_spreads_bits", s_hash_spreads_bits },
+        { "truncate_keeps_the_older_entries", s_truncate_keeps_the_older_entries },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

@@ -79,12 +79,45 @@ static int s_levels_filter(void)
     return 0;
 }
 
+/* Bytes that are not UTF-8 (quoted from a corrupt binary object) still give a line that is
+ * valid UTF-8 and valid JSON: well-formed sequences are kept, other bytes shown as \xNN, and
+ * nothing is cut inside a sequence or an escape. */
+static int s_binary_bytes_stay_valid_json(void)
+{
+    s_reset(FSG_LOG_INFO);
+    fsg_log(FSG_LOG_WARN, "bad field '%s'", "a\x9f\xff\xc3\x28z\xe2\x82\xac\xed\xa0\x80\x7f\xf0\x9f\x98");
+    T_CHECK(s_count == 1);
+    json_t *root = json_loads(s_last, 0, NULL);
+    T_CHECK(root != NULL);
+    T_STR_EQ(json_string_value(json_object_get(root, "msg")),
+             "bad field 'a\\x9f\\xff\\xc3(z\xe2\x82\xac\\xed\\xa0\\x80\x7f\\xf0\\x9f\\x98'");
+    json_decref(root);
+
+    /* cut at the buffer's end: never half a sequence or half an escape */
+    for (size_t size = 1; size < 16; size++) {
+        char out[16];
+        fsg_json_escape("\xe2\x82\xac\x9f\"\x01", out, size);
+        size_t len = strlen(out);
+        T_CHECK(len < size);
+        static const char *const whole[] = { "", "\xe2\x82\xac", "\xe2\x82\xac\\\\x9f",
+                                             "\xe2\x82\xac\\\\x9f\\\"",
+                                             "\xe2\x82\xac\\\\x9f\\\"\\u0001" };
+        bool ok = false;
+        for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+            ok = ok || strcmp(out, whole[i]) == 0;
+        }
+        T_CHECK(ok);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
         { "message_is_valid_json", s_message_is_valid_json },
         { "long_fields_stay_whole", s_long_fields_stay_whole },
         { "levels_filter", s_levels_filter },
+        { "binary_bytes_stay_valid_json", s_binary_bytes_stay_valid_json },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);
