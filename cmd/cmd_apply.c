@@ -2,6 +2,7 @@
  * group when asked, authorize first, revoke last (policy/sg_apply), then the association with
  * the RDS instance (policy/resolve). `--plan FILE` executes a saved plan instead, only when every
  * group still hashes to the state the plan was made from. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -200,6 +201,9 @@ static enum fsg_err s_adopt(const struct fsg_recon *run, struct fsg_plan_target 
     struct fsg_sg_plan *sg = pt->sg;
     pt->sg = fresh->sg;
     fresh->sg = sg;
+    struct fsg_sg_schedule calls = pt->calls;
+    pt->calls = fresh->calls;
+    fresh->calls = calls;
     char **w = pt->warnings;
     size_t nw = pt->n_warnings, cw = pt->cap_warnings;
     pt->warnings = fresh->warnings;
@@ -317,6 +321,26 @@ static int s_prepare(struct fsg_cli *cli, const struct s_opts *o, struct fsg_rec
     return FSG_EXIT_OK;
 }
 
+/* SIGTERM / SIGINT during an apply: the EC2/RDS call in flight is finished and audited, then no
+ * further change is made, and the run exits 1 saying "interrupted". */
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    s_stop = sig;
+}
+
+static void s_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* the call in flight goes on */
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGINT, &sa, NULL);
+}
+
 static int s_run(struct fsg_cli *cli, const struct s_opts *o, struct fsg_recon *run,
                  struct s_work *w)
 {
@@ -325,13 +349,24 @@ static int s_run(struct fsg_cli *cli, const struct s_opts *o, struct fsg_recon *
         return ex;
     }
     bool dry_run = o->dry_run || run->config->dry_run;
+    if (!dry_run) {
+        s_catch_signals();
+        run->stop = &s_stop;
+    }
     for (size_t i = 0; !dry_run && i < w->plan->n_targets; i++) {
         fsg_apply_target(run, w->map[i], &w->plan->targets[i], o->recon.force, &w->results[i]);
     }
     struct fsg_apply_output out = { .plan = w->plan, .results = w->results, .dry_run = dry_run,
                                     .json = o->json, .path = o->out };
     ex = fsg_apply_print(cli, &out);
-    return ex != FSG_EXIT_OK ? ex : fsg_apply_exit_code(cli, &out);
+    ex = ex != FSG_EXIT_OK ? ex : fsg_apply_exit_code(cli, &out);
+    if (s_stop != 0) {
+        fprintf(stderr, "%s: apply: interrupted by signal %d: the call in flight was finished "
+                        "and audited, no further change was made; run apply again to "
+                        "complete\n", cli->prog, (int)s_stop);
+        ex = FSG_EXIT_ERROR;
+    }
+    return ex;
 }
 
 int fsg_cmd_apply(struct fsg_cli *cli, int argc, char **argv)

@@ -108,6 +108,9 @@ enum fsg_err fsg_lambda_reconcile(struct fsg_lambda_work *w, struct fsg_recon *r
         fsg_error_prefix(err, "plan (nothing changed): ");
         return rc;
     }
+    /* waits for a busy RDS instance end before the invocation's deadline */
+    int64_t now_ms = fsg_lambda_now_ms();
+    run->apply_deadline_ms = now_ms + fsg_lambda_remaining_ms(w->inv, now_ms) - w->margin_ms;
     return s_each_target(w, run, err);
 }
 

@@ -28,6 +28,7 @@ static void s_target_clean_up(struct fsg_plan_target *t)
     fsg_free(t->refused);
     fsg_sg_plan_destroy(t->sg);
     fsg_impact_destroy(t->impact);
+    fsg_sg_schedule_clean_up(&t->calls);
     *t = (struct fsg_plan_target){ 0 };
 }
 
@@ -159,6 +160,26 @@ static enum fsg_err s_guard_cut(struct fsg_plan_target *t, const struct fsg_guar
     return t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
 }
 
+/* The calls apply will make; a plan that cannot be carried out within the quota without a
+ * gap is refused up front (unless max_rules already refuses its end state). */
+static enum fsg_err s_calls(struct fsg_plan_target *t, const struct fsg_guard_limits *limits)
+{
+    enum fsg_err rc = fsg_sg_schedule_make(t->sg, limits != NULL ? limits->max_rules : 0,
+                                           &t->calls);
+    if (rc != FSG_OK || t->calls.fits || (t->refused_guards & FSG_GUARD_RULES) != 0) {
+        return rc;
+    }
+    char *joined = t->refused == NULL ? fsg_strdup(t->calls.reason)
+                                      : fsg_asprintf("%s; %s", t->refused, t->calls.reason);
+    if (joined == NULL) {
+        return FSG_E_NOMEM;
+    }
+    fsg_free(t->refused);
+    t->refused = joined;
+    t->refused_guards |= FSG_GUARD_RULES;
+    return FSG_OK;
+}
+
 static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inputs *in,
                            struct fsg_error *err)
 {
@@ -174,6 +195,9 @@ static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inpu
     }
     if (rc == FSG_OK && in->guards != NULL) {
         rc = s_guards(t, in->guards);
+    }
+    if (rc == FSG_OK) {
+        rc = s_calls(t, in->guards);
     }
     if (rc == FSG_OK && in->has_flows) {
         struct fsg_impact_target it = { 0 };

@@ -13,6 +13,7 @@
 #include "policy/guards.h"
 #include "policy/impact.h"
 #include "policy/sg_diff.h"
+#include "policy/sg_schedule.h"
 #include "policy/sg_state.h"
 
 struct fsg_plan_target {
@@ -29,6 +30,8 @@ struct fsg_plan_target {
     /* Saved plans only (fsg_plan_load): what was recorded at plan time. */
     char desired_hash[FSG_SG_HASH_HEX_LEN + 1]; /* fsg_plan_desired_hash then, "" if absent */
     long saved_cut_sources;  /* impact.cut_sources then; -1 = no flow evidence in the plan */
+    struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe); empty
+                                   * for a saved plan read back (apply computes them again) */
 };
 
 struct fsg_plan {

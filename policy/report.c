@@ -305,6 +305,11 @@ static enum fsg_err s_text_target(struct fsg_buf *out, const struct fsg_plan_tar
                             t->refused != NULL ? t->refused
                                                : fsg_report_banner(t, banner, sizeof banner));
     }
+    if (rc == FSG_OK && t->calls.n_steps > 0) {
+        rc = fsg_buf_append_cstr(out, "  calls: ");
+        rc = rc == FSG_OK ? fsg_report_calls_line(t, out) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "\n") : rc;
+    }
     if (rc == FSG_OK) {
         rc = s_text_rules(out, '+', &sg->add);
     }
@@ -464,6 +469,14 @@ static enum fsg_err s_md_target(struct fsg_buf *out, const struct fsg_plan_targe
     if (rc == FSG_OK) {
         rc = s_md(out, fsg_report_ownership(t->ownership));
         rc = rc == FSG_OK ? fsg_buf_append_cstr(out, ".\n") : rc;
+    }
+    if (rc == FSG_OK && t->calls.n_steps > 0) {
+        struct fsg_buf line = FSG_BUF_INIT;
+        rc = fsg_report_calls_line(t, &line);
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "\nCalls: ") : rc;
+        rc = rc == FSG_OK ? s_md(out, fsg_buf_cstr(&line)) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, ".\n") : rc;
+        fsg_buf_clean_up(&line);
     }
     if (rc == FSG_OK) {
         char banner[512];

@@ -385,6 +385,14 @@ static enum fsg_err s_removals(struct fsg_buf *out, const struct fsg_plan_target
     enum fsg_err rc = fsg_buf_append_cstr(out, "<p class=\"muted\">");
     rc = rc == FSG_OK ? s_esc(out, fsg_report_ownership(t->ownership)) : rc;
     rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</p>\n") : rc;
+    if (rc == FSG_OK && t->calls.n_steps > 0) {
+        struct fsg_buf line = FSG_BUF_INIT;
+        rc = fsg_report_calls_line(t, &line);
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "<p class=\"muted\">Calls: ") : rc;
+        rc = rc == FSG_OK ? s_esc(out, fsg_buf_cstr(&line)) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</p>\n") : rc;
+        fsg_buf_clean_up(&line);
+    }
     if (rc == FSG_OK && n > 0) {
         rc = fsg_buf_printf(out, "<h3 class=\"remove\">Remove (%zu)</h3>\n<ul>\n", n);
     }

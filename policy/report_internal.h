@@ -40,6 +40,11 @@ const char *fsg_report_ownership(enum fsg_sg_ownership o);
  * not in the policy, added outside flowseg". Plain text, appended to out. */
 enum fsg_err fsg_report_removal_line(const struct fsg_sg_plan *sg, size_t i, struct fsg_buf *out);
 
+/* The EC2 calls of a target's plan for people ("ModifySecurityGroupRules 11, then
+ * AuthorizeSecurityGroupIngress 5, then RevokeSecurityGroupIngress 44 (at most ...)");
+ * nothing when there is no call. Appended to out. */
+enum fsg_err fsg_report_calls_line(const struct fsg_plan_target *t, struct fsg_buf *out);
+
 /* Parses one RULE object ({proto, from_port, to_port, cidr | cidr_ipv6, description,
  * rule_id?}) and appends it to list. Implemented in sg_state.c with the state-file checks. */
 enum fsg_err fsg_sg_rule_json_append(struct fsg_sg_rules *list, json_t *rule, const char *where,

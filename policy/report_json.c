@@ -129,6 +129,18 @@ static json_t *s_removals(const struct fsg_sg_plan *sg, bool with_id)
     return s_done(a, ok);
 }
 
+/* [{"action": "ModifySecurityGroupRules", "count": N}, ...] in the order apply makes them. */
+static json_t *s_calls(const struct fsg_sg_schedule *cs)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < cs->n_steps; i++) {
+        s_push(a, json_pack("{s:s, s:I}", "action", fsg_sg_call_name(cs->steps[i].call), "count",
+                            (json_int_t)fsg_sg_step_count(&cs->steps[i])), &ok);
+    }
+    return s_done(a, ok);
+}
+
 static json_t *s_rules(const struct fsg_sg_rules *list, bool with_id)
 {
     json_t *a = json_array();
@@ -284,6 +296,7 @@ static json_t *s_target(const struct fsg_plan *plan, const struct fsg_plan_targe
         s_set(o, "add", s_rules(sg != NULL ? &sg->add : &none, false), &ok);
         s_set(o, "remove", s_removals(sg, saved), &ok);
         s_set(o, "unchanged", json_integer(sg != NULL ? (json_int_t)sg->unchanged : 0), &ok);
+        s_set(o, "calls", s_calls(&t->calls), &ok);
         s_set(o, "warnings", s_strings(t->warnings, t->n_warnings), &ok);
         s_set(o, "refused", s_opt_str(t->refused), &ok);
         s_set(o, "impact", s_impact(t->impact), &ok);

@@ -42,3 +42,22 @@ enum fsg_err fsg_report_removal_line(const struct fsg_sg_plan *sg, size_t i, str
                           desc != NULL ? "\"" : "", id != NULL ? " [" : "", id != NULL ? id : "",
                           id != NULL ? "]" : "", reason);
 }
+
+enum fsg_err fsg_report_calls_line(const struct fsg_plan_target *t, struct fsg_buf *out)
+{
+    const struct fsg_sg_schedule *cs = &t->calls;
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < cs->n_steps; i++) {
+        rc = fsg_buf_printf(out, "%s%s %zu", i > 0 ? ", then " : "",
+                            fsg_sg_call_name(cs->steps[i].call),
+                            fsg_sg_step_count(&cs->steps[i]));
+    }
+    if (rc == FSG_OK && cs->n_steps > 0) {
+        rc = fsg_buf_printf(out, " (at most %zu IPv4 and %zu IPv6 rules at any moment%s)",
+                            cs->peak_v4, cs->peak_v6,
+                            cs->n_steps > 0 && cs->steps[0].call == FSG_SG_CALL_MODIFY
+                                ? "; stale rules are rewritten in place to stay within the quota"
+                                : "");
+    }
+    return rc;
+}

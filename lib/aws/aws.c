@@ -30,7 +30,13 @@ struct fsg_aws_client {
     struct fsg_retry_policy retry;
     fsg_aws_clock_fn *clock;
     void *clock_userdata;
+    bool last_uncertain;         /* see fsg_aws_client_last_call_uncertain */
 };
+
+bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c)
+{
+    return c != NULL && c->last_uncertain;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Classification: ref/aws-wire.md §5.1 and §6.3. */
@@ -330,6 +336,11 @@ static enum fsg_err s_attempt(void *userdata, struct fsg_retry_attempt *a, struc
                 call->r->action, err->service_code);
         rc = s_send_once(call, true, err);
     }
+    if (rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err != NULL && err->http_status >= 500)) {
+        /* The request may have reached the service and been carried out: a later answer
+         * (Duplicate, NotFound) may then be this run's own doing. */
+        call->c->last_uncertain = true;
+    }
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_DEBUG, "aws %s %s attempt %u: %s HTTP %d %s", call->c->service,
                 call->r->action, a->number, fsg_err_name(rc), err != NULL ? err->http_status : 0,
@@ -353,6 +364,7 @@ enum fsg_err fsg_aws_request(struct fsg_aws_client *c, const struct fsg_aws_requ
     }
     struct s_call call = { .c = c, .r = r, .resp = resp };
     struct fsg_error local = { 0 };
+    c->last_uncertain = false;
     return fsg_retry_run(&c->retry, s_attempt, &call, err != NULL ? err : &local);
 }
 

@@ -59,6 +59,12 @@ const char *fsg_aws_client_region(const struct fsg_aws_client *c);
 const char *fsg_aws_client_service(const struct fsg_aws_client *c);
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c);
 
+/* True when an attempt of the client's last call failed in a way that leaves its effect unknown
+ * (a network error after sending, a timeout, an HTTP 5xx): the request may have been carried
+ * out even though no answer said so. A mutating caller then must not read a later Duplicate /
+ * NotFound answer as "another run did it" (the change may be its own). */
+bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c);
+
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {
     const char *method;                     /* "GET", "HEAD", ... */

@@ -179,7 +179,7 @@ static int s_json_shape(void)
 {
     static const char *const top[] = { "targets", "summary", NULL };
     static const char *const target[] = { "name", "security_group", "ownership", "desired",
-                                          "add", "remove",
+                                          "add", "remove", "calls",
                                           "unchanged", "warnings", "refused", "impact", NULL };
     static const char *const impact[] = { "would_deny", "allowed_unseen", "cut_off",
                                           "cut_sources", "newly_allowed", "bypass",
@@ -232,6 +232,11 @@ static int s_json_shape(void)
     T_STR_EQ(json_string_value(json_object_get(rm0, "reason")),
              "not in the policy any more (flowseg rule)");
     T_STR_EQ(json_string_value(json_object_get(t0, "ownership")), "rules");
+    json_t *calls = json_object_get(t0, "calls");
+    T_CHECK(json_array_size(calls) == 2);
+    T_STR_EQ(json_string_value(json_object_get(json_array_get(calls, 0), "action")),
+             "AuthorizeSecurityGroupIngress");
+    T_CHECK(json_integer_value(json_object_get(json_array_get(calls, 0), "count")) == 3);
     T_CHECK(json_is_null(json_object_get(t0, "refused")));
     json_t *t1 = json_array_get(json_object_get(root, "targets"), 1);
     T_CHECK(json_is_string(json_object_get(t1, "refused")));

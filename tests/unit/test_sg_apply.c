@@ -119,15 +119,24 @@ static int s_authorize_then_revoke(void)
     T_CHECK(res.authorized == 4 && res.revoked == 2 && res.calls == 2);
     T_CHECK(res.already_present == 0 && res.already_gone == 0 && !res.quota_exceeded);
     fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
-    /* one audit line per rule: 4 authorize, then 2 revoke, each with target, group and rule */
-    T_CHECK(s_n_lines == 6);
-    T_CHECK(strstr(s_lines[0], "\"event\":\"authorize\",\"target\":\"orders-db\","
+    /* an intent line before each call, then one audit line per rule: "requested", 4
+     * authorize, "requested", 2 revoke, each with target, group and rule, and who did it */
+    T_CHECK(s_n_lines == 8);
+    T_CHECK(strstr(s_lines[0], "\"event\":\"requested\",\"target\":\"orders-db\","
+                               "\"security_group\":\"" S_SG "\",\"action\":"
+                               "\"AuthorizeSecurityGroupIngress\",\"count\":4") != NULL);
+    T_CHECK(strstr(s_lines[1], "\"event\":\"authorize\",\"target\":\"orders-db\","
                                "\"security_group\":\"" S_SG "\",\"rule\":{\"proto\":\"tcp\","
                                "\"from_port\":5432,\"to_port\":5432,\"cidr\":\"10.0.1.11/32\","
-                               "\"description\":\"flowseg r/41\"},\"result\":\"created\"") != NULL);
-    T_CHECK(strstr(s_lines[2], "\"cidr_ipv6\":\"fd00::1/128\"") != NULL);
-    T_CHECK(strstr(s_lines[4], "\"event\":\"revoke\"") != NULL);
-    T_CHECK(strstr(s_lines[5], "\"rule_id\":\"sgr-old2\",\"result\":\"revoked\"") != NULL);
+                               "\"description\":\"flowseg r/41\"},\"result\":\"created\","
+                               "\"by\":\"this_run\"") != NULL);
+    T_CHECK(strstr(s_lines[3], "\"cidr_ipv6\":\"fd00::1/128\"") != NULL);
+    T_CHECK(strstr(s_lines[5], "\"event\":\"requested\"") != NULL &&
+            strstr(s_lines[5], "\"rule_ids\":[\"sgr-old1\",\"sgr-old2\"]") != NULL);
+    T_CHECK(strstr(s_lines[6], "\"event\":\"revoke\"") != NULL);
+    T_CHECK(strstr(s_lines[7], "\"rule_id\":\"sgr-old2\",\"result\":\"revoked\","
+                               "\"by\":\"this_run\",\"reason\":\"not in the policy any more "
+                               "(flowseg rule)\"") != NULL);
     fsg_sg_plan_destroy(p);
     t_aws_fixture_clean_up(&f);
     return 0;
