@@ -360,6 +360,7 @@ static enum fsg_err s_plan_target(const struct fsg_recon *run, const struct fsg_
             .desired = &ct->rules, .warnings = (const char *const *)ct->warnings,
             .n_warnings = ct->n_warnings, .current = &t->current, .diff = &diff,
             .guards = &limits, .has_flows = run->has_flows, .impact_target = &it,
+            .association_changes = t->assoc.changes,
             .flows = run->flows, .n_flows = run->n_flows,
         };
         rc = fsg_plan_add(run->plan, &in, err);

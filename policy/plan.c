@@ -210,7 +210,9 @@ static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inpu
         it.n_foreign = t->sg->ownership == FSG_SG_OWN_RULES ? in->current->n_foreign : 0;
         rc = fsg_impact_compute(&it, &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
     }
-    if (rc == FSG_OK && t->impact != NULL && in->guards != NULL) {
+    /* A target whose apply changes nothing cuts nothing off, whatever old flows show. */
+    bool changes = fsg_sg_plan_has_changes(t->sg) || in->association_changes;
+    if (rc == FSG_OK && t->impact != NULL && in->guards != NULL && changes) {
         rc = s_guard_cut(t, in->guards, t->impact->n_cut_sources);
     }
     return rc;

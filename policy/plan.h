@@ -57,6 +57,8 @@ struct fsg_plan_inputs {
     /* Impact: only when has_flows (an empty flow list still says "nothing observed"). */
     bool has_flows;
     const struct fsg_impact_target *impact_target;
+    bool association_changes; /* the apply also changes the instance's groups (max_cut_sources
+                               * applies only to a target whose apply changes something) */
     const struct fsg_flow *flows;
     size_t n_flows;
 };

@@ -442,6 +442,52 @@ static int s_saved_checks(void)
     return 0;
 }
 
+/* guards.max_cut_sources in the plan: it refuses a target whose apply changes something and
+ * cuts off more observed sources than allowed (--force does not help); a target whose apply
+ * changes nothing is never refused by old flows. */
+static int s_cut_guard(void)
+{
+    struct fsg_sg_rules want = { 0 };
+    struct fsg_sg_current same = { 0 }, empty = { 0 };
+    struct fsg_plan *plan = NULL;
+    T_OK(s_rule(&want, 6, 5432, 5432, "10.0.1.11/32", HREF "41", NULL));
+    T_OK(fsg_sg_current_init(&same, SG));
+    T_OK(s_rule(&same.rules, 6, 5432, 5432, "10.0.1.11/32", HREF "41", "sgr-1"));
+    T_OK(fsg_sg_current_init(&empty, SG));
+    struct fsg_flow flows[] = {
+        s_flow("10.0.4.1", 5432, FSG_FLOW_ACCEPT, 1, 1700000000),
+        s_flow("10.0.4.2", 5432, FSG_FLOW_ACCEPT, 1, 1700000000),
+    };
+    const char *enis[] = { "eni-0a1b2c3d4e5f60001" };
+    struct fsg_impact_target it = { .enis = enis, .n_enis = 1 };
+    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60,
+                                       .max_cut_sources = 1, .force = true };
+    struct fsg_plan_inputs in = { .name = "db", .security_group = SG, .desired = &want,
+                                  .current = &same, .guards = &guards, .has_flows = true,
+                                  .impact_target = &it, .flows = flows, .n_flows = 2 };
+    T_OK(fsg_plan_new(&plan));
+    T_OK(fsg_plan_add(plan, &in, NULL));
+    T_CHECK(plan->targets[0].impact->n_cut_sources == 2 && plan->targets[0].refused == NULL);
+    in.association_changes = true;
+    T_OK(fsg_plan_add(plan, &in, NULL));
+    T_CHECK(plan->targets[1].refused_guards == FSG_GUARD_CUT);
+    in.association_changes = false;
+    in.current = &empty;
+    T_OK(fsg_plan_add(plan, &in, NULL));
+    T_CHECK(plan->targets[2].refused_guards == FSG_GUARD_CUT);
+    T_CHECK(strstr(plan->targets[2].refused, "max_cut_sources: 2 observed source(s)") != NULL);
+    struct fsg_buf text = FSG_BUF_INIT;
+    T_OK(fsg_report_render(plan, FSG_REPORT_TEXT, &text, NULL));
+    T_CHECK(s_has(&text, "guards: REFUSED"));
+    T_CHECK(s_has(&text, "REFUSED: max_cut_sources"));
+    fsg_buf_clean_up(&text);
+    fsg_plan_destroy(plan);
+    fsg_sg_current_clean_up(&same);
+    fsg_sg_current_clean_up(&empty);
+    fsg_sg_rules_clean_up(&want);
+    return 0;
+}
+
 static int s_load_refuses_non_plans(void)
 {
     struct s_fixture fx;
@@ -599,6 +645,7 @@ int main(int argc, char **argv)
         { "plan_facts", s_plan_facts },
         { "json_golden", s_json_golden },
         { "saved_checks", s_saved_checks },
+        { "cut_guard", s_cut_guard },
         { "json_shape", s_json_shape },
         { "text_and_markdown", s_text_and_markdown },
         { "html_self_contained", s_html_self_contained },
