@@ -108,6 +108,12 @@ static void s_conn_node(struct s_node *n, const struct fsg_impact_conn *c)
     const char *p = fsg_report_flow_proto(c->proto, proto);
     const struct fsg_sg_rule *r = &c->via_rule;
     fsg_ip_format(&c->src, n->label);
+    if (c->workload != NULL) {
+        /* the address and, as far as the box has room (26 characters), who it is */
+        size_t used = strlen(n->label);
+        snprintf(n->label + used, sizeof n->label - used, " %.*s",
+                 used < 24 ? (int)(24 - used) : 0, c->workload);
+    }
     n->kind = s_conn_kind(c);
     n->records = c->records;
     snprintf(n->edge, sizeof n->edge, "%s%s/%u, %llu rec",
@@ -121,8 +127,10 @@ static void s_conn_node(struct s_node *n, const struct fsg_impact_conn *c)
                  c->via_group != NULL ? c->via_group : "?", fsg_sg_proto_name(r->proto, pbuf),
                  fsg_report_ports(r, ports), fsg_cidr_format(&r->cidr, cidr));
     }
+    char ip[FSG_IP_STR_MAX];
     snprintf(n->tip, sizeof n->tip, "%s%s%s to %s/%u: %llu records (%llu accepted today), "
-                                    "last %s; %s", n->label, c->workload != NULL ? " workload " : "",
+                                    "last %s; %s", fsg_ip_format(&c->src, ip),
+             c->workload != NULL ? " workload " : "",
              c->workload != NULL ? c->workload : "", p, c->port, (unsigned long long)c->records,
              (unsigned long long)c->accepted, fsg_report_time(c->last_s, when), why);
 }
