@@ -64,6 +64,9 @@ static const char s_help_tail[] =
     "Guards (config \"guards\"): max_removals, allow_empty, allow_public, max_rules, and with\n"
     "SOURCEs max_cut_sources (default 10): the most observed sources with accepted traffic\n"
     "that one apply may cut off, counting every security group of the instance.\n"
+    "The same reconcile runs in the Lambda ('flowseg lambda'), also within seconds of a\n"
+    "CloudTrail event that changes a managed group or a protected instance (tamper\n"
+    "protection; see the README).\n"
     "\n"
     "Exit: 0 done (or nothing to do), 1 error or any target refused/failed (named on stderr;\n"
     "the other targets are still applied), 2 usage.\n";
