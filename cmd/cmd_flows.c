@@ -19,7 +19,7 @@
 #define S_SOURCE_OPTS                                                                              \
     (FSG_SOURCES_OPT_ENI | FSG_SOURCES_OPT_DIRECTION | FSG_SOURCES_OPT_JOBS |                      \
      FSG_SOURCES_OPT_WINDOW)
-#define S_DEFAULT_JOBS 1
+#define S_DEFAULT_JOBS 0 /* one per CPU */
 
 enum s_format { S_TEXT = 0, S_JSON, S_CSV };
 

@@ -12,7 +12,7 @@
 
 /* The source options plan takes, and its default --jobs. */
 #define S_SOURCE_OPTS (FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW)
-#define S_DEFAULT_JOBS 2
+#define S_DEFAULT_JOBS 0 /* one per CPU */
 
 static const char s_help_head[] =
     "usage: flowseg plan [OPTIONS] [SOURCE...]\n"

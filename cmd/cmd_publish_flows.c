@@ -21,7 +21,7 @@
 #define S_SOURCE_OPTS (FSG_SOURCES_OPT_ENI | FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW)
 /* Its own --eni help (the default differs from flows'), then the others. */
 #define S_SOURCE_HELP (FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW)
-#define S_DEFAULT_JOBS 1
+#define S_DEFAULT_JOBS 0 /* one per CPU */
 
 struct s_opts {
     struct fsg_sources_opts src;

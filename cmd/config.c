@@ -331,7 +331,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
                                         "nlb", "dry_run", "policy_ttl_s", NULL };
     static const char *const guard_keys[] = { "max_removals", "allow_empty", "allow_public",
                                               "max_rules", "max_cut_sources", NULL };
-    static const char *const fl_keys[] = { "key_regex", "format", NULL };
+    static const char *const fl_keys[] = { "key_regex", "format", "summaries", NULL };
     static const char *const nlb_keys[] = { "target_group_arn", "rds_instance", "port",
                                             "healthy_timeout_s", NULL };
     S_TRY(s_check_keys(root, "top level", keys, err));
@@ -360,6 +360,10 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
         S_TRY(s_check_keys(fl, "flowlogs", fl_keys, err));
         S_TRY(s_str(fl, "key_regex", "flowlogs", &c->key_regex, err));
         S_TRY(s_str(fl, "format", "flowlogs", &c->flowlog_format, err));
+        S_TRY(s_str(fl, "summaries", "flowlogs", &c->flowlog_summaries, err));
+        if (c->flowlog_summaries != NULL && strncmp(c->flowlog_summaries, "s3://", 5) != 0) {
+            return s_bad(err, "flowlogs.summaries", "must be an s3://bucket/prefix/ URL");
+        }
     }
     json_t *nlb = json_object_get(root, "nlb");
     if (nlb != NULL && !json_is_null(nlb)) {
@@ -399,7 +403,7 @@ static enum fsg_err s_defaults(struct fsg_config *c)
     c->pce.secret_env = fsg_strdup("PCE_API_SECRET");
     c->guards = (struct fsg_config_guards){ .max_removals = 10, .max_rules = 60,
                                             .max_cut_sources = 10 };
-    c->nlb.healthy_timeout_s = 120;
+    c->nlb.healthy_timeout_s = 0; /* 0 = FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S (cmd/nlb/nlb_sync.h) */
     return c->pce.key_env != NULL && c->pce.secret_env != NULL ? FSG_OK : FSG_E_NOMEM;
 }
 
@@ -511,6 +515,7 @@ void fsg_config_destroy(struct fsg_config *c)
     fsg_free(c->pce.ca_file);
     fsg_free(c->key_regex);
     fsg_free(c->flowlog_format);
+    fsg_free(c->flowlog_summaries);
     fsg_free(c->nlb.target_group_arn);
     fsg_free(c->nlb.rds_instance);
     fsg_free(c);

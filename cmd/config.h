@@ -78,6 +78,8 @@ struct fsg_config {
     struct fsg_config_guards guards;
     char *key_regex;         /* flowlogs.key_regex, NULL = every key */
     char *flowlog_format;    /* flowlogs.format: header-less field list, NULL = default format */
+    char *flowlog_summaries; /* flowlogs.summaries: s3://bucket/prefix/ of per-object flow
+                              * summaries (flowlogs/summary.h), NULL = none */
     struct fsg_config_nlb nlb;
     bool dry_run;
     long policy_ttl_s;       /* Lambda: reuse the policy for this long (0 = reload each time) */

@@ -8,6 +8,7 @@
 #include "cmd/lambda_internal.h"
 #include "flowlogs/aggregate.h"
 #include "flowlogs/s3_source.h"
+#include "flowlogs/summary.h"
 #include "flowlogs/source.h"
 #include "lib/aws/aws.h"
 #include "lib/core/log.h"
@@ -79,11 +80,20 @@ static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct
     if (rc == FSG_OK) {
         /* One job: every object goes through the state's HTTP client and credentials. */
         struct fsg_aws_client_options tmpl = { .http = st->http, .creds = st->creds };
+        char fingerprint[65] = "";
+        if (st->config->flowlog_summaries != NULL) {
+            rc = fsg_summary_fingerprint(f->hints, f->n_hints, st->config->flowlog_format,
+                                         fingerprint);
+        }
         struct fsg_s3_source_options so = { .region = st->config->region,
                                             .key_regex = st->config->key_regex,
                                             .since_s = FSG_S3_TIME_NONE,
-                                            .until_s = FSG_S3_TIME_NONE, .aws = &tmpl };
-        rc = fsg_s3_source_new(&so, &f->s3, err);
+                                            .until_s = FSG_S3_TIME_NONE, .aws = &tmpl,
+                                            .summaries_url = st->config->flowlog_summaries,
+                                            .summary_fingerprint = fingerprint };
+        if (rc == FSG_OK) {
+            rc = fsg_s3_source_new(&so, &f->s3, err);
+        }
     }
     f->dec = (struct fsg_flowlog_options){ .format = st->config->flowlog_format };
     return rc == FSG_E_NOMEM ? fsg_error_set(err, rc, "out of memory") : rc;
@@ -93,7 +103,7 @@ static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct
  * "offset", the input byte where the object failed, when known).
  * Fails only when the run itself cannot go on (memory). */
 static enum fsg_err s_read_object(struct s_flows *f, const struct fsg_object *obj, json_t *entry,
-                                  struct fsg_error *err)
+                                  enum fsg_err *ret_code, struct fsg_error *err)
 {
     struct fsg_object o = *obj;
     if (o.default_eni == NULL) {
@@ -105,6 +115,9 @@ static enum fsg_err s_read_object(struct s_flows *f, const struct fsg_object *ob
     enum fsg_err rc = fsg_run_objects(&o, 1, &ro, f->agg, &res, err);
     if (rc == FSG_OK && res.n_errors > 0) {
         const struct fsg_run_error *e = &res.errors[0];
+        if (ret_code != NULL) {
+            *ret_code = e->offset == 0 ? e->code : FSG_E_PARSE;
+        }
         fsg_log(FSG_LOG_WARN, "%s: at byte %" PRIu64 ": %s (%s)", e->source, e->offset,
                 e->message, fsg_err_name(e->code));
         json_t *msg = json_sprintf("%s (%s)", e->message, fsg_err_name(e->code));
@@ -123,7 +136,76 @@ static enum fsg_err s_read_object(struct s_flows *f, const struct fsg_object *ob
     return rc == FSG_E_NOMEM ? fsg_error_set(err, rc, "out of memory") : rc;
 }
 
-/* One object named by the event. */
+/* Reads s3://bucket/key into entry ("records", or "error"). *ret_code: the object's own
+ * failure (FSG_E_NOT_FOUND when S3 has no such object), FSG_OK when it was read. */
+static enum fsg_err s_read_key(struct s_flows *f, const char *bucket, const char *key,
+                               json_t *entry, enum fsg_err *ret_code, struct fsg_error *err)
+{
+    struct fsg_buf url = FSG_BUF_INIT;
+    struct fsg_object *objs = NULL;
+    size_t n = 0;
+    struct fsg_error oerr = { 0 };
+    *ret_code = FSG_OK;
+    enum fsg_err rc = fsg_buf_printf(&url, "s3://%s/%s", bucket, key);
+    if (rc == FSG_OK) {
+        /* A key named in full is never listed; a refused one (Parquet) is this object's error. */
+        enum fsg_err orc = fsg_s3_source_expand(f->s3, fsg_buf_cstr(&url), &objs, &n, &oerr);
+        if (orc == FSG_OK && n == 1) {
+            rc = s_read_object(f, &objs[0], entry, ret_code, err);
+        } else if (orc == FSG_E_NOMEM) {
+            rc = fsg_error_set(err, orc, "out of memory");
+        } else {
+            *ret_code = orc != FSG_OK ? orc : FSG_E_NOT_FOUND;
+            rc = json_object_set_new(entry, "error", json_string(oerr.msg)) == 0 ? FSG_OK
+                                                                                : FSG_E_NOMEM;
+        }
+    } else {
+        rc = fsg_error_set(err, rc, "out of memory");
+    }
+    fsg_free(objs);
+    fsg_buf_clean_up(&url);
+    return rc;
+}
+
+/* An EventBridge key that S3 does not have: its form-decoded form, when that differs (see
+ * struct fsg_s3_event_item.key_as_sent). Reads it into entry; FSG_OK with entry unchanged when
+ * there is no other form. */
+static enum fsg_err s_read_decoded(struct fsg_lambda_work *w, struct s_flows *f,
+                                   const struct fsg_s3_event_item *it, json_t *entry,
+                                   struct fsg_error *err)
+{
+    struct fsg_buf decoded = FSG_BUF_INIT;
+    struct fsg_error derr = { 0 };
+    enum fsg_err rc = FSG_OK;
+    if (fsg_s3_key_form_decode(fsg_span_from_cstr(it->key), &decoded, &derr) == FSG_OK &&
+        strcmp(fsg_buf_cstr(&decoded), it->key) != 0) {
+        fsg_log(FSG_LOG_INFO, "s3://%s/%s: no such key; trying its URL-decoded form %s",
+                it->bucket, it->key, fsg_buf_cstr(&decoded));
+        json_t *second = json_object();
+        enum fsg_err code = FSG_OK;
+        rc = second != NULL ? s_read_key(f, it->bucket, fsg_buf_cstr(&decoded), second, &code, err)
+                            : fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+        if (rc == FSG_OK && code == FSG_OK) {
+            /* Read under the decoded key: the entry says so. */
+            bool bad = json_object_del(entry, "error") != 0 ||
+                       json_object_set_new(entry, "key", json_string(fsg_buf_cstr(&decoded))) ||
+                       json_object_set_new(entry, "key_as_sent", json_string(it->key)) ||
+                       json_object_update(entry, second) != 0;
+            rc = bad ? fsg_error_set(err, FSG_E_NOMEM, "out of memory") : FSG_OK;
+            if (rc == FSG_OK) {
+                rc = fsg_lambda_work_warn(w, "s3://%s/%s was read under its URL-decoded key "
+                                             "(the event sent it encoded)",
+                                          it->bucket, fsg_buf_cstr(&decoded));
+            }
+        }
+        json_decref(second);
+    }
+    fsg_buf_clean_up(&decoded);
+    return rc;
+}
+
+/* One object named by the event. An object that could not be read (or was deferred) fails
+ * its SQS message (batchItemFailures), not the others. */
 static enum fsg_err s_event_object(struct fsg_lambda_work *w, struct s_flows *f,
                                    const struct fsg_s3_event_item *it, struct fsg_error *err)
 {
@@ -132,36 +214,26 @@ static enum fsg_err s_event_object(struct fsg_lambda_work *w, struct s_flows *f,
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }
     if (!fsg_lambda_work_in_time(w, w->margin_ms)) {
+        fsg_lambda_work_fail_message(w, it->message);
         return s_defer(w, f, entry);
     }
     if (w->st->config->n_targets == 0) {
         return fsg_lambda_work_add(w->objects, entry); /* listed, not read */
     }
-    struct fsg_buf url = FSG_BUF_INIT;
-    struct fsg_object *objs = NULL;
-    size_t n = 0;
-    struct fsg_error oerr = { 0 };
+    enum fsg_err code = FSG_OK;
     enum fsg_err rc = f->agg == NULL ? s_setup(w, f, err) : FSG_OK;
     if (rc == FSG_OK) {
-        rc = fsg_buf_printf(&url, "s3://%s/%s", it->bucket, it->key);
+        rc = s_read_key(f, it->bucket, it->key, entry, &code, err);
     }
-    if (rc == FSG_OK) {
-        /* A key named in full is never listed; a refused one (Parquet) is this object's error. */
-        enum fsg_err orc = fsg_s3_source_expand(f->s3, fsg_buf_cstr(&url), &objs, &n, &oerr);
-        if (orc == FSG_OK && n == 1) {
-            rc = s_read_object(f, &objs[0], entry, err);
-        } else if (orc == FSG_E_NOMEM) {
-            rc = fsg_error_set(err, orc, "out of memory");
-        } else {
-            rc = json_object_set_new(entry, "error", json_string(oerr.msg)) == 0 ? FSG_OK
-                                                                                : FSG_E_NOMEM;
-        }
+    if (rc == FSG_OK && code == FSG_E_NOT_FOUND && it->key_as_sent) {
+        rc = s_read_decoded(w, f, it, entry, err);
     }
-    fsg_free(objs);
-    fsg_buf_clean_up(&url);
     if (rc != FSG_OK) {
         json_decref(entry);
         return rc;
+    }
+    if (json_object_get(entry, "error") != NULL) {
+        fsg_lambda_work_fail_message(w, it->message);
     }
     return fsg_lambda_work_add(w->objects, entry);
 }
@@ -214,7 +286,7 @@ static enum fsg_err s_scan(struct fsg_lambda_work *w, struct s_flows *f,
             rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
         } else if (!fsg_lambda_work_in_time(w, w->margin_ms)) {
             rc = s_defer(w, f, entry);
-        } else if ((rc = s_read_object(f, &objs[i], entry, err)) == FSG_OK) {
+        } else if ((rc = s_read_object(f, &objs[i], entry, NULL, err)) == FSG_OK) {
             rc = fsg_lambda_work_add(w->objects, entry);
         } else {
             json_decref(entry);

@@ -29,6 +29,7 @@ struct s_wrap {
 
 struct fsg_progress {
     size_t total;
+    uint64_t total_bytes; /* every object's size when all are known, else 0 */
     atomic_size_t done;
     atomic_uint_least64_t bytes;
     atomic_uint_least64_t records;
@@ -158,27 +159,63 @@ static size_t s_width(void)
     return 79;
 }
 
-static void s_draw(struct fsg_progress *p)
+/* 75 -> "1m15s", 4000 -> "1h06m". */
+static void s_duration(double secs, char *out, size_t size)
+{
+    long s = secs < 0 ? 0 : secs > 359999 ? 359999 : (long)(secs + 0.5);
+    if (s < 60) {
+        snprintf(out, size, "%lds", s);
+    } else if (s < 3600) {
+        snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
+    } else {
+        snprintf(out, size, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    }
+}
+
+size_t fsg_progress_format(char *out, size_t size, const struct fsg_progress_state *st)
 {
     static const char *const bytes_units[] = { " B", " KiB", " MiB", " GiB", " TiB", NULL };
     static const char *const count_units[] = { "", "k", "M", "G", NULL };
-    char bytes[32], byte_rate[32], records[32], rate[32];
-    double secs = s_elapsed_s(&p->start);
-    double n_bytes = (double)atomic_load(&p->bytes);
-    double n_records = (double)atomic_load(&p->records);
+    char bytes[32], byte_rate[32], records[32], rate[32], total[32], left[32];
+    double secs = st->elapsed_s;
+    double n_bytes = (double)st->bytes;
     s_human(n_bytes, bytes_units, 1024, bytes, sizeof bytes);
     s_human(secs > 0 ? n_bytes / secs : 0, bytes_units, 1024, byte_rate, sizeof byte_rate);
-    s_human(n_records, count_units, 1000, records, sizeof records);
-    s_human(secs > 0 ? n_records / secs : 0, count_units, 1000, rate, sizeof rate);
-    char line[S_LINE_MAX + 1];
-    int len = snprintf(line, sizeof line, "flowseg: objects %zu/%zu, %s read (%s/s)",
-                       atomic_load(&p->done), p->total, bytes, byte_rate);
-    if (len >= 0 && (size_t)len < sizeof line && !atomic_load(&p->no_records)) {
-        len += snprintf(line + len, sizeof line - (size_t)len, ", %s records (%s/s)", records,
-                        rate);
+    int len = snprintf(out, size, "flowseg: objects %zu/%zu, %s read (%s/s)", st->done, st->total,
+                       bytes, byte_rate);
+    if (len >= 0 && (size_t)len < size && st->show_records) {
+        s_human((double)st->records, count_units, 1000, records, sizeof records);
+        s_human(secs > 0 ? (double)st->records / secs : 0, count_units, 1000, rate, sizeof rate);
+        len += snprintf(out + len, size - (size_t)len, ", %s records (%s/s)", records, rate);
     }
+    /* Where the total is known: the share of its bytes read, and the time left at the rate so
+     * far (shown after a second and 1%, when the rate means something). */
+    if (len >= 0 && (size_t)len < size && st->total_bytes > 0) {
+        double done = n_bytes / (double)st->total_bytes;
+        done = done > 1 ? 1 : done;
+        s_human((double)st->total_bytes, bytes_units, 1024, total, sizeof total);
+        len += snprintf(out + len, size - (size_t)len, ", %.0f%% of %s", done * 100, total);
+        if (len >= 0 && (size_t)len < size && secs >= 1 && done >= 0.01 && done < 1) {
+            s_duration(secs * (1 - done) / done, left, sizeof left);
+            len += snprintf(out + len, size - (size_t)len, ", %s left", left);
+        }
+    }
+    return len < 0 ? 0 : (size_t)len < size ? (size_t)len : size - 1;
+}
+
+static void s_draw(struct fsg_progress *p)
+{
+    struct fsg_progress_state st = { .done = atomic_load(&p->done),
+                                     .total = p->total,
+                                     .bytes = atomic_load(&p->bytes),
+                                     .total_bytes = p->total_bytes,
+                                     .records = atomic_load(&p->records),
+                                     .show_records = !atomic_load(&p->no_records),
+                                     .elapsed_s = s_elapsed_s(&p->start) };
+    char line[S_LINE_MAX + 1];
+    size_t len = fsg_progress_format(line, sizeof line, &st);
     size_t width = s_width();
-    size_t n = len < 0 ? 0 : (size_t)len < width ? (size_t)len : width;
+    size_t n = len < width ? len : width;
     pthread_mutex_lock(&s_term);
     fputc('\r', stderr);
     fwrite(line, 1, n, stderr);
@@ -251,6 +288,13 @@ struct fsg_progress *fsg_progress_start(struct fsg_object *objects, size_t n)
     }
     p->total = n;
     p->wraps = wraps;
+    for (size_t i = 0; i < n; i++) {
+        if (objects[i].size == 0) {
+            p->total_bytes = 0;
+            break;
+        }
+        p->total_bytes += objects[i].size;
+    }
     atomic_init(&p->done, 0);
     atomic_init(&p->bytes, 0);
     atomic_init(&p->records, 0);

@@ -1,7 +1,9 @@
 /* A progress line on stderr while flow-log objects are read, only when stderr is a terminal:
  *
- *     flowseg: objects 12/340, 1.2 GiB read (48.3 MiB/s), 8.1M records (2.3M/s)
+ *     flowseg: objects 12/340, 1.2 GiB read (48.3 MiB/s), 8.1M records (2.3M/s), 30% of 4.0 GiB, 1m12s left
  *
+ * (the share and the time left when every object's size is known: an S3 listing, local files;
+ * not with stdin)
  * redrawn in place at most 4 times a second and cleared when the read is over, so the terminal
  * ends up as if it had never been there. When stderr is not a terminal (a file, a pipe, a log
  * collector) nothing is shown and stderr holds only the JSON log lines.
@@ -19,10 +21,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "flowlogs/source.h"
 
 struct fsg_progress;
+
+/* What one drawing of the line shows. */
+struct fsg_progress_state {
+    size_t done, total;   /* objects */
+    uint64_t bytes;       /* input bytes read so far */
+    uint64_t total_bytes; /* 0 = unknown */
+    uint64_t records;
+    bool show_records;
+    double elapsed_s;
+};
+
+/* Formats the line (without "\r" and the erase) into out[size]; returns its length. */
+size_t fsg_progress_format(char *out, size_t size, const struct fsg_progress_state *st);
 
 /* Whether a progress line would be shown: stderr is a terminal. */
 bool fsg_progress_wanted(void);

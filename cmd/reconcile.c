@@ -226,6 +226,12 @@ static enum fsg_err s_current_live(struct fsg_recon *run, struct fsg_error *err)
 enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
                                        bool find_enis, struct fsg_error *err)
 {
+    return fsg_recon_resolve_some(o, run, NULL, find_enis, err);
+}
+
+enum fsg_err fsg_recon_resolve_some(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                    const bool *only, bool find_enis, struct fsg_error *err)
+{
     const struct fsg_config *c = run->config;
     run->targets = fsg_calloc(c->n_targets + 1, sizeof *run->targets);
     if (run->targets == NULL) {
@@ -233,6 +239,9 @@ enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct
     }
     enum fsg_err rc = FSG_OK;
     for (size_t i = 0; rc == FSG_OK && i < c->n_targets; i++) {
+        if (only != NULL && !only[i]) {
+            continue; /* not asked for: no AWS call for it */
+        }
         struct fsg_recon_target *t = &run->targets[run->n_targets++];
         t->config = &c->targets[i];
         s_request(t->config, find_enis, &t->req);

@@ -87,6 +87,13 @@ int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
 enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
                                        bool find_enis, struct fsg_error *err) FSG_MUST_USE;
 
+/* The same for the config targets i with only[i] (NULL = every one), in config order: the
+ * Lambda's CloudTrail path resolves (and reads the group of) only the targets an API call
+ * concerns. */
+enum fsg_err fsg_recon_resolve_some(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                    const bool *only, bool find_enis,
+                                    struct fsg_error *err) FSG_MUST_USE;
+
 /* Keeps only the resolved targets i with keep[i] (in order) and frees the others: for a run that
  * reconciles a subset (the Lambda: the targets seen in an object's flows). Before planning. */
 void fsg_recon_keep_targets(struct fsg_recon *run, const bool *keep);

@@ -4,10 +4,12 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/cli.h"
 #include "cmd/progress.h"
 #include "flowlogs/s3_source.h"
+#include "flowlogs/summary.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 
@@ -83,6 +85,8 @@ size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct
 {
     size_t n = 0;
     o->jobs_ctx = (struct fsg_opt_number){ .max = FSG_SOURCES_MAX_JOBS, .ret = &o->jobs };
+    o->inflight_ctx = (struct fsg_opt_number){ .max = FSG_SOURCES_MAX_INFLIGHT,
+                                               .ret = &o->max_inflight };
     if (flags & FSG_SOURCES_OPT_ENI) {
         out[n++] = (struct fsg_opt){ "--eni", .parse = s_parse_eni, .ctx = o };
     }
@@ -91,6 +95,8 @@ size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct
     }
     if (flags & FSG_SOURCES_OPT_JOBS) {
         out[n++] = (struct fsg_opt){ "--jobs", .parse = fsg_opt_parse_number, .ctx = &o->jobs_ctx };
+        out[n++] = (struct fsg_opt){ "--max-inflight", .parse = fsg_opt_parse_number,
+                                     .ctx = &o->inflight_ctx };
     }
     if (flags & FSG_SOURCES_OPT_WINDOW) {
         out[n++] = (struct fsg_opt){ "--since", .parse = s_parse_time, .ctx = o };
@@ -123,8 +129,19 @@ static void s_help_options(FILE *out, unsigned flags, long default_jobs)
               out);
     }
     if (flags & FSG_SOURCES_OPT_JOBS) {
-        fprintf(out, "  --jobs N             read N objects in parallel, 1..%d (default %ld)\n",
-                FSG_SOURCES_MAX_JOBS, default_jobs);
+        if (default_jobs > 0) {
+            fprintf(out, "  --jobs N             decode N objects in parallel, 1..%d (default %ld;\n"
+                         "                       at most one per CPU)\n",
+                    FSG_SOURCES_MAX_JOBS, default_jobs);
+        } else {
+            fprintf(out, "  --jobs N             decode N objects in parallel, 1..%d (default and\n"
+                         "                       most: one per CPU, here %zu)\n",
+                    FSG_SOURCES_MAX_JOBS, fsg_run_cpus());
+        }
+        fprintf(out, "  --max-inflight N     s3:// prefixes: objects of up to 8 MiB are fetched\n"
+                     "                       ahead, N GETs at a time, 1..%d (default 32), within\n"
+                     "                       24 MiB of memory\n",
+                FSG_SOURCES_MAX_INFLIGHT);
     }
     if (flags & FSG_SOURCES_OPT_WINDOW) {
         fputs("  --since T, --until T s3:// prefixes: only objects whose key date\n"
@@ -316,7 +333,12 @@ static enum fsg_err s_local_objects(struct s_read *r, const char *arg, struct fs
     }
     r->objects = v;
     for (size_t i = first; i < r->n_paths; i++) {
-        r->objects[r->n_objects++] = (struct fsg_object){ .name = r->paths[i] };
+        struct stat st;
+        uint64_t size = strcmp(r->paths[i], "-") != 0 && stat(r->paths[i], &st) == 0 &&
+                                S_ISREG(st.st_mode)
+                            ? (uint64_t)st.st_size
+                            : 0;
+        r->objects[r->n_objects++] = (struct fsg_object){ .name = r->paths[i], .size = size };
     }
     return FSG_OK;
 }
@@ -329,10 +351,18 @@ static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
         return FSG_OK;
     }
     const struct fsg_config *c = r->req->config;
+    char fingerprint[65] = "";
+    if (c->flowlog_summaries != NULL &&
+        fsg_summary_fingerprint(r->hints, r->n_hints, c->flowlog_format, fingerprint) != FSG_OK) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
     struct fsg_s3_source_options so = { .region = c->region,
                                         .key_regex = c->key_regex,
                                         .since_s = r->req->opts->since_s,
-                                        .until_s = r->req->opts->until_s };
+                                        .until_s = r->req->opts->until_s,
+                                        .max_inflight = (unsigned)r->req->opts->max_inflight,
+                                        .summaries_url = c->flowlog_summaries,
+                                        .summary_fingerprint = fingerprint };
     return fsg_s3_source_new(&so, &r->s3, err);
 }
 
@@ -379,7 +409,13 @@ static enum fsg_err s_run(struct s_read *r, struct fsg_sources_result *ret, stru
     struct fsg_flowlog_options dec = { .format = r->req->config->flowlog_format,
                                        .force_zlib =
                                            inflate != NULL && strcmp(inflate, "zlib") == 0 };
-    struct fsg_run_options ro = { .jobs = (unsigned)r->req->opts->jobs, .decoder = &dec };
+    /* Decoding is CPU-bound: more decoders than CPUs only add a table each (memory) and never
+     * speed. Waiting on S3 is the S3 source's business (--max-inflight GETs ahead). */
+    size_t cpus = fsg_run_cpus();
+    long jobs = r->req->opts->jobs;
+    struct fsg_run_options ro = { .jobs = jobs == 0 || (size_t)jobs > cpus ? (unsigned)cpus
+                                                                           : (unsigned)jobs,
+                                  .decoder = &dec };
     struct fsg_aggregate_options ao = { .hints = r->hints, .n_hints = r->n_hints };
     enum fsg_err rc = fsg_aggregate_new(&ao, &r->agg, err);
     if (rc == FSG_OK) {

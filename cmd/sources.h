@@ -38,6 +38,7 @@ struct fsg_config;
 
 /* More workers than this gains nothing on any machine we run on and only costs memory. */
 #define FSG_SOURCES_MAX_JOBS 256
+#define FSG_SOURCES_MAX_INFLIGHT 256
 
 /* Which of the shared options a command takes. */
 enum fsg_sources_opt_flags {
@@ -48,7 +49,7 @@ enum fsg_sources_opt_flags {
 };
 
 /* At most this many fsg_opt entries come from fsg_sources_opts_table(). */
-#define FSG_SOURCES_OPTS_MAX 5
+#define FSG_SOURCES_OPTS_MAX 6
 
 /* The SOURCE arguments and the options read with them. */
 struct fsg_sources_opts {
@@ -57,10 +58,12 @@ struct fsg_sources_opts {
     const char **enis; /* --eni, in order (borrowed from argv) */
     size_t n_enis;
     enum fsg_direction_filter direction; /* --direction; default ingress */
-    long jobs;                           /* --jobs; default: the command's */
+    long jobs;                           /* --jobs; 0 (the default) = one per CPU */
+    long max_inflight;                   /* --max-inflight; 0 = the S3 source's default */
     int64_t since_s;                     /* --since; FSG_S3_TIME_NONE = no lower bound */
     int64_t until_s;                     /* --until (exclusive); FSG_S3_TIME_NONE = none */
     struct fsg_opt_number jobs_ctx;      /* for the --jobs table entry */
+    struct fsg_opt_number inflight_ctx;  /* for --max-inflight */
 };
 
 /* Room for argc SOURCEs and ENIs; jobs starts at default_jobs. FSG_E_NOMEM. */

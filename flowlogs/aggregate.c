@@ -364,11 +364,11 @@ static enum fsg_err s_undo_push(struct fsg_aggregate *agg, const struct fsg_agg_
     return FSG_OK;
 }
 
-/* Folds the oldest pending record into the table. On failure it stays pending (and the same
- * error comes back on the next try). */
-static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
+/* Folds records/packets/bytes/first/last into the pending record's key, logging the entry's
+ * value first when an open object changes it for the first time. Nothing changes on failure. */
+static enum fsg_err s_fold_pending(struct fsg_aggregate *agg, const struct fsg_agg_pending *pd,
+                                   uint64_t records)
 {
-    const struct fsg_agg_pending *pd = &agg->pipe[agg->pipe_head];
     struct fsg_agg_val *v;
     bool inserted;
     enum fsg_err rc = s_upsert(agg, pd->is_v6, &pd->u, pd->hash, &v, &inserted);
@@ -381,7 +381,19 @@ static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
         }
         v->gen = agg->gen;
     }
-    s_fold_val(v, inserted, 1, pd->packets, pd->bytes, pd->first, pd->last);
+    s_fold_val(v, inserted, records, pd->packets, pd->bytes, pd->first, pd->last);
+    return FSG_OK;
+}
+
+/* Folds the oldest pending record into the table. On failure it stays pending (and the same
+ * error comes back on the next try). */
+static enum fsg_err s_commit_oldest(struct fsg_aggregate *agg)
+{
+    const struct fsg_agg_pending *pd = &agg->pipe[agg->pipe_head];
+    enum fsg_err rc = s_fold_pending(agg, pd, 1);
+    if (rc != FSG_OK) {
+        return rc;
+    }
     agg->pipe_head = (agg->pipe_head + 1) % FSG_AGG_PIPE;
     agg->pipe_n--;
     return FSG_OK;
@@ -597,6 +609,64 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
     dst->stats.skipdata += src->stats.skipdata;
     dst->stats.malformed += src->stats.malformed;
     return FSG_OK;
+}
+
+void fsg_aggregate_row(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_row *ret)
+{
+    struct fsg_agg_key k;
+    const struct fsg_agg_val *v;
+    fsg_agg_entry(agg, i, &k, &v);
+    const struct fsg_agg_eni *e = &agg->enis[k.eni];
+    memcpy(ret->eni, e->name, sizeof ret->eni);
+    memcpy(ret->a.a, k.a, sizeof ret->a.a);
+    ret->a.is_v6 = (k.flags & FSG_AGG_F_A_V6) != 0;
+    memcpy(ret->b.a, k.b, sizeof ret->b.a);
+    ret->b.is_v6 = (k.flags & FSG_AGG_F_B_V6) != 0;
+    ret->port = k.port;
+    ret->proto = k.proto;
+    ret->action = (uint8_t)(k.flags & FSG_AGG_F_ACTION_MASK);
+    ret->rdir = (uint8_t)((k.flags & FSG_AGG_F_RDIR_MASK) >> FSG_AGG_F_RDIR_SHIFT);
+    ret->records = v->records;
+    ret->packets = v->packets;
+    ret->bytes = v->bytes;
+    ret->first = v->first == FSG_AGG_FIRST_NONE ? FSG_FLOW_TIME_NONE : v->first;
+    ret->last = v->last;
+}
+
+enum fsg_err fsg_aggregate_add_row(struct fsg_aggregate *agg, const struct fsg_agg_row *row,
+                                   struct fsg_error *err)
+{
+    if (row->action > FSG_AGG_F_ACTION_MASK || row->rdir > FSG_RDIR_LEAVING || row->records == 0) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "flow row: bad action, direction or count");
+    }
+    enum fsg_err rc = fsg_aggregate_flush(agg, err); /* rows go in after earlier records */
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    size_t len = strnlen(row->eni, sizeof row->eni);
+    uint32_t id;
+    rc = s_intern(agg, (struct fsg_span){ (const uint8_t *)row->eni, len }, &id);
+    if (rc == FSG_OK) {
+        struct fsg_agg_pending pd = { .packets = row->packets,
+                                      .bytes = row->bytes,
+                                      .first = row->first,
+                                      .last = row->last };
+        struct fsg_flowlog_record rec = { .dstport = row->port, .protocol = row->proto };
+        s_pending_key(&pd, &row->a, &row->b, id, &rec,
+                      (unsigned)row->action | ((unsigned)row->rdir << FSG_AGG_F_RDIR_SHIFT));
+        rc = s_fold_pending(agg, &pd, row->records);
+    }
+    return rc == FSG_OK ? FSG_OK : fsg_agg_error(rc, err);
+}
+
+void fsg_aggregate_add_counts(struct fsg_aggregate *agg, const struct fsg_flow_stats *s)
+{
+    agg->stats.lines += s->lines;
+    agg->stats.records += s->records;
+    agg->stats.nodata += s->nodata;
+    agg->stats.skipdata += s->skipdata;
+    agg->stats.malformed += s->malformed;
+    agg->stats.bytes_in += s->bytes_in;
 }
 
 void fsg_aggregate_begin(struct fsg_aggregate *agg)

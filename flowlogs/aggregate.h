@@ -87,6 +87,32 @@ void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog
 enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err) FSG_MUST_USE;
 
+/* One entry of the table as it is kept while records stream in (before the directions are
+ * decided), in a form that can be written out and folded back exactly: per-object flow
+ * summaries (flowlogs/summary.h) are lists of rows. */
+struct fsg_agg_row {
+    char eni[FSG_ENI_ID_MAX]; /* NUL-padded */
+    struct fsg_ip a;          /* initiator */
+    struct fsg_ip b;          /* responder */
+    uint16_t port;            /* responder port */
+    uint8_t proto;
+    uint8_t action;           /* enum fsg_flow_action */
+    uint8_t rdir;             /* enum fsg_rdir (flowlogs/direction.h): arriving, leaving, unknown */
+    uint64_t records, packets, bytes;
+    int64_t first, last;      /* FSG_FLOW_TIME_NONE when unknown */
+};
+
+/* Row i (0 <= i < fsg_aggregate_entries(), after a flush). */
+void fsg_aggregate_row(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_row *ret);
+
+/* Folds a row in (as that many records would have been; inside an object it is rolled back
+ * with it). FSG_E_INVALID_ARG for a row no record could give, FSG_E_LIMIT, FSG_E_NOMEM. */
+enum fsg_err fsg_aggregate_add_row(struct fsg_aggregate *agg, const struct fsg_agg_row *row,
+                                   struct fsg_error *err) FSG_MUST_USE;
+
+/* Adds counters (lines, records, ...; not `objects`) from an object read another way. */
+void fsg_aggregate_add_counts(struct fsg_aggregate *agg, const struct fsg_flow_stats *stats);
+
 /* One object as a unit: begin() before its first record; commit() when it ended well (flushes,
  * then its records stay; FSG_E_LIMIT/FSG_E_NOMEM from the flush leave the object open for a
  * rollback); rollback() when it failed: the table is as it was at begin(), as if the object had

@@ -58,6 +58,7 @@ struct fsg_reader {
     enum fsg_err failed;
     struct fsg_error saved; /* the first error, repeated by later calls */
     bool finished;
+    struct fsg_flow_stats extra; /* counters of rows folded in (summaries), added at finish */
 };
 
 static enum fsg_err s_on_record(void *userdata, const struct fsg_flowlog_record *rec,
@@ -357,6 +358,7 @@ enum fsg_err fsg_reader_finish(struct fsg_reader *r, struct fsg_error *err)
     if (rc == FSG_OK) {
         r->open = false;
         fsg_aggregate_add_stats(r->target, fsg_flowlog_decoder_stats(r->dec));
+        fsg_aggregate_add_counts(r->target, &r->extra);
     }
     return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
 }
@@ -425,4 +427,25 @@ enum fsg_err fsg_reader_feed_fd(struct fsg_reader *r, int fd, uint8_t *buf, size
     }
     fsg_free(own);
     return rc;
+}
+
+enum fsg_err fsg_reader_add_row(struct fsg_reader *r, const struct fsg_agg_row *row,
+                                const struct fsg_flow_stats *stats, struct fsg_error *err)
+{
+    if (r->failed != FSG_OK) {
+        return s_repeat(r, err);
+    }
+    enum fsg_err rc = FSG_OK;
+    if (row != NULL) {
+        rc = fsg_aggregate_add_row(r->target, row, err);
+    }
+    if (rc == FSG_OK && stats != NULL) {
+        r->extra.bytes_in += stats->bytes_in;
+        r->extra.lines += stats->lines;
+        r->extra.records += stats->records;
+        r->extra.nodata += stats->nodata;
+        r->extra.skipdata += stats->skipdata;
+        r->extra.malformed += stats->malformed;
+    }
+    return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
 }

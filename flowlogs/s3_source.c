@@ -14,11 +14,24 @@
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 #include "lib/aws/s3.h"
+#include "flowlogs/summary.h"
 
 /* The file name's timestamp names a 5-minute publication window (aws-wire.md §1.7). */
 #define S_FILE_WINDOW_S 300
 #define S_DAY_S 86400
 #define S_HOUR_S 3600
+
+/* Prefetching (S3 latency hidden): objects listed with a size of at most S_PREFETCH_MAX are
+ * fetched ahead, in list order, by up to max_inflight threads into memory, within a fixed
+ * budget of bytes; the runner's workers (the decoders) then read them from memory. Larger
+ * objects, and keys named in full (size unknown), stream from GetObject into the reader. */
+#define S_DEFAULT_INFLIGHT 32
+#define S_DEFAULT_PREFETCH_BYTES ((uint64_t)24 << 20)
+#define S_PREFETCH_MAX ((uint64_t)8 << 20)
+/* Memory-held objects are fed to the reader in chunks of this size (progress sees each). */
+#define S_FEED_CHUNK ((size_t)1 << 20)
+
+enum s_fetch_state { S_FETCH_NONE = 0, S_FETCH_WAITING, S_FETCH_DONE };
 
 /* One object to read. Owned by the source; its address is the fsg_object's ctx. */
 struct s_obj {
@@ -27,6 +40,15 @@ struct s_obj {
     char *key;
     char *name;   /* "s3://bucket/key" */
     bool parquet;
+    uint64_t size;     /* listed size; 0 = unknown */
+    char etag[128];    /* listed ETag (quoted), or the one GetObject saw; "" = unknown */
+    char *summary_key; /* an existing summary read instead of the object; NULL = none */
+    long prefetch_seq; /* place among prefetched objects, -1 = streamed */
+    /* under src->pf_lock: */
+    enum s_fetch_state state;
+    struct fsg_buf body;
+    enum fsg_err rc;
+    struct fsg_error err;
 };
 
 struct fsg_s3_source {
@@ -47,6 +69,27 @@ struct fsg_s3_source {
     size_t n_objs;
     size_t cap_objs;
     struct fsg_s3_source_counts counts;
+    /* prefetching (see S_PREFETCH_MAX) */
+    bool can_prefetch;        /* off when the caller shares one scripted transport */
+    unsigned max_inflight;
+    uint64_t pf_budget;
+    struct s_obj **pf;        /* prefetched objects in list order */
+    size_t n_pf, cap_pf;
+    pthread_mutex_t pf_lock;
+    pthread_cond_t pf_cv;
+    pthread_t *pf_threads;
+    size_t n_pf_threads;
+    bool pf_started;
+    bool pf_stop;
+    size_t pf_next;           /* next object a fetcher takes */
+    size_t pf_turn;           /* next object allowed to reserve budget */
+    uint64_t pf_used;         /* bytes reserved by fetched or fetching objects */
+    /* flow summaries (flowlogs/summary.h): read where they exist, written where they don't */
+    char *sum_bucket;         /* NULL = off */
+    char *sum_prefix;         /* "" or ending with '/' */
+    char *fingerprint;
+    char **sum_keys;          /* the summaries under this expand()'s prefix, sorted */
+    size_t n_sum_keys, cap_sum_keys;
 };
 
 /* ---- key dates --------------------------------------------------------------------------------- */
@@ -290,6 +333,32 @@ static enum fsg_err s_first_client(struct fsg_s3_source *s, const struct fsg_s3_
     return s_pool_put(s, c);
 }
 
+/* "s3://bucket/prefix/" (the prefix may be empty; a missing final '/' is added). */
+static enum fsg_err s_summaries_option(struct fsg_s3_source *s, const struct fsg_s3_source_options *o,
+                                       struct fsg_error *err)
+{
+    const char *u = o->summaries_url;
+    const char *b = strncmp(u, "s3://", 5) == 0 ? u + 5 : NULL;
+    size_t blen = b != NULL ? strcspn(b, "/") : 0;
+    if (blen == 0) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "flowlogs.summaries '%.200s' is not "
+                             "s3://bucket/prefix/", u);
+    }
+    const char *p = b[blen] == '/' ? b + blen + 1 : b + blen;
+    size_t plen = strlen(p);
+    struct fsg_buf prefix = FSG_BUF_INIT;
+    s->sum_bucket = fsg_strndup(b, blen);
+    s->fingerprint = fsg_strdup(o->summary_fingerprint != NULL ? o->summary_fingerprint : "");
+    if (s->sum_bucket == NULL || s->fingerprint == NULL ||
+        fsg_buf_printf(&prefix, "%s%s", p, plen > 0 && p[plen - 1] != '/' ? "/" : "") != FSG_OK ||
+        (s->sum_prefix = fsg_buf_strdup(&prefix)) == NULL) {
+        fsg_buf_clean_up(&prefix);
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    fsg_buf_clean_up(&prefix);
+    return FSG_OK;
+}
+
 enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
                                struct fsg_s3_source **ret, struct fsg_error *err)
 {
@@ -301,10 +370,18 @@ enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->pf_lock, NULL);
+    pthread_cond_init(&s->pf_cv, NULL);
+    s->can_prefetch = o->aws == NULL || o->aws->http == NULL;
+    s->max_inflight = o->max_inflight != 0 ? o->max_inflight : S_DEFAULT_INFLIGHT;
+    s->pf_budget = o->prefetch_bytes != 0 ? o->prefetch_bytes : S_DEFAULT_PREFETCH_BYTES;
     s->since_s = o->since_s;
     s->until_s = o->until_s;
     s->max_keys = o->max_keys;
     enum fsg_err rc = s_compile_regex(s, o->key_regex, err);
+    if (rc == FSG_OK && o->summaries_url != NULL && o->summaries_url[0] != '\0') {
+        rc = s_summaries_option(s, o, err);
+    }
     if (rc == FSG_OK) {
         rc = s_first_client(s, o, err);
     }
@@ -316,9 +393,263 @@ enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
     return FSG_OK;
 }
 
+/* ---- prefetching --------------------------------------------------------------------------- */
+
+static enum fsg_err s_pool_get(struct fsg_s3_source *s, struct fsg_aws_client **ret,
+                               struct fsg_error *err);
+static enum fsg_err s_pool_put(struct fsg_s3_source *s, struct fsg_aws_client *c);
+
+static enum fsg_err s_append(struct fsg_span chunk, void *userdata)
+{
+    return fsg_buf_append_span(userdata, chunk);
+}
+
+/* A fetcher: takes the next object in list order, waits for its turn and for room in the
+ * budget (reserved in list order, so the object the decoders wait for next is never starved by
+ * later ones), then reads it whole (with GetObject's retries and Range resume). */
+static void *s_fetcher(void *arg)
+{
+    struct fsg_s3_source *s = arg;
+    pthread_mutex_lock(&s->pf_lock);
+    for (;;) {
+        if (s->pf_stop || s->pf_next == s->n_pf) {
+            break;
+        }
+        struct s_obj *o = s->pf[s->pf_next++];
+        while (!s->pf_stop &&
+               (s->pf_turn != (size_t)o->prefetch_seq || s->pf_used + o->size > s->pf_budget)) {
+            pthread_cond_wait(&s->pf_cv, &s->pf_lock);
+        }
+        if (s->pf_stop) {
+            break;
+        }
+        s->pf_turn++;
+        s->pf_used += o->size;
+        pthread_cond_broadcast(&s->pf_cv);
+        pthread_mutex_unlock(&s->pf_lock);
+
+        struct fsg_buf body = FSG_BUF_INIT;
+        struct fsg_error err = { 0 };
+        struct fsg_aws_client *c = NULL;
+        enum fsg_err rc = fsg_buf_reserve(&body, (size_t)o->size);
+        if (rc != FSG_OK) {
+            fsg_error_set(&err, rc, "out of memory");
+        } else if ((rc = s_pool_get(s, &c, &err)) == FSG_OK) {
+            struct fsg_s3_get_result res = { 0 };
+            rc = fsg_s3_get_object(c, o->bucket, o->key, NULL, s_append, &body, &res, &err);
+            (void)s_pool_put(s, c);
+        }
+
+        pthread_mutex_lock(&s->pf_lock);
+        o->body = body;
+        o->rc = rc;
+        o->err = err;
+        o->state = S_FETCH_DONE;
+        pthread_cond_broadcast(&s->pf_cv);
+    }
+    pthread_mutex_unlock(&s->pf_lock);
+    return NULL;
+}
+
+/* Starts the fetchers on the first read (expand() is over by then). False when none started
+ * (the object is then streamed). */
+static bool s_prefetch_start(struct fsg_s3_source *s)
+{
+    pthread_mutex_lock(&s->pf_lock);
+    if (!s->pf_started) {
+        s->pf_started = true;
+        size_t n = s->n_pf < s->max_inflight ? s->n_pf : s->max_inflight;
+        s->pf_threads = fsg_calloc(n + 1, sizeof *s->pf_threads);
+        for (size_t i = 0; s->pf_threads != NULL && i < n; i++) {
+            if (pthread_create(&s->pf_threads[i], NULL, s_fetcher, s) != 0) {
+                break;
+            }
+            s->n_pf_threads++;
+        }
+    }
+    bool ok = s->n_pf_threads > 0;
+    pthread_mutex_unlock(&s->pf_lock);
+    return ok;
+}
+
+static void s_prefetch_stop(struct fsg_s3_source *s)
+{
+    pthread_mutex_lock(&s->pf_lock);
+    s->pf_stop = true;
+    pthread_cond_broadcast(&s->pf_cv);
+    pthread_mutex_unlock(&s->pf_lock);
+    for (size_t i = 0; i < s->n_pf_threads; i++) {
+        pthread_join(s->pf_threads[i], NULL);
+    }
+    fsg_free(s->pf_threads);
+    s->pf_threads = NULL;
+    s->n_pf_threads = 0;
+}
+
+/* The prefetched object, read from memory into the reader; its bytes go back to the budget. */
+static enum fsg_err s_run_prefetched(struct s_obj *o, struct fsg_reader *reader,
+                                     struct fsg_error *err)
+{
+    struct fsg_s3_source *s = o->src;
+    pthread_mutex_lock(&s->pf_lock);
+    while (o->state != S_FETCH_DONE) {
+        pthread_cond_wait(&s->pf_cv, &s->pf_lock);
+    }
+    struct fsg_buf body = o->body;
+    o->body = FSG_BUF_INIT;
+    enum fsg_err rc = o->rc;
+    if (rc != FSG_OK && err != NULL) {
+        *err = o->err;
+    }
+    pthread_mutex_unlock(&s->pf_lock);
+
+    const uint8_t *p = body.ptr;
+    size_t n = body.len;
+    for (size_t off = 0; rc == FSG_OK && off < n; off += S_FEED_CHUNK) {
+        size_t len = n - off < S_FEED_CHUNK ? n - off : S_FEED_CHUNK;
+        rc = fsg_reader_feed(reader, (struct fsg_span){ p + off, len }, err);
+    }
+    fsg_buf_clean_up(&body);
+
+    pthread_mutex_lock(&s->pf_lock);
+    s->pf_used -= o->size;
+    pthread_cond_broadcast(&s->pf_cv);
+    pthread_mutex_unlock(&s->pf_lock);
+    return rc;
+}
+
+/* ---- flow summaries ------------------------------------------------------------------------ */
+
+static void s_sum_keys_clear(struct fsg_s3_source *s)
+{
+    for (size_t i = 0; i < s->n_sum_keys; i++) {
+        fsg_free(s->sum_keys[i]);
+    }
+    s->n_sum_keys = 0;
+}
+
+static enum fsg_err s_on_summary_listed(const struct fsg_s3_object *obj, void *userdata)
+{
+    struct fsg_s3_source *s = userdata;
+    if (s->n_sum_keys == s->cap_sum_keys) {
+        size_t cap = s->cap_sum_keys == 0 ? 256 : s->cap_sum_keys * 2;
+        char **v = fsg_reallocarray(s->sum_keys, cap, sizeof *v);
+        if (v == NULL) {
+            return FSG_E_NOMEM;
+        }
+        s->sum_keys = v;
+        s->cap_sum_keys = cap;
+    }
+    char *k = fsg_strdup(obj->key);
+    if (k == NULL) {
+        return FSG_E_NOMEM;
+    }
+    s->sum_keys[s->n_sum_keys++] = k; /* ListObjectsV2 returns keys in UTF-8 binary order */
+    return FSG_OK;
+}
+
+static int s_cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The summaries that exist below the summary prefix for bucket/prefix: one listing per
+ * expand(), so that a month of objects costs a few listing pages, not a HEAD each. */
+static enum fsg_err s_list_summaries(struct fsg_s3_source *s, const char *bucket,
+                                     const char *prefix, struct fsg_error *err)
+{
+    s_sum_keys_clear(s);
+    struct fsg_buf p = FSG_BUF_INIT;
+    struct fsg_aws_client *c = NULL;
+    enum fsg_err rc = fsg_buf_printf(&p, "%s%s/%s", s->sum_prefix, bucket, prefix);
+    if (rc != FSG_OK) {
+        rc = fsg_error_set(err, rc, "out of memory");
+    } else if ((rc = s_pool_get(s, &c, err)) == FSG_OK) {
+        struct fsg_s3_list_options lo = { .prefix = fsg_buf_cstr(&p), .max_keys = s->max_keys };
+        rc = fsg_s3_list_objects(c, s->sum_bucket, &lo, s_on_summary_listed, s, err);
+        (void)s_pool_put(s, c);
+    }
+    if (rc == FSG_OK) {
+        qsort(s->sum_keys, s->n_sum_keys, sizeof *s->sum_keys, s_cmp_key);
+    }
+    fsg_buf_clean_up(&p);
+    return rc;
+}
+
+/* After an object was read well: its summary, written under its key and ETag (best effort: a
+ * summary that cannot be written is a warning, and the object is read raw next time). */
+static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
+{
+    struct s_obj *o = ctx;
+    struct fsg_s3_source *s = o->src;
+    if (o->etag[0] == '\0') {
+        fsg_log(FSG_LOG_DEBUG, "%s: no ETag known, no flow summary written", o->name);
+        return;
+    }
+    struct fsg_buf key = FSG_BUF_INIT, body = FSG_BUF_INIT;
+    struct fsg_error err = { 0 };
+    struct fsg_aws_client *c = NULL;
+    enum fsg_err rc = fsg_summary_key(s->sum_prefix, o->bucket, o->key, o->etag, &key);
+    if (rc != FSG_OK) {
+        fsg_error_set(&err, rc, "out of memory");
+    } else if ((rc = fsg_summary_encode(table, o->name, o->etag, s->fingerprint, &body, &err)) ==
+                   FSG_OK &&
+               (rc = s_pool_get(s, &c, &err)) == FSG_OK) {
+        rc = fsg_s3_put_object(c, s->sum_bucket, fsg_buf_cstr(&key),
+                               (struct fsg_span){ body.ptr, body.len }, "application/gzip", &err);
+        (void)s_pool_put(s, c);
+    }
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "%s: flow summary not written to s3://%s/%s: %s (the object is read "
+                "in full next time)", o->name, s->sum_bucket, fsg_buf_cstr(&key), err.msg);
+    } else {
+        fsg_log(FSG_LOG_DEBUG, "%s: flow summary written to s3://%s/%s (%zu bytes)", o->name,
+                s->sum_bucket, fsg_buf_cstr(&key), body.len);
+    }
+    fsg_buf_clean_up(&key);
+    fsg_buf_clean_up(&body);
+}
+
+/* Reads the object's summary into the reader. False (nothing folded) when it cannot be used:
+ * the caller then reads the object itself. */
+static bool s_read_summary(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
+                           struct fsg_error *err)
+{
+    struct fsg_s3_source *s = o->src;
+    struct fsg_buf body = FSG_BUF_INIT;
+    struct fsg_error e = { 0 };
+    struct fsg_aws_client *c = NULL;
+    struct fsg_summary sum = { 0 };
+    enum fsg_err rc = s_pool_get(s, &c, &e);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_get_object(c, s->sum_bucket, o->summary_key, NULL, s_append, &body, NULL,
+                               &e);
+        (void)s_pool_put(s, c);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_summary_decode((struct fsg_span){ body.ptr, body.len }, s->fingerprint, &sum,
+                                &e);
+    }
+    fsg_buf_clean_up(&body);
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "%s: flow summary s3://%s/%s not used (%s): reading the object",
+                o->name, s->sum_bucket, o->summary_key, e.msg);
+        return false;
+    }
+    rc = fsg_reader_add_row(reader, NULL, &sum.stats, err);
+    for (size_t i = 0; i < sum.n_rows && rc == FSG_OK; i++) {
+        rc = fsg_reader_add_row(reader, &sum.rows[i], NULL, err);
+    }
+    fsg_summary_clean_up(&sum);
+    *ret_rc = rc;
+    return true;
+}
+
 static void s_obj_destroy(struct s_obj *o)
 {
     if (o != NULL) {
+        fsg_buf_clean_up(&o->body);
+        fsg_free(o->summary_key);
         fsg_free(o->bucket);
         fsg_free(o->key);
         fsg_free(o->name);
@@ -331,6 +662,15 @@ void fsg_s3_source_destroy(struct fsg_s3_source *s)
     if (s == NULL) {
         return;
     }
+    s_prefetch_stop(s);
+    s_sum_keys_clear(s);
+    fsg_free(s->sum_keys);
+    fsg_free(s->sum_bucket);
+    fsg_free(s->sum_prefix);
+    fsg_free(s->fingerprint);
+    pthread_cond_destroy(&s->pf_cv);
+    pthread_mutex_destroy(&s->pf_lock);
+    fsg_free(s->pf);
     for (size_t i = 0; i < s->n_objs; i++) {
         s_obj_destroy(s->objs[i]);
     }
@@ -395,6 +735,13 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
     if (o->parquet) {
         return s_parquet_error(o->name, err);
     }
+    enum fsg_err summary_rc;
+    if (o->summary_key != NULL && s_read_summary(o, reader, &summary_rc, err)) {
+        return summary_rc;
+    }
+    if (o->prefetch_seq >= 0 && s_prefetch_start(o->src)) {
+        return s_run_prefetched(o, reader, err);
+    }
     struct fsg_aws_client *c = NULL;
     enum fsg_err rc = s_pool_get(o->src, &c, err);
     if (rc != FSG_OK) {
@@ -409,19 +756,65 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
     if (rc == FSG_OK && res.resumes > 0) {
         fsg_log(FSG_LOG_DEBUG, "%s: read after %u resumed connections", o->name, res.resumes);
     }
+    if (rc == FSG_OK && o->etag[0] == '\0') {
+        memcpy(o->etag, res.etag, sizeof o->etag);
+    }
     (void)s_pool_put(o->src, c);
     return rc;
 }
 
 /* ---- expansion ---------------------------------------------------------------------------- */
 
-static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const char *key,
-                          struct fsg_object **objects, size_t *n_objects)
+/* Whether bucket/key has a summary (listed by s_list_summaries); its key in *ret (owned). */
+static enum fsg_err s_find_summary(const struct fsg_s3_source *s, const char *bucket,
+                                   const char *key, const char *etag, char **ret)
 {
+    *ret = NULL;
+    if (s->n_sum_keys == 0 || etag == NULL || etag[0] == '\0') {
+        return FSG_OK;
+    }
+    struct fsg_buf k = FSG_BUF_INIT;
+    if (fsg_summary_key(s->sum_prefix, bucket, key, etag, &k) != FSG_OK) {
+        fsg_buf_clean_up(&k);
+        return FSG_E_NOMEM;
+    }
+    const char *want = fsg_buf_cstr(&k);
+    if (bsearch(&want, s->sum_keys, s->n_sum_keys, sizeof *s->sum_keys, s_cmp_key) != NULL) {
+        *ret = fsg_buf_strdup(&k);
+        if (*ret == NULL) {
+            fsg_buf_clean_up(&k);
+            return FSG_E_NOMEM;
+        }
+    }
+    fsg_buf_clean_up(&k);
+    return FSG_OK;
+}
+
+static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const char *key,
+                          uint64_t size, const char *etag, struct fsg_object **objects,
+                          size_t *n_objects)
+{
+    char *summary_key = NULL;
+    if (s->sum_bucket != NULL && s_find_summary(s, bucket, key, etag, &summary_key) != FSG_OK) {
+        return FSG_E_NOMEM;
+    }
+    bool prefetch = s->can_prefetch && !s->pf_started && size > 0 && size <= S_PREFETCH_MAX &&
+                    size <= s->pf_budget && !s_is_parquet(key) && summary_key == NULL;
+    if (prefetch && s->n_pf == s->cap_pf) {
+        size_t cap = s->cap_pf == 0 ? 64 : s->cap_pf * 2;
+        struct s_obj **v = fsg_reallocarray(s->pf, cap, sizeof *v);
+        if (v == NULL) {
+            fsg_free(summary_key);
+            return FSG_E_NOMEM;
+        }
+        s->pf = v;
+        s->cap_pf = cap;
+    }
     if (s->n_objs == s->cap_objs) {
         size_t cap = s->cap_objs == 0 ? 64 : s->cap_objs * 2;
         struct s_obj **v = fsg_reallocarray(s->objs, cap, sizeof *v);
         if (v == NULL) {
+            fsg_free(summary_key);
             return FSG_E_NOMEM;
         }
         s->objs = v;
@@ -429,6 +822,7 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
     }
     struct fsg_object *arr = fsg_reallocarray(*objects, *n_objects + 1, sizeof *arr);
     if (arr == NULL) {
+        fsg_free(summary_key);
         return FSG_E_NOMEM;
     }
     *objects = arr;
@@ -440,13 +834,33 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
         (o->name = fsg_buf_strdup(&name)) == NULL) {
         fsg_buf_clean_up(&name);
         s_obj_destroy(o);
+        fsg_free(summary_key);
         return FSG_E_NOMEM;
     }
     fsg_buf_clean_up(&name);
     o->src = s;
     o->parquet = s_is_parquet(key);
+    o->size = size;
+    o->summary_key = summary_key;
+    summary_key = NULL;
+    snprintf(o->etag, sizeof o->etag, "%s", etag != NULL ? etag : "");
+    o->prefetch_seq = -1;
+    if (prefetch) {
+        o->prefetch_seq = (long)s->n_pf;
+        o->state = S_FETCH_WAITING;
+        s->pf[s->n_pf++] = o;
+    }
     s->objs[s->n_objs++] = o;
-    arr[(*n_objects)++] = (struct fsg_object){ .name = o->name, .run = s_run, .ctx = o };
+    arr[(*n_objects)++] = (struct fsg_object){
+        .name = o->name,
+        .run = s_run,
+        .ctx = o,
+        .size = size,
+        .summarize = s->sum_bucket != NULL && o->summary_key == NULL && !o->parquet
+                         ? s_write_summary
+                         : NULL,
+        .summarize_ctx = o,
+    };
     return FSG_OK;
 }
 
@@ -497,7 +911,7 @@ static enum fsg_err s_on_listed(const struct fsg_s3_object *obj, void *userdata)
         return FSG_OK;
     }
     s->counts.kept++;
-    return s_add(s, l->bucket, obj->key, l->objects, l->n_objects);
+    return s_add(s, l->bucket, obj->key, obj->size, obj->etag, l->objects, l->n_objects);
 }
 
 /* "s3://bucket/rest" -> bucket, rest. */
@@ -537,7 +951,7 @@ enum fsg_err fsg_s3_source_expand(struct fsg_s3_source *s, const char *url,
         /* One object, named in full: read as asked (no filters), but never a Parquet file. */
         if (s_is_parquet(rest)) {
             rc = s_parquet_error(url, err);
-        } else if ((rc = s_add(s, bucket, rest, objects, n_objects)) != FSG_OK) {
+        } else if ((rc = s_add(s, bucket, rest, 0, NULL, objects, n_objects)) != FSG_OK) {
             rc = fsg_error_set(err, rc, "out of memory");
         } else {
             s->counts.kept = 1;
@@ -546,6 +960,12 @@ enum fsg_err fsg_s3_source_expand(struct fsg_s3_source *s, const char *url,
         return rc;
     }
     struct fsg_aws_client *c = NULL;
+    if (s->sum_bucket != NULL && (rc = s_list_summaries(s, bucket, rest, err)) != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "flow summaries under s3://%s/%s not listed (%s): reading every "
+                "object", s->sum_bucket, s->sum_prefix, err != NULL ? err->msg : "");
+        s_sum_keys_clear(s);
+        rc = FSG_OK;
+    }
     rc = s_pool_get(s, &c, err);
     if (rc == FSG_OK) {
         struct s_listing l = { s, bucket, objects, n_objects };

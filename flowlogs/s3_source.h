@@ -6,8 +6,9 @@
  *                        date in the key (aws-wire.md §1.7: .../yyyy/mm/dd/..., Hive
  *                        year=/month=/day=, and the file name's YYYYMMDDTHHmmZ).
  * Each object's run() streams GetObject straight into the object reader (fsg_reader_feed from the
- * body callback): an object is never held in memory, and a dropped connection is resumed with a
- * Range request (lib/aws/s3.h). Parquet objects are refused with a clear error.
+ * body callback), and a dropped connection is resumed with a Range request (lib/aws/s3.h); small
+ * listed objects are fetched ahead, many at a time, within a fixed memory budget (see
+ * max_inflight below). Parquet objects are refused with a clear error.
  *
  * Filters apply to listed keys only: a key named in full is read as asked. */
 #ifndef FSG_FLOWLOGS_S3_SOURCE_H
@@ -33,6 +34,20 @@ struct fsg_s3_source_options {
                              * FSG_S3_TIME_NONE = no lower bound */
     int64_t until_s;        /* ... and starts before this (exclusive); FSG_S3_TIME_NONE = none */
     unsigned max_keys;      /* ListObjectsV2 page size; 0 = 1000 */
+    /* Objects listed with a size of at most 8 MiB are fetched ahead in list order, up to
+     * max_inflight GETs at a time (0 = 32), holding at most prefetch_bytes in memory (0 = 24
+     * MiB), and decoded from memory by the runner's workers: S3's first-byte latency is hidden
+     * behind the other GETs. Larger objects, and keys named in full, stream into the reader as
+     * they arrive. Off when `aws` shares one http client. */
+    unsigned max_inflight;
+    uint64_t prefetch_bytes;
+    /* Per-object flow summaries (flowlogs/summary.h), config flowlogs.summaries:
+     * "s3://bucket/prefix/", NULL = none. Listing a prefix lists the summaries below
+     * <prefix><source bucket>/<source prefix> once; an object whose key and ETag have a summary
+     * made under `summary_fingerprint` is read from it instead; any other object read well gets
+     * its summary written (a failure to write is a warning). */
+    const char *summaries_url;
+    const char *summary_fingerprint;
     /* Optional template of the S3 clients (endpoint, credentials, retry, clock; tests use it to
      * script the transport). service and region are set here. Its `http` client, if any, is
      * shared by every object: only for runs with one job. Borrowed during new() only; what it

@@ -41,6 +41,7 @@ struct s_shared {
 struct s_worker {
     struct s_shared *sh;
     struct fsg_aggregate *agg;
+    struct fsg_aggregate *own; /* one object's own table (objects with summarize), lazily */
     uint8_t *buf;
     size_t chunk;
     pthread_t thread;
@@ -78,13 +79,29 @@ static void s_process(struct s_worker *w, size_t i)
         .decoder = o->decoder,
         .pipeline = w->sh->pipeline,
     };
-    enum fsg_err rc = fsg_reader_new(&ro, w->agg, &r, &slot->err);
+    struct fsg_aggregate *into = w->agg;
+    enum fsg_err rc = FSG_OK;
+    if (obj->summarize != NULL) {
+        if (w->own == NULL) {
+            rc = fsg_aggregate_new_sibling(w->agg, &w->own, &slot->err);
+        } else {
+            fsg_aggregate_clear(w->own);
+        }
+        into = w->own;
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_reader_new(&ro, into, &r, &slot->err);
+    }
     if (rc == FSG_OK) {
         rc = obj->run != NULL ? obj->run(obj->ctx, r, &slot->err)
                               : s_read_local(obj->name, r, w, &slot->err);
     }
     if (rc == FSG_OK) {
         rc = fsg_reader_finish(r, &slot->err);
+    }
+    if (rc == FSG_OK && into != w->agg) {
+        obj->summarize(obj->summarize_ctx, into);
+        rc = fsg_aggregate_merge(w->agg, into, &slot->err);
     }
     slot->rc = rc;
     if (rc != FSG_OK && slot->err.offset == 0 && r != NULL) {
@@ -160,6 +177,7 @@ static void s_workers_destroy(struct s_worker *ws, size_t n, const struct fsg_ag
         if (ws[i].agg != agg) {
             fsg_aggregate_destroy(ws[i].agg);
         }
+        fsg_aggregate_destroy(ws[i].own);
         fsg_free(ws[i].buf);
     }
     fsg_free(ws);
@@ -187,8 +205,7 @@ static enum fsg_err s_run_workers(struct s_shared *sh, struct s_worker *ws, size
     return rc;
 }
 
-/* CPUs this process may run on (taskset, cpusets), at least 1. */
-static size_t s_cpus(void)
+size_t fsg_run_cpus(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
@@ -203,7 +220,7 @@ bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers)
     if (mode != FSG_PIPELINE_AUTO) {
         return mode == FSG_PIPELINE_ON;
     }
-    return s_cpus() >= 2 * (workers > 0 ? workers : 1);
+    return fsg_run_cpus() >= 2 * (workers > 0 ? workers : 1);
 }
 
 enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
@@ -212,7 +229,7 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
 {
     struct fsg_run_options o = opts != NULL ? *opts : (struct fsg_run_options){ 0 };
     struct s_shared sh = { .objects = objects, .n = n_objects, .opts = &o };
-    size_t jobs = o.jobs > 1 ? o.jobs : 1;
+    size_t jobs = o.jobs == 0 ? fsg_run_cpus() : o.jobs;
     if (jobs > n_objects) {
         jobs = n_objects > 0 ? n_objects : 1;
     }

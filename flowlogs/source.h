@@ -85,6 +85,14 @@ const char *fsg_reader_engine(const struct fsg_reader *r);
 /* True when the reader decodes on a second thread. */
 bool fsg_reader_is_pipelined(const struct fsg_reader *r);
 
+/* Folds one already-aggregated row (a flow summary's, flowlogs/summary.h) and/or adds counters
+ * (row or stats may be NULL) into this object, instead of feeding bytes: the object then counts
+ * as if its records had been decoded, and is rolled back like them. Not mixed with feed() on a
+ * pipelined reader. Errors as fsg_aggregate_add_row (and the reader is failed). */
+enum fsg_err fsg_reader_add_row(struct fsg_reader *r, const struct fsg_agg_row *row,
+                                const struct fsg_flow_stats *stats,
+                                struct fsg_error *err) FSG_MUST_USE;
+
 /* Feeds a whole file descriptor (read() until end of file) in chunks of chunk_size (0 = 256 KiB)
  * through `buf` (caller's scratch memory of chunk_size bytes, or NULL to allocate one). Does not
  * call finish(). FSG_E_IO on a read error, else as fsg_reader_feed. */
@@ -105,6 +113,13 @@ struct fsg_object {
     const char *default_eni; /* ENI of records without interface-id; NULL = the run's. Borrowed. */
     fsg_object_run_fn *run;  /* NULL = read the local path */
     void *ctx;               /* for run; borrowed */
+    /* When set, the object is read into a table of its own, handed to summarize() (e.g. to
+     * write its flow summary) once it was read well, then merged into the run's table. A
+     * failed summarize() is the callee's to report: the object still counts. */
+    void (*summarize)(void *summarize_ctx, const struct fsg_aggregate *object_table);
+    void *summarize_ctx;
+    uint64_t size;           /* input bytes when known (listing, stat), 0 = unknown; for
+                              * progress only */
 };
 
 /* Whether each object is decoded on a second thread while its worker inflates (see
@@ -117,8 +132,12 @@ enum fsg_pipeline { FSG_PIPELINE_AUTO = 0, FSG_PIPELINE_OFF, FSG_PIPELINE_ON };
 /* The AUTO rule above for `workers` workers (ON/OFF are returned as they are). */
 bool fsg_run_uses_pipeline(enum fsg_pipeline mode, size_t workers);
 
+/* CPUs this process may run on (sched_getaffinity: `taskset` and cpusets count), at least 1. */
+size_t fsg_run_cpus(void);
+
 struct fsg_run_options {
-    unsigned jobs;                             /* worker threads; 0 or 1 = the calling thread */
+    unsigned jobs;                             /* decoding workers; 0 = one per CPU (never more
+                                                * than objects); 1 = the calling thread */
     enum fsg_pipeline pipeline;                /* AUTO (0) by default */
     const struct fsg_flowlog_options *decoder; /* may be NULL; borrowed */
     const char *default_eni;                   /* for objects without one; NULL = "-" */

@@ -28,7 +28,13 @@
 
 struct fsg_aws_client;
 
-#define FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S 120L
+/* How long a new target may take to become healthy. AWS: "It can take a few minutes for the
+ * registration process to complete and health checks to start" (Elastic Load Balancing, Network
+ * Load Balancers, "Register targets" and "Health checks for Network Load Balancer target
+ * groups": https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html),
+ * and then HealthyThresholdCount consecutive checks must pass (defaults 5 x 30 s = 150 s).
+ * A few minutes (say 5) + 150 s, with margin: 10 minutes. Configurable: nlb.healthy_timeout_s. */
+#define FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S 600L
 /* NLB health checks run every 10 or 30 s; polling faster only spends API calls. */
 #define FSG_NLB_DEFAULT_POLL_MS 5000L
 /* What RDS puts on the ENIs it creates. */

@@ -468,3 +468,37 @@ enum fsg_err fsg_s3_list_objects(struct fsg_aws_client *c, const char *bucket,
     fsg_buf_clean_up(&token);
     return rc;
 }
+
+/* ---- PutObject ------------------------------------------------------------------------------ */
+
+enum fsg_err fsg_s3_put_object(struct fsg_aws_client *c, const char *bucket, const char *key,
+                               struct fsg_span body, const char *content_type,
+                               struct fsg_error *err)
+{
+    struct fsg_buf url = FSG_BUF_INIT, resource = FSG_BUF_INIT;
+    struct fsg_http_headers headers = { 0 };
+    struct fsg_http_response resp = { 0 };
+    enum fsg_err rc = s_check_names(bucket, key, true, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK ||
+        fsg_buf_printf(&resource, "s3://%s/%s", bucket, key) != FSG_OK ||
+        (content_type != NULL &&
+         fsg_http_headers_add(&headers, "Content-Type", content_type) != FSG_OK)) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "S3 PutObject: out of memory");
+        goto out;
+    }
+    /* A PUT of the whole body is idempotent: retried as it is (aws.c). */
+    struct fsg_aws_request r = { .method = "PUT", .url = fsg_buf_cstr(&url), .headers = &headers,
+                                 .body = body, .action = "PutObject",
+                                 .resource = fsg_buf_cstr(&resource) };
+    rc = fsg_aws_request(c, &r, &resp, err);
+    s_name_missing(err, rc, bucket, key, fsg_aws_client_region(c));
+out:
+    fsg_http_response_clean_up(&resp);
+    fsg_http_headers_clean_up(&headers);
+    fsg_buf_clean_up(&resource);
+    fsg_buf_clean_up(&url);
+    return rc;
+}

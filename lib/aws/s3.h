@@ -91,4 +91,10 @@ enum fsg_err fsg_s3_list_objects(struct fsg_aws_client *c, const char *bucket,
 /* Appends key encoded for an S3 path: each '/'-separated segment encoded once (SigV4 rule). */
 enum fsg_err fsg_s3_encode_key(struct fsg_buf *out, const char *key) FSG_MUST_USE;
 
+/* PutObject of a whole body (borrowed), with a Content-Type (may be NULL). Errors as GetObject's:
+ * FSG_E_NOT_FOUND naming the bucket, FSG_E_AUTH, FSG_E_NETWORK, ... */
+enum fsg_err fsg_s3_put_object(struct fsg_aws_client *c, const char *bucket, const char *key,
+                               struct fsg_span body, const char *content_type,
+                               struct fsg_error *err) FSG_MUST_USE;
+
 #endif

@@ -4,7 +4,9 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/http/http_internal.h"
 #include "lib/core/mem.h"
@@ -156,6 +158,22 @@ static bool s_set_method(CURL *h, const struct fsg_http_request *req)
     return ok;
 }
 
+/* Only http and https, at run time too: Debian's libcurl also speaks file, ftp, ldap, rtmp,
+ * smb, gopher and more, and a URL built from a config or an event must never reach those.
+ * CURLOPT_PROTOCOLS_STR/REDIR_PROTOCOLS_STR exist since 7.85.0; the bitmask options before. */
+static bool s_set_protocols(CURL *h)
+{
+    bool ok = true;
+#if LIBCURL_VERSION_NUM >= 0x075500
+    S_SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    S_SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    S_SETOPT(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    S_SETOPT(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    return ok;
+}
+
 static bool s_set_options(struct s_curl *t, const struct fsg_http_request *req,
                           struct curl_slist *headers, struct s_transfer *x, char *errbuf)
 {
@@ -164,7 +182,7 @@ static bool s_set_options(struct s_curl *t, const struct fsg_http_request *req,
     S_SETOPT(h, CURLOPT_URL, req->url);
     S_SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
     S_SETOPT(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-    S_SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    ok = ok && s_set_protocols(h);
     S_SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
     S_SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L); /* always: a private CA is configured, never skipped */
     S_SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -309,6 +327,39 @@ static void s_destroy(void *impl)
     fsg_free(t);
 }
 
+/* The trust store when no ca_file is given: CURL_CA_BUNDLE or SSL_CERT_FILE when set (the
+ * names curl's tool and OpenSSL use), else libcurl's built-in bundle if it exists, else the
+ * first bundle found at a distribution's usual path. A binary built on Debian (bundle at
+ * /etc/ssl/certs/ca-certificates.crt) then also verifies on Amazon Linux 2023 / Lambda
+ * provided.al2023 (/etc/pki/tls/certs/ca-bundle.crt). NULL = libcurl's default. */
+static const char *s_default_ca_file(void)
+{
+    static const char *const env_names[] = { "CURL_CA_BUNDLE", "SSL_CERT_FILE" };
+    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
+        const char *v = getenv(env_names[i]);
+        if (v != NULL && v[0] != '\0') {
+            return v;
+        }
+    }
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    if (vi != NULL && vi->age >= CURLVERSION_SEVENTH && vi->cainfo != NULL &&
+        access(vi->cainfo, R_OK) == 0) {
+        return NULL;
+    }
+    static const char *const known[] = {
+        "/etc/pki/tls/certs/ca-bundle.crt",   /* Amazon Linux, RHEL, Fedora */
+        "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
+        "/etc/ssl/ca-bundle.pem",             /* SUSE */
+        "/etc/ssl/cert.pem",                  /* Alpine, BSDs */
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (access(known[i], R_OK) == 0) {
+            return known[i];
+        }
+    }
+    return NULL;
+}
+
 enum fsg_err fsg_http_curl_transport_init(const struct fsg_http_client_options *opts,
                                           struct fsg_http_transport *ret, struct fsg_error *err)
 {
@@ -328,7 +379,8 @@ enum fsg_err fsg_http_curl_transport_init(const struct fsg_http_client_options *
     t->max_body_bytes = opts->max_body_bytes > 0 ? opts->max_body_bytes
                                                  : FSG_HTTP_DEFAULT_MAX_BODY_BYTES;
     enum fsg_err rc = FSG_OK;
-    if (opts->ca_file != NULL && (t->ca_file = fsg_strdup(opts->ca_file)) == NULL) {
+    const char *ca_file = opts->ca_file != NULL ? opts->ca_file : s_default_ca_file();
+    if (ca_file != NULL && (t->ca_file = fsg_strdup(ca_file)) == NULL) {
         rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory creating an HTTP client");
     } else if ((t->easy = curl_easy_init()) == NULL) {
         rc = fsg_error_set(err, FSG_E_NOMEM, "libcurl could not create a handle");

@@ -17,7 +17,7 @@ SRC = os.environ.get("FSG_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), 
 BUILD = os.environ.get("FSG_BUILD_ROOT", os.path.join(SRC, "build"))
 FLOWSEG = os.path.join(BUILD, "cmd", "flowseg")
 
-SOURCE_OPTS = {"--jobs": True, "--since": True, "--until": True}
+SOURCE_OPTS = {"--jobs": True, "--max-inflight": True, "--since": True, "--until": True}
 # option -> takes a value
 COMMANDS = {
     "flows": dict(SOURCE_OPTS, **{"--format": True, "--eni": True, "--direction": True}),
@@ -29,11 +29,12 @@ COMMANDS = {
     "apply": dict(SOURCE_OPTS, **{"--plan": True, "--policy": True, "--save-policy": True,
                                   "--force": False, "--dry-run": False, "--format": True,
                                   "--out": True}),
+    "explain": {"--policy": True, "--format": True},
     "nlb-sync": {"--dry-run": False, "--timeout": True},
     "lambda": {},
     "version": {},
 }
-PARSED_BY_OPTS = ("flows", "publish-flows", "plan", "apply")
+PARSED_BY_OPTS = ("flows", "publish-flows", "plan", "apply", "explain")
 GLOBAL = {"--config", "--log-level", "--help", "--version"}
 
 FAILURES = []

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The packaged Lambda zip, unpacked into an empty directory and started with a clean
 # environment, reaches the Runtime API (tests/lambda_rapi/rapi_server.py):
-# - ldd on the bundled bootstrap resolves everything but glibc inside the bundle (RUNPATH);
+# - the zip carries its own loader and glibc; bootstrap is a /bin/sh script; the bundled loader
+#   resolves every library inside lib/ (nothing from the host);
 # - without FLOWSEG_CONFIG it reports an init error and exits 1;
 # - with the bundled config it answers an S3 event (key with spaces and '=') with a summary,
 #   answers a malformed event with an error and goes on, answers an invocation near its
 #   deadline with a partial summary in time, and refuses an invalid deadline header;
-# - cold start (process start -> first `next`) is measured and printed.
+# - cold start (process start -> first `next`) is measured and printed;
+# - --ca-file bundles pce-ca.pem and points the bundled config's pce.ca_file at it;
+# - the script fails when a library cannot be bundled (an unresolvable DT_NEEDED).
+# (tests/integration/lambda_chroot.py runs the zip in an empty root, end to end.)
 # Exit 0 pass, 1 fail, 77 skip (a packaging tool is missing).
 set -uo pipefail
 
@@ -15,7 +19,7 @@ build=${FSG_BUILD_ROOT:-$src/build}
 flowseg="$build/cmd/flowseg"
 rapi="$src/tests/lambda_rapi/rapi_server.py"
 
-for tool in patchelf zip unzip ldd readelf python3; do
+for tool in patchelf zip unzip readelf python3 openssl; do
   if ! command -v "$tool" >/dev/null; then
     echo "SKIP: $tool is not installed (scripts/setup installs it)"
     exit 77
@@ -39,23 +43,26 @@ mkdir "$tmp/task"
 unzip -q "$tmp/fn.zip" -d "$tmp/task" || fail "unzip failed"
 task="$tmp/task"
 [ -x "$task/bootstrap" ] || fail "bootstrap is missing or not executable"
+[ -x "$task/flowseg" ] || fail "flowseg is missing or not executable"
 [ -f "$task/flowseg.json" ] || fail "flowseg.json was not bundled"
-for lib in libcurl.so.4 libjansson.so.4 libcrypto.so.3; do
+head -n 1 "$task/bootstrap" | grep -qx '#!/bin/sh' || fail "bootstrap is not a /bin/sh script"
+for lib in libcurl.so.4 libjansson.so.4 libcrypto.so.3 libc.so.6 ld-linux-x86-64.so.2; do
   [ -f "$task/lib/$lib" ] || fail "lib/$lib is not bundled"
 done
-for lib in libc.so.6 libm.so.6 ld-linux-x86-64.so.2 ld-linux-aarch64.so.1 libpthread.so.0; do
-  [ ! -e "$task/lib/$lib" ] || fail "glibc's lib/$lib must not be bundled"
-done
-readelf -d "$task/bootstrap" | grep -q 'RUNPATH.*\[\$ORIGIN/lib\]' \
-  || fail "bootstrap's RUNPATH is not \$ORIGIN/lib: $(readelf -d "$task/bootstrap" | grep -i path)"
+[ -x "$task/lib/ld-linux-x86-64.so.2" ] || fail "the bundled loader is not executable"
+readelf -d "$task/flowseg" | grep -q 'RUNPATH.*\[\$ORIGIN/lib\]' \
+  || fail "flowseg's RUNPATH is not \$ORIGIN/lib: $(readelf -d "$task/flowseg" | grep -i path)"
 
-# 3. ldd: everything but glibc resolves inside the bundle.
-ldd_out=$(cd / && env -i /usr/bin/ldd "$task/bootstrap") || fail "ldd failed"
-echo "$ldd_out" | grep -q 'not found' && fail "unresolved: $(echo "$ldd_out" | grep 'not found')"
-outside=$(echo "$ldd_out" | awk -v lib="$task/lib/" '$2 == "=>" && index($3, lib) != 1 { print $1 }' |
-  grep -Ev '^(libc|libm|libpthread|libdl|librt|libresolv)\.so\.' || true)
+# 3. The bundled loader resolves every library inside the bundle.
+list=$(cd "$task" && env -i ./lib/ld-linux-x86-64.so.2 --library-path ./lib --list ./flowseg) \
+  || fail "the bundled loader cannot list flowseg"
+echo "$list" | grep -q 'not found' && fail "unresolved: $(echo "$list" | grep 'not found')"
+outside=$(echo "$list" | awk '$2 == "=>" && index($3, "./lib/") != 1 { print $1 }')
 [ -z "$outside" ] || fail "resolved outside the bundle: $outside"
-echo "ok: ldd resolves $(echo "$ldd_out" | grep -c "$task/lib/") libraries inside the bundle"
+echo "$list" | grep -q '=> ./lib/libc.so.6' || fail "libc does not come from the bundle: $list"
+echo "ok: the bundled loader resolves $(echo "$list" | grep -c '=> ./lib/') libraries inside the bundle"
+v=$(cd / && env -i "$task/bootstrap" version) || fail "bootstrap version failed: $v"
+echo "$v" | grep -q '^flowseg ' || fail "bootstrap version: $v"
 
 # 4. No config: the init error reaches the Runtime API, the process exits 1.
 (cd "$task" && timeout 60 python3 "$rapi" --exit-when-drained --results "$tmp/init.json" --clean-env \
@@ -124,26 +131,32 @@ print("ok: 5 invocations answered; cold start %.1f ms (process start -> first ne
 EOF
 grep -q 'Empty reply from server' "$tmp/loop.out" || fail "the runtime did not report why it stopped"
 
-# 6. --bundle-glibc: the binary runs on the bundled loader and glibc, started by a sh bootstrap.
-"$src/scripts/package-lambda" --binary "$flowseg" --out "$tmp/glibc.zip" --config "$tmp/flowseg.json" \
-  --bundle-glibc || fail "scripts/package-lambda --bundle-glibc failed"
-mkdir "$tmp/gtask"
-unzip -q "$tmp/glibc.zip" -d "$tmp/gtask" || fail "unzip failed"
-for f in lib/libc.so.6 lib/libcurl.so.4 bin/flowseg; do
-  [ -f "$tmp/gtask/$f" ] || fail "--bundle-glibc: $f is missing"
-done
-ls "$tmp"/gtask/lib/ld-linux*.so* >/dev/null 2>&1 || fail "--bundle-glibc: the loader is missing"
-head -n 1 "$tmp/gtask/bootstrap" | grep -q '^#!/bin/sh' || fail "--bundle-glibc: bootstrap is not a script"
-echo '{"nlb_sync": true}' >"$tmp/nlb.json"
-(cd "$tmp/gtask" && timeout 60 python3 "$rapi" --event "$tmp/nlb.json" --exit-when-drained \
-   --results "$tmp/glibc.json" --clean-env --env FLOWSEG_CONFIG=flowseg.json --timeout-s 30 \
-   --run ./bootstrap >"$tmp/glibc.out" 2>&1) || fail "rapi server: $(cat "$tmp/glibc.out")"
-python3 - "$tmp/glibc.json" <<'EOF' || fail "--bundle-glibc scenario: $(cat "$tmp/glibc.out")"
+# 6. --ca-file: the private CA is bundled and the bundled config uses it.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/ca.key" -out "$tmp/ca.pem" -days 1 \
+  -subj /CN=flowseg-test-ca >/dev/null 2>&1 || fail "openssl could not make a CA"
+"$src/scripts/package-lambda" --binary "$flowseg" --out "$tmp/ca.zip" --config "$tmp/flowseg.json" \
+  --ca-file "$tmp/ca.pem" --bundle-glibc || fail "scripts/package-lambda --ca-file failed"
+mkdir "$tmp/catask"
+unzip -q "$tmp/ca.zip" -d "$tmp/catask" || fail "unzip failed"
+cmp -s "$tmp/ca.pem" "$tmp/catask/pce-ca.pem" || fail "--ca-file: pce-ca.pem is not the CA given"
+python3 - "$tmp/catask/flowseg.json" <<'EOF' || fail "--ca-file: the bundled config"
 import json, sys
-r = json.load(open(sys.argv[1]))
-res = r["results"]
-assert len(res) == 1 and res[0]["type"] == "response", res
-assert res[0]["json"]["kind"] == "nlb_sync", res[0]
-print("ok: --bundle-glibc zip answered; cold start %.1f ms" % r["cold_start_ms"])
+cfg = json.load(open(sys.argv[1]))
+assert cfg["pce"]["ca_file"] == "/var/task/pce-ca.pem", cfg
+assert cfg["region"] == "us-east-1" and cfg["dry_run"] is True, cfg
+print("ok: --ca-file bundled pce-ca.pem; pce.ca_file =", cfg["pce"]["ca_file"])
 EOF
+echo "not a certificate" >"$tmp/bad.pem"
+"$src/scripts/package-lambda" --binary "$flowseg" --out "$tmp/bad.zip" --ca-file "$tmp/bad.pem" \
+  >"$tmp/bad.out" 2>&1 && fail "--ca-file with a non-PEM file was accepted"
+grep -q 'not a PEM certificate' "$tmp/bad.out" || fail "--ca-file error: $(cat "$tmp/bad.out")"
+
+# 7. A bundle that cannot start is an error, not a warning: a library that cannot be found.
+cp "$flowseg" "$tmp/broken"
+patchelf --add-needed libfsg-does-not-exist.so.1 "$tmp/broken" || fail "patchelf failed"
+"$src/scripts/package-lambda" --binary "$tmp/broken" --out "$tmp/broken.zip" >"$tmp/broken.out" 2>&1 \
+  && fail "a binary with an unresolvable library was packaged: $(cat "$tmp/broken.out")"
+grep -q 'libfsg-does-not-exist' "$tmp/broken.out" || fail "the failure does not name the library: $(cat "$tmp/broken.out")"
+[ ! -e "$tmp/broken.zip" ] || fail "a zip was written for a binary that cannot start"
+echo "ok: an unresolvable library fails the packaging: $(head -n 1 "$tmp/broken.out")"
 echo "PASS"

@@ -442,6 +442,30 @@ static int s_curl_client_options(void)
     return 0;
 }
 
+/* Only http and https: Debian's libcurl also speaks file, ftp, dict, gopher, ldap, smb...
+ * A URL with another scheme is refused before anything is read or sent. */
+static int s_curl_only_http_and_https(void)
+{
+    struct fsg_http_client *c = NULL;
+    struct fsg_error err;
+    T_OK(fsg_http_client_new(NULL, &c, &err));
+    static const char *const urls[] = {
+        "file:///etc/passwd", "FILE:///etc/hostname", "ftp://127.0.0.1:1/x", "dict://127.0.0.1:1/",
+        "gopher://127.0.0.1:1/", "ldap://127.0.0.1:1/", "tftp://127.0.0.1:1/x", "smb://127.0.0.1:1/x",
+        "telnet://127.0.0.1:1/", "scp://127.0.0.1:1/x",
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        struct fsg_http_request req = { .method = "GET", .url = urls[i] };
+        struct fsg_http_response resp = { 0 };
+        T_ERR(FSG_E_INVALID_ARG, fsg_http_send(c, &req, &resp, NULL, NULL, &err));
+        T_CHECK(strstr(err.msg, "bad URL") != NULL);
+        T_CHECK(resp.body.len == 0 && resp.status == 0);
+        fsg_http_response_clean_up(&resp);
+    }
+    fsg_http_client_destroy(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -453,6 +477,7 @@ int main(int argc, char **argv)
         { "curl_stream_reuse_and_errors", s_curl_stream_reuse_and_errors },
         { "curl_limits_and_timeouts", s_curl_limits_and_timeouts },
         { "curl_client_options", s_curl_client_options },
+        { "curl_only_http_and_https", s_curl_only_http_and_https },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

@@ -484,6 +484,54 @@ static int s_run_never_healthy(void)
     return 0;
 }
 
+/* The default healthy wait covers AWS's "a few minutes" of registration plus the healthy
+ * threshold: a target that passes after 8 minutes (well past the old 120 s) is waited for, and
+ * the default gives up at 600 s. */
+static int s_run_default_wait(void)
+{
+    T_CHECK(FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S == 600);
+    char h0[1024], hi[1024], hh[1024];
+    s_health(hi, sizeof hi, "10.0.1.15:5432:healthy "
+                            "10.0.2.37:5432:initial:Elb.RegistrationInProgress");
+    const struct t_http_exchange elb[] = {
+        { .status = 200, .body = s_tg_ip },
+        { .status = 200, .body = s_health(h0, sizeof h0, "10.0.1.15:5432:healthy") },
+        { .status = 200, .body = s_reg_ok },
+        { .status = 200, .body = hi }, /* t = 0 */
+        { .status = 200, .body = hi }, /* t = 240 s */
+        { .status = 200, .body = s_health(hh, sizeof hh, "10.0.1.15:5432:healthy "
+                                                          "10.0.2.37:5432:healthy") }, /* 480 s */
+        { .status = 200, .body = s_dereg_ok },
+    };
+    struct s_env env;
+    T_CHECK(s_env_init(&env, elb, 7, true) == 0);
+    env.o.healthy_timeout_s = 0; /* the default */
+    env.o.poll_ms = 240000;
+    T_OK(fsg_nlb_sync_run(&env.o, &env.r, NULL));
+    T_CHECK(t_aws_fixture_all_used(&env.elb));
+    T_CHECK(env.clock.slept_ms == 480000 && env.r.n_deregistered == 1);
+    s_env_clean_up(&env);
+
+    const struct t_http_exchange never[] = {
+        { .status = 200, .body = s_tg_ip },
+        { .status = 200, .body = h0 },
+        { .status = 200, .body = s_reg_ok },
+        { .status = 200, .body = hi }, /* t = 0 */
+        { .status = 200, .body = hi }, /* t = 240 s */
+        { .status = 200, .body = hi }, /* t = 480 s */
+        { .status = 200, .body = hi }, /* t = 600 s: deadline */
+    };
+    struct fsg_error err = { 0 };
+    T_CHECK(s_env_init(&env, never, 7, true) == 0);
+    env.o.healthy_timeout_s = 0;
+    env.o.poll_ms = 240000;
+    T_ERR(FSG_E_CANCELLED, fsg_nlb_sync_run(&env.o, &env.r, &err));
+    T_CHECK(env.clock.slept_ms == 600000);
+    T_CHECK(strstr(err.msg, "within 600 s") != NULL);
+    s_env_clean_up(&env);
+    return 0;
+}
+
 static int s_run_in_sync(void)
 {
     char h0[1024];
@@ -640,6 +688,7 @@ int main(int argc, char **argv)
         { "eni_selection", s_eni_selection },
         { "run_failover", s_run_failover },
         { "run_never_healthy", s_run_never_healthy },
+        { "run_default_wait", s_run_default_wait },
         { "run_in_sync", s_run_in_sync },
         { "run_dry_run", s_run_dry_run },
         { "run_unchanged_wait", s_run_unchanged_wait },

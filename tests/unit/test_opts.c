@@ -2,6 +2,7 @@
  * Usage errors are printed on stderr by design; the checks are on exit codes and results. */
 #include "cmd/cli.h"
 #include "cmd/opts.h"
+#include "cmd/progress.h"
 #include "cmd/sources.h"
 #include "flowlogs/s3_source.h"
 #include "tests/harness/test.h"
@@ -119,9 +120,10 @@ static int s_source_options(void)
     fsg_sources_opts_clean_up(&o);
 
     char *all[] = { "flows", "--eni", "eni-1", "s3://b/p/", "--eni=eni-2", "--direction", "egress",
-                    "--jobs", "256", "--since", "2023-11-14", "--until=2023-11-14", NULL };
+                    "--jobs", "256", "--since", "2023-11-14", "--until=2023-11-14",
+                    "--max-inflight", "64", NULL };
     T_CHECK(s_sources(all, &o) == FSG_EXIT_OK);
-    T_CHECK(o.n_enis == 2 && o.n_args == 1 && o.jobs == 256);
+    T_CHECK(o.n_enis == 2 && o.n_args == 1 && o.jobs == 256 && o.max_inflight == 64);
     T_STR_EQ(o.enis[1], "eni-2");
     T_CHECK(o.direction == FSG_DIRECTION_EGRESS);
     T_CHECK(o.since_s == 1699920000 && o.until_s == 1699920000 + 86400); /* one whole day */
@@ -132,6 +134,7 @@ static int s_source_options(void)
         { "flows", "--direction", "sideways", NULL }, { "flows", "--jobs", "0", NULL },
         { "flows", "--jobs", "257", NULL },           { "flows", "--since", "2023-13-01", NULL },
         { "flows", "--until", "yesterday", NULL },    { "flows", "--eni", NULL },
+        { "flows", "--max-inflight", "0", NULL },     { "flows", "--max-inflight", "257", NULL },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         T_CHECK(s_sources(bad[i], &o) == FSG_EXIT_USAGE);
@@ -147,11 +150,38 @@ static int s_source_option_subset(void)
     T_OK(fsg_sources_opts_init(&o, 4, 2));
     struct fsg_opt table[FSG_SOURCES_OPTS_MAX];
     size_t n = fsg_sources_opts_table(&o, FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW, table);
-    T_CHECK(n == 3);
+    T_CHECK(n == 4); /* --jobs, --max-inflight, --since, --until */
     char *argv[] = { "plan", "--eni", "eni-1", NULL };
     T_CHECK(fsg_opts_parse(&s_cli, "plan", table, n, 3, argv, o.args, &o.n_args) ==
             FSG_EXIT_USAGE);
     fsg_sources_opts_clean_up(&o);
+    return 0;
+}
+
+/* The progress line: objects and bytes always; records when counted; the share of the total and
+ * the time left only when every size is known (and the rate means something). */
+static int s_progress_line(void)
+{
+    char line[200];
+    struct fsg_progress_state st = { .done = 3, .total = 10, .bytes = 3u << 20,
+                                     .records = 12500, .show_records = true, .elapsed_s = 2 };
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 3.0 MiB read (1.5 MiB/s), 12.5k records (6.2k/s)");
+    st.total_bytes = 12u << 20;
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 3.0 MiB read (1.5 MiB/s), 12.5k records (6.2k/s), "
+                   "25% of 12.0 MiB, 6s left");
+    st.show_records = false;
+    st.elapsed_s = 75;
+    st.bytes = 1u << 20;
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 1.0 MiB read (13.7 KiB/s), 8% of 12.0 MiB, 13m45s left");
+    st.elapsed_s = 0.5; /* too early for a time left */
+    fsg_progress_format(line, sizeof line, &st);
+    T_STR_EQ(line, "flowseg: objects 3/10, 1.0 MiB read (2.0 MiB/s), 8% of 12.0 MiB");
+    char small[20];
+    T_CHECK(fsg_progress_format(small, sizeof small, &st) == sizeof small - 1);
+    T_CHECK(strlen(small) == sizeof small - 1);
     return 0;
 }
 
@@ -163,6 +193,7 @@ int main(int argc, char **argv)
         { "want_help", s_want_help },
         { "source_options", s_source_options },
         { "source_option_subset", s_source_option_subset },
+        { "progress_line", s_progress_line },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

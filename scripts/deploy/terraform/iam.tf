@@ -1,7 +1,8 @@
 # The function's role: exactly the API actions flowseg calls, each on the narrowest resource the
 # action supports. Describe* actions of EC2 and ELBv2 support no resource-level restriction and
 # get "*"; every write is limited to the managed group(s), the named databases and the target
-# group.
+# group. lib/aws/iam_actions.txt lists every action with the code that calls it;
+# scripts/check-terraform (a test) fails when this file grants another action or misses one.
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -37,7 +38,7 @@ data "aws_iam_policy_document" "flowseg" {
   }
 
   # Flow-log objects: GetObject on the folder, ListBucket (prefix scans) limited to it.
-  # With SSE-KMS on the bucket, also grant kms:Decrypt on its key.
+  # With SSE-KMS on the bucket, kms:Decrypt on its key (below, flow_log_bucket_kms_key_arn).
   statement {
     sid       = "ReadFlowLogObjects"
     actions   = ["s3:GetObject"]
@@ -72,7 +73,7 @@ data "aws_iam_policy_document" "flowseg" {
     resources = local.managed_group_arns
   }
 
-  # Optional: groups flowseg creates itself. Only in this VPC, only tagged flowseg:managed=true
+  # Optional: groups flowseg creates itself. Only in this VPC, only tagged flowseg:managed=<target>
   # at creation (tag-on-create: CreateTags is allowed only as part of CreateSecurityGroup, so
   # no other group can be tagged into flowseg's reach), and rule changes only on such groups.
   dynamic "statement" {
@@ -81,10 +82,18 @@ data "aws_iam_policy_document" "flowseg" {
       sid       = "CreateManagedGroup"
       actions   = ["ec2:CreateSecurityGroup"]
       resources = ["${local.ec2_arn}:security-group/*"]
+      # flowseg tags the group at creation with flowseg:managed = <the config target's name>
+      # (lib/aws/ec2.h FSG_EC2_OWNER_TAG_KEY, policy/resolve_assoc.c): the key must be present,
+      # whatever the target's name, and no other tag key may be set.
       condition {
-        test     = "StringEquals"
+        test     = "Null"
         variable = "aws:RequestTag/flowseg:managed"
-        values   = ["true"]
+        values   = ["false"]
+      }
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "aws:TagKeys"
+        values   = ["flowseg:managed"]
       }
     }
   }
@@ -116,14 +125,61 @@ data "aws_iam_policy_document" "flowseg" {
       actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
       resources = ["${local.ec2_arn}:security-group/*"]
       condition {
-        test     = "StringEquals"
+        test     = "Null"
         variable = "ec2:ResourceTag/flowseg:managed"
-        values   = ["true"]
+        values   = ["false"]
       }
       condition {
         test     = "ArnEquals"
         variable = "ec2:Vpc"
         values   = ["${local.ec2_arn}:vpc/${var.vpc_id}"]
+      }
+    }
+  }
+
+  # SSE-KMS flow-log bucket: decrypt with its key, only on S3's behalf.
+  dynamic "statement" {
+    for_each = var.flow_log_bucket_kms_key_arn == "" ? [] : [1]
+    content {
+      sid       = "DecryptFlowLogObjects"
+      actions   = ["kms:Decrypt"]
+      resources = [var.flow_log_bucket_kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${var.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # The PCE credentials, read at run time: exactly the one secret or parameter (never its value
+  # in Terraform), and its customer-managed key if any, only through that service.
+  dynamic "statement" {
+    for_each = var.pce_secret_arn == "" ? [] : [1]
+    content {
+      sid       = "ReadPceSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.pce_secret_arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.pce_secret_parameter == "" ? [] : [1]
+    content {
+      sid       = "ReadPceParameter"
+      actions   = ["ssm:GetParameter"]
+      resources = ["arn:${local.partition}:ssm:${var.region}:${local.account}:parameter/${trimprefix(var.pce_secret_parameter, "/")}"]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.pce_secret_kms_key_arn == "" ? [] : [1]
+    content {
+      sid       = "DecryptPceSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [var.pce_secret_kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [var.pce_secret_arn != "" ? "secretsmanager.${var.region}.amazonaws.com" : "ssm.${var.region}.amazonaws.com"]
       }
     }
   }
@@ -167,6 +223,17 @@ resource "aws_iam_role_policy" "flowseg" {
   name   = "${var.name}-least-privilege"
   role   = aws_iam_role.flowseg.id
   policy = data.aws_iam_policy_document.flowseg.json
+
+  lifecycle {
+    precondition {
+      condition     = (var.pce_secret_arn == "") != (var.pce_secret_parameter == "")
+      error_message = "Set exactly one of pce_secret_arn (Secrets Manager) or pce_secret_parameter (SSM): the function reads the PCE credentials from there at run time."
+    }
+    precondition {
+      condition     = length(var.lambda_subnet_ids) == 0 || length(var.lambda_security_group_ids) > 0
+      error_message = "lambda_subnet_ids is set: give lambda_security_group_ids too (Lambda's vpc_config needs both)."
+    }
+  }
 }
 
 # Only when the function runs in a VPC: Lambda itself (not flowseg) manages the ENIs.

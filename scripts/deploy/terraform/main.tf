@@ -1,6 +1,7 @@
 # flowseg on AWS Lambda: the function (custom runtime provided.al2023), its triggers (S3
 # notification for new flow-log objects, an EventBridge schedule for full reconciles, an optional
-# schedule for the NLB sync), the VPC flow log on the RDS subnets/ENIs in flowseg's recommended
+# schedule for the NLB sync; CloudTrail tamper events and the optional SQS queue are in
+# events.tf, the on-failure destination and alarms in monitoring.tf), the VPC flow log on the RDS subnets/ENIs in flowseg's recommended
 # custom format, and the security group flowseg manages. IAM is in iam.tf. How to deploy and
 # roll back: README.md.
 
@@ -21,18 +22,6 @@ provider "aws" {
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
-data "aws_ssm_parameter" "pce_api_key" {
-  count           = var.pce_api_key_ssm_name == "" ? 0 : 1
-  name            = var.pce_api_key_ssm_name
-  with_decryption = true
-}
-
-data "aws_ssm_parameter" "pce_api_secret" {
-  count           = var.pce_api_secret_ssm_name == "" ? 0 : 1
-  name            = var.pce_api_secret_ssm_name
-  with_decryption = true
-}
-
 locals {
   account   = data.aws_caller_identity.current.account_id
   partition = data.aws_partition.current.partition
@@ -51,9 +40,13 @@ locals {
     "$${tcp-flags}", "$${type}", "$${pkt-srcaddr}", "$${pkt-dstaddr}", "$${flow-direction}",
   ])
 
-  pce_api_key    = var.pce_api_key_ssm_name == "" ? var.pce_api_key : data.aws_ssm_parameter.pce_api_key[0].value
-  pce_api_secret = var.pce_api_secret_ssm_name == "" ? var.pce_api_secret : data.aws_ssm_parameter.pce_api_secret[0].value
-  flowseg_config = var.config_json == "" ? var.config_path : replace(var.config_json, "@MANAGED_SG@", aws_security_group.managed.id)
+  # The PCE credentials are read by the function at run time (pce.secret_arn: Secrets Manager, or
+  # pce.secret_parameter: SSM SecureString); Terraform only knows where they are, never the value
+  # (nothing in tfstate, nothing in the function's environment). An inline config_json gets the
+  # reference merged into its "pce" section; a bundled config must carry it itself (README.md).
+  pce_secret_ref = { for k, v in { secret_arn = var.pce_secret_arn, secret_parameter = var.pce_secret_parameter } : k => v if v != "" }
+  config_inline  = jsondecode(var.config_json == "" ? "{}" : replace(var.config_json, "@MANAGED_SG@", aws_security_group.managed.id))
+  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref) }))
 
   tags = merge({ "flowseg:deployment" = var.name }, var.tags)
 }
@@ -100,9 +93,7 @@ resource "aws_lambda_function" "flowseg" {
 
   environment {
     variables = {
-      FLOWSEG_CONFIG = local.flowseg_config
-      PCE_API_KEY    = local.pce_api_key
-      PCE_API_SECRET = local.pce_api_secret
+      FLOWSEG_CONFIG = local.flowseg_config # no secret: the function reads it at run time
     }
   }
 
@@ -120,6 +111,7 @@ resource "aws_lambda_function" "flowseg" {
 # --- Trigger 1: a new flow-log object -----------------------------------------------------------
 
 resource "aws_lambda_permission" "s3" {
+  count          = var.s3_direct_notification ? 1 : 0
   statement_id   = "AllowS3FlowLogObjects"
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.flowseg.function_name
@@ -130,6 +122,7 @@ resource "aws_lambda_permission" "s3" {
 
 # Note: this resource owns every notification of the bucket; merge other consumers in here.
 resource "aws_s3_bucket_notification" "flow_logs" {
+  count  = var.s3_direct_notification ? 1 : 0
   bucket = var.flow_log_bucket
 
   lambda_function {
@@ -141,6 +134,16 @@ resource "aws_s3_bucket_notification" "flow_logs" {
   }
 
   depends_on = [aws_lambda_permission.s3]
+}
+
+moved {
+  from = aws_lambda_permission.s3
+  to   = aws_lambda_permission.s3[0]
+}
+
+moved {
+  from = aws_s3_bucket_notification.flow_logs
+  to   = aws_s3_bucket_notification.flow_logs[0]
 }
 
 # --- Trigger 2: full reconcile on a schedule (tamper protection) --------------------------------

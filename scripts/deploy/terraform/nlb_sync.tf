@@ -19,9 +19,9 @@ variable "nlb_rds_instance_id" {
 }
 
 variable "nlb_sync_healthy_timeout_s" {
-  description = "The config's nlb.healthy_timeout_s: how long a sync waits for the new target to be healthy. Must leave room inside the function timeout (timeout_s)."
+  description = "The config's nlb.healthy_timeout_s: how long a sync waits for the new target to be healthy (AWS: a few minutes to register and start health checks, then HealthyThresholdCount checks). In the Lambda the wait is cut to the invocation's deadline: set timeout_s above it (at most 900) or let the next scheduled sync finish the move."
   type        = number
-  default     = 120
+  default     = 600
 }
 
 variable "nlb_sync_alarm_actions" {

@@ -72,35 +72,41 @@ variable "lambda_subnet_ids" {
 }
 
 variable "lambda_security_group_ids" {
-  description = "Security groups of the function's network interfaces when lambda_subnet_ids is set."
+  description = "Security groups of the function's network interfaces when lambda_subnet_ids is set (required then: at least one; it needs egress to the PCE and the AWS APIs)."
   type        = list(string)
   default     = []
 }
 
 # --- The PCE (policy source) --------------------------------------------------------------------
 
-variable "pce_api_key" {
-  description = "PCE API key (becomes env PCE_API_KEY). Ignored when pce_api_key_ssm_name is set."
+# The credentials are never given to Terraform: it takes where they are, grants the function read
+# access to exactly that, and the function reads them at run time (config pce.secret_arn or
+# pce.secret_parameter). Nothing secret ends up in tfstate or in the function's configuration.
+
+variable "pce_secret_arn" {
+  description = "Full ARN of an existing Secrets Manager secret with the PCE API key and secret (config pce.secret_arn; see README.md for its format). Set this or pce_secret_parameter."
   type        = string
   default     = ""
-  sensitive   = true
+
+  validation {
+    condition     = var.pce_secret_arn == "" || can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+-[A-Za-z0-9]{6}$", var.pce_secret_arn))
+    error_message = "pce_secret_arn must be the secret's full ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX), as `aws secretsmanager describe-secret` prints it."
+  }
 }
 
-variable "pce_api_secret" {
-  description = "PCE API secret (becomes env PCE_API_SECRET). Ignored when pce_api_secret_ssm_name is set."
+variable "pce_secret_parameter" {
+  description = "Name of an existing SSM SecureString parameter with the PCE API key and secret (config pce.secret_parameter), e.g. /flowseg/pce. Set this or pce_secret_arn."
   type        = string
   default     = ""
-  sensitive   = true
+
+  validation {
+    condition     = var.pce_secret_parameter == "" || can(regex("^[A-Za-z0-9_.\\-/]+$", var.pce_secret_parameter))
+    error_message = "pce_secret_parameter must be a parameter name such as /flowseg/pce (not an ARN, not a value)."
+  }
 }
 
-variable "pce_api_key_ssm_name" {
-  description = "Name of an SSM SecureString holding the PCE API key, read at deploy time. Empty = use pce_api_key."
-  type        = string
-  default     = ""
-}
-
-variable "pce_api_secret_ssm_name" {
-  description = "Name of an SSM SecureString holding the PCE API secret, read at deploy time. Empty = use pce_api_secret."
+variable "pce_secret_kms_key_arn" {
+  description = "ARN of the customer-managed KMS key that encrypts the secret or parameter: grants kms:Decrypt on it through Secrets Manager / SSM only. Empty = the AWS-managed key (no grant needed)."
   type        = string
   default     = ""
 }
@@ -110,6 +116,12 @@ variable "pce_api_secret_ssm_name" {
 variable "flow_log_bucket" {
   description = "Existing S3 bucket that receives the VPC flow logs. Its event notifications are managed here (aws_s3_bucket_notification owns ALL notifications of a bucket)."
   type        = string
+}
+
+variable "flow_log_bucket_kms_key_arn" {
+  description = "ARN of the KMS key of a bucket with SSE-KMS default encryption: grants kms:Decrypt on it through S3 only. Empty = SSE-S3 (no grant needed)."
+  type        = string
+  default     = ""
 }
 
 variable "flow_log_folder" {
@@ -150,7 +162,7 @@ variable "extra_managed_security_group_ids" {
 }
 
 variable "allow_create_security_group" {
-  description = "Let flowseg create its own groups (config `security_group: {create: NAME, vpc_id}`), tagged flowseg:managed=true, in vpc_id."
+  description = "Let flowseg create its own groups (config `security_group: {create: NAME, vpc_id}`) in vpc_id. flowseg tags each at creation with flowseg:managed=<target name>; IAM requires that tag key on create and on later rule changes."
   type        = bool
   default     = false
 }
@@ -190,4 +202,62 @@ variable "tags" {
   description = "Tags added to every resource that takes tags."
   type        = map(string)
   default     = {}
+}
+
+# --- Event paths (events.tf) ----------------------------------------------------------------------
+
+variable "tamper_events" {
+  description = "EventBridge rule on the CloudTrail events of security-group and DB-instance changes: flowseg reverts tampering within seconds. Needs a CloudTrail trail with logging enabled in the region."
+  type        = bool
+  default     = true
+}
+
+variable "event_queue" {
+  description = "Create an SQS queue (with a dead-letter queue) in front of the function, for S3 -> SNS -> SQS or EventBridge -> SQS; the event source mapping reports batch item failures."
+  type        = bool
+  default     = false
+}
+
+variable "flow_log_sns_topic_arn" {
+  description = "With event_queue: the SNS topic the flow-log bucket notifies (S3 -> SNS fan-out); the queue subscribes to it. Empty = no subscription. Set s3_direct_notification = false then: a bucket has one notification configuration."
+  type        = string
+  default     = ""
+}
+
+variable "s3_direct_notification" {
+  description = "Let the bucket notify the function directly (main.tf). false when the bucket notifies an SNS topic instead (flow_log_sns_topic_arn)."
+  type        = bool
+  default     = true
+}
+
+variable "event_queue_batch_size" {
+  description = "SQS messages per invocation. Each is answered on its own (batchItemFailures)."
+  type        = number
+  default     = 10
+}
+
+variable "event_queue_max_receives" {
+  description = "Deliveries of a message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+# --- Monitoring (monitoring.tf) -------------------------------------------------------------------
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires (for example an SNS topic). Empty = alarms without actions."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_errors_threshold" {
+  description = "flowseg Errors (sum over 5 minutes) that fire the errors alarm."
+  type        = number
+  default     = 1
+}
+
+variable "async_retry_attempts" {
+  description = "Lambda's retries of a failed asynchronous invocation (0-2) before it goes to the on-failure queue."
+  type        = number
+  default     = 2
 }

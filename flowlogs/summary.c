@@ -1,0 +1,340 @@
+#include "flowlogs/summary.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "flowlogs/direction.h"
+#include "lib/core/crypto.h"
+#include "lib/core/json.h"
+#include "lib/core/log.h"
+#include "lib/core/mem.h"
+
+#define S_ROW_FIELDS 12
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static enum fsg_err s_str(struct fsg_buf *b, const char *s)
+{
+    char esc[1024];
+    fsg_json_escape(s != NULL ? s : "", esc, sizeof esc);
+    return fsg_buf_printf(b, "\"%s\"", esc);
+}
+
+static enum fsg_err s_time(struct fsg_buf *b, int64_t t)
+{
+    return t == FSG_FLOW_TIME_NONE ? fsg_buf_append_cstr(b, "null")
+                                   : fsg_buf_printf(b, "%" PRId64, t);
+}
+
+static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *source, const char *etag,
+                           const char *fingerprint, struct fsg_buf *b)
+{
+    const struct fsg_flow_stats *st = fsg_aggregate_stats(agg);
+    enum fsg_err rc = fsg_buf_printf(b, "{\"flowseg_summary\":%d,\"source\":", FSG_SUMMARY_VERSION);
+    rc = rc != FSG_OK ? rc : s_str(b, source);
+    rc = rc != FSG_OK ? rc : fsg_buf_append_cstr(b, ",\"etag\":");
+    rc = rc != FSG_OK ? rc : s_str(b, etag);
+    rc = rc != FSG_OK ? rc : fsg_buf_append_cstr(b, ",\"fingerprint\":");
+    rc = rc != FSG_OK ? rc : s_str(b, fingerprint);
+    rc = rc != FSG_OK ? rc
+                      : fsg_buf_printf(b,
+                                       ",\"stats\":{\"bytes_in\":%" PRIu64 ",\"lines\":%" PRIu64
+                                       ",\"records\":%" PRIu64 ",\"nodata\":%" PRIu64
+                                       ",\"skipdata\":%" PRIu64 ",\"malformed\":%" PRIu64
+                                       "},\"rows\":[",
+                                       st->bytes_in, st->lines, st->records, st->nodata,
+                                       st->skipdata, st->malformed);
+    size_t n = fsg_aggregate_entries(agg);
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+        struct fsg_agg_row r;
+        fsg_aggregate_row(agg, i, &r);
+        char a[FSG_IP_STR_MAX], bb[FSG_IP_STR_MAX], eni[FSG_ENI_ID_MAX + 1];
+        memcpy(eni, r.eni, FSG_ENI_ID_MAX);
+        eni[FSG_ENI_ID_MAX] = '\0';
+        rc = fsg_buf_append_cstr(b, i == 0 ? "[" : ",[");
+        rc = rc != FSG_OK ? rc : s_str(b, eni);
+        rc = rc != FSG_OK ? rc
+                          : fsg_buf_printf(b,
+                                           ",\"%s\",\"%s\",%u,%u,%u,%u,%" PRIu64 ",%" PRIu64
+                                           ",%" PRIu64 ",",
+                                           fsg_ip_format(&r.a, a), fsg_ip_format(&r.b, bb),
+                                           (unsigned)r.port, (unsigned)r.proto,
+                                           (unsigned)r.action, (unsigned)r.rdir, r.records,
+                                           r.packets, r.bytes);
+        rc = rc != FSG_OK ? rc : s_time(b, r.first);
+        rc = rc != FSG_OK ? rc : fsg_buf_append_byte(b, ',');
+        rc = rc != FSG_OK ? rc : s_time(b, r.last);
+        rc = rc != FSG_OK ? rc : fsg_buf_append_byte(b, ']');
+    }
+    return rc != FSG_OK ? rc : fsg_buf_append_cstr(b, "]}\n");
+}
+
+enum fsg_err fsg_summary_encode(const struct fsg_aggregate *agg, const char *source,
+                                const char *etag, const char *fingerprint, struct fsg_buf *out,
+                                struct fsg_error *err)
+{
+    struct fsg_buf text = FSG_BUF_INIT;
+    enum fsg_err rc = s_json(agg, source, etag, fingerprint, &text);
+    z_stream z = { 0 };
+    bool z_open = false;
+    if (rc == FSG_OK) {
+        rc = deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK
+                 ? FSG_OK
+                 : FSG_E_NOMEM;
+        z_open = rc == FSG_OK;
+    }
+    if (rc == FSG_OK) {
+        uLong bound = deflateBound(&z, (uLong)text.len);
+        rc = fsg_buf_reserve(out, bound);
+    }
+    if (rc == FSG_OK) {
+        z.next_in = text.ptr;
+        z.avail_in = (uInt)text.len;
+        z.next_out = out->ptr + out->len;
+        z.avail_out = (uInt)(out->cap - out->len);
+        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? FSG_OK : FSG_E_INTERNAL;
+        if (rc == FSG_OK) {
+            out->len += z.total_out;
+        }
+    }
+    if (z_open) {
+        deflateEnd(&z);
+    }
+    fsg_buf_clean_up(&text);
+    return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "flow summary: cannot encode (%s)",
+                                                 fsg_err_str(rc));
+}
+
+enum fsg_err fsg_summary_key(const char *prefix, const char *bucket, const char *key,
+                             const char *etag, struct fsg_buf *out)
+{
+    enum fsg_err rc = fsg_buf_printf(out, "%s%s/%s.", prefix, bucket, key);
+    for (const char *p = etag; rc == FSG_OK && *p != '\0'; p++) {
+        char c = *p;
+        if (c == '"') {
+            continue;
+        }
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  c == '-';
+        rc = fsg_buf_append_byte(out, (uint8_t)(ok ? c : '_'));
+    }
+    return rc != FSG_OK ? rc : fsg_buf_append_cstr(out, ".fsum.json.gz");
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+static enum fsg_err s_gunzip(struct fsg_span in, struct fsg_buf *out, struct fsg_error *err)
+{
+    z_stream z = { 0 };
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+        return fsg_error_set(err, FSG_E_NOMEM, "flow summary: out of memory");
+    }
+    z.next_in = (Bytef *)(uintptr_t)in.ptr;
+    z.avail_in = (uInt)in.len;
+    enum fsg_err rc = FSG_OK;
+    int zr = Z_OK;
+    while (rc == FSG_OK && zr != Z_STREAM_END) {
+        if (out->len > FSG_SUMMARY_MAX_BYTES) {
+            rc = fsg_error_set(err, FSG_E_LIMIT, "flow summary: more than %zu bytes inflated",
+                               FSG_SUMMARY_MAX_BYTES);
+            break;
+        }
+        rc = fsg_buf_reserve(out, 64 << 10);
+        if (rc != FSG_OK) {
+            fsg_error_set(err, rc, "flow summary: out of memory");
+            break;
+        }
+        z.next_out = out->ptr + out->len;
+        z.avail_out = (uInt)(out->cap - out->len);
+        uLong before = z.total_out;
+        zr = inflate(&z, Z_NO_FLUSH);
+        out->len += z.total_out - before;
+        if (zr != Z_OK && zr != Z_STREAM_END) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: corrupt gzip (%s)",
+                               z.msg != NULL ? z.msg : "truncated");
+        } else if (zr == Z_OK && z.avail_in == 0 && z.avail_out > 0) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: truncated gzip");
+        }
+    }
+    inflateEnd(&z);
+    return rc;
+}
+
+static bool s_u64(const json_t *v, uint64_t *ret)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        return false;
+    }
+    *ret = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+static bool s_t(const json_t *v, int64_t *ret)
+{
+    if (json_is_null(v)) {
+        *ret = FSG_FLOW_TIME_NONE;
+        return true;
+    }
+    if (!json_is_integer(v)) {
+        return false;
+    }
+    *ret = (int64_t)json_integer_value(v);
+    return true;
+}
+
+static bool s_ip(const json_t *v, struct fsg_ip *ret)
+{
+    return json_is_string(v) &&
+           fsg_ip_parse(fsg_span_from_cstr(json_string_value(v)), ret) == FSG_OK;
+}
+
+static bool s_row(const json_t *a, struct fsg_agg_row *r)
+{
+    if (!json_is_array(a) || json_array_size(a) != S_ROW_FIELDS) {
+        return false;
+    }
+    const json_t *eni = json_array_get(a, 0);
+    uint64_t port, proto, action, rdir;
+    *r = (struct fsg_agg_row){ 0 };
+    if (!json_is_string(eni) || json_string_length(eni) == 0 ||
+        json_string_length(eni) >= FSG_ENI_ID_MAX || !s_ip(json_array_get(a, 1), &r->a) ||
+        !s_ip(json_array_get(a, 2), &r->b) || !s_u64(json_array_get(a, 3), &port) ||
+        port > UINT16_MAX || !s_u64(json_array_get(a, 4), &proto) || proto > UINT8_MAX ||
+        !s_u64(json_array_get(a, 5), &action) || action > FSG_FLOW_ACTION_UNKNOWN ||
+        !s_u64(json_array_get(a, 6), &rdir) || rdir > FSG_RDIR_LEAVING ||
+        !s_u64(json_array_get(a, 7), &r->records) || r->records == 0 ||
+        !s_u64(json_array_get(a, 8), &r->packets) || !s_u64(json_array_get(a, 9), &r->bytes) ||
+        !s_t(json_array_get(a, 10), &r->first) || !s_t(json_array_get(a, 11), &r->last)) {
+        return false;
+    }
+    memcpy(r->eni, json_string_value(eni), json_string_length(eni));
+    r->port = (uint16_t)port;
+    r->proto = (uint8_t)proto;
+    r->action = (uint8_t)action;
+    r->rdir = (uint8_t)rdir;
+    return true;
+}
+
+static enum fsg_err s_stats(const json_t *o, struct fsg_flow_stats *st)
+{
+    struct {
+        const char *name;
+        uint64_t *v;
+    } f[] = { { "bytes_in", &st->bytes_in }, { "lines", &st->lines },
+              { "records", &st->records },   { "nodata", &st->nodata },
+              { "skipdata", &st->skipdata }, { "malformed", &st->malformed } };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (!s_u64(json_object_get(o, f[i].name), f[i].v)) {
+            return FSG_E_PARSE;
+        }
+    }
+    return FSG_OK;
+}
+
+enum fsg_err fsg_summary_decode(struct fsg_span in, const char *fingerprint,
+                                struct fsg_summary *ret, struct fsg_error *err)
+{
+    *ret = (struct fsg_summary){ 0 };
+    struct fsg_buf text = FSG_BUF_INIT;
+    enum fsg_err rc = FSG_OK;
+    struct fsg_span json_text = in;
+    if (in.len >= 2 && in.ptr[0] == 0x1f && in.ptr[1] == 0x8b) {
+        rc = s_gunzip(in, &text, err);
+        json_text = (struct fsg_span){ text.ptr, text.len };
+    } else if (in.len > FSG_SUMMARY_MAX_BYTES) {
+        rc = fsg_error_set(err, FSG_E_LIMIT, "flow summary: more than %zu bytes",
+                           FSG_SUMMARY_MAX_BYTES);
+    }
+    json_t *root = NULL;
+    struct fsg_json_limits lim = { .max_bytes = FSG_SUMMARY_MAX_BYTES, .max_depth = 4 };
+    if (rc == FSG_OK) {
+        rc = fsg_json_load(json_text, &lim, &root, err);
+    }
+    const json_t *rows = NULL;
+    if (rc == FSG_OK) {
+        const json_t *v = json_object_get(root, "flowseg_summary");
+        const json_t *fp = json_object_get(root, "fingerprint");
+        rows = json_object_get(root, "rows");
+        if (!json_is_object(root) || !json_is_integer(v) || !json_is_array(rows) ||
+            !json_is_string(fp) || s_stats(json_object_get(root, "stats"), &ret->stats) != FSG_OK) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "not a flowseg flow summary");
+        } else if (json_integer_value(v) != FSG_SUMMARY_VERSION) {
+            rc = fsg_error_set(err, FSG_E_REJECTED, "flow summary version %" JSON_INTEGER_FORMAT
+                               " (this flowseg reads version %d)", json_integer_value(v),
+                               FSG_SUMMARY_VERSION);
+        } else if (strcmp(json_string_value(fp), fingerprint != NULL ? fingerprint : "") != 0) {
+            rc = fsg_error_set(err, FSG_E_REJECTED, "flow summary made under another "
+                               "configuration (ENI addresses, database ports or format)");
+        }
+    }
+    size_t n = rc == FSG_OK ? json_array_size(rows) : 0;
+    if (rc == FSG_OK && n > 0) {
+        ret->rows = fsg_calloc(n, sizeof *ret->rows);
+        if (ret->rows == NULL) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "flow summary: out of memory");
+        }
+    }
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+        if (!s_row(json_array_get(rows, i), &ret->rows[i])) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: row %zu is not [eni, src, dst, "
+                               "port, proto, action, direction, records, packets, bytes, first, "
+                               "last]", i + 1);
+        }
+        ret->n_rows = i + 1;
+    }
+    json_decref(root);
+    fsg_buf_clean_up(&text);
+    if (rc != FSG_OK) {
+        fsg_summary_clean_up(ret);
+    }
+    return rc;
+}
+
+void fsg_summary_clean_up(struct fsg_summary *s)
+{
+    if (s != NULL) {
+        fsg_free(s->rows);
+        *s = (struct fsg_summary){ 0 };
+    }
+}
+
+static int s_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+enum fsg_err fsg_summary_fingerprint(const struct fsg_eni_hint *hints, size_t n_hints,
+                                     const char *format, char out[65])
+{
+    /* One line per hint ("eni port addr addr ..."), sorted, then the format. */
+    char **lines = fsg_calloc(n_hints + 1, sizeof *lines);
+    struct fsg_buf all = FSG_BUF_INIT;
+    enum fsg_err rc = lines != NULL ? FSG_OK : FSG_E_NOMEM;
+    for (size_t i = 0; i < n_hints && rc == FSG_OK; i++) {
+        struct fsg_buf l = FSG_BUF_INIT;
+        rc = fsg_buf_printf(&l, "%s %u", hints[i].eni, (unsigned)hints[i].service_port);
+        for (size_t j = 0; j < hints[i].n_addrs && rc == FSG_OK; j++) {
+            char a[FSG_IP_STR_MAX];
+            rc = fsg_buf_printf(&l, " %s", fsg_ip_format(&hints[i].addrs[j], a));
+        }
+        lines[i] = rc == FSG_OK ? fsg_buf_strdup(&l) : NULL;
+        rc = rc == FSG_OK && lines[i] == NULL ? FSG_E_NOMEM : rc;
+        fsg_buf_clean_up(&l);
+    }
+    if (rc == FSG_OK) {
+        qsort(lines, n_hints, sizeof *lines, s_cmp_str);
+        for (size_t i = 0; i < n_hints && rc == FSG_OK; i++) {
+            rc = fsg_buf_printf(&all, "%s\n", lines[i]);
+        }
+    }
+    rc = rc != FSG_OK ? rc : fsg_buf_printf(&all, "format %s\n", format != NULL ? format : "-");
+    rc = rc != FSG_OK ? rc : fsg_sha256_hex((struct fsg_span){ all.ptr, all.len }, out, NULL);
+    for (size_t i = 0; lines != NULL && i < n_hints; i++) {
+        fsg_free(lines[i]);
+    }
+    fsg_free(lines);
+    fsg_buf_clean_up(&all);
+    return rc;
+}

@@ -1,0 +1,284 @@
+/* flowlogs/summary: a summary folded back gives exactly the table of the raw records (counts,
+ * first/last, IPv4 and IPv6, unknown times), merges with others as the raw objects would,
+ * hostile input is refused with a clear error, keys and fingerprints are stable. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "flowlogs/aggregate.h"
+#include "flowlogs/flowlog.h"
+#include "flowlogs/summary.h"
+#include "lib/core/buf.h"
+#include "lib/core/mem.h"
+#include "tests/harness/test.h"
+
+#define V5                                                                                         \
+    "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "       \
+    "action tcp-flags flow-direction log-status\n"
+
+static const char s_obj_a[] =
+    V5 "5 eni-db 10.0.1.5 10.0.20.11 40000 5432 6 3 300 10 20 ACCEPT 2 ingress OK\n"
+       "5 eni-db 10.0.1.5 10.0.20.11 40001 5432 6 4 400 5 30 ACCEPT 2 ingress OK\n"
+       "5 eni-db 2001:db8::5 2001:db8::11 40000 5432 6 1 60 - - REJECT 2 ingress OK\n"
+       "5 eni-db 10.0.20.11 10.0.9.9 50000 443 6 2 200 40 50 ACCEPT 2 egress OK\n"
+       "5 eni-app 10.0.30.5 10.0.20.11 40009 5432 6 7 700 20 900 ACCEPT 2 - OK\n"
+       "5 eni-db - - - - - - - 1 2 - - - NODATA\n";
+static const char s_obj_b[] =
+    V5 "5 eni-db 10.0.1.5 10.0.20.11 40002 5432 6 1 100 2 60 ACCEPT 2 ingress OK\n"
+       "5 eni-db 10.0.7.7 10.0.20.11 40002 5432 6 1 100 2 60 ACCEPT 2 ingress OK\n"
+       "garbage\n";
+
+/* Decodes text into agg as one object. */
+static enum fsg_err s_read(struct fsg_aggregate *agg, const char *text)
+{
+    struct fsg_flowlog_decoder *d = NULL;
+    enum fsg_err rc = fsg_flowlog_decoder_new(NULL, &d, NULL);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    fsg_flowlog_decoder_set_input(d, fsg_span_from_cstr(text));
+    fsg_flowlog_decoder_finish(d);
+    for (;;) {
+        const struct fsg_flowlog_record *rec;
+        rc = fsg_flowlog_decoder_next(d, &rec, NULL);
+        if (rc != FSG_OK || rec == NULL) {
+            break;
+        }
+        rc = fsg_aggregate_add(agg, rec, FSG_SPAN_NULL, NULL);
+        if (rc != FSG_OK) {
+            break;
+        }
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(agg, NULL);
+    }
+    if (rc == FSG_OK) {
+        fsg_aggregate_add_stats(agg, fsg_flowlog_decoder_stats(d));
+    }
+    fsg_flowlog_decoder_destroy(d);
+    return rc;
+}
+
+/* The whole flow table and counters as text. */
+static int s_dump(struct fsg_aggregate *agg, struct fsg_buf *out)
+{
+    struct fsg_flow *flows = NULL;
+    size_t n = 0;
+    if (fsg_aggregate_result(agg, FSG_DIRECTION_ALL, NULL, 0, &flows, &n, NULL) != FSG_OK) {
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char s[FSG_IP_STR_MAX], d[FSG_IP_STR_MAX];
+        if (fsg_buf_printf(out, "%s %s %s %u %u %d %d %" PRIu64 " %" PRIu64 " %" PRIu64
+                                " %" PRId64 " %" PRId64 "\n",
+                           flows[i].eni, fsg_ip_format(&flows[i].src, s),
+                           fsg_ip_format(&flows[i].dst, d), (unsigned)flows[i].port,
+                           (unsigned)flows[i].proto, (int)flows[i].action,
+                           (int)flows[i].direction, flows[i].records, flows[i].packets,
+                           flows[i].bytes, flows[i].first_s, flows[i].last_s) != FSG_OK) {
+            fsg_free(flows);
+            return 1;
+        }
+    }
+    fsg_free(flows);
+    const struct fsg_flow_stats *st = fsg_aggregate_stats(agg);
+    return fsg_buf_printf(out, "objects %" PRIu64 " bytes %" PRIu64 " lines %" PRIu64
+                               " records %" PRIu64 " nodata %" PRIu64 " malformed %" PRIu64 "\n",
+                          st->objects, st->bytes_in, st->lines, st->records, st->nodata,
+                          st->malformed) != FSG_OK;
+}
+
+/* Folds a decoded summary into agg as one object (what the S3 source does through a reader). */
+static int s_fold(struct fsg_aggregate *agg, const struct fsg_summary *sum)
+{
+    fsg_aggregate_begin(agg);
+    for (size_t i = 0; i < sum->n_rows; i++) {
+        if (fsg_aggregate_add_row(agg, &sum->rows[i], NULL) != FSG_OK) {
+            return 1;
+        }
+    }
+    if (fsg_aggregate_commit(agg, NULL) != FSG_OK) {
+        return 1;
+    }
+    struct fsg_flowlog_stats none = { 0 };
+    fsg_aggregate_add_stats(agg, &none);
+    fsg_aggregate_add_counts(agg, &sum->stats);
+    return 0;
+}
+
+static int s_encode(const char *text, struct fsg_buf *gz)
+{
+    struct fsg_aggregate *one = NULL;
+    T_OK(fsg_aggregate_new(NULL, &one, NULL));
+    T_OK(s_read(one, text));
+    T_OK(fsg_summary_encode(one, "s3://b/k", "\"abc-1\"", "fp", gz, NULL));
+    fsg_aggregate_destroy(one);
+    return 0;
+}
+
+static int s_summaries_merge_exactly(void)
+{
+    struct fsg_buf ga = FSG_BUF_INIT, gb = FSG_BUF_INIT, want = FSG_BUF_INIT, got = FSG_BUF_INIT;
+    T_CHECK(s_encode(s_obj_a, &ga) == 0);
+    T_CHECK(s_encode(s_obj_b, &gb) == 0);
+    T_CHECK(ga.len > 2 && ga.ptr[0] == 0x1f && ga.ptr[1] == 0x8b); /* gzip */
+
+    struct fsg_aggregate *raw = NULL, *merged = NULL;
+    T_OK(fsg_aggregate_new(NULL, &raw, NULL));
+    T_OK(fsg_aggregate_new(NULL, &merged, NULL));
+    T_OK(s_read(raw, s_obj_a));
+    T_OK(s_read(raw, s_obj_b));
+    struct fsg_summary sa, sb;
+    T_OK(fsg_summary_decode((struct fsg_span){ ga.ptr, ga.len }, "fp", &sa, NULL));
+    T_OK(fsg_summary_decode((struct fsg_span){ gb.ptr, gb.len }, "fp", &sb, NULL));
+    T_CHECK(sa.stats.nodata == 1 && sb.stats.malformed == 1 && sa.stats.records == 5);
+    T_CHECK(s_fold(merged, &sb) == 0); /* any order */
+    T_CHECK(s_fold(merged, &sa) == 0);
+    T_CHECK(s_dump(raw, &want) == 0);
+    T_CHECK(s_dump(merged, &got) == 0);
+    T_STR_EQ(fsg_buf_cstr(&got), fsg_buf_cstr(&want));
+
+    /* Folding the same summary twice is two objects' worth (the caller keys summaries by
+     * object, so an object is folded once); re-encoding a folded table gives the same rows. */
+    struct fsg_buf again = FSG_BUF_INIT;
+    struct fsg_aggregate *one = NULL;
+    T_OK(fsg_aggregate_new(NULL, &one, NULL));
+    T_CHECK(s_fold(one, &sa) == 0);
+    T_OK(fsg_summary_encode(one, "s3://b/k", "\"abc-1\"", "fp", &again, NULL));
+    struct fsg_summary sa2;
+    T_OK(fsg_summary_decode((struct fsg_span){ again.ptr, again.len }, "fp", &sa2, NULL));
+    T_CHECK(sa2.n_rows == sa.n_rows && memcmp(sa2.rows, sa.rows, sa.n_rows * sizeof *sa.rows) == 0);
+    fsg_summary_clean_up(&sa2);
+
+    /* rolled back with the object, like records */
+    size_t before = fsg_aggregate_entries(merged);
+    fsg_aggregate_begin(merged);
+    struct fsg_agg_row extra = sa.rows[0];
+    extra.a.a[15] ^= 0x55;
+    T_OK(fsg_aggregate_add_row(merged, &extra, NULL));
+    T_CHECK(fsg_aggregate_entries(merged) == before + 1);
+    fsg_aggregate_rollback(merged);
+    T_CHECK(fsg_aggregate_entries(merged) == before);
+
+    fsg_summary_clean_up(&sa);
+    fsg_summary_clean_up(&sb);
+    fsg_summary_clean_up(&sb); /* idempotent */
+    fsg_aggregate_destroy(raw);
+    fsg_aggregate_destroy(merged);
+    fsg_aggregate_destroy(one);
+    fsg_buf_clean_up(&ga);
+    fsg_buf_clean_up(&gb);
+    fsg_buf_clean_up(&want);
+    fsg_buf_clean_up(&got);
+    fsg_buf_clean_up(&again);
+    return 0;
+}
+
+static enum fsg_err s_decode_str(const char *text, const char *fp, struct fsg_error *err)
+{
+    struct fsg_summary s;
+    enum fsg_err rc = fsg_summary_decode(fsg_span_from_cstr(text), fp, &s, err);
+    fsg_summary_clean_up(&s);
+    return rc;
+}
+
+#define HEAD "{\"flowseg_summary\":1,\"source\":\"s3://b/k\",\"etag\":\"e\",\"fingerprint\":\"fp\","  \
+             "\"stats\":{\"bytes_in\":1,\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,"     \
+             "\"malformed\":0},\"rows\":"
+
+static int s_hostile_input(void)
+{
+    struct fsg_error err;
+    T_OK(s_decode_str(HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,1,1,null,null]]}",
+                      "fp", &err));
+    static const struct {
+        const char *text;
+        enum fsg_err rc;
+        const char *msg;
+    } bad[] = {
+        { "", FSG_E_PARSE, "" },
+        { "[]", FSG_E_PARSE, "not a flowseg flow summary" },
+        { "{\"flowseg_summary\":1}", FSG_E_PARSE, "not a flowseg flow summary" },
+        { HEAD "[]}", FSG_E_REJECTED, "another configuration" }, /* fingerprint "x" below */
+        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",70000,6,0,1,1,1,1,null,null]]}", FSG_E_PARSE,
+          "row 1 is not" },
+        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,0,1,1,null,null]]}", FSG_E_PARSE,
+          "row 1" },
+        { HEAD "[[\"eni-a\",\"10.0.0.999\",\"10.0.0.2\",5432,6,0,1,1,1,1,null,null]]}", FSG_E_PARSE,
+          "row 1" },
+        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,3,1,1,1,1,null,null]]}", FSG_E_PARSE,
+          "row 1" },
+        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,3,1,1,1,null,null]]}", FSG_E_PARSE,
+          "row 1" },
+        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,-1,1,null,null]]}", FSG_E_PARSE,
+          "row 1" },
+        { HEAD "[[\"eni-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,"
+               "1,1,1,1,null,null]]}", FSG_E_PARSE, "row 1" },
+        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,1,1,null]]}", FSG_E_PARSE,
+          "row 1" },
+        { HEAD "[[[[[[[[]]]]]]]]}", FSG_E_LIMIT, "" },
+        { "{\"flowseg_summary\":2,\"fingerprint\":\"fp\",\"rows\":[],\"stats\":{\"bytes_in\":1,"
+          "\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,\"malformed\":0}}",
+          FSG_E_REJECTED, "version 2" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err = (struct fsg_error){ 0 };
+        enum fsg_err rc = s_decode_str(bad[i].text, i == 3 ? "x" : "fp", &err);
+        if (rc != bad[i].rc || strstr(err.msg, bad[i].msg) == NULL) {
+            fprintf(stderr, "case %zu: rc %d msg '%s'\n", i, (int)rc, err.msg);
+            T_CHECK(false);
+        }
+    }
+    /* corrupt and truncated gzip */
+    struct fsg_buf gz = FSG_BUF_INIT;
+    T_CHECK(s_encode(s_obj_a, &gz) == 0);
+    struct fsg_summary s;
+    T_CHECK(fsg_summary_decode((struct fsg_span){ gz.ptr, gz.len - 9 }, "fp", &s, &err) ==
+            FSG_E_PARSE);
+    T_CHECK(strstr(err.msg, "gzip") != NULL);
+    gz.ptr[gz.len / 2] ^= 0xff;
+    T_CHECK(fsg_summary_decode((struct fsg_span){ gz.ptr, gz.len }, "fp", &s, &err) != FSG_OK);
+    T_CHECK(s.rows == NULL && s.n_rows == 0);
+    fsg_buf_clean_up(&gz);
+    return 0;
+}
+
+static int s_keys_and_fingerprints(void)
+{
+    struct fsg_buf k = FSG_BUF_INIT;
+    T_OK(fsg_summary_key("sums/", "logs", "AWSLogs/1/vpcflowlogs/x.log.gz", "\"9b2c-3\"", &k));
+    T_STR_EQ(fsg_buf_cstr(&k), "sums/logs/AWSLogs/1/vpcflowlogs/x.log.gz.9b2c-3.fsum.json.gz");
+    fsg_buf_reset(&k);
+    T_OK(fsg_summary_key("", "b", "k", "W/\"a+b\"", &k));
+    T_STR_EQ(fsg_buf_cstr(&k), "b/k.W_a_b.fsum.json.gz");
+    fsg_buf_clean_up(&k);
+
+    struct fsg_ip a1, a2;
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.20.11"), &a1));
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.20.12"), &a2));
+    struct fsg_eni_hint h[2] = { { .eni = "eni-a", .addrs = &a1, .n_addrs = 1, .service_port = 5432 },
+                                 { .eni = "eni-b", .addrs = &a2, .n_addrs = 1 } };
+    struct fsg_eni_hint r[2] = { h[1], h[0] };
+    char f1[65], f2[65], f3[65], f4[65];
+    T_OK(fsg_summary_fingerprint(h, 2, NULL, f1));
+    T_OK(fsg_summary_fingerprint(r, 2, NULL, f2));
+    T_STR_EQ(f1, f2); /* any order */
+    h[0].service_port = 3306;
+    T_OK(fsg_summary_fingerprint(h, 2, NULL, f3));
+    T_CHECK(strcmp(f1, f3) != 0);
+    T_OK(fsg_summary_fingerprint(r, 2, "srcaddr dstaddr", f4));
+    T_CHECK(strcmp(f1, f4) != 0 && strlen(f4) == 64);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct t_case cases[] = {
+        { "summaries_merge_exactly", s_summaries_merge_exactly },
+        { "hostile_input", s_hostile_input },
+        { "keys_and_fingerprints", s_keys_and_fingerprints },
+        { NULL, NULL },
+    };
+    return t_main(cases, argc, argv);
+}
