@@ -108,6 +108,14 @@ void fsg_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
         s_refuse(pt, res);
         return;
     }
+    if (pt->calls.n_steps == 0 && fsg_sg_plan_has_changes(pt->sg)) {
+        /* a saved plan read back: the report shows the calls apply makes (sg_apply computes
+         * the same order again) */
+        fsg_sg_schedule_clean_up(&pt->calls);
+        if (fsg_sg_schedule_make(pt->sg, run->config->guards.max_rules, &pt->calls) != FSG_OK) {
+            fsg_sg_schedule_clean_up(&pt->calls);
+        }
+    }
     bool needed = fsg_sg_plan_has_changes(pt->sg) || t->res.group_id == NULL || t->assoc.changes;
     if (!needed) {
         res->status = FSG_APPLY_UNCHANGED;

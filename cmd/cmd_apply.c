@@ -29,8 +29,15 @@ static const char s_help_head[] =
     "rules (one AuthorizeSecurityGroupIngress), revoke the stale ones (one\n"
     "RevokeSecurityGroupIngress by rule id), then associate the group with the RDS instance\n"
     "(associate: add | replace | none; ModifyDBInstance only when the set changes).\n"
-    "A target refused by a guard is not touched. Every change and refusal is one JSON audit\n"
-    "line on stderr. Prints the report and what was done.\n"
+    "What is removed follows the target's \"ownership\": \"group\" (default) removes every\n"
+    "inbound rule the policy does not yield, whoever added it; \"rules\" only rules whose\n"
+    "description starts with \"flowseg \". When authorizing first would cross guards.max_rules\n"
+    "(the rules-per-group quota), stale rules are first rewritten in place\n"
+    "(ModifySecurityGroupRules): the group never holds more than the quota.\n"
+    "A target refused by a guard is not touched. An intent line (\"requested\") precedes each\n"
+    "change; every change and refusal is one JSON audit line on stderr. SIGTERM/SIGINT: the\n"
+    "call in flight is finished and audited, no further change, exit 1 \"interrupted\".\n"
+    "Prints the report and what was done.\n"
     "\n";
 
 static const char s_help_options[] =
@@ -68,8 +75,12 @@ static const char s_help_tail[] =
     "CloudTrail event that changes a managed group or a protected instance (tamper\n"
     "protection; see the README).\n"
     "\n"
-    "Exit: 0 done (or nothing to do), 1 error or any target refused/failed (named on stderr;\n"
-    "the other targets are still applied), 2 usage.\n";
+    "Environment: FLOWSEG_APPLY_WAIT_S: how long to wait for a busy RDS instance\n"
+    "(InvalidDBInstanceState) before reporting \"rules in place, group not yet attached\"\n"
+    "(default 120).\n"
+    "\n"
+    "Exit: 0 done (or nothing to do), 1 error or any target refused/failed/interrupted (named\n"
+    "on stderr; the other targets are still applied), 2 usage.\n";
 
 static void s_help(void)
 {

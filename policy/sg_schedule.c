@@ -83,6 +83,8 @@ struct s_sim {
     bool *rm_done;      /* plan->remove[i] is gone (revoked or rewritten) */
     bool *rm_paired;    /* taken by the modify step being built */
     ptrdiff_t *want_add; /* desired[i] -> its index in plan->add, or -1 (already present) */
+    size_t *block_n;    /* remove[x]: desired rules overlapping it that are not in the group */
+    ptrdiff_t *block_one; /* remove[x]: the add index of such a rule when block_n is 1 */
     size_t count[2];    /* rules in the group now, per family (0 = IPv4) */
     size_t left_add[2]; /* adds not yet done, per family */
     struct fsg_sg_schedule *out;
@@ -93,22 +95,30 @@ static int s_family(const struct fsg_sg_rule *r)
     return r->cidr.addr.is_v6 ? 1 : 0;
 }
 
-/* Stale rule x may go (rewritten into plan->add[w], or w < 0: revoked) without a gap: every
- * desired rule that overlaps it is in the group, or is what x becomes. */
-static bool s_safe(const struct s_sim *s, size_t x, ptrdiff_t w)
+/* For every stale rule not yet gone: which desired rules that overlap it are not in the group
+ * yet (block_n, and block_one when there is exactly one). O(remove x desired) per step. */
+static void s_blockers(struct s_sim *s)
 {
     const struct fsg_sg_plan *p = s->plan;
-    const struct fsg_sg_rule *rx = &p->remove.items[x];
-    for (size_t d = 0; d < p->desired.len; d++) {
-        ptrdiff_t a = s->want_add[d];
-        if (a < 0 || s->add_done[a] || a == w) {
-            continue;
-        }
-        if (s_overlap(rx, &p->desired.items[d])) {
-            return false;
+    for (size_t x = 0; x < p->remove.len; x++) {
+        s->block_n[x] = 0;
+        s->block_one[x] = -1;
+        for (size_t d = 0; !s->rm_done[x] && d < p->desired.len; d++) {
+            ptrdiff_t a = s->want_add[d];
+            if (a < 0 || s->add_done[a] || !s_overlap(&p->remove.items[x], &p->desired.items[d])) {
+                continue;
+            }
+            s->block_n[x]++;
+            s->block_one[x] = a;
         }
     }
-    return true;
+}
+
+/* Stale rule x may go (rewritten into plan->add[w], or w < 0: revoked) without a gap: every
+ * desired rule that overlaps it is in the group, or is what x becomes (s_blockers first). */
+static bool s_safe(const struct s_sim *s, size_t x, ptrdiff_t w)
+{
+    return s->block_n[x] == 0 || (s->block_n[x] == 1 && s->block_one[x] == w);
 }
 
 static enum fsg_err s_push(size_t **v, size_t *n, size_t x)
@@ -165,6 +175,9 @@ static enum fsg_err s_modify(struct s_sim *s, bool *progress)
     struct fsg_sg_step *st = NULL;
     enum fsg_err rc = s_new_step(s, FSG_SG_CALL_MODIFY, &st);
     size_t need[2] = { s_need(s, 0), s_need(s, 1) };
+    if (need[0] + need[1] > 0) {
+        s_blockers(s);
+    }
     for (size_t w = 0; rc == FSG_OK && w < p->add.len; w++) {
         int f = s_family(&p->add.items[w]);
         for (size_t x = 0; need[f] > 0 && !s->add_done[w] && x < p->remove.len; x++) {
@@ -217,6 +230,9 @@ static enum fsg_err s_revoke(struct s_sim *s, bool final, bool *progress)
     const struct fsg_sg_plan *p = s->plan;
     struct fsg_sg_step *st = NULL;
     enum fsg_err rc = s_new_step(s, FSG_SG_CALL_REVOKE, &st);
+    if (!final) {
+        s_blockers(s);
+    }
     for (size_t x = 0; rc == FSG_OK && x < p->remove.len; x++) {
         int f = s_family(&p->remove.items[x]);
         bool full = s->quota > 0 && s->count[f] >= (size_t)s->quota && s->left_add[f] > 0;
@@ -275,8 +291,10 @@ static enum fsg_err s_init(struct s_sim *s)
     s->rm_done = fsg_calloc(p->remove.len + 1, sizeof *s->rm_done);
     s->rm_paired = fsg_calloc(p->remove.len + 1, sizeof *s->rm_paired);
     s->want_add = fsg_calloc(p->desired.len + 1, sizeof *s->want_add);
+    s->block_n = fsg_calloc(p->remove.len + 1, sizeof *s->block_n);
+    s->block_one = fsg_calloc(p->remove.len + 1, sizeof *s->block_one);
     if (s->add_done == NULL || s->rm_done == NULL || s->rm_paired == NULL ||
-        s->want_add == NULL) {
+        s->want_add == NULL || s->block_n == NULL || s->block_one == NULL) {
         return FSG_E_NOMEM;
     }
     for (size_t d = 0; d < p->desired.len; d++) {
@@ -310,6 +328,8 @@ enum fsg_err fsg_sg_schedule_make(const struct fsg_sg_plan *plan, long max_rules
     fsg_free(s.rm_done);
     fsg_free(s.rm_paired);
     fsg_free(s.want_add);
+    fsg_free(s.block_n);
+    fsg_free(s.block_one);
     if (rc != FSG_OK) {
         fsg_sg_schedule_clean_up(ret);
     }

@@ -261,7 +261,8 @@ static enum fsg_err s_count_body(struct fsg_span chunk, void *userdata)
 static enum fsg_err s_build_request(const struct fsg_aws_request *r, struct fsg_http_request *req,
                                     struct fsg_error *err)
 {
-    *req = (struct fsg_http_request){ .method = r->method, .url = r->url, .body = r->body };
+    *req = (struct fsg_http_request){ .method = r->method, .url = r->url, .body = r->body,
+                                      .fresh_connection = r->mutating };
     for (size_t i = 0; r->headers != NULL && i < r->headers->len; i++) {
         const struct fsg_http_header *h = &r->headers->items[i];
         if (fsg_http_headers_add(&req->headers, h->name, h->value) != FSG_OK) {
@@ -449,6 +450,18 @@ enum fsg_err fsg_aws_query_body(const char *action, const char *version,
     return rc;
 }
 
+/* Query actions that read start with these verbs; every other action changes something. */
+static bool s_is_mutating(const char *action)
+{
+    static const char *const reads[] = { "Describe", "List", "Get" };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        if (strncmp(action, reads[i], strlen(reads[i])) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, const char *version,
                                const struct fsg_aws_params *params, struct fsg_buf *ret_body,
                                struct fsg_error *err)
@@ -473,6 +486,7 @@ enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, con
         .headers = &headers,
         .body = fsg_span_from_buf(&body),
         .action = action,
+        .mutating = s_is_mutating(action),
     };
     rc = fsg_aws_request(c, &r, &resp, err);
     if (rc == FSG_OK && fsg_buf_append_span(ret_body, fsg_span_from_buf(&resp.body)) != FSG_OK) {

@@ -75,6 +75,8 @@ struct fsg_aws_request {
     void *userdata;
     const char *action;                     /* "GetObject": for messages */
     const char *resource;                   /* "s3://bucket/key": for messages; may be NULL */
+    bool mutating;                          /* changes something: sent on a fresh connection
+                                             * (fsg_http_request.fresh_connection) */
 };
 
 /* Signs, sends, classifies and retries r. resp must be zeroed; the caller cleans it up. On
