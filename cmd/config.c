@@ -331,7 +331,8 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
                                         "nlb", "dry_run", "policy_ttl_s", NULL };
     static const char *const guard_keys[] = { "max_removals", "allow_empty", "allow_public",
                                               "max_rules", "max_cut_sources", NULL };
-    static const char *const fl_keys[] = { "key_regex", "format", "summaries", NULL };
+    static const char *const fl_keys[] = { "key_regex", "format", "summaries", "fanout_queue_url",
+                                           NULL };
     static const char *const nlb_keys[] = { "target_group_arn", "rds_instance", "port",
                                             "healthy_timeout_s", NULL };
     S_TRY(s_check_keys(root, "top level", keys, err));
@@ -364,6 +365,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
         if (c->flowlog_summaries != NULL && strncmp(c->flowlog_summaries, "s3://", 5) != 0) {
             return s_bad(err, "flowlogs.summaries", "must be an s3://bucket/prefix/ URL");
         }
+        S_TRY(s_str(fl, "fanout_queue_url", "flowlogs", &c->fanout_queue_url, err));
     }
     json_t *nlb = json_object_get(root, "nlb");
     if (nlb != NULL && !json_is_null(nlb)) {
@@ -516,6 +518,7 @@ void fsg_config_destroy(struct fsg_config *c)
     fsg_free(c->key_regex);
     fsg_free(c->flowlog_format);
     fsg_free(c->flowlog_summaries);
+    fsg_free(c->fanout_queue_url);
     fsg_free(c->nlb.target_group_arn);
     fsg_free(c->nlb.rds_instance);
     fsg_free(c);

@@ -80,6 +80,8 @@ struct fsg_config {
     char *flowlog_format;    /* flowlogs.format: header-less field list, NULL = default format */
     char *flowlog_summaries; /* flowlogs.summaries: s3://bucket/prefix/ of per-object flow
                               * summaries (flowlogs/summary.h), NULL = none */
+    char *fanout_queue_url;  /* flowlogs.fanout_queue_url: the SQS queue a Lambda backfill
+                              * ({"scan": ..., "fanout": true}) sends its batches to */
     struct fsg_config_nlb nlb;
     bool dry_run;
     long policy_ttl_s;       /* Lambda: reuse the policy for this long (0 = reload each time) */

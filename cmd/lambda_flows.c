@@ -11,6 +11,7 @@
 #include "flowlogs/summary.h"
 #include "flowlogs/source.h"
 #include "lib/aws/aws.h"
+#include "lib/aws/sqs.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 
@@ -297,6 +298,172 @@ static enum fsg_err s_scan(struct fsg_lambda_work *w, struct s_flows *f,
     return rc;
 }
 
+/* ---- fan-out (a backfill on AWS's engines) ------------------------------------------------- */
+
+/* A fan-out message's body stays under a tenth of a batch's bytes, and its keys under this. */
+#define S_FANOUT_KEYS 50
+#define S_FANOUT_BODY (FSG_SQS_BATCH_BYTES / FSG_SQS_BATCH_MAX - 1024)
+
+/* An S3 notification's key encoding (form encoding: space -> '+', all but unreserved -> %XX),
+ * which fsg_s3_key_form_decode reverses on the consuming side. */
+static enum fsg_err s_form_encode(struct fsg_buf *out, const char *key)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    enum fsg_err rc = FSG_OK;
+    for (const unsigned char *p = (const unsigned char *)key; rc == FSG_OK && *p != '\0'; p++) {
+        unsigned char ch = *p;
+        bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
+                    ch == '/';
+        if (keep) {
+            rc = fsg_buf_append_byte(out, ch);
+        } else if (ch == ' ') {
+            rc = fsg_buf_append_byte(out, '+');
+        } else {
+            char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+            rc = fsg_buf_append(out, e, 3);
+        }
+    }
+    return rc;
+}
+
+struct s_fanout {
+    struct fsg_aws_client *sqs;
+    const char *queue;
+    char *bodies[FSG_SQS_BATCH_MAX];
+    size_t n_bodies;
+    struct fsg_buf cur;   /* the message being built */
+    size_t cur_keys;
+    size_t objects, messages;
+};
+
+static enum fsg_err s_fanout_flush(struct s_fanout *fo, bool all, struct fsg_error *err)
+{
+    enum fsg_err rc = FSG_OK;
+    if (fo->cur_keys > 0 && (all || fo->cur_keys == S_FANOUT_KEYS || fo->cur.len > S_FANOUT_BODY)) {
+        rc = fsg_buf_append_cstr(&fo->cur, "]}");
+        char *body = rc == FSG_OK ? fsg_buf_strdup(&fo->cur) : NULL;
+        if (body == NULL) {
+            return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+        }
+        fo->bodies[fo->n_bodies++] = body;
+        fsg_buf_reset(&fo->cur);
+        fo->cur_keys = 0;
+    }
+    if (fo->n_bodies > 0 && (all || fo->n_bodies == FSG_SQS_BATCH_MAX)) {
+        rc = fsg_sqs_send_batch(fo->sqs, fo->queue, (const char *const *)fo->bodies, fo->n_bodies,
+                                err);
+        fo->messages += rc == FSG_OK ? fo->n_bodies : 0;
+        for (size_t i = 0; i < fo->n_bodies; i++) {
+            fsg_free(fo->bodies[i]);
+        }
+        fo->n_bodies = 0;
+    }
+    return rc;
+}
+
+/* One listed object into the current message: an S3 notification record, as S3 itself would
+ * send it, so the consuming side reads it like any other (aws-wire.md §2). */
+static enum fsg_err s_fanout_add(struct s_fanout *fo, const struct fsg_object *obj,
+                                 struct fsg_error *err)
+{
+    const char *b = obj->name + 5, *slash = strchr(b, '/');
+    if (slash == NULL) {
+        return FSG_OK;
+    }
+    enum fsg_err rc = fsg_buf_append_cstr(&fo->cur, fo->cur_keys == 0
+                                                        ? "{\"flowseg_fanout\":true,\"Records\":["
+                                                        : ",");
+    if (rc == FSG_OK) {
+        rc = fsg_buf_printf(&fo->cur, "{\"eventSource\":\"aws:s3\",\"eventName\":"
+                            "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"%.*s\"},"
+                            "\"object\":{\"key\":\"", (int)(slash - b), b);
+    }
+    if (rc == FSG_OK) {
+        rc = s_form_encode(&fo->cur, slash + 1);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_buf_printf(&fo->cur, "\",\"size\":%" PRIu64 "}}}", obj->size);
+    }
+    if (rc != FSG_OK) {
+        return fsg_error_set(err, rc, "out of memory");
+    }
+    fo->cur_keys++;
+    fo->objects++;
+    return s_fanout_flush(fo, false, err);
+}
+
+/* {"scan": URL, "since"?, "until"?, "fanout": true}: lists the prefix (key_regex and the time
+ * window applied) and sends its keys to flowlogs.fanout_queue_url in batches, each an S3
+ * notification marked "flowseg_fanout", which the same function consumes from the queue
+ * (event source mapping): each batch reads its objects and writes their flow summaries,
+ * reconciling nothing. Weeks of logs are summarised by many invocations at once. */
+static enum fsg_err s_fanout(struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
+                            const struct fsg_s3_event_item *it, struct fsg_error *err)
+{
+    const struct fsg_config *c = w->st->config;
+    if (c->flowlog_summaries == NULL || c->fanout_queue_url == NULL) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "a fan-out scan writes flow summaries "
+                             "through a queue: set flowlogs.summaries and "
+                             "flowlogs.fanout_queue_url (nothing was sent)");
+    }
+    struct fsg_s3_source_options so = { .region = c->region, .key_regex = c->key_regex,
+                                        .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE };
+    enum fsg_err rc = FSG_OK;
+    if (ev->since != NULL) {
+        rc = fsg_s3_parse_time_bound(ev->since, false, &so.since_s, err);
+    }
+    if (rc == FSG_OK && ev->until != NULL) {
+        rc = fsg_s3_parse_time_bound(ev->until, true, &so.until_s, err);
+    }
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "scan event: ");
+        return rc;
+    }
+    struct fsg_aws_client_options tmpl = { .http = w->st->http, .creds = w->st->creds };
+    so.aws = &tmpl;
+    struct fsg_aws_client_options qo = { .service = "sqs", .region = c->region,
+                                         .http = w->st->http, .creds = w->st->creds };
+    struct fsg_s3_source *src = NULL;
+    struct fsg_object *objs = NULL;
+    size_t n = 0;
+    struct fsg_buf url = FSG_BUF_INIT;
+    struct s_fanout fo = { .queue = c->fanout_queue_url, .cur = FSG_BUF_INIT };
+    rc = fsg_s3_source_new(&so, &src, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aws_client_new(&qo, &fo.sqs, err);
+    }
+    if (rc == FSG_OK && fsg_buf_printf(&url, "s3://%s/%s", it->bucket, it->key) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_s3_source_expand(src, fsg_buf_cstr(&url), &objs, &n, err);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        rc = s_fanout_add(&fo, &objs[i], err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_fanout_flush(&fo, true, err);
+    }
+    fsg_log(rc == FSG_OK ? FSG_LOG_INFO : FSG_LOG_ERROR,
+            "fan-out %s: %zu object(s) listed, %zu sent in %zu message(s) to %s", fsg_buf_cstr(&url),
+            n, rc == FSG_OK ? fo.objects : 0, fo.messages, fo.queue);
+    if (rc == FSG_OK) {
+        rc = fsg_lambda_work_warn(w, "fan-out: %zu object(s) of %s sent in %zu message(s) to %s; "
+                                     "their flow summaries are written as the queue is consumed",
+                                  fo.objects, fsg_buf_cstr(&url), fo.messages, fo.queue);
+    }
+    for (size_t i = 0; i < fo.n_bodies; i++) {
+        fsg_free(fo.bodies[i]);
+    }
+    fsg_buf_clean_up(&fo.cur);
+    fsg_buf_clean_up(&url);
+    fsg_free(objs);
+    fsg_aws_client_destroy(fo.sqs);
+    fsg_s3_source_destroy(src);
+    return rc;
+}
+
 /* keep[i]: target i has an interface that appears in the flow table (any direction). */
 static enum fsg_err s_select(struct s_flows *f, bool *keep, struct fsg_error *err)
 {
@@ -361,11 +528,19 @@ enum fsg_err fsg_lambda_work_flows(struct fsg_lambda_work *w, const struct fsg_s
 {
     struct s_flows f = { 0 };
     enum fsg_err rc = FSG_OK;
+    bool reconcile = false; /* only backfill batches: summaries written, nothing reconciled */
     for (size_t i = 0; rc == FSG_OK && i < ev->n_items; i++) {
+        const struct fsg_s3_event_item *it = &ev->items[i];
+        if (ev->kind == FSG_S3_EVENT_SCAN && ev->fanout) {
+            return s_fanout(w, ev, it, err);
+        }
         if (ev->kind == FSG_S3_EVENT_SCAN) {
-            rc = s_scan(w, &f, &ev->items[i], err);
+            rc = s_scan(w, &f, it, err);
+            reconcile = true;
         } else if (wanted[i]) {
-            rc = s_event_object(w, &f, &ev->items[i], err);
+            rc = s_event_object(w, &f, it, err);
+            reconcile = reconcile || it->message == FSG_S3_EVENT_NO_MESSAGE ||
+                        !ev->messages[it->message].summaries_only;
         }
     }
     if (rc == FSG_OK && w->st->config->n_targets == 0 && ev->n_items > 0) {
@@ -376,7 +551,7 @@ enum fsg_err fsg_lambda_work_flows(struct fsg_lambda_work *w, const struct fsg_s
         rc = fsg_lambda_work_warn(w, "%zu more deferred object(s) not listed",
                                   f.n_deferred - S_MAX_DEFERRED_LISTED);
     }
-    if (rc == FSG_OK && f.agg != NULL) {
+    if (rc == FSG_OK && f.agg != NULL && reconcile) {
         rc = s_reconcile_seen(w, &f, err);
     }
     s_flows_clean_up(&f);

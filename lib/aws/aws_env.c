@@ -29,6 +29,8 @@ static const struct s_service s_services[] = {
       "elasticloadbalancing" },
     { "elasticloadbalancingv2", "elasticloadbalancing", "ELASTIC_LOAD_BALANCING_V2",
       "elastic_load_balancing_v2", "elasticloadbalancing" },
+    /* The backfill fan-out queue (lib/aws/sqs.h). */
+    { "sqs", "sqs", "SQS", "sqs", "sqs" },
 };
 
 static const struct s_service *s_find_service(const char *name)
@@ -502,8 +504,8 @@ enum fsg_err fsg_aws_endpoint(const char *service, const char *region, struct fs
 
     if (svc == NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG,
-                             "unknown AWS service '%.64s' (want s3, ec2, rds or "
-                             "elasticloadbalancing)",
+                             "unknown AWS service '%.64s' (want s3, ec2, rds, "
+                             "elasticloadbalancing or sqs)",
                              service != NULL ? service : "(null)");
     }
     if (!s_is_region_name(region)) {

@@ -275,6 +275,9 @@ static enum fsg_err s_parse_wrapped(struct s_ctx *c, const char *text, const cha
         rc = s_parse_records(c, json_object_get(root, "Records"), depth, err);
         if (rc != FSG_OK) {
             fsg_error_prefix(err, "%s: ", where);
+        } else if (json_is_true(json_object_get(root, "flowseg_fanout")) &&
+                   c->message != FSG_S3_EVENT_NO_MESSAGE) {
+            c->ev->messages[c->message].summaries_only = true; /* a batch of a backfill */
         }
     } else if (test != NULL && strcmp(test, "s3:TestEvent") == 0) {
         c->ev->n_ignored++;
@@ -806,10 +809,45 @@ static enum fsg_err s_only_key(struct s_ctx *c, json_t *root, const char *allowe
     return FSG_OK;
 }
 
+/* The scan event's backfill options: "since"/"until" (strings, checked where they are used)
+ * and "fanout" (a boolean); taken out of root so that s_only_key sees only the rest. */
+static enum fsg_err s_scan_options(struct s_ctx *c, json_t *root, struct fsg_error *err)
+{
+    static const char *const window[] = { "since", "until" };
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, window[i]);
+        if (v == NULL) {
+            continue;
+        }
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64) {
+            return fsg_error_set(err, FSG_E_PARSE, "scan event: %s must be a UTC time string "
+                                 "like \"2026-11-01\" or \"2026-11-01T00:00Z\"", window[i]);
+        }
+        char *copy = fsg_strdup(json_string_value(v));
+        if (copy == NULL) {
+            return fsg_error_set(err, FSG_E_NOMEM, "out of memory parsing the scan event");
+        }
+        *(i == 0 ? &c->ev->since : &c->ev->until) = copy;
+        json_object_del(root, window[i]);
+    }
+    json_t *f = json_object_get(root, "fanout");
+    if (f != NULL) {
+        if (!json_is_boolean(f)) {
+            return fsg_error_set(err, FSG_E_PARSE, "scan event: fanout must be true or false");
+        }
+        c->ev->fanout = json_is_true(f);
+        json_object_del(root, "fanout");
+    }
+    return FSG_OK;
+}
+
 static enum fsg_err s_parse_scan(struct s_ctx *c, json_t *root, struct fsg_error *err)
 {
     char q[S_QUOTE_BYTES + 4];
-    enum fsg_err rc = s_only_key(c, root, "scan", err);
+    enum fsg_err rc = s_scan_options(c, root, err);
+    if (rc == FSG_OK) {
+        rc = s_only_key(c, root, "scan", err);
+    }
     if (rc != FSG_OK) {
         return rc;
     }
@@ -987,6 +1025,8 @@ void fsg_s3_event_destroy(struct fsg_s3_event *event)
         fsg_free(event->messages[i].error);
     }
     fsg_free(event->messages);
+    fsg_free(event->since);
+    fsg_free(event->until);
     fsg_free(event);
 }
 

@@ -90,6 +90,8 @@ struct fsg_s3_event_call {
 struct fsg_s3_event_message {
     char *id;    /* messageId (owned), the batchItemFailures itemIdentifier */
     char *error; /* owned: why its body was not understood; NULL when it was */
+    bool summaries_only; /* a backfill batch (body "flowseg_fanout": true next to its Records):
+                          * read the objects, writing their flow summaries; reconcile nothing */
 };
 
 struct fsg_s3_event {
@@ -104,6 +106,11 @@ struct fsg_s3_event {
     struct fsg_s3_event_message *messages; /* owned: the SQS records, when origin is "sqs" */
     size_t n_messages;
     bool dry_run;                    /* {"scan"|"nlb_sync": ..., "dry_run": true} */
+    /* {"scan": URL, "since": T, "until": T, "fanout": true}: list the prefix (the window kept
+     * as sent, owned, NULL when absent) and send its keys in batches to the fan-out queue */
+    bool fanout;
+    char *since;
+    char *until;
 };
 
 /* Parses one invocation payload (borrowed; need not be NUL-terminated; at most 8 MiB).

@@ -673,6 +673,42 @@ static int s_dry_run_switch(void)
     return 0;
 }
 
+/* A backfill: the scan's window and fan-out switch; the batches it sends (S3 notifications
+ * marked "flowseg_fanout" inside SQS) are summaries-only messages, others are not. */
+static int s_fanout(void)
+{
+    struct fsg_s3_event *ev = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_parse("{\"scan\": \"s3://bkt/AWSLogs/\", \"since\": \"2026-11-01\", "
+                 "\"until\": \"2026-11-30T12:00Z\", \"fanout\": true}", &ev, NULL));
+    T_CHECK(ev->kind == FSG_S3_EVENT_SCAN && ev->fanout && !ev->dry_run);
+    T_STR_EQ(ev->since, "2026-11-01");
+    T_STR_EQ(ev->until, "2026-11-30T12:00Z");
+    fsg_s3_event_destroy(ev);
+    T_OK(s_parse("{\"scan\": \"s3://bkt/AWSLogs/\"}", &ev, NULL));
+    T_CHECK(!ev->fanout && ev->since == NULL && ev->until == NULL);
+    fsg_s3_event_destroy(ev);
+    T_ERR(FSG_E_PARSE, s_parse("{\"scan\": \"s3://bkt/\", \"fanout\": 1}", &ev, &err));
+    T_CHECK(strstr(err.msg, "fanout must be true or false") != NULL);
+    T_ERR(FSG_E_PARSE, s_parse("{\"scan\": \"s3://bkt/\", \"since\": 20261101}", &ev, &err));
+    T_CHECK(strstr(err.msg, "since must be a UTC time") != NULL);
+
+#define S_REC(key) "{\\\"eventSource\\\":\\\"aws:s3\\\",\\\"eventName\\\":\\\"ObjectCreated:Put\\\"," \
+                   "\\\"s3\\\":{\\\"bucket\\\":{\\\"name\\\":\\\"bkt\\\"},\\\"object\\\":{\\\"key\\\":\\\"" key "\\\"}}}"
+#define S_SQS(id, body) "{\"eventSource\":\"aws:sqs\",\"messageId\":\"" id "\",\"body\":\"" body "\"}"
+    T_OK(s_parse("{\"Records\":[" S_SQS("m1", "{\\\"flowseg_fanout\\\":true,\\\"Records\\\":["
+                 S_REC("a+b.log.gz") "," S_REC("c.log.gz") "]}") "," S_SQS("m2", "{\\\"Records\\\":["
+                 S_REC("d.log.gz") "]}") "]}", &ev, &err));
+#undef S_REC
+#undef S_SQS
+    T_CHECK(ev->n_messages == 2 && ev->n_items == 3);
+    T_CHECK(ev->messages[0].summaries_only && !ev->messages[1].summaries_only);
+    T_STR_EQ(ev->items[0].key, "a b.log.gz");
+    T_CHECK(ev->items[0].message == 0 && ev->items[2].message == 1);
+    fsg_s3_event_destroy(ev);
+    return 0;
+}
+
 /* A batch's allocation failures are clean too (message errors, calls, items). */
 static int s_batch_allocation_failures(void)
 {
@@ -720,6 +756,7 @@ int main(int argc, char **argv)
         { "eventbridge_in_sqs", s_eventbridge_in_sqs },
         { "cloudtrail_calls", s_cloudtrail_calls },
         { "dry_run_switch", s_dry_run_switch },
+        { "fanout", s_fanout },
         { "batch_allocation_failures", s_batch_allocation_failures },
         { NULL, NULL },
     };

@@ -133,6 +133,13 @@ resource "aws_iam_role_policy" "events_queue" {
       Effect   = "Allow"
       Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
       Resource = aws_sqs_queue.events[0].arn
+      }, {
+      # A backfill ({"scan": ..., "fanout": true}) sends its batches to this same queue
+      # (flowlogs.fanout_queue_url, merged into an inline config in main.tf).
+      Sid      = "FanOutToEventQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = aws_sqs_queue.events[0].arn
     }]
   })
 }

@@ -46,7 +46,9 @@ locals {
   # reference merged into its "pce" section; a bundled config must carry it itself (README.md).
   pce_secret_ref = { for k, v in { secret_arn = var.pce_secret_arn, secret_parameter = var.pce_secret_parameter } : k => v if v != "" }
   config_inline  = jsondecode(var.config_json == "" ? "{}" : replace(var.config_json, "@MANAGED_SG@", aws_security_group.managed.id))
-  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref) }))
+  # With event_queue, a backfill fans out through that queue (flowlogs.fanout_queue_url).
+  fanout_ref     = var.event_queue ? { fanout_queue_url = aws_sqs_queue.events[0].url } : {}
+  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref), flowlogs = merge(try(local.config_inline.flowlogs, {}), local.fanout_ref) }))
 
   tags = merge({ "flowseg:deployment" = var.name }, var.tags)
 }
