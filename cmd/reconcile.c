@@ -275,6 +275,7 @@ int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
 
 static void s_target_clean_up(struct fsg_recon_target *t)
 {
+    fsg_recon_others_clean_up(t);
     fsg_resolve_association_clean_up(&t->assoc);
     fsg_sg_current_clean_up(&t->current);
     fsg_resolved_target_clean_up(&t->res);
@@ -352,19 +353,23 @@ static enum fsg_err s_plan_target(const struct fsg_recon *run, const struct fsg_
         struct fsg_guard_limits limits = { .max_removals = g->max_removals,
                                            .allow_empty = g->allow_empty,
                                            .allow_public = g->allow_public,
-                                           .max_rules = g->max_rules, .force = o->force };
+                                           .max_rules = g->max_rules,
+                                           .max_cut_sources = g->max_cut_sources,
+                                           .force = o->force };
         struct fsg_sg_diff_options diff = { .ownership = t->config->ownership ==
                                                                  FSG_OWNERSHIP_RULES
                                                              ? FSG_SG_OWN_RULES
                                                              : FSG_SG_OWN_GROUP };
         struct fsg_impact_target it = { .enis = (const char *const *)t->res.enis,
                                         .n_enis = t->res.n_enis, .addrs = t->res.addrs,
-                                        .n_addrs = t->res.n_addrs };
+                                        .n_addrs = t->res.n_addrs, .others = t->others,
+                                        .n_others = t->n_others, .model = run->model };
         struct fsg_plan_inputs in = {
             .name = t->config->name, .security_group = t->current.group_id,
             .desired = &ct->rules, .warnings = (const char *const *)ct->warnings,
             .n_warnings = ct->n_warnings, .current = &t->current, .diff = &diff,
             .guards = &limits, .has_flows = run->has_flows, .impact_target = &it,
+            .association_changes = t->assoc.changes,
             .flows = run->flows, .n_flows = run->n_flows,
         };
         rc = fsg_plan_add(run->plan, &in, err);
@@ -448,6 +453,9 @@ int fsg_recon_plan(struct fsg_cli *cli, const struct fsg_recon_options *o, struc
     }
     if (ex == FSG_EXIT_OK && o->flows.n_args > 0) {
         ex = fsg_recon_read_flows(cli, o, run);
+    }
+    if (ex == FSG_EXIT_OK && o->flows.n_args > 0) {
+        ex = fsg_recon_read_others(cli, o, run);
     }
     if (ex == FSG_EXIT_OK) {
         ex = s_plan_all(cli, o, run);
