@@ -2,6 +2,7 @@
  * group when asked, authorize first, revoke last (policy/sg_apply), then the association with
  * the RDS instance (policy/resolve). `--plan FILE` executes a saved plan instead, only when every
  * group still hashes to the state the plan was made from. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,8 +28,15 @@ static const char s_help_head[] =
     "rules (one AuthorizeSecurityGroupIngress), revoke the stale ones (one\n"
     "RevokeSecurityGroupIngress by rule id), then associate the group with the RDS instance\n"
     "(associate: add | replace | none; ModifyDBInstance only when the set changes).\n"
-    "A target refused by a guard is not touched. Every change and refusal is one JSON audit\n"
-    "line on stderr. Prints the report and what was done.\n"
+    "What is removed follows the target's \"ownership\": \"group\" (default) removes every\n"
+    "inbound rule the policy does not yield, whoever added it; \"rules\" only rules whose\n"
+    "description starts with \"flowseg \". When authorizing first would cross guards.max_rules\n"
+    "(the rules-per-group quota), stale rules are first rewritten in place\n"
+    "(ModifySecurityGroupRules): the group never holds more than the quota.\n"
+    "A target refused by a guard is not touched. An intent line (\"requested\") precedes each\n"
+    "change; every change and refusal is one JSON audit line on stderr. SIGTERM/SIGINT: the\n"
+    "call in flight is finished and audited, no further change, exit 1 \"interrupted\".\n"
+    "Prints the report and what was done.\n"
     "\n";
 
 static const char s_help_options[] =
@@ -49,8 +57,12 @@ static const char s_help_options[] =
 static const char s_help_tail[] =
     "  --help               this text\n"
     "\n"
-    "Exit: 0 done (or nothing to do), 1 error or any target refused/failed (named on stderr;\n"
-    "the other targets are still applied), 2 usage.\n";
+    "Environment: FLOWSEG_APPLY_WAIT_S: how long to wait for a busy RDS instance\n"
+    "(InvalidDBInstanceState) before reporting \"rules in place, group not yet attached\"\n"
+    "(default 120).\n"
+    "\n"
+    "Exit: 0 done (or nothing to do), 1 error or any target refused/failed/interrupted (named\n"
+    "on stderr; the other targets are still applied), 2 usage.\n";
 
 static void s_help(void)
 {
@@ -204,6 +216,26 @@ static int s_prepare(struct fsg_cli *cli, const struct s_opts *o, struct fsg_rec
     return FSG_EXIT_OK;
 }
 
+/* SIGTERM / SIGINT during an apply: the EC2/RDS call in flight is finished and audited, then no
+ * further change is made, and the run exits 1 saying "interrupted". */
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal(int sig)
+{
+    s_stop = sig;
+}
+
+static void s_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* the call in flight goes on */
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGINT, &sa, NULL);
+}
+
 static int s_run(struct fsg_cli *cli, const struct s_opts *o, struct fsg_recon *run,
                  struct s_work *w)
 {
@@ -212,13 +244,24 @@ static int s_run(struct fsg_cli *cli, const struct s_opts *o, struct fsg_recon *
         return ex;
     }
     bool dry_run = o->dry_run || run->config->dry_run;
+    if (!dry_run) {
+        s_catch_signals();
+        run->stop = &s_stop;
+    }
     for (size_t i = 0; !dry_run && i < w->plan->n_targets; i++) {
         fsg_apply_target(run, w->map[i], &w->plan->targets[i], o->recon.force, &w->results[i]);
     }
     struct fsg_apply_output out = { .plan = w->plan, .results = w->results, .dry_run = dry_run,
                                     .json = o->json, .path = o->out };
     ex = fsg_apply_print(cli, &out);
-    return ex != FSG_EXIT_OK ? ex : fsg_apply_exit_code(cli, &out);
+    ex = ex != FSG_EXIT_OK ? ex : fsg_apply_exit_code(cli, &out);
+    if (s_stop != 0) {
+        fprintf(stderr, "%s: apply: interrupted by signal %d: the call in flight was finished "
+                        "and audited, no further change was made; run apply again to "
+                        "complete\n", cli->prog, (int)s_stop);
+        ex = FSG_EXIT_ERROR;
+    }
+    return ex;
 }
 
 int fsg_cmd_apply(struct fsg_cli *cli, int argc, char **argv)

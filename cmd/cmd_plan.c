@@ -25,6 +25,13 @@ static const char s_help_head[] =
     "Without --state the current state is read live: the RDS instance (DescribeDBInstances),\n"
     "its network interfaces (to match flows; only with SOURCEs), the managed group and its\n"
     "rules (DescribeSecurityGroupRules). An AWS or PCE read failure: exit 1, no plan.\n"
+    "\n"
+    "Ownership (per target \"ownership\"): \"group\" (default) removes every inbound rule the\n"
+    "policy does not yield, whoever added it (CIDR, security-group and prefix-list rules);\n"
+    "\"rules\" manages only rules whose description starts with \"flowseg \" and reports the\n"
+    "others. The plan says which mode applies, why each removal is one, and the EC2 calls\n"
+    "apply will make (ModifySecurityGroupRules first when authorizing first would cross\n"
+    "guards.max_rules, the rules-per-group quota).\n"
     "\n";
 
 static const char s_help_options[] =

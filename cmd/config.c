@@ -1,6 +1,7 @@
 #include "cmd/config.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,7 +182,7 @@ static enum fsg_err s_parse_target(json_t *v, size_t i, struct fsg_config_target
     }
     static const char *const keys[] = { "name", "rds_instance", "virtual_service", "workload",
                                         "labels", "security_group", "associate", "enis",
-                                        "eni_addrs", "flow_log_id", "port", NULL };
+                                        "eni_addrs", "flow_log_id", "port", "ownership", NULL };
     S_TRY(s_check_keys(v, where, keys, err));
     S_TRY(s_str(v, "name", where, &t->name, err));
     S_TRY(s_str(v, "rds_instance", where, &t->rds_instance, err));
@@ -211,14 +212,92 @@ static enum fsg_err s_parse_target(json_t *v, size_t i, struct fsg_config_target
             return s_bad(err, where, "associate must be add, replace or none");
         }
     }
-    if (t->name == NULL) {
-        return s_bad(err, where, "name is required");
+    char *own = NULL;
+    S_TRY(s_str(v, "ownership", where, &own, err));
+    if (own != NULL) {
+        bool ok = true;
+        if (strcmp(own, "group") == 0) {
+            t->ownership = FSG_OWNERSHIP_GROUP;
+        } else if (strcmp(own, "rules") == 0) {
+            t->ownership = FSG_OWNERSHIP_RULES;
+        } else {
+            ok = false;
+        }
+        fsg_free(own);
+        if (!ok) {
+            return s_bad(err, where, "ownership must be group (the group is flowseg's: every "
+                                     "rule the policy does not yield is removed) or rules (a "
+                                     "shared group: only \"flowseg \" rules are managed)");
+        }
+    }
+    if (t->name == NULL || t->name[0] == '\0') {
+        return s_bad(err, where, t->name == NULL ? "name is required" : "name must not be empty");
     }
     int sides = (t->virtual_service != NULL) + (t->workload != NULL) + (t->n_labels > 0);
     if (sides > 1) {
         return s_bad(err, where, "name the PCE side by one of virtual_service, workload or labels");
     }
     return FSG_OK;
+}
+
+static bool s_same(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* Appends one violation to msg (joined with "; "). */
+static void s_violation(char *msg, size_t size, size_t *n, const char *fmt, ...) FSG_PRINTF(4, 5);
+
+static void s_violation(char *msg, size_t size, size_t *n, const char *fmt, ...)
+{
+    size_t used = strnlen(msg, size - 1);
+    if (*n > 0 && used + 2 < size) {
+        memcpy(msg + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + used, size - used, fmt, ap);
+    va_end(ap);
+    (*n)++;
+}
+
+/* Two targets on the same name, security group or RDS instance would produce plans that undo
+ * each other: every such pair is an error, each named. */
+static enum fsg_err s_check_targets(const struct fsg_config *c, struct fsg_error *err)
+{
+    char msg[sizeof err->msg];
+    size_t n = 0;
+    msg[0] = '\0';
+    for (size_t j = 1; j < c->n_targets; j++) {
+        const struct fsg_config_target *b = &c->targets[j];
+        for (size_t i = 0; i < j; i++) {
+            const struct fsg_config_target *a = &c->targets[i];
+            if (s_same(a->name, b->name)) {
+                s_violation(msg, sizeof msg, &n, "targets[%zu] and targets[%zu] have the same "
+                            "name \"%s\"", i, j, a->name);
+            }
+            if (s_same(a->security_group, b->security_group)) {
+                s_violation(msg, sizeof msg, &n, "targets %s and %s manage the same security "
+                            "group %s", a->name, b->name, a->security_group);
+            }
+            if (s_same(a->create_name, b->create_name) &&
+                (a->create_vpc_id == NULL || b->create_vpc_id == NULL ||
+                 s_same(a->create_vpc_id, b->create_vpc_id))) {
+                s_violation(msg, sizeof msg, &n, "targets %s and %s create the same security "
+                            "group %s", a->name, b->name, a->create_name);
+            }
+            if (s_same(a->rds_instance, b->rds_instance)) {
+                s_violation(msg, sizeof msg, &n, "targets %s and %s protect the same RDS "
+                            "instance %s", a->name, b->name, a->rds_instance);
+            }
+        }
+    }
+    if (n == 0) {
+        return FSG_OK;
+    }
+    return fsg_error_set(err, FSG_E_PARSE, "targets: %s (one target per name, security group "
+                         "and RDS instance)", msg);
 }
 
 static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_error *err)
@@ -321,7 +400,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
             S_TRY(s_parse_target(t, i, &c->targets[i], err));
         }
     }
-    return FSG_OK;
+    return s_check_targets(c, err);
 }
 
 static enum fsg_err s_defaults(struct fsg_config *c)

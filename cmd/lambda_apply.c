@@ -136,6 +136,9 @@ enum fsg_err fsg_lambda_reconcile(struct fsg_lambda_work *w, struct fsg_recon *r
         fsg_error_prefix(err, "plan (nothing changed): ");
         return rc;
     }
+    /* waits for a busy RDS instance end before the invocation's deadline */
+    int64_t now_ms = fsg_lambda_now_ms();
+    run->apply_deadline_ms = now_ms + fsg_lambda_remaining_ms(w->inv, now_ms) - w->margin_ms;
     rc = s_each_target(w, run, err);
     fsg_lambda_state_learn(w->st, run); /* a group created just now */
     return rc;

@@ -23,6 +23,7 @@ struct s_flows {
     struct fsg_recon run;          /* every target resolved (borrows the state's clients) */
     struct fsg_eni_hint *hints;
     size_t n_hints;
+    const char **hint_enis;        /* the hints' interfaces: what a flow summary keeps */
     struct fsg_aggregate *agg;     /* NULL until the first object is read */
     struct fsg_s3_source *s3;
     struct fsg_flowlog_options dec;
@@ -34,6 +35,7 @@ static void s_flows_clean_up(struct s_flows *f)
     fsg_s3_source_destroy(f->s3);
     fsg_aggregate_destroy(f->agg);
     fsg_free(f->hints);
+    fsg_free((void *)f->hint_enis);
     fsg_lambda_recon_release(&f->run);
     fsg_recon_clean_up(&f->run);
 }
@@ -81,17 +83,25 @@ static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct
     if (rc == FSG_OK) {
         /* One job: every object goes through the state's HTTP client and credentials. */
         struct fsg_aws_client_options tmpl = { .http = st->http, .creds = st->creds };
+        /* A summary keeps the targets' interfaces, as plan/apply read them (cmd/sources.c). */
         char fingerprint[65] = "";
-        if (st->config->flowlog_summaries != NULL) {
-            rc = fsg_summary_fingerprint(f->hints, f->n_hints, st->config->flowlog_format,
-                                         fingerprint);
+        f->hint_enis = fsg_calloc(f->n_hints + 1, sizeof *f->hint_enis);
+        rc = f->hint_enis != NULL ? FSG_OK : FSG_E_NOMEM;
+        for (size_t i = 0; rc == FSG_OK && i < f->n_hints; i++) {
+            f->hint_enis[i] = f->hints[i].eni;
+        }
+        if (rc == FSG_OK && st->config->flowlog_summaries != NULL) {
+            rc = fsg_summary_fingerprint(f->hints, f->n_hints, f->hint_enis, f->n_hints,
+                                         st->config->flowlog_format, fingerprint);
         }
         struct fsg_s3_source_options so = { .region = st->config->region,
                                             .key_regex = st->config->key_regex,
                                             .since_s = FSG_S3_TIME_NONE,
                                             .until_s = FSG_S3_TIME_NONE, .aws = &tmpl,
                                             .summaries_url = st->config->flowlog_summaries,
-                                            .summary_fingerprint = fingerprint };
+                                            .summary_fingerprint = fingerprint,
+                                            .summary_enis = f->hint_enis,
+                                            .n_summary_enis = f->n_hints };
         if (rc == FSG_OK) {
             rc = fsg_s3_source_new(&so, &f->s3, err);
         }

@@ -357,9 +357,10 @@ static enum fsg_err s_plan_target(const struct fsg_recon *run, const struct fsg_
                                            .allow_empty = g->allow_empty,
                                            .allow_public = g->allow_public,
                                            .max_rules = g->max_rules, .force = o->force };
-        struct fsg_sg_diff_options diff = { .ownership = t->res.group_is_flowseg
-                                                             ? FSG_SG_OWN_ALL
-                                                             : FSG_SG_OWN_DESCRIBED };
+        struct fsg_sg_diff_options diff = { .ownership = t->config->ownership ==
+                                                                 FSG_OWNERSHIP_RULES
+                                                             ? FSG_SG_OWN_RULES
+                                                             : FSG_SG_OWN_GROUP };
         struct fsg_impact_target it = { .enis = (const char *const *)t->res.enis,
                                         .n_enis = t->res.n_enis, .addrs = t->res.addrs,
                                         .n_addrs = t->res.n_addrs };

@@ -11,8 +11,10 @@
 #ifndef FSG_CMD_RECONCILE_H
 #define FSG_CMD_RECONCILE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -59,6 +61,11 @@ struct fsg_recon {
     struct fsg_flow *flows;
     size_t n_flows;
     struct fsg_plan *plan;                  /* plan->targets[i] is targets[i] */
+    const volatile sig_atomic_t *stop;      /* set by SIGTERM/SIGINT (apply): the call in
+                                             * flight is finished and audited, no further
+                                             * change is made; may be NULL */
+    int64_t apply_deadline_ms;              /* wall-clock ms when waits (a busy RDS instance)
+                                             * must end; 0 = FSG_APPLY_WAIT_S from now */
 };
 
 /* The whole pipeline up to the plan. */

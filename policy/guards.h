@@ -15,8 +15,10 @@
 enum fsg_guard {
     FSG_GUARD_EMPTY = 1u << 0,    /* the desired set is empty and allow_empty is false */
     FSG_GUARD_PUBLIC = 1u << 1,   /* a desired CIDR holds public addresses, allow_public false */
-    FSG_GUARD_REMOVALS = 1u << 2, /* more removals than max_removals */
-    FSG_GUARD_RULES = 1u << 3,    /* the group would hold more than max_rules per family */
+    FSG_GUARD_REMOVALS = 1u << 2, /* more removals than max_removals (CIDR rules plus, in
+                                   * ownership "group", SG-reference / prefix-list rules) */
+    FSG_GUARD_RULES = 1u << 3,    /* the group would hold more than max_rules per family, at the
+                                   * end or (policy/sg_schedule.h) on the way there */
 };
 
 /* The config's "guards" (CONTRACT.md) plus the CLI override. */
@@ -32,9 +34,9 @@ struct fsg_guard_limits {
  * every reason (one sentence each, joined by "; ") in reason[reason_size] (may be NULL).
  *
  * The rule count after the apply is, per family as EC2 counts it (IPv4 and IPv6 apart):
- * current CIDR rules - removals + additions, plus each SG-reference / prefix-list rule once in
- * each family (a prefix list really counts its max entries, which a state file does not say:
- * this is a lower bound). */
+ * current CIDR rules - removals + additions, plus each SG-reference / prefix-list rule that
+ * stays once in each family (a prefix list really counts its max entries, which a state file
+ * does not say: this is a lower bound). */
 unsigned fsg_guards_check(const struct fsg_guard_limits *limits, const struct fsg_sg_plan *plan,
                           char *reason, size_t reason_size);
 

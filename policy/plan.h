@@ -13,18 +13,22 @@
 #include "policy/guards.h"
 #include "policy/impact.h"
 #include "policy/sg_diff.h"
+#include "policy/sg_schedule.h"
 #include "policy/sg_state.h"
 
 struct fsg_plan_target {
     char *name;              /* owned: the config target's name */
     char *security_group;    /* owned: the group id (or, for a group still to create, its name) */
     struct fsg_sg_plan *sg;  /* owned */
+    enum fsg_sg_ownership ownership; /* the target's "ownership" mode (sg->ownership too) */
     char **warnings;         /* owned strings: compiler warnings, then the diff's */
     size_t n_warnings;
     size_t cap_warnings;
     char *refused;           /* owned reason, NULL when the plan may be applied */
     unsigned refused_guards; /* FSG_GUARD_* bits behind `refused` */
     struct fsg_impact *impact; /* owned, NULL when no flow source was given */
+    struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe); empty
+                                   * for a saved plan read back (apply computes them again) */
 };
 
 struct fsg_plan {
@@ -42,7 +46,7 @@ struct fsg_plan_inputs {
     const char *const *warnings;           /* from the compiler, may be NULL */
     size_t n_warnings;
     const struct fsg_sg_current *current;  /* from the state file or EC2 */
-    const struct fsg_sg_diff_options *diff; /* NULL = FSG_SG_OWN_DESCRIBED */
+    const struct fsg_sg_diff_options *diff; /* NULL = FSG_SG_OWN_GROUP */
     const struct fsg_guard_limits *guards; /* NULL = no guard */
     /* Impact: only when has_flows (an empty flow list still says "nothing observed"). */
     bool has_flows;

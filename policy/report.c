@@ -155,17 +155,26 @@ static enum fsg_err s_text_target(struct fsg_buf *out, const struct fsg_plan_tar
                                      t->security_group);
     if (rc == FSG_OK) {
         rc = fsg_buf_printf(out, "  desired %zu rules: %zu to add, %zu to remove, %zu unchanged"
-                                 "%s\n", sg->desired.len, sg->add.len, sg->remove.len,
-                            sg->unchanged, fsg_sg_plan_has_changes(sg) ? "" : " (no change)");
+                                 "%s\n  %s\n", sg->desired.len, sg->add.len,
+                            fsg_sg_plan_n_removals(sg), sg->unchanged,
+                            fsg_sg_plan_has_changes(sg) ? "" : " (no change)",
+                            fsg_report_ownership(t->ownership));
     }
     if (rc == FSG_OK && t->refused != NULL) {
         rc = fsg_buf_printf(out, "  REFUSED: %s\n", t->refused);
     }
+    if (rc == FSG_OK && t->calls.n_steps > 0) {
+        rc = fsg_buf_append_cstr(out, "  calls: ");
+        rc = rc == FSG_OK ? fsg_report_calls_line(t, out) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "\n") : rc;
+    }
     if (rc == FSG_OK) {
         rc = s_text_rules(out, '+', &sg->add);
     }
-    if (rc == FSG_OK) {
-        rc = s_text_rules(out, '-', &sg->remove);
+    for (size_t i = 0; rc == FSG_OK && i < fsg_sg_plan_n_removals(sg); i++) {
+        rc = fsg_buf_append_cstr(out, "    - ");
+        rc = rc == FSG_OK ? fsg_report_removal_line(sg, i, out) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "\n") : rc;
     }
     if (rc == FSG_OK && t->n_warnings > 0) {
         rc = fsg_buf_printf(out, "  warnings:\n");
@@ -266,8 +275,21 @@ static enum fsg_err s_md_target(struct fsg_buf *out, const struct fsg_plan_targe
     }
     if (rc == FSG_OK) {
         rc = fsg_buf_printf(out, " (`%s`)\n\nDesired %zu rules: **%zu to add**, **%zu to "
-                                 "remove**, %zu unchanged.\n", t->security_group,
-                            sg->desired.len, sg->add.len, sg->remove.len, sg->unchanged);
+                                 "remove**, %zu unchanged.\n\n", t->security_group,
+                            sg->desired.len, sg->add.len, fsg_sg_plan_n_removals(sg),
+                            sg->unchanged);
+    }
+    if (rc == FSG_OK) {
+        rc = s_md(out, fsg_report_ownership(t->ownership));
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, ".\n") : rc;
+    }
+    if (rc == FSG_OK && t->calls.n_steps > 0) {
+        struct fsg_buf line = FSG_BUF_INIT;
+        rc = fsg_report_calls_line(t, &line);
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "\nCalls: ") : rc;
+        rc = rc == FSG_OK ? s_md(out, fsg_buf_cstr(&line)) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, ".\n") : rc;
+        fsg_buf_clean_up(&line);
     }
     if (rc == FSG_OK && t->refused != NULL) {
         rc = fsg_buf_append_cstr(out, "\n> **Refused:** ");
@@ -281,8 +303,16 @@ static enum fsg_err s_md_target(struct fsg_buf *out, const struct fsg_plan_targe
     if (rc == FSG_OK) {
         rc = s_md_rules(out, "Add", &sg->add);
     }
-    if (rc == FSG_OK) {
-        rc = s_md_rules(out, "Remove", &sg->remove);
+    if (rc == FSG_OK && fsg_sg_plan_n_removals(sg) > 0) {
+        rc = fsg_buf_printf(out, "\n**Remove** (%zu)\n\n", fsg_sg_plan_n_removals(sg));
+    }
+    for (size_t i = 0; rc == FSG_OK && i < fsg_sg_plan_n_removals(sg); i++) {
+        struct fsg_buf line = FSG_BUF_INIT;
+        rc = fsg_report_removal_line(sg, i, &line);
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "- ") : rc;
+        rc = rc == FSG_OK ? s_md(out, fsg_buf_cstr(&line)) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "\n") : rc;
+        fsg_buf_clean_up(&line);
     }
     if (rc == FSG_OK && t->n_warnings > 0) {
         rc = fsg_buf_append_cstr(out, "\n**Warnings**\n\n");

@@ -352,6 +352,35 @@ static enum fsg_err s_rules_table(struct fsg_buf *out, const char *title, const 
     return rc == FSG_OK ? fsg_buf_append_cstr(out, "</table>\n") : rc;
 }
 
+/* Each removal with its reason, under the sentence on the ownership mode. */
+static enum fsg_err s_removals(struct fsg_buf *out, const struct fsg_plan_target *t)
+{
+    size_t n = fsg_sg_plan_n_removals(t->sg);
+    enum fsg_err rc = fsg_buf_append_cstr(out, "<p class=\"muted\">");
+    rc = rc == FSG_OK ? s_esc(out, fsg_report_ownership(t->ownership)) : rc;
+    rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</p>\n") : rc;
+    if (rc == FSG_OK && t->calls.n_steps > 0) {
+        struct fsg_buf line = FSG_BUF_INIT;
+        rc = fsg_report_calls_line(t, &line);
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "<p class=\"muted\">Calls: ") : rc;
+        rc = rc == FSG_OK ? s_esc(out, fsg_buf_cstr(&line)) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</p>\n") : rc;
+        fsg_buf_clean_up(&line);
+    }
+    if (rc == FSG_OK && n > 0) {
+        rc = fsg_buf_printf(out, "<h3 class=\"remove\">Remove (%zu)</h3>\n<ul>\n", n);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        struct fsg_buf line = FSG_BUF_INIT;
+        rc = fsg_report_removal_line(t->sg, i, &line);
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "<li>") : rc;
+        rc = rc == FSG_OK ? s_esc(out, fsg_buf_cstr(&line)) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</li>\n") : rc;
+        fsg_buf_clean_up(&line);
+    }
+    return rc == FSG_OK && n > 0 ? fsg_buf_append_cstr(out, "</ul>\n") : rc;
+}
+
 static enum fsg_err s_deny_table(struct fsg_buf *out, const struct fsg_impact *im)
 {
     if (im == NULL || im->n_would_deny == 0) {
@@ -403,7 +432,12 @@ static enum fsg_err s_target_head(struct fsg_buf *out, const struct fsg_plan_tar
         rc = fsg_buf_printf(out, "</code></h2>\n<div class=\"chips\"><span>%zu desired</span>"
                                  "<span class=\"add\">+%zu to add</span><span class=\"remove\">"
                                  "-%zu to remove</span><span>%zu unchanged</span>",
-                            sg->desired.len, sg->add.len, sg->remove.len, sg->unchanged);
+                            sg->desired.len, sg->add.len, fsg_sg_plan_n_removals(sg),
+                            sg->unchanged);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_buf_printf(out, "<span>ownership %s</span>",
+                            t->ownership == FSG_SG_OWN_RULES ? "rules" : "group");
     }
     if (rc == FSG_OK && im != NULL) {
         rc = fsg_buf_printf(out, "<span>%zu observed connections</span><span class=\"remove\">"
@@ -429,7 +463,7 @@ static enum fsg_err s_target(struct fsg_buf *out, const struct fsg_plan_target *
     enum fsg_err rc = s_target_head(out, t);
     rc = rc == FSG_OK ? s_svg(out, t) : rc;
     rc = rc == FSG_OK ? s_rules_table(out, "Add", "add", &t->sg->add) : rc;
-    rc = rc == FSG_OK ? s_rules_table(out, "Remove", "remove", &t->sg->remove) : rc;
+    rc = rc == FSG_OK ? s_removals(out, t) : rc;
     rc = rc == FSG_OK ? s_deny_table(out, t->impact) : rc;
     if (rc == FSG_OK && t->impact != NULL) {
         rc = s_rules_table(out, "Allowed but not seen in the flows", "muted",

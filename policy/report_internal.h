@@ -8,6 +8,7 @@
 #include "lib/core/buf.h"
 #include "policy/plan.h"
 #include "policy/sg_rule.h"
+#include "policy/sg_state.h"
 
 /* Ports of a rule for people: "5432", "5433-5434", "all", "type 8 code 0", "any type". */
 const char *fsg_report_ports(const struct fsg_sg_rule *r, char out[40]);
@@ -23,9 +24,26 @@ enum fsg_err fsg_report_html(const struct fsg_plan *plan, struct fsg_buf *out);
 enum fsg_err fsg_report_json(const struct fsg_plan *plan, bool saved, struct fsg_buf *out,
                              struct fsg_error *err);
 
+/* One sentence on an ownership mode. Static. */
+const char *fsg_report_ownership(enum fsg_sg_ownership o);
+/* Removal i (0 .. fsg_sg_plan_n_removals - 1: CIDR rules, then SG-reference / prefix-list
+ * rules) for people, with its reason: "tcp 22 from 203.0.113.7/32 (no description) [sgr-1]:
+ * not in the policy, added outside flowseg". Plain text, appended to out. */
+enum fsg_err fsg_report_removal_line(const struct fsg_sg_plan *sg, size_t i, struct fsg_buf *out);
+
+/* The EC2 calls of a target's plan for people ("ModifySecurityGroupRules 11, then
+ * AuthorizeSecurityGroupIngress 5, then RevokeSecurityGroupIngress 44 (at most ...)");
+ * nothing when there is no call. Appended to out. */
+enum fsg_err fsg_report_calls_line(const struct fsg_plan_target *t, struct fsg_buf *out);
+
 /* Parses one RULE object ({proto, from_port, to_port, cidr | cidr_ipv6, description,
  * rule_id?}) and appends it to list. Implemented in sg_state.c with the state-file checks. */
 enum fsg_err fsg_sg_rule_json_append(struct fsg_sg_rules *list, json_t *rule, const char *where,
                                      struct fsg_error *err);
+
+/* The same for a rule that may also name "source_group" or "prefix_list" instead of a CIDR:
+ * appended to g->rules or g->foreign. */
+enum fsg_err fsg_sg_current_json_append(struct fsg_sg_current *g, json_t *rule, const char *where,
+                                        struct fsg_error *err);
 
 #endif

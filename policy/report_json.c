@@ -81,6 +81,64 @@ static json_t *s_rule(const struct fsg_sg_rule *r, bool with_id)
     return s_done(o, ok);
 }
 
+/* A removal: the rule and why it goes (ownership). */
+static json_t *s_removal(const struct fsg_sg_rule *r, bool with_id)
+{
+    json_t *o = s_rule(r, with_id);
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "reason", json_string(fsg_sg_removal_reason(r->description)), &ok);
+    }
+    return s_done(o, ok);
+}
+
+/* A removal of a rule that references a security group or a prefix list (ownership group). */
+static json_t *s_foreign_removal(const struct fsg_sg_foreign_rule *f, bool with_id)
+{
+    char pbuf[8];
+    const char *peer = f->peer != NULL ? f->peer : "";
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "proto", json_string(fsg_sg_proto_name(f->proto, pbuf)), &ok);
+        s_set(o, "from_port", json_integer(f->from_port), &ok);
+        s_set(o, "to_port", json_integer(f->to_port), &ok);
+        s_set(o, strncmp(peer, "pl-", 3) == 0 ? "prefix_list" : "source_group", s_str(peer), &ok);
+        s_set(o, "description", s_opt_str(f->description), &ok);
+        if (with_id && f->rule_id != NULL) {
+            s_set(o, "rule_id", s_str(f->rule_id), &ok);
+        }
+        s_set(o, "reason", json_string(FSG_SG_REASON_FOREIGN), &ok);
+    }
+    return s_done(o, ok);
+}
+
+/* plan->remove then plan->remove_foreign, each with its reason. */
+static json_t *s_removals(const struct fsg_sg_plan *sg, bool with_id)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && sg != NULL && i < sg->remove.len; i++) {
+        s_push(a, s_removal(&sg->remove.items[i], with_id), &ok);
+    }
+    for (size_t i = 0; ok && sg != NULL && i < sg->n_remove_foreign; i++) {
+        s_push(a, s_foreign_removal(&sg->remove_foreign[i], with_id), &ok);
+    }
+    return s_done(a, ok);
+}
+
+/* [{"action": "ModifySecurityGroupRules", "count": N}, ...] in the order apply makes them. */
+static json_t *s_calls(const struct fsg_sg_schedule *cs)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < cs->n_steps; i++) {
+        s_push(a, json_pack("{s:s, s:I}", "action", fsg_sg_call_name(cs->steps[i].call), "count",
+                            (json_int_t)fsg_sg_step_count(&cs->steps[i])), &ok);
+    }
+    return s_done(a, ok);
+}
+
 static json_t *s_rules(const struct fsg_sg_rules *list, bool with_id)
 {
     json_t *a = json_array();
@@ -170,10 +228,12 @@ static json_t *s_target(const struct fsg_plan_target *t, bool saved)
     if (ok) {
         s_set(o, "name", s_str(t->name), &ok);
         s_set(o, "security_group", s_str(t->security_group), &ok);
+        s_set(o, "ownership", json_string(fsg_sg_ownership_name(t->ownership)), &ok);
         s_set(o, "desired", s_rules(sg != NULL ? &sg->desired : &none, false), &ok);
         s_set(o, "add", s_rules(sg != NULL ? &sg->add : &none, false), &ok);
-        s_set(o, "remove", s_rules(sg != NULL ? &sg->remove : &none, saved), &ok);
+        s_set(o, "remove", s_removals(sg, saved), &ok);
         s_set(o, "unchanged", json_integer(sg != NULL ? (json_int_t)sg->unchanged : 0), &ok);
+        s_set(o, "calls", s_calls(&t->calls), &ok);
         s_set(o, "warnings", s_strings(t->warnings, t->n_warnings), &ok);
         s_set(o, "refused", s_opt_str(t->refused), &ok);
         s_set(o, "impact", s_impact(t->impact), &ok);
@@ -288,6 +348,41 @@ static enum fsg_err s_read_rules(json_t *o, const char *key, const char *where,
     return FSG_OK;
 }
 
+/* "remove": CIDR rules and (ownership group) SG-reference / prefix-list rules, each with the
+ * "reason" the report gives (not read back: it follows from the rule). */
+static enum fsg_err s_read_removals(json_t *o, const char *where, struct fsg_sg_plan *sg,
+                                   struct fsg_error *err)
+{
+    json_t *a = json_object_get(o, "remove");
+    if (!json_is_array(a)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: remove must be an array of rules", where);
+    }
+    struct fsg_sg_current tmp = { .rules = sg->remove };
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < json_array_size(a); i++) {
+        char w[200];
+        snprintf(w, sizeof w, "%s: remove[%zu]", where, i);
+        json_t *copy = json_deep_copy(json_array_get(a, i));
+        if (copy == NULL) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "%s: must be an object", w);
+            break;
+        }
+        if (json_is_object(copy)) {
+            (void)json_object_del(copy, "reason");
+        }
+        rc = fsg_sg_current_json_append(&tmp, copy, w, err);
+        json_decref(copy);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < tmp.n_foreign; i++) {
+        rc = fsg_sg_plan_remove_foreign(sg, &tmp.foreign[i]);
+    }
+    sg->remove = tmp.rules;
+    tmp.rules = (struct fsg_sg_rules){ 0 };
+    fsg_sg_current_clean_up(&tmp);
+    fsg_sg_rules_sort(&sg->remove);
+    return rc;
+}
+
 static bool s_is_hex64(const char *s)
 {
     size_t n = 0;
@@ -382,13 +477,14 @@ static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_targ
     if (rc != FSG_OK) {
         return rc;
     }
+    t->sg->ownership = t->ownership;
     memcpy(t->sg->state_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
     rc = s_read_rules(o, "desired", where, &t->sg->desired, err);
     if (rc == FSG_OK) {
         rc = s_read_rules(o, "add", where, &t->sg->add, err);
     }
     if (rc == FSG_OK) {
-        rc = s_read_rules(o, "remove", where, &t->sg->remove, err);
+        rc = s_read_removals(o, where, t->sg, err);
     }
     if (rc == FSG_OK) {
         rc = s_read_rules(o, "kept", where, &t->sg->kept, err);
@@ -418,6 +514,18 @@ static enum fsg_err s_read_target(struct fsg_plan *plan, json_t *o, size_t index
     }
     if (rc == FSG_OK) {
         rc = fsg_plan_append_target(plan, name, sg, &t);
+    }
+    const char *own = NULL;
+    if (rc == FSG_OK) {
+        rc = s_get_str(o, "ownership", where, true, &own, err);
+    }
+    if (rc == FSG_OK && own != NULL && strcmp(own, "group") != 0 && strcmp(own, "rules") != 0) {
+        rc = fsg_error_set(err, FSG_E_PARSE, "%s: ownership must be \"group\" or \"rules\"",
+                           where);
+    }
+    if (rc == FSG_OK) {
+        t->ownership = own != NULL && strcmp(own, "rules") == 0 ? FSG_SG_OWN_RULES
+                                                                : FSG_SG_OWN_GROUP;
     }
     if (rc == FSG_OK && refused != NULL) {
         t->refused = fsg_strdup(refused);

@@ -43,7 +43,13 @@ struct fsg_aws_client {
     struct fsg_retry_policy retry;
     fsg_aws_clock_fn *clock;
     void *clock_userdata;
+    bool last_uncertain;         /* see fsg_aws_client_last_call_uncertain */
 };
+
+bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c)
+{
+    return c != NULL && c->last_uncertain;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Classification: ref/aws-wire.md §5.1 and §6.3. */
@@ -315,7 +321,8 @@ static enum fsg_err s_count_body(struct fsg_span chunk, void *userdata)
 static enum fsg_err s_build_request(const struct fsg_aws_request *r, struct fsg_http_request *req,
                                     struct fsg_error *err)
 {
-    *req = (struct fsg_http_request){ .method = r->method, .url = r->url, .body = r->body };
+    *req = (struct fsg_http_request){ .method = r->method, .url = r->url, .body = r->body,
+                                      .fresh_connection = r->mutating };
     for (size_t i = 0; r->headers != NULL && i < r->headers->len; i++) {
         const struct fsg_http_header *h = &r->headers->items[i];
         if (fsg_http_headers_add(&req->headers, h->name, h->value) != FSG_OK) {
@@ -390,6 +397,11 @@ static enum fsg_err s_attempt(void *userdata, struct fsg_retry_attempt *a, struc
                 call->r->action, err->service_code);
         rc = s_send_once(call, true, err);
     }
+    if (rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err != NULL && err->http_status >= 500)) {
+        /* The request may have reached the service and been carried out: a later answer
+         * (Duplicate, NotFound) may then be this run's own doing. */
+        call->c->last_uncertain = true;
+    }
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_DEBUG, "aws %s %s attempt %u: %s HTTP %d %s", call->c->service,
                 call->r->action, a->number, fsg_err_name(rc), err != NULL ? err->http_status : 0,
@@ -413,6 +425,7 @@ enum fsg_err fsg_aws_request(struct fsg_aws_client *c, const struct fsg_aws_requ
     }
     struct s_call call = { .c = c, .r = r, .resp = resp };
     struct fsg_error local = { 0 };
+    c->last_uncertain = false;
     return fsg_retry_run(&c->retry, s_attempt, &call, err != NULL ? err : &local);
 }
 
@@ -497,6 +510,18 @@ enum fsg_err fsg_aws_query_body(const char *action, const char *version,
     return rc;
 }
 
+/* Query actions that read start with these verbs; every other action changes something. */
+static bool s_is_mutating(const char *action)
+{
+    static const char *const reads[] = { "Describe", "List", "Get" };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        if (strncmp(action, reads[i], strlen(reads[i])) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, const char *version,
                                const struct fsg_aws_params *params, struct fsg_buf *ret_body,
                                struct fsg_error *err)
@@ -521,6 +546,7 @@ enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, con
         .headers = &headers,
         .body = fsg_span_from_buf(&body),
         .action = action,
+        .mutating = s_is_mutating(action),
     };
     rc = fsg_aws_request(c, &r, &resp, err);
     if (rc == FSG_OK && fsg_buf_append_span(ret_body, fsg_span_from_buf(&resp.body)) != FSG_OK) {

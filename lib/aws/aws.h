@@ -72,6 +72,12 @@ bool fsg_aws_bucket_region_get(const char *bucket, char *ret_region, size_t size
 enum fsg_err fsg_aws_bucket_region_set(const char *bucket, const char *region) FSG_MUST_USE;
 void fsg_aws_bucket_region_clear(void);
 
+/* True when an attempt of the client's last call failed in a way that leaves its effect unknown
+ * (a network error after sending, a timeout, an HTTP 5xx): the request may have been carried
+ * out even though no answer said so. A mutating caller then must not read a later Duplicate /
+ * NotFound answer as "another run did it" (the change may be its own). */
+bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c);
+
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {
     const char *method;                     /* "GET", "HEAD", ... */
@@ -84,6 +90,8 @@ struct fsg_aws_request {
     const char *resource;                   /* "s3://bucket/key": for messages; may be NULL */
     const char *region;                     /* signing region; NULL = the client's (S3 uses
                                              * a bucket's own region after a redirect) */
+    bool mutating;                          /* changes something: sent on a fresh connection
+                                             * (fsg_http_request.fresh_connection) */
 };
 
 /* Signs, sends, classifies and retries r. resp must be zeroed; the caller cleans it up. On

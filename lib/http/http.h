@@ -33,6 +33,11 @@ struct fsg_http_request {
     const char *url;                 /* borrowed: "https://host[:port]/path?query", already encoded */
     struct fsg_http_headers headers; /* owned by the request; Host is derived from url if absent */
     struct fsg_span body;            /* borrowed; empty for none */
+    bool fresh_connection;           /* send on a new connection: a request that changes
+                                      * something is then never re-sent silently by the
+                                      * transport after a reused connection died (libcurl
+                                      * does that for reused connections), so a lost answer
+                                      * always surfaces as FSG_E_NETWORK */
 };
 void fsg_http_request_clean_up(struct fsg_http_request *req);
 

@@ -187,6 +187,7 @@ static bool s_set_options(struct s_curl *t, const struct fsg_http_request *req,
     CURL *h = t->easy;
     bool ok = true;
     S_SETOPT(h, CURLOPT_URL, req->url);
+    S_SETOPT(h, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
     S_SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
     S_SETOPT(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
     ok = ok && s_set_protocols(h);

@@ -68,9 +68,12 @@ static enum fsg_err s_orders(struct s_fixture *fx)
     const char *warnings[] = { "rule /orgs/1/sec_policy/active/rule_sets/24/sec_rules/42: fqdn "
                                "dba-vpn.example.com cannot be a security-group source" };
     struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60 };
+    /* ownership "rules": the manual ssh rule and the SG reference stay (and are reported) */
+    static const struct fsg_sg_diff_options shared = { .ownership = FSG_SG_OWN_RULES };
     struct fsg_plan_inputs in = { .name = "orders-db", .security_group = SG,
                                   .desired = &fx->desired, .warnings = warnings, .n_warnings = 1,
-                                  .current = &fx->current, .guards = &guards, .has_flows = true,
+                                  .current = &fx->current, .diff = &shared,
+                                  .guards = &guards, .has_flows = true,
                                   .impact_target = &it, .flows = flows, .n_flows = 3 };
     return rc ? rc : fsg_plan_add(fx->plan, &in, NULL);
 }
@@ -173,7 +176,8 @@ static bool s_keys(json_t *o, const char *const *keys)
 static int s_json_shape(void)
 {
     static const char *const top[] = { "targets", "summary", NULL };
-    static const char *const target[] = { "name", "security_group", "desired", "add", "remove",
+    static const char *const target[] = { "name", "security_group", "ownership", "desired",
+                                          "add", "remove", "calls",
                                           "unchanged", "warnings", "refused", "impact", NULL };
     static const char *const impact[] = { "would_deny", "allowed_unseen", NULL };
     static const char *const deny[] = { "src", "port", "proto", "records", "last", NULL };
@@ -201,7 +205,18 @@ static int s_json_shape(void)
     T_CHECK(s_keys(json_array_get(add, 0), rule));
     T_CHECK(s_keys(json_array_get(add, 2), rule6));
     T_STR_EQ(json_string_value(json_object_get(json_array_get(add, 0), "proto")), "tcp");
-    T_CHECK(s_keys(json_array_get(json_object_get(t0, "remove"), 0), rule)); /* no rule_id */
+    static const char *const removal[] = { "proto", "from_port", "to_port", "cidr",
+                                           "description", "reason", NULL };
+    json_t *rm0 = json_array_get(json_object_get(t0, "remove"), 0);
+    T_CHECK(s_keys(rm0, removal)); /* no rule_id */
+    T_STR_EQ(json_string_value(json_object_get(rm0, "reason")),
+             "not in the policy any more (flowseg rule)");
+    T_STR_EQ(json_string_value(json_object_get(t0, "ownership")), "rules");
+    json_t *calls = json_object_get(t0, "calls");
+    T_CHECK(json_array_size(calls) == 2);
+    T_STR_EQ(json_string_value(json_object_get(json_array_get(calls, 0), "action")),
+             "AuthorizeSecurityGroupIngress");
+    T_CHECK(json_integer_value(json_object_get(json_array_get(calls, 0), "count")) == 3);
     T_CHECK(json_is_null(json_object_get(t0, "refused")));
     json_t *t1 = json_array_get(json_object_get(root, "targets"), 1);
     T_CHECK(json_is_string(json_object_get(t1, "refused")));
@@ -234,7 +249,7 @@ static int s_text_and_markdown(void)
     T_CHECK(s_has(&text, "2 target(s), 3 rule(s) to add, 1 to remove"));
     T_CHECK(s_has(&text, "orders-db (security group " SG ")"));
     T_CHECK(s_has(&text, "+ tcp    5432        10.0.1.12/32"));
-    T_CHECK(s_has(&text, "- tcp    5432        10.0.4.0/24"));
+    T_CHECK(s_has(&text, "- tcp 5432 from 10.0.4.0/24"));
     T_CHECK(s_has(&text, "[sgr-2]"));
     T_CHECK(s_has(&text, "10.0.4.31"));
     T_CHECK(s_has(&text, "40 records (40 accepted today)"));
@@ -436,6 +451,75 @@ static int s_alloc_failures(void)
     return 0;
 }
 
+/* Ownership "group" (the default): the hand-added ssh rule and the SG reference are removals,
+ * each with its reason, in every format and in the saved plan. */
+static int s_group_ownership_reports(void)
+{
+    struct fsg_sg_rules desired = { 0 };
+    struct fsg_sg_current cur = { 0 };
+    struct fsg_plan *plan = NULL, *back = NULL;
+    struct fsg_buf text = FSG_BUF_INIT, md = FSG_BUF_INIT, html = FSG_BUF_INIT, json = FSG_BUF_INIT,
+                   saved = FSG_BUF_INIT;
+    T_OK(s_rule(&desired, 6, 5432, 5432, "10.0.1.11/32", HREF "41", NULL));
+    T_OK(fsg_sg_current_init(&cur, SG));
+    T_OK(s_rule(&cur.rules, 6, 5432, 5432, "10.0.1.11/32", HREF "41", "sgr-1"));
+    T_OK(s_rule(&cur.rules, 6, 22, 22, "203.0.113.7/32", NULL, "sgr-3"));
+    T_OK(s_rule(&cur.rules, 6, 5432, 5432, "10.0.7.0/24", "stale", "sgr-5"));
+    struct fsg_sg_foreign_rule f = { .proto = 6, .from_port = 5432, .to_port = 5432,
+                                     .peer = "sg-0fedcba9876543210", .rule_id = "sgr-4" };
+    T_OK(fsg_sg_current_add_foreign(&cur, &f));
+    fsg_sg_rules_sort(&cur.rules);
+    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60 };
+    struct fsg_plan_inputs in = { .name = "orders-db", .security_group = SG,
+                                  .desired = &desired, .current = &cur, .guards = &guards };
+    T_OK(fsg_plan_new(&plan));
+    T_OK(fsg_plan_add(plan, &in, NULL));
+    T_CHECK(plan->targets[0].ownership == FSG_SG_OWN_GROUP);
+    T_CHECK(plan->targets[0].n_warnings == 0); /* nothing is left in place */
+    T_OK(fsg_report_render(plan, FSG_REPORT_TEXT, &text, NULL));
+    T_CHECK(s_has(&text, "3 to remove"));
+    T_CHECK(s_has(&text, "ownership group: the group is flowseg's"));
+    T_CHECK(s_has(&text, "- tcp 22 from 203.0.113.7/32 (no description) [sgr-3]: not in the "
+                         "policy, added outside flowseg"));
+    T_CHECK(s_has(&text, "\"stale\" [sgr-5]: not in the policy, added outside flowseg"));
+    T_CHECK(s_has(&text, "from sg-0fedcba9876543210 (no description) [sgr-4]: not in the "
+                         "policy, added outside flowseg (references a security group"));
+    T_OK(fsg_report_render(plan, FSG_REPORT_MARKDOWN, &md, NULL));
+    T_CHECK(s_has(&md, "ownership group"));
+    T_CHECK(s_has(&md, "**Remove** (3)"));
+    T_OK(fsg_report_render(plan, FSG_REPORT_HTML, &html, NULL));
+    T_CHECK(s_has(&html, "<span>ownership group</span>"));
+    T_CHECK(s_has(&html, "203.0.113.7/32 (no description) [sgr-3]&#58; not in the policy, "
+                         "added outside flowseg"));
+    T_OK(fsg_report_render(plan, FSG_REPORT_JSON, &json, NULL));
+    json_t *root = json_loadb((const char *)json.ptr, json.len, 0, NULL);
+    json_t *t0 = json_array_get(json_object_get(root, "targets"), 0);
+    T_STR_EQ(json_string_value(json_object_get(t0, "ownership")), "group");
+    json_t *rm = json_object_get(t0, "remove");
+    T_CHECK(json_array_size(rm) == 3);
+    T_STR_EQ(json_string_value(json_object_get(json_array_get(rm, 2), "source_group")),
+             "sg-0fedcba9876543210");
+    T_STR_EQ(json_string_value(json_object_get(json_array_get(rm, 0), "reason")),
+             "not in the policy, added outside flowseg");
+    T_CHECK(json_integer_value(json_object_get(json_object_get(root, "summary"), "remove")) == 3);
+    json_decref(root);
+    T_OK(fsg_plan_save(plan, &saved, NULL));
+    T_OK(fsg_plan_load(fsg_span_from_buf(&saved), &back, NULL));
+    T_CHECK(back->targets[0].ownership == FSG_SG_OWN_GROUP);
+    T_CHECK(back->targets[0].sg->remove.len == 2 && back->targets[0].sg->n_remove_foreign == 1);
+    T_STR_EQ(back->targets[0].sg->remove_foreign[0].rule_id, "sgr-4");
+    fsg_plan_destroy(back);
+    fsg_plan_destroy(plan);
+    fsg_buf_clean_up(&text);
+    fsg_buf_clean_up(&md);
+    fsg_buf_clean_up(&html);
+    fsg_buf_clean_up(&json);
+    fsg_buf_clean_up(&saved);
+    fsg_sg_rules_clean_up(&desired);
+    fsg_sg_current_clean_up(&cur);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -446,6 +530,7 @@ int main(int argc, char **argv)
         { "html_self_contained", s_html_self_contained },
         { "html_folds_many_clients", s_html_folds_many_clients },
         { "saved_round_trip", s_saved_round_trip },
+        { "group_ownership_reports", s_group_ownership_reports },
         { "load_refuses_non_plans", s_load_refuses_non_plans },
         { "format_parse", s_format_parse },
         { "alloc_failures", s_alloc_failures },
