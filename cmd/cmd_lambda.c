@@ -28,6 +28,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/lambda_internal.h"
+#include "lib/core/deadline.h"
 #include "lib/core/json.h"
 #include "lib/aws/lambda.h"
 #include "lib/core/log.h"
@@ -76,7 +77,8 @@ static const char s_usage_text[] =
     "\n"
     "Deadline: no new object is started once less than max(3 s, 10% of the invocation's\n"
     "time) is left, no new target once less than half that; the summary lists what was\n"
-    "deferred and says \"partial\": true.\n"
+    "deferred and says \"partial\": true. Every HTTP request, retry and wait stops 1 s\n"
+    "before the invocation's deadline (or at the config's timeout_s when earlier).\n"
     "\n"
     "Answer: {\"kind\", \"objects\": [{\"bucket\", \"key\", \"records\" | \"error\"}],\n"
     "\"targets\": [{\"name\", \"security_group\", \"status\", \"added\", \"removed\",\n"
@@ -93,7 +95,10 @@ static const char s_usage_text[] =
     "  FLOWSEG_CONFIG          the config: a path (e.g. /var/task/flowseg.json) or inline\n"
     "                          JSON; \"policy_ttl_s\": N reuses the policy for N s across\n"
     "                          warm invocations (0: read it from the PCE each time)\n"
-    "  PCE_API_KEY, PCE_API_SECRET (or the names in pce.key_env / pce.secret_env)\n"
+    "  PCE_API_KEY, PCE_API_SECRET (or the names in pce.key_env / pce.secret_env),\n"
+    "                          unless the config names pce.secret_arn (Secrets Manager) or\n"
+    "                          pce.secret_parameter (SSM): then read from there at the\n"
+    "                          first invocation and again after a PCE 401\n"
     "  FLOWSEG_NLB_POLL_MS     nlb-sync health poll interval (default 5000)\n"
     "  AWS_LAMBDA_FUNCTION_NAME (set by Lambda) the role session name of flowseg's own\n"
     "                          AWS calls, to recognise their CloudTrail events\n"
@@ -114,8 +119,8 @@ static bool s_secret_available(const char *file, const char *env_name)
 
 static enum fsg_err s_check_pce_secrets(const struct fsg_config *c, struct fsg_error *err)
 {
-    if (c->pce.url == NULL) {
-        return FSG_OK;
+    if (c->pce.url == NULL || c->pce.secret_arn != NULL || c->pce.secret_parameter != NULL) {
+        return FSG_OK; /* a secret in AWS is read on first use, with the function's role */
     }
     if (!s_secret_available(c->pce.key_file, c->pce.key_env)) {
         return fsg_error_set(err, FSG_E_INVALID_ARG,
@@ -405,6 +410,22 @@ static void s_log_done(const struct fsg_lambda_work *w, const struct fsg_s3_even
             (long long)(fsg_lambda_now_ms() - start_ms));
 }
 
+/* The invocation's hard stop for every HTTP request, retry and wait (lib/core/deadline.h):
+ * the Runtime API's Lambda-Runtime-Deadline-Ms less S_ANSWER_MS to post the (partial) answer,
+ * or the config's timeout_s when that comes first. */
+#define S_ANSWER_MS 1000
+static void s_set_run_deadline(const struct s_state *st, const struct fsg_lambda_invocation *inv)
+{
+    struct fsg_deadline d = FSG_DEADLINE_NONE;
+    if (inv->deadline_ms > 0) {
+        d = fsg_deadline_from_epoch_ms(inv->deadline_ms, S_ANSWER_MS);
+    }
+    if (st->core.config->timeout_s > 0) {
+        d = fsg_deadline_min(d, fsg_deadline_in_ms((int64_t)st->core.config->timeout_s * 1000));
+    }
+    fsg_run_deadline_set(d);
+}
+
 /* An SQS batch: a target that failed or was deferred fails every message (the reconcile is
  * level-triggered: delivering them again is safe); when no message is left that succeeded, the
  * invocation fails as a whole, which retries the batch whether or not the event source mapping
@@ -499,6 +520,7 @@ static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg
     int64_t start_ms = fsg_lambda_now_ms();
     struct fsg_s3_event *ev = NULL;
     struct fsg_lambda_work w = { 0 };
+    s_set_run_deadline(st, inv);
     enum fsg_err rc = fsg_s3_event_parse(fsg_span_from_buf(&inv->event), &ev, err);
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_ERROR, "invocation %s: %s", inv->request_id, err->msg);
@@ -529,6 +551,7 @@ out:
     s_metrics(&st->core, w.targets != NULL ? &w : NULL, rc, start_ms);
     s_work_clean_up(&w);
     fsg_s3_event_destroy(ev);
+    fsg_run_deadline_set(FSG_DEADLINE_NONE);
     return rc;
 }
 

@@ -309,7 +309,8 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
         return s_bad(err, "pce", "must be an object");
     }
     static const char *const keys[] = { "url", "org_id", "key_env", "secret_env", "key_file",
-                                        "secret_file", "ca_file", "timeout_s", NULL };
+                                        "secret_file", "ca_file", "timeout_s", "secret_arn",
+                                        "secret_parameter", NULL };
     S_TRY(s_check_keys(v, "pce", keys, err));
     S_TRY(s_str(v, "url", "pce", &p->url, err));
     S_TRY(s_int(v, "org_id", "pce", 1, &p->org_id, err));
@@ -319,6 +320,11 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
     S_TRY(s_str(v, "secret_file", "pce", &p->secret_file, err));
     S_TRY(s_str(v, "ca_file", "pce", &p->ca_file, err));
     S_TRY(s_int(v, "timeout_s", "pce", 1, &p->timeout_s, err));
+    S_TRY(s_str(v, "secret_arn", "pce", &p->secret_arn, err));
+    S_TRY(s_str(v, "secret_parameter", "pce", &p->secret_parameter, err));
+    if (p->secret_arn != NULL && p->secret_parameter != NULL) {
+        return s_bad(err, "pce", "set secret_arn or secret_parameter, not both");
+    }
     if (json_object_get(v, "key") != NULL || json_object_get(v, "secret") != NULL) {
         return s_bad(err, "pce", "secrets never go in the config: use key_env/secret_env");
     }
@@ -328,7 +334,7 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
 static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct fsg_error *err)
 {
     static const char *const keys[] = { "region", "pce", "targets", "guards", "flowlogs",
-                                        "nlb", "dry_run", "policy_ttl_s", NULL };
+                                        "nlb", "dry_run", "policy_ttl_s", "timeout_s", NULL };
     static const char *const guard_keys[] = { "max_removals", "allow_empty", "allow_public",
                                               "max_rules", "max_cut_sources", NULL };
     static const char *const fl_keys[] = { "key_regex", "format", "summaries", "fanout_queue_url",
@@ -339,6 +345,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
     S_TRY(s_str(root, "region", "config", &c->region, err));
     S_TRY(s_bool(root, "dry_run", "config", &c->dry_run, err));
     S_TRY(s_int(root, "policy_ttl_s", "config", 0, &c->policy_ttl_s, err));
+    S_TRY(s_int(root, "timeout_s", "config", 0, &c->timeout_s, err));
     S_TRY(s_parse_pce(json_object_get(root, "pce"), &c->pce, err));
 
     json_t *g = json_object_get(root, "guards");
@@ -426,7 +433,15 @@ enum fsg_err fsg_config_parse(struct fsg_span text, struct fsg_config **ret_conf
     json_error_t jerr;
     struct fsg_config *c = NULL;
     enum fsg_err rc;
-    json_t *root = json_loadb((const char *)text.ptr, text.len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = NULL;
+    if (fsg_span_trim(text).len == 0) {
+        /* jansson reports an empty input at "line -1 column -1": say what it is. */
+        rc = fsg_error_set(err, FSG_E_PARSE, "the config is empty: it must be a JSON object "
+                           "(see README.md, Config)");
+        goto out;
+    }
+    root = json_loadb(text.len > 0 ? (const char *)text.ptr : "", text.len,
+                      JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         rc = fsg_error_set(err, FSG_E_PARSE, "invalid JSON at line %d column %d: %s", jerr.line,
                            jerr.column, jerr.text);
@@ -512,6 +527,8 @@ void fsg_config_destroy(struct fsg_config *c)
     fsg_free(c->pce.url);
     fsg_free(c->pce.key_env);
     fsg_free(c->pce.secret_env);
+    fsg_free(c->pce.secret_arn);
+    fsg_free(c->pce.secret_parameter);
     fsg_free(c->pce.key_file);
     fsg_free(c->pce.secret_file);
     fsg_free(c->pce.ca_file);

@@ -59,6 +59,8 @@ struct fsg_config_pce {
     char *secret_env;        /* default "PCE_API_SECRET" */
     char *key_file;          /* optional: read the key from this file instead */
     char *secret_file;
+    char *secret_arn;        /* Secrets Manager secret (name or ARN) holding the key/secret */
+    char *secret_parameter;  /* or an SSM parameter (SecureString) holding them */
     char *ca_file;
     long timeout_s;          /* default 30 */
 };
@@ -85,6 +87,8 @@ struct fsg_config {
     struct fsg_config_nlb nlb;
     bool dry_run;
     long policy_ttl_s;       /* Lambda: reuse the policy for this long (0 = reload each time) */
+    long timeout_s;          /* the whole run's deadline (every request, retry and wait stops
+                              * at it); 0 = none. The Lambda also stops at its own deadline. */
 };
 
 /* Parses config JSON (inline text). Unknown keys are an error (a typo must not pass silently).

@@ -46,6 +46,8 @@ struct fsg_lambda_state {
     struct fsg_aws_client *rds;
     struct fsg_aws_client *elbv2;
     struct fsg_pce *pce;             /* kept: its connection and credentials */
+    struct fsg_secret_source *pce_secret; /* pce.secret_arn/secret_parameter, read once per
+                                           * cold start (and after a 401); NULL = env/files */
     struct fsg_policy_model *model;  /* the policy (with policy_ttl_s > 0, reused for so long) */
     int64_t policy_at_ms;            /* CLOCK_MONOTONIC ms when the policy was read */
     unsigned long policy_fetches;    /* how many times the policy was read from the PCE */

@@ -12,6 +12,7 @@
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 #include "policy/model.h"
+#include "cmd/pce_creds.h"
 #include "policy/pce.h"
 
 const char *fsg_lambda_ca_fallback(void)
@@ -74,12 +75,20 @@ static enum fsg_err s_pce(struct fsg_lambda_state *st, struct fsg_error *err)
         return FSG_OK;
     }
     const struct fsg_config_pce *p = &st->config->pce;
-    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id, .key_env = p->key_env,
-                                 .secret_env = p->secret_env, .key_file = p->key_file,
-                                 .secret_file = p->secret_file,
+    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id,
                                  .ca_file = p->ca_file != NULL ? p->ca_file : st->ca_file,
                                  .timeout_s = p->timeout_s };
-    return fsg_pce_new(&o, &st->pce, err);
+    /* The secret is read with the function's role over the shared AWS connection. */
+    enum fsg_err rc = fsg_lambda_state_aws(st, err);
+    if (rc == FSG_OK && st->pce_secret == NULL) {
+        rc = fsg_cmd_pce_creds(p, st->config->region, st->http, st->creds, &o, &st->pce_secret,
+                               err);
+    } else if (rc == FSG_OK) {
+        o.creds_fn = fsg_secret_source_get;
+        o.creds_userdata = st->pce_secret;
+        o.creds_name = fsg_secret_source_name(st->pce_secret);
+    }
+    return rc == FSG_OK ? fsg_pce_new(&o, &st->pce, err) : rc;
 }
 
 enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **ret_source,
@@ -164,6 +173,7 @@ void fsg_lambda_state_clean_up(struct fsg_lambda_state *st)
     fsg_free(st->group_ids);
     fsg_policy_model_destroy(st->model);
     fsg_pce_destroy(st->pce);
+    fsg_secret_source_destroy(st->pce_secret);
     fsg_aws_client_destroy(st->elbv2);
     fsg_aws_client_destroy(st->rds);
     fsg_aws_client_destroy(st->ec2);

@@ -12,6 +12,7 @@
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 #include "policy/compile.h"
+#include "cmd/pce_creds.h"
 #include "policy/pce.h"
 #include "policy/sg_live.h"
 
@@ -62,12 +63,14 @@ static enum fsg_err s_fetch_pce(const struct fsg_config *c, json_t **ret_bundle,
                                 struct fsg_error *err)
 {
     const struct fsg_config_pce *p = &c->pce;
-    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id, .key_env = p->key_env,
-                                 .secret_env = p->secret_env, .key_file = p->key_file,
-                                 .secret_file = p->secret_file, .ca_file = p->ca_file,
+    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id, .ca_file = p->ca_file,
                                  .timeout_s = p->timeout_s };
     struct fsg_pce *pce = NULL;
-    enum fsg_err rc = fsg_pce_new(&o, &pce, err);
+    struct fsg_secret_source *secret = NULL;
+    enum fsg_err rc = fsg_cmd_pce_creds(p, c->region, NULL, NULL, &o, &secret, err);
+    if (rc == FSG_OK) {
+        rc = fsg_pce_new(&o, &pce, err);
+    }
     if (rc == FSG_OK) {
         rc = fsg_pce_fetch_policy(pce, true, ret_bundle, err);
         fsg_log(rc == FSG_OK ? FSG_LOG_INFO : FSG_LOG_WARN, "policy %s from the PCE in %llu "
@@ -75,6 +78,7 @@ static enum fsg_err s_fetch_pce(const struct fsg_config *c, json_t **ret_bundle,
                 (unsigned long long)fsg_pce_request_count(pce));
     }
     fsg_pce_destroy(pce);
+    fsg_secret_source_destroy(secret);
     return rc;
 }
 

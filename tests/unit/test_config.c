@@ -82,6 +82,10 @@ static int s_errors_name_the_field(void)
           "one of virtual_service, workload or labels" },
         { "{\"region\": 1}", "region: must be a string" },
         { "{\"a\": ", "invalid JSON at line 1" },
+        { "", "the config is empty" },
+        { "{\"pce\": {\"secret_arn\": \"a\", \"secret_parameter\": \"/p\"}}",
+          "set secret_arn or secret_parameter, not both" },
+        { " \n\t\n", "the config is empty" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fsg_config *c = NULL;
@@ -93,6 +97,23 @@ static int s_errors_name_the_field(void)
         }
         T_CHECK(strstr(err.msg, "hunter2") == NULL);
     }
+    return 0;
+}
+
+static int s_pce_secret_in_aws(void)
+{
+    struct fsg_config *c = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(fsg_config_parse(fsg_span_from_cstr("{\"pce\": {\"url\": \"https://pce:8443\", "
+                                             "\"secret_arn\": \"arn:aws:secretsmanager:eu-west-1:"
+                                             "1:secret:pce\"}}"), &c, &err));
+    T_STR_EQ(c->pce.secret_arn, "arn:aws:secretsmanager:eu-west-1:1:secret:pce");
+    T_CHECK(c->pce.secret_parameter == NULL);
+    fsg_config_destroy(c);
+    T_OK(fsg_config_parse(fsg_span_from_cstr("{\"pce\": {\"secret_parameter\": \"/flowseg/pce\"}}"),
+                          &c, &err));
+    T_STR_EQ(c->pce.secret_parameter, "/flowseg/pce");
+    fsg_config_destroy(c);
     return 0;
 }
 
@@ -190,6 +211,7 @@ int main(int argc, char **argv)
         { "defaults", s_defaults },
         { "create_group_and_labels", s_create_group_and_labels },
         { "errors_name_the_field", s_errors_name_the_field },
+        { "pce_secret_in_aws", s_pce_secret_in_aws },
         { "load_inline_or_path", s_load_inline_or_path },
         { "ownership", s_ownership },
         { "targets_validated", s_targets_validated },
