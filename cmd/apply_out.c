@@ -22,6 +22,8 @@ const char *fsg_apply_status_name(enum fsg_apply_status s)
         return "refused";
     case FSG_APPLY_FAILED:
         return "failed";
+    case FSG_APPLY_INTERRUPTED:
+        return "interrupted";
     }
     return "?";
 }
@@ -37,7 +39,8 @@ static const char *s_reason(const struct fsg_plan_target *pt, const struct fsg_a
 
 static bool s_changed(const struct fsg_apply_result *r)
 {
-    return r->group_created || r->sg.authorized > 0 || r->sg.revoked > 0 || r->associated;
+    return r->group_created || r->sg.authorized > 0 || r->sg.revoked > 0 || r->sg.modified > 0 ||
+           r->associated;
 }
 
 /* ---- text ------------------------------------------------------------------------------------ */
@@ -56,9 +59,16 @@ static enum fsg_err s_text_target(struct fsg_buf *b, const struct fsg_plan_targe
     if (rc == FSG_OK && r->group_created) {
         rc = fsg_buf_printf(b, "group created; ");
     }
+    if (rc == FSG_OK && r->sg.modified > 0) {
+        rc = fsg_buf_printf(b, "%zu rule(s) rewritten in place (quota), ", r->sg.modified);
+    }
     if (rc == FSG_OK) {
         rc = fsg_buf_printf(b, "%zu rule(s) authorized, %zu revoked", r->sg.authorized,
                             r->sg.revoked);
+    }
+    if (rc == FSG_OK && r->sg.unknown > 0) {
+        rc = fsg_buf_printf(b, " (%zu in place after a lost answer: who made the change is "
+                               "unknown)", r->sg.unknown);
     }
     if (rc == FSG_OK && r->sg.already_present + r->sg.already_gone > 0) {
         rc = fsg_buf_printf(b, " (%zu already present, %zu already gone: another run got there "
@@ -70,6 +80,9 @@ static enum fsg_err s_text_target(struct fsg_buf *b, const struct fsg_plan_targe
     if (rc == FSG_OK && r->status == FSG_APPLY_FAILED) {
         rc = fsg_buf_printf(b, "; FAILED: %s", r->error != NULL ? r->error : "?");
     }
+    if (rc == FSG_OK && r->status == FSG_APPLY_INTERRUPTED) {
+        rc = fsg_buf_printf(b, "; INTERRUPTED: %s", r->error != NULL ? r->error : "?");
+    }
     return rc == FSG_OK ? fsg_buf_printf(b, "\n") : rc;
 }
 
@@ -79,7 +92,7 @@ static enum fsg_err s_text(const struct fsg_apply_output *out, struct fsg_buf *b
         return fsg_buf_printf(b, "\ndry run (--dry-run or config dry_run): nothing was "
                                  "changed\n");
     }
-    size_t n[FSG_APPLY_FAILED + 1] = { 0 };
+    size_t n[FSG_APPLY_INTERRUPTED + 1] = { 0 };
     enum fsg_err rc = fsg_buf_printf(b, "\napply:\n");
     for (size_t i = 0; rc == FSG_OK && i < out->plan->n_targets; i++) {
         n[out->results[i].status]++;
@@ -87,8 +100,9 @@ static enum fsg_err s_text(const struct fsg_apply_output *out, struct fsg_buf *b
     }
     if (rc == FSG_OK) {
         rc = fsg_buf_printf(b, "apply: %zu target(s) changed, %zu unchanged, %zu refused, %zu "
-                               "failed\n", n[FSG_APPLY_APPLIED], n[FSG_APPLY_UNCHANGED],
-                            n[FSG_APPLY_REFUSED], n[FSG_APPLY_FAILED]);
+                               "failed%s\n", n[FSG_APPLY_APPLIED], n[FSG_APPLY_UNCHANGED],
+                            n[FSG_APPLY_REFUSED], n[FSG_APPLY_FAILED],
+                            n[FSG_APPLY_INTERRUPTED] > 0 ? ", INTERRUPTED" : "");
     }
     return rc;
 }
@@ -97,14 +111,15 @@ static enum fsg_err s_text(const struct fsg_apply_output *out, struct fsg_buf *b
 
 static json_t *s_json_target(const struct fsg_plan_target *pt, const struct fsg_apply_result *r)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:b, s:s?}", "name", pt->name,
-                     "security_group", pt->security_group, "status",
-                     fsg_apply_status_name(r->status),
-                     "group_created", r->group_created, "authorized",
+    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?}", "name",
+                     pt->name, "security_group", pt->security_group, "status",
+                     fsg_apply_status_name(r->status), "group_created", r->group_created,
+                     "modified", (json_int_t)r->sg.modified, "authorized",
                      (json_int_t)r->sg.authorized, "already_present",
                      (json_int_t)r->sg.already_present, "revoked", (json_int_t)r->sg.revoked,
-                     "already_gone", (json_int_t)r->sg.already_gone, "associated",
-                     r->associated, "reason", s_reason(pt, r));
+                     "already_gone", (json_int_t)r->sg.already_gone, "unknown",
+                     (json_int_t)r->sg.unknown, "associated", r->associated, "reason",
+                     s_reason(pt, r));
 }
 
 static enum fsg_err s_json(const struct fsg_apply_output *out, struct fsg_buf *report,
@@ -162,9 +177,10 @@ int fsg_apply_exit_code(struct fsg_cli *cli, const struct fsg_apply_output *out)
     for (size_t i = 0; i < out->plan->n_targets; i++) {
         const struct fsg_plan_target *pt = &out->plan->targets[i];
         const struct fsg_apply_result *r = &out->results[i];
-        if (r->status == FSG_APPLY_REFUSED || r->status == FSG_APPLY_FAILED) {
+        if (r->status == FSG_APPLY_REFUSED || r->status == FSG_APPLY_FAILED ||
+            r->status == FSG_APPLY_INTERRUPTED) {
             fprintf(stderr, "%s: apply: target %s (%s) %s: %s\n", cli->prog, pt->name,
-                    pt->security_group, r->status == FSG_APPLY_REFUSED ? "refused" : "failed",
+                    pt->security_group, fsg_apply_status_name(r->status),
                     s_reason(pt, r) != NULL ? s_reason(pt, r) : "?");
             ex = FSG_EXIT_ERROR;
         }

@@ -15,6 +15,7 @@ enum fsg_apply_status {
     FSG_APPLY_APPLIED,
     FSG_APPLY_REFUSED,     /* a guard or the EC2 quota: nothing (more) changed */
     FSG_APPLY_FAILED,      /* an AWS error: see error */
+    FSG_APPLY_INTERRUPTED, /* SIGTERM/SIGINT: stopped between two calls (see error) */
 };
 
 struct fsg_apply_result {
@@ -26,7 +27,7 @@ struct fsg_apply_result {
     enum fsg_err error_code;
 };
 
-/* "not_run", "unchanged", "applied", "refused", "failed". Static. */
+/* "not_run", "unchanged", "applied", "refused", "failed", "interrupted". Static. */
 const char *fsg_apply_status_name(enum fsg_apply_status s);
 
 struct fsg_apply_output {
@@ -39,11 +40,13 @@ struct fsg_apply_output {
 
 /* The report, then what was done: text, or the JSON report with an "apply" object:
  * {"dry_run", "changed", "targets": [{"name", "security_group", "status": "applied" |
- * "unchanged" | "refused" | "failed" | "not_run", "group_created", "authorized",
- * "already_present", "revoked", "already_gone", "associated", "reason"}]}. */
+ * "unchanged" | "refused" | "failed" | "interrupted" | "not_run", "group_created", "modified",
+ * "authorized", "already_present", "revoked", "already_gone", "unknown", "associated",
+ * "reason"}]}. */
 int fsg_apply_print(struct fsg_cli *cli, const struct fsg_apply_output *out);
 
-/* 1 when any target was refused or failed (each named on stderr), else 0. */
+/* 1 when any target was refused, failed or interrupted (each named on stderr; an interrupted
+ * run says "interrupted"), else 0. */
 int fsg_apply_exit_code(struct fsg_cli *cli, const struct fsg_apply_output *out);
 
 #endif

@@ -1,5 +1,8 @@
 #include "cmd/apply_target.h"
 
+#include <stdlib.h>
+#include <time.h>
+
 #include "lib/core/mem.h"
 #include "policy/audit.h"
 #include "policy/guards.h"
@@ -25,11 +28,51 @@ static void s_refuse(struct fsg_plan_target *pt, struct fsg_apply_result *res)
               json_pack("{s:s}", "reason", pt->refused));
 }
 
+static bool s_stopped(const struct fsg_recon *run)
+{
+    return run->stop != NULL && *run->stop != 0;
+}
+
+/* A signal arrived: what was done is audited; nothing further is changed. */
+static enum fsg_err s_interrupted(struct fsg_plan_target *pt, const char *before,
+                                  struct fsg_error *err)
+{
+    fsg_audit(FSG_LOG_WARN, "interrupted", pt->name, pt->security_group,
+              json_pack("{s:s, s:s}", "reason", "a signal asked to stop: no further change",
+                        "before", before));
+    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted before %s: no further change was "
+                                               "made (the next run completes it)", before);
+}
+
+/* When waits for a busy RDS instance must end: the run's deadline, or FSG_APPLY_WAIT_S (env
+ * FLOWSEG_APPLY_WAIT_S overrides it) from now. */
+static int64_t s_deadline_ms(const struct fsg_recon *run)
+{
+    if (run->apply_deadline_ms > 0) {
+        return run->apply_deadline_ms;
+    }
+    long wait_s = FSG_APPLY_WAIT_S;
+    const char *env = getenv("FLOWSEG_APPLY_WAIT_S");
+    if (env != NULL && env[0] != '\0') {
+        char *end = NULL;
+        long v = strtol(env, &end, 10);
+        wait_s = end != NULL && *end == '\0' && v >= 0 ? v : wait_s;
+    }
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return 0;
+    }
+    return ((int64_t)ts.tv_sec + wait_s) * 1000 + ts.tv_nsec / 1000000;
+}
+
 static enum fsg_err s_apply(struct fsg_recon *run, struct fsg_recon_target *t,
                             struct fsg_plan_target *pt, struct fsg_apply_result *res,
                             struct fsg_error *err)
 {
     enum fsg_err rc = FSG_OK;
+    if (s_stopped(run)) {
+        return s_interrupted(pt, "any change to this target", err);
+    }
     if (t->res.group_id == NULL) {
         rc = fsg_resolve_ensure_group(run->ec2, &t->req, &t->res, &res->group_created, err);
         if (rc == FSG_OK) {
@@ -40,11 +83,18 @@ static enum fsg_err s_apply(struct fsg_recon *run, struct fsg_recon_target *t,
         }
     }
     if (rc == FSG_OK) {
-        struct fsg_sg_apply_options ao = { .target = pt->name, .current = &t->current };
+        struct fsg_sg_apply_options ao = { .target = pt->name, .current = &t->current,
+                                           .max_rules = run->config->guards.max_rules,
+                                           .stop = run->stop,
+                                           .group_new = res->group_created };
         rc = fsg_sg_apply(run->ec2, pt->sg, &ao, &res->sg, err);
     }
+    if (rc == FSG_OK && t->assoc.changes && s_stopped(run)) {
+        rc = s_interrupted(pt, "associating the group with the RDS instance", err);
+    }
     if (rc == FSG_OK) {
-        rc = fsg_resolve_associate(run->rds, &t->req, &t->res, &res->associated, err);
+        rc = fsg_resolve_associate_until(run->rds, &t->req, &t->res, s_deadline_ms(run),
+                                         &res->associated, err);
     }
     return rc;
 }
@@ -58,6 +108,14 @@ void fsg_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
         s_refuse(pt, res);
         return;
     }
+    if (pt->calls.n_steps == 0 && fsg_sg_plan_has_changes(pt->sg)) {
+        /* a saved plan read back: the report shows the calls apply makes (sg_apply computes
+         * the same order again) */
+        fsg_sg_schedule_clean_up(&pt->calls);
+        if (fsg_sg_schedule_make(pt->sg, run->config->guards.max_rules, &pt->calls) != FSG_OK) {
+            fsg_sg_schedule_clean_up(&pt->calls);
+        }
+    }
     bool needed = fsg_sg_plan_has_changes(pt->sg) || t->res.group_id == NULL || t->assoc.changes;
     if (!needed) {
         res->status = FSG_APPLY_UNCHANGED;
@@ -70,7 +128,9 @@ void fsg_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
         return;
     }
     err.code = rc;
-    res->status = rc == FSG_E_REFUSED ? FSG_APPLY_REFUSED : FSG_APPLY_FAILED;
+    res->status = rc == FSG_E_REFUSED     ? FSG_APPLY_REFUSED
+                : rc == FSG_E_CANCELLED ? FSG_APPLY_INTERRUPTED
+                                        : FSG_APPLY_FAILED;
     res->error = fsg_strdup(err.msg[0] != '\0' ? err.msg : fsg_err_str(rc));
     res->error_code = rc;
     if (res->status == FSG_APPLY_FAILED) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/core/deadline.h"
 #include "lib/core/log.h"
 
 int fsg_cli_load_config(struct fsg_cli *cli, struct fsg_config **ret_config)
@@ -13,6 +14,10 @@ int fsg_cli_load_config(struct fsg_cli *cli, struct fsg_config **ret_config)
                                               : fsg_config_new_default(ret_config, &err);
     if (rc != FSG_OK) {
         return fsg_cli_error(cli, "config", &err);
+    }
+    if ((*ret_config)->timeout_s > 0) {
+        /* One deadline for the whole run: requests, retries and waits stop at it. */
+        fsg_run_deadline_set(fsg_deadline_in_ms((int64_t)(*ret_config)->timeout_s * 1000));
     }
     return FSG_EXIT_OK;
 }

@@ -36,6 +36,7 @@ int fsg_cli_usage_error(const struct fsg_cli *cli, const char *cmd, const char *
 /* The commands (one file each). */
 fsg_cmd_fn fsg_cmd_flows;
 fsg_cmd_fn fsg_cmd_plan;
+fsg_cmd_fn fsg_cmd_explain;
 fsg_cmd_fn fsg_cmd_apply;
 fsg_cmd_fn fsg_cmd_lambda;
 fsg_cmd_fn fsg_cmd_nlb_sync;

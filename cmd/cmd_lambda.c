@@ -9,8 +9,13 @@
  *   scheduled event                            reconcile every target (tamper protection),
  *       then nlb-sync when the config has an nlb section;
  *   {"nlb_sync": true}                         nlb-sync.
+ *   CloudTrail via EventBridge                 reconcile only the targets whose managed group
+ *       or instance the API call changed (cmd/lambda_calls.c);
+ *   SQS batches (S3, S3 -> SNS, EventBridge bodies): as above, and the answer carries
+ *       "batchItemFailures" naming the messages to retry (Lambda ReportBatchItemFailures).
  * The answer is a JSON summary (see s_summary); a failure of the job as a whole (bad event,
- * PCE or AWS unreadable: nothing changed) is the invocation's error. What lives across warm
+ * PCE or AWS unreadable: nothing changed) is the invocation's error. Every invocation ends with
+ * one CloudWatch Embedded Metric Format line on stdout (s_metrics). What lives across warm
  * invocations is in struct fsg_lambda_state (cmd/lambda_state.c). */
 #include <jansson.h>
 #include <stdarg.h>
@@ -23,6 +28,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/lambda_internal.h"
+#include "lib/core/deadline.h"
 #include "lib/core/json.h"
 #include "lib/aws/lambda.h"
 #include "lib/core/log.h"
@@ -50,31 +56,52 @@ static const char s_usage_text[] =
     "packaged binary as 'bootstrap', which runs this command (see scripts/package-lambda).\n"
     "\n"
     "Events:\n"
-    "  S3 notifications ({\"Records\": [...]}, also through SQS or SNS) and EventBridge\n"
+    "  S3 notifications ({\"Records\": [...]}, also through SNS) and EventBridge\n"
     "  \"Object Created\": each object whose key matches flowlogs.key_regex is streamed\n"
     "  into the flow table; the targets whose interfaces appear in its flows are\n"
-    "  reconciled (applied; planned only with \"dry_run\": true).\n"
-    "  {\"scan\": \"s3://bucket/prefix/\"}: the same for every object below the prefix.\n"
+    "  reconciled (applied; planned only with \"dry_run\": true). An EventBridge key\n"
+    "  that S3 does not have is tried again URL-decoded.\n"
+    "  SQS batches whose bodies are S3 notifications, SNS envelopes of them or\n"
+    "  EventBridge events: as above; the answer's \"batchItemFailures\" names the\n"
+    "  messages to retry (set ReportBatchItemFailures on the event source mapping).\n"
+    "  {\"scan\": \"s3://bucket/prefix/\", \"dry_run\": true}: the same for every object\n"
+    "  below the prefix (\"dry_run\": plan only, change nothing).\n"
     "  EventBridge schedule: reconcile every target (undoes tampering), then nlb-sync\n"
     "  when the config has an nlb section. {\"nlb_sync\": true}: nlb-sync.\n"
+    "  EventBridge \"AWS API Call via CloudTrail\" (AuthorizeSecurityGroupIngress,\n"
+    "  RevokeSecurityGroupIngress, ModifySecurityGroupRules,\n"
+    "  UpdateSecurityGroupRuleDescriptionsIngress, ModifyDBInstance): reconcile only\n"
+    "  the target whose managed group or instance was changed (tamper protection\n"
+    "  within seconds); calls on other groups, failed calls and flowseg's own changes\n"
+    "  (this function's role session writing \"flowseg \" rules) are logged and ignored.\n"
     "\n"
     "Deadline: no new object is started once less than max(3 s, 10% of the invocation's\n"
     "time) is left, no new target once less than half that; the summary lists what was\n"
-    "deferred and says \"partial\": true.\n"
+    "deferred and says \"partial\": true. Every HTTP request, retry and wait stops 1 s\n"
+    "before the invocation's deadline (or at the config's timeout_s when earlier).\n"
     "\n"
     "Answer: {\"kind\", \"objects\": [{\"bucket\", \"key\", \"records\" | \"error\"}],\n"
     "\"targets\": [{\"name\", \"security_group\", \"status\", \"added\", \"removed\",\n"
-    "\"refused\", \"error\"}], \"deferred\", \"partial\", \"filtered\", \"warnings\", \"nlb\",\n"
-    "...}. A bad event, or a PCE or AWS read that fails (nothing changed), is the\n"
-    "invocation's error.\n"
+    "\"refused\", \"error\"}], \"calls\", \"deferred\", \"partial\", \"filtered\",\n"
+    "\"warnings\", \"nlb\", \"batchItemFailures\" (SQS), ...}. A bad event, or a PCE or\n"
+    "AWS read that fails (nothing changed), is the invocation's error.\n"
+    "\n"
+    "Metrics: one CloudWatch Embedded Metric Format line per invocation on stdout,\n"
+    "namespace \"flowseg\", dimension FunctionName: Changes, Refusals, CutSources,\n"
+    "Errors (Count) and Duration (Milliseconds).\n"
     "\n"
     "Environment:\n"
     "  AWS_LAMBDA_RUNTIME_API  host:port of the Runtime API (set by Lambda)\n"
     "  FLOWSEG_CONFIG          the config: a path (e.g. /var/task/flowseg.json) or inline\n"
     "                          JSON; \"policy_ttl_s\": N reuses the policy for N s across\n"
     "                          warm invocations (0: read it from the PCE each time)\n"
-    "  PCE_API_KEY, PCE_API_SECRET (or the names in pce.key_env / pce.secret_env)\n"
+    "  PCE_API_KEY, PCE_API_SECRET (or the names in pce.key_env / pce.secret_env),\n"
+    "                          unless the config names pce.secret_arn (Secrets Manager) or\n"
+    "                          pce.secret_parameter (SSM): then read from there at the\n"
+    "                          first invocation and again after a PCE 401\n"
     "  FLOWSEG_NLB_POLL_MS     nlb-sync health poll interval (default 5000)\n"
+    "  AWS_LAMBDA_FUNCTION_NAME (set by Lambda) the role session name of flowseg's own\n"
+    "                          AWS calls, to recognise their CloudTrail events\n"
     "\n"
     "Init failures go to /runtime/init/error and exit 1; a failed invocation is posted as\n"
     "its error and the loop goes on.\n";
@@ -92,8 +119,8 @@ static bool s_secret_available(const char *file, const char *env_name)
 
 static enum fsg_err s_check_pce_secrets(const struct fsg_config *c, struct fsg_error *err)
 {
-    if (c->pce.url == NULL) {
-        return FSG_OK;
+    if (c->pce.url == NULL || c->pce.secret_arn != NULL || c->pce.secret_parameter != NULL) {
+        return FSG_OK; /* a secret in AWS is read on first use, with the function's role */
     }
     if (!s_secret_available(c->pce.key_file, c->pce.key_env)) {
         return fsg_error_set(err, FSG_E_INVALID_ARG,
@@ -155,6 +182,7 @@ static enum fsg_err s_init(const struct fsg_cli *cli, struct s_state *st, const 
         rc = s_check_pce_secrets(st->core.config, err);
     }
     st->core.ca_file = fsg_lambda_ca_fallback();
+    st->core.function_name = getenv("AWS_LAMBDA_FUNCTION_NAME");
     if (rc == FSG_OK && st->core.ca_file != NULL) {
         fsg_log(FSG_LOG_INFO, "CA bundle: %s", st->core.ca_file);
     }
@@ -206,19 +234,39 @@ static void s_work_clean_up(struct fsg_lambda_work *w)
     json_decref(w->deferred);
     json_decref(w->warnings);
     json_decref(w->nlb);
+    json_decref(w->calls);
+    fsg_free(w->msg_failed);
+}
+
+void fsg_lambda_work_fail_message(struct fsg_lambda_work *w, size_t message)
+{
+    if (message != FSG_S3_EVENT_NO_MESSAGE && message < w->n_messages) {
+        w->msg_failed[message] = true;
+    }
 }
 
 static enum fsg_err s_work_init(struct s_state *st, const struct fsg_lambda_invocation *inv,
-                                int64_t start_ms, struct fsg_lambda_work *w)
+                                const struct fsg_s3_event *ev, int64_t start_ms,
+                                struct fsg_lambda_work *w)
 {
     *w = (struct fsg_lambda_work){ .st = &st->core, .inv = inv,
                                    .margin_ms = s_margin_ms(inv, start_ms),
-                                   .dry_run = st->core.config->dry_run,
+                                   .dry_run = st->core.config->dry_run || ev->dry_run,
                                    .objects = json_array(), .filtered = json_array(),
                                    .targets = json_array(), .deferred = json_array(),
-                                   .warnings = json_array() };
+                                   .warnings = json_array(), .calls = json_array(),
+                                   .msg_failed = fsg_calloc(ev->n_messages + 1, sizeof(bool)),
+                                   .n_messages = ev->n_messages };
     bool ok = w->objects != NULL && w->filtered != NULL && w->targets != NULL &&
-              w->deferred != NULL && w->warnings != NULL;
+              w->deferred != NULL && w->warnings != NULL && w->calls != NULL &&
+              w->msg_failed != NULL;
+    for (size_t i = 0; ok && i < ev->n_messages; i++) {
+        if (ev->messages[i].error != NULL) {
+            w->msg_failed[i] = true;
+            ok = fsg_lambda_work_warn(w, "SQS message %s: %s", ev->messages[i].id,
+                                      ev->messages[i].error) == FSG_OK;
+        }
+    }
     return ok ? FSG_OK : FSG_E_NOMEM;
 }
 
@@ -285,8 +333,15 @@ static enum fsg_err s_dispatch(struct s_state *st, struct fsg_lambda_work *w,
                                const struct fsg_s3_event *ev, struct fsg_error *err)
 {
     switch (ev->kind) {
-    case FSG_S3_EVENT_OBJECTS:
-        return s_objects(st, w, ev, err);
+    case FSG_S3_EVENT_OBJECTS: {
+        enum fsg_err rc = s_objects(st, w, ev, err);
+        if (rc == FSG_OK && ev->n_calls > 0) { /* an SQS batch may hold CloudTrail events too */
+            rc = fsg_lambda_work_calls(w, ev, err);
+        }
+        return rc;
+    }
+    case FSG_S3_EVENT_API_CALL:
+        return fsg_lambda_work_calls(w, ev, err);
     case FSG_S3_EVENT_SCAN:
         return fsg_lambda_work_flows(w, ev, NULL, err);
     case FSG_S3_EVENT_RECONCILE_ALL:
@@ -320,6 +375,24 @@ static enum fsg_err s_summary(const struct fsg_lambda_work *w, const struct fsg_
     if (rc == FSG_OK && w->nlb != NULL && json_object_set(s, "nlb", w->nlb) != 0) {
         rc = FSG_E_NOMEM;
     }
+    if (rc == FSG_OK && json_object_set(s, "calls", w->calls) != 0) {
+        rc = FSG_E_NOMEM;
+    }
+    if (rc == FSG_OK && strcmp(ev->origin, "sqs") == 0) {
+        /* Lambda's partial batch response: the messages to deliver again ("Handling errors for
+         * an SQS event source in Lambda": {"batchItemFailures": [{"itemIdentifier": ID}]}). The
+         * other members of the summary are not part of that contract and are left alone. */
+        json_t *failures = json_array();
+        rc = failures != NULL && json_object_set_new(s, "batchItemFailures", failures) == 0
+                 ? FSG_OK
+                 : FSG_E_NOMEM;
+        for (size_t i = 0; rc == FSG_OK && i < ev->n_messages; i++) {
+            if (w->msg_failed[i]) {
+                rc = fsg_lambda_work_add(failures, json_pack("{s:s}", "itemIdentifier",
+                                                             ev->messages[i].id));
+            }
+        }
+    }
     if (rc == FSG_OK) {
         rc = fsg_json_dump(s, JSON_COMPACT, out_json);
     }
@@ -337,6 +410,109 @@ static void s_log_done(const struct fsg_lambda_work *w, const struct fsg_s3_even
             (long long)(fsg_lambda_now_ms() - start_ms));
 }
 
+/* The invocation's hard stop for every HTTP request, retry and wait (lib/core/deadline.h):
+ * the Runtime API's Lambda-Runtime-Deadline-Ms less S_ANSWER_MS to post the (partial) answer,
+ * or the config's timeout_s when that comes first. */
+#define S_ANSWER_MS 1000
+static void s_set_run_deadline(const struct s_state *st, const struct fsg_lambda_invocation *inv)
+{
+    struct fsg_deadline d = FSG_DEADLINE_NONE;
+    if (inv->deadline_ms > 0) {
+        d = fsg_deadline_from_epoch_ms(inv->deadline_ms, S_ANSWER_MS);
+    }
+    if (st->core.config->timeout_s > 0) {
+        d = fsg_deadline_min(d, fsg_deadline_in_ms((int64_t)st->core.config->timeout_s * 1000));
+    }
+    fsg_run_deadline_set(d);
+}
+
+/* An SQS batch: a target that failed or was deferred fails every message (the reconcile is
+ * level-triggered: delivering them again is safe); when no message is left that succeeded, the
+ * invocation fails as a whole, which retries the batch whether or not the event source mapping
+ * reports batch item failures. */
+static enum fsg_err s_batch_outcome(struct fsg_lambda_work *w, struct fsg_error *err)
+{
+    if (w->n_messages == 0) {
+        return FSG_OK;
+    }
+    bool target_failed = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(w->targets, i, v) {
+        target_failed = target_failed || json_object_get(v, "error") != NULL;
+    }
+    json_array_foreach(w->deferred, i, v) {
+        target_failed = target_failed || json_object_get(v, "target") != NULL;
+    }
+    size_t failed = 0;
+    for (size_t m = 0; m < w->n_messages; m++) {
+        w->msg_failed[m] = w->msg_failed[m] || target_failed;
+        failed += w->msg_failed[m];
+    }
+    if (failed == w->n_messages) {
+        return fsg_error_set(err, FSG_E_REJECTED,
+                             "every message of the SQS batch (%zu) failed: see the warnings and "
+                             "the objects' errors in the log; the batch will be delivered again",
+                             w->n_messages);
+    }
+    return FSG_OK;
+}
+
+/* The invocation's metrics as one CloudWatch Embedded Metric Format line on stdout (Lambda
+ * sends stdout to CloudWatch Logs, which extracts the metrics: CloudWatch User Guide,
+ * "Specification: Embedded metric format"): namespace "flowseg", dimension FunctionName.
+ *   Changes     rules authorized + revoked by this invocation (0 in a dry run)
+ *   Refusals    targets a guard refused
+ *   CutSources  observed sources with accepted traffic that the applied policy no longer lets
+ *               in (from the plan's impact; invocations without flows, such as schedules and
+ *               CloudTrail events, report 0 because they observe no traffic)
+ *   Errors      objects that could not be read + targets whose apply failed + 1 when the
+ *               invocation failed as a whole (bad event, PCE or AWS unreadable)
+ *   Duration    milliseconds spent on the invocation */
+static void s_metrics(const struct fsg_lambda_state *st, const struct fsg_lambda_work *w,
+                      enum fsg_err rc, int64_t start_ms)
+{
+    json_int_t changes = 0, refusals = 0, cut = 0, errors = rc != FSG_OK ? 1 : 0;
+    size_t i;
+    json_t *v;
+    if (w != NULL) {
+        json_array_foreach(w->targets, i, v) {
+            const char *status = json_string_value(json_object_get(v, "status"));
+            if (status != NULL && strcmp(status, "dry_run") != 0) {
+                changes += json_integer_value(json_object_get(v, "added")) +
+                           json_integer_value(json_object_get(v, "removed"));
+            }
+            refusals += json_object_get(v, "refused") != NULL;
+            errors += json_object_get(v, "error") != NULL;
+            json_int_t c = json_integer_value(json_object_get(v, "cut_sources"));
+            cut += c > 0 ? c : 0;
+        }
+        json_array_foreach(w->objects, i, v) {
+            errors += json_object_get(v, "error") != NULL;
+        }
+    }
+    const char *fn = st->function_name != NULL ? st->function_name : "flowseg";
+    int64_t now = fsg_lambda_now_ms();
+    json_t *line = json_pack(
+        "{s:{s:I, s:[{s:s, s:[[s]], s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, "
+        "{s:s, s:s}]}]}, s:s, s:I, s:I, s:I, s:I, s:I}",
+        "_aws", "Timestamp", (json_int_t)now, "CloudWatchMetrics", "Namespace", "flowseg",
+        "Dimensions", "FunctionName", "Metrics", "Name", "Changes", "Unit", "Count", "Name",
+        "Refusals", "Unit", "Count", "Name", "CutSources", "Unit", "Count", "Name", "Errors",
+        "Unit", "Count", "Name", "Duration", "Unit", "Milliseconds", "FunctionName", fn,
+        "Changes", changes, "Refusals", refusals, "CutSources", cut, "Errors", errors,
+        "Duration", (json_int_t)(now - start_ms));
+    char *text = line != NULL ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+        fprintf(stdout, "%s\n", text);
+        fflush(stdout);
+    } else {
+        fsg_log(FSG_LOG_WARN, "out of memory writing the invocation's metrics");
+    }
+    free(text);
+    json_decref(line);
+}
+
 static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg_buf *out_json,
                              struct fsg_error *err, void *userdata)
 {
@@ -344,12 +520,13 @@ static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg
     int64_t start_ms = fsg_lambda_now_ms();
     struct fsg_s3_event *ev = NULL;
     struct fsg_lambda_work w = { 0 };
+    s_set_run_deadline(st, inv);
     enum fsg_err rc = fsg_s3_event_parse(fsg_span_from_buf(&inv->event), &ev, err);
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_ERROR, "invocation %s: %s", inv->request_id, err->msg);
         goto out;
     }
-    rc = s_work_init(st, inv, start_ms, &w);
+    rc = s_work_init(st, inv, ev, start_ms, &w);
     if (rc != FSG_OK) {
         rc = fsg_error_set(err, rc, "out of memory");
         goto out;
@@ -360,14 +537,21 @@ static enum fsg_err s_handle(const struct fsg_lambda_invocation *inv, struct fsg
                 fsg_err_name(rc));
         goto out;
     }
+    rc = s_batch_outcome(&w, err);
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_ERROR, "invocation %s: %s", inv->request_id, err->msg);
+        goto out;
+    }
     rc = s_summary(&w, ev, start_ms, out_json, err);
     if (rc == FSG_OK) {
         s_log_done(&w, ev, start_ms);
     }
 
 out:
+    s_metrics(&st->core, w.targets != NULL ? &w : NULL, rc, start_ms);
     s_work_clean_up(&w);
     fsg_s3_event_destroy(ev);
+    fsg_run_deadline_set(FSG_DEADLINE_NONE);
     return rc;
 }
 

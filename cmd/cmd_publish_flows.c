@@ -15,6 +15,7 @@
 #include "lib/core/ip.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
+#include "cmd/pce_creds.h"
 #include "policy/pce.h"
 
 /* The source options publish-flows takes, and its default --jobs. */
@@ -193,28 +194,29 @@ static void s_summary(const struct s_totals *t)
     fsg_log_fields(FSG_LOG_INFO, line);
 }
 
-static enum fsg_err s_pce_new(const struct fsg_config_pce *c, struct fsg_pce **ret,
-                              struct fsg_error *err)
+static enum fsg_err s_pce_new(const struct fsg_config *config, struct fsg_pce **ret,
+                              struct fsg_secret_source **ret_secret, struct fsg_error *err)
 {
+    const struct fsg_config_pce *c = &config->pce;
     if (c->url == NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "no PCE configured: set pce.url (and "
                              "org_id, ca_file) in the config");
     }
     struct fsg_pce_options po = {
-        .url = c->url, .org_id = c->org_id, .key_env = c->key_env, .secret_env = c->secret_env,
-        .key_file = c->key_file, .secret_file = c->secret_file, .ca_file = c->ca_file,
-        .timeout_s = c->timeout_s,
+        .url = c->url, .org_id = c->org_id, .ca_file = c->ca_file, .timeout_s = c->timeout_s,
     };
-    return fsg_pce_new(&po, ret, err);
+    enum fsg_err rc = fsg_cmd_pce_creds(c, config->region, NULL, NULL, &po, ret_secret, err);
+    return rc == FSG_OK ? fsg_pce_new(&po, ret, err) : rc;
 }
 
 static int s_send(struct fsg_cli *cli, const struct s_opts *o, struct s_run *r)
 {
     struct s_totals t = { .flows = r->n_flows };
     struct fsg_pce *pce = NULL;
+    struct fsg_secret_source *secret = NULL;
     struct fsg_buf csv = FSG_BUF_INIT;
     struct fsg_error e = { 0 };
-    enum fsg_err rc = r->n_flows > 0 ? s_pce_new(&r->config->pce, &pce, &e) : FSG_OK;
+    enum fsg_err rc = r->n_flows > 0 ? s_pce_new(r->config, &pce, &secret, &e) : FSG_OK;
     size_t per_request = (size_t)o->max_lines;
     for (size_t i = 0; rc == FSG_OK && i < r->n_flows; i += per_request) {
         size_t end = i + per_request < r->n_flows ? i + per_request : r->n_flows;
@@ -249,6 +251,7 @@ static int s_send(struct fsg_cli *cli, const struct s_opts *o, struct s_run *r)
     }
     fsg_buf_clean_up(&csv);
     fsg_pce_destroy(pce);
+    fsg_secret_source_destroy(secret);
     return exit_code;
 }
 

@@ -1,6 +1,7 @@
 #include "cmd/config.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,7 +182,7 @@ static enum fsg_err s_parse_target(json_t *v, size_t i, struct fsg_config_target
     }
     static const char *const keys[] = { "name", "rds_instance", "virtual_service", "workload",
                                         "labels", "security_group", "associate", "enis",
-                                        "eni_addrs", "flow_log_id", "port", NULL };
+                                        "eni_addrs", "flow_log_id", "port", "ownership", NULL };
     S_TRY(s_check_keys(v, where, keys, err));
     S_TRY(s_str(v, "name", where, &t->name, err));
     S_TRY(s_str(v, "rds_instance", where, &t->rds_instance, err));
@@ -211,14 +212,92 @@ static enum fsg_err s_parse_target(json_t *v, size_t i, struct fsg_config_target
             return s_bad(err, where, "associate must be add, replace or none");
         }
     }
-    if (t->name == NULL) {
-        return s_bad(err, where, "name is required");
+    char *own = NULL;
+    S_TRY(s_str(v, "ownership", where, &own, err));
+    if (own != NULL) {
+        bool ok = true;
+        if (strcmp(own, "group") == 0) {
+            t->ownership = FSG_OWNERSHIP_GROUP;
+        } else if (strcmp(own, "rules") == 0) {
+            t->ownership = FSG_OWNERSHIP_RULES;
+        } else {
+            ok = false;
+        }
+        fsg_free(own);
+        if (!ok) {
+            return s_bad(err, where, "ownership must be group (the group is flowseg's: every "
+                                     "rule the policy does not yield is removed) or rules (a "
+                                     "shared group: only \"flowseg \" rules are managed)");
+        }
+    }
+    if (t->name == NULL || t->name[0] == '\0') {
+        return s_bad(err, where, t->name == NULL ? "name is required" : "name must not be empty");
     }
     int sides = (t->virtual_service != NULL) + (t->workload != NULL) + (t->n_labels > 0);
     if (sides > 1) {
         return s_bad(err, where, "name the PCE side by one of virtual_service, workload or labels");
     }
     return FSG_OK;
+}
+
+static bool s_same(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* Appends one violation to msg (joined with "; "). */
+static void s_violation(char *msg, size_t size, size_t *n, const char *fmt, ...) FSG_PRINTF(4, 5);
+
+static void s_violation(char *msg, size_t size, size_t *n, const char *fmt, ...)
+{
+    size_t used = strnlen(msg, size - 1);
+    if (*n > 0 && used + 2 < size) {
+        memcpy(msg + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + used, size - used, fmt, ap);
+    va_end(ap);
+    (*n)++;
+}
+
+/* Two targets on the same name, security group or RDS instance would produce plans that undo
+ * each other: every such pair is an error, each named. */
+static enum fsg_err s_check_targets(const struct fsg_config *c, struct fsg_error *err)
+{
+    char msg[sizeof err->msg];
+    size_t n = 0;
+    msg[0] = '\0';
+    for (size_t j = 1; j < c->n_targets; j++) {
+        const struct fsg_config_target *b = &c->targets[j];
+        for (size_t i = 0; i < j; i++) {
+            const struct fsg_config_target *a = &c->targets[i];
+            if (s_same(a->name, b->name)) {
+                s_violation(msg, sizeof msg, &n, "targets[%zu] and targets[%zu] have the same "
+                            "name \"%s\"", i, j, a->name);
+            }
+            if (s_same(a->security_group, b->security_group)) {
+                s_violation(msg, sizeof msg, &n, "targets %s and %s manage the same security "
+                            "group %s", a->name, b->name, a->security_group);
+            }
+            if (s_same(a->create_name, b->create_name) &&
+                (a->create_vpc_id == NULL || b->create_vpc_id == NULL ||
+                 s_same(a->create_vpc_id, b->create_vpc_id))) {
+                s_violation(msg, sizeof msg, &n, "targets %s and %s create the same security "
+                            "group %s", a->name, b->name, a->create_name);
+            }
+            if (s_same(a->rds_instance, b->rds_instance)) {
+                s_violation(msg, sizeof msg, &n, "targets %s and %s protect the same RDS "
+                            "instance %s", a->name, b->name, a->rds_instance);
+            }
+        }
+    }
+    if (n == 0) {
+        return FSG_OK;
+    }
+    return fsg_error_set(err, FSG_E_PARSE, "targets: %s (one target per name, security group "
+                         "and RDS instance)", msg);
 }
 
 static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_error *err)
@@ -230,7 +309,8 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
         return s_bad(err, "pce", "must be an object");
     }
     static const char *const keys[] = { "url", "org_id", "key_env", "secret_env", "key_file",
-                                        "secret_file", "ca_file", "timeout_s", NULL };
+                                        "secret_file", "ca_file", "timeout_s", "secret_arn",
+                                        "secret_parameter", NULL };
     S_TRY(s_check_keys(v, "pce", keys, err));
     S_TRY(s_str(v, "url", "pce", &p->url, err));
     S_TRY(s_int(v, "org_id", "pce", 1, &p->org_id, err));
@@ -240,6 +320,11 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
     S_TRY(s_str(v, "secret_file", "pce", &p->secret_file, err));
     S_TRY(s_str(v, "ca_file", "pce", &p->ca_file, err));
     S_TRY(s_int(v, "timeout_s", "pce", 1, &p->timeout_s, err));
+    S_TRY(s_str(v, "secret_arn", "pce", &p->secret_arn, err));
+    S_TRY(s_str(v, "secret_parameter", "pce", &p->secret_parameter, err));
+    if (p->secret_arn != NULL && p->secret_parameter != NULL) {
+        return s_bad(err, "pce", "set secret_arn or secret_parameter, not both");
+    }
     if (json_object_get(v, "key") != NULL || json_object_get(v, "secret") != NULL) {
         return s_bad(err, "pce", "secrets never go in the config: use key_env/secret_env");
     }
@@ -249,16 +334,18 @@ static enum fsg_err s_parse_pce(json_t *v, struct fsg_config_pce *p, struct fsg_
 static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct fsg_error *err)
 {
     static const char *const keys[] = { "region", "pce", "targets", "guards", "flowlogs",
-                                        "nlb", "dry_run", "policy_ttl_s", NULL };
+                                        "nlb", "dry_run", "policy_ttl_s", "timeout_s", NULL };
     static const char *const guard_keys[] = { "max_removals", "allow_empty", "allow_public",
-                                              "max_rules", NULL };
-    static const char *const fl_keys[] = { "key_regex", "format", "summaries", NULL };
+                                              "max_rules", "max_cut_sources", NULL };
+    static const char *const fl_keys[] = { "key_regex", "format", "summaries", "fanout_queue_url",
+                                           NULL };
     static const char *const nlb_keys[] = { "target_group_arn", "rds_instance", "port",
                                             "healthy_timeout_s", NULL };
     S_TRY(s_check_keys(root, "top level", keys, err));
     S_TRY(s_str(root, "region", "config", &c->region, err));
     S_TRY(s_bool(root, "dry_run", "config", &c->dry_run, err));
     S_TRY(s_int(root, "policy_ttl_s", "config", 0, &c->policy_ttl_s, err));
+    S_TRY(s_int(root, "timeout_s", "config", 0, &c->timeout_s, err));
     S_TRY(s_parse_pce(json_object_get(root, "pce"), &c->pce, err));
 
     json_t *g = json_object_get(root, "guards");
@@ -271,6 +358,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
         S_TRY(s_bool(g, "allow_empty", "guards", &c->guards.allow_empty, err));
         S_TRY(s_bool(g, "allow_public", "guards", &c->guards.allow_public, err));
         S_TRY(s_int(g, "max_rules", "guards", 1, &c->guards.max_rules, err));
+        S_TRY(s_int(g, "max_cut_sources", "guards", 0, &c->guards.max_cut_sources, err));
     }
     json_t *fl = json_object_get(root, "flowlogs");
     if (fl != NULL && !json_is_null(fl)) {
@@ -284,6 +372,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
         if (c->flowlog_summaries != NULL && strncmp(c->flowlog_summaries, "s3://", 5) != 0) {
             return s_bad(err, "flowlogs.summaries", "must be an s3://bucket/prefix/ URL");
         }
+        S_TRY(s_str(fl, "fanout_queue_url", "flowlogs", &c->fanout_queue_url, err));
     }
     json_t *nlb = json_object_get(root, "nlb");
     if (nlb != NULL && !json_is_null(nlb)) {
@@ -312,7 +401,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
             S_TRY(s_parse_target(t, i, &c->targets[i], err));
         }
     }
-    return FSG_OK;
+    return s_check_targets(c, err);
 }
 
 static enum fsg_err s_defaults(struct fsg_config *c)
@@ -321,7 +410,8 @@ static enum fsg_err s_defaults(struct fsg_config *c)
     c->pce.timeout_s = 30;
     c->pce.key_env = fsg_strdup("PCE_API_KEY");
     c->pce.secret_env = fsg_strdup("PCE_API_SECRET");
-    c->guards = (struct fsg_config_guards){ .max_removals = 10, .max_rules = 60 };
+    c->guards = (struct fsg_config_guards){ .max_removals = 10, .max_rules = 60,
+                                            .max_cut_sources = 10 };
     c->nlb.healthy_timeout_s = 0; /* 0 = FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S (cmd/nlb/nlb_sync.h) */
     return c->pce.key_env != NULL && c->pce.secret_env != NULL ? FSG_OK : FSG_E_NOMEM;
 }
@@ -343,7 +433,15 @@ enum fsg_err fsg_config_parse(struct fsg_span text, struct fsg_config **ret_conf
     json_error_t jerr;
     struct fsg_config *c = NULL;
     enum fsg_err rc;
-    json_t *root = json_loadb((const char *)text.ptr, text.len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = NULL;
+    if (fsg_span_trim(text).len == 0) {
+        /* jansson reports an empty input at "line -1 column -1": say what it is. */
+        rc = fsg_error_set(err, FSG_E_PARSE, "the config is empty: it must be a JSON object "
+                           "(see README.md, Config)");
+        goto out;
+    }
+    root = json_loadb(text.len > 0 ? (const char *)text.ptr : "", text.len,
+                      JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         rc = fsg_error_set(err, FSG_E_PARSE, "invalid JSON at line %d column %d: %s", jerr.line,
                            jerr.column, jerr.text);
@@ -429,12 +527,15 @@ void fsg_config_destroy(struct fsg_config *c)
     fsg_free(c->pce.url);
     fsg_free(c->pce.key_env);
     fsg_free(c->pce.secret_env);
+    fsg_free(c->pce.secret_arn);
+    fsg_free(c->pce.secret_parameter);
     fsg_free(c->pce.key_file);
     fsg_free(c->pce.secret_file);
     fsg_free(c->pce.ca_file);
     fsg_free(c->key_regex);
     fsg_free(c->flowlog_format);
     fsg_free(c->flowlog_summaries);
+    fsg_free(c->fanout_queue_url);
     fsg_free(c->nlb.target_group_arn);
     fsg_free(c->nlb.rds_instance);
     fsg_free(c);

@@ -10,15 +10,40 @@
 #include "cmd/apply_target.h"
 #include "cmd/lambda_internal.h"
 #include "cmd/nlb_cmd.h"
+#include "lib/core/ip.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 #include "cmd/nlb/nlb_sync.h"
+#include "policy/impact.h"
 #include "policy/sg_apply.h"
 
 /* A target a dry run did not apply is "dry_run". */
 static const char *s_status(enum fsg_apply_status s, bool dry_run)
 {
     return s == FSG_APPLY_NOT_RUN && dry_run ? "dry_run" : fsg_apply_status_name(s);
+}
+
+/* Observed sources with accepted traffic that the desired rules would no longer let in (the
+ * plan's impact: the policy's rules, not yet the union of every group on the interface); -1
+ * without flows (a schedule or CloudTrail event has none). */
+static json_int_t s_cut_sources(const struct fsg_plan_target *pt)
+{
+    if (pt->impact == NULL) {
+        return -1;
+    }
+    json_int_t n = 0;
+    const struct fsg_impact_conn *last = NULL;
+    for (size_t i = 0; i < pt->impact->n_would_deny; i++) {
+        const struct fsg_impact_conn *c = pt->impact->would_deny[i];
+        if (c->accepted == 0) {
+            continue;
+        }
+        if (last == NULL || fsg_ip_cmp(&last->src, &c->src) != 0) {
+            n++;
+        }
+        last = c;
+    }
+    return n;
 }
 
 static int s_set_opt_str(json_t *o, const char *key, const char *value)
@@ -48,6 +73,8 @@ static json_t *s_target_json(const struct fsg_plan_target *pt, const struct fsg_
               s_set_opt_str(o, "error", res->status == FSG_APPLY_FAILED ? res->error : NULL) ||
               (res->group_created && json_object_set_new(o, "group_created", json_true())) ||
               (res->associated && json_object_set_new(o, "associated", json_true())) ||
+              (pt->impact != NULL &&
+               json_object_set_new(o, "cut_sources", json_integer(s_cut_sources(pt)))) ||
               (pt->n_warnings > 0 && json_object_set(o, "warnings", warnings));
     }
     json_decref(warnings);
@@ -103,12 +130,18 @@ enum fsg_err fsg_lambda_reconcile(struct fsg_lambda_work *w, struct fsg_recon *r
     }
     run->model = w->st->model;
     struct fsg_recon_options o = { .cmd = "lambda" };
+    fsg_lambda_state_learn(w->st, run);
     rc = fsg_recon_plan_targets(&o, run, err);
     if (rc != FSG_OK) {
         fsg_error_prefix(err, "plan (nothing changed): ");
         return rc;
     }
-    return s_each_target(w, run, err);
+    /* waits for a busy RDS instance end before the invocation's deadline */
+    int64_t now_ms = fsg_lambda_now_ms();
+    run->apply_deadline_ms = now_ms + fsg_lambda_remaining_ms(w->inv, now_ms) - w->margin_ms;
+    rc = s_each_target(w, run, err);
+    fsg_lambda_state_learn(w->st, run); /* a group created just now */
+    return rc;
 }
 
 enum fsg_err fsg_lambda_work_reconcile_all(struct fsg_lambda_work *w, struct fsg_error *err)

@@ -46,9 +46,15 @@ struct fsg_lambda_state {
     struct fsg_aws_client *rds;
     struct fsg_aws_client *elbv2;
     struct fsg_pce *pce;             /* kept: its connection and credentials */
+    struct fsg_secret_source *pce_secret; /* pce.secret_arn/secret_parameter, read once per
+                                           * cold start (and after a 401); NULL = env/files */
     struct fsg_policy_model *model;  /* the policy (with policy_ttl_s > 0, reused for so long) */
     int64_t policy_at_ms;            /* CLOCK_MONOTONIC ms when the policy was read */
     unsigned long policy_fetches;    /* how many times the policy was read from the PCE */
+    const char *function_name;       /* AWS_LAMBDA_FUNCTION_NAME (the role session name of the
+                                      * function's own AWS calls), NULL outside Lambda */
+    char **group_ids;                /* owned, n_targets: each target's managed group id as
+                                      * last resolved (a created group's id is learned here) */
 };
 
 /* One invocation: its clock and the summary being built (JSON arrays, owned). */
@@ -63,7 +69,10 @@ struct fsg_lambda_work {
     json_t *deferred;  /* objects ({"bucket", "key"}), targets ({"target"}), {"job"} */
     json_t *warnings;  /* strings */
     json_t *nlb;       /* NULL, or the nlb-sync summary */
+    json_t *calls;     /* CloudTrail calls: {"event", "group"|"instance", "by", "action", ...} */
     const char *policy; /* "fetched", "cached", or NULL when not needed */
+    bool *msg_failed;  /* SQS batches: n_messages flags, the batchItemFailures */
+    size_t n_messages;
 };
 
 /* ---- lambda_state.c ---- */
@@ -83,6 +92,13 @@ enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **r
                                      struct fsg_error *err) FSG_MUST_USE;
 
 void fsg_lambda_state_clean_up(struct fsg_lambda_state *st);
+
+/* Records the managed group id of every target resolved in run (st->group_ids). */
+void fsg_lambda_state_learn(struct fsg_lambda_state *st, const struct fsg_recon *run);
+
+/* The managed group id of config target i: the config's, else the one learned; NULL when the
+ * group is created by flowseg and has not been seen by this runtime yet. */
+const char *fsg_lambda_state_group(const struct fsg_lambda_state *st, size_t i);
 
 /* ---- the work of one invocation ---- */
 
@@ -112,6 +128,28 @@ enum fsg_err fsg_lambda_work_reconcile_all(struct fsg_lambda_work *w,
 /* lambda_apply.c: nlb-sync with the config's nlb section, its healthy wait bounded by the
  * deadline; the summary goes to w->nlb. Without an nlb section: a warning, FSG_OK. */
 enum fsg_err fsg_lambda_work_nlb(struct fsg_lambda_work *w, struct fsg_error *err) FSG_MUST_USE;
+
+/* lambda_calls.c: the CloudTrail API calls of ev (tamper protection): each call is matched
+ * against the targets by group id or DB instance without any AWS or PCE request; calls on
+ * other groups, failed calls and flowseg's own changes are ignored with one log line each;
+ * only the targets concerned are resolved and reconciled. One w->calls entry per call. */
+enum fsg_err fsg_lambda_work_calls(struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
+                                   struct fsg_error *err) FSG_MUST_USE;
+
+/* lambda_match.c: whether principal_arn (CloudTrail userIdentity.arn) is this function's own
+ * role session (assumed-role/ROLE/FUNCTION_NAME); false when function_name is NULL or empty. */
+bool fsg_lambda_own_session(const char *principal_arn, const char *function_name);
+
+/* lambda_match.c: whether call c is a change flowseg makes itself: an Authorize or
+ * ModifySecurityGroupRules writing only CIDR rules described "flowseg ...", a Revoke, or a
+ * ModifyDBInstance whose group list holds managed_group (NULL: unknown, never). */
+bool fsg_lambda_flowseg_change(const struct fsg_s3_event_call *c, const char *managed_group);
+
+/* lambda_match.c: whether a call's DB instance (identifier or ARN) is `configured`. */
+bool fsg_lambda_same_instance(const char *sent, const char *configured);
+
+/* Marks the SQS message of an item or call as failed (no-op outside a batch). */
+void fsg_lambda_work_fail_message(struct fsg_lambda_work *w, size_t message);
 
 /* A recon run that borrows the config and clients of st (give them back with
  * fsg_lambda_recon_release before fsg_recon_clean_up). */

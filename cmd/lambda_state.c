@@ -1,6 +1,7 @@
 /* What `flowseg lambda` keeps across warm invocations: one HTTP client (its connection cache)
  * and one credentials provider shared by the EC2, RDS, ELBv2 and S3 clients, the PCE client,
  * and the compiled policy for config `policy_ttl_s`. See cmd/lambda_internal.h. */
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -9,7 +10,9 @@
 #include "lib/aws/creds.h"
 #include "lib/http/http.h"
 #include "lib/core/log.h"
+#include "lib/core/mem.h"
 #include "policy/model.h"
+#include "cmd/pce_creds.h"
 #include "policy/pce.h"
 
 const char *fsg_lambda_ca_fallback(void)
@@ -72,12 +75,20 @@ static enum fsg_err s_pce(struct fsg_lambda_state *st, struct fsg_error *err)
         return FSG_OK;
     }
     const struct fsg_config_pce *p = &st->config->pce;
-    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id, .key_env = p->key_env,
-                                 .secret_env = p->secret_env, .key_file = p->key_file,
-                                 .secret_file = p->secret_file,
+    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id,
                                  .ca_file = p->ca_file != NULL ? p->ca_file : st->ca_file,
                                  .timeout_s = p->timeout_s };
-    return fsg_pce_new(&o, &st->pce, err);
+    /* The secret is read with the function's role over the shared AWS connection. */
+    enum fsg_err rc = fsg_lambda_state_aws(st, err);
+    if (rc == FSG_OK && st->pce_secret == NULL) {
+        rc = fsg_cmd_pce_creds(p, st->config->region, st->http, st->creds, &o, &st->pce_secret,
+                               err);
+    } else if (rc == FSG_OK) {
+        o.creds_fn = fsg_secret_source_get;
+        o.creds_userdata = st->pce_secret;
+        o.creds_name = fsg_secret_source_name(st->pce_secret);
+    }
+    return rc == FSG_OK ? fsg_pce_new(&o, &st->pce, err) : rc;
 }
 
 enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **ret_source,
@@ -119,10 +130,50 @@ enum fsg_err fsg_lambda_state_policy(struct fsg_lambda_state *st, const char **r
     return FSG_OK;
 }
 
+void fsg_lambda_state_learn(struct fsg_lambda_state *st, const struct fsg_recon *run)
+{
+    size_t n = st->config->n_targets;
+    if (st->group_ids == NULL) {
+        st->group_ids = fsg_calloc(n + 1, sizeof *st->group_ids);
+        if (st->group_ids == NULL) {
+            return; /* only a cache: the next call resolves instead */
+        }
+    }
+    for (size_t k = 0; k < run->n_targets; k++) {
+        const struct fsg_recon_target *t = &run->targets[k];
+        size_t i = (size_t)(t->config - st->config->targets);
+        const char *id = t->res.group_id;
+        if (i >= n || id == NULL ||
+            (st->group_ids[i] != NULL && strcmp(st->group_ids[i], id) == 0)) {
+            continue;
+        }
+        char *copy = fsg_strdup(id);
+        if (copy != NULL) {
+            fsg_free(st->group_ids[i]);
+            st->group_ids[i] = copy;
+        }
+    }
+}
+
+const char *fsg_lambda_state_group(const struct fsg_lambda_state *st, size_t i)
+{
+    const struct fsg_config_target *t = &st->config->targets[i];
+    if (t->security_group != NULL) {
+        return t->security_group;
+    }
+    return st->group_ids != NULL ? st->group_ids[i] : NULL;
+}
+
 void fsg_lambda_state_clean_up(struct fsg_lambda_state *st)
 {
+    for (size_t i = 0; st->group_ids != NULL && st->config != NULL && i < st->config->n_targets;
+         i++) {
+        fsg_free(st->group_ids[i]);
+    }
+    fsg_free(st->group_ids);
     fsg_policy_model_destroy(st->model);
     fsg_pce_destroy(st->pce);
+    fsg_secret_source_destroy(st->pce_secret);
     fsg_aws_client_destroy(st->elbv2);
     fsg_aws_client_destroy(st->rds);
     fsg_aws_client_destroy(st->ec2);

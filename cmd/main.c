@@ -19,6 +19,7 @@ static const struct s_command s_commands[] = {
     { "flows", fsg_cmd_flows, "aggregate VPC flow logs per network interface" },
     { "plan", fsg_cmd_plan, "dry run: policy -> desired rules -> diff -> report" },
     { "apply", fsg_cmd_apply, "reconcile the security groups for real" },
+    { "explain", fsg_cmd_explain, "why a source is or is not allowed toward a target" },
     { "lambda", fsg_cmd_lambda, "the Lambda custom-runtime loop (also as 'bootstrap')" },
     { "nlb-sync", fsg_cmd_nlb_sync, "keep an NLB target group on the RDS instance's private IP" },
     { "publish-flows", fsg_cmd_publish_flows, "send observed inbound flows to the PCE traffic map" },

@@ -12,6 +12,7 @@
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 #include "policy/compile.h"
+#include "cmd/pce_creds.h"
 #include "policy/pce.h"
 #include "policy/sg_live.h"
 
@@ -62,12 +63,14 @@ static enum fsg_err s_fetch_pce(const struct fsg_config *c, json_t **ret_bundle,
                                 struct fsg_error *err)
 {
     const struct fsg_config_pce *p = &c->pce;
-    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id, .key_env = p->key_env,
-                                 .secret_env = p->secret_env, .key_file = p->key_file,
-                                 .secret_file = p->secret_file, .ca_file = p->ca_file,
+    struct fsg_pce_options o = { .url = p->url, .org_id = p->org_id, .ca_file = p->ca_file,
                                  .timeout_s = p->timeout_s };
     struct fsg_pce *pce = NULL;
-    enum fsg_err rc = fsg_pce_new(&o, &pce, err);
+    struct fsg_secret_source *secret = NULL;
+    enum fsg_err rc = fsg_cmd_pce_creds(p, c->region, NULL, NULL, &o, &secret, err);
+    if (rc == FSG_OK) {
+        rc = fsg_pce_new(&o, &pce, err);
+    }
     if (rc == FSG_OK) {
         rc = fsg_pce_fetch_policy(pce, true, ret_bundle, err);
         fsg_log(rc == FSG_OK ? FSG_LOG_INFO : FSG_LOG_WARN, "policy %s from the PCE in %llu "
@@ -75,6 +78,7 @@ static enum fsg_err s_fetch_pce(const struct fsg_config *c, json_t **ret_bundle,
                 (unsigned long long)fsg_pce_request_count(pce));
     }
     fsg_pce_destroy(pce);
+    fsg_secret_source_destroy(secret);
     return rc;
 }
 
@@ -226,6 +230,12 @@ static enum fsg_err s_current_live(struct fsg_recon *run, struct fsg_error *err)
 enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
                                        bool find_enis, struct fsg_error *err)
 {
+    return fsg_recon_resolve_some(o, run, NULL, find_enis, err);
+}
+
+enum fsg_err fsg_recon_resolve_some(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                    const bool *only, bool find_enis, struct fsg_error *err)
+{
     const struct fsg_config *c = run->config;
     run->targets = fsg_calloc(c->n_targets + 1, sizeof *run->targets);
     if (run->targets == NULL) {
@@ -233,6 +243,9 @@ enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct
     }
     enum fsg_err rc = FSG_OK;
     for (size_t i = 0; rc == FSG_OK && i < c->n_targets; i++) {
+        if (only != NULL && !only[i]) {
+            continue; /* not asked for: no AWS call for it */
+        }
         struct fsg_recon_target *t = &run->targets[run->n_targets++];
         t->config = &c->targets[i];
         s_request(t->config, find_enis, &t->req);
@@ -266,6 +279,7 @@ int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
 
 static void s_target_clean_up(struct fsg_recon_target *t)
 {
+    fsg_recon_others_clean_up(t);
     fsg_resolve_association_clean_up(&t->assoc);
     fsg_sg_current_clean_up(&t->current);
     fsg_resolved_target_clean_up(&t->res);
@@ -343,18 +357,23 @@ static enum fsg_err s_plan_target(const struct fsg_recon *run, const struct fsg_
         struct fsg_guard_limits limits = { .max_removals = g->max_removals,
                                            .allow_empty = g->allow_empty,
                                            .allow_public = g->allow_public,
-                                           .max_rules = g->max_rules, .force = o->force };
-        struct fsg_sg_diff_options diff = { .ownership = t->res.group_is_flowseg
-                                                             ? FSG_SG_OWN_ALL
-                                                             : FSG_SG_OWN_DESCRIBED };
+                                           .max_rules = g->max_rules,
+                                           .max_cut_sources = g->max_cut_sources,
+                                           .force = o->force };
+        struct fsg_sg_diff_options diff = { .ownership = t->config->ownership ==
+                                                                 FSG_OWNERSHIP_RULES
+                                                             ? FSG_SG_OWN_RULES
+                                                             : FSG_SG_OWN_GROUP };
         struct fsg_impact_target it = { .enis = (const char *const *)t->res.enis,
                                         .n_enis = t->res.n_enis, .addrs = t->res.addrs,
-                                        .n_addrs = t->res.n_addrs };
+                                        .n_addrs = t->res.n_addrs, .others = t->others,
+                                        .n_others = t->n_others, .model = run->model };
         struct fsg_plan_inputs in = {
             .name = t->config->name, .security_group = t->current.group_id,
             .desired = &ct->rules, .warnings = (const char *const *)ct->warnings,
             .n_warnings = ct->n_warnings, .current = &t->current, .diff = &diff,
             .guards = &limits, .has_flows = run->has_flows, .impact_target = &it,
+            .association_changes = t->assoc.changes,
             .flows = run->flows, .n_flows = run->n_flows,
         };
         rc = fsg_plan_add(run->plan, &in, err);
@@ -438,6 +457,9 @@ int fsg_recon_plan(struct fsg_cli *cli, const struct fsg_recon_options *o, struc
     }
     if (ex == FSG_EXIT_OK && o->flows.n_args > 0) {
         ex = fsg_recon_read_flows(cli, o, run);
+    }
+    if (ex == FSG_EXIT_OK && o->flows.n_args > 0) {
+        ex = fsg_recon_read_others(cli, o, run);
     }
     if (ex == FSG_EXIT_OK) {
         ex = s_plan_all(cli, o, run);

@@ -11,8 +11,10 @@
 #ifndef FSG_CMD_RECONCILE_H
 #define FSG_CMD_RECONCILE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -43,6 +45,9 @@ struct fsg_recon_target {
     struct fsg_resolved_target res;
     struct fsg_sg_current current;
     struct fsg_resolve_association assoc;   /* what the association would change */
+    struct fsg_sg_current *others;          /* the interface's other groups after the apply
+                                             * (impact only; cmd/recon_flows.c) */
+    size_t n_others;
 };
 
 struct fsg_recon {
@@ -59,6 +64,11 @@ struct fsg_recon {
     struct fsg_flow *flows;
     size_t n_flows;
     struct fsg_plan *plan;                  /* plan->targets[i] is targets[i] */
+    const volatile sig_atomic_t *stop;      /* set by SIGTERM/SIGINT (apply): the call in
+                                             * flight is finished and audited, no further
+                                             * change is made; may be NULL */
+    int64_t apply_deadline_ms;              /* wall-clock ms when waits (a busy RDS instance)
+                                             * must end; 0 = FSG_APPLY_WAIT_S from now */
 };
 
 /* The whole pipeline up to the plan. */
@@ -76,6 +86,13 @@ int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
  * (the Lambda handler). */
 enum fsg_err fsg_recon_resolve_targets(const struct fsg_recon_options *o, struct fsg_recon *run,
                                        bool find_enis, struct fsg_error *err) FSG_MUST_USE;
+
+/* The same for the config targets i with only[i] (NULL = every one), in config order: the
+ * Lambda's CloudTrail path resolves (and reads the group of) only the targets an API call
+ * concerns. */
+enum fsg_err fsg_recon_resolve_some(const struct fsg_recon_options *o, struct fsg_recon *run,
+                                    const bool *only, bool find_enis,
+                                    struct fsg_error *err) FSG_MUST_USE;
 
 /* Keeps only the resolved targets i with keep[i] (in order) and frees the others: for a run that
  * reconciles a subset (the Lambda: the targets seen in an object's flows). Before planning. */
@@ -100,6 +117,17 @@ const char *fsg_recon_default_eni(const struct fsg_recon *run, const char *name)
  * resolved targets). Any source that cannot be read is printed and fails the run. */
 int fsg_recon_read_flows(struct fsg_cli *cli, const struct fsg_recon_options *o,
                          struct fsg_recon *run);
+
+/* Reads the rules of every target's other security groups (impact: effective access), into
+ * each target's `others`: live, the RDS instance's groups after the association minus the
+ * managed one (one DescribeSecurityGroupRules for all); offline (--state), the state file's
+ * groups that no target manages. A read failure fails the run (exit 1, nothing changed). */
+int fsg_recon_read_others(struct fsg_cli *cli, const struct fsg_recon_options *o,
+                          struct fsg_recon *run);
+/* The same without printing (the Lambda handler). */
+enum fsg_err fsg_recon_read_other_groups(struct fsg_recon *run,
+                                         struct fsg_error *err) FSG_MUST_USE;
+void fsg_recon_others_clean_up(struct fsg_recon_target *t);
 
 /* Whether applying would change anything: rules, a group to create, an association. */
 bool fsg_recon_has_changes(const struct fsg_recon *run);

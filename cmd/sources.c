@@ -417,7 +417,8 @@ static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
     const struct fsg_config *c = r->req->config;
     char fingerprint[65] = "";
     if (c->flowlog_summaries != NULL &&
-        fsg_summary_fingerprint(r->hints, r->n_hints, c->flowlog_format, fingerprint) != FSG_OK) {
+        fsg_summary_fingerprint(r->hints, r->n_hints, r->filter, r->n_filter, c->flowlog_format,
+                                fingerprint) != FSG_OK) {
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
     }
     struct fsg_s3_source_options so = { .region = c->region,
@@ -427,7 +428,9 @@ static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
                                         .max_inflight = (unsigned)r->req->opts->max_inflight,
                                         .prefetch_bytes = s_prefetch_bytes(r->req->opts),
                                         .summaries_url = c->flowlog_summaries,
-                                        .summary_fingerprint = fingerprint };
+                                        .summary_fingerprint = fingerprint,
+                                        .summary_enis = r->filter,
+                                        .n_summary_enis = r->n_filter };
     return fsg_s3_source_new(&so, &r->s3, err);
 }
 

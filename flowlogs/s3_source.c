@@ -33,6 +33,11 @@
 
 enum s_fetch_state { S_FETCH_NONE = 0, S_FETCH_WAITING, S_FETCH_DONE };
 
+struct s_sum {
+    char *key;
+    uint64_t size;
+};
+
 /* One object to read. Owned by the source; its address is the fsg_object's ctx. */
 struct s_obj {
     struct fsg_s3_source *src;
@@ -43,6 +48,7 @@ struct s_obj {
     uint64_t size;     /* listed size; 0 = unknown */
     char etag[128];    /* listed ETag (quoted), or the one GetObject saw; "" = unknown */
     char *summary_key; /* an existing summary read instead of the object; NULL = none */
+    uint64_t fetch_size; /* what prefetching it holds: the summary's size, else the object's */
     long prefetch_seq; /* place among prefetched objects, -1 = streamed */
     /* under src->pf_lock: */
     enum s_fetch_state state;
@@ -88,7 +94,9 @@ struct fsg_s3_source {
     char *sum_bucket;         /* NULL = off */
     char *sum_prefix;         /* "" or ending with '/' */
     char *fingerprint;
-    char **sum_keys;          /* the summaries under this expand()'s prefix, sorted */
+    const char *const *sum_enis; /* borrowed: the interfaces a summary keeps; 0 = all */
+    size_t n_sum_enis;
+    struct s_sum *sum_keys;   /* the summaries under this expand()'s prefix, sorted */
     size_t n_sum_keys, cap_sum_keys;
 };
 
@@ -348,6 +356,8 @@ static enum fsg_err s_summaries_option(struct fsg_s3_source *s, const struct fsg
     size_t plen = strlen(p);
     struct fsg_buf prefix = FSG_BUF_INIT;
     s->sum_bucket = fsg_strndup(b, blen);
+    s->sum_enis = o->summary_enis;
+    s->n_sum_enis = o->n_summary_enis;
     s->fingerprint = fsg_strdup(o->summary_fingerprint != NULL ? o->summary_fingerprint : "");
     if (s->sum_bucket == NULL || s->fingerprint == NULL ||
         fsg_buf_printf(&prefix, "%s%s", p, plen > 0 && p[plen - 1] != '/' ? "/" : "") != FSG_OK ||
@@ -417,26 +427,30 @@ static void *s_fetcher(void *arg)
         }
         struct s_obj *o = s->pf[s->pf_next++];
         while (!s->pf_stop &&
-               (s->pf_turn != (size_t)o->prefetch_seq || s->pf_used + o->size > s->pf_budget)) {
+               (s->pf_turn != (size_t)o->prefetch_seq ||
+                s->pf_used + o->fetch_size > s->pf_budget)) {
             pthread_cond_wait(&s->pf_cv, &s->pf_lock);
         }
         if (s->pf_stop) {
             break;
         }
         s->pf_turn++;
-        s->pf_used += o->size;
+        s->pf_used += o->fetch_size;
         pthread_cond_broadcast(&s->pf_cv);
         pthread_mutex_unlock(&s->pf_lock);
 
         struct fsg_buf body = FSG_BUF_INIT;
         struct fsg_error err = { 0 };
         struct fsg_aws_client *c = NULL;
-        enum fsg_err rc = fsg_buf_reserve(&body, (size_t)o->size);
+        enum fsg_err rc = fsg_buf_reserve(&body, (size_t)o->fetch_size);
         if (rc != FSG_OK) {
             fsg_error_set(&err, rc, "out of memory");
         } else if ((rc = s_pool_get(s, &c, &err)) == FSG_OK) {
             struct fsg_s3_get_result res = { 0 };
-            rc = fsg_s3_get_object(c, o->bucket, o->key, NULL, s_append, &body, &res, &err);
+            /* an object with a summary: the summary is what gets read */
+            rc = fsg_s3_get_object(c, o->summary_key != NULL ? s->sum_bucket : o->bucket,
+                                   o->summary_key != NULL ? o->summary_key : o->key, NULL,
+                                   s_append, &body, &res, &err);
             (void)s_pool_put(s, c);
         }
 
@@ -486,9 +500,14 @@ static void s_prefetch_stop(struct fsg_s3_source *s)
     s->n_pf_threads = 0;
 }
 
-/* The prefetched object, read from memory into the reader; its bytes go back to the budget. */
-static enum fsg_err s_run_prefetched(struct s_obj *o, struct fsg_reader *reader,
-                                     struct fsg_error *err)
+static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fsg_span body,
+                           enum fsg_err *ret_rc, struct fsg_error *err);
+
+/* The prefetched object (or its summary), read from memory into the reader; its bytes go back to
+ * the budget. False when it was a summary that cannot be used (nothing folded): the caller then
+ * reads the object itself. */
+static bool s_run_prefetched(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
+                             struct fsg_error *err)
 {
     struct fsg_s3_source *s = o->src;
     pthread_mutex_lock(&s->pf_lock);
@@ -498,24 +517,38 @@ static enum fsg_err s_run_prefetched(struct s_obj *o, struct fsg_reader *reader,
     struct fsg_buf body = o->body;
     o->body = FSG_BUF_INIT;
     enum fsg_err rc = o->rc;
-    if (rc != FSG_OK && err != NULL) {
-        *err = o->err;
-    }
+    struct fsg_error fetch_err = o->err;
     pthread_mutex_unlock(&s->pf_lock);
 
-    const uint8_t *p = body.ptr;
-    size_t n = body.len;
-    for (size_t off = 0; rc == FSG_OK && off < n; off += S_FEED_CHUNK) {
-        size_t len = n - off < S_FEED_CHUNK ? n - off : S_FEED_CHUNK;
-        rc = fsg_reader_feed(reader, (struct fsg_span){ p + off, len }, err);
+    bool used = true;
+    if (o->summary_key != NULL) {
+        if (rc != FSG_OK) {
+            fsg_log(FSG_LOG_WARN, "%s: flow summary s3://%s/%s not used (%s): reading the object",
+                    o->name, s->sum_bucket, o->summary_key, fetch_err.msg);
+            used = false;
+        } else {
+            used = s_fold_summary(o, reader, (struct fsg_span){ body.ptr, body.len }, &rc, err);
+        }
+    } else if (rc != FSG_OK) {
+        if (err != NULL) {
+            *err = fetch_err;
+        }
+    } else {
+        const uint8_t *p = body.ptr;
+        size_t n = body.len;
+        for (size_t off = 0; rc == FSG_OK && off < n; off += S_FEED_CHUNK) {
+            size_t len = n - off < S_FEED_CHUNK ? n - off : S_FEED_CHUNK;
+            rc = fsg_reader_feed(reader, (struct fsg_span){ p + off, len }, err);
+        }
     }
     fsg_buf_clean_up(&body);
 
     pthread_mutex_lock(&s->pf_lock);
-    s->pf_used -= o->size;
+    s->pf_used -= o->fetch_size;
     pthread_cond_broadcast(&s->pf_cv);
     pthread_mutex_unlock(&s->pf_lock);
-    return rc;
+    *ret_rc = rc;
+    return used;
 }
 
 /* ---- flow summaries ------------------------------------------------------------------------ */
@@ -523,7 +556,7 @@ static enum fsg_err s_run_prefetched(struct s_obj *o, struct fsg_reader *reader,
 static void s_sum_keys_clear(struct fsg_s3_source *s)
 {
     for (size_t i = 0; i < s->n_sum_keys; i++) {
-        fsg_free(s->sum_keys[i]);
+        fsg_free(s->sum_keys[i].key);
     }
     s->n_sum_keys = 0;
 }
@@ -533,7 +566,7 @@ static enum fsg_err s_on_summary_listed(const struct fsg_s3_object *obj, void *u
     struct fsg_s3_source *s = userdata;
     if (s->n_sum_keys == s->cap_sum_keys) {
         size_t cap = s->cap_sum_keys == 0 ? 256 : s->cap_sum_keys * 2;
-        char **v = fsg_reallocarray(s->sum_keys, cap, sizeof *v);
+        struct s_sum *v = fsg_reallocarray(s->sum_keys, cap, sizeof *v);
         if (v == NULL) {
             return FSG_E_NOMEM;
         }
@@ -544,13 +577,13 @@ static enum fsg_err s_on_summary_listed(const struct fsg_s3_object *obj, void *u
     if (k == NULL) {
         return FSG_E_NOMEM;
     }
-    s->sum_keys[s->n_sum_keys++] = k; /* ListObjectsV2 returns keys in UTF-8 binary order */
+    s->sum_keys[s->n_sum_keys++] = (struct s_sum){ .key = k, .size = obj->size };
     return FSG_OK;
 }
 
 static int s_cmp_key(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const struct s_sum *)a)->key, ((const struct s_sum *)b)->key);
 }
 
 /* The summaries that exist below the summary prefix for bucket/prefix: one listing per
@@ -592,8 +625,8 @@ static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
     enum fsg_err rc = fsg_summary_key(s->sum_prefix, o->bucket, o->key, o->etag, &key);
     if (rc != FSG_OK) {
         fsg_error_set(&err, rc, "out of memory");
-    } else if ((rc = fsg_summary_encode(table, o->name, o->etag, s->fingerprint, &body, &err)) ==
-                   FSG_OK &&
+    } else if ((rc = fsg_summary_encode(table, s->sum_enis, s->n_sum_enis, o->name, o->etag,
+                                        s->fingerprint, &body, &err)) == FSG_OK &&
                (rc = s_pool_get(s, &c, &err)) == FSG_OK) {
         rc = fsg_s3_put_object(c, s->sum_bucket, fsg_buf_cstr(&key),
                                (struct fsg_span){ body.ptr, body.len }, "application/gzip", &err);
@@ -610,27 +643,15 @@ static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
     fsg_buf_clean_up(&body);
 }
 
-/* Reads the object's summary into the reader. False (nothing folded) when it cannot be used:
+/* Folds a summary (its bytes) into the reader. False (nothing folded) when it cannot be used:
  * the caller then reads the object itself. */
-static bool s_read_summary(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
-                           struct fsg_error *err)
+static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fsg_span body,
+                           enum fsg_err *ret_rc, struct fsg_error *err)
 {
     struct fsg_s3_source *s = o->src;
-    struct fsg_buf body = FSG_BUF_INIT;
     struct fsg_error e = { 0 };
-    struct fsg_aws_client *c = NULL;
     struct fsg_summary sum = { 0 };
-    enum fsg_err rc = s_pool_get(s, &c, &e);
-    if (rc == FSG_OK) {
-        rc = fsg_s3_get_object(c, s->sum_bucket, o->summary_key, NULL, s_append, &body, NULL,
-                               &e);
-        (void)s_pool_put(s, c);
-    }
-    if (rc == FSG_OK) {
-        rc = fsg_summary_decode((struct fsg_span){ body.ptr, body.len }, s->fingerprint, &sum,
-                                &e);
-    }
-    fsg_buf_clean_up(&body);
+    enum fsg_err rc = fsg_summary_decode(body, s->fingerprint, &sum, &e);
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_WARN, "%s: flow summary s3://%s/%s not used (%s): reading the object",
                 o->name, s->sum_bucket, o->summary_key, e.msg);
@@ -643,6 +664,31 @@ static bool s_read_summary(struct s_obj *o, struct fsg_reader *reader, enum fsg_
     fsg_summary_clean_up(&sum);
     *ret_rc = rc;
     return true;
+}
+
+/* Reads the object's summary (a GET of its own) into the reader; false as s_fold_summary. */
+static bool s_read_summary(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
+                           struct fsg_error *err)
+{
+    struct fsg_s3_source *s = o->src;
+    struct fsg_buf body = FSG_BUF_INIT;
+    struct fsg_error e = { 0 };
+    struct fsg_aws_client *c = NULL;
+    enum fsg_err rc = s_pool_get(s, &c, &e);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_get_object(c, s->sum_bucket, o->summary_key, NULL, s_append, &body, NULL,
+                               &e);
+        (void)s_pool_put(s, c);
+    }
+    bool used = false;
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "%s: flow summary s3://%s/%s not used (%s): reading the object",
+                o->name, s->sum_bucket, o->summary_key, e.msg);
+    } else {
+        used = s_fold_summary(o, reader, (struct fsg_span){ body.ptr, body.len }, ret_rc, err);
+    }
+    fsg_buf_clean_up(&body);
+    return used;
 }
 
 static void s_obj_destroy(struct s_obj *o)
@@ -735,12 +781,13 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
     if (o->parquet) {
         return s_parquet_error(o->name, err);
     }
-    enum fsg_err summary_rc;
-    if (o->summary_key != NULL && s_read_summary(o, reader, &summary_rc, err)) {
-        return summary_rc;
-    }
+    enum fsg_err done_rc;
     if (o->prefetch_seq >= 0 && s_prefetch_start(o->src)) {
-        return s_run_prefetched(o, reader, err);
+        if (s_run_prefetched(o, reader, &done_rc, err)) {
+            return done_rc;
+        }
+    } else if (o->summary_key != NULL && s_read_summary(o, reader, &done_rc, err)) {
+        return done_rc;
     }
     struct fsg_aws_client *c = NULL;
     enum fsg_err rc = s_pool_get(o->src, &c, err);
@@ -767,7 +814,8 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
 
 /* Whether bucket/key has a summary (listed by s_list_summaries); its key in *ret (owned). */
 static enum fsg_err s_find_summary(const struct fsg_s3_source *s, const char *bucket,
-                                   const char *key, const char *etag, char **ret)
+                                   const char *key, const char *etag, char **ret,
+                                   uint64_t *ret_size)
 {
     *ret = NULL;
     if (s->n_sum_keys == 0 || etag == NULL || etag[0] == '\0') {
@@ -778,8 +826,11 @@ static enum fsg_err s_find_summary(const struct fsg_s3_source *s, const char *bu
         fsg_buf_clean_up(&k);
         return FSG_E_NOMEM;
     }
-    const char *want = fsg_buf_cstr(&k);
-    if (bsearch(&want, s->sum_keys, s->n_sum_keys, sizeof *s->sum_keys, s_cmp_key) != NULL) {
+    struct s_sum want = { .key = (char *)fsg_buf_cstr(&k) };
+    const struct s_sum *found =
+        bsearch(&want, s->sum_keys, s->n_sum_keys, sizeof *s->sum_keys, s_cmp_key);
+    if (found != NULL) {
+        *ret_size = found->size;
         *ret = fsg_buf_strdup(&k);
         if (*ret == NULL) {
             fsg_buf_clean_up(&k);
@@ -795,11 +846,15 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
                           size_t *n_objects)
 {
     char *summary_key = NULL;
-    if (s->sum_bucket != NULL && s_find_summary(s, bucket, key, etag, &summary_key) != FSG_OK) {
+    uint64_t summary_size = 0;
+    if (s->sum_bucket != NULL &&
+        s_find_summary(s, bucket, key, etag, &summary_key, &summary_size) != FSG_OK) {
         return FSG_E_NOMEM;
     }
-    bool prefetch = s->can_prefetch && !s->pf_started && size > 0 && size <= S_PREFETCH_MAX &&
-                    size <= s->pf_budget && !s_is_parquet(key) && summary_key == NULL;
+    uint64_t fetch_size = summary_key != NULL ? summary_size : size;
+    bool prefetch = s->can_prefetch && !s->pf_started && fetch_size > 0 &&
+                    fetch_size <= S_PREFETCH_MAX && fetch_size <= s->pf_budget &&
+                    !s_is_parquet(key);
     if (prefetch && s->n_pf == s->cap_pf) {
         size_t cap = s->cap_pf == 0 ? 64 : s->cap_pf * 2;
         struct s_obj **v = fsg_reallocarray(s->pf, cap, sizeof *v);
@@ -842,6 +897,7 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
     o->parquet = s_is_parquet(key);
     o->size = size;
     o->summary_key = summary_key;
+    o->fetch_size = fetch_size;
     summary_key = NULL;
     snprintf(o->etag, sizeof o->etag, "%s", etag != NULL ? etag : "");
     o->prefetch_seq = -1;

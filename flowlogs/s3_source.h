@@ -48,6 +48,10 @@ struct fsg_s3_source_options {
      * its summary written (a failure to write is a warning). */
     const char *summaries_url;
     const char *summary_fingerprint;
+    /* The interfaces a summary keeps (the run's ENI filter; borrowed, must outlive the source);
+     * n_summary_enis 0 = every interface. Part of what the fingerprint must name. */
+    const char *const *summary_enis;
+    size_t n_summary_enis;
     /* Optional template of the S3 clients (endpoint, credentials, retry, clock; tests use it to
      * script the transport). service and region are set here. Its `http` client, if any, is
      * shared by every object: only for runs with one job. Borrowed during new() only; what it

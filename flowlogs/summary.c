@@ -28,10 +28,27 @@ static enum fsg_err s_time(struct fsg_buf *b, int64_t t)
                                    : fsg_buf_printf(b, "%" PRId64, t);
 }
 
-static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *source, const char *etag,
+static bool s_kept(const char *eni, const char *const *enis, size_t n_enis)
+{
+    for (size_t i = 0; i < n_enis; i++) {
+        if (strcmp(eni, enis[i]) == 0) {
+            return true;
+        }
+    }
+    return n_enis == 0;
+}
+
+static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *const *enis,
+                           size_t n_enis, const char *source, const char *etag,
                            const char *fingerprint, struct fsg_buf *b)
 {
     const struct fsg_flow_stats *st = fsg_aggregate_stats(agg);
+    size_t n = fsg_aggregate_entries(agg), kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct fsg_agg_row r;
+        fsg_aggregate_row(agg, i, &r);
+        kept += s_kept(r.eni, enis, n_enis);
+    }
     enum fsg_err rc = fsg_buf_printf(b, "{\"flowseg_summary\":%d,\"source\":", FSG_SUMMARY_VERSION);
     rc = rc != FSG_OK ? rc : s_str(b, source);
     rc = rc != FSG_OK ? rc : fsg_buf_append_cstr(b, ",\"etag\":");
@@ -43,17 +60,19 @@ static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *source, 
                                        ",\"stats\":{\"bytes_in\":%" PRIu64 ",\"lines\":%" PRIu64
                                        ",\"records\":%" PRIu64 ",\"nodata\":%" PRIu64
                                        ",\"skipdata\":%" PRIu64 ",\"malformed\":%" PRIu64
-                                       "},\"rows\":[",
+                                       "},\"rows\":%zu}\n",
                                        st->bytes_in, st->lines, st->records, st->nodata,
-                                       st->skipdata, st->malformed);
-    size_t n = fsg_aggregate_entries(agg);
+                                       st->skipdata, st->malformed, kept);
     for (size_t i = 0; i < n && rc == FSG_OK; i++) {
         struct fsg_agg_row r;
         fsg_aggregate_row(agg, i, &r);
         char a[FSG_IP_STR_MAX], bb[FSG_IP_STR_MAX], eni[FSG_ENI_ID_MAX + 1];
         memcpy(eni, r.eni, FSG_ENI_ID_MAX);
         eni[FSG_ENI_ID_MAX] = '\0';
-        rc = fsg_buf_append_cstr(b, i == 0 ? "[" : ",[");
+        if (!s_kept(eni, enis, n_enis)) {
+            continue;
+        }
+        rc = fsg_buf_append_byte(b, '[');
         rc = rc != FSG_OK ? rc : s_str(b, eni);
         rc = rc != FSG_OK ? rc
                           : fsg_buf_printf(b,
@@ -66,17 +85,18 @@ static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *source, 
         rc = rc != FSG_OK ? rc : s_time(b, r.first);
         rc = rc != FSG_OK ? rc : fsg_buf_append_byte(b, ',');
         rc = rc != FSG_OK ? rc : s_time(b, r.last);
-        rc = rc != FSG_OK ? rc : fsg_buf_append_byte(b, ']');
+        rc = rc != FSG_OK ? rc : fsg_buf_append_cstr(b, "]\n");
     }
-    return rc != FSG_OK ? rc : fsg_buf_append_cstr(b, "]}\n");
+    return rc;
 }
 
-enum fsg_err fsg_summary_encode(const struct fsg_aggregate *agg, const char *source,
-                                const char *etag, const char *fingerprint, struct fsg_buf *out,
+enum fsg_err fsg_summary_encode(const struct fsg_aggregate *agg, const char *const *enis,
+                                size_t n_enis, const char *source, const char *etag,
+                                const char *fingerprint, struct fsg_buf *out,
                                 struct fsg_error *err)
 {
     struct fsg_buf text = FSG_BUF_INIT;
-    enum fsg_err rc = s_json(agg, source, etag, fingerprint, &text);
+    enum fsg_err rc = s_json(agg, enis, n_enis, source, etag, fingerprint, &text);
     z_stream z = { 0 };
     bool z_open = false;
     if (rc == FSG_OK) {
@@ -233,32 +253,148 @@ static enum fsg_err s_stats(const json_t *o, struct fsg_flow_stats *st)
     return FSG_OK;
 }
 
+/* ---- the fast row parser: exactly what s_json writes, nothing else ---------------------- */
+
+struct s_cur {
+    const char *p, *end;
+};
+
+static bool s_lit(struct s_cur *c, char ch)
+{
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return true;
+    }
+    return false;
+}
+
+/* A string without escapes: [p, q) into out (NUL-terminated, < size). */
+static bool s_fast_str(struct s_cur *c, char *out, size_t size)
+{
+    if (!s_lit(c, '"')) {
+        return false;
+    }
+    const char *q = c->p;
+    while (q < c->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) {
+        q++;
+    }
+    if (q >= c->end || *q != '"' || (size_t)(q - c->p) >= size) {
+        return false;
+    }
+    memcpy(out, c->p, (size_t)(q - c->p));
+    out[q - c->p] = '\0';
+    c->p = q + 1;
+    return true;
+}
+
+/* A non-negative integer of at most 19 digits (no sign, no leading zeros but "0"). */
+static bool s_fast_u64(struct s_cur *c, uint64_t *ret)
+{
+    const char *q = c->p;
+    uint64_t v = 0;
+    while (q < c->end && *q >= '0' && *q <= '9' && q - c->p < 19) {
+        v = v * 10 + (uint64_t)(*q - '0');
+        q++;
+    }
+    if (q == c->p || (q - c->p > 1 && *c->p == '0') || (q < c->end && *q >= '0' && *q <= '9')) {
+        return false;
+    }
+    c->p = q;
+    *ret = v;
+    return true;
+}
+
+static bool s_fast_time(struct s_cur *c, int64_t *ret)
+{
+    if (c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0) {
+        c->p += 4;
+        *ret = FSG_FLOW_TIME_NONE;
+        return true;
+    }
+    bool neg = s_lit(c, '-');
+    uint64_t v;
+    if (!s_fast_u64(c, &v) || v > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    *ret = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* One row line (without its '\n') the fast way; false for anything else (the caller then asks
+ * jansson, which also explains what is wrong). */
+static bool s_fast_row(const char *line, size_t len, struct fsg_agg_row *r)
+{
+    struct s_cur c = { line, line + len };
+    char a[FSG_IP_STR_MAX], b[FSG_IP_STR_MAX];
+    uint64_t port, proto, action, rdir;
+    *r = (struct fsg_agg_row){ 0 };
+    bool ok = s_lit(&c, '[') && s_fast_str(&c, r->eni, sizeof r->eni) && r->eni[0] != '\0' &&
+              s_lit(&c, ',') && s_fast_str(&c, a, sizeof a) && s_lit(&c, ',') &&
+              s_fast_str(&c, b, sizeof b) && s_lit(&c, ',') && s_fast_u64(&c, &port) &&
+              port <= UINT16_MAX && s_lit(&c, ',') && s_fast_u64(&c, &proto) &&
+              proto <= UINT8_MAX && s_lit(&c, ',') && s_fast_u64(&c, &action) &&
+              action <= FSG_FLOW_ACTION_UNKNOWN && s_lit(&c, ',') && s_fast_u64(&c, &rdir) &&
+              rdir <= FSG_RDIR_LEAVING && s_lit(&c, ',') && s_fast_u64(&c, &r->records) &&
+              r->records > 0 && s_lit(&c, ',') && s_fast_u64(&c, &r->packets) &&
+              s_lit(&c, ',') && s_fast_u64(&c, &r->bytes) && s_lit(&c, ',') &&
+              s_fast_time(&c, &r->first) && s_lit(&c, ',') && s_fast_time(&c, &r->last) &&
+              s_lit(&c, ']') && c.p == c.end &&
+              fsg_ip_parse(fsg_span_from_cstr(a), &r->a) == FSG_OK &&
+              fsg_ip_parse(fsg_span_from_cstr(b), &r->b) == FSG_OK;
+    if (ok) {
+        r->port = (uint16_t)port;
+        r->proto = (uint8_t)proto;
+        r->action = (uint8_t)action;
+        r->rdir = (uint8_t)rdir;
+    }
+    return ok;
+}
+
+/* A row line the fast parser did not take: any valid JSON spelling of the same row. */
+static bool s_slow_row(const char *line, size_t len, struct fsg_agg_row *r)
+{
+    struct fsg_json_limits lim = { .max_bytes = 4096, .max_depth = 2 };
+    json_t *a = NULL;
+    if (fsg_json_load((struct fsg_span){ (const uint8_t *)line, len }, &lim, &a, NULL) != FSG_OK) {
+        return false;
+    }
+    bool ok = s_row(a, r);
+    json_decref(a);
+    return ok;
+}
+
 enum fsg_err fsg_summary_decode(struct fsg_span in, const char *fingerprint,
                                 struct fsg_summary *ret, struct fsg_error *err)
 {
     *ret = (struct fsg_summary){ 0 };
     struct fsg_buf text = FSG_BUF_INIT;
     enum fsg_err rc = FSG_OK;
-    struct fsg_span json_text = in;
+    struct fsg_span doc = in;
     if (in.len >= 2 && in.ptr[0] == 0x1f && in.ptr[1] == 0x8b) {
         rc = s_gunzip(in, &text, err);
-        json_text = (struct fsg_span){ text.ptr, text.len };
+        doc = (struct fsg_span){ text.ptr, text.len };
     } else if (in.len > FSG_SUMMARY_MAX_BYTES) {
         rc = fsg_error_set(err, FSG_E_LIMIT, "flow summary: more than %zu bytes",
                            FSG_SUMMARY_MAX_BYTES);
     }
-    json_t *root = NULL;
-    struct fsg_json_limits lim = { .max_bytes = FSG_SUMMARY_MAX_BYTES, .max_depth = 4 };
-    if (rc == FSG_OK) {
-        rc = fsg_json_load(json_text, &lim, &root, err);
+    const char *p = (const char *)doc.ptr, *end = p + doc.len;
+    const char *nl = rc == FSG_OK && doc.len > 0 ? memchr(p, '\n', doc.len) : NULL;
+    json_t *head = NULL;
+    uint64_t n_rows = 0;
+    if (rc == FSG_OK && nl == NULL) {
+        rc = fsg_error_set(err, FSG_E_PARSE, "not a flowseg flow summary (no header line)");
     }
-    const json_t *rows = NULL;
     if (rc == FSG_OK) {
-        const json_t *v = json_object_get(root, "flowseg_summary");
-        const json_t *fp = json_object_get(root, "fingerprint");
-        rows = json_object_get(root, "rows");
-        if (!json_is_object(root) || !json_is_integer(v) || !json_is_array(rows) ||
-            !json_is_string(fp) || s_stats(json_object_get(root, "stats"), &ret->stats) != FSG_OK) {
+        struct fsg_json_limits lim = { .max_bytes = 64 << 10, .max_depth = 3 };
+        rc = fsg_json_load((struct fsg_span){ (const uint8_t *)p, (size_t)(nl - p) }, &lim, &head,
+                           err);
+    }
+    if (rc == FSG_OK) {
+        const json_t *v = json_object_get(head, "flowseg_summary");
+        const json_t *fp = json_object_get(head, "fingerprint");
+        if (!json_is_object(head) || !json_is_integer(v) || !json_is_string(fp) ||
+            !s_u64(json_object_get(head, "rows"), &n_rows) ||
+            s_stats(json_object_get(head, "stats"), &ret->stats) != FSG_OK) {
             rc = fsg_error_set(err, FSG_E_PARSE, "not a flowseg flow summary");
         } else if (json_integer_value(v) != FSG_SUMMARY_VERSION) {
             rc = fsg_error_set(err, FSG_E_REJECTED, "flow summary version %" JSON_INTEGER_FORMAT
@@ -266,25 +402,43 @@ enum fsg_err fsg_summary_decode(struct fsg_span in, const char *fingerprint,
                                FSG_SUMMARY_VERSION);
         } else if (strcmp(json_string_value(fp), fingerprint != NULL ? fingerprint : "") != 0) {
             rc = fsg_error_set(err, FSG_E_REJECTED, "flow summary made under another "
-                               "configuration (ENI addresses, database ports or format)");
+                               "configuration (ENI addresses, database ports, interfaces or "
+                               "format)");
+        } else if (n_rows > (uint64_t)(end - nl)) { /* each row takes more than a byte */
+            rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: %" PRIu64 " rows announced, "
+                               "fewer lines follow", n_rows);
         }
     }
-    size_t n = rc == FSG_OK ? json_array_size(rows) : 0;
-    if (rc == FSG_OK && n > 0) {
-        ret->rows = fsg_calloc(n, sizeof *ret->rows);
+    json_decref(head);
+    if (rc == FSG_OK && n_rows > 0) {
+        ret->rows = fsg_calloc((size_t)n_rows, sizeof *ret->rows);
         if (ret->rows == NULL) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "flow summary: out of memory");
         }
     }
-    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
-        if (!s_row(json_array_get(rows, i), &ret->rows[i])) {
+    const char *line = rc == FSG_OK ? nl + 1 : end;
+    while (rc == FSG_OK && line < end) {
+        const char *e = memchr(line, '\n', (size_t)(end - line));
+        size_t len = e != NULL ? (size_t)(e - line) : (size_t)(end - line);
+        if (ret->n_rows == n_rows) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: more rows than the %" PRIu64
+                               " announced", n_rows);
+            break;
+        }
+        struct fsg_agg_row *r = &ret->rows[ret->n_rows];
+        if (!s_fast_row(line, len, r) && !s_slow_row(line, len, r)) {
             rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: row %zu is not [eni, src, dst, "
                                "port, proto, action, direction, records, packets, bytes, first, "
-                               "last]", i + 1);
+                               "last]", ret->n_rows + 1);
+            break;
         }
-        ret->n_rows = i + 1;
+        ret->n_rows++;
+        line = e != NULL ? e + 1 : end;
     }
-    json_decref(root);
+    if (rc == FSG_OK && ret->n_rows != n_rows) {
+        rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: %zu of the %" PRIu64 " rows announced "
+                           "(cut short)", ret->n_rows, n_rows);
+    }
     fsg_buf_clean_up(&text);
     if (rc != FSG_OK) {
         fsg_summary_clean_up(ret);
@@ -306,7 +460,8 @@ static int s_cmp_str(const void *a, const void *b)
 }
 
 enum fsg_err fsg_summary_fingerprint(const struct fsg_eni_hint *hints, size_t n_hints,
-                                     const char *format, char out[65])
+                                     const char *const *enis, size_t n_enis, const char *format,
+                                     char out[65])
 {
     /* One line per hint ("eni port addr addr ..."), sorted, then the format. */
     char **lines = fsg_calloc(n_hints + 1, sizeof *lines);
@@ -329,7 +484,21 @@ enum fsg_err fsg_summary_fingerprint(const struct fsg_eni_hint *hints, size_t n_
             rc = fsg_buf_printf(&all, "%s\n", lines[i]);
         }
     }
-    rc = rc != FSG_OK ? rc : fsg_buf_printf(&all, "format %s\n", format != NULL ? format : "-");
+    /* the interfaces kept, sorted */
+    char **kept = rc == FSG_OK ? fsg_calloc(n_enis + 1, sizeof *kept) : NULL;
+    rc = rc == FSG_OK && kept == NULL ? FSG_E_NOMEM : rc;
+    for (size_t i = 0; rc == FSG_OK && i < n_enis; i++) {
+        kept[i] = (char *)enis[i];
+    }
+    if (rc == FSG_OK) {
+        qsort(kept, n_enis, sizeof *kept, s_cmp_str);
+        rc = fsg_buf_append_cstr(&all, n_enis == 0 ? "enis *" : "enis");
+    }
+    for (size_t i = 0; rc == FSG_OK && i < n_enis; i++) {
+        rc = fsg_buf_printf(&all, " %s", kept[i]);
+    }
+    fsg_free(kept);
+    rc = rc != FSG_OK ? rc : fsg_buf_printf(&all, "\nformat %s\n", format != NULL ? format : "-");
     rc = rc != FSG_OK ? rc : fsg_sha256_hex((struct fsg_span){ all.ptr, all.len }, out, NULL);
     for (size_t i = 0; lines != NULL && i < n_hints; i++) {
         fsg_free(lines[i]);

@@ -239,6 +239,98 @@ enum fsg_err fsg_cidrset_normalize(struct fsg_cidrset *s)
     return FSG_OK;
 }
 
+/* The first index in the sorted union u[0..n) whose family/hi is not below (v6, lo). */
+static size_t s_first_not_below(const struct s_num_range *u, size_t n, bool v6, s_u128 lo)
+{
+    size_t a = 0;
+    size_t b = n;
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        bool below = u[mid].is_v6 != v6 ? !u[mid].is_v6 && v6 : u[mid].hi < lo;
+        if (below) {
+            a = mid + 1;
+        } else {
+            b = mid;
+        }
+    }
+    return a;
+}
+
+enum fsg_err fsg_cidrset_subtract_set(struct fsg_cidrset *s, const struct fsg_cidrset *other)
+{
+    if (other->len == 0 || s->len == 0) {
+        return FSG_OK;
+    }
+    struct s_num_range *u = NULL;
+    enum fsg_err rc = s_sorted_nums(other, &u);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    size_t n = s_union(u, other->len);
+    struct fsg_cidrset out = FSG_CIDRSET_INIT;
+    for (size_t i = 0; i < s->len && rc == FSG_OK; i++) {
+        const struct fsg_cidrset_range *r = &s->items[i];
+        bool v6 = r->first.is_v6;
+        s_u128 lo = s_to_num(&r->first);
+        s_u128 hi = s_to_num(&r->last);
+        bool open = true; /* [lo, hi] still has a part to keep */
+        for (size_t j = s_first_not_below(u, n, v6, lo);
+             j < n && open && rc == FSG_OK && u[j].is_v6 == v6 && u[j].lo <= hi; j++) {
+            if (u[j].lo > lo) {
+                struct fsg_cidrset_range part = { .first = r->first, .tag = r->tag };
+                s_from_num(lo, v6, &part.first);
+                s_from_num(u[j].lo - 1, v6, &part.last);
+                rc = s_push(&out, &part);
+            }
+            if (u[j].hi >= hi) {
+                open = false;
+            } else {
+                lo = u[j].hi + 1;
+            }
+        }
+        if (open && rc == FSG_OK) {
+            struct fsg_cidrset_range part = { .tag = r->tag };
+            s_from_num(lo, v6, &part.first);
+            s_from_num(hi, v6, &part.last);
+            rc = s_push(&out, &part);
+        }
+    }
+    fsg_free(u);
+    if (rc != FSG_OK) {
+        fsg_cidrset_clean_up(&out);
+        return rc;
+    }
+    fsg_cidrset_clean_up(s);
+    *s = out;
+    return FSG_OK;
+}
+
+enum fsg_err fsg_cidrset_copy(struct fsg_cidrset *s, const struct fsg_cidrset *src)
+{
+    for (size_t i = 0; i < src->len; i++) {
+        enum fsg_err rc = s_push(s, &src->items[i]);
+        if (rc != FSG_OK) {
+            return rc;
+        }
+    }
+    return FSG_OK;
+}
+
+bool fsg_cidrset_overlaps(const struct fsg_cidrset *a, const struct fsg_cidrset *b)
+{
+    for (size_t i = 0; i < a->len; i++) {
+        const struct fsg_cidrset_range *x = &a->items[i];
+        for (size_t j = 0; j < b->len; j++) {
+            const struct fsg_cidrset_range *y = &b->items[j];
+            if (x->first.is_v6 == y->first.is_v6 && fsg_ip_cmp(&x->first, &y->last) <= 0 &&
+                fsg_ip_cmp(&y->first, &x->last) <= 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 bool fsg_cidrset_contains_ip(const struct fsg_cidrset *s, const struct fsg_ip *ip)
 {
     for (size_t i = 0; i < s->len; i++) {

@@ -62,10 +62,21 @@ enum fsg_err fsg_cidrset_subtract_range(struct fsg_cidrset *s, const struct fsg_
 enum fsg_err fsg_cidrset_subtract_cidr(struct fsg_cidrset *s,
                                        const struct fsg_cidr *c) FSG_MUST_USE;
 
+/* Removes from s every address of other (the exact set difference s \ other): ranges are split
+ * where needed, each piece keeps its tag, nothing is ever added. other is unchanged. */
+enum fsg_err fsg_cidrset_subtract_set(struct fsg_cidrset *s,
+                                      const struct fsg_cidrset *other) FSG_MUST_USE;
+
+/* Appends every range of src to s, tags kept. */
+enum fsg_err fsg_cidrset_copy(struct fsg_cidrset *s, const struct fsg_cidrset *src) FSG_MUST_USE;
+
 /* Rewrites s as its union: sorted, disjoint, non-adjacent ranges, each tagged with the smallest
  * tag that covered it. Per-range provenance beyond the smallest tag is lost; use it on sets that
  * carry a single tag (a cached ip list) to keep them small. */
 enum fsg_err fsg_cidrset_normalize(struct fsg_cidrset *s) FSG_MUST_USE;
+
+/* True when a and b share an address. */
+bool fsg_cidrset_overlaps(const struct fsg_cidrset *a, const struct fsg_cidrset *b);
 
 /* True when ip is in the set. */
 bool fsg_cidrset_contains_ip(const struct fsg_cidrset *s, const struct fsg_ip *ip);

@@ -9,17 +9,6 @@
 #include "lib/core/mem.h"
 #include "policy/compile_internal.h"
 
-struct s_bucket {
-    struct fsg_port port;
-    struct fsg_cidrset set;
-};
-
-struct s_buckets {
-    struct s_bucket *items;
-    size_t len;
-    size_t cap;
-};
-
 struct s_rule_ref {
     const struct fsg_policy_rule *rule;
     const struct fsg_policy_rule_set *rule_set;
@@ -59,31 +48,31 @@ void fsg_policy_rule_description(const char *href, size_t n_more,
 
 /* ---- buckets -------------------------------------------------------------------------------- */
 
-static struct fsg_cidrset *s_bucket(struct fsg_compile_ctx *c, struct s_buckets *b,
-                                    struct fsg_port p)
+struct fsg_cidrset *fsg_compile_bucket(struct fsg_compile_ctx *c, struct fsg_buckets *b,
+                                       struct fsg_port p)
 {
     for (size_t i = 0; i < b->len; i++) {
         if (memcmp(&b->items[i].port, &p, sizeof p) == 0) {
             return &b->items[i].set;
         }
     }
-    struct s_bucket *items = fsg_array_grow(b->items, &b->cap, b->len + 1, sizeof *items, 4);
+    struct fsg_bucket *items = fsg_array_grow(b->items, &b->cap, b->len + 1, sizeof *items, 4);
     if (items == NULL) {
         c->rc = FSG_E_NOMEM;
         return NULL;
     }
     b->items = items;
-    b->items[b->len] = (struct s_bucket){ .port = p, .set = FSG_CIDRSET_INIT };
+    b->items[b->len] = (struct fsg_bucket){ .port = p, .set = FSG_CIDRSET_INIT };
     return &b->items[b->len++].set;
 }
 
-static void s_buckets_clean_up(struct s_buckets *b)
+static void s_buckets_clean_up(struct fsg_buckets *b)
 {
     for (size_t i = 0; i < b->len; i++) {
         fsg_cidrset_clean_up(&b->items[i].set);
     }
     fsg_free(b->items);
-    *b = (struct s_buckets){ 0 };
+    *b = (struct fsg_buckets){ 0 };
 }
 
 /* ---- one rule ------------------------------------------------------------------------------- */
@@ -106,7 +95,7 @@ static size_t s_providers_in_scope(const struct fsg_compile_ctx *c, const struct
 static void s_emit(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r, uint32_t tag,
                    const struct fsg_entity *providers, size_t n_providers,
                    const struct fsg_side *consumers, const struct fsg_selector *scope,
-                   struct s_buckets *buckets, size_t *n_sources)
+                   struct fsg_buckets *buckets, size_t *n_sources)
 {
     struct fsg_ports ports = { 0 };
     struct fsg_cidrset sources = FSG_CIDRSET_INIT;
@@ -116,8 +105,12 @@ static void s_emit(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r, u
         c->rc = fsg_cidrset_normalize(&sources);
     }
     *n_sources += sources.len;
+    if (c->probe != NULL && c->rc == FSG_OK) {
+        fsg_compile_trace_rule(c, r, consumers, r->unscoped_consumers ? NULL : scope, &ports,
+                               &sources);
+    }
     for (size_t i = 0; i < ports.len && c->rc == FSG_OK; i++) {
-        struct fsg_cidrset *set = s_bucket(c, buckets, ports.items[i]);
+        struct fsg_cidrset *set = fsg_compile_bucket(c, buckets, ports.items[i]);
         if (set != NULL) {
             c->rc = fsg_cidrset_add_set(set, &sources, tag);
         }
@@ -128,6 +121,12 @@ static void s_emit(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r, u
 
 static void s_rule_warnings(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r)
 {
+    if (r->n_egress_services > 0) {
+        fsg_compile_warn(c, "rule %s: egress_services (which consumer processes may connect) "
+                            "cannot be enforced by a security group; its ports are allowed from "
+                            "any process of its consumers",
+                         r->href);
+    }
     if (r->sec_connect) {
         fsg_compile_warn(c, "rule %s: SecureConnect (IPsec) cannot be enforced by a security "
                             "group; its ports are allowed without it",
@@ -146,15 +145,56 @@ static void s_rule_warnings(struct fsg_compile_ctx *c, const struct fsg_policy_r
     }
 }
 
+/* Every concrete scope of rule set rs (each scope expanded, see fsg_scope_expand), in order. */
+void fsg_compile_rule_set_scopes(struct fsg_compile_ctx *c, const struct fsg_policy_rule_set *rs,
+                                 struct fsg_selector **ret, size_t *ret_n)
+{
+    struct fsg_selector *all = NULL;
+    size_t n_all = 0;
+    for (size_t s = 0; s < rs->n_scopes && c->rc == FSG_OK; s++) {
+        struct fsg_selector *one = NULL;
+        size_t n = 0;
+        enum fsg_err rc = fsg_scope_expand(c->m, &rs->scopes[s], c->targets, c->n_targets,
+                                           &one, &n);
+        if (rc == FSG_E_LIMIT) {
+            snprintf(c->fail_msg, sizeof c->fail_msg,
+                     "rule set %s: scope %zu expands into more than %zu scopes (label groups "
+                     "times label types)",
+                     rs->href, s, FSG_COMPILE_MAX_SCOPES);
+        }
+        c->rc = rc;
+        if (rc != FSG_OK) {
+            break;
+        }
+        struct fsg_selector *grown = fsg_reallocarray(all, n_all + n + 1, sizeof *grown);
+        if (grown == NULL) {
+            c->rc = FSG_E_NOMEM;
+            fsg_scopes_free(one, n);
+            break;
+        }
+        all = grown;
+        memcpy(all + n_all, one, n * sizeof *one);
+        n_all += n;
+        fsg_free(one);
+    }
+    if (c->rc != FSG_OK) {
+        fsg_scopes_free(all, n_all);
+        all = NULL;
+        n_all = 0;
+    }
+    *ret = all;
+    *ret_n = n_all;
+}
+
 /* Evaluates rule r (rank tag) in each scope of its rule set. Returns true when it applies. */
 static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint32_t tag,
-                   struct s_buckets *buckets)
+                   struct fsg_buckets *buckets)
 {
     const struct fsg_policy_rule *r = ref->rule;
     const struct fsg_policy_rule_set *rs = ref->rule_set;
+    c->cur_rule_set = rs;
     struct fsg_side prov = { 0 };
     struct fsg_side cons = { 0 };
-    struct fsg_selector scope = { 0 };
     struct fsg_entity *matched = fsg_calloc(c->n_targets > 0 ? c->n_targets : 1, sizeof *matched);
     bool applies = false;
     size_t n_sources = 0;
@@ -167,9 +207,21 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
     if (c->rc == FSG_OK) {
         c->rc = fsg_side_build(c->m, r->consumers, r->n_consumers, r->resolve_consumers, &cons);
     }
-    for (size_t s = 0; s < rs->n_scopes && c->rc == FSG_OK; s++) {
-        c->rc = fsg_selector_build(c->m, rs->scopes[s].items, rs->scopes[s].n_items, &scope);
-        size_t n = c->rc == FSG_OK ? s_providers_in_scope(c, &prov, &scope, matched) : 0;
+    struct fsg_selector *scopes = NULL;
+    size_t n_scopes = 0;
+    if (c->rc == FSG_OK) {
+        fsg_compile_rule_set_scopes(c, rs, &scopes, &n_scopes);
+    }
+    for (size_t s = 0; s < n_scopes && c->rc == FSG_OK; s++) {
+        size_t n = s_providers_in_scope(c, &prov, &scopes[s], matched);
+        if (n > 0 && r->network_type != NULL && strcmp(r->network_type, "brn") != 0 &&
+            strcmp(r->network_type, "all") != 0) {
+            /* A rule limited to other networks ("non_brn"): allowing it on the VPC could widen. */
+            fsg_compile_refuse(c, "rule %s: network_type \"%.40s\" limits the rule to networks "
+                                  "a security group cannot tell apart",
+                               r->href, r->network_type);
+            break;
+        }
         if (n > 0) {
             applies = true;
             if (r->n_security_principals > 0) {
@@ -179,11 +231,11 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
                                  "applied",
                                  r->href);
             } else {
-                s_emit(c, r, tag, matched, n, &cons, &scope, buckets, &n_sources);
+                s_emit(c, r, tag, matched, n, &cons, &scopes[s], buckets, &n_sources);
             }
         }
-        fsg_selector_clean_up(&scope);
     }
+    fsg_scopes_free(scopes, n_scopes);
     if (applies) {
         s_rule_warnings(c, r);
         if (n_sources == 0 && r->n_security_principals == 0) {
@@ -197,30 +249,12 @@ static bool s_rule(struct fsg_compile_ctx *c, const struct s_rule_ref *ref, uint
     return applies;
 }
 
-/* Rule-set level warnings: no scope, deny rules (only for sets whose scope holds the target). */
+/* Rule-set level warnings: no scope. */
 static void s_rule_set_warnings(struct fsg_compile_ctx *c, const struct fsg_policy_rule_set *rs)
 {
     if (rs->n_scopes == 0 && rs->n_rules > 0) {
         fsg_compile_warn(c, "rule set %s: has no scope (\"scopes\": []): its rules apply nowhere",
                          rs->href);
-    }
-    if (rs->n_deny_rules == 0) {
-        return;
-    }
-    bool holds_target = false;
-    for (size_t s = 0; s < rs->n_scopes && !holds_target && c->rc == FSG_OK; s++) {
-        struct fsg_selector scope = { 0 };
-        c->rc = fsg_selector_build(c->m, rs->scopes[s].items, rs->scopes[s].n_items, &scope);
-        for (size_t i = 0; i < c->n_targets && c->rc == FSG_OK; i++) {
-            holds_target |= fsg_selector_match(&scope, &c->targets[i]);
-        }
-        fsg_selector_clean_up(&scope);
-    }
-    if (holds_target) {
-        fsg_compile_warn(c,
-                         "rule set %s: has %zu deny rule(s); a security group cannot deny, so "
-                         "they are not applied",
-                         rs->href, rs->n_deny_rules);
     }
 }
 
@@ -360,12 +394,12 @@ static enum fsg_err s_resolve_target(struct fsg_compile_ctx *c, const struct fsg
 
 /* ---- output --------------------------------------------------------------------------------- */
 
-static enum fsg_err s_output_rules(const struct s_rule_ref *refs, const struct s_buckets *b,
+static enum fsg_err s_output_rules(const struct s_rule_ref *refs, const struct fsg_buckets *b,
                                    struct fsg_sg_rules *out)
 {
     enum fsg_err rc = FSG_OK;
     for (size_t i = 0; i < b->len && rc == FSG_OK; i++) {
-        const struct s_bucket *bk = &b->items[i];
+        const struct fsg_bucket *bk = &b->items[i];
         struct fsg_cidrset_blocks blocks = { 0 };
         rc = fsg_cidrset_to_blocks(&bk->set, &blocks);
         for (size_t j = 0; j < blocks.len && rc == FSG_OK; j++) {
@@ -465,7 +499,7 @@ static void s_ctx_clean_up(struct fsg_compile_ctx *c)
 static void s_run(struct fsg_compile_ctx *c, struct fsg_compiled_target *out)
 {
     size_t n = 0;
-    struct s_buckets buckets = { 0 };
+    struct fsg_buckets buckets = { 0 };
     struct s_rule_ref *refs = s_sorted_rules(c, &n);
     bool *applies = fsg_calloc(n > 0 ? n : 1, sizeof *applies);
     if (applies == NULL) {
@@ -478,6 +512,9 @@ static void s_run(struct fsg_compile_ctx *c, struct fsg_compiled_target *out)
     }
     for (size_t i = 0; i < n && c->rc == FSG_OK; i++) {
         applies[i] = s_rule(c, &refs[i], (uint32_t)i, &buckets);
+    }
+    if (c->rc == FSG_OK) {
+        fsg_compile_denies(c, &buckets);
     }
     if (c->rc == FSG_OK) {
         c->rc = s_output_rules(refs, &buckets, &out->rules);
@@ -494,6 +531,13 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
                                 const struct fsg_policy_target *t,
                                 struct fsg_compiled_target **ret, struct fsg_error *err)
 {
+    return fsg_compile_run(m, t, NULL, ret, err);
+}
+
+enum fsg_err fsg_compile_run(const struct fsg_policy_model *m, const struct fsg_policy_target *t,
+                             struct fsg_compile_probe *probe, struct fsg_compiled_target **ret,
+                             struct fsg_error *err)
+{
     const char *name = t != NULL && t->name != NULL ? t->name : "(unnamed)";
     if (m == NULL || t == NULL) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "compile: no model or no target");
@@ -504,7 +548,7 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
                              "references dropped) and cannot be compiled",
                              name);
     }
-    struct fsg_compile_ctx c = { .m = m, .target_name = name };
+    struct fsg_compile_ctx c = { .m = m, .target_name = name, .probe = probe };
     struct fsg_compiled_target *out = fsg_calloc(1, sizeof *out);
     c.ip_lists = fsg_calloc(m->n_ip_lists > 0 ? m->n_ip_lists : 1, sizeof *c.ip_lists);
     c.ip_list_done = fsg_calloc(m->n_ip_lists > 0 ? m->n_ip_lists : 1, sizeof *c.ip_list_done);
@@ -528,7 +572,14 @@ enum fsg_err fsg_policy_compile(const struct fsg_policy_model *m,
     }
     rc = c.rc;
     if (rc != FSG_OK) {
-        fsg_error_set(err, rc, "target %.100s: out of memory while compiling", name);
+        if (rc == FSG_E_NOMEM || c.fail_msg[0] == '\0') {
+            fsg_error_set(err, rc, "target %.100s: out of memory while compiling", name);
+        } else if (rc == FSG_E_REFUSED) {
+            fsg_error_set(err, rc, "target %.100s: refused, the policy cannot be compiled "
+                                   "without widening access: %s", name, c.fail_msg);
+        } else {
+            fsg_error_set(err, rc, "target %.100s: %s", name, c.fail_msg);
+        }
         goto out;
     }
     *ret = out;

@@ -32,6 +32,12 @@ struct fsg_selector {
     size_t *excluded; /* sorted */
     size_t n_excluded;
     size_t cap_excluded;
+    /* The label types (keys) of the excluded labels: a match must carry a label of each of
+     * them (Illumio "Policy Exclusions": an exclusion selects workloads that carry ANOTHER
+     * label of that type, never those without one). */
+    const char **excluded_keys;
+    size_t n_excluded_keys;
+    const struct fsg_policy_model *m; /* for label keys */
     bool has_labels;  /* at least one label or label-group actor */
 };
 
@@ -50,6 +56,14 @@ struct fsg_strlist {
     size_t cap;
 };
 
+/* Explain mode: the probe and the steps found so far. */
+struct fsg_compile_probe {
+    struct fsg_policy_probe p;
+    struct fsg_explain_step *steps;
+    size_t len;
+    size_t cap;
+};
+
 struct fsg_compile_ctx {
     const struct fsg_policy_model *m;
     const char *target_name;
@@ -60,7 +74,15 @@ struct fsg_compile_ctx {
     bool *ip_list_done;
     struct fsg_strlist warnings;
     enum fsg_err rc;            /* sticky: the first failure (NOMEM) stops everything */
+    char fail_msg[512];         /* why, for a failure other than NOMEM ("" = none) */
+    bool consumer_subnets;      /* the rule being compiled: use_workload_subnets has consumers */
+    struct fsg_compile_probe *probe; /* explain mode, else NULL */
+    const struct fsg_policy_rule_set *cur_rule_set; /* of the rule being compiled */
 };
+
+/* Stops the compile: the target is refused (FSG_E_REFUSED) because ignoring what the message
+ * names could widen access. The first refusal wins. */
+void fsg_compile_refuse(struct fsg_compile_ctx *c, const char *fmt, ...) FSG_PRINTF(2, 3);
 
 /* Adds a formatted warning (control characters replaced). */
 void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...) FSG_PRINTF(2, 3);
@@ -70,6 +92,23 @@ enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
                                 const struct fsg_policy_actor *actors, size_t n,
                                 struct fsg_selector *ret) FSG_MUST_USE;
 void fsg_selector_clean_up(struct fsg_selector *s);
+
+/* Most concrete scopes one rule-set scope may expand into (label groups x keys). */
+#define FSG_COMPILE_MAX_SCOPES ((size_t)65536)
+
+/* The concrete scopes of one rule-set scope (Security Policy Guide, "Use a Label Group in a
+ * Scope": a label group in a scope expands into one scope per member label, and there is no
+ * cross-communication between them). Every include key keeps exactly one label per concrete
+ * scope (the cross product across keys); exclusions apply to each. A key with no alternative
+ * (an empty label group) gives no scope at all. keep (NULL = no pruning): only the concrete
+ * scopes one of these entities can match are made (a member label none of them carries is
+ * dropped first: such a scope could not hold the target, so nothing applies in it).
+ * FSG_E_LIMIT beyond FSG_COMPILE_MAX_SCOPES.
+ * On success the caller frees with fsg_scopes_free(*ret, *ret_n). */
+enum fsg_err fsg_scope_expand(const struct fsg_policy_model *m, const struct fsg_policy_scope *sc,
+                              const struct fsg_entity *keep, size_t n_keep,
+                              struct fsg_selector **ret, size_t *ret_n) FSG_MUST_USE;
+void fsg_scopes_free(struct fsg_selector *scopes, size_t n);
 /* Includes match (no include key = any) and no excluded label. */
 bool fsg_selector_match(const struct fsg_selector *s, const struct fsg_entity *e);
 
@@ -96,6 +135,54 @@ struct fsg_ports {
     size_t len;
     size_t cap;
 };
+
+/* Per permission, the sources it allows (tags = rule ranks). */
+struct fsg_bucket {
+    struct fsg_port port;
+    struct fsg_cidrset set;
+};
+
+struct fsg_buckets {
+    struct fsg_bucket *items;
+    size_t len;
+    size_t cap;
+};
+
+/* The bucket of permission p (created empty); NULL after a failure (c->rc set). May move
+ * b->items. */
+struct fsg_cidrset *fsg_compile_bucket(struct fsg_compile_ctx *c, struct fsg_buckets *b,
+                                       struct fsg_port p);
+
+/* Every concrete scope of rule set rs (each scope expanded, see fsg_scope_expand), in order;
+ * free with fsg_scopes_free. */
+void fsg_compile_rule_set_scopes(struct fsg_compile_ctx *c, const struct fsg_policy_rule_set *rs,
+                                 struct fsg_selector **ret, size_t *ret_n);
+
+/* fsg_policy_compile, in explain mode when probe is not NULL (steps appended to it). */
+enum fsg_err fsg_compile_run(const struct fsg_policy_model *m, const struct fsg_policy_target *t,
+                             struct fsg_compile_probe *probe, struct fsg_compiled_target **ret,
+                             struct fsg_error *err) FSG_MUST_USE;
+
+/* Explain mode (policy/compile_explain.c): records what rule r (in the current rule set) does
+ * with the probe, given its ports and its (normalised) sources in one concrete scope. */
+void fsg_compile_trace_rule(struct fsg_compile_ctx *c, const struct fsg_policy_rule *r,
+                            const struct fsg_side *consumers, const struct fsg_selector *scope,
+                            const struct fsg_ports *ports, const struct fsg_cidrset *sources);
+/* Records an override deny whose sources ds hold the probe on one of ports. */
+void fsg_compile_trace_deny(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
+                            const struct fsg_policy_rule_set *rs, const struct fsg_ports *ports,
+                            const struct fsg_cidrset *ds);
+/* Whether permission p holds the probe's proto/port (any when the probe names none). */
+bool fsg_compile_port_holds(const struct fsg_port *p, const struct fsg_policy_probe *probe);
+
+/* Deny rules and enforcement boundaries (policy/compile_deny.c): override-deny sources are
+ * subtracted from the buckets, the others are reported. */
+void fsg_compile_denies(struct fsg_compile_ctx *c, struct fsg_buckets *b);
+
+/* The permissions a deny rule names: every service when it names none; what a security group
+ * cannot say exactly is denied wider (never allowing more), with a warning. */
+void fsg_compile_deny_ports(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
+                            struct fsg_ports *ports);
 
 /* The permissions of rule r given the target entities its providers selected (in one scope):
  * its ingress_services, or the ports of the provider virtual services when it names none. */

@@ -7,6 +7,18 @@
 #include "lib/core/mem.h"
 #include "policy/compile_internal.h"
 
+void fsg_compile_refuse(struct fsg_compile_ctx *c, const char *fmt, ...)
+{
+    if (c->rc != FSG_OK) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->fail_msg, sizeof c->fail_msg, fmt, ap);
+    va_end(ap);
+    c->rc = FSG_E_REFUSED;
+}
+
 void fsg_compile_warn(struct fsg_compile_ctx *c, const char *fmt, ...)
 {
     if (c->rc != FSG_OK) {
@@ -77,11 +89,29 @@ static enum fsg_err s_add_include(const struct fsg_policy_model *m, struct fsg_s
     return s_push(&ks->labels, &ks->n, &ks->cap, label);
 }
 
+/* Records key as an excluded label type (once). */
+static enum fsg_err s_add_excluded_key(struct fsg_selector *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_excluded_keys; i++) {
+        if (strcmp(s->excluded_keys[i], key) == 0) {
+            return FSG_OK;
+        }
+    }
+    const char **keys = fsg_reallocarray(s->excluded_keys, s->n_excluded_keys + 1, sizeof *keys);
+    if (keys == NULL) {
+        return FSG_E_NOMEM;
+    }
+    s->excluded_keys = keys;
+    s->excluded_keys[s->n_excluded_keys++] = key;
+    return FSG_OK;
+}
+
 static enum fsg_err s_add_label(const struct fsg_policy_model *m, struct fsg_selector *s,
                                 size_t label, bool is_exclusion)
 {
     if (is_exclusion) {
-        return s_push(&s->excluded, &s->n_excluded, &s->cap_excluded, label);
+        enum fsg_err rc = s_add_excluded_key(s, m->labels[label].key);
+        return rc == FSG_OK ? s_push(&s->excluded, &s->n_excluded, &s->cap_excluded, label) : rc;
     }
     return s_add_include(m, s, label);
 }
@@ -97,7 +127,7 @@ enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
                                 const struct fsg_policy_actor *actors, size_t n,
                                 struct fsg_selector *ret)
 {
-    struct fsg_selector s = { 0 };
+    struct fsg_selector s = { .m = m };
     enum fsg_err rc = FSG_OK;
     for (size_t i = 0; i < n && rc == FSG_OK; i++) {
         const struct fsg_policy_actor *a = &actors[i];
@@ -110,6 +140,9 @@ enum fsg_err fsg_selector_build(const struct fsg_policy_model *m,
             s.has_labels = true;
             for (size_t j = 0; j < g->n_members && rc == FSG_OK; j++) {
                 rc = s_add_label(m, &s, g->members[j], a->is_exclusion);
+            }
+            if (a->is_exclusion && g->key != NULL && rc == FSG_OK) {
+                rc = s_add_excluded_key(&s, g->key);
             }
             if (g->n_members == 0 && !a->is_exclusion && rc == FSG_OK) {
                 /* An empty group adds no alternative to its key; alone it matches nothing.
@@ -145,7 +178,120 @@ void fsg_selector_clean_up(struct fsg_selector *s)
     }
     fsg_free(s->keys);
     fsg_free(s->excluded);
+    fsg_free(s->excluded_keys);
     *s = (struct fsg_selector){ 0 };
+}
+
+static enum fsg_err s_copy_sizes(const size_t *src, size_t n, size_t **ret)
+{
+    *ret = NULL;
+    if (n == 0) {
+        return FSG_OK;
+    }
+    *ret = fsg_calloc(n, sizeof **ret);
+    if (*ret == NULL) {
+        return FSG_E_NOMEM;
+    }
+    memcpy(*ret, src, n * sizeof **ret);
+    return FSG_OK;
+}
+
+/* Concrete scope number idx of base: one label per key, chosen by the mixed-radix digits of
+ * idx; the exclusions copied. */
+static enum fsg_err s_concrete_scope(const struct fsg_selector *base, size_t idx,
+                                     struct fsg_selector *out)
+{
+    *out = (struct fsg_selector){ .m = base->m, .has_labels = base->has_labels };
+    enum fsg_err rc = FSG_OK;
+    out->keys = fsg_calloc(base->n_keys > 0 ? base->n_keys : 1, sizeof *out->keys);
+    if (out->keys == NULL) {
+        return FSG_E_NOMEM;
+    }
+    for (size_t k = 0; k < base->n_keys && rc == FSG_OK; k++) {
+        size_t pick = idx % base->keys[k].n;
+        idx /= base->keys[k].n;
+        rc = s_copy_sizes(&base->keys[k].labels[pick], 1, &out->keys[k].labels);
+        out->keys[k].key = base->keys[k].key;
+        out->keys[k].n = out->keys[k].cap = 1;
+        out->n_keys = k + 1;
+    }
+    if (rc == FSG_OK) {
+        rc = s_copy_sizes(base->excluded, base->n_excluded, &out->excluded);
+        out->n_excluded = out->cap_excluded = base->n_excluded;
+    }
+    if (rc == FSG_OK && base->n_excluded_keys > 0) {
+        out->excluded_keys = fsg_calloc(base->n_excluded_keys, sizeof *out->excluded_keys);
+        if (out->excluded_keys == NULL) {
+            rc = FSG_E_NOMEM;
+        } else {
+            memcpy(out->excluded_keys, base->excluded_keys,
+                   base->n_excluded_keys * sizeof *out->excluded_keys);
+            out->n_excluded_keys = base->n_excluded_keys;
+        }
+    }
+    if (rc != FSG_OK) {
+        fsg_selector_clean_up(out);
+    }
+    return rc;
+}
+
+void fsg_scopes_free(struct fsg_selector *scopes, size_t n)
+{
+    for (size_t i = 0; scopes != NULL && i < n; i++) {
+        fsg_selector_clean_up(&scopes[i]);
+    }
+    fsg_free(scopes);
+}
+
+enum fsg_err fsg_scope_expand(const struct fsg_policy_model *m, const struct fsg_policy_scope *sc,
+                              const struct fsg_entity *keep, size_t n_keep,
+                              struct fsg_selector **ret, size_t *ret_n)
+{
+    struct fsg_selector base = { 0 };
+    enum fsg_err rc = fsg_selector_build(m, sc->items, sc->n_items, &base);
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    for (size_t k = 0; keep != NULL && k < base.n_keys; k++) {
+        struct fsg_key_set *ks = &base.keys[k];
+        size_t w = 0;
+        for (size_t i = 0; i < ks->n; i++) {
+            bool carried = false;
+            for (size_t t = 0; t < n_keep && !carried; t++) {
+                for (size_t j = 0; j < keep[t].n_labels && !carried; j++) {
+                    carried = keep[t].labels[j] == ks->labels[i];
+                }
+            }
+            if (carried) {
+                ks->labels[w++] = ks->labels[i];
+            }
+        }
+        ks->n = w;
+    }
+    size_t n = 1;
+    for (size_t k = 0; k < base.n_keys && n > 0; k++) {
+        if (base.keys[k].n > 0 && n > FSG_COMPILE_MAX_SCOPES / base.keys[k].n) {
+            fsg_selector_clean_up(&base);
+            return FSG_E_LIMIT;
+        }
+        n *= base.keys[k].n;
+    }
+    struct fsg_selector *out = fsg_calloc(n > 0 ? n : 1, sizeof *out);
+    if (out == NULL) {
+        rc = FSG_E_NOMEM;
+    }
+    size_t done = 0;
+    for (; done < n && rc == FSG_OK; done++) {
+        rc = s_concrete_scope(&base, done, &out[done]);
+    }
+    fsg_selector_clean_up(&base);
+    if (rc != FSG_OK) {
+        fsg_scopes_free(out, done);
+        return rc;
+    }
+    *ret = out;
+    *ret_n = n;
+    return FSG_OK;
 }
 
 static bool s_has(const size_t *sorted, size_t n, size_t v)
@@ -157,6 +303,17 @@ bool fsg_selector_match(const struct fsg_selector *s, const struct fsg_entity *e
 {
     for (size_t i = 0; i < e->n_labels; i++) {
         if (s_has(s->excluded, s->n_excluded, e->labels[i])) {
+            return false;
+        }
+    }
+    /* Security Policy Guide, "Policy Exclusions": an excluded label selects the workloads that
+     * carry another label of the same type; one without a label of that type is not selected. */
+    for (size_t k = 0; k < s->n_excluded_keys; k++) {
+        bool has_key = false;
+        for (size_t i = 0; i < e->n_labels && !has_key; i++) {
+            has_key = strcmp(s->m->labels[e->labels[i]].key, s->excluded_keys[k]) == 0;
+        }
+        if (!has_key) {
             return false;
         }
     }
@@ -204,7 +361,10 @@ static bool s_kind_ok(unsigned resolve, const struct fsg_entity *e)
     case FSG_ENT_VIRTUAL_SERVICE:
         return (resolve & FSG_POLICY_RESOLVE_VIRTUAL_SERVICES) != 0;
     case FSG_ENT_PSEUDO:
-        return resolve != 0;
+        /* The label-only target stands for a workload: a rule whose providers "use virtual
+         * services only" does not select it (its service would be derived from a virtual
+         * service, and there is none: opening the rule's own services would be wider). */
+        return (resolve & FSG_POLICY_RESOLVE_WORKLOADS) != 0;
     }
     return false;
 }
@@ -274,6 +434,20 @@ static void s_add_ip(struct fsg_compile_ctx *c, struct fsg_cidrset *set, const s
     }
 }
 
+/* The first and last address of ip's subnet of prefix length `prefix`. */
+static void s_subnet_bounds(const struct fsg_ip *ip, unsigned prefix, struct fsg_ip *first,
+                            struct fsg_ip *last)
+{
+    unsigned base = ip->is_v6 ? 0 : 96; /* IPv4 sits in the last 4 bytes */
+    *first = *ip;
+    *last = *ip;
+    for (unsigned bit = base + prefix; bit < 128; bit++) {
+        uint8_t mask = (uint8_t)(0x80u >> (bit % 8));
+        first->a[bit / 8] &= (uint8_t)~mask;
+        last->a[bit / 8] |= mask;
+    }
+}
+
 /* Every interface address (IPv6 ones too, whatever their order), loopback skipped; an
  * unmanaged workload without one falls back to public_ip. */
 static void s_workload_sources(struct fsg_compile_ctx *c, const char *rule_href, size_t w,
@@ -283,9 +457,26 @@ static void s_workload_sources(struct fsg_compile_ctx *c, const char *rule_href,
     size_t added = 0;
     for (size_t i = 0; i < wl->n_interfaces; i++) {
         const struct fsg_policy_interface *ifc = &wl->interfaces[i];
-        if (ifc->has_address && !ifc->is_loopback && !s_is_loopback(&ifc->address)) {
+        if (!ifc->has_address || ifc->is_loopback || s_is_loopback(&ifc->address)) {
+            continue;
+        }
+        added++;
+        if (!c->consumer_subnets) {
             s_add_ip(c, set, &ifc->address);
-            added++;
+        } else if (ifc->cidr_block < 0) {
+            /* Narrower than the policy, never wider: said in a warning. */
+            fsg_compile_warn(c,
+                             "rule %s: use_workload_subnets: an interface of consumer workload "
+                             "%s has no cidr_block; only its address is allowed",
+                             rule_href, wl->href);
+            s_add_ip(c, set, &ifc->address);
+        } else {
+            struct fsg_ip first;
+            struct fsg_ip last;
+            s_subnet_bounds(&ifc->address, (unsigned)ifc->cidr_block, &first, &last);
+            if (c->rc == FSG_OK) {
+                c->rc = fsg_cidrset_add_range(set, &first, &last, 0);
+            }
         }
     }
     if (added == 0 && !wl->is_managed && wl->has_public_ip) {
@@ -402,6 +593,9 @@ void fsg_compile_sources(struct fsg_compile_ctx *c, const struct fsg_policy_rule
                          struct fsg_cidrset *set)
 {
     const struct fsg_policy_model *m = c->m;
+    /* ref/pce-api.md §8.6c: use_workload_subnets "consumers" = the consumer workloads'
+     * interface subnets (address/cidr_block) instead of their host addresses. */
+    c->consumer_subnets = (r->use_workload_subnets & FSG_POLICY_SUBNETS_CONSUMERS) != 0;
     s_label_sources(c, r, consumers, scope, set);
     for (size_t i = 0; i < consumers->n_actors && c->rc == FSG_OK; i++) {
         const struct fsg_policy_actor *a = &consumers->actors[i];
@@ -433,4 +627,5 @@ void fsg_compile_sources(struct fsg_compile_ctx *c, const struct fsg_policy_rule
             break;
         }
     }
+    c->consumer_subnets = false;
 }

@@ -40,8 +40,10 @@ void fsg_guards_rules_after(const struct fsg_sg_plan *plan, size_t *ret_v4, size
     s_count(&plan->add, &add4, &add6);
     s_count(&plan->remove, &rm4, &rm6);
     /* remove is a subset of the current rules, so these never underflow. */
-    *ret_v4 = plan->current_v4 - rm4 + add4 + plan->n_foreign;
-    *ret_v6 = plan->current_v6 - rm6 + add6 + plan->n_foreign;
+    size_t foreign = plan->n_foreign - (plan->n_remove_foreign <= plan->n_foreign
+                                            ? plan->n_remove_foreign : plan->n_foreign);
+    *ret_v4 = plan->current_v4 - rm4 + add4 + foreign;
+    *ret_v6 = plan->current_v6 - rm6 + add6 + foreign;
 }
 
 /* The first desired rule with a public source, or NULL. */
@@ -83,12 +85,12 @@ unsigned fsg_guards_check(const struct fsg_guard_limits *limits, const struct fs
                  pub->description != NULL ? pub->description : "a rule",
                  fsg_cidr_format(&pub->cidr, cidr));
     }
-    if (limits->max_removals >= 0 && plan->remove.len > (size_t)limits->max_removals &&
-        !limits->force) {
+    size_t n_rm = fsg_sg_plan_n_removals(plan);
+    if (limits->max_removals >= 0 && n_rm > (size_t)limits->max_removals && !limits->force) {
         refused |= FSG_GUARD_REMOVALS;
         s_reason(reason, reason_size,
                  "max_removals: %zu rules would be removed from %s, the limit is %ld (review the "
-                 "plan, then use apply --force or raise guards.max_removals)", plan->remove.len,
+                 "plan, then use apply --force or raise guards.max_removals)", n_rm,
                  plan->group_id, limits->max_removals);
     }
     size_t v4 = 0, v6 = 0;
@@ -102,4 +104,18 @@ unsigned fsg_guards_check(const struct fsg_guard_limits *limits, const struct fs
                  "guards.max_rules)", plan->group_id, v4, v6, limits->max_rules);
     }
     return refused;
+}
+
+unsigned fsg_guards_check_cut(const struct fsg_guard_limits *limits, size_t n_cut,
+                              const char *group, char *reason, size_t reason_size)
+{
+    if (limits->max_cut_sources < 0 || n_cut <= (size_t)limits->max_cut_sources) {
+        return 0;
+    }
+    s_reason(reason, reason_size,
+             "max_cut_sources: %zu observed source(s) with accepted traffic would be cut off "
+             "from %s, the limit is %ld (check the policy against the impact report, or raise "
+             "guards.max_cut_sources; apply --force does not override this guard)", n_cut,
+             group != NULL ? group : "the group", limits->max_cut_sources);
+    return FSG_GUARD_CUT;
 }

@@ -53,6 +53,7 @@ struct fsg_policy_interface {
     const char *name;      /* may be NULL */
     bool has_address;      /* false when "address" is null or absent */
     struct fsg_ip address;
+    int cidr_block;        /* prefix length of the interface's subnet; -1 = not given */
     bool is_loopback;
 };
 
@@ -110,10 +111,21 @@ struct fsg_policy_service_address {
     int port;          /* -1 = not given */
 };
 
+/* A service binding's port override: the bound workload serves the virtual service's
+ * [port, to_port] of proto on [new_port, new_to_port] instead. -1 = not given. */
+struct fsg_policy_port_override {
+    int proto;
+    int port;
+    int to_port;
+    int new_port;
+    int new_to_port;
+};
+
 /* A workload bound to a virtual service (bound_workloads[] or a service binding). */
 struct fsg_policy_binding {
-    size_t workload;         /* index into model->workloads */
-    size_t n_port_overrides; /* the binding remaps ports: noted in compile warnings */
+    size_t workload; /* index into model->workloads */
+    const struct fsg_policy_port_override *port_overrides;
+    size_t n_port_overrides;
 };
 
 struct fsg_policy_virtual_service {
@@ -176,6 +188,32 @@ struct fsg_policy_rule {
     bool machine_auth;
     bool stateless;
     size_t n_security_principals; /* consuming_security_principals: user-based, not SG-able */
+    unsigned use_workload_subnets; /* FSG_POLICY_SUBNETS_* */
+    size_t n_egress_services;    /* consumer-side process qualifiers: not expressible in an SG */
+    const char *network_type;    /* "brn", "non_brn", "all" or NULL (not given) */
+};
+
+/* use_workload_subnets bits: whose workloads stand for their interfaces' subnets. */
+#define FSG_POLICY_SUBNETS_CONSUMERS 1u
+#define FSG_POLICY_SUBNETS_PROVIDERS 2u
+
+/* A deny rule (rule_sets[].deny_rules[], newer PCEs; "override": true = override deny) or an
+ * enforcement boundary (same shape, never an override). No resolve_labels_as: label actors
+ * select workloads. */
+struct fsg_policy_deny_rule {
+    const char *href;
+    const char *name; /* boundaries only; may be NULL */
+    bool is_enabled;
+    bool is_override;
+    const struct fsg_policy_actor *providers;
+    size_t n_providers;
+    const struct fsg_policy_actor *consumers;
+    size_t n_consumers;
+    const struct fsg_policy_service_ref *ingress_services; /* none = every service */
+    size_t n_ingress_services;
+    bool unscoped_consumers;
+    bool all_ips_except_consumers; /* all_ips_except_for_in_consumers */
+    bool all_ips_except_providers; /* all_ips_except_for_in_providers */
 };
 
 /* One scope: label and label-group items (AND across keys, OR within a key). */
@@ -192,7 +230,8 @@ struct fsg_policy_rule_set {
     size_t n_scopes;
     const struct fsg_policy_rule *rules;
     size_t n_rules;
-    size_t n_deny_rules; /* deny_rules / override_deny_rules: an SG cannot deny */
+    const struct fsg_policy_deny_rule *deny_rules; /* deny_rules (+ override_deny_rules) */
+    size_t n_deny_rules;
 };
 
 struct fsg_policy_model {
@@ -210,6 +249,8 @@ struct fsg_policy_model {
     size_t n_services;
     const struct fsg_policy_virtual_service *virtual_services;
     size_t n_virtual_services;
+    const struct fsg_policy_deny_rule *enforcement_boundaries;
+    size_t n_enforcement_boundaries;
     /* Loaded with .partial: references that did not resolve were dropped. Not compilable. */
     bool is_partial;
     struct fsg_policy_model_impl *impl; /* private: storage and href indexes */
@@ -227,7 +268,8 @@ struct fsg_policy_load_options {
 
 /* Converts the bundle {"labels": [...], "label_groups": [...], "workloads": [...],
  * "rule_sets": [...], "ip_lists": [...], "services": [...], "virtual_services": [...]}
- * (each array as GET /api/v2/orgs/N/... returns it; optional "service_bindings": [...]).
+ * (each array as GET /api/v2/orgs/N/... returns it; optional "service_bindings": [...] and
+ * "enforcement_boundaries": [...]).
  * A missing key is an empty collection; an unknown key is an error (a typo must not empty the
  * policy). Draft objects (sec_policy/draft) are refused: enforcement uses the active policy.
  * bundle is borrowed (a jansson json_t *). opts may be NULL.

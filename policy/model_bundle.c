@@ -149,7 +149,8 @@ static bool s_is_draft(const char *href)
 
 /* Checks the top-level shape: an object of known keys holding arrays. */
 static enum fsg_err s_check_bundle(struct fsg_policy_loader *L, const json_t *bundle,
-                                   const json_t **ret_arrays, const json_t **ret_bindings)
+                                   const json_t **ret_arrays, const json_t **ret_bindings,
+                                   const json_t **ret_boundaries)
 {
     if (!json_is_object(bundle)) {
         return fsg_policy_fail(L, FSG_E_PARSE, NULL,
@@ -160,7 +161,8 @@ static enum fsg_err s_check_bundle(struct fsg_policy_loader *L, const json_t *bu
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)bundle, key, val) {
-        bool known = strcmp(key, FSG_POLICY_BINDINGS_KEY) == 0;
+        bool known = strcmp(key, FSG_POLICY_BINDINGS_KEY) == 0 ||
+                     strcmp(key, FSG_POLICY_BOUNDARIES_KEY) == 0;
         for (size_t i = 0; i < S_N_COLLS && !known; i++) {
             known = strcmp(key, s_colls[i].key) == 0;
         }
@@ -168,16 +170,17 @@ static enum fsg_err s_check_bundle(struct fsg_policy_loader *L, const json_t *bu
             return fsg_policy_fail(L, FSG_E_PARSE, NULL,
                                    "unknown key \"%.60s\" (expected labels, label_groups, "
                                    "workloads, rule_sets, ip_lists, services, virtual_services, "
-                                   "service_bindings)",
+                                   "service_bindings, enforcement_boundaries)",
                                    key);
         }
     }
-    const char *keys[S_N_COLLS + 1];
+    const char *keys[S_N_COLLS + 2];
     for (size_t i = 0; i < S_N_COLLS; i++) {
         keys[i] = s_colls[i].key;
     }
     keys[S_N_COLLS] = FSG_POLICY_BINDINGS_KEY;
-    for (size_t i = 0; i <= S_N_COLLS; i++) {
+    keys[S_N_COLLS + 1] = FSG_POLICY_BOUNDARIES_KEY;
+    for (size_t i = 0; i <= S_N_COLLS + 1; i++) {
         const json_t *arr = json_object_get(bundle, keys[i]);
         if (s_absent(arr)) {
             arr = NULL;
@@ -190,8 +193,10 @@ static enum fsg_err s_check_bundle(struct fsg_policy_loader *L, const json_t *bu
         }
         if (i < S_N_COLLS) {
             ret_arrays[i] = arr;
-        } else {
+        } else if (i == S_N_COLLS) {
             *ret_bindings = arr;
+        } else {
+            *ret_boundaries = arr;
         }
     }
     return FSG_OK;
@@ -329,9 +334,10 @@ enum fsg_err fsg_policy_model_build(const json_t *bundle,
     };
     const json_t *arrays[S_N_COLLS] = { NULL };
     const json_t *bindings = NULL;
+    const json_t *boundaries = NULL;
     size_t n_rules = 0;
 
-    enum fsg_err rc = s_check_bundle(&L, bundle, arrays, &bindings);
+    enum fsg_err rc = s_check_bundle(&L, bundle, arrays, &bindings, &boundaries);
     for (size_t c = 0; c < S_N_COLLS && rc == FSG_OK; c++) {
         rc = s_register(&L, c, arrays[c]);
     }
@@ -349,6 +355,9 @@ enum fsg_err fsg_policy_model_build(const json_t *bundle,
     }
     if (rc == FSG_OK) {
         rc = s_convert_all(&L, arrays, bindings);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_load_boundaries(&L, boundaries);
     }
     if (rc == FSG_OK) {
         rc = s_expand_groups(&L);

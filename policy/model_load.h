@@ -33,8 +33,9 @@ struct fsg_policy_loader {
 enum fsg_err fsg_policy_fail(struct fsg_policy_loader *L, enum fsg_err code, const char *key,
                              const char *fmt, ...) FSG_PRINTF(4, 5);
 
-/* The optional bundle key of service bindings. */
+/* The optional bundle keys of service bindings and enforcement boundaries. */
 #define FSG_POLICY_BINDINGS_KEY "service_bindings"
+#define FSG_POLICY_BOUNDARIES_KEY "enforcement_boundaries"
 
 /* Sets the location (collection, index, href) and clears the path. */
 void fsg_policy_at(struct fsg_policy_loader *L, const char *coll, size_t index,
@@ -87,6 +88,10 @@ enum fsg_err fsg_policy_load_service_bindings(struct fsg_policy_loader *L,
 /* Rule sets and their rules (policy/model_rules.c). */
 enum fsg_err fsg_policy_load_rule_set(struct fsg_policy_loader *L, const json_t *o,
                                       struct fsg_policy_rule_set *ret) FSG_MUST_USE;
+
+/* The bundle's enforcement_boundaries (arr may be NULL), after every other collection. */
+enum fsg_err fsg_policy_load_boundaries(struct fsg_policy_loader *L,
+                                        const json_t *arr) FSG_MUST_USE;
 
 /* Name of a collection ("label_groups"). */
 const char *fsg_policy_coll_name(enum fsg_policy_coll coll);

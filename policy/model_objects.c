@@ -263,6 +263,14 @@ static enum fsg_err s_interfaces(struct fsg_policy_loader *L, const json_t *o,
         if (rc == FSG_OK) {
             rc = fsg_policy_get_bool(L, e, "loopback", false, &ifs[i].is_loopback);
         }
+        if (rc == FSG_OK) {
+            rc = fsg_policy_get_int(L, e, "cidr_block", -1, 128, &ifs[i].cidr_block);
+        }
+        if (rc == FSG_OK && ifs[i].has_address && ifs[i].cidr_block >= 0 &&
+            (unsigned)ifs[i].cidr_block > fsg_ip_max_prefix(&ifs[i].address)) {
+            rc = fsg_policy_fail(L, FSG_E_PARSE, "cidr_block", "%d is too long for the address",
+                                 ifs[i].cidr_block);
+        }
     }
     fsg_policy_set_path(L, "%s", "");
     ret->interfaces = ifs;
@@ -494,9 +502,43 @@ static enum fsg_err s_binding(struct fsg_policy_loader *L, const json_t *o, size
     if (rc == FSG_OK) {
         rc = fsg_policy_get_ref(L, wl, "workload", FSG_PC_WORKLOADS, &ret->workload);
     }
+    size_t n_ov = 0;
     if (rc == FSG_OK) {
-        rc = fsg_policy_get_array(L, o, "port_overrides", &ov, &ret->n_port_overrides);
+        rc = fsg_policy_get_array(L, o, "port_overrides", &ov, &n_ov);
     }
+    struct fsg_policy_port_override *po = NULL;
+    if (rc == FSG_OK && (po = fsg_policy_arena_calloc(L->m, n_ov, sizeof *po)) == NULL) {
+        rc = s_oom(L);
+    }
+    for (size_t i = 0; i < n_ov && rc == FSG_OK; i++) {
+        const json_t *e = json_array_get(ov, i);
+        fsg_policy_set_path(L, "port_overrides[%zu]", i);
+        if (!json_is_object(e)) {
+            rc = fsg_policy_fail(L, FSG_E_PARSE, NULL, "expected an object, got %s",
+                                 fsg_json_type_name(e));
+            break;
+        }
+        rc = fsg_policy_get_int(L, e, "proto", -1, 255, &po[i].proto);
+        if (rc == FSG_OK) {
+            rc = fsg_policy_get_int(L, e, "port", -1, 65535, &po[i].port);
+        }
+        if (rc == FSG_OK) {
+            rc = fsg_policy_get_int(L, e, "to_port", -1, 65535, &po[i].to_port);
+        }
+        if (rc == FSG_OK) {
+            rc = fsg_policy_get_int(L, e, "new_port", -1, 65535, &po[i].new_port);
+        }
+        if (rc == FSG_OK) {
+            rc = fsg_policy_get_int(L, e, "new_to_port", -1, 65535, &po[i].new_to_port);
+        }
+        if (rc == FSG_OK && (po[i].port < 0 || po[i].new_port < 0)) {
+            rc = fsg_policy_fail(L, FSG_E_PARSE, po[i].port < 0 ? "port" : "new_port",
+                                 "missing: a port override remaps a port to a new_port");
+        }
+    }
+    fsg_policy_set_path(L, "%s", "");
+    ret->port_overrides = po;
+    ret->n_port_overrides = rc == FSG_OK ? n_ov : 0;
     if (rc == FSG_OK && ret->workload == FSG_POLICY_NONE) {
         *ret_vs = FSG_POLICY_NONE;
     }

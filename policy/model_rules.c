@@ -160,9 +160,10 @@ static enum fsg_err s_resolve(struct fsg_policy_loader *L, const json_t *o, cons
     return rc;
 }
 
-/* ingress_services[]: {"href": service} or an inline port. */
-static enum fsg_err s_ingress(struct fsg_policy_loader *L, const json_t *o, size_t rule_i,
-                              struct fsg_policy_rule *r)
+/* ingress_services[]: {"href": service} or an inline port. what names the array in paths. */
+static enum fsg_err s_ingress_list(struct fsg_policy_loader *L, const json_t *o,
+                                   const char *what, size_t rule_i,
+                                   const struct fsg_policy_service_ref **ret, size_t *ret_n)
 {
     const json_t *arr;
     size_t n;
@@ -177,7 +178,7 @@ static enum fsg_err s_ingress(struct fsg_policy_loader *L, const json_t *o, size
     size_t k = 0;
     for (size_t i = 0; i < n && rc == FSG_OK; i++) {
         const json_t *e = json_array_get(arr, i);
-        fsg_policy_set_path(L, "rules[%zu].ingress_services[%zu]", rule_i, i);
+        fsg_policy_set_path(L, "%s[%zu].ingress_services[%zu]", what, rule_i, i);
         refs[k].service = FSG_POLICY_NONE;
         if (json_is_object(e) && json_object_get(e, "href") != NULL) {
             rc = fsg_policy_get_ref(L, e, NULL, FSG_PC_SERVICES, &refs[k].service);
@@ -187,8 +188,141 @@ static enum fsg_err s_ingress(struct fsg_policy_loader *L, const json_t *o, size
             k++;
         }
     }
-    r->ingress_services = refs;
-    r->n_ingress_services = k;
+    *ret = refs;
+    *ret_n = k;
+    return rc;
+}
+
+static enum fsg_err s_ingress(struct fsg_policy_loader *L, const json_t *o, size_t rule_i,
+                              struct fsg_policy_rule *r)
+{
+    return s_ingress_list(L, o, "rules", rule_i, &r->ingress_services, &r->n_ingress_services);
+}
+
+/* One deny rule or enforcement boundary; what = "deny_rules", "override_deny_rules" or
+ * "enforcement_boundaries" (paths, the default of "override"). */
+static enum fsg_err s_deny(struct fsg_policy_loader *L, const json_t *o, const char *what,
+                           size_t i, struct fsg_policy_deny_rule *d)
+{
+    fsg_policy_set_path(L, "%s[%zu]", what, i);
+    if (!json_is_object(o)) {
+        return fsg_policy_fail(L, FSG_E_PARSE, NULL, "expected an object, got %s",
+                               fsg_json_type_name(o));
+    }
+    bool is_boundary = strcmp(what, FSG_POLICY_BOUNDARIES_KEY) == 0;
+    enum fsg_err rc = fsg_policy_get_str(L, o, "href", true, &d->href);
+    if (rc == FSG_OK && !L->partial && strstr(d->href, "/sec_policy/draft/") != NULL) {
+        rc = fsg_policy_fail(L, FSG_E_PARSE, "href",
+                             "a draft object: flowseg enforces the active policy");
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_str(L, o, "name", false, &d->name);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_bool(L, o, "enabled", true, &d->is_enabled);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_bool(L, o, "override", strcmp(what, "override_deny_rules") == 0,
+                                 &d->is_override);
+        d->is_override = d->is_override && !is_boundary;
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_bool(L, o, "unscoped_consumers", false, &d->unscoped_consumers);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_bool(L, o, "all_ips_except_for_in_consumers", false,
+                                 &d->all_ips_except_consumers);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_bool(L, o, "all_ips_except_for_in_providers", false,
+                                 &d->all_ips_except_providers);
+    }
+    char path[64];
+    if (rc == FSG_OK) {
+        snprintf(path, sizeof path, "%s[%zu].providers", what, i);
+        rc = s_actor_list(L, o, "providers", path, &d->providers, &d->n_providers);
+    }
+    if (rc == FSG_OK) {
+        fsg_policy_set_path(L, "%s[%zu]", what, i);
+        snprintf(path, sizeof path, "%s[%zu].consumers", what, i);
+        rc = s_actor_list(L, o, "consumers", path, &d->consumers, &d->n_consumers);
+    }
+    if (rc == FSG_OK) {
+        fsg_policy_set_path(L, "%s[%zu]", what, i);
+        rc = s_ingress_list(L, o, what, i, &d->ingress_services, &d->n_ingress_services);
+    }
+    return rc;
+}
+
+/* deny_rules[] then override_deny_rules[] of one rule set, into one array. */
+static enum fsg_err s_deny_rules(struct fsg_policy_loader *L, const json_t *o,
+                                 struct fsg_policy_rule_set *rs)
+{
+    static const char *const keys[] = { "deny_rules", "override_deny_rules" };
+    const json_t *arr[2];
+    size_t n[2];
+    enum fsg_err rc = FSG_OK;
+    for (size_t k = 0; k < 2 && rc == FSG_OK; k++) {
+        rc = fsg_policy_get_array(L, o, keys[k], &arr[k], &n[k]);
+    }
+    if (rc != FSG_OK) {
+        return rc;
+    }
+    struct fsg_policy_deny_rule *d = fsg_policy_arena_calloc(L->m, n[0] + n[1], sizeof *d);
+    if (d == NULL) {
+        return s_oom(L);
+    }
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < n[k] && rc == FSG_OK; i++) {
+            rc = s_deny(L, json_array_get(arr[k], i), keys[k], i, &d[(k == 0 ? 0 : n[0]) + i]);
+        }
+    }
+    fsg_policy_set_path(L, "%s", "");
+    rs->deny_rules = d;
+    rs->n_deny_rules = n[0] + n[1];
+    return rc;
+}
+
+enum fsg_err fsg_policy_load_boundaries(struct fsg_policy_loader *L, const json_t *arr)
+{
+    size_t n = arr != NULL ? json_array_size(arr) : 0;
+    struct fsg_policy_deny_rule *d = fsg_policy_arena_calloc(L->m, n, sizeof *d);
+    if (d == NULL) {
+        return s_oom(L);
+    }
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+        const json_t *e = json_array_get(arr, i);
+        const json_t *h = json_is_object(e) ? json_object_get(e, "href") : NULL;
+        fsg_policy_at(L, FSG_POLICY_BOUNDARIES_KEY, i,
+                      json_is_string(h) ? json_string_value(h) : NULL);
+        rc = s_deny(L, e, FSG_POLICY_BOUNDARIES_KEY, i, &d[i]);
+        fsg_policy_set_path(L, "%s", "");
+    }
+    L->m->enforcement_boundaries = d;
+    L->m->n_enforcement_boundaries = rc == FSG_OK ? n : 0;
+    return rc;
+}
+
+/* use_workload_subnets: ["consumers"], ["providers"] or both (newer PCEs). */
+static enum fsg_err s_subnets(struct fsg_policy_loader *L, const json_t *o,
+                              struct fsg_policy_rule *r)
+{
+    const json_t *arr;
+    size_t n;
+    enum fsg_err rc = fsg_policy_get_array(L, o, "use_workload_subnets", &arr, &n);
+    for (size_t i = 0; i < n && rc == FSG_OK; i++) {
+        const json_t *v = json_array_get(arr, i);
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(s, "consumers") == 0) {
+            r->use_workload_subnets |= FSG_POLICY_SUBNETS_CONSUMERS;
+        } else if (strcmp(s, "providers") == 0) {
+            r->use_workload_subnets |= FSG_POLICY_SUBNETS_PROVIDERS;
+        } else {
+            rc = fsg_policy_fail(L, FSG_E_PARSE, "use_workload_subnets",
+                                 "[%zu]: expected \"consumers\" or \"providers\"", i);
+        }
+    }
     return rc;
 }
 
@@ -212,6 +346,15 @@ static enum fsg_err s_rule_flags(struct fsg_policy_loader *L, const json_t *o,
     if (rc == FSG_OK) {
         rc = fsg_policy_get_array(L, o, "consuming_security_principals", &arr,
                                   &r->n_security_principals);
+    }
+    if (rc == FSG_OK) {
+        rc = s_subnets(L, o, r);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_array(L, o, "egress_services", &arr, &r->n_egress_services);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_policy_get_str(L, o, "network_type", false, &r->network_type);
     }
     if (rc == FSG_OK) {
         rc = s_resolve(L, o, "providers", &r->resolve_providers);
@@ -301,9 +444,7 @@ enum fsg_err fsg_policy_load_rule_set(struct fsg_policy_loader *L, const json_t 
                                       struct fsg_policy_rule_set *rs)
 {
     const json_t *rules;
-    const json_t *deny;
     size_t n_rules = 0;
-    size_t n;
     enum fsg_err rc = fsg_policy_get_str(L, o, "href", true, &rs->href);
     if (rc == FSG_OK) {
         rc = fsg_policy_get_str(L, o, "name", false, &rs->name);
@@ -315,12 +456,7 @@ enum fsg_err fsg_policy_load_rule_set(struct fsg_policy_loader *L, const json_t 
         rc = s_scopes(L, o, rs);
     }
     if (rc == FSG_OK) {
-        rc = fsg_policy_get_array(L, o, "deny_rules", &deny, &n);
-        rs->n_deny_rules += n;
-    }
-    if (rc == FSG_OK) {
-        rc = fsg_policy_get_array(L, o, "override_deny_rules", &deny, &n);
-        rs->n_deny_rules += n;
+        rc = s_deny_rules(L, o, rs);
     }
     if (rc == FSG_OK) {
         rc = fsg_policy_get_array(L, o, "rules", &rules, &n_rules);

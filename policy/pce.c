@@ -15,6 +15,7 @@
 #include "lib/core/json.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
+#include "lib/core/redact.h"
 
 /* A Retry-After above this is clamped: a PCE asking us to wait minutes is better reported than
  * obeyed (illumio-ops clamps at 30 s). */
@@ -37,6 +38,8 @@ struct fsg_pce {
     char org_prefix[32];  /* "/orgs/1" */
     long org_id;
     char *auth_header;    /* "Basic ..." (secret: wiped) */
+    fsg_pce_creds_fn *creds_fn; /* NULL: the credentials were read once at creation */
+    void *creds_userdata;
     char cred_hint[160];  /* where the credentials came from, for 401 messages; no values */
     unsigned max_retries;
     uint64_t max_job_wait_ms;
@@ -187,29 +190,73 @@ static enum fsg_err s_load_credential(const char *direct, const char *env, const
     return fsg_error_set(err, FSG_E_INVALID_ARG, "no PCE API %s configured", what);
 }
 
-static enum fsg_err s_set_auth(struct fsg_pce *pce, const struct fsg_pce_options *o,
-                               struct fsg_error *err)
+/* Builds the Basic header from key and secret (both still owned by the caller). */
+static enum fsg_err s_build_auth(struct fsg_pce *pce, const char *key, const char *secret,
+                                 struct fsg_error *err)
 {
-    char *key = NULL;
-    char *secret = NULL;
     char *pair = NULL;
-    enum fsg_err rc = s_load_credential(o->api_key, o->key_env, o->key_file, "key", &key, err);
-    if (rc == FSG_OK) {
-        rc = s_load_credential(o->api_secret, o->secret_env, o->secret_file, "secret", &secret,
-                               err);
-    }
-    if (rc == FSG_OK && strchr(key, ':') != NULL) {
+    enum fsg_err rc = FSG_OK;
+    if (strchr(key, ':') != NULL) {
         rc = fsg_error_set(err, FSG_E_INVALID_ARG, "the PCE API key contains ':' (HTTP Basic "
                            "cannot carry it); it should look like api_1a2b3c4d5e6f7g");
     }
     if (rc == FSG_OK) {
         pair = fsg_asprintf("%s:%s", key, secret);
         char *b64 = pair != NULL ? s_base64((const uint8_t *)pair, strlen(pair)) : NULL;
-        pce->auth_header = b64 != NULL ? fsg_asprintf("Basic %s", b64) : NULL;
-        (void)s_strdup_secure_free(b64);
-        if (pce->auth_header == NULL) {
-            rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory building PCE credentials");
+        char *header = b64 != NULL ? fsg_asprintf("Basic %s", b64) : NULL;
+        /* Echoes of the secret or of the token are redacted from every message (an error
+         * page that repeats the request's headers). */
+        if (b64 != NULL && (fsg_redact_add_secret(secret) != FSG_OK ||
+                            fsg_redact_add_secret(b64) != FSG_OK)) {
+            fsg_log(FSG_LOG_DEBUG, "pce: the redaction list is full");
         }
+        (void)s_strdup_secure_free(b64);
+        if (header == NULL) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory building PCE credentials");
+        } else {
+            s_strdup_secure_free(pce->auth_header);
+            pce->auth_header = header;
+        }
+    }
+    s_strdup_secure_free(pair);
+    return rc;
+}
+
+/* Asks the credentials callback for a (fresh) key and secret and rebuilds the header. */
+static enum fsg_err s_auth_from_fn(struct fsg_pce *pce, bool refresh, struct fsg_error *err)
+{
+    char *key = NULL;
+    char *secret = NULL;
+    enum fsg_err rc = pce->creds_fn(pce->creds_userdata, refresh, &key, &secret, err);
+    if (rc == FSG_OK) {
+        rc = s_build_auth(pce, key, secret, err);
+    } else {
+        fsg_error_prefix(err, "PCE credentials: ");
+    }
+    s_strdup_secure_free(secret);
+    s_strdup_secure_free(key);
+    return rc;
+}
+
+static enum fsg_err s_set_auth(struct fsg_pce *pce, const struct fsg_pce_options *o,
+                               struct fsg_error *err)
+{
+    if (o->creds_fn != NULL) {
+        pce->creds_fn = o->creds_fn;
+        pce->creds_userdata = o->creds_userdata;
+        snprintf(pce->cred_hint, sizeof pce->cred_hint, "the API key and secret in %.130s",
+                 o->creds_name != NULL ? o->creds_name : "the configured secret");
+        return s_auth_from_fn(pce, false, err);
+    }
+    char *key = NULL;
+    char *secret = NULL;
+    enum fsg_err rc = s_load_credential(o->api_key, o->key_env, o->key_file, "key", &key, err);
+    if (rc == FSG_OK) {
+        rc = s_load_credential(o->api_secret, o->secret_env, o->secret_file, "secret", &secret,
+                               err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_build_auth(pce, key, secret, err);
     }
     if (o->api_key != NULL) {
         snprintf(pce->cred_hint, sizeof pce->cred_hint, "the configured API key and secret");
@@ -218,7 +265,6 @@ static enum fsg_err s_set_auth(struct fsg_pce *pce, const struct fsg_pce_options
                  o->key_env != NULL ? o->key_env : "pce.key_file",
                  o->secret_env != NULL ? o->secret_env : "pce.secret_file");
     }
-    s_strdup_secure_free(pair);
     s_strdup_secure_free(secret);
     s_strdup_secure_free(key);
     return rc;
@@ -512,10 +558,22 @@ static enum fsg_err s_send(struct fsg_pce *pce, const struct s_call *c,
                            struct fsg_http_response *resp, unsigned *ret_retries,
                            struct fsg_error *err)
 {
+    bool refreshed = false;
     for (unsigned attempt = 0;; attempt++) {
         enum fsg_err rc = s_send_once(pce, c, resp, err);
         if (rc != FSG_OK) {
             return rc;
+        }
+        if (resp->status == 401 && pce->creds_fn != NULL && !refreshed) {
+            /* The secret may have been rotated since it was read: read it again, once. */
+            refreshed = true;
+            fsg_log(FSG_LOG_INFO, "pce: %s -> HTTP 401, reading the credentials again", c->what);
+            rc = s_auth_from_fn(pce, true, err);
+            if (rc != FSG_OK) {
+                return rc;
+            }
+            attempt--; /* not a retry of the 429 kind */
+            continue;
         }
         *ret_retries = attempt;
         if (!s_is_retryable_status(c, resp->status) || attempt >= pce->max_retries) {

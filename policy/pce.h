@@ -23,6 +23,13 @@
 /* Waiting for an async collection job longer than this means the PCE is stuck. */
 #define FSG_PCE_DEFAULT_MAX_JOB_WAIT_S 600L
 
+/* Supplies the API key and secret (e.g. lib/aws/secrets.h fsg_secret_source_get, fetched from
+ * Secrets Manager or SSM). refresh is true after the PCE answered 401: fetch again (the secret
+ * may have been rotated). On success the PCE client owns *ret_key and *ret_secret (it wipes
+ * and frees them with fsg_free). Called synchronously. */
+typedef enum fsg_err(fsg_pce_creds_fn)(void *userdata, bool refresh, char **ret_key,
+                                       char **ret_secret, struct fsg_error *err);
+
 /* Sleeps ms milliseconds (tests record instead of sleeping). */
 typedef void(fsg_pce_sleep_fn)(uint64_t ms, void *userdata);
 
@@ -39,6 +46,12 @@ struct fsg_pce_options {
     const char *secret_env;
     const char *key_file;
     const char *secret_file;
+    fsg_pce_creds_fn *creds_fn; /* when set, used instead of all of the above: called once at
+                                 * creation and once more after a 401 (then the request is sent
+                                 * again, once) */
+    void *creds_userdata;       /* borrowed; must outlive the client */
+    const char *creds_name;     /* where creds_fn reads from, for messages ("Secrets Manager
+                                 * secret ..."); borrowed, copied */
     const char *ca_file;    /* PEM bundle of a private CA; NULL = system trust store */
     long timeout_s;         /* connect and read (no byte for this long) timeout; 0 = 30 */
     unsigned max_retries;   /* 429 retries per request; 0 = FSG_PCE_DEFAULT_MAX_RETRIES */

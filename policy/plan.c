@@ -28,6 +28,7 @@ static void s_target_clean_up(struct fsg_plan_target *t)
     fsg_free(t->refused);
     fsg_sg_plan_destroy(t->sg);
     fsg_impact_destroy(t->impact);
+    fsg_sg_schedule_clean_up(&t->calls);
     *t = (struct fsg_plan_target){ 0 };
 }
 
@@ -40,6 +41,7 @@ void fsg_plan_destroy(struct fsg_plan *plan)
         s_target_clean_up(&plan->targets[i]);
     }
     fsg_free(plan->targets);
+    fsg_free(plan->policy_version);
     fsg_free(plan);
 }
 
@@ -98,7 +100,8 @@ static const char *s_perm(int proto, int from, int to, const char *src, char *ou
     return out;
 }
 
-/* Warnings for what the plan deliberately leaves alone. */
+/* Warnings for what the plan deliberately leaves alone (ownership "rules" only: in "group"
+ * mode every rule the policy does not yield is removed). */
 static enum fsg_err s_left_alone(struct fsg_plan_target *t, const struct fsg_sg_current *cur)
 {
     enum fsg_err rc = FSG_OK;
@@ -109,20 +112,21 @@ static enum fsg_err s_left_alone(struct fsg_plan_target *t, const struct fsg_sg_
                sizeof perm);
         rc = fsg_plan_target_warn(t,
                                   "rule %s%s%s (%s%s%s) is not in the policy but is not flowseg's "
-                                  "(its description does not start with \"flowseg \"): left in "
-                                  "place", perm, r->rule_id ? ", " : "",
+                                  "(ownership \"rules\": its description does not start with "
+                                  "\"flowseg \"): left in place", perm, r->rule_id ? ", " : "",
                                   r->rule_id ? r->rule_id : "",
                                   r->description ? "description \"" : "no description",
                                   r->description ? r->description : "",
                                   r->description ? "\"" : "");
     }
-    for (size_t i = 0; rc == FSG_OK && i < cur->n_foreign; i++) {
+    for (size_t i = 0; rc == FSG_OK && t->sg->ownership == FSG_SG_OWN_RULES &&
+                       i < cur->n_foreign; i++) {
         const struct fsg_sg_foreign_rule *f = &cur->foreign[i];
         const char *peer = f->peer != NULL ? f->peer : "?";
         s_perm(f->proto, f->from_port, f->to_port, peer, perm, sizeof perm);
-        rc = fsg_plan_target_warn(t, "rule %s%s%s references %s: not managed by flowseg, left "
-                                     "in place", perm, f->rule_id ? ", " : "",
-                                  f->rule_id ? f->rule_id : "",
+        rc = fsg_plan_target_warn(t, "rule %s%s%s references %s: not managed by flowseg "
+                                     "(ownership \"rules\"), left in place", perm,
+                                  f->rule_id ? ", " : "", f->rule_id ? f->rule_id : "",
                                   strncmp(peer, "pl-", 3) == 0 ? "a prefix list"
                                                                : "a security group");
     }
@@ -140,10 +144,49 @@ static enum fsg_err s_guards(struct fsg_plan_target *t, const struct fsg_guard_l
     return t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
 }
 
+/* The flow-evidence guard, after the others: its reason joins theirs. */
+static enum fsg_err s_guard_cut(struct fsg_plan_target *t, const struct fsg_guard_limits *limits,
+                                size_t n_cut)
+{
+    char reason[FSG_GUARD_REASON_MAX];
+    snprintf(reason, sizeof reason, "%s", t->refused != NULL ? t->refused : "");
+    unsigned bit = fsg_guards_check_cut(limits, n_cut, t->security_group, reason, sizeof reason);
+    if (bit == 0) {
+        return FSG_OK;
+    }
+    t->refused_guards |= bit;
+    fsg_free(t->refused);
+    t->refused = fsg_strdup(reason);
+    return t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
+}
+
+/* The calls apply will make; a plan that cannot be carried out within the quota without a
+ * gap is refused up front (unless max_rules already refuses its end state). */
+static enum fsg_err s_calls(struct fsg_plan_target *t, const struct fsg_guard_limits *limits)
+{
+    enum fsg_err rc = fsg_sg_schedule_make(t->sg, limits != NULL ? limits->max_rules : 0,
+                                           &t->calls);
+    if (rc != FSG_OK || t->calls.fits || (t->refused_guards & FSG_GUARD_RULES) != 0) {
+        return rc;
+    }
+    char *joined = t->refused == NULL ? fsg_strdup(t->calls.reason)
+                                      : fsg_asprintf("%s; %s", t->refused, t->calls.reason);
+    if (joined == NULL) {
+        return FSG_E_NOMEM;
+    }
+    fsg_free(t->refused);
+    t->refused = joined;
+    t->refused_guards |= FSG_GUARD_RULES;
+    return FSG_OK;
+}
+
 static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inputs *in,
                            struct fsg_error *err)
 {
     enum fsg_err rc = fsg_sg_diff(in->desired, in->current, in->diff, &t->sg, err);
+    if (rc == FSG_OK) {
+        t->ownership = t->sg->ownership;
+    }
     for (size_t i = 0; rc == FSG_OK && i < in->n_warnings; i++) {
         rc = fsg_plan_target_warn(t, "%s", in->warnings[i]);
     }
@@ -153,10 +196,24 @@ static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inpu
     if (rc == FSG_OK && in->guards != NULL) {
         rc = s_guards(t, in->guards);
     }
+    if (rc == FSG_OK) {
+        rc = s_calls(t, in->guards);
+    }
     if (rc == FSG_OK && in->has_flows) {
-        static const struct fsg_impact_target none = { 0 };
-        rc = fsg_impact_compute(in->impact_target != NULL ? in->impact_target : &none,
-                                &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
+        struct fsg_impact_target it = { 0 };
+        if (in->impact_target != NULL) {
+            it = *in->impact_target;
+        }
+        it.group_id = t->sg->group_id;
+        it.kept = &t->sg->kept;
+        /* in "group" mode they are removed: only "rules" mode leaves them on the interface */
+        it.n_foreign = t->sg->ownership == FSG_SG_OWN_RULES ? in->current->n_foreign : 0;
+        rc = fsg_impact_compute(&it, &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
+    }
+    /* A target whose apply changes nothing cuts nothing off, whatever old flows show. */
+    bool changes = fsg_sg_plan_has_changes(t->sg) || in->association_changes;
+    if (rc == FSG_OK && t->impact != NULL && in->guards != NULL && changes) {
+        rc = s_guard_cut(t, in->guards, t->impact->n_cut_sources);
     }
     return rc;
 }
@@ -207,7 +264,7 @@ void fsg_plan_totals(const struct fsg_plan *plan, size_t *ret_add, size_t *ret_r
     for (size_t i = 0; i < plan->n_targets; i++) {
         const struct fsg_sg_plan *sg = plan->targets[i].sg;
         add += sg != NULL ? sg->add.len : 0;
-        rm += sg != NULL ? sg->remove.len : 0;
+        rm += fsg_sg_plan_n_removals(sg);
     }
     *ret_add = add;
     *ret_remove = rm;

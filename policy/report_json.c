@@ -7,7 +7,9 @@
 #include "policy/report.h"
 #include "policy/report_internal.h"
 
-#define S_SAVED_PLAN_VERSION 1
+/* 2: desired_hash, impact.cut_sources (plans of version 1 are refused: they
+ * cannot prove that the policy did not change). */
+#define S_SAVED_PLAN_VERSION 2
 /* A saved plan is a few rules per target; anything this big is not one. */
 #define S_MAX_PLAN_BYTES ((size_t)64 << 20)
 
@@ -81,6 +83,64 @@ static json_t *s_rule(const struct fsg_sg_rule *r, bool with_id)
     return s_done(o, ok);
 }
 
+/* A removal: the rule and why it goes (ownership). */
+static json_t *s_removal(const struct fsg_sg_rule *r, bool with_id)
+{
+    json_t *o = s_rule(r, with_id);
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "reason", json_string(fsg_sg_removal_reason(r->description)), &ok);
+    }
+    return s_done(o, ok);
+}
+
+/* A removal of a rule that references a security group or a prefix list (ownership group). */
+static json_t *s_foreign_removal(const struct fsg_sg_foreign_rule *f, bool with_id)
+{
+    char pbuf[8];
+    const char *peer = f->peer != NULL ? f->peer : "";
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "proto", json_string(fsg_sg_proto_name(f->proto, pbuf)), &ok);
+        s_set(o, "from_port", json_integer(f->from_port), &ok);
+        s_set(o, "to_port", json_integer(f->to_port), &ok);
+        s_set(o, strncmp(peer, "pl-", 3) == 0 ? "prefix_list" : "source_group", s_str(peer), &ok);
+        s_set(o, "description", s_opt_str(f->description), &ok);
+        if (with_id && f->rule_id != NULL) {
+            s_set(o, "rule_id", s_str(f->rule_id), &ok);
+        }
+        s_set(o, "reason", json_string(FSG_SG_REASON_FOREIGN), &ok);
+    }
+    return s_done(o, ok);
+}
+
+/* plan->remove then plan->remove_foreign, each with its reason. */
+static json_t *s_removals(const struct fsg_sg_plan *sg, bool with_id)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && sg != NULL && i < sg->remove.len; i++) {
+        s_push(a, s_removal(&sg->remove.items[i], with_id), &ok);
+    }
+    for (size_t i = 0; ok && sg != NULL && i < sg->n_remove_foreign; i++) {
+        s_push(a, s_foreign_removal(&sg->remove_foreign[i], with_id), &ok);
+    }
+    return s_done(a, ok);
+}
+
+/* [{"action": "ModifySecurityGroupRules", "count": N}, ...] in the order apply makes them. */
+static json_t *s_calls(const struct fsg_sg_schedule *cs)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < cs->n_steps; i++) {
+        s_push(a, json_pack("{s:s, s:I}", "action", fsg_sg_call_name(cs->steps[i].call), "count",
+                            (json_int_t)fsg_sg_step_count(&cs->steps[i])), &ok);
+    }
+    return s_done(a, ok);
+}
+
 static json_t *s_rules(const struct fsg_sg_rules *list, bool with_id)
 {
     json_t *a = json_array();
@@ -91,6 +151,33 @@ static json_t *s_rules(const struct fsg_sg_rules *list, bool with_id)
     return s_done(a, ok);
 }
 
+static json_t *s_labels(const struct fsg_impact_conn *c)
+{
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    for (size_t i = 0; ok && i < c->n_labels; i++) {
+        s_set(o, c->labels[i].key, s_str(c->labels[i].value), &ok);
+    }
+    return s_done(o, ok);
+}
+
+static json_t *s_allowed_by(const struct fsg_impact_conn *c)
+{
+    if (c->via == FSG_IMPACT_VIA_NONE) {
+        return json_null();
+    }
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "source", json_string(fsg_impact_via_name(c->via)), &ok);
+        s_set(o, "security_group", s_opt_str(c->via_group), &ok);
+        s_set(o, "rule", s_rule(&c->via_rule, true), &ok);
+    }
+    return s_done(o, ok);
+}
+
+/* One observed connection: the CONTRACT.md would_deny keys (src, port, proto, records, last),
+ * then the effective-access verdict and who the source is. */
 static json_t *s_conn(const struct fsg_impact_conn *c)
 {
     char ip[FSG_IP_STR_MAX];
@@ -103,8 +190,34 @@ static json_t *s_conn(const struct fsg_impact_conn *c)
         s_set(o, "records", json_integer((json_int_t)c->records), &ok);
         s_set(o, "last", c->last_s == FSG_FLOW_TIME_NONE ? json_null() : json_integer(c->last_s),
               &ok);
+        s_set(o, "accepted", json_integer((json_int_t)c->accepted), &ok);
+        s_set(o, "allowed_by_policy", json_boolean(c->allowed), &ok);
+        s_set(o, "allowed_after", json_boolean(c->allowed_after), &ok);
+        s_set(o, "allowed_by", s_allowed_by(c), &ok);
+        s_set(o, "workload", s_opt_str(c->workload), &ok);
+        s_set(o, "labels", s_labels(c), &ok);
     }
     return s_done(o, ok);
+}
+
+static json_t *s_conn_list(const struct fsg_impact_conn *const *v, size_t n)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        s_push(a, s_conn(v[i]), &ok);
+    }
+    return s_done(a, ok);
+}
+
+static json_t *s_all_conns(const struct fsg_impact *im)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < im->n_conns; i++) {
+        s_push(a, s_conn(&im->conns[i]), &ok);
+    }
+    return s_done(a, ok);
 }
 
 static json_t *s_impact(const struct fsg_impact *im)
@@ -112,16 +225,17 @@ static json_t *s_impact(const struct fsg_impact *im)
     if (im == NULL) {
         return json_null();
     }
-    json_t *o = json_object(), *deny = json_array();
-    bool ok = o != NULL && deny != NULL;
-    for (size_t i = 0; ok && i < im->n_would_deny; i++) {
-        s_push(deny, s_conn(im->would_deny[i]), &ok);
-    }
-    if (o != NULL) {
-        s_set(o, "would_deny", deny, &ok);
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "would_deny", s_conn_list(im->would_deny, im->n_would_deny), &ok);
         s_set(o, "allowed_unseen", s_rules(&im->allowed_unseen, false), &ok);
-    } else {
-        json_decref(deny);
+        s_set(o, "cut_off", s_conn_list(im->cut_off, im->n_cut_off), &ok);
+        s_set(o, "cut_sources", json_integer((json_int_t)im->n_cut_sources), &ok);
+        s_set(o, "newly_allowed", s_conn_list(im->newly_allowed, im->n_newly_allowed), &ok);
+        s_set(o, "bypass", s_conn_list(im->bypass, im->n_bypass), &ok);
+        s_set(o, "unevaluated_rules", json_integer((json_int_t)im->n_unevaluated), &ok);
+        s_set(o, "connections", s_all_conns(im), &ok);
     }
     return s_done(o, ok);
 }
@@ -137,13 +251,20 @@ static json_t *s_strings(char *const *v, size_t n)
 }
 
 static const char *const s_guard_names[] = { "allow_empty", "allow_public", "max_removals",
-                                             "max_rules" };
+                                             "max_rules", "max_cut_sources" };
 #define S_N_GUARDS (sizeof s_guard_names / sizeof s_guard_names[0])
 
 /* What apply --plan needs beyond the report. */
-static void s_saved_extras(json_t *o, const struct fsg_plan_target *t, bool *ok)
+static void s_saved_extras(json_t *o, const struct fsg_plan *plan, const struct fsg_plan_target *t,
+                           bool *ok)
 {
     const struct fsg_sg_plan *sg = t->sg;
+    char desired_hash[FSG_SG_HASH_HEX_LEN + 1];
+    if (fsg_plan_desired_hash(plan, t, desired_hash, NULL) != FSG_OK) {
+        *ok = false;
+        return;
+    }
+    s_set(o, "desired_hash", json_string(desired_hash), ok);
     json_t *guards = json_array(), *cur = json_object();
     for (size_t g = 0; guards != NULL && g < S_N_GUARDS; g++) {
         if (t->refused_guards & (1u << g)) {
@@ -161,7 +282,7 @@ static void s_saved_extras(json_t *o, const struct fsg_plan_target *t, bool *ok)
     s_set(o, "current", cur, ok);
 }
 
-static json_t *s_target(const struct fsg_plan_target *t, bool saved)
+static json_t *s_target(const struct fsg_plan *plan, const struct fsg_plan_target *t, bool saved)
 {
     static const struct fsg_sg_rules none = { 0 };
     const struct fsg_sg_plan *sg = t->sg;
@@ -170,15 +291,17 @@ static json_t *s_target(const struct fsg_plan_target *t, bool saved)
     if (ok) {
         s_set(o, "name", s_str(t->name), &ok);
         s_set(o, "security_group", s_str(t->security_group), &ok);
+        s_set(o, "ownership", json_string(fsg_sg_ownership_name(t->ownership)), &ok);
         s_set(o, "desired", s_rules(sg != NULL ? &sg->desired : &none, false), &ok);
         s_set(o, "add", s_rules(sg != NULL ? &sg->add : &none, false), &ok);
-        s_set(o, "remove", s_rules(sg != NULL ? &sg->remove : &none, saved), &ok);
+        s_set(o, "remove", s_removals(sg, saved), &ok);
         s_set(o, "unchanged", json_integer(sg != NULL ? (json_int_t)sg->unchanged : 0), &ok);
+        s_set(o, "calls", s_calls(&t->calls), &ok);
         s_set(o, "warnings", s_strings(t->warnings, t->n_warnings), &ok);
         s_set(o, "refused", s_opt_str(t->refused), &ok);
         s_set(o, "impact", s_impact(t->impact), &ok);
         if (saved && sg != NULL) {
-            s_saved_extras(o, t, &ok);
+            s_saved_extras(o, plan, t, &ok);
         }
     }
     return s_done(o, ok);
@@ -190,7 +313,7 @@ static json_t *s_document(const struct fsg_plan *plan, bool saved)
     json_t *root = json_object(), *targets = json_array(), *summary = json_object();
     bool ok = root != NULL && targets != NULL && summary != NULL;
     for (size_t i = 0; ok && i < plan->n_targets; i++) {
-        s_push(targets, s_target(&plan->targets[i], saved), &ok);
+        s_push(targets, s_target(plan, &plan->targets[i], saved), &ok);
     }
     fsg_plan_totals(plan, &add, &rm);
     if (summary != NULL) {
@@ -288,6 +411,41 @@ static enum fsg_err s_read_rules(json_t *o, const char *key, const char *where,
     return FSG_OK;
 }
 
+/* "remove": CIDR rules and (ownership group) SG-reference / prefix-list rules, each with the
+ * "reason" the report gives (not read back: it follows from the rule). */
+static enum fsg_err s_read_removals(json_t *o, const char *where, struct fsg_sg_plan *sg,
+                                   struct fsg_error *err)
+{
+    json_t *a = json_object_get(o, "remove");
+    if (!json_is_array(a)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: remove must be an array of rules", where);
+    }
+    struct fsg_sg_current tmp = { .rules = sg->remove };
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < json_array_size(a); i++) {
+        char w[200];
+        snprintf(w, sizeof w, "%s: remove[%zu]", where, i);
+        json_t *copy = json_deep_copy(json_array_get(a, i));
+        if (copy == NULL) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "%s: must be an object", w);
+            break;
+        }
+        if (json_is_object(copy)) {
+            (void)json_object_del(copy, "reason");
+        }
+        rc = fsg_sg_current_json_append(&tmp, copy, w, err);
+        json_decref(copy);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < tmp.n_foreign; i++) {
+        rc = fsg_sg_plan_remove_foreign(sg, &tmp.foreign[i]);
+    }
+    sg->remove = tmp.rules;
+    tmp.rules = (struct fsg_sg_rules){ 0 };
+    fsg_sg_current_clean_up(&tmp);
+    fsg_sg_rules_sort(&sg->remove);
+    return rc;
+}
+
 static bool s_is_hex64(const char *s)
 {
     size_t n = 0;
@@ -363,6 +521,24 @@ static enum fsg_err s_read_warnings(json_t *o, const char *where, struct fsg_pla
     return FSG_OK;
 }
 
+/* impact.cut_sources: the flow evidence the max_cut_sources guard is checked on again. */
+static enum fsg_err s_read_cut(json_t *o, const char *where, struct fsg_plan_target *t,
+                               struct fsg_error *err)
+{
+    json_t *im = json_object_get(o, "impact");
+    t->saved_cut_sources = -1;
+    if (im == NULL || json_is_null(im)) {
+        return FSG_OK;
+    }
+    json_t *n = json_object_get(im, "cut_sources");
+    if (!json_is_object(im) || !json_is_integer(n) || json_integer_value(n) < 0) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: impact.cut_sources must be an integer >= 0",
+                             where);
+    }
+    t->saved_cut_sources = (long)json_integer_value(n);
+    return FSG_OK;
+}
+
 /* The sg plan of one target: hash, rule lists, counts. */
 static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_target *t,
                               struct fsg_error *err)
@@ -382,13 +558,24 @@ static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_targ
     if (rc != FSG_OK) {
         return rc;
     }
+    t->sg->ownership = t->ownership;
     memcpy(t->sg->state_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
+    rc = s_get_str(o, "desired_hash", where, false, &hash, err);
+    if (rc != FSG_OK || !s_is_hex64(hash)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: desired_hash must be 64 lowercase hex "
+                             "digits", where);
+    }
+    memcpy(t->desired_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
+    rc = s_read_cut(o, where, t, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
     rc = s_read_rules(o, "desired", where, &t->sg->desired, err);
     if (rc == FSG_OK) {
         rc = s_read_rules(o, "add", where, &t->sg->add, err);
     }
     if (rc == FSG_OK) {
-        rc = s_read_rules(o, "remove", where, &t->sg->remove, err);
+        rc = s_read_removals(o, where, t->sg, err);
     }
     if (rc == FSG_OK) {
         rc = s_read_rules(o, "kept", where, &t->sg->kept, err);
@@ -418,6 +605,18 @@ static enum fsg_err s_read_target(struct fsg_plan *plan, json_t *o, size_t index
     }
     if (rc == FSG_OK) {
         rc = fsg_plan_append_target(plan, name, sg, &t);
+    }
+    const char *own = NULL;
+    if (rc == FSG_OK) {
+        rc = s_get_str(o, "ownership", where, true, &own, err);
+    }
+    if (rc == FSG_OK && own != NULL && strcmp(own, "group") != 0 && strcmp(own, "rules") != 0) {
+        rc = fsg_error_set(err, FSG_E_PARSE, "%s: ownership must be \"group\" or \"rules\"",
+                           where);
+    }
+    if (rc == FSG_OK) {
+        t->ownership = own != NULL && strcmp(own, "rules") == 0 ? FSG_SG_OWN_RULES
+                                                                : FSG_SG_OWN_GROUP;
     }
     if (rc == FSG_OK && refused != NULL) {
         t->refused = fsg_strdup(refused);

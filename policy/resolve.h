@@ -62,8 +62,7 @@ struct fsg_resolved_target {
     char *group_id;            /* the managed group; NULL while it is still to be created */
     char *group_label;         /* what reports show: the id, or the name to create */
     char *group_vpc_id;        /* VPC of a group to create (or found by name) */
-    bool group_is_flowseg;     /* found or created by name with the ownership tag: every rule
-                                * in it is flowseg's (FSG_SG_OWN_ALL) */
+    bool group_is_flowseg;     /* found or created by name with the ownership tag */
     char **enis;               /* the target's interfaces */
     size_t n_enis;
     struct fsg_ip *addrs;      /* their addresses plus the config's eni_addrs */
@@ -123,7 +122,19 @@ enum fsg_err fsg_resolve_association_describe(const struct fsg_resolve_request *
 
 /* Applies the association: ModifyDBInstance (without ApplyImmediately) only when the set
  * changes; t->db_groups is updated. *ret_changed (may be NULL) says whether a call was made.
- * Audit line "associate". t->group_id must be set. */
+ * Audit line "associate" (after a "requested" intent line). t->group_id must be set.
+ * An instance that is busy (modifying, backing up) answers InvalidDBInstanceState: the call is
+ * tried again, with waits, until deadline_ms (wall-clock milliseconds; 0 = no retry), then the
+ * error is FSG_E_CONFLICT with a message saying the rules are in place and the group is not yet
+ * attached (an audit line "associate" with result "not_attached"); the next run completes it.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html (Errors:
+ * InvalidDBInstanceState, "the DB instance isn't in a valid state"). */
+enum fsg_err fsg_resolve_associate_until(struct fsg_aws_client *rds,
+                                         const struct fsg_resolve_request *req,
+                                         struct fsg_resolved_target *t, int64_t deadline_ms,
+                                         bool *ret_changed, struct fsg_error *err) FSG_MUST_USE;
+
+/* fsg_resolve_associate_until without waiting. */
 enum fsg_err fsg_resolve_associate(struct fsg_aws_client *rds,
                                    const struct fsg_resolve_request *req,
                                    struct fsg_resolved_target *t, bool *ret_changed,

@@ -2,6 +2,7 @@
  * instance. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/aws/ec2.h"
 #include "lib/core/log.h"
@@ -46,6 +47,9 @@ enum fsg_err fsg_resolve_ensure_group(struct fsg_aws_client *ec2,
     char *id = NULL;
     bool created = false;
     fsg_log(FSG_LOG_DEBUG, "aws ec2 CreateSecurityGroup %s in %s", req->create_name, vpc);
+    fsg_audit(FSG_LOG_INFO, "requested", req->name, NULL,
+              json_pack("{s:s, s:s, s:s}", "action", "CreateSecurityGroup", "group_name",
+                        req->create_name, "vpc_id", vpc));
     enum fsg_err rc = fsg_ec2_ensure_security_group(ec2, &cr, &id, &created, err);
     if (rc != FSG_OK) {
         fsg_error_prefix(err, "target %s: creating security group %s: ", req->name,
@@ -54,8 +58,9 @@ enum fsg_err fsg_resolve_ensure_group(struct fsg_aws_client *ec2,
     }
     t->group_id = id;
     fsg_audit(FSG_LOG_INFO, "create_group", req->name, id,
-              json_pack("{s:s, s:s, s:s}", "group_name", req->create_name, "vpc_id", vpc,
-                        "result", created ? "created" : "already_exists"));
+              json_pack("{s:s, s:s, s:s, s:s}", "group_name", req->create_name, "vpc_id", vpc,
+                        "result", created ? "created" : "already_exists", "by",
+                        created ? "this_run" : "found_already_so"));
     if (ret_created != NULL) {
         *ret_created = created;
     }
@@ -144,12 +149,74 @@ static json_t *s_strv_json(char *const *v, size_t n)
     return a;
 }
 
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return 0;
+    }
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_sleep_ms(int64_t ms)
+{
+    struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+    while (nanosleep(&ts, &ts) != 0) {
+        /* a signal: sleep the rest */
+    }
+}
+
+/* ModifyDBInstance, tried again while the instance is busy and the deadline allows. */
+static enum fsg_err s_modify_waiting(struct fsg_aws_client *rds,
+                                     const struct fsg_resolve_request *req,
+                                     const struct fsg_resolve_association *a, int64_t deadline_ms,
+                                     struct fsg_error *err)
+{
+    int64_t wait_ms = 250;
+    for (unsigned attempt = 1;; attempt++) {
+        fsg_log(FSG_LOG_DEBUG, "aws rds ModifyDBInstance %s: %zu group(s), attempt %u",
+                req->rds_instance, a->n_groups, attempt);
+        enum fsg_err rc = fsg_rds_modify_vpc_security_groups(rds, req->rds_instance,
+                                                             (const char *const *)a->groups,
+                                                             a->n_groups, NULL, err);
+        bool busy = rc != FSG_OK && err != NULL &&
+                    strcmp(err->service_code, "InvalidDBInstanceState") == 0;
+        int64_t left = deadline_ms - s_now_ms();
+        if (!busy || left <= 0) {
+            if (busy) {
+                fsg_audit(FSG_LOG_WARN, "associate", req->name, NULL,
+                          json_pack("{s:s, s:s, s:I}", "rds_instance", req->rds_instance,
+                                    "result", "not_attached", "attempts", (json_int_t)attempt));
+                (void)fsg_error_set(err, FSG_E_CONFLICT, "rules in place, group not yet "
+                                    "attached: RDS instance %s stayed busy (%s) for %u attempt(s) "
+                                    "until the run's deadline; the next run attaches it",
+                                    req->rds_instance, "InvalidDBInstanceState", attempt);
+            }
+            return rc;
+        }
+        fsg_log(FSG_LOG_INFO, "RDS instance %s is busy (InvalidDBInstanceState): trying again in "
+                              "%lld ms", req->rds_instance, (long long)wait_ms);
+        s_sleep_ms(wait_ms < left ? wait_ms : left);
+        wait_ms = wait_ms * 2 > 10000 ? 10000 : wait_ms * 2;
+    }
+}
+
 enum fsg_err fsg_resolve_associate(struct fsg_aws_client *rds,
                                    const struct fsg_resolve_request *req,
                                    struct fsg_resolved_target *t, bool *ret_changed,
                                    struct fsg_error *err)
 {
+    return fsg_resolve_associate_until(rds, req, t, 0, ret_changed, err);
+}
+
+enum fsg_err fsg_resolve_associate_until(struct fsg_aws_client *rds,
+                                         const struct fsg_resolve_request *req,
+                                         struct fsg_resolved_target *t, int64_t deadline_ms,
+                                         bool *ret_changed, struct fsg_error *err)
+{
     struct fsg_resolve_association a = { 0 };
+    struct fsg_error local = { 0 };
+    err = err != NULL ? err : &local;
     if (ret_changed != NULL) {
         *ret_changed = false;
     }
@@ -159,11 +226,10 @@ enum fsg_err fsg_resolve_associate(struct fsg_aws_client *rds,
     }
     enum fsg_err rc = fsg_resolve_association(req, t, t->group_id, &a);
     if (rc == FSG_OK && a.changes) {
-        fsg_log(FSG_LOG_DEBUG, "aws rds ModifyDBInstance %s: %zu group(s)", req->rds_instance,
-                a.n_groups);
-        rc = fsg_rds_modify_vpc_security_groups(rds, req->rds_instance,
-                                                (const char *const *)a.groups, a.n_groups, NULL,
-                                                err);
+        fsg_audit(FSG_LOG_INFO, "requested", req->name, t->group_id,
+                  json_pack("{s:s, s:s, s:o}", "action", "ModifyDBInstance", "rds_instance",
+                            req->rds_instance, "groups", s_strv_json(a.groups, a.n_groups)));
+        rc = s_modify_waiting(rds, req, &a, deadline_ms, err);
         if (rc != FSG_OK) {
             fsg_error_prefix(err, "target %s: setting the security groups of RDS instance %s: ",
                              req->name, req->rds_instance);
@@ -171,10 +237,12 @@ enum fsg_err fsg_resolve_associate(struct fsg_aws_client *rds,
     }
     if (rc == FSG_OK && a.changes) {
         fsg_audit(FSG_LOG_INFO, "associate", req->name, t->group_id,
-                  json_pack("{s:s, s:s, s:o, s:o}", "rds_instance", req->rds_instance, "mode",
+                  json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "rds_instance", req->rds_instance,
+                            "mode",
                             req->associate == FSG_RESOLVE_ASSOCIATE_REPLACE ? "replace" : "add",
                             "before", s_strv_json(t->db_groups, t->n_db_groups), "after",
-                            s_strv_json(a.groups, a.n_groups)));
+                            s_strv_json(a.groups, a.n_groups), "result", "associated", "by",
+                            "this_run"));
         fsg_resolve__strv_free(t->db_groups, t->n_db_groups);
         t->db_groups = a.groups;
         t->n_db_groups = a.n_groups;

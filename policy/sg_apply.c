@@ -3,24 +3,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "lib/aws/aws.h"
 #include "lib/aws/ec2.h"
 #include "lib/core/mem.h"
 #include "policy/audit.h"
 #include "policy/sg_live.h"
+#include "policy/sg_schedule.h"
 
-/* EC2 error codes that mean "another run got there first" (ref/aws-wire.md §5.1). Revoking an
- * unknown id answers InvalidSecurityGroupRuleId.NotFound on AWS; moto answers
- * InvalidPermission.NotFound, which AWS uses for the by-properties form. */
+/* EC2 error codes that mean "already done" (ref/aws-wire.md §5.1). Revoking an unknown id
+ * answers InvalidSecurityGroupRuleId.NotFound on AWS; moto answers InvalidPermission.NotFound,
+ * which AWS uses for the by-properties form. */
 #define S_DUPLICATE "InvalidPermission.Duplicate"
 #define S_RULE_ID_GONE "InvalidSecurityGroupRuleId.NotFound"
 #define S_PERMISSION_GONE "InvalidPermission.NotFound"
+
+/* Who made a change, as audit lines say it. */
+#define S_BY_US "this_run"
+#define S_BY_OTHER "found_already_so"
+#define S_BY_UNKNOWN "unknown"
+#define S_OUTCOME_UNKNOWN                                                                          \
+    "unknown: this run's request was sent but its answer was lost (network error, timeout or "    \
+    "server error); the group was read again: this is what it holds now"
+
+/* One rule to authorize (or to rewrite into), one rule to revoke. */
+struct s_pair {
+    const struct fsg_sg_rule *add;    /* the new permission (MODIFY, AUTHORIZE) */
+    const struct fsg_sg_rule *rm;     /* the stale CIDR rule (MODIFY, REVOKE) */
+    const struct fsg_sg_foreign_rule *foreign; /* a stale SG/prefix-list rule (REVOKE) */
+    const char *id;                   /* the rule id of rm / foreign */
+};
+
+struct s_list {
+    struct s_pair *items;
+    size_t len;
+    size_t cap;
+};
 
 struct s_ctx {
     struct fsg_aws_client *ec2;
     const struct fsg_sg_plan *plan;
     const struct fsg_sg_apply_options *opts;
     struct fsg_sg_apply_result *res;
+    struct s_list late_revoke; /* stale rules a failed rewrite left: revoked with the last step */
 };
 
 static bool s_code_is(const struct fsg_error *err, const char *code)
@@ -28,20 +54,101 @@ static bool s_code_is(const struct fsg_error *err, const char *code)
     return err != NULL && strcmp(err->service_code, code) == 0;
 }
 
-static void s_audit_rule(const struct s_ctx *c, const char *event, const struct fsg_sg_rule *r,
-                         const char *rule_id, const char *result)
+static bool s_stopped(const struct s_ctx *c)
 {
-    json_t *extra = json_pack("{s:o?, s:s*, s:s}", "rule", fsg_audit_rule_json(r), "rule_id",
-                              rule_id, "result", result);
+    return c->opts->stop != NULL && *c->opts->stop != 0;
+}
+
+static enum fsg_err s_list_push(struct s_list *l, struct s_pair p)
+{
+    struct s_pair *grown = fsg_array_grow(l->items, &l->cap, l->len + 1, sizeof *grown, 8);
+    if (grown == NULL) {
+        return FSG_E_NOMEM;
+    }
+    l->items = grown;
+    l->items[l->len++] = p;
+    return FSG_OK;
+}
+
+/* ---- audit ----------------------------------------------------------------------------------- */
+
+static json_t *s_foreign_json(const struct fsg_sg_foreign_rule *f)
+{
+    char proto[8];
+    const char *peer = f->peer != NULL ? f->peer : "";
+    return json_pack("{s:s, s:i, s:i, s:s, s:s?}", "proto", fsg_sg_proto_name(f->proto, proto),
+                     "from_port", f->from_port, "to_port", f->to_port,
+                     strncmp(peer, "pl-", 3) == 0 ? "prefix_list" : "source_group", peer,
+                     "description", f->description);
+}
+
+/* The result line of one rule. by is S_BY_US, S_BY_OTHER or S_BY_UNKNOWN. */
+static void s_audit_result(const struct s_ctx *c, const char *event, const struct s_pair *p,
+                           const char *result, const char *by)
+{
+    json_t *extra = json_object();
+    if (extra == NULL) {
+        return;
+    }
+    if (strcmp(event, "modify") == 0) {
+        (void)json_object_set_new(extra, "rule", fsg_audit_rule_json(p->add));
+        (void)json_object_set_new(extra, "was", fsg_audit_rule_json(p->rm));
+    } else if (strcmp(event, "authorize") == 0) {
+        (void)json_object_set_new(extra, "rule", fsg_audit_rule_json(p->add));
+    } else {
+        (void)json_object_set_new(extra, "rule", p->rm != NULL ? fsg_audit_rule_json(p->rm)
+                                                                : s_foreign_json(p->foreign));
+    }
+    if (p->id != NULL) {
+        (void)json_object_set_new(extra, "rule_id", json_string(p->id));
+    }
+    (void)json_object_set_new(extra, "result", json_string(result));
+    (void)json_object_set_new(extra, "by", json_string(by));
+    if (strcmp(by, S_BY_UNKNOWN) == 0) {
+        (void)json_object_set_new(extra, "outcome", json_string(S_OUTCOME_UNKNOWN));
+    }
+    if (strcmp(event, "authorize") != 0) {
+        (void)json_object_set_new(extra, "reason",
+                                  json_string(p->rm != NULL
+                                                  ? fsg_sg_removal_reason(p->rm->description)
+                                                  : FSG_SG_REASON_FOREIGN));
+    }
     fsg_audit(FSG_LOG_INFO, event, c->opts->target, c->plan->group_id, extra);
 }
 
-/* The group as it is now (after a Duplicate/NotFound answer). */
+/* The intent line before a mutating call. */
+static void s_audit_requested(const struct s_ctx *c, enum fsg_sg_call call, const struct s_pair *v,
+                              size_t n, const char *attempt)
+{
+    json_t *ids = json_array();
+    for (size_t i = 0; ids != NULL && i < n; i++) {
+        json_t *one = NULL;
+        if (call == FSG_SG_CALL_AUTHORIZE) {
+            one = fsg_audit_rule_json(v[i].add);
+        } else if (call == FSG_SG_CALL_MODIFY) {
+            one = json_pack("{s:s?, s:o?}", "rule_id", v[i].id, "to", fsg_audit_rule_json(v[i].add));
+        } else {
+            one = json_string(v[i].id != NULL ? v[i].id : "?");
+        }
+        (void)json_array_append_new(ids, one);
+    }
+    fsg_audit(FSG_LOG_INFO, "requested", c->opts->target, c->plan->group_id,
+              json_pack("{s:s, s:I, s:o?, s:s}", "action", fsg_sg_call_name(call), "count",
+                        (json_int_t)n, call == FSG_SG_CALL_REVOKE ? "rule_ids" : "rules", ids,
+                        "attempt", attempt));
+}
+
+/* ---- reading the group again ----------------------------------------------------------------- */
+
 static enum fsg_err s_describe(struct s_ctx *c, struct fsg_sg_current *ret, struct fsg_error *err)
 {
     const char *id = c->plan->group_id;
     c->res->calls++;
-    return fsg_sg_live_read(c->ec2, &id, 1, ret, NULL, err);
+    enum fsg_err rc = fsg_sg_live_read(c->ec2, &id, 1, ret, NULL, err);
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "reading %s again to learn the outcome of the last call: ", id);
+    }
+    return rc;
 }
 
 static int s_rule_cmp(const void *a, const void *b)
@@ -57,6 +164,39 @@ static const struct fsg_sg_rule *s_find(const struct fsg_sg_current *cur,
         return NULL;
     }
     return bsearch(r, cur->rules.items, cur->rules.len, sizeof *cur->rules.items, s_rule_cmp);
+}
+
+static bool s_has_id(const struct fsg_sg_current *cur, const char *id)
+{
+    for (size_t i = 0; id != NULL && i < cur->rules.len; i++) {
+        if (cur->rules.items[i].rule_id != NULL && strcmp(cur->rules.items[i].rule_id, id) == 0) {
+            return true;
+        }
+    }
+    for (size_t i = 0; id != NULL && i < cur->n_foreign; i++) {
+        if (cur->foreign[i].rule_id != NULL && strcmp(cur->foreign[i].rule_id, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the last call may have landed without this run learning it: it failed after
+ * sending (network, timeout, HTTP 5xx), or an attempt of it did before the answer at hand. */
+static bool s_lost(const struct s_ctx *c, enum fsg_err rc, const struct fsg_error *err)
+{
+    return rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err->http_status >= 500) ||
+           fsg_aws_client_last_call_uncertain(c->ec2);
+}
+
+/* Counts a rule found in the wanted state after a retry: by another actor, or unknown. */
+static void s_count_found(struct s_ctx *c, bool lost, size_t *other)
+{
+    if (lost) {
+        c->res->unknown++;
+    } else {
+        (*other)++;
+    }
 }
 
 /* ---- authorize ------------------------------------------------------------------------------- */
@@ -83,10 +223,14 @@ static bool s_same_permission(const struct fsg_sg_rule *a, const struct fsg_sg_r
     return a->proto == b->proto && a->from_port == b->from_port && a->to_port == b->to_port;
 }
 
-/* rules[n] (sorted: within one protocol and port range IPv4 comes before IPv6) -> one
+static int s_pair_cmp(const void *a, const void *b)
+{
+    return fsg_sg_rule_cmp(((const struct s_pair *)a)->add, ((const struct s_pair *)b)->add);
+}
+
+/* v[n] (sorted by add: within one protocol and port range IPv4 comes before IPv6) -> one
  * IpPermission per (protocol, ports) with its IPv4 then IPv6 ranges. */
-static enum fsg_err s_perms_build(const struct fsg_sg_rule *const *rules, size_t n,
-                                  struct s_perms *p)
+static enum fsg_err s_perms_build(const struct s_pair *v, size_t n, struct s_perms *p)
 {
     p->perms = fsg_calloc(n, sizeof *p->perms);
     p->ranges = fsg_calloc(n, sizeof *p->ranges);
@@ -97,8 +241,8 @@ static enum fsg_err s_perms_build(const struct fsg_sg_rule *const *rules, size_t
     }
     struct fsg_ec2_ip_permission *cur = NULL;
     for (size_t i = 0; i < n; i++) {
-        const struct fsg_sg_rule *r = rules[i];
-        if (cur == NULL || !s_same_permission(rules[i - 1], r)) {
+        const struct fsg_sg_rule *r = v[i].add;
+        if (cur == NULL || !s_same_permission(v[i - 1].add, r)) {
             cur = &p->perms[p->n_perms];
             const char *name = fsg_sg_proto_name(r->proto, p->protos[p->n_perms]);
             if (name != p->protos[p->n_perms]) {
@@ -122,25 +266,56 @@ static enum fsg_err s_perms_build(const struct fsg_sg_rule *const *rules, size_t
     return FSG_OK;
 }
 
-static enum fsg_err s_authorize_once(struct s_ctx *c, const struct fsg_sg_rule *const *rules,
-                                     size_t n, struct fsg_error *err)
+static void s_sleep_ms(long ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0) {
+        /* a signal: sleep the rest (the stop flag is checked after the call) */
+    }
+}
+
+static enum fsg_err s_authorize_call(struct s_ctx *c, const struct s_pair *v, size_t n,
+                                     const char *attempt, struct fsg_error *err);
+
+/* A group created a moment ago may not be known to every EC2 endpoint yet: its
+ * InvalidGroup.NotFound is tried again with backoff (bounded), never taken as final at once. */
+static enum fsg_err s_authorize_once(struct s_ctx *c, const struct s_pair *v, size_t n,
+                                     const char *attempt, struct fsg_error *err)
+{
+    enum fsg_err rc = s_authorize_call(c, v, n, attempt, err);
+    long waited = 0;
+    for (long wait = 250; rc == FSG_E_NOT_FOUND && c->opts->group_new &&
+                          s_code_is(err, "InvalidGroup.NotFound") && !s_stopped(c) &&
+                          waited + wait <= FSG_SG_APPLY_NEW_GROUP_WAIT_MS;
+         wait *= 2) {
+        fsg_log(FSG_LOG_INFO, "%s: not known yet to EC2 right after its creation "
+                              "(InvalidGroup.NotFound): trying again in %ld ms",
+                c->plan->group_id, wait);
+        s_sleep_ms(wait);
+        waited += wait;
+        rc = s_authorize_call(c, v, n, "again (new group not visible yet)", err);
+    }
+    return rc;
+}
+
+static enum fsg_err s_authorize_call(struct s_ctx *c, const struct s_pair *v, size_t n,
+                                     const char *attempt, struct fsg_error *err)
 {
     struct s_perms p = { 0 };
-    enum fsg_err rc = s_perms_build(rules, n, &p);
+    enum fsg_err rc = s_perms_build(v, n, &p);
     if (rc == FSG_OK) {
         struct fsg_ec2_authorize_request req = { .group_id = c->plan->group_id,
                                                  .perms = p.perms, .n_perms = p.n_perms };
         c->res->calls++;
-        fsg_log(FSG_LOG_DEBUG, "aws ec2 AuthorizeSecurityGroupIngress %s: %zu rule(s)",
-                c->plan->group_id, n);
+        s_audit_requested(c, FSG_SG_CALL_AUTHORIZE, v, n, attempt);
         rc = fsg_ec2_authorize_ingress(c->ec2, &req, NULL, err);
     }
     s_perms_clean_up(&p);
     return rc;
 }
 
-/* After a Duplicate answer: drops from todo[*n] what the group already has. */
-static enum fsg_err s_drop_present(struct s_ctx *c, const struct fsg_sg_rule **todo, size_t *n,
+/* After a Duplicate or a lost answer: drops from v[*n] what the group already has. */
+static enum fsg_err s_drop_present(struct s_ctx *c, struct s_pair *v, size_t *n, bool lost,
                                    struct fsg_error *err)
 {
     struct fsg_sg_current cur = { 0 };
@@ -150,12 +325,14 @@ static enum fsg_err s_drop_present(struct s_ctx *c, const struct fsg_sg_rule **t
     }
     size_t kept = 0;
     for (size_t i = 0; i < *n; i++) {
-        const struct fsg_sg_rule *have = s_find(&cur, todo[i]);
+        const struct fsg_sg_rule *have = s_find(&cur, v[i].add);
         if (have != NULL) {
-            s_audit_rule(c, "authorize", todo[i], have->rule_id, "already_present");
-            c->res->already_present++;
+            struct s_pair p = v[i];
+            p.id = have->rule_id;
+            s_audit_result(c, "authorize", &p, "already_present", lost ? S_BY_UNKNOWN : S_BY_OTHER);
+            s_count_found(c, lost, &c->res->already_present);
         } else {
-            todo[kept++] = todo[i];
+            v[kept++] = v[i];
         }
     }
     *n = kept;
@@ -175,40 +352,35 @@ static enum fsg_err s_quota(struct s_ctx *c, size_t n, struct fsg_error *err)
                                              "set guards.max_rules to it", reason);
 }
 
-static int s_ptr_cmp(const void *a, const void *b)
+/* Retries once after "already there" or a lost answer. */
+static bool s_authorize_again(const struct s_ctx *c, enum fsg_err rc, const struct fsg_error *err)
 {
-    return fsg_sg_rule_cmp(*(const struct fsg_sg_rule *const *)a,
-                           *(const struct fsg_sg_rule *const *)b);
+    return (rc == FSG_E_CONFLICT && s_code_is(err, S_DUPLICATE)) ||
+           rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err->http_status >= 500);
 }
 
-static enum fsg_err s_authorize(struct s_ctx *c, struct fsg_error *err)
+static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
+                                struct fsg_error *err)
 {
-    const struct fsg_sg_rules *add = &c->plan->add;
-    if (add->len == 0) {
+    if (n == 0) {
         return FSG_OK;
     }
-    const struct fsg_sg_rule **todo = fsg_calloc(add->len, sizeof *todo);
-    if (todo == NULL) {
-        return FSG_E_NOMEM;
-    }
-    for (size_t i = 0; i < add->len; i++) {
-        todo[i] = &add->items[i];
-    }
-    size_t n = add->len;
-    qsort(todo, n, sizeof *todo, s_ptr_cmp);
-    enum fsg_err rc = s_authorize_once(c, todo, n, err);
-    for (int attempt = 0; rc == FSG_E_CONFLICT && s_code_is(err, S_DUPLICATE) && attempt < 1;
+    qsort(v, n, sizeof *v, s_pair_cmp);
+    enum fsg_err rc = s_authorize_once(c, v, n, "first", err);
+    for (int attempt = 0; s_authorize_again(c, rc, err) && attempt < 1 && !s_stopped(c);
          attempt++) {
-        fsg_log(FSG_LOG_INFO, "%s: some rules exist already (another run?): describing the group "
-                              "again and sending the rest", c->plan->group_id);
-        rc = s_drop_present(c, todo, &n, err);
+        bool lost = s_lost(c, rc, err);
+        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and sending the rest",
+                c->plan->group_id, lost ? "the answer to the authorize call was lost"
+                                        : "some rules exist already (another run?)");
+        rc = s_drop_present(c, v, &n, lost, err);
         if (rc == FSG_OK && n > 0) {
-            rc = s_authorize_once(c, todo, n, err);
+            rc = s_authorize_once(c, v, n, "again", err);
         }
     }
     if (rc == FSG_OK) {
         for (size_t i = 0; i < n; i++) {
-            s_audit_rule(c, "authorize", todo[i], NULL, "created");
+            s_audit_result(c, "authorize", &v[i], "created", S_BY_US);
         }
         c->res->authorized += n;
     } else if (s_code_is(err, FSG_SG_APPLY_QUOTA_CODE)) {
@@ -217,52 +389,125 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct fsg_error *err)
         fsg_error_prefix(err, "authorizing %zu rule(s) in %s (nothing was removed): ", n,
                          c->plan->group_id);
     }
-    fsg_free(todo);
+    return rc;
+}
+
+/* ---- modify ---------------------------------------------------------------------------------- */
+
+static enum fsg_err s_modify_once(struct s_ctx *c, const struct s_pair *v, size_t n,
+                                  const char *attempt, struct fsg_error *err)
+{
+    struct fsg_ec2_rule_update *u = fsg_calloc(n, sizeof *u);
+    char (*cidrs)[FSG_CIDR_STR_MAX] = fsg_calloc(n, sizeof *cidrs);
+    char (*protos)[8] = fsg_calloc(n, sizeof *protos);
+    enum fsg_err rc = u == NULL || cidrs == NULL || protos == NULL ? FSG_E_NOMEM : FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        const struct fsg_sg_rule *r = v[i].add;
+        const char *cidr = fsg_cidr_format(&r->cidr, cidrs[i]);
+        u[i] = (struct fsg_ec2_rule_update){ .rule_id = v[i].id,
+                                             .ip_protocol = fsg_sg_proto_name(r->proto, protos[i]),
+                                             .from_port = r->from_port, .to_port = r->to_port,
+                                             .cidr_ipv4 = r->cidr.addr.is_v6 ? NULL : cidr,
+                                             .cidr_ipv6 = r->cidr.addr.is_v6 ? cidr : NULL,
+                                             .description = r->description };
+    }
+    if (rc == FSG_OK) {
+        c->res->calls++;
+        s_audit_requested(c, FSG_SG_CALL_MODIFY, v, n, attempt);
+        rc = fsg_ec2_modify_sg_rules(c->ec2, c->plan->group_id, u, n, err);
+    }
+    fsg_free(u);
+    fsg_free(cidrs);
+    fsg_free(protos);
+    return rc;
+}
+
+/* After a failed rewrite: what is done is done; an old rule still there next to its new one
+ * is revoked with the last step; a new rule whose old one is gone is authorized now (its old
+ * slot is free); the rest is tried once more. */
+static enum fsg_err s_modify_sort_out(struct s_ctx *c, struct s_pair *v, size_t *n, bool lost,
+                                      struct s_list *add_now, struct fsg_error *err)
+{
+    struct fsg_sg_current cur = { 0 };
+    enum fsg_err rc = s_describe(c, &cur, err);
+    size_t kept = 0;
+    for (size_t i = 0; rc == FSG_OK && i < *n; i++) {
+        bool new_there = s_find(&cur, v[i].add) != NULL, old_there = s_has_id(&cur, v[i].id);
+        if (new_there && !old_there) {
+            s_audit_result(c, "modify", &v[i], "already_modified", lost ? S_BY_UNKNOWN
+                                                                       : S_BY_OTHER);
+            s_count_found(c, lost, &c->res->already_present);
+        } else if (new_there) {
+            s_audit_result(c, "authorize", &v[i], "already_present",
+                           lost ? S_BY_UNKNOWN : S_BY_OTHER);
+            s_count_found(c, lost, &c->res->already_present);
+            rc = s_list_push(&c->late_revoke, (struct s_pair){ .rm = v[i].rm, .id = v[i].id });
+        } else if (!old_there) {
+            rc = s_list_push(add_now, (struct s_pair){ .add = v[i].add });
+        } else {
+            v[kept++] = v[i];
+        }
+    }
+    *n = kept;
+    fsg_sg_current_clean_up(&cur);
+    return rc;
+}
+
+static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct fsg_error *err)
+{
+    struct s_list add_now = { 0 };
+    enum fsg_err rc = s_modify_once(c, v, n, "first", err);
+    for (int attempt = 0; rc != FSG_OK && attempt < 1 && !s_stopped(c) &&
+                          (rc == FSG_E_CONFLICT || rc == FSG_E_NOT_FOUND || s_lost(c, rc, err));
+         attempt++) {
+        bool lost = s_lost(c, rc, err);
+        fsg_log(FSG_LOG_INFO, "%s: rewriting rules in place failed (%s): describing the group "
+                              "again", c->plan->group_id, err->service_code[0] != '\0'
+                                                              ? err->service_code
+                                                              : fsg_err_name(rc));
+        rc = s_modify_sort_out(c, v, &n, lost, &add_now, err);
+        if (rc == FSG_OK && n > 0) {
+            rc = s_modify_once(c, v, n, "again", err);
+        }
+    }
+    if (rc == FSG_OK) {
+        for (size_t i = 0; i < n; i++) {
+            s_audit_result(c, "modify", &v[i], "modified", S_BY_US);
+        }
+        c->res->modified += n;
+        rc = s_authorize(c, add_now.items, add_now.len, err);
+    } else {
+        fsg_error_prefix(err, "rewriting %zu rule(s) in place in %s (ModifySecurityGroupRules; "
+                              "nothing was removed): ", n, c->plan->group_id);
+    }
+    fsg_free(add_now.items);
     return rc;
 }
 
 /* ---- revoke ---------------------------------------------------------------------------------- */
 
-struct s_revoke {
-    const struct fsg_sg_rule **rules; /* the plan's remove rules still to revoke */
-    const char **ids;                 /* their ids, same order */
-    size_t n;
-};
-
-static enum fsg_err s_revoke_ids(struct s_ctx *c, struct s_revoke *rv, struct fsg_error *err)
+/* The rule id of a CIDR removal: its own, or the current group's. */
+static enum fsg_err s_rule_id(const struct s_ctx *c, const struct fsg_sg_rule *r, const char **ret,
+                              struct fsg_error *err)
 {
-    const struct fsg_sg_rules *rm = &c->plan->remove;
-    for (size_t i = 0; i < rm->len; i++) {
-        const struct fsg_sg_rule *r = &rm->items[i];
-        const char *id = r->rule_id;
-        if (id == NULL) {
-            const struct fsg_sg_rule *have = s_find(c->opts->current, r);
-            id = have != NULL ? have->rule_id : NULL;
-        }
-        if (id == NULL) {
-            char cidr[FSG_CIDR_STR_MAX];
-            return fsg_error_set(err, FSG_E_INVALID_ARG, "%s: the rule to remove for %s has no "
-                                 "security-group rule id, and the group does not hold it",
-                                 c->plan->group_id, fsg_cidr_format(&r->cidr, cidr));
-        }
-        rv->rules[rv->n] = r;
-        rv->ids[rv->n++] = id;
+    const char *id = r->rule_id;
+    if (id == NULL) {
+        const struct fsg_sg_rule *have = s_find(c->opts->current, r);
+        id = have != NULL ? have->rule_id : NULL;
     }
+    if (id == NULL) {
+        char cidr[FSG_CIDR_STR_MAX];
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "%s: the rule to remove for %s has no "
+                             "security-group rule id, and the group does not hold it",
+                             c->plan->group_id, fsg_cidr_format(&r->cidr, cidr));
+    }
+    *ret = id;
     return FSG_OK;
 }
 
-static bool s_has_id(const struct fsg_sg_current *cur, const char *id)
-{
-    for (size_t i = 0; i < cur->rules.len; i++) {
-        if (cur->rules.items[i].rule_id != NULL && strcmp(cur->rules.items[i].rule_id, id) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* After a NotFound answer: drops the ids the group no longer has. */
-static enum fsg_err s_drop_gone(struct s_ctx *c, struct s_revoke *rv, struct fsg_error *err)
+/* After a NotFound or a lost answer: drops the ids the group no longer has. */
+static enum fsg_err s_drop_gone(struct s_ctx *c, struct s_pair *v, size_t *n, bool lost,
+                                struct fsg_error *err)
 {
     struct fsg_sg_current cur = { 0 };
     enum fsg_err rc = s_describe(c, &cur, err);
@@ -270,65 +515,168 @@ static enum fsg_err s_drop_gone(struct s_ctx *c, struct s_revoke *rv, struct fsg
         return rc;
     }
     size_t kept = 0;
-    for (size_t i = 0; i < rv->n; i++) {
-        if (s_has_id(&cur, rv->ids[i])) {
-            rv->rules[kept] = rv->rules[i];
-            rv->ids[kept++] = rv->ids[i];
+    for (size_t i = 0; i < *n; i++) {
+        if (s_has_id(&cur, v[i].id)) {
+            v[kept++] = v[i];
         } else {
-            s_audit_rule(c, "revoke", rv->rules[i], rv->ids[i], "already_gone");
-            c->res->already_gone++;
+            s_audit_result(c, "revoke", &v[i], "already_gone", lost ? S_BY_UNKNOWN : S_BY_OTHER);
+            s_count_found(c, lost, &c->res->already_gone);
         }
     }
-    rv->n = kept;
+    *n = kept;
     fsg_sg_current_clean_up(&cur);
     return FSG_OK;
 }
 
-static enum fsg_err s_revoke_once(struct s_ctx *c, const struct s_revoke *rv,
-                                  struct fsg_error *err)
+static enum fsg_err s_revoke_once(struct s_ctx *c, const struct s_pair *v, size_t n,
+                                  const char *attempt, struct fsg_error *err)
 {
+    const char **ids = fsg_calloc(n + 1, sizeof *ids);
+    if (ids == NULL) {
+        return FSG_E_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = v[i].id;
+    }
     c->res->calls++;
-    fsg_log(FSG_LOG_DEBUG, "aws ec2 RevokeSecurityGroupIngress %s: %zu rule(s)",
-            c->plan->group_id, rv->n);
-    return fsg_ec2_revoke_ingress(c->ec2, c->plan->group_id, rv->ids, rv->n, err);
+    s_audit_requested(c, FSG_SG_CALL_REVOKE, v, n, attempt);
+    enum fsg_err rc = fsg_ec2_revoke_ingress(c->ec2, c->plan->group_id, ids, n, err);
+    fsg_free((void *)ids);
+    return rc;
 }
 
-static enum fsg_err s_revoke(struct s_ctx *c, struct fsg_error *err)
+static bool s_revoke_again(const struct s_ctx *c, enum fsg_err rc, const struct fsg_error *err)
 {
-    size_t n = c->plan->remove.len;
+    (void)c;
+    return (rc == FSG_E_NOT_FOUND &&
+            (s_code_is(err, S_RULE_ID_GONE) || s_code_is(err, S_PERMISSION_GONE))) ||
+           rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err->http_status >= 500);
+}
+
+static enum fsg_err s_revoke(struct s_ctx *c, struct s_pair *v, size_t n, struct fsg_error *err)
+{
     if (n == 0) {
         return FSG_OK;
     }
-    struct s_revoke rv = { .rules = fsg_calloc(n, sizeof *rv.rules),
-                           .ids = fsg_calloc(n, sizeof *rv.ids) };
-    enum fsg_err rc = rv.rules == NULL || rv.ids == NULL ? FSG_E_NOMEM : FSG_OK;
-    if (rc == FSG_OK) {
-        rc = s_revoke_ids(c, &rv, err);
-    }
-    if (rc == FSG_OK) {
-        rc = s_revoke_once(c, &rv, err);
-    }
-    for (int attempt = 0; rc == FSG_E_NOT_FOUND && attempt < 1 &&
-                          (s_code_is(err, S_RULE_ID_GONE) || s_code_is(err, S_PERMISSION_GONE));
+    enum fsg_err rc = s_revoke_once(c, v, n, "first", err);
+    for (int attempt = 0; s_revoke_again(c, rc, err) && attempt < 1 && !s_stopped(c);
          attempt++) {
-        fsg_log(FSG_LOG_INFO, "%s: some rules are gone already (another run?): describing the "
-                              "group again and revoking the rest", c->plan->group_id);
-        rc = s_drop_gone(c, &rv, err);
-        if (rc == FSG_OK && rv.n > 0) {
-            rc = s_revoke_once(c, &rv, err);
+        bool lost = s_lost(c, rc, err);
+        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and revoking the rest",
+                c->plan->group_id, lost ? "the answer to the revoke call was lost"
+                                        : "some rules are gone already (another run?)");
+        rc = s_drop_gone(c, v, &n, lost, err);
+        if (rc == FSG_OK && n > 0) {
+            rc = s_revoke_once(c, v, n, "again", err);
         }
     }
     if (rc == FSG_OK) {
-        for (size_t i = 0; i < rv.n; i++) {
-            s_audit_rule(c, "revoke", rv.rules[i], rv.ids[i], "revoked");
+        for (size_t i = 0; i < n; i++) {
+            s_audit_result(c, "revoke", &v[i], "revoked", S_BY_US);
         }
-        c->res->revoked += rv.n;
+        c->res->revoked += n;
     } else {
-        fsg_error_prefix(err, "revoking %zu rule(s) in %s (the new rules are in place): ", rv.n,
+        fsg_error_prefix(err, "revoking %zu rule(s) in %s (the new rules are in place): ", n,
                          c->plan->group_id);
     }
-    fsg_free(rv.rules);
-    fsg_free((void *)rv.ids);
+    return rc;
+}
+
+/* ---- steps ----------------------------------------------------------------------------------- */
+
+static enum fsg_err s_step_pairs(struct s_ctx *c, const struct fsg_sg_step *st,
+                                 struct s_list *out, struct fsg_error *err)
+{
+    const struct fsg_sg_plan *p = c->plan;
+    enum fsg_err rc = FSG_OK;
+    if (st->call == FSG_SG_CALL_AUTHORIZE) {
+        for (size_t i = 0; rc == FSG_OK && i < st->n_add; i++) {
+            rc = s_list_push(out, (struct s_pair){ .add = &p->add.items[st->add[i]] });
+        }
+        return rc;
+    }
+    for (size_t i = 0; rc == FSG_OK && i < st->n_remove; i++) {
+        struct s_pair pair = { .rm = &p->remove.items[st->remove[i]] };
+        pair.add = st->call == FSG_SG_CALL_MODIFY ? &p->add.items[st->add[i]] : NULL;
+        rc = s_rule_id(c, pair.rm, &pair.id, err);
+        rc = rc == FSG_OK ? s_list_push(out, pair) : rc;
+    }
+    for (size_t i = 0; rc == FSG_OK && i < st->n_foreign; i++) {
+        const struct fsg_sg_foreign_rule *f = &p->remove_foreign[st->foreign[i]];
+        if (f->rule_id == NULL) {
+            return fsg_error_set(err, FSG_E_INVALID_ARG, "%s: the rule to remove that "
+                                 "references %s has no security-group rule id", p->group_id,
+                                 f->peer != NULL ? f->peer : "?");
+        }
+        rc = s_list_push(out, (struct s_pair){ .foreign = f, .id = f->rule_id });
+    }
+    return rc;
+}
+
+static enum fsg_err s_step(struct s_ctx *c, const struct fsg_sg_step *st, struct fsg_error *err)
+{
+    struct s_list v = { 0 };
+    enum fsg_err rc = s_step_pairs(c, st, &v, err);
+    if (rc == FSG_E_NOMEM) {
+        (void)fsg_error_set(err, rc, "out of memory applying %s", c->plan->group_id);
+    }
+    if (rc == FSG_OK) {
+        switch (st->call) {
+        case FSG_SG_CALL_MODIFY:
+            rc = s_modify(c, v.items, v.len, err);
+            break;
+        case FSG_SG_CALL_AUTHORIZE:
+            rc = s_authorize(c, v.items, v.len, err);
+            break;
+        case FSG_SG_CALL_REVOKE:
+            rc = s_revoke(c, v.items, v.len, err);
+            break;
+        }
+    }
+    fsg_free(v.items);
+    return rc;
+}
+
+static enum fsg_err s_interrupted(struct s_ctx *c, size_t done, size_t total,
+                                  struct fsg_error *err)
+{
+    c->res->interrupted = true;
+    fsg_audit(FSG_LOG_WARN, "interrupted", c->opts->target, c->plan->group_id,
+              json_pack("{s:s, s:I, s:I}", "reason", "a signal asked to stop: the call in flight "
+                        "was finished and audited, no further change was made", "steps_done",
+                        (json_int_t)done, "steps_planned", (json_int_t)total));
+    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: %s: %zu of %zu step(s) done, no "
+                         "further change made (the next run completes it)", c->plan->group_id,
+                         done, total);
+}
+
+static enum fsg_err s_run(struct s_ctx *c, struct fsg_error *err)
+{
+    struct fsg_sg_schedule s = { 0 };
+    enum fsg_err rc = fsg_sg_schedule_make(c->plan, c->opts->max_rules, &s);
+    if (rc != FSG_OK) {
+        return fsg_error_set(err, rc, "out of memory planning the calls for %s",
+                             c->plan->group_id);
+    }
+    if (!s.fits) {
+        c->res->quota_exceeded = true;
+        fsg_audit(FSG_LOG_WARN, "refused", c->opts->target, c->plan->group_id,
+                  json_pack("{s:s, s:s}", "reason", s.reason, "guard", "quota"));
+        rc = fsg_error_set(err, FSG_E_REFUSED, "%s (nothing changed)", s.reason);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < s.n_steps; i++) {
+        if (s_stopped(c)) {
+            rc = s_interrupted(c, i, s.n_steps, err);
+            break;
+        }
+        rc = s_step(c, &s.steps[i], err);
+    }
+    if (rc == FSG_OK && c->late_revoke.len > 0) {
+        /* old rules a retried rewrite found next to their new ones */
+        rc = s_stopped(c) ? s_interrupted(c, s.n_steps, s.n_steps + 1, err)
+                          : s_revoke(c, c->late_revoke.items, c->late_revoke.len, err);
+    }
+    fsg_sg_schedule_clean_up(&s);
     return rc;
 }
 
@@ -345,9 +693,7 @@ enum fsg_err fsg_sg_apply(struct fsg_aws_client *ec2, const struct fsg_sg_plan *
     }
     struct s_ctx c = { .ec2 = ec2, .plan = plan, .opts = opts != NULL ? opts : &none,
                        .res = ret };
-    enum fsg_err rc = s_authorize(&c, err);
-    if (rc == FSG_OK) {
-        rc = s_revoke(&c, err);
-    }
+    enum fsg_err rc = s_run(&c, err);
+    fsg_free(c.late_revoke.items);
     return rc;
 }

@@ -1,22 +1,37 @@
-/* Executes one security group's plan through lib/ec2 (DESIGN.md invariants 6-8):
+/* Executes one security group's plan through lib/ec2 (DESIGN.md invariants 6-8), in the order
+ * of policy/sg_schedule.h:
  *
- *  1. authorize first: every rule of plan->add in ONE AuthorizeSecurityGroupIngress call (rules
- *     grouped into IpPermissions by protocol and ports, each CIDR with its description);
- *  2. revoke last: every rule of plan->remove in ONE RevokeSecurityGroupIngress by rule ids.
+ *  - when everything fits under the quota: every rule of plan->add in ONE
+ *    AuthorizeSecurityGroupIngress call (rules grouped into IpPermissions by protocol and ports,
+ *    each CIDR with its description), then every removal in ONE RevokeSecurityGroupIngress by
+ *    rule ids (CIDR rules and, in ownership "group", rules that reference a group or a prefix
+ *    list);
+ *  - when authorizing first would cross the rules-per-group quota (options.max_rules): first
+ *    ModifySecurityGroupRules rewrites enough stale rules in place into new ones, then the rest
+ *    is authorized and the remaining stale rules revoked. The group never holds more than the
+ *    quota, and a source that stays allowed never loses access.
  *
- * Another run may get there first (two Lambdas on two objects, a retried request whose first
- * attempt landed): AuthorizeSecurityGroupIngress is all-or-nothing, so one rule that already
- * exists fails the whole call with InvalidPermission.Duplicate; a revoked id fails the revoke
- * with InvalidSecurityGroupRuleId.NotFound. Either way the group is described again, what is
+ * Another run may get there first (two Lambdas on two objects): AuthorizeSecurityGroupIngress
+ * is all-or-nothing, so one rule that already exists fails the whole call with
+ * InvalidPermission.Duplicate; a revoked id fails the revoke with
+ * InvalidSecurityGroupRuleId.NotFound. Either way the group is described again, what is
  * already done is dropped, and the rest is sent once more (once: a third answer of the same
  * kind is an error). The quota error (RulesPerSecurityGroupLimitExceeded) stops the apply
  * before any revoke, as a refusal.
  *
- * One audit line (policy/audit.h) per rule authorized or revoked (with "result": "created",
- * "already_present", "revoked" or "already_gone") and per refusal. */
+ * Audit (policy/audit.h): before each mutating call one "requested" line (the action, the
+ * step, the rules); after it one line per rule ("authorize", "modify", "revoke") with
+ * "result" ("created", "modified", "revoked", "already_present", "already_gone") and "by":
+ * "this_run", or "found_already_so" when another actor had done it. When a call was sent but
+ * its answer lost (a network error or timeout after sending, an HTTP 5xx, or a retry of such
+ * a call that then got Duplicate/NotFound), the outcome is not guessed: the line says
+ * "by": "unknown" with "outcome": "unknown: ...", and the group is read again to find out what
+ * is there. A signal (options.stop) lets the call in flight finish and be audited, then no
+ * further call is made (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). */
 #ifndef FSG_POLICY_SG_APPLY_H
 #define FSG_POLICY_SG_APPLY_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,23 +49,39 @@ struct fsg_sg_apply_options {
     const struct fsg_sg_current *current; /* the group as just read (may be NULL): gives the
                                            * "sgr-" ids of remove rules that carry none (a plan
                                            * made from a state file) */
+    long max_rules;                       /* the rules-per-group quota per family
+                                           * (guards.max_rules); <= 0: unknown, plain order */
+    const volatile sig_atomic_t *stop;    /* may be NULL; non-zero: make no further call */
+    bool group_new;                       /* the group was created just now: EC2 may not know it
+                                           * everywhere yet (eventual consistency), so
+                                           * InvalidGroup.NotFound is tried again, with backoff,
+                                           * for up to FSG_SG_APPLY_NEW_GROUP_WAIT_MS */
 };
+
+/* How long an authorize into a just-created group is retried on InvalidGroup.NotFound.
+ * https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html */
+#define FSG_SG_APPLY_NEW_GROUP_WAIT_MS 16000
 
 /* What happened. Counts are rules. */
 struct fsg_sg_apply_result {
+    size_t modified;        /* rewritten in place by this run (ModifySecurityGroupRules) */
     size_t authorized;      /* created by this run */
     size_t already_present; /* to add, but another run had added them */
     size_t revoked;         /* removed by this run */
     size_t already_gone;    /* to remove, but already gone */
-    unsigned calls;         /* EC2 calls made: Authorize, Revoke and re-Describe */
+    size_t unknown;         /* in the state the run wanted, but whether this run did it is
+                             * unknown (the answer to its request was lost) */
+    unsigned calls;         /* EC2 calls made: Modify, Authorize, Revoke and re-Describe */
     bool quota_exceeded;    /* stopped by the rules-per-group quota (nothing revoked) */
+    bool interrupted;       /* stopped by options.stop between two calls */
 };
 
 /* Executes plan (borrowed) against its group through ec2 (borrowed). *ret (caller storage) is
  * filled in every case, so a failure still says what was done before it. Errors: those of
  * lib/ec2 (the message names the group and the step; nothing is revoked once an authorize
- * failed), FSG_E_REFUSED for the quota (ret->quota_exceeded), FSG_E_INVALID_ARG for a remove
- * rule without an id that the current state does not have either. */
+ * failed), FSG_E_REFUSED for the quota (ret->quota_exceeded; also when no quota-safe order
+ * exists), FSG_E_CANCELLED when options.stop was set (ret->interrupted), FSG_E_INVALID_ARG for a
+ * remove rule without an id that the current state does not have either. */
 enum fsg_err fsg_sg_apply(struct fsg_aws_client *ec2, const struct fsg_sg_plan *plan,
                           const struct fsg_sg_apply_options *opts,
                           struct fsg_sg_apply_result *ret, struct fsg_error *err) FSG_MUST_USE;

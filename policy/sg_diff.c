@@ -11,9 +11,56 @@ bool fsg_sg_rule_is_owned(const char *description)
            strncmp(description, FSG_SG_DESCRIPTION_PREFIX, strlen(FSG_SG_DESCRIPTION_PREFIX)) == 0;
 }
 
+const char *fsg_sg_ownership_name(enum fsg_sg_ownership o)
+{
+    return o == FSG_SG_OWN_RULES ? "rules" : "group";
+}
+
+const char *fsg_sg_removal_reason(const char *description)
+{
+    return fsg_sg_rule_is_owned(description) ? "not in the policy any more (flowseg rule)"
+                                             : "not in the policy, added outside flowseg";
+}
+
+size_t fsg_sg_plan_n_removals(const struct fsg_sg_plan *plan)
+{
+    return plan != NULL ? plan->remove.len + plan->n_remove_foreign : 0;
+}
+
 bool fsg_sg_plan_has_changes(const struct fsg_sg_plan *plan)
 {
-    return plan != NULL && (plan->add.len > 0 || plan->remove.len > 0);
+    return plan != NULL && (plan->add.len > 0 || fsg_sg_plan_n_removals(plan) > 0);
+}
+
+static void s_foreign_clean_up(struct fsg_sg_foreign_rule *f)
+{
+    fsg_free(f->peer);
+    fsg_free(f->description);
+    fsg_free(f->rule_id);
+}
+
+enum fsg_err fsg_sg_plan_remove_foreign(struct fsg_sg_plan *plan,
+                                        const struct fsg_sg_foreign_rule *f)
+{
+    struct fsg_sg_foreign_rule *grown =
+        fsg_array_grow(plan->remove_foreign, &plan->cap_remove_foreign,
+                       plan->n_remove_foreign + 1, sizeof *grown, 4);
+    if (grown == NULL) {
+        return FSG_E_NOMEM;
+    }
+    plan->remove_foreign = grown;
+    struct fsg_sg_foreign_rule c = { .proto = f->proto, .from_port = f->from_port,
+                                     .to_port = f->to_port };
+    c.peer = f->peer != NULL ? fsg_strdup(f->peer) : NULL;
+    c.description = f->description != NULL ? fsg_strdup(f->description) : NULL;
+    c.rule_id = f->rule_id != NULL ? fsg_strdup(f->rule_id) : NULL;
+    if ((f->peer != NULL && c.peer == NULL) || (f->description != NULL && c.description == NULL) ||
+        (f->rule_id != NULL && c.rule_id == NULL)) {
+        s_foreign_clean_up(&c);
+        return FSG_E_NOMEM;
+    }
+    plan->remove_foreign[plan->n_remove_foreign++] = c;
+    return FSG_OK;
 }
 
 enum fsg_err fsg_sg_plan_new(const char *group_id, struct fsg_sg_plan **ret_plan)
@@ -40,6 +87,10 @@ void fsg_sg_plan_destroy(struct fsg_sg_plan *plan)
     fsg_sg_rules_clean_up(&plan->add);
     fsg_sg_rules_clean_up(&plan->remove);
     fsg_sg_rules_clean_up(&plan->kept);
+    for (size_t i = 0; i < plan->n_remove_foreign; i++) {
+        s_foreign_clean_up(&plan->remove_foreign[i]);
+    }
+    fsg_free(plan->remove_foreign);
     fsg_free(plan->group_id);
     fsg_free(plan);
 }
@@ -77,7 +128,7 @@ static void s_dedup(struct fsg_sg_rules *list)
 static enum fsg_err s_stale(struct fsg_sg_plan *plan, const struct fsg_sg_rule *r,
                             const struct fsg_sg_diff_options *opts)
 {
-    bool owned = opts->ownership == FSG_SG_OWN_ALL || fsg_sg_rule_is_owned(r->description);
+    bool owned = opts->ownership == FSG_SG_OWN_GROUP || fsg_sg_rule_is_owned(r->description);
     return fsg_sg_rules_append(owned ? &plan->remove : &plan->kept, r);
 }
 
@@ -130,7 +181,8 @@ enum fsg_err fsg_sg_diff(const struct fsg_sg_rules *desired, const struct fsg_sg
                          const struct fsg_sg_diff_options *opts, struct fsg_sg_plan **ret_plan,
                          struct fsg_error *err)
 {
-    static const struct fsg_sg_diff_options defaults = { .ownership = FSG_SG_OWN_DESCRIBED };
+    static const struct fsg_sg_diff_options defaults = { .ownership = FSG_SG_OWN_GROUP };
+    opts = opts != NULL ? opts : &defaults;
     struct fsg_sg_rules cur = { 0 };
     struct fsg_sg_plan *plan = NULL;
     enum fsg_err rc = fsg_sg_plan_new(current->group_id, &plan);
@@ -143,7 +195,14 @@ enum fsg_err fsg_sg_diff(const struct fsg_sg_rules *desired, const struct fsg_sg
     }
     if (rc == FSG_OK) {
         s_dedup(&plan->desired);
-        rc = s_walk(plan, &cur, opts != NULL ? opts : &defaults);
+        plan->ownership = opts->ownership;
+        rc = s_walk(plan, &cur, opts);
+    }
+    /* Group mode: a rule that references a group or a prefix list is never something the policy
+     * yields (the compiler makes CIDR rules only), so it goes. */
+    for (size_t k = 0; rc == FSG_OK && opts->ownership == FSG_SG_OWN_GROUP &&
+                       k < current->n_foreign; k++) {
+        rc = fsg_sg_plan_remove_foreign(plan, &current->foreign[k]);
     }
     if (rc == FSG_OK) {
         rc = fsg_sg_current_hash(current, plan->state_hash, err);

@@ -614,6 +614,12 @@ out:
 
 /* ---- one RULE for the saved-plan reader (policy/report_internal.h) -------------------------- */
 
+enum fsg_err fsg_sg_current_json_append(struct fsg_sg_current *g, json_t *rule, const char *where,
+                                        struct fsg_error *err)
+{
+    return s_own_rule(g, rule, where, err);
+}
+
 enum fsg_err fsg_sg_rule_json_append(struct fsg_sg_rules *list, json_t *rule, const char *where,
                                      struct fsg_error *err)
 {

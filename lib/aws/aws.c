@@ -1,6 +1,8 @@
 /* The AWS request pipeline: sign -> send -> classify -> retry. See lib/aws/aws.h. */
 #include "lib/aws/aws.h"
 
+#include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,10 +16,21 @@
 #include "lib/aws/sigv4.h"
 
 #define S_FORM_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define S_JSON_CONTENT_TYPE "application/x-amz-json-1.1"
+
+/* The process-wide bucket -> region cache (see fsg_aws_bucket_region_get). */
+struct s_bucket_region {
+    char bucket[64];  /* S3 bucket names are at most 63 bytes; "" = free slot */
+    char region[32];
+};
+static pthread_mutex_t s_bucket_regions_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct s_bucket_region s_bucket_regions[FSG_AWS_BUCKET_REGION_CACHE];
+static unsigned s_bucket_regions_next; /* ring position of the next slot to fill */
 
 struct fsg_aws_client {
     char *service;
     char *region;
+    bool region_configured;
     struct fsg_buf endpoint; /* no trailing slash */
     bool path_style;
     struct fsg_http_client *http;
@@ -30,7 +43,13 @@ struct fsg_aws_client {
     struct fsg_retry_policy retry;
     fsg_aws_clock_fn *clock;
     void *clock_userdata;
+    bool last_uncertain;         /* see fsg_aws_client_last_call_uncertain */
 };
+
+bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c)
+{
+    return c != NULL && c->last_uncertain;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Classification: ref/aws-wire.md §5.1 and §6.3. */
@@ -75,6 +94,7 @@ static enum fsg_err s_classify_code(const char *code)
         return FSG_E_AUTH;
     }
     if (s_ends_with(code, "NotFound") || s_ends_with(code, "NotFoundFault") ||
+        s_ends_with(code, "NotFoundException") ||
         strncmp(code, "NoSuch", 6) == 0) {
         return FSG_E_NOT_FOUND;
     }
@@ -122,7 +142,8 @@ enum fsg_err fsg_aws_classify(int http_status, const char *code)
 }
 
 /* What to do about it, one clause. */
-static const char *s_hint(enum fsg_err rc, const char *code, int status)
+static const char *s_hint(const struct fsg_aws_client *c, enum fsg_err rc, const char *code,
+                          int status)
 {
     if (strcmp(code, "SignatureDoesNotMatch") == 0) {
         return "check the secret access key that goes with this access key id";
@@ -139,7 +160,11 @@ static const char *s_hint(enum fsg_err rc, const char *code, int status)
     }
     if (strcmp(code, "PermanentRedirect") == 0 ||
         strcmp(code, "AuthorizationHeaderMalformed") == 0 || status == 301) {
-        return "the bucket is in another region: set AWS_REGION to the bucket's region";
+        /* Reached only when S3 did not say where (no x-amz-bucket-region): see lib/aws/s3.c. */
+        return c->region_configured
+                   ? "the bucket is in another region: set \"region\" in the config to the "
+                     "bucket's region"
+                   : "the bucket is in another region: set AWS_REGION to the bucket's region";
     }
     switch (rc) {
     case FSG_E_AUTH:
@@ -171,6 +196,44 @@ static const char *s_header_request_id(const struct fsg_http_response *resp)
     return "";
 }
 
+/* The JSON protocol's error (Secrets Manager, SSM): {"__type": "[ns#]Code", "message": ...}
+ * or the X-Amzn-ErrorType header ("Code:http://..."). ref/aws-wire.md §5.1;
+ * https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html#operation-error-serialization */
+struct s_json_error {
+    char code[128];
+    char message[256];
+};
+
+static void s_json_error_info(const struct fsg_http_response *resp, struct s_json_error *je,
+                              struct fsg_aws_xml_error_info *info)
+{
+    json_t *root = resp->body.len > 0 && resp->body.len < (1u << 20)
+                       ? json_loadb((const char *)resp->body.ptr, resp->body.len, 0, NULL)
+                       : NULL;
+    const char *type = json_string_value(json_object_get(root, "__type"));
+    const char *hdr = fsg_http_headers_get(&resp->headers, "X-Amzn-ErrorType");
+    const char *code = type != NULL ? type : hdr != NULL ? hdr : "";
+    const char *hash = strrchr(code, '#');
+    code = hash != NULL ? hash + 1 : code;
+    size_t n = strcspn(code, ":");
+    snprintf(je->code, sizeof je->code, "%.*s", (int)(n < 127 ? n : 127), code);
+    info->code = je->code;
+    const char *msg = json_string_value(json_object_get(root, "message"));
+    if (msg == NULL) {
+        msg = json_string_value(json_object_get(root, "Message"));
+    }
+    snprintf(je->message, sizeof je->message, "%s", msg != NULL ? msg : "");
+    info->message = je->message;
+    json_decref(root);
+}
+
+static bool s_is_json_answer(const struct fsg_http_response *resp)
+{
+    const char *ct = fsg_http_headers_get(&resp->headers, "Content-Type");
+    return (ct != NULL && strstr(ct, "json") != NULL) ||
+           fsg_http_headers_get(&resp->headers, "X-Amzn-ErrorType") != NULL;
+}
+
 /* Fills err from a non-2xx answer and returns its class. */
 static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
                                           const struct fsg_aws_request *r,
@@ -179,7 +242,10 @@ static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
 {
     struct fsg_aws_xml_doc *doc = NULL;
     struct fsg_aws_xml_error_info info = { .code = "", .message = "", .request_id = "" };
-    if (resp->body.len > 0) {
+    struct s_json_error je;
+    if (s_is_json_answer(resp)) {
+        s_json_error_info(resp, &je, &info);
+    } else if (resp->body.len > 0) {
         static const struct fsg_aws_xml_limits lim = { .max_input_bytes = 1 << 20 };
         if (fsg_aws_xml_parse(fsg_span_from_buf(&resp->body), &lim, &doc, NULL) == FSG_OK) {
             (void)fsg_aws_xml_error_info(doc, &info);
@@ -192,7 +258,7 @@ static enum fsg_err s_error_from_response(const struct fsg_aws_client *c,
                   r->resource != NULL ? " " : "", r->resource != NULL ? r->resource : "",
                   resp->status, code[0] != '\0' ? " " : "", code,
                   info.message[0] != '\0' ? ": " : "", info.message,
-                  s_hint(rc, code, resp->status));
+                  s_hint(c, rc, code, resp->status));
     if (err != NULL) {
         err->http_status = resp->status;
         snprintf(err->service_code, sizeof err->service_code, "%s", code);
@@ -255,7 +321,8 @@ static enum fsg_err s_count_body(struct fsg_span chunk, void *userdata)
 static enum fsg_err s_build_request(const struct fsg_aws_request *r, struct fsg_http_request *req,
                                     struct fsg_error *err)
 {
-    *req = (struct fsg_http_request){ .method = r->method, .url = r->url, .body = r->body };
+    *req = (struct fsg_http_request){ .method = r->method, .url = r->url, .body = r->body,
+                                      .fresh_connection = r->mutating };
     for (size_t i = 0; r->headers != NULL && i < r->headers->len; i++) {
         const struct fsg_http_header *h = &r->headers->items[i];
         if (fsg_http_headers_add(&req->headers, h->name, h->value) != FSG_OK) {
@@ -280,7 +347,7 @@ static enum fsg_err s_sign(struct s_call *call, struct fsg_http_request *req, bo
         .access_key_id = fsg_span_from_buf(&cr->access_key_id),
         .secret_access_key = fsg_span_from_buf(&cr->secret_access_key),
         .session_token = fsg_span_from_buf(&cr->session_token),
-        .region = fsg_span_from_cstr(c->region),
+        .region = fsg_span_from_cstr(call->r->region != NULL ? call->r->region : c->region),
         .service = fsg_span_from_cstr(c->service),
         .now_s = now,
         .s3_rules = strcmp(c->service, "s3") == 0,
@@ -330,6 +397,11 @@ static enum fsg_err s_attempt(void *userdata, struct fsg_retry_attempt *a, struc
                 call->r->action, err->service_code);
         rc = s_send_once(call, true, err);
     }
+    if (rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err != NULL && err->http_status >= 500)) {
+        /* The request may have reached the service and been carried out: a later answer
+         * (Duplicate, NotFound) may then be this run's own doing. */
+        call->c->last_uncertain = true;
+    }
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_DEBUG, "aws %s %s attempt %u: %s HTTP %d %s", call->c->service,
                 call->r->action, a->number, fsg_err_name(rc), err != NULL ? err->http_status : 0,
@@ -353,6 +425,7 @@ enum fsg_err fsg_aws_request(struct fsg_aws_client *c, const struct fsg_aws_requ
     }
     struct s_call call = { .c = c, .r = r, .resp = resp };
     struct fsg_error local = { 0 };
+    c->last_uncertain = false;
     return fsg_retry_run(&c->retry, s_attempt, &call, err != NULL ? err : &local);
 }
 
@@ -437,6 +510,18 @@ enum fsg_err fsg_aws_query_body(const char *action, const char *version,
     return rc;
 }
 
+/* Query actions that read start with these verbs; every other action changes something. */
+static bool s_is_mutating(const char *action)
+{
+    static const char *const reads[] = { "Describe", "List", "Get" };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        if (strncmp(action, reads[i], strlen(reads[i])) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, const char *version,
                                const struct fsg_aws_params *params, struct fsg_buf *ret_body,
                                struct fsg_error *err)
@@ -461,6 +546,7 @@ enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, con
         .headers = &headers,
         .body = fsg_span_from_buf(&body),
         .action = action,
+        .mutating = s_is_mutating(action),
     };
     rc = fsg_aws_request(c, &r, &resp, err);
     if (rc == FSG_OK && fsg_buf_append_span(ret_body, fsg_span_from_buf(&resp.body)) != FSG_OK) {
@@ -471,6 +557,40 @@ out:
     fsg_http_headers_clean_up(&headers);
     fsg_buf_clean_up(&url);
     fsg_buf_clean_up(&body);
+    return rc;
+}
+
+enum fsg_err fsg_aws_json(struct fsg_aws_client *c, const char *target, struct fsg_span body,
+                          struct fsg_buf *ret_body, struct fsg_error *err)
+{
+    struct fsg_buf url = FSG_BUF_INIT;
+    struct fsg_http_headers headers = { 0 };
+    struct fsg_http_response resp = { 0 };
+    const char *dot = strrchr(target, '.');
+    const char *action = dot != NULL ? dot + 1 : target;
+    enum fsg_err rc = fsg_buf_printf(&url, "%s/", fsg_aws_client_endpoint(c));
+    if (rc == FSG_OK) {
+        rc = fsg_http_headers_add(&headers, "Content-Type", S_JSON_CONTENT_TYPE);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_http_headers_add(&headers, "X-Amz-Target", target);
+    }
+    if (rc != FSG_OK) {
+        rc = fsg_error_set(err, rc, "%s %s: out of memory building the request", c->service, action);
+        goto out;
+    }
+    struct fsg_aws_request r = { .method = "POST", .url = fsg_buf_cstr(&url), .headers = &headers,
+                                 .body = body, .action = action };
+    rc = fsg_aws_request(c, &r, &resp, err);
+    if (rc == FSG_OK && fsg_buf_append_span(ret_body, fsg_span_from_buf(&resp.body)) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "%s %s: out of memory", c->service, action);
+    }
+out:
+    /* The answer may be a secret value: wipe the transport's copy. */
+    fsg_secure_zero(resp.body.ptr, resp.body.len);
+    fsg_http_response_clean_up(&resp);
+    fsg_http_headers_clean_up(&headers);
+    fsg_buf_clean_up(&url);
     return rc;
 }
 
@@ -506,6 +626,7 @@ static enum fsg_err s_resolve(struct fsg_aws_client *c, const struct fsg_aws_cli
         return rc;
     }
     c->path_style = o->path_style;
+    c->region_configured = o->region != NULL && o->region[0] != '\0';
     if (o->endpoint_url != NULL) {
         size_t n = strlen(o->endpoint_url);
         while (n > 0 && o->endpoint_url[n - 1] == '/') {
@@ -616,4 +737,55 @@ const char *fsg_aws_client_service(const struct fsg_aws_client *c)
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c)
 {
     return c->path_style;
+}
+
+bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c)
+{
+    return c->region_configured;
+}
+
+bool fsg_aws_bucket_region_get(const char *bucket, char *ret_region, size_t size)
+{
+    bool found = false;
+    pthread_mutex_lock(&s_bucket_regions_lock);
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE && !found; i++) {
+        if (s_bucket_regions[i].bucket[0] != '\0' &&
+            strcmp(s_bucket_regions[i].bucket, bucket) == 0) {
+            snprintf(ret_region, size, "%s", s_bucket_regions[i].region);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&s_bucket_regions_lock);
+    return found;
+}
+
+enum fsg_err fsg_aws_bucket_region_set(const char *bucket, const char *region)
+{
+    if (strlen(bucket) >= sizeof s_bucket_regions[0].bucket ||
+        strlen(region) >= sizeof s_bucket_regions[0].region) {
+        return FSG_E_INVALID_ARG;
+    }
+    pthread_mutex_lock(&s_bucket_regions_lock);
+    struct s_bucket_region *slot = NULL;
+    for (size_t i = 0; i < FSG_AWS_BUCKET_REGION_CACHE && slot == NULL; i++) {
+        if (strcmp(s_bucket_regions[i].bucket, bucket) == 0) {
+            slot = &s_bucket_regions[i];
+        }
+    }
+    if (slot == NULL) {
+        slot = &s_bucket_regions[s_bucket_regions_next];
+        s_bucket_regions_next = (s_bucket_regions_next + 1) % FSG_AWS_BUCKET_REGION_CACHE;
+    }
+    snprintf(slot->bucket, sizeof slot->bucket, "%s", bucket);
+    snprintf(slot->region, sizeof slot->region, "%s", region);
+    pthread_mutex_unlock(&s_bucket_regions_lock);
+    return FSG_OK;
+}
+
+void fsg_aws_bucket_region_clear(void)
+{
+    pthread_mutex_lock(&s_bucket_regions_lock);
+    memset(s_bucket_regions, 0, sizeof s_bucket_regions);
+    s_bucket_regions_next = 0;
+    pthread_mutex_unlock(&s_bucket_regions_lock);
 }

@@ -58,6 +58,25 @@ const char *fsg_aws_client_endpoint(const struct fsg_aws_client *c);
 const char *fsg_aws_client_region(const struct fsg_aws_client *c);
 const char *fsg_aws_client_service(const struct fsg_aws_client *c);
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c);
+/* Whether the region was given by the caller (the project's config) rather than found in the
+ * environment: hints then name the config's "region", not AWS_REGION. */
+bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c);
+
+/* S3 buckets found in another region (learned from x-amz-bucket-region after a redirect), so
+ * later calls go there at once. Process-wide and thread-safe: a bucket's region is a fact about
+ * the bucket, and the parallel readers (one client each) learn it once for all. Keeps the last
+ * FSG_AWS_BUCKET_REGION_CACHE buckets. get copies the region into ret_region (size bytes) and
+ * says whether the bucket is known; clear forgets all (tests). */
+#define FSG_AWS_BUCKET_REGION_CACHE 16
+bool fsg_aws_bucket_region_get(const char *bucket, char *ret_region, size_t size);
+enum fsg_err fsg_aws_bucket_region_set(const char *bucket, const char *region) FSG_MUST_USE;
+void fsg_aws_bucket_region_clear(void);
+
+/* True when an attempt of the client's last call failed in a way that leaves its effect unknown
+ * (a network error after sending, a timeout, an HTTP 5xx): the request may have been carried
+ * out even though no answer said so. A mutating caller then must not read a later Duplicate /
+ * NotFound answer as "another run did it" (the change may be its own). */
+bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c);
 
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {
@@ -69,6 +88,10 @@ struct fsg_aws_request {
     void *userdata;
     const char *action;                     /* "GetObject": for messages */
     const char *resource;                   /* "s3://bucket/key": for messages; may be NULL */
+    const char *region;                     /* signing region; NULL = the client's (S3 uses
+                                             * a bucket's own region after a redirect) */
+    bool mutating;                          /* changes something: sent on a fresh connection
+                                             * (fsg_http_request.fresh_connection) */
 };
 
 /* Signs, sends, classifies and retries r. resp must be zeroed; the caller cleans it up. On
@@ -114,6 +137,14 @@ enum fsg_err fsg_aws_query(struct fsg_aws_client *c, const char *action, const c
 enum fsg_err fsg_aws_query_raw(struct fsg_aws_client *c, const char *action, const char *version,
                                const struct fsg_aws_params *params, struct fsg_buf *ret_body,
                                struct fsg_error *err) FSG_MUST_USE;
+
+/* One JSON-protocol call (awsJson1_1: Secrets Manager, SSM): POST / with
+ * Content-Type: application/x-amz-json-1.1, X-Amz-Target: target ("secretsmanager.GetSecretValue")
+ * and body (a JSON object, borrowed); the 2xx answer is appended to ret_body (which may hold a
+ * secret: the caller wipes it). Errors as fsg_aws_request, the code from "__type" or
+ * X-Amzn-ErrorType. */
+enum fsg_err fsg_aws_json(struct fsg_aws_client *c, const char *target, struct fsg_span body,
+                          struct fsg_buf *ret_body, struct fsg_error *err) FSG_MUST_USE;
 
 /* Maps an HTTP status and an AWS error code ("" or NULL when none) to our error code:
  * throttling codes, 429, a bare 503 -> FSG_E_THROTTLED; auth codes, 401, 403 -> FSG_E_AUTH;

@@ -57,12 +57,13 @@ enum fsg_err fsg_aws_config_get(const char *profile, const char *key, const char
 enum fsg_err fsg_aws_region(const char *configured, const char *profile, struct fsg_buf *ret_region,
                             struct fsg_error *err) FSG_MUST_USE;
 
-/* Base URL of a service ("s3", "ec2", "rds", "elasticloadbalancing") in region, no trailing
+/* Base URL of a service ("s3", "ec2", "rds", "elasticloadbalancing", "secretsmanager", "ssm")
+ * in region, no trailing
  * slash: "https://ec2.us-east-1.amazonaws.com" ("amazonaws.com.cn" for cn-* regions; S3 is
  * "https://s3.<region>.amazonaws.com"). Overrides, first match wins, unless
  * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (or the profile's ignore_configured_endpoint_urls =
  * true; the variable wins over the profile): AWS_ENDPOINT_URL_<SERVICE> (S3, EC2, RDS,
- * ELASTIC_LOAD_BALANCING_V2), AWS_ENDPOINT_URL, the profile's `services` section
+ * ELASTIC_LOAD_BALANCING_V2, SECRETS_MANAGER, SSM), AWS_ENDPOINT_URL, the profile's `services` section
  * (`<s3|ec2|rds|elastic_load_balancing_v2> =` / `endpoint_url = ...`), the profile's
  * `endpoint_url`. The profile is AWS_PROFILE or "default".
  * *ret_path_style (may be NULL): S3 only, true when a custom endpoint is used or the profile

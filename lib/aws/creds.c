@@ -167,7 +167,7 @@ static bool s_has_crlf(struct fsg_span s)
 /* Resolution context: what each source found, for the final "nothing found" message. */
 struct s_chain {
     struct fsg_creds_provider *p;
-    char notes[384];
+    char notes[400];
 };
 
 static void s_note(struct s_chain *c, const char *text)
@@ -379,8 +379,9 @@ static enum fsg_err s_from_profile(struct s_chain *c, struct fsg_credentials *ou
                            fsg_buf_cstr(&f.conf_path));
     }
     if (rc == FSG_OK && !*found) {
-        char note[160];
-        snprintf(note, sizeof note, "no keys for profile '%.64s' in the shared files", f.name);
+        char note[240];
+        snprintf(note, sizeof note, "shared files %.60s, %.60s (no keys for profile '%.40s')",
+                 fsg_buf_cstr(&f.cred_path), fsg_buf_cstr(&f.conf_path), f.name);
         s_note(c, note);
     }
     s_profile_files_clean_up(&f);
@@ -797,7 +798,7 @@ static enum fsg_err s_from_imds(struct s_chain *c, struct fsg_credentials *out, 
     enum fsg_err rc;
 
     if (fsg_aws_flag_is_true(s_env("AWS_EC2_METADATA_DISABLED"))) {
-        s_note(c, "IMDS disabled by AWS_EC2_METADATA_DISABLED");
+        s_note(c, "IMDS (disabled by AWS_EC2_METADATA_DISABLED)");
         return FSG_OK;
     }
     rc = s_imds_base(&base, err);
@@ -819,7 +820,7 @@ static enum fsg_err s_from_imds(struct s_chain *c, struct fsg_credentials *out, 
     } else if (rc == FSG_E_NETWORK) {
         /* no metadata service: not on EC2 (or hop limit 1 inside a container) */
         char note[200];
-        snprintf(note, sizeof note, "IMDS at %.120s not reachable", fsg_buf_cstr(&base));
+        snprintf(note, sizeof note, "IMDS (%.120s not reachable)", fsg_buf_cstr(&base));
         s_note(c, note);
         rc = FSG_OK;
     }
@@ -845,19 +846,25 @@ static enum fsg_err s_resolve(struct fsg_creds_provider *p, struct fsg_credentia
                            "credentials) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
     }
     if (rc == FSG_OK && !found) {
+        s_note(&c, "environment (AWS_ACCESS_KEY_ID not set)");
         rc = s_from_profile(&c, out, &found, err);
     }
     if (rc == FSG_OK && !found) {
         rc = s_from_container(&c, out, &found, err);
     }
     if (rc == FSG_OK && !found) {
+        s_note(&c, s_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != NULL ||
+                           s_env("AWS_CONTAINER_CREDENTIALS_FULL_URI") != NULL
+                       ? "container (no credentials)"
+                       : "container (AWS_CONTAINER_CREDENTIALS_* not set)");
+    }
+    if (rc == FSG_OK && !found) {
         rc = s_from_imds(&c, out, &found, err);
     }
     if (rc == FSG_OK && !found) {
         rc = fsg_error_set(err, FSG_E_NOT_FOUND,
-                           "no AWS credentials found (%s): set AWS_ACCESS_KEY_ID and "
-                           "AWS_SECRET_ACCESS_KEY, a profile in the shared credentials file, "
-                           "or run with a container or instance role",
+                           "no AWS credentials found (looked in: %s); set AWS_ACCESS_KEY_ID and "
+                           "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with a role",
                            c.notes);
     }
     return rc;

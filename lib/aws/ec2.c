@@ -551,3 +551,79 @@ enum fsg_err fsg_ec2_revoke_ingress(struct fsg_aws_client *ec2, const char *grou
     fsg_aws_params_clean_up(&p);
     return rc;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Modify in place (API_ModifySecurityGroupRules.html, API_SecurityGroupRuleRequest.html). */
+
+static enum fsg_err s_add_update(struct fsg_aws_params *p, size_t n,
+                                 const struct fsg_ec2_rule_update *u, struct fsg_error *err)
+{
+    if (u->rule_id == NULL || u->rule_id[0] == '\0' || u->ip_protocol == NULL ||
+        u->ip_protocol[0] == '\0' || (u->cidr_ipv4 == NULL) == (u->cidr_ipv6 == NULL)) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "SecurityGroupRule.%zu needs a rule id, a "
+                             "protocol and exactly one of an IPv4 or IPv6 CIDR", n);
+    }
+    if (u->description != NULL && !fsg_ec2_description_is_valid(u->description)) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "the description for rule %s is not "
+                             "accepted by EC2: \"%.80s\"", u->rule_id, u->description);
+    }
+    char from[16], to[16];
+    snprintf(from, sizeof from, "%d", (int)u->from_port);
+    snprintf(to, sizeof to, "%d", (int)u->to_port);
+    enum fsg_err rc = fsg_aws_params_addf(p, u->rule_id, "SecurityGroupRule.%zu.SecurityGroupRuleId",
+                                          n);
+    if (rc == FSG_OK) {
+        rc = fsg_aws_params_addf(p, u->ip_protocol, "SecurityGroupRule.%zu.SecurityGroupRule."
+                                                    "IpProtocol", n);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_aws_params_addf(p, from, "SecurityGroupRule.%zu.SecurityGroupRule.FromPort", n);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_aws_params_addf(p, to, "SecurityGroupRule.%zu.SecurityGroupRule.ToPort", n);
+    }
+    if (rc == FSG_OK) {
+        rc = u->cidr_ipv4 != NULL
+                 ? fsg_aws_params_addf(p, u->cidr_ipv4,
+                                       "SecurityGroupRule.%zu.SecurityGroupRule.CidrIpv4", n)
+                 : fsg_aws_params_addf(p, u->cidr_ipv6,
+                                       "SecurityGroupRule.%zu.SecurityGroupRule.CidrIpv6", n);
+    }
+    if (rc == FSG_OK && u->description != NULL) {
+        rc = fsg_aws_params_addf(p, u->description,
+                                 "SecurityGroupRule.%zu.SecurityGroupRule.Description", n);
+    }
+    return rc == FSG_OK ? FSG_OK
+                        : fsg_error_set(err, FSG_E_NOMEM, "out of memory building an EC2 request");
+}
+
+enum fsg_err fsg_ec2_modify_sg_rules(struct fsg_aws_client *ec2, const char *group_id,
+                                     const struct fsg_ec2_rule_update *updates, size_t n_updates,
+                                     struct fsg_error *err)
+{
+    struct fsg_aws_params p = { 0 };
+    struct fsg_aws_xml_doc *doc = NULL;
+    enum fsg_err rc = FSG_OK;
+    if (group_id == NULL || group_id[0] == '\0' || n_updates == 0) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG,
+                             "ModifySecurityGroupRules needs a group id and a rule");
+    }
+    if (fsg_aws_params_add(&p, "GroupId", group_id) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory building an EC2 request");
+    }
+    for (size_t i = 0; rc == FSG_OK && i < n_updates; i++) {
+        rc = s_add_update(&p, i + 1, &updates[i], err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_aws_query(ec2, "ModifySecurityGroupRules", FSG_EC2_API_VERSION, &p, &doc, err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_ec2__check_return(doc, "ModifySecurityGroupRules", err);
+    }
+    if (rc != FSG_OK) {
+        fsg_error_prefix(err, "security group %s: ", group_id);
+    }
+    fsg_aws_xml_doc_destroy(doc);
+    fsg_aws_params_clean_up(&p);
+    return rc;
+}

@@ -186,6 +186,31 @@ enum fsg_err fsg_ec2_revoke_ingress(struct fsg_aws_client *ec2, const char *grou
                                     const char *const *rule_ids, size_t n_rule_ids,
                                     struct fsg_error *err) FSG_MUST_USE;
 
+/* One SecurityGroupRule.N of ModifySecurityGroupRules: rule rule_id becomes this permission. */
+struct fsg_ec2_rule_update {
+    const char *rule_id;        /* "sgr-..." (SecurityGroupRuleId) */
+    const char *ip_protocol;    /* "tcp", "udp", "icmp", "icmpv6", "-1" or a number */
+    int32_t from_port;          /* always sent (EC2 wants both ports; -1 for protocol -1) */
+    int32_t to_port;
+    const char *cidr_ipv4;      /* exactly one of cidr_ipv4 / cidr_ipv6 */
+    const char *cidr_ipv6;
+    const char *description;    /* NULL = none; checked with fsg_ec2_description_is_valid */
+};
+
+/* ModifySecurityGroupRules: rewrites existing rules of group_id in place (each keeps its id and
+ * its quota slot; the old permission is replaced by the new one in one step), one call for all
+ * n_updates (>= 1). Wire form: GroupId, SecurityGroupRule.N.SecurityGroupRuleId,
+ * SecurityGroupRule.N.SecurityGroupRule.{IpProtocol,FromPort,ToPort,CidrIpv4|CidrIpv6,
+ * Description}.
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySecurityGroupRules.html
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRuleUpdate.html
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRuleRequest.html
+ * An unknown id: InvalidSecurityGroupRuleId.NotFound -> FSG_E_NOT_FOUND; a permission the
+ * group already has: InvalidPermission.Duplicate -> FSG_E_CONFLICT. */
+enum fsg_err fsg_ec2_modify_sg_rules(struct fsg_aws_client *ec2, const char *group_id,
+                                     const struct fsg_ec2_rule_update *updates, size_t n_updates,
+                                     struct fsg_error *err) FSG_MUST_USE;
+
 struct fsg_ec2_create_sg_request {
     const char *group_name;                 /* required; unique per VPC, not "sg-..." */
     const char *description;                /* required (GroupDescription), same charset */

@@ -116,9 +116,11 @@ enum fsg_err fsg_lambda_new(const struct fsg_lambda_options *opts, struct fsg_la
     if (opts->client != NULL) {
         rt->client = opts->client;
     } else {
-        /* No read timeout: `next` blocks while the environment is frozen between invocations. */
+        /* No read timeout and no overall timeout: `next` blocks while the environment is
+         * frozen between invocations. */
         struct fsg_http_client_options copts = { .connect_timeout_ms = S_CONNECT_TIMEOUT_MS,
-                                                 .read_timeout_ms = -1 };
+                                                 .read_timeout_ms = -1,
+                                                 .request_timeout_ms = -1 };
         rc = fsg_http_client_new(&copts, &rt->client, err);
         if (rc != FSG_OK) {
             goto out;

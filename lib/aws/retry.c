@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/core/deadline.h"
+
 /* botocore retries/standard.py: _THROTTLED_ERROR_CODES. */
 static const char *const s_throttling_codes[] = {
     "Throttling",
@@ -217,6 +219,12 @@ enum fsg_err fsg_retry_run(struct fsg_retry_policy *p, fsg_retry_attempt_fn *fn,
             s_note(e, "retry quota exhausted after ", n, " attempts: too many failures");
             return rc;
         }
-        p->sleep(fsg_retry_backoff_ms(p, n), p->userdata);
+        long delay_ms = fsg_retry_backoff_ms(p, n);
+        if ((int64_t)delay_ms >= fsg_deadline_remaining_ms(fsg_run_deadline())) {
+            /* No point in waiting past the run deadline for an attempt that cannot finish. */
+            s_note(e, "no retry: the run deadline comes first, after ", n, " attempts");
+            return rc;
+        }
+        p->sleep(delay_ms, p->userdata);
     }
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/aws/aws.h"
+#include "lib/aws/aws_env.h"
 #include "lib/aws/aws_xml.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
@@ -32,10 +33,87 @@ static bool s_path_style(const struct fsg_aws_client *c, const char *bucket)
     return fsg_aws_client_path_style(c) || !s_virtual_host_ok(bucket);
 }
 
+static enum fsg_err s_bucket_url_at(const struct fsg_aws_client *c, const char *ep,
+                                    const char *bucket, struct fsg_buf *out);
+
+/* The region a bucket's requests are signed for: the one learned from a redirect, else the
+ * client's. Copied into out (S_REGION_SIZE bytes). */
+#define S_REGION_SIZE 32
+static void s_region_for(const struct fsg_aws_client *c, const char *bucket, char *out)
+{
+    if (!fsg_aws_bucket_region_get(bucket, out, S_REGION_SIZE)) {
+        snprintf(out, S_REGION_SIZE, "%s", fsg_aws_client_region(c));
+    }
+}
+
+/* The endpoint for a bucket in region: the client's for its own region, and for a bucket in
+ * another region that region's public endpoint, unless the client's endpoint was configured
+ * (AWS_ENDPOINT_URL_S3, an emulator): then only the signing region changes. */
+static enum fsg_err s_endpoint_for(const struct fsg_aws_client *c, const char *region,
+                                   struct fsg_buf *out)
+{
+    const char *ep = fsg_aws_client_endpoint(c);
+    if (strcmp(region, fsg_aws_client_region(c)) == 0) {
+        return fsg_buf_append_cstr(out, ep);
+    }
+    struct fsg_buf own = FSG_BUF_INIT;
+    enum fsg_err rc = fsg_aws_endpoint("s3", fsg_aws_client_region(c), &own, NULL, NULL);
+    bool is_public = rc == FSG_OK && strcmp(fsg_buf_cstr(&own), ep) == 0;
+    fsg_buf_clean_up(&own);
+    if (is_public) {
+        return fsg_aws_endpoint("s3", region, out, NULL, NULL);
+    }
+    return fsg_buf_append_cstr(out, ep);
+}
+
 enum fsg_err fsg_s3_bucket_url(const struct fsg_aws_client *c, const char *bucket,
                                struct fsg_buf *out)
 {
-    const char *ep = fsg_aws_client_endpoint(c);
+    struct fsg_buf ep_buf = FSG_BUF_INIT;
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
+    enum fsg_err rc = s_endpoint_for(c, region, &ep_buf);
+    if (rc == FSG_OK) {
+        rc = s_bucket_url_at(c, fsg_buf_cstr(&ep_buf), bucket, out);
+    }
+    fsg_buf_clean_up(&ep_buf);
+    return rc;
+}
+
+/* The S3 answer to a request signed for the wrong region: 301 PermanentRedirect, 400
+ * AuthorizationHeaderMalformed (regions launched after March 2019 answer 400, not 301), or a
+ * 307 while a new bucket's name propagates; each names the bucket's region in the
+ * x-amz-bucket-region header. We re-sign for that region and send again, once, and remember
+ * it for the bucket. https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingRouting.html
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html (x-amz-bucket-region),
+ * ref/aws-wire.md §5.6. True when the call should be repeated. */
+static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, const char *used_region,
+                            const struct fsg_http_response *resp, const struct fsg_error *err)
+{
+    int st = resp->status;
+    const char *code = err != NULL ? err->service_code : "";
+    bool redirect = st == 301 || st == 307 ||
+                    (st == 400 && (strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
+                                   strcmp(code, "IllegalLocationConstraintException") == 0));
+    const char *region = fsg_http_headers_get(&resp->headers, "x-amz-bucket-region");
+    if (!redirect || region == NULL || strcmp(region, used_region) == 0) {
+        return false;
+    }
+    struct fsg_buf valid = FSG_BUF_INIT;
+    bool ok = fsg_aws_region(region, NULL, &valid, NULL) == FSG_OK &&
+              fsg_aws_bucket_region_set(bucket, fsg_buf_cstr(&valid)) == FSG_OK;
+    if (ok) {
+        fsg_log(FSG_LOG_DEBUG, "s3 bucket '%s' is in %s, not %s (HTTP %d): following", bucket,
+                fsg_buf_cstr(&valid), used_region, st);
+    }
+    fsg_buf_clean_up(&valid);
+    (void)c;
+    return ok;
+}
+
+static enum fsg_err s_bucket_url_at(const struct fsg_aws_client *c, const char *ep,
+                                    const char *bucket, struct fsg_buf *out)
+{
     if (s_path_style(c, bucket)) {
         enum fsg_err rc = fsg_buf_printf(out, "%s/", ep);
         if (rc == FSG_OK) {
@@ -90,8 +168,8 @@ static void s_rewrite(struct fsg_error *err, const char *what, const char *hint)
 static void s_name_missing(struct fsg_error *err, enum fsg_err rc, const char *bucket,
                            const char *key, const char *region)
 {
-    if (err == NULL || rc != FSG_E_NOT_FOUND) {
-        return;
+    if (err == NULL || rc != FSG_E_NOT_FOUND || err->http_status == 0) {
+        return; /* not S3's answer (e.g. no credentials were found): keep the real reason */
     }
     char what[400];
     if (strcmp(err->service_code, "NoSuchBucket") == 0 || key == NULL) {
@@ -129,6 +207,7 @@ struct s_get {
     bool checked;         /* this response's status and Content-Range were checked */
     char etag[128];
     enum fsg_err bad_rc;  /* set when we (not the consumer) stopped the body */
+    bool redirected;      /* S3 named the bucket's region: send again there */
     char bad_msg[200];
 };
 
@@ -205,10 +284,12 @@ static enum fsg_err s_get_headers(const struct s_get *g, struct fsg_http_headers
 }
 
 /* Runs GETs until the body is complete or a failure is not a resumable network cut. */
-static enum fsg_err s_get_loop(struct fsg_aws_client *c, const char *url, const char *resource,
-                               struct s_get *g, unsigned max_resumes, unsigned *ret_resumes,
-                               struct fsg_error *err)
+static enum fsg_err s_get_loop(struct fsg_aws_client *c, const char *bucket, const char *url,
+                               const char *resource, struct s_get *g, unsigned max_resumes,
+                               unsigned *ret_resumes, struct fsg_error *err)
 {
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
     struct fsg_http_headers headers = { 0 };
     struct fsg_http_response resp = { 0 };
     enum fsg_err rc;
@@ -225,8 +306,11 @@ static enum fsg_err s_get_loop(struct fsg_aws_client *c, const char *url, const 
         }
         struct fsg_aws_request r = { .method = "GET", .url = url, .headers = &headers,
                                      .on_body = s_get_body, .userdata = g,
-                                     .action = "GetObject", .resource = resource };
+                                     .action = "GetObject", .resource = resource,
+                                     .region = region };
         rc = fsg_aws_request(c, &r, &resp, err);
+        g->redirected = rc != FSG_OK && g->offset == before && resumes == 0 &&
+                        s_follow_region(c, bucket, region, &resp, err);
         fsg_http_response_clean_up(&resp);
         bool progressed = g->offset > before;
         if (rc != FSG_E_NETWORK || !progressed || resumes >= max_resumes) {
@@ -264,13 +348,23 @@ enum fsg_err fsg_s3_get_object(struct fsg_aws_client *c, const char *bucket, con
     if (o->if_match != NULL) {
         snprintf(g.etag, sizeof g.etag, "%s", o->if_match);
     }
-    if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK ||
-        fsg_buf_printf(&resource, "s3://%s/%s", bucket, key) != FSG_OK) {
+    if (fsg_buf_printf(&resource, "s3://%s/%s", bucket, key) != FSG_OK) {
         rc = fsg_error_set(err, FSG_E_NOMEM, "S3 GetObject: out of memory");
         goto out;
     }
     unsigned max_resumes = o->max_resumes > 0 ? o->max_resumes : FSG_S3_DEFAULT_MAX_RESUMES;
-    rc = s_get_loop(c, fsg_buf_cstr(&url), fsg_buf_cstr(&resource), &g, max_resumes, &resumes, err);
+    for (int hop = 0; hop < 2; hop++) {
+        fsg_buf_reset(&url);
+        if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "S3 GetObject: out of memory");
+            goto out;
+        }
+        rc = s_get_loop(c, bucket, fsg_buf_cstr(&url), fsg_buf_cstr(&resource), &g, max_resumes,
+                        &resumes, err);
+        if (!g.redirected) {
+            break;
+        }
+    }
     if (rc == FSG_E_CONFLICT && err != NULL && err->http_status == 412) {
         char what[400];
         snprintf(what, sizeof what, "S3 object %s changed while it was being read (ETag %s)",
@@ -302,14 +396,26 @@ enum fsg_err fsg_s3_head_object(struct fsg_aws_client *c, const char *bucket, co
     if (rc != FSG_OK) {
         return rc;
     }
-    if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK ||
-        fsg_buf_printf(&resource, "s3://%s/%s", bucket, key) != FSG_OK) {
+    if (fsg_buf_printf(&resource, "s3://%s/%s", bucket, key) != FSG_OK) {
         rc = fsg_error_set(err, FSG_E_NOMEM, "S3 HeadObject: out of memory");
         goto out;
     }
-    struct fsg_aws_request r = { .method = "HEAD", .url = fsg_buf_cstr(&url),
-                                 .action = "HeadObject", .resource = fsg_buf_cstr(&resource) };
-    rc = fsg_aws_request(c, &r, &resp, err);
+    for (int hop = 0;; hop++) {
+        char region[S_REGION_SIZE];
+        s_region_for(c, bucket, region);
+        fsg_buf_reset(&url);
+        if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "S3 HeadObject: out of memory");
+            goto out;
+        }
+        struct fsg_aws_request r = { .method = "HEAD", .url = fsg_buf_cstr(&url),
+                                     .action = "HeadObject", .resource = fsg_buf_cstr(&resource),
+                                     .region = region };
+        rc = fsg_aws_request(c, &r, &resp, err);
+        if (rc == FSG_OK || hop > 0 || !s_follow_region(c, bucket, region, &resp, err)) {
+            break;
+        }
+    }
     if (rc != FSG_OK) {
         s_name_missing(err, rc, bucket, key, fsg_aws_client_region(c));
         goto out;
@@ -399,15 +505,28 @@ static enum fsg_err s_list_page(struct fsg_aws_client *c, const char *bucket,
     struct fsg_buf url = FSG_BUF_INIT, resource = FSG_BUF_INIT;
     struct fsg_http_response resp = { 0 };
     struct fsg_aws_xml_doc *doc = NULL;
-    enum fsg_err rc = s_list_url(c, bucket, o, token, &url);
-    if (rc != FSG_OK || fsg_buf_printf(&resource, "s3://%s/%s", bucket,
-                                       o->prefix != NULL ? o->prefix : "") != FSG_OK) {
+    enum fsg_err rc = FSG_OK;
+    if (fsg_buf_printf(&resource, "s3://%s/%s", bucket, o->prefix != NULL ? o->prefix : "") !=
+        FSG_OK) {
         rc = fsg_error_set(err, FSG_E_NOMEM, "S3 ListObjectsV2: out of memory");
         goto out;
     }
-    struct fsg_aws_request r = { .method = "GET", .url = fsg_buf_cstr(&url),
-                                 .action = "ListObjectsV2", .resource = fsg_buf_cstr(&resource) };
-    rc = fsg_aws_request(c, &r, &resp, err);
+    for (int hop = 0;; hop++) {
+        char region[S_REGION_SIZE];
+        s_region_for(c, bucket, region);
+        fsg_buf_reset(&url);
+        if (s_list_url(c, bucket, o, token, &url) != FSG_OK) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "S3 ListObjectsV2: out of memory");
+            goto out;
+        }
+        struct fsg_aws_request r = { .method = "GET", .url = fsg_buf_cstr(&url),
+                                     .action = "ListObjectsV2",
+                                     .resource = fsg_buf_cstr(&resource), .region = region };
+        rc = fsg_aws_request(c, &r, &resp, err);
+        if (rc == FSG_OK || hop > 0 || !s_follow_region(c, bucket, region, &resp, err)) {
+            break;
+        }
+    }
     if (rc != FSG_OK) {
         s_name_missing(err, rc, bucket, NULL, fsg_aws_client_region(c));
         goto out;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/core/redact.h"
+
 static const struct {
     const char *name;
     const char *str;
@@ -58,6 +60,8 @@ enum fsg_err fsg_error_set(struct fsg_error *err, enum fsg_err code, const char 
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    /* The one place every message is made: server text quoted in it may echo a credential. */
+    fsg_redact(err->msg, sizeof err->msg);
     return code;
 }
 
@@ -82,5 +86,6 @@ enum fsg_err fsg_error_prefix(struct fsg_error *err, const char *fmt, ...)
     size_t old_len = strnlen(old, rest);
     memcpy(err->msg + n, old, old_len);
     err->msg[n + old_len] = '\0';
+    fsg_redact(err->msg, sizeof err->msg);
     return err->code;
 }

@@ -7,6 +7,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "lib/core/redact.h"
+
 static fsg_log_sink_fn *s_sink;
 static void *s_sink_userdata;
 static enum fsg_log_level s_max_level = FSG_LOG_INFO;
@@ -143,6 +145,7 @@ void fsg_log(enum fsg_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fsg_redact(msg, sizeof msg);
     fsg_json_escape(msg, esc, sizeof esc);
     snprintf(fields, sizeof fields, "\"msg\":\"%s\"", esc);
     s_emit(level, fields);
@@ -150,7 +153,18 @@ void fsg_log(enum fsg_log_level level, const char *fmt, ...)
 
 void fsg_log_fields(enum fsg_log_level level, const char *fields_json)
 {
-    if (fsg_log_enabled(level)) {
-        s_emit(level, fields_json);
+    if (!fsg_log_enabled(level)) {
+        return;
     }
+    /* The fields are JSON built by the caller; values quoted from servers may echo a
+     * credential. Redaction only shortens string contents, so the JSON stays valid. */
+    size_t n = strlen(fields_json) + 1;
+    char *copy = malloc(n);
+    if (copy == NULL) {
+        return;
+    }
+    memcpy(copy, fields_json, n);
+    fsg_redact(copy, n);
+    s_emit(level, copy);
+    free(copy);
 }

@@ -1,10 +1,12 @@
 /* HTTP value types (headers, request, response) and the client over a transport vtable. */
 #include "lib/http/http.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "lib/http/http_internal.h"
+#include "lib/core/deadline.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 
@@ -227,6 +229,15 @@ enum fsg_err fsg_http_send(struct fsg_http_client *client, const struct fsg_http
         return fsg_error_set(err, FSG_E_INVALID_ARG, "HTTP request without method or URL");
     }
     fsg_http_response_clean_up(resp);
+    if (fsg_deadline_expired(fsg_run_deadline())) {
+        enum fsg_err drc = fsg_error_set(err, FSG_E_CANCELLED,
+                                         "%s %.*s: not sent: the run deadline has passed",
+                                         req->method, s_url_log_len(req->url), req->url);
+        if (err != NULL) {
+            snprintf(err->service_code, sizeof err->service_code, "DeadlineExceeded");
+        }
+        return drc;
+    }
     enum fsg_err rc = client->transport.send(client->transport.impl, req, resp, on_body, userdata,
                                              err);
     /* Never headers or bodies: they carry credentials and customer data. */

@@ -33,6 +33,11 @@ struct fsg_http_request {
     const char *url;                 /* borrowed: "https://host[:port]/path?query", already encoded */
     struct fsg_http_headers headers; /* owned by the request; Host is derived from url if absent */
     struct fsg_span body;            /* borrowed; empty for none */
+    bool fresh_connection;           /* send on a new connection: a request that changes
+                                      * something is then never re-sent silently by the
+                                      * transport after a reused connection died (libcurl
+                                      * does that for reused connections), so a lost answer
+                                      * always surfaces as FSG_E_NETWORK */
 };
 void fsg_http_request_clean_up(struct fsg_http_request *req);
 
@@ -62,6 +67,12 @@ struct fsg_http_client_options {
     long read_timeout_ms;    /* no byte received for this long -> FSG_E_NETWORK; 0 = 30000; <0 = never */
     const char *ca_file;     /* borrowed, copied; NULL = system trust store. Verification is always on */
     size_t max_body_bytes;   /* bound on a buffered body; 0 = 64 MiB; over it -> FSG_E_LIMIT */
+    long request_timeout_ms; /* overall bound on one exchange, however slowly bytes trickle in
+                              * (a server that sends one byte a second passes the read timeout);
+                              * 0 = 900000 (15 min, the longest a Lambda runs), or none
+                              * when read_timeout_ms < 0 (a long poll); <0 = none.
+                              * Every exchange is also cut at the run deadline
+                              * (lib/core/deadline.h): FSG_E_CANCELLED, never retried. */
 };
 
 struct fsg_http_client;
@@ -76,7 +87,10 @@ enum fsg_err fsg_http_client_new_with_transport(const struct fsg_http_transport 
                                                 struct fsg_error *err) FSG_MUST_USE;
 void fsg_http_client_destroy(struct fsg_http_client *client); /* NULL ok */
 
-/* One exchange, no retry. resp must be zero-initialised; the caller cleans it up. */
+/* One exchange, no retry. resp must be zero-initialised; the caller cleans it up.
+ * When the run deadline (fsg_run_deadline()) has passed, or passes during the exchange, the
+ * result is FSG_E_CANCELLED with service_code "DeadlineExceeded" (no request is sent when it
+ * had already passed). */
 enum fsg_err fsg_http_send(struct fsg_http_client *client, const struct fsg_http_request *req,
                            struct fsg_http_response *resp, fsg_http_body_fn *on_body,
                            void *userdata, struct fsg_error *err) FSG_MUST_USE;

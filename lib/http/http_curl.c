@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include "lib/http/http_internal.h"
+#include "lib/core/deadline.h"
 #include "lib/core/mem.h"
 
+/* How far apart libcurl's clock and ours may be when telling which timeout fired. */
+#define S_TIMER_SLACK_MS 50L
 /* Error bodies are a few hundred bytes of XML; a bigger one is cut here (we only need the code). */
 #define S_MAX_ERROR_BODY_BYTES ((size_t)256 << 10)
 
@@ -18,6 +21,7 @@ struct s_curl {
     CURL *easy;
     long connect_timeout_ms;
     long read_timeout_ms; /* < 0: no read timeout */
+    long request_timeout_ms; /* < 0: no overall timeout of its own */
     size_t max_body_bytes;
     char *ca_file;        /* owned, NULL = system store */
 };
@@ -32,6 +36,9 @@ struct s_transfer {
     struct fsg_error cb_err;
     bool error_body_cut;         /* a non-2xx body hit S_MAX_ERROR_BODY_BYTES: not a failure */
     unsigned long long body_bytes;
+    long total_ms;               /* CURLOPT_TIMEOUT_MS of this exchange; 0 = none */
+    long elapsed_ms;             /* how long curl_easy_perform took */
+    bool total_is_run_deadline;  /* total_ms is the time left before the run deadline */
 };
 
 static pthread_once_t s_global_once = PTHREAD_ONCE_INIT;
@@ -180,6 +187,7 @@ static bool s_set_options(struct s_curl *t, const struct fsg_http_request *req,
     CURL *h = t->easy;
     bool ok = true;
     S_SETOPT(h, CURLOPT_URL, req->url);
+    S_SETOPT(h, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
     S_SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
     S_SETOPT(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
     ok = ok && s_set_protocols(h);
@@ -192,7 +200,16 @@ static bool s_set_options(struct s_curl *t, const struct fsg_http_request *req,
     /* Flow-log objects are gzip files, sometimes stored with Content-Encoding: gzip; the
      * decoder inflates them itself, so curl must hand over the raw bytes. */
     S_SETOPT(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    /* The URL is sent as signed: libcurl would otherwise squash "/./" and "/../" segments
+     * (RFC 3986 dot-segment removal), and an S3 key such as "a/../b" would name another object
+     * and fail its signature. https://curl.se/libcurl/c/CURLOPT_PATH_AS_IS.html */
+    S_SETOPT(h, CURLOPT_PATH_AS_IS, 1L);
     S_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
+    /* One overall bound per exchange: the low-speed limit below never fires for a server that
+     * drips one byte a second. https://curl.se/libcurl/c/CURLOPT_TIMEOUT_MS.html */
+    if (x->total_ms > 0) {
+        S_SETOPT(h, CURLOPT_TIMEOUT_MS, x->total_ms);
+    }
     if (t->read_timeout_ms >= 0) {
         /* "No byte for read_timeout_ms": below 1 byte/s for that long (whole seconds). */
         long secs = (t->read_timeout_ms + 999) / 1000;
@@ -213,6 +230,13 @@ static void s_host_of(const char *url, char *out, size_t out_size)
     const char *p = strstr(url, "://");
     p = p != NULL ? p + 3 : url;
     size_t n = strcspn(p, "/?#");
+    /* Never the user-info ("user:password@host"): it is a credential. */
+    const char *at = memchr(p, '@', n);
+    while (at != NULL) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+        at = memchr(p, '@', n);
+    }
     snprintf(out, out_size, "%.*s", (int)(n < 200 ? n : 200), p);
 }
 
@@ -226,7 +250,21 @@ static enum fsg_err s_map_curl_error(CURLcode cc, const struct s_transfer *x, co
     const char *kind;
     switch (cc) {
     case CURLE_OPERATION_TIMEDOUT:
-        if (x->resp->status == 0 && strstr(detail, "onnect") != NULL) {
+        /* libcurl's timer and ours differ by a few ms: S_TIMER_SLACK_MS decides which
+         * limit it was. */
+        bool total_hit = x->total_ms > 0 && x->elapsed_ms + S_TIMER_SLACK_MS >= x->total_ms;
+        if (x->total_is_run_deadline && (total_hit || fsg_deadline_expired(fsg_run_deadline()))) {
+            kind = "DeadlineExceeded";
+            rc = fsg_error_set(err, FSG_E_CANCELLED,
+                               "%s: stopped at the run deadline (after %llu body bytes); the "
+                               "run ran out of time", host, x->body_bytes);
+        } else if (total_hit) {
+            kind = "TotalTimeout";
+            rc = fsg_error_set(err, FSG_E_NETWORK,
+                               "%s: no complete answer within %ld ms (after %llu body bytes); "
+                               "the server or the network is too slow", host, x->total_ms,
+                               x->body_bytes);
+        } else if (x->resp->status == 0 && strstr(detail, "onnect") != NULL) {
             kind = "ConnectTimeout";
             rc = fsg_error_set(err, FSG_E_NETWORK,
                                "%s: could not connect within %ld ms; check the endpoint and network",
@@ -283,12 +321,19 @@ static enum fsg_err s_send(void *impl, const struct fsg_http_request *req,
     if (rc != FSG_OK) {
         return rc;
     }
+    struct fsg_deadline run = fsg_run_deadline();
+    x.total_ms = fsg_deadline_bound_ms(run, t->request_timeout_ms);
+    x.total_is_run_deadline = fsg_deadline_is_set(run) &&
+                              (t->request_timeout_ms <= 0 ||
+                               fsg_deadline_remaining_ms(run) <= t->request_timeout_ms);
     curl_easy_reset(t->easy);
     if (!s_set_options(t, req, headers, &x, errbuf)) {
         rc = fsg_error_set(err, FSG_E_INTERNAL, "this libcurl rejects a required option");
         goto out;
     }
+    int64_t started_ms = fsg_clock_monotonic_ms();
     CURLcode cc = curl_easy_perform(t->easy);
+    x.elapsed_ms = (long)(fsg_clock_monotonic_ms() - started_ms);
     long status = 0;
     if (curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status > 0) {
         resp->status = (int)status;
@@ -378,6 +423,11 @@ enum fsg_err fsg_http_curl_transport_init(const struct fsg_http_client_options *
                                                     : FSG_HTTP_DEFAULT_READ_TIMEOUT_MS;
     t->max_body_bytes = opts->max_body_bytes > 0 ? opts->max_body_bytes
                                                  : FSG_HTTP_DEFAULT_MAX_BODY_BYTES;
+    /* A caller that waits forever for the first byte (the Lambda Runtime API's long poll)
+     * gets no overall default either. */
+    t->request_timeout_ms = opts->request_timeout_ms != 0 ? opts->request_timeout_ms
+                            : opts->read_timeout_ms < 0 ? -1L
+                                                        : FSG_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
     enum fsg_err rc = FSG_OK;
     const char *ca_file = opts->ca_file != NULL ? opts->ca_file : s_default_ca_file();
     if (ca_file != NULL && (t->ca_file = fsg_strdup(ca_file)) == NULL) {

@@ -8,6 +8,8 @@
 #define FSG_HTTP_DEFAULT_CONNECT_TIMEOUT_MS 3100L /* AWS SDK "standard" defaults mode */
 #define FSG_HTTP_DEFAULT_READ_TIMEOUT_MS 30000L
 #define FSG_HTTP_DEFAULT_MAX_BODY_BYTES ((size_t)64 << 20)
+/* The longest a Lambda function may run: no single exchange should outlive it. */
+#define FSG_HTTP_DEFAULT_REQUEST_TIMEOUT_MS 900000L
 
 /* Fills *ret with a libcurl transport (one easy handle, connections reused). opts is copied. */
 enum fsg_err fsg_http_curl_transport_init(const struct fsg_http_client_options *opts,

@@ -49,6 +49,31 @@ static void s_compile(const struct fsg_policy_model *m, const struct fsg_policy_
     }
 }
 
+/* explain agrees with compile: allowed exactly when a compiled rule holds the probe, and the
+ * summary is set; no output on failure. */
+static void s_explain(const struct fsg_policy_model *m, const struct fsg_policy_target *t,
+                      const struct fsg_ip *src)
+{
+    struct fsg_policy_probe p = { .src = *src, .proto = FSG_PROTO_TCP, .port = 5432 };
+    struct fsg_explanation *e = NULL;
+    struct fsg_error err;
+    if (fsg_policy_explain(m, t, &p, &e, &err) != FSG_OK) {
+        if (e != NULL) {
+            abort();
+        }
+        return;
+    }
+    if (e->summary == NULL || e->allowed != (e->matching.len > 0) || e->compiled == NULL) {
+        abort();
+    }
+    for (size_t i = 0; i < e->n_steps; i++) {
+        if (e->steps[i].rule == NULL || e->steps[i].detail == NULL) {
+            abort();
+        }
+    }
+    fsg_explanation_destroy(e);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) {
@@ -76,6 +101,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m->n_workloads > 0) {
             const struct fsg_policy_workload *w = &m->workloads[0];
             s_compile(m, &(struct fsg_policy_target){ .workload = w->href });
+            /* explain: the last workload's first address toward the first workload. */
+            const struct fsg_policy_workload *src = &m->workloads[m->n_workloads - 1];
+            if (src->n_interfaces > 0 && src->interfaces[0].has_address) {
+                s_explain(m, &(struct fsg_policy_target){ .workload = w->href },
+                          &src->interfaces[0].address);
+            }
             if (w->n_labels > 0 && w->n_labels <= 16) {
                 struct fsg_policy_label labels[16];
                 for (size_t i = 0; i < w->n_labels; i++) {

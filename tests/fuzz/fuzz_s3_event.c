@@ -26,6 +26,23 @@ static void s_check_event(const struct fsg_s3_event *ev)
     if (ev->kind != FSG_S3_EVENT_OBJECTS && ev->kind != FSG_S3_EVENT_SCAN && ev->n_items != 0) {
         abort();
     }
+    for (size_t i = 0; i < ev->n_calls; i++) {
+        const struct fsg_s3_event_call *c = &ev->calls[i];
+        if (c->event_name == NULL || (c->n_vpc_sg_ids > 0 && !c->has_vpc_sg_ids) ||
+            (c->message != FSG_S3_EVENT_NO_MESSAGE && c->message >= ev->n_messages)) {
+            abort();
+        }
+    }
+    for (size_t i = 0; i < ev->n_items; i++) {
+        if (ev->items[i].message != FSG_S3_EVENT_NO_MESSAGE && ev->items[i].message >= ev->n_messages) {
+            abort();
+        }
+    }
+    for (size_t i = 0; i < ev->n_messages; i++) {
+        if (ev->messages[i].id == NULL || ev->messages[i].id[0] == '\0') {
+            abort(); /* every message can be named in batchItemFailures */
+        }
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

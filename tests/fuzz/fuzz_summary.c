@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         struct fsg_buf out = FSG_BUF_INIT;
-        if (fsg_summary_encode(agg, "s3://b/k", "\"e\"", "fp", &out, NULL) != FSG_OK) {
+        if (fsg_summary_encode(agg, NULL, 0, "s3://b/k", "\"e\"", "fp", &out, NULL) != FSG_OK) {
             abort();
         }
         fsg_buf_clean_up(&out);

@@ -39,7 +39,7 @@ class Ctx:
         return write_config(os.path.join(self.tmp, "config-%d.json" % self.n), targets, **kw)
 
     def run(self, cfg, *args, policy=POLICY):
-        extra = ["--policy", policy] if policy and "--plan" not in args else []
+        extra = ["--policy", policy] if policy else []
         self.proxy.clear()
         return run_flowseg(["--config", cfg] + list(args) + extra, env=self.env)
 
@@ -109,7 +109,8 @@ def stale_to_desired(x):
     db = w.add_db("stale-db", "10.0.20.12")
     sg = db["sg"]
     w.add_rules(sg, stale_rules())
-    cfg = x.config([target("stale", "stale-db", sg)])
+    # ownership "rules" (a shared group): the manual rule is not flowseg's
+    cfg = x.config([target("stale", "stale-db", sg, ownership="rules")])
     p = x.run(cfg, "plan", "--format", "json")
     t = json.loads(p.stdout)["targets"][0] if p.returncode == 0 else {}
     c.eq((len(t.get("add", [])), len(t.get("remove", []))), (4, 2), "stale: plan 4 add, 2 remove")
@@ -149,15 +150,27 @@ def stale_to_desired(x):
     c.check("ops: temporary access" not in "".join(
         json.dumps(r) for r in audit(p.stderr, "revoke")), "tamper: the not-owned rule is "
         "never in a revoke line")
+    # ownership "group" (the default): the same group is flowseg's; the other rules go
+    cfg = x.config([target("stale", "stale-db", sg)])
+    p = x.run(cfg, "apply", "--format", "json")
+    c.eq(p.returncode, 0, "tamper, ownership group: apply exit 0")
+    c.eq(w.rules(sg), DESIRED, "tamper, ownership group: every rule outside the policy removed")
+    rv = audit(p.stderr, "revoke")
+    c.eq(sorted((r["rule"]["cidr"], r.get("reason")) for r in rv if r.get("result") == "revoked"),
+         [("10.0.0.0/8", "not in the policy, added outside flowseg"),
+          ("10.0.8.9/32", "not in the policy, added outside flowseg")],
+         "tamper, ownership group: the revoke audit lines give the reason")
 
 
 # ---- 3. two applies at the same moment ----------------------------------------------------------
 def concurrent(x):
     c, w = x.c, x.w
     db = w.add_db("race-db", "10.0.20.13")
+    db2 = w.add_db("race-db-2", "10.0.20.23")
     w.add_rules(db["sg"], stale_rules())
-    cfg = x.config([target("race", "race-db", db["sg"]),
-                    target("race-new", "race-db", {"create": "flowseg-race"})])
+    # one target per RDS instance (the config refuses two on one)
+    cfg = x.config([target("race", "race-db", db["sg"], ownership="rules"),
+                    target("race-new", "race-db-2", {"create": "flowseg-race"})])
     x.proxy.barriers = {}
     for action in ("CreateSecurityGroup", "AuthorizeSecurityGroupIngress",
                    "RevokeSecurityGroupIngress", "ModifyDBInstance"):
@@ -179,7 +192,7 @@ def concurrent(x):
     c.eq(len(groups), 1, "race: one created group")
     if groups:
         c.eq(set(w.rules(groups[0]["GroupId"])), set(DESIRED), "race: the created group converged")
-        c.eq(sorted(w.db_groups("race-db")), sorted([db["sg"], groups[0]["GroupId"]]),
+        c.eq(sorted(w.db_groups("race-db-2")), sorted([db2["sg"], groups[0]["GroupId"]]),
              "race: the instance has both groups")
     done = [json.loads(o)["apply"]["targets"][0] for o, _ in outs if o.strip().startswith("{")]
     c.eq([t["authorized"] + t["already_present"] for t in done], [4, 4],
@@ -254,7 +267,8 @@ def quota(x):
     w.add_rules(sg, [("tcp", 5432, 5432, "10.0.5.1/32", OLD)])
     before = w.rules(sg)
     g = {"max_removals": 10, "allow_empty": False, "allow_public": False, "max_rules": 200}
-    p = x.run(x.config([target("quota", "quota-db", sg)], guards=g), "apply")
+    # ownership "rules": the 55 manual rules are someone else's; max_rules lies about the quota
+    p = x.run(x.config([target("quota", "quota-db", sg, ownership="rules")], guards=g), "apply")
     c.eq(p.returncode, 1, "quota: apply exit 1")
     c.check("quota" in p.stderr and "quota" in p.stdout, "quota: reported on stderr and stdout")
     c.eq(x.proxy.count("ec2", "RevokeSecurityGroupIngress"), 0, "quota: nothing revoked")
@@ -269,8 +283,9 @@ def saved_plan(x):
     db = w.add_db("saved-db", "10.0.20.16")
     sg = db["sg"]
     w.add_rules(sg, stale_rules())
-    cfg = x.config([target("saved", "saved-db", sg),
-                    target("saved-new", "saved-db", {"create": "flowseg-saved"})])
+    w.add_db("saved-db-3", "10.0.20.36")
+    cfg = x.config([target("saved", "saved-db", sg, ownership="rules"),
+                    target("saved-new", "saved-db-3", {"create": "flowseg-saved"})])
     plan = os.path.join(x.tmp, "saved-plan.json")
     p = x.run(cfg, "plan", "--save-plan", plan)
     c.eq(p.returncode, 0, "saved: plan --save-plan")
@@ -364,9 +379,10 @@ def dry_run_and_errors(x):
     c.eq(p.returncode, 2, "unknown option: exit 2")
     p = x.run(cfg, "apply", "--format", "html")
     c.eq(p.returncode, 2, "apply --format html: exit 2 (text or json)")
-    p = run_flowseg(["--config", cfg, "apply", "--plan", cfg, "--policy", POLICY], env=x.env)
+    p = run_flowseg(["--config", cfg, "apply", "--plan", cfg, "--policy", POLICY, "x.log"],
+                    env=x.env)
     c.check(p.returncode == 2 and "saved plan as it is" in p.stderr,
-            "apply --plan with --policy: usage error")
+            "apply --plan with a SOURCE: usage error")
     c.eq(x.proxy.mutating(), [], "usage errors: no changing call")
 
 

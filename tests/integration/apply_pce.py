@@ -5,7 +5,10 @@ groups in moto (behind the counting proxy of aws_proxy.py).
 Covers: the live policy gives the same desired set as the exported file; apply from a stale
 group; the number of PCE requests does not depend on the number of targets; the PCE failing
 (500s, a body cut mid-read, a truncated collection whose async job fails) changes nothing and
-makes no AWS call at all; the API secret never appears in the output or the logs.
+makes no AWS call at all; the API secret never appears in the output or the logs; ownership:
+a rule added by hand (tcp 22 from 203.0.113.7/32, no description) and a stale rule described
+"stale" are removed by the next apply in the default mode ("group") and left, and reported, in
+"rules" mode.
 """
 import json
 import os
@@ -56,9 +59,11 @@ def run(c, sim, moto, proxy, tmp):
         w.add_rules(db["sg"], [DESIRED[0], ("tcp", 5432, 5432, "10.0.5.0/24", OLD), MANUAL])
     one = write_config(os.path.join(tmp, "one.json"),
                        [target("pce-0", "pce-db-0", dbs[0]["sg"])], pce=pce)
+    # pce-0, pce-1: ownership "group" (the default); pce-2: "rules" (a shared group)
     three = write_config(os.path.join(tmp, "three.json"),
-                         [target("pce-%d" % i, "pce-db-%d" % i, dbs[i]["sg"]) for i in range(3)],
-                         pce=pce)
+                         [target("pce-%d" % i, "pce-db-%d" % i, dbs[i]["sg"],
+                                 **({"ownership": "rules"} if i == 2 else {}))
+                          for i in range(3)], pce=pce)
 
     def flowseg(cfg, *args):
         proxy.clear()
@@ -101,13 +106,43 @@ def run(c, sim, moto, proxy, tmp):
     # apply for real, three targets: PCE requests as for one
     p = flowseg(three, "apply")
     c.eq(p.returncode, 0, "pce: apply three targets")
-    c.eq([w.rules(db["sg"]) for db in dbs], [sorted_rules(DESIRED + [MANUAL])] * 3,
-         "pce: every group reached the desired set")
+    c.eq([w.rules(db["sg"]) for db in dbs],
+         [DESIRED, DESIRED, sorted_rules(DESIRED + [MANUAL])],
+         "pce: every group reached the desired set (the manual rule stays in \"rules\" mode only)")
     c.eq(len(pce_requests(sim)), n_one, "pce: PCE requests independent of the number of targets")
     c.check(sim.api_secret not in p.stdout + p.stderr, "pce: the API secret never appears "
                                                        "(debug logs included)")
     p = flowseg(three, "apply")
     c.eq((p.returncode, proxy.mutating()), (0, []), "pce: second apply changes nothing")
+
+    # tampering: a hand-made rule without description and a stale rule described "stale"
+    hand = ("tcp", 22, 22, "203.0.113.7/32", None)
+    stale = ("tcp", 5432, 5432, "10.0.77.0/24", "stale")
+    w.add_rules(dbs[0]["sg"], [hand, stale])
+    w.add_rules(dbs[2]["sg"], [hand, stale])
+    p = flowseg(three, "plan", "--format", "json")
+    doc = json.loads(p.stdout) if p.returncode == 0 else {"targets": [{}, {}, {}]}
+    t0, t2 = doc["targets"][0], doc["targets"][2]
+    c.eq((t0.get("ownership"), sorted((r["cidr"], r["reason"]) for r in t0.get("remove", []))),
+         ("group", [("10.0.77.0/24", "not in the policy, added outside flowseg"),
+                    ("203.0.113.7/32", "not in the policy, added outside flowseg")]),
+         "tamper: plan (ownership group) removes both, saying why")
+    c.eq((t2.get("ownership"), t2.get("remove")), ("rules", []),
+         "tamper: plan (ownership rules) removes neither")
+    c.check(all(any(x in wn and "left in place" in wn for wn in t2.get("warnings", []))
+                for x in ("203.0.113.7/32", "10.0.77.0/24")),
+            "tamper: plan (ownership rules) reports both as left in place")
+    p = flowseg(three, "apply")
+    c.eq(p.returncode, 0, "tamper: apply exit 0")
+    c.eq([w.rules(db["sg"]) for db in dbs],
+         [DESIRED, DESIRED, sorted_rules(DESIRED + [MANUAL, hand, stale])],
+         "tamper: removed from the \"group\" group, left in the \"rules\" group")
+    c.check("ownership group: the group is flowseg's" in p.stdout and
+            "ownership rules: a group shared with other tools" in p.stdout,
+            "tamper: the report says which mode applies")
+    c.check("tcp 22 from 203.0.113.7/32 (no description)" in p.stdout and
+            "not in the policy, added outside flowseg" in p.stdout,
+            "tamper: the report says why the hand-made rule was removed")
 
 
 if __name__ == "__main__":

@@ -75,10 +75,10 @@ class World:
         perms = []
         for proto, f, t, cidr, desc in rules:
             p = {"IpProtocol": proto, "FromPort": f, "ToPort": t}
-            if ":" in cidr:
-                p["Ipv6Ranges"] = [{"CidrIpv6": cidr, "Description": desc}]
-            else:
-                p["IpRanges"] = [{"CidrIp": cidr, "Description": desc}]
+            rng = {"CidrIpv6": cidr} if ":" in cidr else {"CidrIp": cidr}
+            if desc is not None:  # None: a rule added by hand without a description
+                rng["Description"] = desc
+            p["Ipv6Ranges" if ":" in cidr else "IpRanges"] = [rng]
             perms.append(p)
         self.ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=perms)
 

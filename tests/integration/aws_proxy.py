@@ -14,10 +14,22 @@ through at the same moment.
         env = moto.env(AWS_ENDPOINT_URL=proxy.url)
         ...
         proxy.count("ec2", "AuthorizeSecurityGroupIngress")
+
+Faults, for what moto never does: proxy.fault(action, spec, ...) queues one spec per request of
+that action, in order:
+  {"kind": "error", "status": 400, "code": "InvalidGroup.NotFound"}  answer an AWS error, not
+      forwarded (the EC2 or RDS error document, by the request's service);
+  {"kind": "drop_answer"}  forward to moto, then close the connection without an answer (the
+      change is made, its answer lost);
+  {"kind": "delay", "s": 2.0}  wait, then forward (time to send a signal meanwhile);
+      proxy.arrived(action) is set when such a request arrives.
+proxy.after = fn(service, action) runs after every mutating call was carried out by moto and
+before its answer goes back (to check the state between two calls).
 """
 import http.client
 import re
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +65,9 @@ class CountingProxy:
         self.calls = []
         self.lock = threading.Lock()
         self.barriers = {}
+        self.faults = {}
+        self.after = None
+        self.arrivals = {}
         self.server = None
         self.thread = None
 
@@ -102,6 +117,40 @@ class CountingProxy:
     def mutating(self):
         return [(s, a) for s, a in self.snapshot() if a in MUTATING]
 
+    def fault(self, action, *specs):
+        """Queues fault specs for the next requests of action (see the module comment)."""
+        with self.lock:
+            self.faults.setdefault(action, []).extend(specs)
+
+    def arrived(self, action):
+        """An Event set when a request of action arrives (created on first use)."""
+        with self.lock:
+            return self.arrivals.setdefault(action, threading.Event())
+
+    def _next_fault(self, action):
+        with self.lock:
+            q = self.faults.get(action) or []
+            return q.pop(0) if q else None
+
+    @staticmethod
+    def _error(h, service, spec):
+        code = spec.get("code", "InternalError")
+        msg = spec.get("message", "injected by aws_proxy")
+        if service == "ec2":
+            body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>%s"
+                    "</Code><Message>%s</Message></Error></Errors><RequestID>proxy-1</RequestID>"
+                    "</Response>" % (code, msg))
+        else:
+            body = ("<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s"
+                    "</Message></Error><RequestId>proxy-1</RequestId></ErrorResponse>"
+                    % (code, msg))
+        data = body.encode()
+        h.send_response(spec.get("status", 400))
+        h.send_header("Content-Type", "text/xml")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
     def barrier(self, action, n=2, timeout_s=10.0):
         """Holds requests of `action` until n of them arrived (once)."""
         self.barriers[action] = _Barrier(n, timeout_s)
@@ -120,15 +169,30 @@ class CountingProxy:
             action = "%s %s" % (h.command, h.path.split("?")[0])
         with self.lock:
             self.calls.append((service, action))
+        with self.lock:
+            ev = self.arrivals.get(action)
+        if ev is not None:
+            ev.set()
         b = self.barriers.get(action)
         if b is not None:
             b.wait()
+        spec = self._next_fault(action)
+        if spec is not None and spec["kind"] == "error":
+            self._error(h, service, spec)
+            return
+        if spec is not None and spec["kind"] == "delay":
+            time.sleep(spec.get("s", 1.0))
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection",)}
         try:
             conn.request(h.command, h.path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
+            if action in MUTATING and self.after is not None:
+                self.after(service, action)
+            if spec is not None and spec["kind"] == "drop_answer":
+                h.close_connection = True
+                return
             h.send_response(r.status, r.reason)
             for k, v in r.getheaders():
                 if k.lower() not in ("transfer-encoding", "connection", "content-length"):

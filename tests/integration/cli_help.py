@@ -30,11 +30,12 @@ COMMANDS = {
     "apply": dict(SOURCE_OPTS, **{"--plan": True, "--policy": True, "--save-policy": True,
                                   "--force": False, "--dry-run": False, "--format": True,
                                   "--out": True}),
+    "explain": {"--policy": True, "--format": True},
     "nlb-sync": {"--dry-run": False, "--timeout": True},
     "lambda": {},
     "version": {},
 }
-PARSED_BY_OPTS = ("flows", "publish-flows", "plan", "apply")
+PARSED_BY_OPTS = ("flows", "publish-flows", "plan", "apply", "explain")
 GLOBAL = {"--config", "--log-level", "--help", "--version"}
 
 FAILURES = []

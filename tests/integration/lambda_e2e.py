@@ -19,6 +19,8 @@ Covers:
   {"nlb_sync": true} then finds it in sync;
 - policy_ttl_s: the policy is read once and reused by warm invocations; with 0 it is read each
   time; the PCE failing is the invocation's error and changes nothing; dry_run changes nothing;
+- ownership "group": the next S3 event removes a rule added by hand and a stale rule from a
+  group the config names;
 - the PCE secret appears in no answer and no log line.
 """
 import gzip
@@ -469,6 +471,31 @@ def runtime_no_ttl(x):
     check_ending(x, rt, rt.name)
 
 
+def runtime_tamper_s3(x):
+    """Ownership "group" (the default) on a group the config names: the next S3 event whose
+    flows reach the target removes a rule added by hand (no description) and a stale rule."""
+    rt = Runtime(x.tmp, "rt-tamper", dict(x.env, FLOWSEG_CONFIG=x.config()))
+    rapi = rt.rapi
+    c, w = x.c, x.w
+    sg = x.other["sg"]
+    hand = ("tcp", 22, 22, "203.0.113.7/32", None)
+    stale = ("tcp", 5432, 5432, "10.0.77.0/24", "stale")
+    key = PREFIX + "other_20240101T0040Z.log.gz"
+    size = put_flow_log(x.s3, key, x.other["eni"], x.other["address"])
+    try:
+        w.add_rules(sg, [hand, stale])
+        c.check(hand in w.rules(sg) and stale in w.rules(sg), "tamper s3: rules added by hand")
+        r = x.invoke(rapi, s3_event([(BUCKET, key, size)]))
+        t = target_entries(r).get("other", {})
+        c.eq((r["type"], t.get("status"), t.get("removed")), ("response", "applied", 2),
+             "tamper s3: the next S3 event reconciles the named group (2 removed)")
+        c.eq(w.rules(sg), DESIRED, "tamper s3: the hand-made and the stale rule are gone")
+    finally:
+        rt.stop()
+        x.logs.append(rt.text())
+    check_ending(x, rt, rt.name)
+
+
 def runtime_dry_run(x):
     rt = Runtime(x.tmp, "rt-dry", dict(x.env, FLOWSEG_CONFIG=x.config(dry_run=True)))
     rapi = rt.rapi
@@ -522,7 +549,7 @@ def main():
     try:
         with Moto() as moto, SlowProxy(moto.url) as proxy:
             x = Ctx(c, moto, proxy, sim, tmp)
-            for step in (runtime_ttl, runtime_no_ttl, runtime_dry_run):
+            for step in (runtime_ttl, runtime_no_ttl, runtime_tamper_s3, runtime_dry_run):
                 print("# " + step.__name__)
                 step(x)
             text = "\n".join(x.logs + x.answers)

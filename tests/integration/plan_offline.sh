@@ -31,7 +31,7 @@ expect_rc() { # expect_rc WANT WHAT
 cat >"$TMP/config.json" <<'EOF'
 {"targets": [
    {"name": "orders-db", "virtual_service": "VS-RDS-orders-db",
-    "security_group": "sg-0123456789abcdef0",
+    "security_group": "sg-0123456789abcdef0", "ownership": "rules",
     "enis": ["eni-0a1b2c3d4e5f60001"], "eni_addrs": ["10.0.20.11"], "port": 5432},
    {"name": "billing-db", "labels": {"role": "Database", "app": "Billing"},
     "security_group": "sg-0aaaaaaaaaaaaaaa1"}],
@@ -79,8 +79,9 @@ def rule(cidr, rid, v6=False):
 check("top keys", sorted(doc), ["summary", "targets"])
 check("summary", doc["summary"], {"targets": 2, "add": 6, "remove": 1})
 t = doc["targets"][0]
-check("target keys", sorted(t), sorted(["name", "security_group", "desired", "add", "remove",
-                                        "unchanged", "warnings", "refused", "impact"]))
+check("target keys", sorted(t), sorted(["name", "security_group", "ownership", "desired", "add", "calls",
+                                        "remove", "unchanged", "warnings", "refused", "impact"]))
+check("ownership", t["ownership"], "rules")
 check("name", t["name"], "orders-db")
 check("security_group", t["security_group"], "sg-0123456789abcdef0")
 desired = [rule("10.0.1.11/32", "41"), rule("10.0.1.12/32", "41"), rule("10.0.9.0/30", "42"),
@@ -88,7 +89,8 @@ desired = [rule("10.0.1.11/32", "41"), rule("10.0.1.12/32", "41"), rule("10.0.9.
            rule("fd00:10::12/128", "41", v6=True)]
 check("desired", t["desired"], desired)
 check("add", t["add"], desired[1:])
-check("remove", t["remove"], [rule("2001:db8:1::/64", "42", v6=True)])
+check("remove", t["remove"], [dict(rule("2001:db8:1::/64", "42", v6=True),
+                                   reason="not in the policy any more (flowseg rule)")])
 check("unchanged", t["unchanged"], 1)
 check("refused", t["refused"], None)
 w = "\n".join(t["warnings"])
@@ -96,8 +98,11 @@ for needle in ["fqdn dba-vpn.example.com", "manual ssh", "sgr-0aaa1111bbbb2222e"
                "sg-0fedcba9876543210", "pl-0123456789abcdef0"]:
     if needle not in w:
         errors.append(f"warnings lack {needle!r}: {t['warnings']}")
-check("would_deny", t["impact"]["would_deny"],
+check("would_deny", [dict((k, d[k]) for k in ("src", "port", "proto", "records", "last"))
+                     for d in t["impact"]["would_deny"]],
       [{"src": "10.0.4.31", "port": 5432, "proto": 6, "records": 2, "last": 1700003600}])
+check("cut_off", [d["src"] for d in t["impact"]["cut_off"]], ["10.0.4.31"])
+check("cut_sources", t["impact"]["cut_sources"], 1)
 check("allowed_unseen", t["impact"]["allowed_unseen"],
       [rule("10.0.1.12/32", "41"), rule("10.0.9.4/32", "42"), rule("10.0.9.6/31", "42"),
        rule("10.0.9.8/29", "42"), rule("fd00:10::12/128", "41", v6=True)])
@@ -110,7 +115,9 @@ check("billing desired", b["desired"], [])
 check("billing add/remove", (b["add"], b["remove"], b["unchanged"]), ([], [], 0))
 if not (isinstance(b["refused"], str) and b["refused"].startswith("allow_empty")):
     errors.append(f"billing refused: {b['refused']!r}")
-check("billing impact", b["impact"], {"would_deny": [], "allowed_unseen": []})
+check("billing impact", b["impact"], {"would_deny": [], "allowed_unseen": [], "cut_off": [],
+                                      "cut_sources": 0, "newly_allowed": [], "bypass": [],
+                                      "unevaluated_rules": 0, "connections": []})
 for e in errors:
     print("   ", e)
 sys.exit(1 if errors else 0)
@@ -136,6 +143,31 @@ t = d["targets"][0]
 sys.exit(0 if (t["add"], t["remove"], t["unchanged"], d["summary"]["add"],
                d["summary"]["remove"]) == ([], [], 7, 0, 0) else 1)' "$TMP/out"
 then pass "converged state: no add, no remove"; else fail "converged state"; fi
+
+# ---- 2b. ownership "group" (the default): every rule the policy does not yield goes --------------
+sed 's/, "ownership": "rules"//' "$TMP/config.json" >"$TMP/config-group.json"
+run plan --config "$TMP/config-group.json" --policy "$DATA/policy.json" \
+    --state "$DATA/own_rules.json" --format json
+expect_rc 0 "plan, ownership group"
+if python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["targets"][0]
+rm = {(r.get("cidr") or r.get("cidr_ipv6") or r.get("source_group") or r.get("prefix_list")):
+      r["reason"] for r in t["remove"]}
+outside = "not in the policy, added outside flowseg"
+ok = t["ownership"] == "group" and rm.get("10.0.0.0/8") == outside \
+     and rm.get("sg-0fedcba9876543210", "").startswith(outside) \
+     and rm.get("pl-0123456789abcdef0", "").startswith(outside) \
+     and rm.get("2001:db8:1::/64") == "not in the policy any more (flowseg rule)" \
+     and not any("left in place" in w for w in t["warnings"])
+sys.exit(0 if ok else 1)' "$TMP/out"
+then pass "ownership group: hand-made, SG-reference and prefix-list rules are removals"
+else fail "ownership group removals"; cat "$TMP/out"; fi
+run plan --config "$TMP/config-group.json" --policy "$DATA/policy.json" \
+    --state "$DATA/own_rules.json"
+grep -q "ownership group: the group is flowseg's" "$TMP/out" &&
+    grep -q "tcp 22 from 10.0.0.0/8 \"manual ssh\": not in the policy, added outside flowseg" "$TMP/out" &&
+    pass "text report: ownership and reasons" || { fail "text report: ownership"; cat "$TMP/out"; }
 
 # ---- 3. guards -------------------------------------------------------------------------------------
 sed 's/"max_removals": 10/"max_removals": 0/' "$TMP/config.json" >"$TMP/config-guard.json"
@@ -199,7 +231,8 @@ if python3 -c '
 import json, re, sys
 d = json.load(open(sys.argv[1]))
 t = d["targets"][0]
-ok = d["flowseg_plan"] == 1 and re.fullmatch("[0-9a-f]{64}", t["state_hash"]) \
+ok = d["flowseg_plan"] == 2 and re.fullmatch("[0-9a-f]{64}", t["state_hash"]) \
+     and re.fullmatch("[0-9a-f]{64}", t["desired_hash"]) \
      and t["remove"][0]["rule_id"] == "sgr-0aaa1111bbbb2222d" and len(t["add"]) == 6
 sys.exit(0 if ok else 1)' "$TMP/saved.json"
 then pass "--save-plan"; else fail "--save-plan"; fi

@@ -316,8 +316,8 @@ static int t_endpoint_errors(void)
     struct fsg_error err;
     bool ps = false;
     t_reset_env();
-    T_ERR(FSG_E_INVALID_ARG, fsg_aws_endpoint("sqs", "us-east-1", &url, &ps, &err));
-    T_CHECK(strstr(err.msg, "sqs") != NULL);
+    T_ERR(FSG_E_INVALID_ARG, fsg_aws_endpoint("kinesis", "us-east-1", &url, &ps, &err));
+    T_CHECK(strstr(err.msg, "kinesis") != NULL);
     T_ERR(FSG_E_INVALID_ARG, fsg_aws_endpoint(NULL, "us-east-1", &url, &ps, &err));
     T_ERR(FSG_E_INVALID_ARG, fsg_aws_endpoint("ec2", "us-east-1.evil.com/", &url, &ps, &err));
     T_ERR(FSG_E_INVALID_ARG, fsg_aws_endpoint("ec2", "", &url, &ps, &err));
@@ -345,7 +345,8 @@ static int t_signing_names(void)
     T_STR_EQ(fsg_aws_signing_name("rds"), "rds");
     T_STR_EQ(fsg_aws_signing_name("elasticloadbalancing"), "elasticloadbalancing");
     T_STR_EQ(fsg_aws_signing_name("elbv2"), "elasticloadbalancing");
-    T_CHECK(fsg_aws_signing_name("sqs") == NULL);
+    T_STR_EQ(fsg_aws_signing_name("sqs"), "sqs");
+    T_CHECK(fsg_aws_signing_name("kinesis") == NULL);
     T_CHECK(fsg_aws_signing_name(NULL) == NULL);
     T_CHECK(fsg_aws_flag_is_true("True") && !fsg_aws_flag_is_true("1")
             && !fsg_aws_flag_is_true(NULL));

@@ -242,6 +242,54 @@ static int s_out_of_memory(void)
     return 0;
 }
 
+/* subtract_set is the exact difference: pieces keep their tags, other families untouched,
+ * the whole space and edges work, and the result equals subtracting range by range. */
+static int s_subtract_set(void)
+{
+    struct fsg_cidrset a = FSG_CIDRSET_INIT;
+    struct fsg_cidrset d = FSG_CIDRSET_INIT;
+    T_OK(s_add_cidr(&a, "10.0.0.0/24", 1));
+    T_OK(s_add_cidr(&a, "10.0.2.0/24", 2));
+    T_OK(s_add_cidr(&a, "fd00::/120", 3));
+    T_OK(s_add(&d, "10.0.0.5", "10.0.0.5", 9));
+    T_OK(s_add(&d, "10.0.0.128", "10.0.2.127", 9)); /* spans a gap, two ranges */
+    T_OK(s_add_cidr(&d, "10.0.0.4/31", 9));          /* overlaps the first */
+    T_OK(s_add(&d, "fd00::ff", "fd00::ff", 9));
+    T_CHECK(fsg_cidrset_overlaps(&a, &d) && fsg_cidrset_overlaps(&d, &a));
+    T_OK(fsg_cidrset_subtract_set(&a, &d));
+    T_CHECK(!fsg_cidrset_overlaps(&a, &d));
+    T_STR_EQ(s_cover(&a, true), "10.0.0.0/30#1/1 10.0.0.6/31#1/1 10.0.0.8/29#1/1 "
+                                "10.0.0.16/28#1/1 10.0.0.32/27#1/1 10.0.0.64/26#1/1 "
+                                "10.0.2.128/25#2/1 fd00::/121#3/1 fd00::80/122#3/1 "
+                                "fd00::c0/123#3/1 fd00::e0/124#3/1 fd00::f0/125#3/1 "
+                                "fd00::f8/126#3/1 fd00::fc/127#3/1 fd00::fe/128#3/1");
+    /* Everything minus everything is empty; nothing minus something stays empty. */
+    struct fsg_cidrset all = FSG_CIDRSET_INIT;
+    T_OK(s_add_cidr(&all, "0.0.0.0/0", 0));
+    T_OK(s_add_cidr(&all, "::/0", 0));
+    T_OK(fsg_cidrset_subtract_set(&a, &all));
+    T_CHECK(a.len == 0);
+    T_OK(fsg_cidrset_subtract_set(&a, &all));
+    /* The whole space minus its two ends. */
+    struct fsg_cidrset ends = FSG_CIDRSET_INIT;
+    T_OK(s_add(&ends, "0.0.0.0", "0.0.0.0", 0));
+    T_OK(s_add(&ends, "255.255.255.255", "255.255.255.255", 0));
+    T_OK(fsg_cidrset_copy(&a, &all));
+    T_OK(fsg_cidrset_subtract_set(&a, &ends));
+    struct fsg_ip w = s_ip("0.0.0.0");
+    T_CHECK(!fsg_cidrset_contains_ip(&a, &w));
+    struct fsg_ip x = s_ip("255.255.255.254");
+    struct fsg_ip y = s_ip("255.255.255.255");
+    struct fsg_ip z = s_ip("0.0.0.1");
+    T_CHECK(fsg_cidrset_contains_ip(&a, &x) && !fsg_cidrset_contains_ip(&a, &y) &&
+            fsg_cidrset_contains_ip(&a, &z));
+    fsg_cidrset_clean_up(&a);
+    fsg_cidrset_clean_up(&d);
+    fsg_cidrset_clean_up(&all);
+    fsg_cidrset_clean_up(&ends);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -252,6 +300,7 @@ int main(int argc, char **argv)
         { "whole_spaces_and_edges", s_whole_spaces_and_edges },
         { "provenance_tags", s_provenance_tags },
         { "invalid_ranges", s_invalid_ranges },
+        { "subtract_set", s_subtract_set },
         { "out_of_memory", s_out_of_memory },
         { NULL, NULL },
     };

@@ -192,13 +192,14 @@ static int s_ams(void)
 }
 
 /* Several scopes: evaluated one by one, unioned; consumers of an intra-scope rule come from the
- * scope in which the target matched. */
+ * scope in which the target matched. (The provider is a virtual service: the port is always the
+ * virtual service's 5432, whatever the rule's services say.) */
 static int s_scopes(void)
 {
     T_CASE(m, c, "scopes", .virtual_service = "VS-RDS-orders-db");
     T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "10/sec_rules/1",
-            "tcp 5433 5433 10.0.4.1/32 " RS "11/sec_rules/1",
-            "tcp 5433 5433 10.0.4.2/32 " RS "11/sec_rules/1");
+            "tcp 5432 5432 10.0.4.1/32 " RS "11/sec_rules/1",
+            "tcp 5432 5432 10.0.4.2/32 " RS "11/sec_rules/1");
     T_DONE(m, c);
     return 0;
 }
@@ -208,9 +209,9 @@ static int s_intra_extra_scope(void)
 {
     T_CASE(m, c, "intra_extra_scope", .virtual_service = "VS-RDS-orders-db");
     T_RULES(c, "tcp 5432 5432 10.0.1.11/32 " RS "12/sec_rules/1",
-            "tcp 5432 5432 10.9.0.0/16 " RS "12/sec_rules/1",
-            "tcp 5433 5433 10.0.4.1/32 " RS "12/sec_rules/2",
-            "tcp 5433 5433 10.0.4.2/32 " RS "12/sec_rules/2");
+            "tcp 5432 5432 10.0.4.1/32 " RS "12/sec_rules/2",
+            "tcp 5432 5432 10.0.4.2/32 " RS "12/sec_rules/2",
+            "tcp 5432 5432 10.9.0.0/16 " RS "12/sec_rules/1");
     T_DONE(m, c);
     return 0;
 }
@@ -224,18 +225,59 @@ static int s_label_actors(void)
             "tcp 5433 5433 10.0.1.1/32 " RS "7/sec_rules/2",
             "tcp 5434 5434 10.0.1.1/32 " RS "7/sec_rules/3",
             "tcp 5434 5434 10.0.1.2/31 " RS "7/sec_rules/3",
-            "tcp 5434 5434 10.0.1.5/32 " RS "7/sec_rules/3",
-            "tcp 5434 5434 10.0.2.45/32 " RS "7/sec_rules/3");
+            "tcp 5434 5434 10.0.1.5/32 " RS "7/sec_rules/3");
     T_DONE(m, c);
     return 0;
 }
 
-/* Nested label groups in consumers and in the scope. */
+/* Security Policy Guide, "Policy Exclusions": an excluded label (or label group), in a scope or
+ * in the consumers (with labels or with ams), selects only workloads that carry ANOTHER label of
+ * that type; web-noenv (no env label) is never selected, the RDS (no label) not by "ams - Prod". */
+static int s_exclusions(void)
+{
+    T_CASE(m, c, "exclusions", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "1/sec_rules/1",
+            "tcp 5433 5433 10.0.1.1/32 " RS "2/sec_rules/1",
+            "tcp 5434 5434 10.0.1.2/32 " RS "2/sec_rules/2",
+            "tcp 5435 5435 10.0.1.1/32 " RS "2/sec_rules/3");
+    T_WARNINGS(c, NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Nested label groups in consumers and in the scope. Security Policy Guide, "Use a Label Group
+ * in a Scope": the scope env = LG-prod-envs {Prod, Staging} expands into one scope per member
+ * with no cross-communication, so the intra-scope rule admits the Prod web workload for the
+ * Prod database, never api-staging (Staging); a label group in a rule's consumers does allow
+ * cross-communication (web-all = {Web, API}). */
 static int s_label_groups(void)
 {
     T_CASE(m, c, "label_groups", .virtual_service = "VS-RDS-orders-db");
-    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "8/sec_rules/1",
-            "tcp 5432 5432 10.0.1.2/32 " RS "8/sec_rules/1");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "8/sec_rules/1");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* The issue's case: scope app=Orders, env=Non-Prod {Dev, QA, Stage}; the database is in
+ * Orders|Dev. The intra-scope rule admits Orders|Dev web only (no cross-communication between the
+ * expanded scopes: never Orders|QA or Orders|Stage, nor Billing); the extra-scope rule's consumers
+ * (Web and Stage) are not held to the scope. */
+static int s_label_group_scope(void)
+{
+    T_CASE(m, c, "label_group_scope", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "17/sec_rules/1",
+            "tcp 5433 5433 10.0.1.3/32 " RS "17/sec_rules/2");
+    T_DONE(m, c);
+    return 0;
+}
+
+/* A scope of three 50-member label groups is 125000 concrete scopes, more than the limit;
+ * only those the target can match are made (one), so it compiles, with the same answer as the
+ * full expansion: the Web workload in the target's app/env/loc, not the one in another env. */
+static int s_big_scope(void)
+{
+    T_CASE(m, c, "big_scope", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "18/sec_rules/1");
     T_DONE(m, c);
     return 0;
 }
@@ -244,11 +286,10 @@ static int s_label_groups(void)
 static int s_resolve_labels_as(void)
 {
     T_CASE(m, c, "resolve_labels_as", .virtual_service = "VS-RDS-orders-db");
-    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "9/sec_rules/2",
-            "tcp 5433 5433 10.0.7.0/24 " RS "9/sec_rules/3",
-            "tcp 5433 5433 10.0.8.5/32 " RS "9/sec_rules/3",
-            "tcp 5434 5434 10.0.1.1/32 " RS "9/sec_rules/4",
-            "tcp 5434 5434 10.0.5.5/32 " RS "9/sec_rules/4");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "9/sec_rules/2 (+1)",
+            "tcp 5432 5432 10.0.5.5/32 " RS "9/sec_rules/4",
+            "tcp 5432 5432 10.0.7.0/24 " RS "9/sec_rules/3",
+            "tcp 5432 5432 10.0.8.5/32 " RS "9/sec_rules/3");
     T_MATCHED(c, HREF "9/sec_rules/2", HREF "9/sec_rules/3", HREF "9/sec_rules/4", NULL);
     T_DONE(m, c);
     return 0;
@@ -346,13 +387,68 @@ static int s_derived_ports(void)
     T_MATCHED(c, HREF "14/sec_rules/1", HREF "14/sec_rules/3", NULL);
     fsg_compiled_target_destroy(c);
 
+    /* The binding of the pool's workload serves 6432 on 16432 (port_overrides). */
     c = s_compile(m, &(struct fsg_policy_target){ .virtual_service = "VS-pool" });
     T_CHECK(c != NULL);
-    T_RULES(c, "tcp 6432 6432 10.0.1.1/32 " RS "14/sec_rules/2");
-    T_WARNINGS(c, "rule " HREF "14/sec_rules/2: virtual service "
-                  "/orgs/1/sec_policy/active/virtual_services/pool: the binding of workload "
-                  "/orgs/1/workloads/rds2 remaps ports (port_overrides); the virtual service's "
-                  "own ports are used",
+    T_RULES(c, "tcp 16432 16432 10.0.1.1/32 " RS "14/sec_rules/2");
+    T_WARNINGS(c, NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* Security Policy Guide (rule writing combinations: the service is "derived from the virtual
+ * service"): toward a virtual-service provider, "All Services" and "TCP, no port" in the rule
+ * open the virtual service's ports only, remapped per binding by port_overrides (6432 -> 16432
+ * for the range 6432-6433 -> 16432-16433); the rule's own services count for a workload
+ * provider only. Bound workloads serving the VS on different ports are refused, and so is an
+ * override that cuts a range. */
+static int s_vs_ports(void)
+{
+    T_CASE(m, c, "vs_ports", .virtual_service = "VS-RDS-orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "15/sec_rules/1 (+1)",
+            "udp 53 53 10.0.1.1/32 " RS "15/sec_rules/1 (+1)");
+    T_WARNINGS(c, NULL);
+    fsg_compiled_target_destroy(c);
+
+    c = s_compile(m, &(struct fsg_policy_target){ .workload = "pool-a" });
+    T_CHECK(c != NULL);
+    T_RULES(c, "tcp 7000 7000 10.0.1.1/32 " RS "15/sec_rules/4",
+            "tcp 16432 16433 10.0.1.1/32 " RS "15/sec_rules/3");
+    fsg_compiled_target_destroy(c);
+
+    struct fsg_error err = { 0 };
+    c = NULL;
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .name = "p",
+                                                .virtual_service = "VS-pool" }, &c, &err));
+    T_CHECK(c == NULL);
+    T_STR_EQ(err.msg, "target p: refused, the policy cannot be compiled without widening "
+                      "access: rule " HREF "15/sec_rules/3: virtual service "
+                      "/orgs/1/sec_policy/active/virtual_services/pool: its bound workloads in "
+                      "this target serve it on different ports (port_overrides); name the target "
+                      "by its workload");
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .name = "p",
+                                                .workload = "pool-c" }, &c, &err));
+    T_CHECK(strstr(err.msg, "overrides ports 6433-6433, which only partly overlap the "
+                            "service's ports 6432-6433") != NULL);
+    T_DONE(m, c);
+    return 0;
+}
+
+/* use_workload_subnets (ref/pce-api.md §8.6c): "consumers" allows each consumer interface's
+ * subnet (address/cidr_block), IPv4 and IPv6; an interface without cidr_block keeps its address
+ * and says so. "providers" concerns the provider side only: the sources stay host addresses. */
+static int s_subnets(void)
+{
+    T_CASE(m, c, "subnets", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.0/24 " RS "16/sec_rules/1",
+            "tcp 5432 5432 10.0.3.3/32 " RS "16/sec_rules/1",
+            "tcp 5432 5432 fd00::/64 " RS "16/sec_rules/1",
+            "tcp 5433 5433 10.0.1.5/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 10.0.3.3/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 fd00::5/128 " RS "16/sec_rules/2");
+    T_WARNINGS(c, "rule " HREF "16/sec_rules/1: use_workload_subnets: an interface of consumer "
+                  "workload /orgs/1/workloads/web-nocidr has no cidr_block; only its address is "
+                  "allowed",
                NULL);
     T_DONE(m, c);
     return 0;
@@ -385,14 +481,209 @@ static int s_warnings(void)
                "principals) cannot be a security-group source; rule not applied",
                "rule " HREF "30/sec_rules/3: SecureConnect (IPsec) cannot be enforced by a "
                "security group; its ports are allowed without it",
+               "rule " HREF "30/sec_rules/3: egress_services (which consumer processes may "
+               "connect) cannot be enforced by a security group; its ports are allowed from any "
+               "process of its consumers",
                "rule " HREF "30/sec_rules/3: machine authentication cannot be enforced by a "
                "security group; its ports are allowed without it",
-               "rule set " HREF "30: has 1 deny rule(s); a security group cannot deny, so they "
-               "are not applied",
                "rule set " HREF "31: has no scope (\"scopes\": []): its rules apply nowhere",
                NULL);
     T_MATCHED(c, HREF "30/sec_rules/1", HREF "30/sec_rules/2", HREF "30/sec_rules/3", NULL);
     T_DONE(m, c);
+
+    /* A rule limited to "non_brn" networks cannot be told apart by a security group: refused. */
+    static const char bundle[] =
+        "{\"workloads\": [{\"href\": \"/orgs/1/workloads/rds\", \"name\": \"orders-db\"}],"
+        " \"rule_sets\": [{\"href\": \"" HREF "60\", \"scopes\": [[]], \"rules\": ["
+        "{\"href\": \"" HREF "60/sec_rules/1\", \"network_type\": \"non_brn\","
+        " \"providers\": [{\"actors\": \"ams\"}], \"consumers\": [{\"actors\": \"ams\"}],"
+        " \"ingress_services\": [{\"port\": 5432, \"proto\": 6}]}]}]}";
+    struct fsg_error err = { 0 };
+    T_OK(fsg_policy_model_load(fsg_span_from_cstr(bundle), NULL, &m, &err));
+    c = NULL;
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .workload = "orders-db" },
+                                            &c, &err));
+    T_CHECK(strstr(err.msg, "sec_rules/1: network_type \"non_brn\" limits the rule") != NULL);
+    fsg_policy_model_destroy(m);
+    return 0;
+}
+
+#define CORP(p, r)                                                                                 \
+    "tcp " p " 10.1.0.0/23 " RS r, "tcp " p " 10.1.3.0/24 " RS r, "tcp " p " 10.1.4.0/22 " RS r,   \
+        "tcp " p " 10.1.8.0/21 " RS r, "tcp " p " 10.1.16.0/20 " RS r,                             \
+        "tcp " p " 10.1.32.0/19 " RS r, "tcp " p " 10.1.64.0/18 " RS r,                            \
+        "tcp " p " 10.1.128.0/17 " RS r
+
+/* Deny rules (ref/pce-api.md §6 "Deny rule"; precedence override deny > allow > deny > default):
+ * - override deny 1 (web2 on tcp 5432) is subtracted from the allowed tcp 5432-5440, which
+ *   splits into 5432 (without web2) and 5433-5440 (with it);
+ * - override deny 2 (ip list "bad", every service) cuts 10.1.2.0/24 out of "corp" everywhere;
+ * - override deny 6 (corp on tcp 22) cannot be carved out of "All Services": corp loses it all
+ *   (narrower, warned);
+ * - ordinary deny 3 and the enforcement boundary change nothing (allow rules win; the group
+ *   denies the rest anyway), said precisely; disabled 4 and out-of-target 5 do nothing. */
+static int s_deny(void)
+{
+    T_CASE(m, c, "deny", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.1/32 " RS "50/sec_rules/1",
+            "tcp 5432 5432 10.0.1.3/32 " RS "50/sec_rules/1", CORP("5432 5432", "50/sec_rules/1"),
+            "tcp 5433 5440 10.0.1.1/32 " RS "50/sec_rules/1",
+            "tcp 5433 5440 10.0.1.2/31 " RS "50/sec_rules/1", CORP("5433 5440", "50/sec_rules/1"));
+    T_WARNINGS(c,
+               "deny rule " HREF "50/deny_rules/3: not applied, nothing to change: an ordinary "
+               "deny rule never removes what an allow rule allows (precedence: override deny > "
+               "allow > deny > default), and the security group already denies everything no "
+               "allow rule allows",
+               "enforcement boundary /orgs/1/sec_policy/active/enforcement_boundaries/1: not "
+               "applied, nothing to change: a boundary denies only traffic no allow rule allows "
+               "(and only on managed workloads in selective enforcement), which the security "
+               "group already denies",
+               "override deny rule " HREF "50/deny_rules/6: denies tcp 22-22, which a security "
+               "group cannot carve out of the allowed all traffic: its sources lose all of all "
+               "traffic (narrower than the policy)",
+               NULL);
+    T_DONE(m, c);
+
+    /* An override deny whose ip list holds an FQDN cannot be subtracted: refused. */
+    m = s_load("deny_fqdn");
+    T_CHECK(m != NULL);
+    struct fsg_error err = { 0 };
+    c = NULL;
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(m, &(struct fsg_policy_target){ .name = "orders-db",
+                                                .workload = "orders-db" }, &c, &err));
+    T_STR_EQ(err.msg, "target orders-db: refused, the policy cannot be compiled without widening "
+                      "access: override deny rule " HREF "50/deny_rules/2: ip list "
+                      "/orgs/1/sec_policy/active/ip_lists/bad holds FQDNs (evil.example.com), "
+                      "which a security group cannot subtract: their addresses could stay "
+                      "allowed");
+    fsg_policy_model_destroy(m);
+    return 0;
+}
+
+static struct fsg_explanation *s_explain(const struct fsg_policy_model *m, const char *workload,
+                                         const char *src, int proto, int port)
+{
+    struct fsg_policy_probe p = { .proto = proto, .port = port };
+    struct fsg_error err = { 0 };
+    struct fsg_explanation *e = NULL;
+    if (fsg_ip_parse(fsg_span_from_cstr(src), &p.src) != FSG_OK ||
+        fsg_policy_explain(m, &(struct fsg_policy_target){ .workload = workload }, &p, &e,
+                           &err) != FSG_OK) {
+        fprintf(stderr, "  explain %s: %s\n", src, err.msg);
+        return NULL;
+    }
+    return e;
+}
+
+/* "step verdict rule: detail" lines must be exactly want (NULL-terminated). */
+static bool s_steps_are(const struct fsg_explanation *e, const char *const *want)
+{
+    char *got[32] = { 0 };
+    size_t n = e->n_steps < 32 ? e->n_steps : 32;
+    for (size_t i = 0; i < n; i++) {
+        char line[1000];
+        snprintf(line, sizeof line, "%s %s: %s", fsg_explain_verdict_name(e->steps[i].verdict),
+                 e->steps[i].rule, e->steps[i].detail);
+        got[i] = fsg_strdup(line);
+    }
+    bool ok = s_strings_are("explain steps", got, n, want);
+    for (size_t i = 0; i < n; i++) {
+        fsg_free(got[i]);
+    }
+    return ok;
+}
+
+#define T_STEPS(e, ...)                                                                            \
+    do {                                                                                           \
+        static const char *const want_[] = { __VA_ARGS__ };                                        \
+        T_CHECK(s_steps_are((e), want_));                                                          \
+    } while (0)
+
+/* explain: the allowing rules, the override deny that removes a source, and why a rule does
+ * not have a source (exclusion, scope), with the compiled rules that let it in. */
+static int s_explain_case(void)
+{
+    struct fsg_policy_model *m = s_load("deny");
+    T_CHECK(m != NULL);
+    struct fsg_explanation *e = s_explain(m, "orders-db", "10.0.1.2", 6, 5432);
+    T_CHECK(e != NULL && !e->allowed && e->matching.len == 0);
+    T_STEPS(e, "allows " HREF "50/sec_rules/1: allows tcp 5432-5440",
+            "denies " HREF "50/deny_rules/1: override deny of tcp 5432 from this source",
+            "not_a_source " HREF "50/sec_rules/2: workload /orgs/1/workloads/web2 (role=Web, "
+            "app=Orders, env=Prod) does not match the rule's consumers",
+            NULL);
+    T_STR_EQ(e->summary, "not allowed: allowed by " HREF "50/sec_rules/1 but removed by override "
+                         "deny rule " HREF "50/deny_rules/1");
+    T_STR_EQ(e->steps[0].rule_set, HREF "50");
+    T_STR_EQ(e->steps[0].rule_set_name, "RS-orders");
+    fsg_explanation_destroy(e);
+
+    e = s_explain(m, "orders-db", "10.0.1.2", 6, 5433);
+    T_CHECK(e != NULL && e->allowed && e->matching.len == 1);
+    T_STR_EQ(e->summary, "allowed: 1 security-group rule(s), from 1 allow rule(s) (first: " HREF
+                         "50/sec_rules/1)");
+    fsg_explanation_destroy(e);
+
+    /* No port given: allowed on some port; an address of no workload and no ip list. */
+    e = s_explain(m, "orders-db", "10.0.1.2", -1, -1);
+    T_CHECK(e != NULL && e->allowed);
+    fsg_explanation_destroy(e);
+    e = s_explain(m, "orders-db", "192.0.2.1", 6, 5432);
+    T_CHECK(e != NULL && !e->allowed);
+    T_STEPS(e, "not_a_source " HREF "50/sec_rules/1: no workload has this address and none of the "
+               "rule's ip lists holds it",
+            "not_a_source " HREF "50/sec_rules/2: no workload has this address and none of the "
+            "rule's ip lists holds it",
+            NULL);
+    T_STR_EQ(e->summary, "not allowed: 2 rule(s) apply to the target, none has this source as a "
+                         "consumer");
+    fsg_explanation_destroy(e);
+    /* On another port than the rule's. */
+    e = s_explain(m, "orders-db", "10.0.1.1", 17, 53);
+    T_CHECK(e != NULL && !e->allowed);
+    T_STEPS(e, "allows_other_ports " HREF "50/sec_rules/1: has this source as a consumer, on tcp "
+               "5432-5440 only",
+            "not_a_source " HREF "50/sec_rules/2: workload /orgs/1/workloads/web1 (role=Web, "
+            "app=Orders, env=Prod) does not match the rule's consumers",
+            NULL);
+    fsg_explanation_destroy(e);
+    fsg_policy_model_destroy(m);
+
+    m = s_load("exclusions");
+    T_CHECK(m != NULL);
+    e = s_explain(m, "orders-db", "10.0.1.3", 6, 5433);
+    T_CHECK(e != NULL && !e->allowed);
+    T_STEPS(e, "not_a_source " HREF "1/sec_rules/1: workload /orgs/1/workloads/web-noenv (role=Web, "
+               "app=Orders) is one of the consumers but is outside the scope of this intra-scope "
+               "rule: it has no env label: an exclusion selects only workloads that carry another "
+               "label of that type",
+            "not_a_source " HREF "2/sec_rules/1: workload /orgs/1/workloads/web-noenv (role=Web, "
+               "app=Orders) has no env label: an exclusion selects only workloads that carry "
+               "another label of that type",
+            "not_a_source " HREF "2/sec_rules/2: workload /orgs/1/workloads/web-noenv (role=Web, "
+            "app=Orders) has no env label: an exclusion selects only workloads that carry "
+            "another label of that type",
+            "not_a_source " HREF "2/sec_rules/3: workload /orgs/1/workloads/web-noenv (role=Web, "
+            "app=Orders) has no env label: an exclusion selects only workloads that carry "
+            "another label of that type",
+            NULL);
+    fsg_explanation_destroy(e);
+    fsg_policy_model_destroy(m);
+
+    m = s_load("label_groups");
+    T_CHECK(m != NULL);
+    struct fsg_policy_probe p = { .proto = 6, .port = 5432 };
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.1.2"), &p.src));
+    struct fsg_error err = { 0 };
+    T_OK(fsg_policy_explain(m, &(struct fsg_policy_target){ .virtual_service = "VS-RDS-orders-db" },
+                            &p, &e, &err));
+    T_STEPS(e, "not_a_source " HREF "8/sec_rules/1: workload /orgs/1/workloads/api-staging "
+               "(role=API, env=Staging) is one of the consumers but is outside the scope in which "
+               "the rule applies to the target (an intra-scope rule holds consumers to the "
+               "target's scope)",
+            NULL);
+    fsg_explanation_destroy(e);
+    fsg_policy_model_destroy(m);
     return 0;
 }
 
@@ -579,6 +870,27 @@ static int s_out_of_memory(void)
     }
     T_CHECK(finished);
     fsg_policy_model_destroy(m);
+
+    /* The same for deny rules, scope expansion and explain. */
+    m = s_load("deny");
+    T_CHECK(m != NULL);
+    struct fsg_policy_probe p = { .proto = 6, .port = 5432 };
+    T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.1.2"), &p.src));
+    finished = false;
+    for (long fail = 1; fail < 20000 && !finished; fail++) {
+        struct fsg_explanation *e = NULL;
+        struct fsg_error err = { 0 };
+        fsg_mem_fail_after(fail);
+        enum fsg_err rc = fsg_policy_explain(m, &(struct fsg_policy_target){ .workload = "orders-db" },
+                                             &p, &e, &err);
+        fsg_mem_fail_after(0);
+        T_CHECK(rc == FSG_OK || rc == FSG_E_NOMEM);
+        T_CHECK((rc == FSG_OK) == (e != NULL));
+        finished = rc == FSG_OK && e->n_steps == 3;
+        fsg_explanation_destroy(e);
+    }
+    T_CHECK(finished);
+    fsg_policy_model_destroy(m);
     return 0;
 }
 
@@ -593,14 +905,21 @@ int main(int argc, char **argv)
         { "intra_extra_scope", s_intra_extra_scope },
         { "label_actors", s_label_actors },
         { "label_groups", s_label_groups },
+        { "label_group_scope", s_label_group_scope },
+        { "big_scope", s_big_scope },
+        { "exclusions", s_exclusions },
         { "resolve_labels_as", s_resolve_labels_as },
         { "literal_actors", s_literal_actors },
         { "ip_lists", s_ip_lists },
         { "services", s_services },
         { "icmp", s_icmp },
         { "derived_ports", s_derived_ports },
+        { "vs_ports", s_vs_ports },
+        { "subnets", s_subnets },
         { "disabled", s_disabled },
         { "warnings", s_warnings },
+        { "deny", s_deny },
+        { "explain", s_explain_case },
         { "provenance", s_provenance },
         { "scenario", s_scenario },
         { "deterministic", s_deterministic },

@@ -1,3 +1,6 @@
+#include <stdio.h>
+#include <string.h>
+
 #include "cmd/config.h"
 #include "tests/harness/test.h"
 
@@ -79,6 +82,10 @@ static int s_errors_name_the_field(void)
           "one of virtual_service, workload or labels" },
         { "{\"region\": 1}", "region: must be a string" },
         { "{\"a\": ", "invalid JSON at line 1" },
+        { "", "the config is empty" },
+        { "{\"pce\": {\"secret_arn\": \"a\", \"secret_parameter\": \"/p\"}}",
+          "set secret_arn or secret_parameter, not both" },
+        { " \n\t\n", "the config is empty" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fsg_config *c = NULL;
@@ -90,6 +97,23 @@ static int s_errors_name_the_field(void)
         }
         T_CHECK(strstr(err.msg, "hunter2") == NULL);
     }
+    return 0;
+}
+
+static int s_pce_secret_in_aws(void)
+{
+    struct fsg_config *c = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(fsg_config_parse(fsg_span_from_cstr("{\"pce\": {\"url\": \"https://pce:8443\", "
+                                             "\"secret_arn\": \"arn:aws:secretsmanager:eu-west-1:"
+                                             "1:secret:pce\"}}"), &c, &err));
+    T_STR_EQ(c->pce.secret_arn, "arn:aws:secretsmanager:eu-west-1:1:secret:pce");
+    T_CHECK(c->pce.secret_parameter == NULL);
+    fsg_config_destroy(c);
+    T_OK(fsg_config_parse(fsg_span_from_cstr("{\"pce\": {\"secret_parameter\": \"/flowseg/pce\"}}"),
+                          &c, &err));
+    T_STR_EQ(c->pce.secret_parameter, "/flowseg/pce");
+    fsg_config_destroy(c);
     return 0;
 }
 
@@ -106,6 +130,80 @@ static int s_load_inline_or_path(void)
     return 0;
 }
 
+/* "ownership": group (default) or rules; anything else is named. */
+static int s_ownership(void)
+{
+    struct fsg_config *c = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(fsg_config_parse(fsg_span_from_cstr("{\"targets\": [{\"name\": \"a\", \"security_group\": "
+                                             "\"sg-1\"}, {\"name\": \"b\", \"security_group\": "
+                                             "\"sg-2\", \"ownership\": \"rules\"}, {\"name\": \"c\", "
+                                             "\"security_group\": \"sg-3\", \"ownership\": "
+                                             "\"group\"}]}"),
+                          &c, NULL));
+    T_CHECK(c->targets[0].ownership == FSG_OWNERSHIP_GROUP);
+    T_CHECK(c->targets[1].ownership == FSG_OWNERSHIP_RULES);
+    T_CHECK(c->targets[2].ownership == FSG_OWNERSHIP_GROUP);
+    fsg_config_destroy(c);
+    c = NULL;
+    T_CHECK(fsg_config_parse(fsg_span_from_cstr("{\"targets\": [{\"name\": \"a\", \"ownership\": "
+                                                "\"all\"}]}"), &c, &err) == FSG_E_PARSE);
+    T_CHECK(c == NULL);
+    T_CHECK(strstr(err.msg, "targets[0]: ownership must be group") != NULL);
+    return 0;
+}
+
+/* Contradictory targets: each violation is named in the one error. */
+static int s_targets_validated(void)
+{
+    static const struct {
+        const char *text;
+        const char *want[3];
+    } cases[] = {
+        { "{\"targets\": [{\"name\": \"\"}]}", { "targets[0]: name must not be empty" } },
+        { "{\"targets\": [{\"name\": \"a\", \"security_group\": \"sg-1\"},"
+          " {\"name\": \"a\", \"security_group\": \"sg-2\"}]}",
+          { "targets[0] and targets[1] have the same name \"a\"" } },
+        { "{\"targets\": [{\"name\": \"a\", \"security_group\": \"sg-1\"},"
+          " {\"name\": \"b\", \"security_group\": \"sg-1\"}]}",
+          { "targets a and b manage the same security group sg-1" } },
+        { "{\"targets\": [{\"name\": \"a\", \"rds_instance\": \"db\", \"security_group\": \"sg-1\"},"
+          " {\"name\": \"b\", \"rds_instance\": \"db\", \"security_group\": \"sg-2\"}]}",
+          { "targets a and b protect the same RDS instance db" } },
+        { "{\"targets\": [{\"name\": \"a\", \"security_group\": {\"create\": \"g\", \"vpc_id\": \"v\"}},"
+          " {\"name\": \"b\", \"security_group\": {\"create\": \"g\", \"vpc_id\": \"v\"}}]}",
+          { "targets a and b create the same security group g" } },
+        /* every violation at once, each named */
+        { "{\"targets\": [{\"name\": \"a\", \"rds_instance\": \"db\", \"security_group\": \"sg-1\"},"
+          " {\"name\": \"b\", \"rds_instance\": \"db\", \"security_group\": \"sg-1\"},"
+          " {\"name\": \"b\", \"security_group\": \"sg-9\"}]}",
+          { "same security group sg-1", "same RDS instance db", "targets[1] and targets[2] have the "
+            "same name \"b\"" } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fsg_config *c = NULL;
+        struct fsg_error err = { 0 };
+        T_CHECK(fsg_config_parse(fsg_span_from_cstr(cases[i].text), &c, &err) == FSG_E_PARSE);
+        T_CHECK(c == NULL);
+        for (size_t k = 0; k < 3 && cases[i].want[k] != NULL; k++) {
+            if (strstr(err.msg, cases[i].want[k]) == NULL) {
+                fprintf(stderr, "  case %zu: \"%s\" lacks \"%s\"\n", i, err.msg,
+                        cases[i].want[k]);
+                return 1;
+            }
+        }
+    }
+    /* different VPCs may hold groups of the same name; distinct targets pass */
+    struct fsg_config *ok = NULL;
+    T_OK(fsg_config_parse(fsg_span_from_cstr(
+                              "{\"targets\": [{\"name\": \"a\", \"security_group\": {\"create\": "
+                              "\"g\", \"vpc_id\": \"v1\"}}, {\"name\": \"b\", \"security_group\": "
+                              "{\"create\": \"g\", \"vpc_id\": \"v2\"}}]}"),
+                          &ok, NULL));
+    fsg_config_destroy(ok);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -113,7 +211,10 @@ int main(int argc, char **argv)
         { "defaults", s_defaults },
         { "create_group_and_labels", s_create_group_and_labels },
         { "errors_name_the_field", s_errors_name_the_field },
+        { "pce_secret_in_aws", s_pce_secret_in_aws },
         { "load_inline_or_path", s_load_inline_or_path },
+        { "ownership", s_ownership },
+        { "targets_validated", s_targets_validated },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

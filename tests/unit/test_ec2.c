@@ -423,6 +423,63 @@ static int s_revoke(void)
     return 0;
 }
 
+/* ModifySecurityGroupRules: the wire form of SecurityGroupRuleUpdate, errors mapped. */
+static int s_modify(void)
+{
+    static const char ok[] =
+        "<ModifySecurityGroupRulesResponse " S_NS "><requestId>r</requestId><return>true</return>"
+        "</ModifySecurityGroupRulesResponse>";
+    static const char not_found[] =
+        "<Response><Errors><Error><Code>InvalidSecurityGroupRuleId.NotFound</Code><Message>"
+        "The security group rule ID 'sgr-9' does not exist</Message></Error></Errors>"
+        "<RequestID>r</RequestID></Response>";
+    static const char dup[] =
+        "<Response><Errors><Error><Code>InvalidPermission.Duplicate</Code><Message>"
+        "the specified rule already exists</Message></Error></Errors>"
+        "<RequestID>r</RequestID></Response>";
+    const struct t_http_exchange ex[] = { { .status = 200, .body = ok },
+                                          { .status = 400, .body = not_found },
+                                          { .status = 400, .body = dup } };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
+    const struct fsg_ec2_rule_update u[] = {
+        { .rule_id = "sgr-0aaa1111bbbb2222c", .ip_protocol = "tcp", .from_port = 5432,
+          .to_port = 5432, .cidr_ipv4 = "10.0.1.11/32", .description = "flowseg x" },
+        { .rule_id = "sgr-0ddd3333eeee4444f", .ip_protocol = "-1", .from_port = -1,
+          .to_port = -1, .cidr_ipv6 = "2001:db8::/64" },
+    };
+    T_OK(fsg_ec2_modify_sg_rules(f.aws, "sg-0123456789abcdef0", u, 2, NULL));
+    T_STR_EQ(t_aws_fixture_body(&f, 0),
+             "Action=ModifySecurityGroupRules&Version=2016-11-15&GroupId=sg-0123456789abcdef0"
+             "&SecurityGroupRule.1.SecurityGroupRuleId=sgr-0aaa1111bbbb2222c"
+             "&SecurityGroupRule.1.SecurityGroupRule.IpProtocol=tcp"
+             "&SecurityGroupRule.1.SecurityGroupRule.FromPort=5432"
+             "&SecurityGroupRule.1.SecurityGroupRule.ToPort=5432"
+             "&SecurityGroupRule.1.SecurityGroupRule.CidrIpv4=10.0.1.11%2F32"
+             "&SecurityGroupRule.1.SecurityGroupRule.Description=flowseg%20x"
+             "&SecurityGroupRule.2.SecurityGroupRuleId=sgr-0ddd3333eeee4444f"
+             "&SecurityGroupRule.2.SecurityGroupRule.IpProtocol=-1"
+             "&SecurityGroupRule.2.SecurityGroupRule.FromPort=-1"
+             "&SecurityGroupRule.2.SecurityGroupRule.ToPort=-1"
+             "&SecurityGroupRule.2.SecurityGroupRule.CidrIpv6=2001%3Adb8%3A%3A%2F64");
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_NOT_FOUND, fsg_ec2_modify_sg_rules(f.aws, "sg-1", u, 1, &err));
+    T_STR_EQ(err.service_code, "InvalidSecurityGroupRuleId.NotFound");
+    T_CHECK(strstr(err.msg, "sg-1") != NULL);
+    T_ERR(FSG_E_CONFLICT, fsg_ec2_modify_sg_rules(f.aws, "sg-1", u, 1, &err));
+    T_ERR(FSG_E_INVALID_ARG, fsg_ec2_modify_sg_rules(f.aws, "sg-1", u, 0, NULL));
+    const struct fsg_ec2_rule_update both = { .rule_id = "sgr-1", .ip_protocol = "tcp",
+                                              .cidr_ipv4 = "10.0.0.0/8",
+                                              .cidr_ipv6 = "::/0" };
+    T_ERR(FSG_E_INVALID_ARG, fsg_ec2_modify_sg_rules(f.aws, "sg-1", &both, 1, NULL));
+    const struct fsg_ec2_rule_update bad = { .rule_id = "sgr-1", .ip_protocol = "tcp",
+                                             .cidr_ipv4 = "10.0.0.0/8", .description = "a&b" };
+    T_ERR(FSG_E_INVALID_ARG, fsg_ec2_modify_sg_rules(f.aws, "sg-1", &bad, 1, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f));
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
 /* ---- Security groups ------------------------------------------------------------------------ */
 
 static const char s_create_ok[] =
@@ -758,6 +815,7 @@ int main(int argc, char **argv)
         { "authorize_refused_locally", s_authorize_refused_locally },
         { "authorize_duplicate", s_authorize_duplicate },
         { "revoke", s_revoke },
+        { "modify", s_modify },
         { "create_security_group", s_create_security_group },
         { "ensure_security_group_existing", s_ensure_security_group_existing },
         { "describe_security_groups", s_describe_security_groups },

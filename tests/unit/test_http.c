@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/http/http.h"
+#include "lib/core/deadline.h"
 #include "lib/http/http_internal.h"
 #include "lib/core/mem.h"
 #include "tests/harness/test.h"
@@ -174,7 +175,7 @@ static int s_client_needs_send(void)
 
 /* ---- the libcurl transport against a loopback server ----------------------------------------- */
 
-enum s_mode { S_OK, S_NOT_FOUND, S_CUT, S_SILENT, S_BIG };
+enum s_mode { S_OK, S_NOT_FOUND, S_CUT, S_SILENT, S_BIG, S_DRIP };
 
 struct s_server {
     int fd;
@@ -256,6 +257,18 @@ static bool s_answer(struct s_server *s, int fd)
         memset(buf, 'x', 1000);
         s_write_all(fd, buf, 1000);
         return true;
+    case S_DRIP:
+        /* one byte every 200 ms: fast enough for the low-speed limit, never done */
+        snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+        s_write_all(fd, buf, strlen(buf));
+        while (!atomic_load(&s->stop)) {
+            struct timespec ts = { 0, 200 * 1000000L };
+            nanosleep(&ts, NULL);
+            if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) {
+                break;
+            }
+        }
+        return false;
     default: /* S_SILENT: never answer */
         while (!atomic_load(&s->stop)) {
             struct timespec ts = { 0, 20 * 1000000L };
@@ -425,6 +438,85 @@ static int s_curl_limits_and_timeouts(void)
     return 0;
 }
 
+static struct fsg_http_client *s_curl_client_total(long read_timeout_ms, long total_ms)
+{
+    struct fsg_http_client_options o = { .connect_timeout_ms = 2000,
+                                         .read_timeout_ms = read_timeout_ms,
+                                         .request_timeout_ms = total_ms };
+    struct fsg_http_client *c = NULL;
+    return fsg_http_client_new(&o, &c, NULL) == FSG_OK ? c : NULL;
+}
+
+/* A server that drips one byte at a time passes the low-speed limit forever: the overall
+ * request timeout and the run deadline cut it off. */
+static int s_curl_dripping_server_is_cut_off(void)
+{
+    struct s_server srv;
+    T_CHECK(s_server_start(&srv, S_DRIP) == 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", srv.port);
+    struct fsg_http_request req = { .method = "GET", .url = url };
+    struct fsg_http_response resp = { 0 };
+    struct fsg_error err = { 0 };
+    struct s_sink sink = { 0 };
+
+    /* the request's own timeout: 1.5 s, although bytes keep coming (read timeout 1 s) */
+    struct fsg_http_client *c = s_curl_client_total(1000, 1500);
+    T_CHECK(c != NULL);
+    int64_t t0 = fsg_clock_monotonic_ms();
+    T_ERR(FSG_E_NETWORK, fsg_http_send(c, &req, &resp, s_sink_body, &sink, &err));
+    int64_t took = fsg_clock_monotonic_ms() - t0;
+    T_CHECK(took >= 1400 && took < 4000);
+    T_STR_EQ(err.service_code, "TotalTimeout");
+    T_CHECK(strstr(err.msg, "within 1500 ms") != NULL);
+    T_CHECK(err.offset > 0); /* bytes did arrive: the low-speed limit alone never fired */
+    fsg_http_client_destroy(c);
+
+    /* the run deadline (1 s) comes before the request's default 15 minutes: cancelled */
+    c = s_curl_client_total(1000, 0);
+    T_CHECK(c != NULL);
+    fsg_run_deadline_set(fsg_deadline_in_ms(1000));
+    t0 = fsg_clock_monotonic_ms();
+    T_ERR(FSG_E_CANCELLED, fsg_http_send(c, &req, &resp, s_sink_body, &sink, &err));
+    took = fsg_clock_monotonic_ms() - t0;
+    T_CHECK(took >= 900 && took < 3500);
+    T_STR_EQ(err.service_code, "DeadlineExceeded");
+    T_CHECK(strstr(err.msg, "run deadline") != NULL);
+
+    /* once it has passed, nothing more is sent */
+    int before = atomic_load(&srv.requests);
+    T_ERR(FSG_E_CANCELLED, fsg_http_send(c, &req, &resp, s_sink_body, &sink, &err));
+    T_STR_EQ(err.service_code, "DeadlineExceeded");
+    T_CHECK(atomic_load(&srv.requests) == before);
+    fsg_run_deadline_set(FSG_DEADLINE_NONE);
+
+    fsg_http_response_clean_up(&resp);
+    fsg_buf_clean_up(&sink.got);
+    fsg_http_client_destroy(c);
+    s_server_stop(&srv);
+    return 0;
+}
+
+/* The path goes out byte for byte as signed: no dot-segment removal (S3 keys "a/../b"). */
+static int s_curl_path_as_is(void)
+{
+    struct s_server srv;
+    T_CHECK(s_server_start(&srv, S_OK) == 0);
+    struct fsg_http_client *c = s_curl_client(5000, 0);
+    T_CHECK(c != NULL);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/bucket/logs/../x/./y/..", srv.port);
+    struct fsg_http_request req = { .method = "GET", .url = url };
+    struct fsg_http_response resp = { 0 };
+    struct fsg_error err = { 0 };
+    T_OK(fsg_http_send(c, &req, &resp, NULL, NULL, &err));
+    T_CHECK(strstr(srv.last, "GET /bucket/logs/../x/./y/.. HTTP/1.1\r\n") == srv.last);
+    fsg_http_response_clean_up(&resp);
+    fsg_http_client_destroy(c);
+    s_server_stop(&srv);
+    return 0;
+}
+
 static int s_curl_client_options(void)
 {
     struct fsg_http_client *c = NULL;
@@ -477,6 +569,8 @@ int main(int argc, char **argv)
         { "curl_stream_reuse_and_errors", s_curl_stream_reuse_and_errors },
         { "curl_limits_and_timeouts", s_curl_limits_and_timeouts },
         { "curl_client_options", s_curl_client_options },
+        { "curl_dripping_server_is_cut_off", s_curl_dripping_server_is_cut_off },
+        { "curl_path_as_is", s_curl_path_as_is },
         { "curl_only_http_and_https", s_curl_only_http_and_https },
         { NULL, NULL },
     };

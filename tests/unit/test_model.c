@@ -305,6 +305,9 @@ static int s_full_bundle(void)
     /* bound_workloads and the service binding name the same workload: one binding. */
     T_CHECK(v[0].n_bindings == 1 && v[0].bindings[0].workload == 1 &&
             v[0].bindings[0].n_port_overrides == 1);
+    const struct fsg_policy_port_override *po = &v[0].bindings[0].port_overrides[0];
+    T_CHECK(po->proto == 6 && po->port == 5432 && po->to_port == -1 && po->new_port == 15432 &&
+            po->new_to_port == -1);
     T_CHECK(v[1].service == 1 && v[1].n_bindings == 1 && v[1].bindings[0].workload == 0);
 
     const struct fsg_policy_rule_set *rs = &m->rule_sets[0];
@@ -314,6 +317,9 @@ static int s_full_bundle(void)
             rs->scopes[0].items[1].ref == 0);
     T_CHECK(rs->scopes[0].items[2].is_exclusion && rs->scopes[0].items[2].ref == 4);
     T_CHECK(rs->n_deny_rules == 2 && rs->n_rules == 2);
+    /* deny_rules default to ordinary deny, override_deny_rules entries are overrides. */
+    T_CHECK(!rs->deny_rules[0].is_override && rs->deny_rules[1].is_override &&
+            rs->deny_rules[0].is_enabled && rs->deny_rules[0].n_providers == 0);
 
     const struct fsg_policy_rule *r = &rs->rules[0];
     T_CHECK(r->is_enabled && !rs->rules[1].is_enabled);
@@ -385,6 +391,10 @@ static const struct {
       "invalid JSON" },
     { "[]", FSG_E_PARSE, "policy: expected a JSON object" },
     { "{\"rulesets\": []}", FSG_E_PARSE, "policy: unknown key \"rulesets\"" },
+    { "{\"enforcement_boundaries\": [{\"href\": \"/orgs/1/sec_policy/draft/enforcement_boundaries/1\"}]}",
+      FSG_E_PARSE, "draft" },
+    { "{\"rule_sets\": [{\"href\": \"/orgs/1/sec_policy/active/rule_sets/1\", \"deny_rules\": [{\"href\": \"/orgs/1/sec_policy/active/rule_sets/1/deny_rules/1\", \"override\": 3}]}]}",
+      FSG_E_PARSE, "override" },
     { "{\"labels\": {}}", FSG_E_PARSE, "policy: labels: expected an array, got object" },
     { "{\"labels\": [7]}", FSG_E_PARSE, "policy: labels[0]: expected an object, got integer" },
     { "{\"labels\": [{\"key\": \"role\", \"value\": \"Web\"}]}", FSG_E_PARSE,

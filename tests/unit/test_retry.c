@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lib/aws/retry.h"
+#include "lib/core/deadline.h"
 #include "tests/harness/test.h"
 
 struct s_fake {
@@ -250,6 +251,30 @@ static int s_quota_stops_retries(void)
     return 0;
 }
 
+/* No backoff sleep runs past the run deadline: the failure is returned at once. */
+static int s_no_sleep_past_the_run_deadline(void)
+{
+    static const enum fsg_err always[] = { FSG_E_THROTTLED };
+    static const int st[] = { 503 };
+    static const char *const codes[] = { "SlowDown" };
+    struct s_fake f = { .r = 0.9 }; /* first backoff: 900 ms */
+    struct fsg_retry_policy p;
+    struct fsg_error err = { 0 };
+    s_policy(&p, &f, 3);
+    fsg_run_deadline_set(fsg_deadline_in_ms(500));
+    struct s_op op = { always, st, codes, 1, 0, false };
+    T_ERR(FSG_E_THROTTLED, fsg_retry_run(&p, s_op_attempt, &op, &err));
+    T_CHECK(op.calls == 1 && f.n_slept == 0);
+    T_CHECK(strstr(err.msg, "run deadline") != NULL);
+    /* with time to spare, the retries happen as usual */
+    fsg_run_deadline_set(fsg_deadline_in_ms(60000));
+    op = (struct s_op){ always, st, codes, 1, 0, false };
+    T_ERR(FSG_E_THROTTLED, fsg_retry_run(&p, s_op_attempt, &op, &err));
+    T_CHECK(op.calls == 3 && f.n_slept == 2);
+    fsg_run_deadline_set(FSG_DEADLINE_NONE);
+    return 0;
+}
+
 static int s_max_attempts_from_env(void)
 {
     static const struct {
@@ -275,6 +300,7 @@ static int s_max_attempts_from_env(void)
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
+        { "no_sleep_past_the_run_deadline", s_no_sleep_past_the_run_deadline },
         { "backoff_bounds", s_backoff_bounds },
         { "what_is_retried", s_what_is_retried },
         { "quota", s_quota },

@@ -1,6 +1,7 @@
 /* lib/s3 over the scripted transport: URLs and key encoding, streamed GetObject with resume
  * (Range + If-Match), errors that name the missing bucket/key, ListObjectsV2 paging. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/aws/aws.h"
@@ -407,6 +408,106 @@ static int s_list_known_answer(void)
     return 0;
 }
 
+
+/* A bucket in another region: S3 answers 301 PermanentRedirect (or 400
+ * AuthorizationHeaderMalformed) with x-amz-bucket-region; we re-sign for that region, send to
+ * its endpoint, and remember it for the next calls on this bucket. */
+static int s_region_redirect_followed(void)
+{
+    static const char s_301[] =
+        "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access "
+        "must be addressed using the specified endpoint.</Message><Endpoint>far.s3.eu-west-1."
+        "amazonaws.com</Endpoint></Error>";
+    static const struct t_http_exchange ex[] = {
+        { .method = "GET", .url = "https://far.s3.us-east-1.amazonaws.com/k.log.gz", .status = 301,
+          .headers = "x-amz-bucket-region: eu-west-1\n", .body = s_301 },
+        { .method = "GET", .url = "https://far.s3.eu-west-1.amazonaws.com/k.log.gz", .status = 200,
+          .headers = "ETag: \"e1\"\n", .body = s_object },
+        /* the next call on this bucket goes straight to eu-west-1 */
+        { .method = "HEAD", .url = "https://far.s3.eu-west-1.amazonaws.com/k.log.gz",
+          .status = 200, .headers = "Content-Length: 36\nETag: \"e1\"\n" },
+        /* a HEAD to another bucket: 301 without a body, the header alone */
+        { .method = "HEAD", .url = "https://other.s3.us-east-1.amazonaws.com/k", .status = 301,
+          .headers = "x-amz-bucket-region: ap-southeast-2\n" },
+        { .method = "HEAD", .url = "https://other.s3.ap-southeast-2.amazonaws.com/k",
+          .status = 200, .headers = "Content-Length: 1\n" },
+        /* a listing: 400 AuthorizationHeaderMalformed (regions launched after March 2019) */
+        { .method = "GET", .url = "https://new.s3.us-east-1.amazonaws.com/?list-type=2&max-keys=1000",
+          .status = 400, .headers = "x-amz-bucket-region: ap-east-2\n",
+          .body = "<Error><Code>AuthorizationHeaderMalformed</Code><Region>ap-east-2</Region></Error>" },
+        { .method = "GET", .url = "https://new.s3.ap-east-2.amazonaws.com/?list-type=2&max-keys=1000",
+          .status = 200, .body = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>" },
+    };
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("AWS_ENDPOINT_URL_S3");
+    fsg_aws_bucket_region_clear();
+    struct s_fixture f;
+    if (s_setup(&f, ex, sizeof ex / sizeof ex[0], NULL, false) != 0) {
+        return 1;
+    }
+    struct s_sink sink = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_get_object(f.aws, "far", "k.log.gz", NULL, s_sink, &sink, NULL, &err));
+    T_STR_EQ(fsg_buf_cstr(&sink.got), s_object); /* nothing from the 301 reached the consumer */
+    T_CHECK(strstr(t_http_script_header(&f.script, 0, "Authorization"), "/us-east-1/s3/") != NULL);
+    T_CHECK(strstr(t_http_script_header(&f.script, 1, "Authorization"), "/eu-west-1/s3/") != NULL);
+    char got[32] = "";
+    T_CHECK(fsg_aws_bucket_region_get("far", got, sizeof got));
+    T_STR_EQ(got, "eu-west-1");
+    struct fsg_s3_object_info info;
+    T_OK(fsg_s3_head_object(f.aws, "far", "k.log.gz", &info, &err));
+    T_CHECK(strstr(t_http_script_header(&f.script, 2, "Authorization"), "/eu-west-1/s3/") != NULL);
+    T_OK(fsg_s3_head_object(f.aws, "other", "k", &info, &err));
+    T_CHECK(strstr(t_http_script_header(&f.script, 4, "Authorization"), "/ap-southeast-2/") != NULL);
+    size_t n = 0;
+    T_OK(fsg_s3_list_objects(f.aws, "new", NULL, s_count_object, &n, &err));
+    T_CHECK(strstr(t_http_script_header(&f.script, 6, "Authorization"), "/ap-east-2/s3/") != NULL);
+    T_CHECK(!f.script.mismatch && f.script.next == sizeof ex / sizeof ex[0]);
+    fsg_buf_clean_up(&sink.got);
+    s_teardown(&f);
+    fsg_aws_bucket_region_clear();
+    return 0;
+}
+
+/* With a configured endpoint (an emulator), only the signing region changes; a redirect
+ * without x-amz-bucket-region is not followed, and its hint names the config's "region" (the
+ * client's region came from the config, so AWS_REGION would not help). */
+static int s_region_redirect_edges(void)
+{
+    static const struct t_http_exchange ex[] = {
+        { .url = "http://s3.test/b/k", .status = 301,
+          .headers = "x-amz-bucket-region: eu-central-1\n" },
+        { .url = "http://s3.test/b/k", .status = 200, .headers = "Content-Length: 1\n" },
+        { .url = "http://s3.test/c/k", .status = 301,
+          .body = "<Error><Code>PermanentRedirect</Code></Error>" },
+        /* a second redirect in a row is not followed (no loops) */
+        { .url = "http://s3.test/d/k", .status = 301, .headers = "x-amz-bucket-region: eu-west-3\n" },
+        { .url = "http://s3.test/d/k", .status = 301, .headers = "x-amz-bucket-region: eu-west-2\n" },
+        /* a bad region name is ignored */
+        { .url = "http://s3.test/e/k", .status = 301, .headers = "x-amz-bucket-region: ../evil\n" },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, sizeof ex / sizeof ex[0], "http://s3.test", true) != 0) {
+        return 1;
+    }
+    struct fsg_s3_object_info info;
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_head_object(f.aws, "b", "k", &info, &err));
+    T_CHECK(strstr(t_http_script_header(&f.script, 1, "Authorization"), "/eu-central-1/s3/") != NULL);
+    T_CHECK(fsg_s3_head_object(f.aws, "c", "k", &info, &err) != FSG_OK);
+    T_CHECK(strstr(err.msg, "set \"region\" in the config") != NULL);
+    T_CHECK(strstr(err.msg, "AWS_REGION") == NULL);
+    T_CHECK(fsg_s3_head_object(f.aws, "d", "k", &info, &err) != FSG_OK);
+    T_CHECK(err.http_status == 301);
+    T_CHECK(fsg_s3_head_object(f.aws, "e", "k", &info, &err) != FSG_OK);
+    char got[32];
+    T_CHECK(!fsg_aws_bucket_region_get("e", got, sizeof got));
+    fsg_aws_bucket_region_clear();
+    T_CHECK(!f.script.mismatch && f.script.next == sizeof ex / sizeof ex[0]);
+    s_teardown(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -419,6 +520,8 @@ int main(int argc, char **argv)
         { "list_pages", s_list_pages },
         { "list_stops_and_fails", s_list_stops_and_fails },
         { "list_known_answer", s_list_known_answer },
+        { "region_redirect_followed", s_region_redirect_followed },
+        { "region_redirect_edges", s_region_redirect_edges },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/core/mem.h"
 #include "tests/harness/test.h"
@@ -194,15 +195,24 @@ static int s_sqs_and_sns_wrappers(void)
     T_CHECK(ev->n_items == 1 && ev->items[0].size == 7);
     fsg_s3_event_destroy(ev);
 
-    /* A wrapper around something that is not an S3 notification. */
+    /* SQS bodies that are not understood are their own message's error, not the batch's. */
     struct fsg_error err = { 0 };
+    T_OK(s_parse("{\"Records\":[{\"messageId\":\"a\",\"eventSource\":\"aws:sqs\",\"body\":\"{}\"},"
+                 "{\"messageId\":\"b\",\"eventSource\":\"aws:sqs\",\"body\":\"nope\"},"
+                 "{\"messageId\":\"c\",\"eventSource\":\"aws:sqs\"}]}",
+                 &ev, &err));
+    T_CHECK(ev->n_messages == 3 && ev->n_items == 0);
+    T_STR_EQ(ev->messages[0].id, "a");
+    T_CHECK(strstr(ev->messages[0].error, "not an S3 notification") != NULL);
+    T_CHECK(strstr(ev->messages[1].error, "Records[1]") != NULL);
+    T_CHECK(strstr(ev->messages[2].error, "without its body") != NULL);
+    fsg_s3_event_destroy(ev);
+    /* Without its messageId a record could not be named in batchItemFailures. */
     T_ERR(FSG_E_PARSE, s_parse("{\"Records\":[{\"eventSource\":\"aws:sqs\",\"body\":\"{}\"}]}", &ev,
                                &err));
-    T_CHECK(strstr(err.msg, "not an S3 notification") != NULL);
-    T_ERR(FSG_E_PARSE, s_parse("{\"Records\":[{\"eventSource\":\"aws:sqs\",\"body\":\"nope\"}]}", &ev,
-                               &err));
-    T_CHECK(strstr(err.msg, "Records[0]") != NULL);
-    T_ERR(FSG_E_PARSE, s_parse("{\"Records\":[{\"eventSource\":\"aws:sqs\"}]}", &ev, &err));
+    T_CHECK(strstr(err.msg, "messageId") != NULL);
+    /* An SNS record without its message text is still an error of the whole event. */
+    T_ERR(FSG_E_PARSE, s_parse("{\"Records\":[{\"EventSource\":\"aws:sns\",\"Sns\":{}}]}", &ev, &err));
     T_CHECK(strstr(err.msg, "without its message text") != NULL);
     return 0;
 }
@@ -215,7 +225,8 @@ static int s_wrapping_depth_is_bounded(void)
                                    "\"bucket\":{\"name\":\"bkt\"},\"object\":{\"key\":\"k\"}}}]}"));
     for (int level = 1; level <= 3; level++) {
         struct fsg_buf next = FSG_BUF_INIT;
-        T_OK(fsg_buf_append_cstr(&next, "{\"Records\":[{\"eventSource\":\"aws:sqs\",\"body\":\""));
+        T_OK(fsg_buf_append_cstr(&next, "{\"Records\":[{\"messageId\":\"m\",\"eventSource\":\"aws:sqs\","
+                                        "\"body\":\""));
         for (size_t i = 0; i < doc.len; i++) {
             if (doc.ptr[i] == '"' || doc.ptr[i] == '\\') {
                 T_OK(fsg_buf_append_byte(&next, '\\'));
@@ -229,14 +240,14 @@ static int s_wrapping_depth_is_bounded(void)
         struct fsg_s3_event *ev = NULL;
         struct fsg_error err = { 0 };
         enum fsg_err rc = fsg_s3_event_parse(fsg_span_from_buf(&doc), &ev, &err);
+        T_OK(rc);
         if (level <= 2) {
-            T_OK(rc);
-            T_CHECK(ev->n_items == 1);
-            fsg_s3_event_destroy(ev);
-        } else {
-            T_CHECK(rc == FSG_E_PARSE);
-            T_CHECK(strstr(err.msg, "nested more than 2 levels") != NULL);
+            T_CHECK(ev->n_items == 1 && ev->messages[0].error == NULL);
+        } else { /* too deep: the outer message's error */
+            T_CHECK(ev->n_items == 0 && ev->n_messages == 1);
+            T_CHECK(strstr(ev->messages[0].error, "nested more than 2 levels") != NULL);
         }
+        fsg_s3_event_destroy(ev);
     }
     fsg_buf_clean_up(&doc);
     return 0;
@@ -467,6 +478,267 @@ static int s_allocation_failures(void)
     return 0;
 }
 
+/* tests/data/events/<name> parsed. */
+static enum fsg_err s_fixture(const char *name, struct fsg_s3_event **ret, struct fsg_error *err)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "events/%s", name);
+    struct fsg_buf b = FSG_BUF_INIT;
+    enum fsg_err rc = t_read_data_file(rel, &b);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_event_parse(fsg_span_from_buf(&b), ret, err);
+    }
+    fsg_buf_clean_up(&b);
+    return rc;
+}
+
+static int s_sns_envelope_in_sqs(void)
+{
+    struct fsg_s3_event *ev = NULL;
+    T_OK(s_fixture("sqs_sns_s3.json", &ev, NULL));
+    T_CHECK(ev->kind == FSG_S3_EVENT_OBJECTS);
+    T_STR_EQ(ev->origin, "sqs");
+    T_CHECK(ev->n_messages == 3 && ev->n_items == 2 && ev->n_calls == 0);
+    T_STR_EQ(ev->messages[0].id, "059f36b4-87a3-44ab-83d2-661975830a7d");
+    /* The SNS envelope's Message and the raw notification give the same decoded key. */
+    for (size_t i = 0; i < 2; i++) {
+        T_STR_EQ(ev->items[i].bucket, "flow-logs");
+        T_STR_EQ(ev->items[i].key, "AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/01/01/"
+                                   "my flow logs_20240101T0000Z.log.gz");
+        T_CHECK(ev->items[i].message == i && !ev->items[i].key_as_sent);
+    }
+    T_CHECK(ev->messages[0].error == NULL && ev->messages[1].error == NULL);
+    T_CHECK(ev->messages[2].error != NULL && strstr(ev->messages[2].error, "not an S3") != NULL);
+    fsg_s3_event_destroy(ev);
+    return 0;
+}
+
+static int s_eventbridge_in_sqs(void)
+{
+    struct fsg_s3_event *ev = NULL;
+    T_OK(s_fixture("sqs_eventbridge.json", &ev, NULL));
+    T_CHECK(ev->kind == FSG_S3_EVENT_OBJECTS); /* objects to read, and a call */
+    T_STR_EQ(ev->origin, "sqs");
+    T_CHECK(ev->n_messages == 2 && ev->n_items == 1 && ev->n_calls == 1);
+    T_STR_EQ(ev->items[0].key,
+             "AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/01/01/eb_20240101T0000Z.log.gz");
+    T_CHECK(ev->items[0].key_as_sent && ev->items[0].message == 0);
+    T_STR_EQ(ev->calls[0].event_name, "AuthorizeSecurityGroupIngress");
+    T_STR_EQ(ev->calls[0].group_id, "sg-0123456789abcdef0");
+    T_CHECK(ev->calls[0].message == 1);
+    fsg_s3_event_destroy(ev);
+
+    /* Only CloudTrail events in the batch: an api_call job. A schedule inside SQS is refused
+     * for its message alone. */
+    T_OK(s_parse("{\"Records\":[{\"messageId\":\"m1\",\"eventSource\":\"aws:sqs\",\"body\":"
+                 "\"{\\\"source\\\":\\\"aws.rds\\\",\\\"detail-type\\\":\\\"AWS API Call via "
+                 "CloudTrail\\\",\\\"detail\\\":{\\\"eventName\\\":\\\"ModifyDBInstance\\\","
+                 "\\\"requestParameters\\\":{\\\"dBInstanceIdentifier\\\":\\\"db1\\\"}}}\"},"
+                 "{\"messageId\":\"m2\",\"eventSource\":\"aws:sqs\",\"body\":"
+                 "\"{\\\"source\\\":\\\"aws.events\\\",\\\"detail-type\\\":\\\"Scheduled "
+                 "Event\\\"}\"}]}",
+                 &ev, NULL));
+    T_CHECK(ev->kind == FSG_S3_EVENT_API_CALL && ev->n_calls == 1);
+    T_STR_EQ(fsg_s3_event_kind_name(ev->kind), "api_call");
+    T_STR_EQ(ev->calls[0].db_instance, "db1");
+    T_CHECK(!ev->calls[0].has_vpc_sg_ids);
+    T_CHECK(ev->messages[1].error != NULL && strstr(ev->messages[1].error, "Scheduled") != NULL);
+    fsg_s3_event_destroy(ev);
+    return 0;
+}
+
+static int s_cloudtrail_calls(void)
+{
+    static const struct {
+        const char *file, *name;
+        bool flowseg, group;
+    } cases[] = {
+        { "cloudtrail_authorize.json", "AuthorizeSecurityGroupIngress", false, true },
+        { "cloudtrail_authorize_self.json", "AuthorizeSecurityGroupIngress", true, true },
+        { "cloudtrail_revoke.json", "RevokeSecurityGroupIngress", false, true },
+        { "cloudtrail_modify_rules.json", "ModifySecurityGroupRules", false, true },
+        { "cloudtrail_update_descriptions.json", "UpdateSecurityGroupRuleDescriptionsIngress",
+          false, true },
+        { "cloudtrail_modify_db.json", "ModifyDBInstance", false, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fsg_s3_event *ev = NULL;
+        T_OK(s_fixture(cases[i].file, &ev, NULL));
+        T_CHECK(ev->kind == FSG_S3_EVENT_API_CALL && ev->n_calls == 1 && ev->n_items == 0);
+        T_STR_EQ(ev->origin, "cloudtrail");
+        const struct fsg_s3_event_call *c = &ev->calls[0];
+        T_STR_EQ(c->event_name, cases[i].name);
+        T_CHECK(c->flowseg_rules_only == cases[i].flowseg);
+        T_CHECK(c->error_code == NULL && c->message == FSG_S3_EVENT_NO_MESSAGE);
+        if (cases[i].group) {
+            T_STR_EQ(c->group_id, "sg-0123456789abcdef0");
+            T_CHECK(c->db_instance == NULL);
+        } else {
+            T_CHECK(c->group_id == NULL);
+            T_STR_EQ(c->db_instance, "orders-db");
+            T_CHECK(c->has_vpc_sg_ids && c->n_vpc_sg_ids == 1);
+            T_STR_EQ(c->vpc_sg_ids[0], "sg-0fedcba9876543210");
+        }
+        T_CHECK(strstr(c->principal_arn, ":assumed-role/") != NULL);
+        fsg_s3_event_destroy(ev);
+    }
+
+    struct fsg_s3_event *ev = NULL;
+    struct fsg_error err = { 0 };
+#define S_CT(SRC, DETAIL)                                                                          \
+    "{\"source\":\"" SRC "\",\"detail-type\":\"AWS API Call via CloudTrail\",\"detail\":" DETAIL "}"
+    /* A failed call (errorCode) is kept with its code: it changed nothing. */
+    T_OK(s_parse(S_CT("aws.ec2", "{\"eventName\":\"AuthorizeSecurityGroupIngress\",\"errorCode\":"
+                                 "\"Client.UnauthorizedOperation\",\"requestParameters\":"
+                                 "{\"groupId\":\"sg-1\"}}"),
+                 &ev, NULL));
+    T_STR_EQ(ev->calls[0].error_code, "Client.UnauthorizedOperation");
+    fsg_s3_event_destroy(ev);
+    /* The group by name only (default VPC); the group from Authorize's answer. */
+    T_OK(s_parse(S_CT("aws.ec2", "{\"eventName\":\"RevokeSecurityGroupIngress\","
+                                 "\"requestParameters\":{\"groupName\":\"default\"}}"),
+                 &ev, NULL));
+    T_CHECK(ev->calls[0].group_id == NULL);
+    T_STR_EQ(ev->calls[0].group_name, "default");
+    fsg_s3_event_destroy(ev);
+    T_OK(s_parse(S_CT("aws.ec2", "{\"eventName\":\"AuthorizeSecurityGroupIngress\","
+                                 "\"requestParameters\":{\"ipPermissions\":{}},"
+                                 "\"responseElements\":{\"securityGroupRuleSet\":{\"items\":"
+                                 "[{\"groupId\":\"sg-2\"}]}}}"),
+                 &ev, NULL));
+    T_STR_EQ(ev->calls[0].group_id, "sg-2");
+    fsg_s3_event_destroy(ev);
+    /* A flowseg description on a rule that references a group is not flowseg's kind. */
+    T_OK(s_parse(S_CT("aws.ec2", "{\"eventName\":\"AuthorizeSecurityGroupIngress\","
+                                 "\"requestParameters\":{\"groupId\":\"sg-1\",\"ipPermissions\":"
+                                 "{\"items\":[{\"groups\":{\"items\":[{\"groupId\":\"sg-9\","
+                                 "\"description\":\"flowseg x\"}]},\"ipRanges\":{\"items\":"
+                                 "[{\"cidrIp\":\"10.0.0.1/32\",\"description\":\"flowseg x\"}]}}]}}}"),
+                 &ev, NULL));
+    T_CHECK(!ev->calls[0].flowseg_rules_only);
+    fsg_s3_event_destroy(ev);
+    /* ModifySecurityGroupRules as a list of rewrites, all flowseg's. */
+    T_OK(s_parse(S_CT("aws.ec2", "{\"eventName\":\"ModifySecurityGroupRules\","
+                                 "\"requestParameters\":{\"ModifySecurityGroupRulesRequest\":{"
+                                 "\"GroupId\":\"sg-3\",\"SecurityGroupRule\":[{"
+                                 "\"SecurityGroupRuleId\":\"sgr-1\",\"SecurityGroupRule\":{"
+                                 "\"CidrIpv4\":\"10.0.0.1/32\",\"Description\":\"flowseg r\"}}]}}}"),
+                 &ev, NULL));
+    T_STR_EQ(ev->calls[0].group_id, "sg-3");
+    T_CHECK(ev->calls[0].flowseg_rules_only);
+    fsg_s3_event_destroy(ev);
+    /* Other API calls, or an EC2 name from aws.rds, are ignored; nothing named is an error. */
+    T_OK(s_parse(S_CT("aws.ec2", "{\"eventName\":\"RunInstances\"}"), &ev, NULL));
+    T_CHECK(ev->n_calls == 0 && ev->n_ignored == 1);
+    fsg_s3_event_destroy(ev);
+    T_OK(s_parse(S_CT("aws.rds", "{\"eventName\":\"AuthorizeSecurityGroupIngress\"}"), &ev, NULL));
+    T_CHECK(ev->n_calls == 0 && ev->n_ignored == 1);
+    fsg_s3_event_destroy(ev);
+    T_ERR(FSG_E_PARSE, s_parse(S_CT("aws.ec2", "{\"eventName\":\"RevokeSecurityGroupIngress\","
+                                               "\"requestParameters\":{}}"),
+                               &ev, &err));
+    T_CHECK(strstr(err.msg, "names no security group") != NULL);
+    T_ERR(FSG_E_PARSE, s_parse(S_CT("aws.rds", "{\"eventName\":\"ModifyDBInstance\","
+                                               "\"requestParameters\":{\"vpcSecurityGroupIds\":"
+                                               "[\"sg-1\"]}}"),
+                               &ev, &err));
+    T_CHECK(strstr(err.msg, "dBInstanceIdentifier") != NULL);
+    T_ERR(FSG_E_PARSE, s_parse(S_CT("aws.ec2", "{\"eventName\":\"RevokeSecurityGroupIngress\","
+                                               "\"requestParameters\":{\"groupId\":\"sg 1\"}}"),
+                               &ev, &err));
+    T_CHECK(strstr(err.msg, "not an AWS identifier") != NULL);
+    T_ERR(FSG_E_PARSE, s_parse(S_CT("aws.ec2", "{}"), &ev, &err));
+    T_CHECK(strstr(err.msg, "eventName") != NULL);
+#undef S_CT
+    return 0;
+}
+
+static int s_dry_run_switch(void)
+{
+    struct fsg_s3_event *ev = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_parse("{\"scan\": \"s3://bkt/AWSLogs/\", \"dry_run\": true}", &ev, NULL));
+    T_CHECK(ev->kind == FSG_S3_EVENT_SCAN && ev->dry_run);
+    fsg_s3_event_destroy(ev);
+    T_OK(s_parse("{\"scan\": \"s3://bkt/AWSLogs/\", \"dry_run\": false}", &ev, NULL));
+    T_CHECK(!ev->dry_run);
+    fsg_s3_event_destroy(ev);
+    T_OK(s_parse("{\"dry_run\": true, \"nlb_sync\": true}", &ev, NULL));
+    T_CHECK(ev->kind == FSG_S3_EVENT_NLB_SYNC && ev->dry_run);
+    fsg_s3_event_destroy(ev);
+    T_ERR(FSG_E_PARSE, s_parse("{\"scan\": \"s3://bkt/\", \"dry_run\": \"yes\"}", &ev, &err));
+    T_CHECK(strstr(err.msg, "dry_run must be true or false") != NULL);
+    T_ERR(FSG_E_PARSE, s_parse("{\"scan\": \"s3://bkt/\", \"dryrun\": true}", &ev, &err));
+    T_CHECK(strstr(err.msg, "unknown key") != NULL);
+    return 0;
+}
+
+/* A backfill: the scan's window and fan-out switch; the batches it sends (S3 notifications
+ * marked "flowseg_fanout" inside SQS) are summaries-only messages, others are not. */
+static int s_fanout(void)
+{
+    struct fsg_s3_event *ev = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_parse("{\"scan\": \"s3://bkt/AWSLogs/\", \"since\": \"2026-11-01\", "
+                 "\"until\": \"2026-11-30T12:00Z\", \"fanout\": true}", &ev, NULL));
+    T_CHECK(ev->kind == FSG_S3_EVENT_SCAN && ev->fanout && !ev->dry_run);
+    T_STR_EQ(ev->since, "2026-11-01");
+    T_STR_EQ(ev->until, "2026-11-30T12:00Z");
+    fsg_s3_event_destroy(ev);
+    T_OK(s_parse("{\"scan\": \"s3://bkt/AWSLogs/\"}", &ev, NULL));
+    T_CHECK(!ev->fanout && ev->since == NULL && ev->until == NULL);
+    fsg_s3_event_destroy(ev);
+    T_ERR(FSG_E_PARSE, s_parse("{\"scan\": \"s3://bkt/\", \"fanout\": 1}", &ev, &err));
+    T_CHECK(strstr(err.msg, "fanout must be true or false") != NULL);
+    T_ERR(FSG_E_PARSE, s_parse("{\"scan\": \"s3://bkt/\", \"since\": 20261101}", &ev, &err));
+    T_CHECK(strstr(err.msg, "since must be a UTC time") != NULL);
+
+#define S_REC(key) "{\\\"eventSource\\\":\\\"aws:s3\\\",\\\"eventName\\\":\\\"ObjectCreated:Put\\\"," \
+                   "\\\"s3\\\":{\\\"bucket\\\":{\\\"name\\\":\\\"bkt\\\"},\\\"object\\\":{\\\"key\\\":\\\"" key "\\\"}}}"
+#define S_SQS(id, body) "{\"eventSource\":\"aws:sqs\",\"messageId\":\"" id "\",\"body\":\"" body "\"}"
+    T_OK(s_parse("{\"Records\":[" S_SQS("m1", "{\\\"flowseg_fanout\\\":true,\\\"Records\\\":["
+                 S_REC("a+b.log.gz") "," S_REC("c.log.gz") "]}") "," S_SQS("m2", "{\\\"Records\\\":["
+                 S_REC("d.log.gz") "]}") "]}", &ev, &err));
+#undef S_REC
+#undef S_SQS
+    T_CHECK(ev->n_messages == 2 && ev->n_items == 3);
+    T_CHECK(ev->messages[0].summaries_only && !ev->messages[1].summaries_only);
+    T_STR_EQ(ev->items[0].key, "a b.log.gz");
+    T_CHECK(ev->items[0].message == 0 && ev->items[2].message == 1);
+    fsg_s3_event_destroy(ev);
+    return 0;
+}
+
+/* A batch's allocation failures are clean too (message errors, calls, items). */
+static int s_batch_allocation_failures(void)
+{
+    static const char *const files[] = { "sqs_sns_s3.json", "sqs_eventbridge.json",
+                                         "cloudtrail_modify_db.json" };
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "events/%s", files[f]);
+        struct fsg_buf json = FSG_BUF_INIT;
+        T_OK(t_read_data_file(rel, &json));
+        bool ok = false;
+        for (long n = 1; n < 400 && !ok; n++) {
+            struct fsg_s3_event *ev = NULL;
+            struct fsg_error err = { 0 };
+            fsg_mem_fail_after(n);
+            enum fsg_err rc = fsg_s3_event_parse(fsg_span_from_buf(&json), &ev, &err);
+            fsg_mem_fail_after(0);
+            if (rc == FSG_OK) {
+                ok = true;
+                fsg_s3_event_destroy(ev);
+                continue;
+            }
+            T_CHECK(rc == FSG_E_NOMEM && ev == NULL);
+        }
+        T_CHECK(ok);
+        fsg_buf_clean_up(&json);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -480,6 +752,12 @@ int main(int argc, char **argv)
         { "malformed_events", s_malformed_events },
         { "hostile_sizes", s_hostile_sizes },
         { "allocation_failures", s_allocation_failures },
+        { "sns_envelope_in_sqs", s_sns_envelope_in_sqs },
+        { "eventbridge_in_sqs", s_eventbridge_in_sqs },
+        { "cloudtrail_calls", s_cloudtrail_calls },
+        { "dry_run_switch", s_dry_run_switch },
+        { "fanout", s_fanout },
+        { "batch_allocation_failures", s_batch_allocation_failures },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

@@ -1,6 +1,7 @@
 /* policy/sg_apply and policy/sg_live over a scripted EC2: the exact calls (one authorize with
  * every permission, one revoke by ids), Duplicate/NotFound answers converged by a re-describe and
  * one retry, the quota stopping before any revoke, and EC2 rules read into fsg_sg_current. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,15 +120,24 @@ static int s_authorize_then_revoke(void)
     T_CHECK(res.authorized == 4 && res.revoked == 2 && res.calls == 2);
     T_CHECK(res.already_present == 0 && res.already_gone == 0 && !res.quota_exceeded);
     fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
-    /* one audit line per rule: 4 authorize, then 2 revoke, each with target, group and rule */
-    T_CHECK(s_n_lines == 6);
-    T_CHECK(strstr(s_lines[0], "\"event\":\"authorize\",\"target\":\"orders-db\","
+    /* an intent line before each call, then one audit line per rule: "requested", 4
+     * authorize, "requested", 2 revoke, each with target, group and rule, and who did it */
+    T_CHECK(s_n_lines == 8);
+    T_CHECK(strstr(s_lines[0], "\"event\":\"requested\",\"target\":\"orders-db\","
+                               "\"security_group\":\"" S_SG "\",\"action\":"
+                               "\"AuthorizeSecurityGroupIngress\",\"count\":4") != NULL);
+    T_CHECK(strstr(s_lines[1], "\"event\":\"authorize\",\"target\":\"orders-db\","
                                "\"security_group\":\"" S_SG "\",\"rule\":{\"proto\":\"tcp\","
                                "\"from_port\":5432,\"to_port\":5432,\"cidr\":\"10.0.1.11/32\","
-                               "\"description\":\"flowseg r/41\"},\"result\":\"created\"") != NULL);
-    T_CHECK(strstr(s_lines[2], "\"cidr_ipv6\":\"fd00::1/128\"") != NULL);
-    T_CHECK(strstr(s_lines[4], "\"event\":\"revoke\"") != NULL);
-    T_CHECK(strstr(s_lines[5], "\"rule_id\":\"sgr-old2\",\"result\":\"revoked\"") != NULL);
+                               "\"description\":\"flowseg r/41\"},\"result\":\"created\","
+                               "\"by\":\"this_run\"") != NULL);
+    T_CHECK(strstr(s_lines[3], "\"cidr_ipv6\":\"fd00::1/128\"") != NULL);
+    T_CHECK(strstr(s_lines[5], "\"event\":\"requested\"") != NULL &&
+            strstr(s_lines[5], "\"rule_ids\":[\"sgr-old1\",\"sgr-old2\"]") != NULL);
+    T_CHECK(strstr(s_lines[6], "\"event\":\"revoke\"") != NULL);
+    T_CHECK(strstr(s_lines[7], "\"rule_id\":\"sgr-old2\",\"result\":\"revoked\","
+                               "\"by\":\"this_run\",\"reason\":\"not in the policy any more "
+                               "(flowseg rule)\"") != NULL);
     fsg_sg_plan_destroy(p);
     t_aws_fixture_clean_up(&f);
     return 0;
@@ -392,9 +402,101 @@ static int s_live_bad_rules(void)
     return 0;
 }
 
+/* A lost answer: the authorize went through but its answer was lost (network error), the
+ * retry layer sent it again and got Duplicate. That is this run's own doing, maybe: audited
+ * "by": "unknown", never "found already so", and counted apart. */
+static int s_lost_answer_is_unknown(void)
+{
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    const char *all = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-b", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41")
+        S_ITEM("sgr-c", "tcp", "5432", "cidrIpv6", "fd00::1/128", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    fsg_sg_rules_clean_up(&p->remove);
+    p->remove = (struct fsg_sg_rules){ 0 };
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 400, .body = S_ERROR("InvalidPermission.Duplicate") },
+        { .status = 200, .body = all },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
+    struct fsg_sg_apply_result res;
+    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_CHECK(res.unknown == 4 && res.already_present == 0 && res.authorized == 0);
+    size_t unknown = 0;
+    for (size_t i = 0; i < s_n_lines; i++) {
+        T_CHECK(strstr(s_lines[i], "found_already_so") == NULL);
+        unknown += strstr(s_lines[i], "\"by\":\"unknown\",\"outcome\":\"unknown: ") != NULL;
+    }
+    T_CHECK(unknown == 4);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* A stop request (a signal) before the first call: nothing is sent. */
+static int s_stop_makes_no_call(void)
+{
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", NULL, 0) == 0);
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    volatile sig_atomic_t stop = SIGTERM;
+    struct fsg_sg_apply_options o = { .target = "t", .stop = &stop };
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_CANCELLED, fsg_sg_apply(f.aws, p, &o, &res, &err));
+    T_CHECK(res.interrupted && res.calls == 0 && f.script.n_rec == 0);
+    T_CHECK(strstr(err.msg, "interrupted") != NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* The group is full: stale rules are rewritten in place first (ModifySecurityGroupRules), then
+ * the rest is authorized. */
+static int s_full_group_modifies_first(void)
+{
+    static const char ok_modify[] =
+        "<ModifySecurityGroupRulesResponse " S_NS "><requestId>r</requestId><return>true</return>"
+        "</ModifySecurityGroupRulesResponse>";
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    /* 3 IPv4 + 1 IPv6 to add, 2 IPv4 to remove; the group holds 2 IPv4 rules, quota 3 */
+    p->current_v4 = 2;
+    const struct t_http_exchange ex[] = { { .status = 200, .body = ok_modify },
+                                          { .status = 200, .body = S_OK_AUTH } };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 2) == 0);
+    struct fsg_sg_apply_options o = { .target = "t", .max_rules = 3 };
+    struct fsg_sg_apply_result res;
+    T_OK(fsg_sg_apply(f.aws, p, &o, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_CHECK(strstr(t_aws_fixture_body(&f, 0), "Action=ModifySecurityGroupRules&Version=2016-11-15"
+                                              "&GroupId=" S_SG "&SecurityGroupRule.1."
+                                              "SecurityGroupRuleId=sgr-old1") != NULL);
+    T_CHECK(strstr(t_aws_fixture_body(&f, 0), "SecurityGroupRule.3") == NULL);
+    /* both stale rules were rewritten: the rest (one IPv4, one IPv6) fits, nothing to revoke */
+    T_CHECK(strstr(t_aws_fixture_body(&f, 1), "Action=AuthorizeSecurityGroupIngress") != NULL);
+    T_CHECK(res.modified == 2 && res.authorized == 2 && res.revoked == 0);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
+        { "lost_answer_is_unknown", s_lost_answer_is_unknown },
+        { "stop_makes_no_call", s_stop_makes_no_call },
+        { "full_group_modifies_first", s_full_group_modifies_first },
         { "authorize_then_revoke", s_authorize_then_revoke },
         { "nothing_to_do", s_nothing_to_do },
         { "duplicate_converges", s_duplicate_converges },

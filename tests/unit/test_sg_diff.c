@@ -54,14 +54,20 @@ static enum fsg_err s_desired(struct fsg_sg_rules *d)
     return rc;
 }
 
-static int s_described_ownership(void)
+/* ownership "rules": only "flowseg " rules go; the others (and SG references) are kept. */
+static int s_rules_ownership(void)
 {
     struct fsg_sg_current cur = { 0 };
     struct fsg_sg_rules want = { 0 };
     struct fsg_sg_plan *p = NULL;
+    struct fsg_sg_diff_options o = { .ownership = FSG_SG_OWN_RULES };
     T_OK(s_current(&cur));
     T_OK(s_desired(&want));
-    T_OK(fsg_sg_diff(&want, &cur, NULL, &p, NULL));
+    T_OK(fsg_sg_diff(&want, &cur, &o, &p, NULL));
+    T_CHECK(p->ownership == FSG_SG_OWN_RULES);
+    T_CHECK(p->n_remove_foreign == 0);
+    T_STR_EQ(fsg_sg_removal_reason(p->remove.items[0].description),
+             "not in the policy any more (flowseg rule)");
     T_STR_EQ(p->group_id, "sg-1");
     T_CHECK(p->desired.len == 5); /* deduplicated */
     T_CHECK(p->add.len == 3);
@@ -86,20 +92,29 @@ static int s_described_ownership(void)
     return 0;
 }
 
-static int s_full_ownership(void)
+/* ownership "group" (the default, opts NULL): every rule the policy does not yield goes,
+ * whoever added it, SG references included (tamper protection). */
+static int s_group_ownership(void)
 {
     struct fsg_sg_current cur = { 0 };
     struct fsg_sg_rules want = { 0 };
     struct fsg_sg_plan *p = NULL;
-    struct fsg_sg_diff_options o = { .ownership = FSG_SG_OWN_ALL };
     T_OK(s_current(&cur));
     T_OK(s_desired(&want));
-    T_OK(fsg_sg_diff(&want, &cur, &o, &p, NULL));
+    T_OK(fsg_sg_diff(&want, &cur, NULL, &p, NULL));
+    T_CHECK(p->ownership == FSG_SG_OWN_GROUP);
+    T_STR_EQ(fsg_sg_ownership_name(p->ownership), "group");
     T_CHECK(p->remove.len == 2);
     T_CHECK(s_is(&p->remove.items[0], 22, "10.0.0.0/8")); /* sorted: port 22 first */
     T_CHECK(s_is(&p->remove.items[1], 5432, "10.0.0.4/32"));
+    T_STR_EQ(fsg_sg_removal_reason(p->remove.items[0].description),
+             "not in the policy, added outside flowseg");
     T_CHECK(p->kept.len == 0);
-    T_CHECK(p->n_foreign == 1); /* SG references stay even then */
+    T_CHECK(p->n_foreign == 1);
+    T_CHECK(p->n_remove_foreign == 1); /* the SG reference goes too, by its id */
+    T_STR_EQ(p->remove_foreign[0].rule_id, "sgr-g");
+    T_STR_EQ(p->remove_foreign[0].peer, "sg-9");
+    T_CHECK(fsg_sg_plan_n_removals(p) == 3);
     fsg_sg_plan_destroy(p);
     fsg_sg_rules_clean_up(&want);
     fsg_sg_current_clean_up(&cur);
@@ -239,8 +254,8 @@ static int s_alloc_failures(void)
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
-        { "described_ownership", s_described_ownership },
-        { "full_ownership", s_full_ownership },
+        { "rules_ownership", s_rules_ownership },
+        { "group_ownership", s_group_ownership },
         { "idempotent", s_idempotent },
         { "empty_both", s_empty_both },
         { "normalized_ports_match", s_normalized_ports_match },

@@ -112,7 +112,7 @@ static int s_encode(const char *text, struct fsg_buf *gz)
     struct fsg_aggregate *one = NULL;
     T_OK(fsg_aggregate_new(NULL, &one, NULL));
     T_OK(s_read(one, text));
-    T_OK(fsg_summary_encode(one, "s3://b/k", "\"abc-1\"", "fp", gz, NULL));
+    T_OK(fsg_summary_encode(one, NULL, 0, "s3://b/k", "\"abc-1\"", "fp", gz, NULL));
     fsg_aggregate_destroy(one);
     return 0;
 }
@@ -145,11 +145,28 @@ static int s_summaries_merge_exactly(void)
     struct fsg_aggregate *one = NULL;
     T_OK(fsg_aggregate_new(NULL, &one, NULL));
     T_CHECK(s_fold(one, &sa) == 0);
-    T_OK(fsg_summary_encode(one, "s3://b/k", "\"abc-1\"", "fp", &again, NULL));
+    T_OK(fsg_summary_encode(one, NULL, 0, "s3://b/k", "\"abc-1\"", "fp", &again, NULL));
     struct fsg_summary sa2;
     T_OK(fsg_summary_decode((struct fsg_span){ again.ptr, again.len }, "fp", &sa2, NULL));
     T_CHECK(sa2.n_rows == sa.n_rows && memcmp(sa2.rows, sa.rows, sa.n_rows * sizeof *sa.rows) == 0);
     fsg_summary_clean_up(&sa2);
+
+    /* a summary of some interfaces keeps their rows only */
+    struct fsg_buf part = FSG_BUF_INIT;
+    const char *db[] = { "eni-db" };
+    T_OK(fsg_summary_encode(raw, db, 1, "s3://b/k", "\"e\"", "fp", &part, NULL));
+    struct fsg_summary sp;
+    T_OK(fsg_summary_decode((struct fsg_span){ part.ptr, part.len }, "fp", &sp, NULL));
+    size_t n_db = 0;
+    for (size_t i = 0; i < sa.n_rows; i++) {
+        n_db += strcmp(sa.rows[i].eni, "eni-db") == 0;
+    }
+    T_CHECK(n_db > 0 && n_db < sa.n_rows && sp.n_rows >= n_db);
+    for (size_t i = 0; i < sp.n_rows; i++) {
+        T_STR_EQ(sp.rows[i].eni, "eni-db");
+    }
+    fsg_summary_clean_up(&sp);
+    fsg_buf_clean_up(&part);
 
     /* rolled back with the object, like records */
     size_t before = fsg_aggregate_entries(merged);
@@ -183,43 +200,57 @@ static enum fsg_err s_decode_str(const char *text, const char *fp, struct fsg_er
     return rc;
 }
 
-#define HEAD "{\"flowseg_summary\":1,\"source\":\"s3://b/k\",\"etag\":\"e\",\"fingerprint\":\"fp\","  \
-             "\"stats\":{\"bytes_in\":1,\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,"     \
-             "\"malformed\":0},\"rows\":"
+#define HEAD(rows)                                                                                 \
+    "{\"flowseg_summary\":1,\"source\":\"s3://b/k\",\"etag\":\"e\",\"fingerprint\":\"fp\","        \
+    "\"stats\":{\"bytes_in\":1,\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,"             \
+    "\"malformed\":0},\"rows\":" #rows "}\n"
+#define ROW_OK "[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,1,1,null,null]\n"
 
 static int s_hostile_input(void)
 {
     struct fsg_error err;
-    T_OK(s_decode_str(HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,1,1,null,null]]}",
-                      "fp", &err));
+    struct fsg_summary ok;
+    /* the fast parser, and jansson for another spelling of the same row */
+    T_OK(fsg_summary_decode(fsg_span_from_cstr(HEAD(2) ROW_OK
+                                               "[ \"eni-\\u0061\", \"10.0.0.1\", \"10.0.0.2\", 5432, "
+                                               "6, 0, 1, 1, 1, 1, 10, -20 ]"),
+                            "fp", &ok, &err));
+    T_CHECK(ok.n_rows == 2 && memcmp(&ok.rows[0].a, &ok.rows[1].a, sizeof ok.rows[0].a) == 0);
+    T_STR_EQ(ok.rows[1].eni, "eni-a");
+    T_CHECK(ok.rows[0].first == FSG_FLOW_TIME_NONE && ok.rows[1].first == 10 &&
+            ok.rows[1].last == -20);
+    fsg_summary_clean_up(&ok);
     static const struct {
         const char *text;
         enum fsg_err rc;
         const char *msg;
     } bad[] = {
-        { "", FSG_E_PARSE, "" },
-        { "[]", FSG_E_PARSE, "not a flowseg flow summary" },
-        { "{\"flowseg_summary\":1}", FSG_E_PARSE, "not a flowseg flow summary" },
-        { HEAD "[]}", FSG_E_REJECTED, "another configuration" }, /* fingerprint "x" below */
-        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",70000,6,0,1,1,1,1,null,null]]}", FSG_E_PARSE,
-          "row 1 is not" },
-        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,0,1,1,null,null]]}", FSG_E_PARSE,
+        { "", FSG_E_PARSE, "no header line" },
+        { "[]\n", FSG_E_PARSE, "not a flowseg flow summary" },
+        { "{\"flowseg_summary\":1}\n", FSG_E_PARSE, "not a flowseg flow summary" },
+        { HEAD(0), FSG_E_REJECTED, "another configuration" }, /* fingerprint "x" below */
+        { HEAD(1) "[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",70000,6,0,1,1,1,1,null,null]\n",
+          FSG_E_PARSE, "row 1 is not" },
+        { HEAD(1) "[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,0,1,1,null,null]\n",
+          FSG_E_PARSE, "row 1" },
+        { HEAD(1) "[\"eni-a\",\"10.0.0.999\",\"10.0.0.2\",5432,6,0,1,1,1,1,null,null]\n",
+          FSG_E_PARSE, "row 1" },
+        { HEAD(1) "[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,3,1,1,1,1,null,null]\n",
+          FSG_E_PARSE, "row 1" },
+        { HEAD(1) "[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,3,1,1,1,null,null]\n",
+          FSG_E_PARSE, "row 1" },
+        { HEAD(1) "[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,-1,1,null,null]\n",
+          FSG_E_PARSE, "row 1" },
+        { HEAD(1) "[\"eni-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,"
+                  "1,1,1,1,null,null]\n", FSG_E_PARSE, "row 1" },
+        { HEAD(1) "[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,1,1,null]\n", FSG_E_PARSE,
           "row 1" },
-        { HEAD "[[\"eni-a\",\"10.0.0.999\",\"10.0.0.2\",5432,6,0,1,1,1,1,null,null]]}", FSG_E_PARSE,
-          "row 1" },
-        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,3,1,1,1,1,null,null]]}", FSG_E_PARSE,
-          "row 1" },
-        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,3,1,1,1,null,null]]}", FSG_E_PARSE,
-          "row 1" },
-        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,-1,1,null,null]]}", FSG_E_PARSE,
-          "row 1" },
-        { HEAD "[[\"eni-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,"
-               "1,1,1,1,null,null]]}", FSG_E_PARSE, "row 1" },
-        { HEAD "[[\"eni-a\",\"10.0.0.1\",\"10.0.0.2\",5432,6,0,1,1,1,1,null]]}", FSG_E_PARSE,
-          "row 1" },
-        { HEAD "[[[[[[[[]]]]]]]]}", FSG_E_LIMIT, "" },
-        { "{\"flowseg_summary\":2,\"fingerprint\":\"fp\",\"rows\":[],\"stats\":{\"bytes_in\":1,"
-          "\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,\"malformed\":0}}",
+        { HEAD(1) "[[[[[[[[]]]]]]]]\n", FSG_E_PARSE, "row 1" },
+        { HEAD(2) ROW_OK, FSG_E_PARSE, "1 of the 2 rows" },
+        { HEAD(1) ROW_OK ROW_OK, FSG_E_PARSE, "more rows than the 1" },
+        { HEAD(99999999999) ROW_OK, FSG_E_PARSE, "rows announced" },
+        { "{\"flowseg_summary\":2,\"fingerprint\":\"fp\",\"rows\":0,\"stats\":{\"bytes_in\":1,"
+          "\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,\"malformed\":0}}\n",
           FSG_E_REJECTED, "version 2" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -261,13 +292,21 @@ static int s_keys_and_fingerprints(void)
                                  { .eni = "eni-b", .addrs = &a2, .n_addrs = 1 } };
     struct fsg_eni_hint r[2] = { h[1], h[0] };
     char f1[65], f2[65], f3[65], f4[65];
-    T_OK(fsg_summary_fingerprint(h, 2, NULL, f1));
-    T_OK(fsg_summary_fingerprint(r, 2, NULL, f2));
+    const char *both[] = { "eni-a", "eni-b" }, *rev[] = { "eni-b", "eni-a" }, *one[] = { "eni-a" };
+    char f5[65], f6[65];
+    T_OK(fsg_summary_fingerprint(h, 2, NULL, 0, NULL, f1));
+    T_OK(fsg_summary_fingerprint(r, 2, NULL, 0, NULL, f2));
+    T_OK(fsg_summary_fingerprint(h, 2, both, 2, NULL, f5));
+    T_OK(fsg_summary_fingerprint(r, 2, rev, 2, NULL, f6));
+    T_STR_EQ(f5, f6); /* the kept interfaces in any order */
+    T_CHECK(strcmp(f1, f5) != 0); /* all interfaces is not these two */
+    T_OK(fsg_summary_fingerprint(h, 2, one, 1, NULL, f6));
+    T_CHECK(strcmp(f5, f6) != 0);
     T_STR_EQ(f1, f2); /* any order */
     h[0].service_port = 3306;
-    T_OK(fsg_summary_fingerprint(h, 2, NULL, f3));
+    T_OK(fsg_summary_fingerprint(h, 2, NULL, 0, NULL, f3));
     T_CHECK(strcmp(f1, f3) != 0);
-    T_OK(fsg_summary_fingerprint(r, 2, "srcaddr dstaddr", f4));
+    T_OK(fsg_summary_fingerprint(r, 2, NULL, 0, "srcaddr dstaddr", f4));
     T_CHECK(strcmp(f1, f4) != 0 && strlen(f4) == 64);
     return 0;
 }

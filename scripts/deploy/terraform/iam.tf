@@ -66,11 +66,20 @@ data "aws_iam_policy_document" "flowseg" {
     resources = ["*"]
   }
 
-  # Rule changes only on the group(s) flowseg owns.
+  # Rule changes only on the group(s) flowseg owns. ModifySecurityGroupRules rewrites stale
+  # rules in place when authorizing first would cross the rules-per-group quota.
   statement {
     sid       = "WriteManagedGroupRules"
-    actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
+    actions   = ["ec2:ModifySecurityGroupRules", "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
     resources = local.managed_group_arns
+  }
+
+  # ModifySecurityGroupRules also names the rules it rewrites (security-group-rule ARNs); the
+  # group statements above still decide which groups' rules may change.
+  statement {
+    sid       = "ModifyManagedGroupRuleIds"
+    actions   = ["ec2:ModifySecurityGroupRules"]
+    resources = ["${local.ec2_arn}:security-group-rule/*"]
   }
 
   # Optional: groups flowseg creates itself. Only in this VPC, only tagged flowseg:managed=<target>
@@ -122,7 +131,7 @@ data "aws_iam_policy_document" "flowseg" {
     for_each = var.allow_create_security_group ? [1] : []
     content {
       sid       = "WriteCreatedGroupRules"
-      actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
+      actions   = ["ec2:ModifySecurityGroupRules", "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
       resources = ["${local.ec2_arn}:security-group/*"]
       condition {
         test     = "Null"

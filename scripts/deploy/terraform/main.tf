@@ -1,6 +1,7 @@
 # flowseg on AWS Lambda: the function (custom runtime provided.al2023), its triggers (S3
 # notification for new flow-log objects, an EventBridge schedule for full reconciles, an optional
-# schedule for the NLB sync), the VPC flow log on the RDS subnets/ENIs in flowseg's recommended
+# schedule for the NLB sync; CloudTrail tamper events and the optional SQS queue are in
+# events.tf, the on-failure destination and alarms in monitoring.tf), the VPC flow log on the RDS subnets/ENIs in flowseg's recommended
 # custom format, and the security group flowseg manages. IAM is in iam.tf. How to deploy and
 # roll back: README.md.
 
@@ -45,7 +46,9 @@ locals {
   # reference merged into its "pce" section; a bundled config must carry it itself (README.md).
   pce_secret_ref = { for k, v in { secret_arn = var.pce_secret_arn, secret_parameter = var.pce_secret_parameter } : k => v if v != "" }
   config_inline  = jsondecode(var.config_json == "" ? "{}" : replace(var.config_json, "@MANAGED_SG@", aws_security_group.managed.id))
-  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref) }))
+  # With event_queue, a backfill fans out through that queue (flowlogs.fanout_queue_url).
+  fanout_ref     = var.event_queue ? { fanout_queue_url = aws_sqs_queue.events[0].url } : {}
+  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref), flowlogs = merge(try(local.config_inline.flowlogs, {}), local.fanout_ref) }))
 
   tags = merge({ "flowseg:deployment" = var.name }, var.tags)
 }
@@ -110,6 +113,7 @@ resource "aws_lambda_function" "flowseg" {
 # --- Trigger 1: a new flow-log object -----------------------------------------------------------
 
 resource "aws_lambda_permission" "s3" {
+  count          = var.s3_direct_notification ? 1 : 0
   statement_id   = "AllowS3FlowLogObjects"
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.flowseg.function_name
@@ -120,6 +124,7 @@ resource "aws_lambda_permission" "s3" {
 
 # Note: this resource owns every notification of the bucket; merge other consumers in here.
 resource "aws_s3_bucket_notification" "flow_logs" {
+  count  = var.s3_direct_notification ? 1 : 0
   bucket = var.flow_log_bucket
 
   lambda_function {
@@ -131,6 +136,16 @@ resource "aws_s3_bucket_notification" "flow_logs" {
   }
 
   depends_on = [aws_lambda_permission.s3]
+}
+
+moved {
+  from = aws_lambda_permission.s3
+  to   = aws_lambda_permission.s3[0]
+}
+
+moved {
+  from = aws_s3_bucket_notification.flow_logs
+  to   = aws_s3_bucket_notification.flow_logs[0]
 }
 
 # --- Trigger 2: full reconcile on a schedule (tamper protection) --------------------------------

@@ -203,3 +203,61 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+# --- Event paths (events.tf) ----------------------------------------------------------------------
+
+variable "tamper_events" {
+  description = "EventBridge rule on the CloudTrail events of security-group and DB-instance changes: flowseg reverts tampering within seconds. Needs a CloudTrail trail with logging enabled in the region."
+  type        = bool
+  default     = true
+}
+
+variable "event_queue" {
+  description = "Create an SQS queue (with a dead-letter queue) in front of the function, for S3 -> SNS -> SQS or EventBridge -> SQS; the event source mapping reports batch item failures."
+  type        = bool
+  default     = false
+}
+
+variable "flow_log_sns_topic_arn" {
+  description = "With event_queue: the SNS topic the flow-log bucket notifies (S3 -> SNS fan-out); the queue subscribes to it. Empty = no subscription. Set s3_direct_notification = false then: a bucket has one notification configuration."
+  type        = string
+  default     = ""
+}
+
+variable "s3_direct_notification" {
+  description = "Let the bucket notify the function directly (main.tf). false when the bucket notifies an SNS topic instead (flow_log_sns_topic_arn)."
+  type        = bool
+  default     = true
+}
+
+variable "event_queue_batch_size" {
+  description = "SQS messages per invocation. Each is answered on its own (batchItemFailures)."
+  type        = number
+  default     = 10
+}
+
+variable "event_queue_max_receives" {
+  description = "Deliveries of a message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+# --- Monitoring (monitoring.tf) -------------------------------------------------------------------
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires (for example an SNS topic). Empty = alarms without actions."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_errors_threshold" {
+  description = "flowseg Errors (sum over 5 minutes) that fire the errors alarm."
+  type        = number
+  default     = 1
+}
+
+variable "async_retry_attempts" {
+  description = "Lambda's retries of a failed asynchronous invocation (0-2) before it goes to the on-failure queue."
+  type        = number
+  default     = 2
+}

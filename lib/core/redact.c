@@ -1,0 +1,276 @@
+/* Redaction of credentials in messages; see lib/core/redact.h. */
+#include "lib/core/redact.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/core/buf.h"
+
+#define S_MASK "***"
+
+/* Labels whose value is a credential. all_line: the value runs to the end of the line or the
+ * quote (an Authorization value has spaces: "Basic x", "AWS4-HMAC-SHA256 Credential=...");
+ * otherwise it stops at a space, ',', ';' or '&' as well. */
+static const struct {
+    const char *label;
+    bool all_line;
+} s_labels[] = {
+    { "authorization", true },      { "proxy-authorization", true },
+    { "x-amz-security-token", false }, { "x-amz-signature", false },
+    { "x-amz-credential", false },  { "x-aws-ec2-metadata-token", false },
+    { "aws_secret_access_key", false }, { "aws_session_token", false },
+    { "secretaccesskey", false },   { "sessiontoken", false },
+    { "token", false },             { "secretstring", false },
+    { "secret", false },            { "api_secret", false },
+    { "password", false },
+};
+
+static const char *const s_schemes[] = { "Basic ", "Bearer " };
+
+/* Registered secrets: plain malloc (not fsg_malloc) so that redaction never takes part in the
+ * tests' allocation counting or fault injection, like logging. */
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *s_secrets[FSG_REDACT_MAX_SECRETS];
+static size_t s_n_secrets;
+
+static bool s_word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '-';
+}
+
+static bool s_token_char(char c)
+{
+    return isalnum((unsigned char)c) || strchr("+/=._~-", c) != NULL;
+}
+
+/* Output with a bound: everything past size-1 is dropped. */
+struct s_out {
+    char *buf;
+    size_t size;
+    size_t len;
+};
+
+static void s_put(struct s_out *o, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && o->len + 1 < o->size; i++) {
+        o->buf[o->len++] = p[i];
+    }
+}
+
+/* After a label at s[i..i+n): a separator (':' or '=', with quotes, backslashes and spaces
+ * around it, as in JSON, escaped JSON, headers, INI and forms). Returns the value's start or
+ * 0 when there is no separator. */
+static size_t s_value_start(const char *s, size_t at)
+{
+    size_t i = at;
+    while (s[i] == '"' || s[i] == '\\' || s[i] == '\'') {
+        i++;
+    }
+    while (s[i] == ' ' || s[i] == '\t') {
+        i++;
+    }
+    if (s[i] != ':' && s[i] != '=') {
+        return 0;
+    }
+    i++;
+    while (s[i] == ' ' || s[i] == '\t' || s[i] == '"' || s[i] == '\\' || s[i] == '\'') {
+        i++;
+    }
+    return i;
+}
+
+static size_t s_value_end(const char *s, size_t i, bool all_line)
+{
+    const char *stop = all_line ? "\"'\\\r\n<&" : "\"'\\\r\n<&,; \t)}]";
+    while (s[i] != '\0' && strchr(stop, s[i]) == NULL) {
+        i++;
+    }
+    return i;
+}
+
+/* A label with a value at s[i]: the length to skip (label, separator, value) after writing
+ * the label and separator and a mask; 0 when none matches. */
+static size_t s_try_label(const char *s, size_t i, struct s_out *o)
+{
+    /* After a word character it is part of another word; after ':' it is a part of an ARN
+     * ("arn:aws:secretsmanager:...:secret:NAME"), whose name is not a secret. */
+    if (i > 0 && (s_word_char(s[i - 1]) || s[i - 1] == ':')) {
+        return 0;
+    }
+    for (size_t k = 0; k < sizeof s_labels / sizeof s_labels[0]; k++) {
+        size_t n = strlen(s_labels[k].label);
+        if (strncasecmp(s + i, s_labels[k].label, n) != 0 || s_word_char(s[i + n])) {
+            continue;
+        }
+        size_t v, end;
+        if (i > 0 && s[i - 1] == '<' && s[i + n] == '>') {
+            v = i + n + 1; /* an XML element: <X-Amz-Security-Token>value</...> */
+            end = v;
+            while (s[end] != '\0' && s[end] != '<') {
+                end++;
+            }
+        } else {
+            v = s_value_start(s, i + n);
+            end = v > 0 ? s_value_end(s, v, s_labels[k].all_line) : 0;
+        }
+        if (v == 0 || end == v) {
+            continue;
+        }
+        s_put(o, s + i, v - i);
+        s_put(o, S_MASK, strlen(S_MASK));
+        return end - i;
+    }
+    return 0;
+}
+
+static size_t s_try_scheme(const char *s, size_t i, struct s_out *o)
+{
+    if (i > 0 && s_word_char(s[i - 1])) {
+        return 0;
+    }
+    for (size_t k = 0; k < sizeof s_schemes / sizeof s_schemes[0]; k++) {
+        size_t n = strlen(s_schemes[k]);
+        if (strncmp(s + i, s_schemes[k], n) != 0) {
+            continue;
+        }
+        size_t end = i + n;
+        while (s_token_char(s[end])) {
+            end++;
+        }
+        if (end - (i + n) >= FSG_REDACT_MIN_SECRET_LEN) {
+            s_put(o, s + i, n);
+            s_put(o, S_MASK, strlen(S_MASK));
+            return end - i;
+        }
+    }
+    return 0;
+}
+
+/* "://user:pass@host": the user-info before '@' (no '/', '?', '#', space or quote on the way). */
+static size_t s_try_userinfo(const char *s, size_t i, struct s_out *o)
+{
+    if (strncmp(s + i, "://", 3) != 0) {
+        return 0;
+    }
+    size_t j = i + 3;
+    while (s[j] != '\0' && strchr("/?#@ \t\r\n\"'<>\\", s[j]) == NULL) {
+        j++;
+    }
+    if (s[j] != '@' || j == i + 3) {
+        return 0;
+    }
+    s_put(o, "://" S_MASK, 3 + strlen(S_MASK));
+    return j - i; /* '@' is copied by the caller's next step */
+}
+
+/* Called with s_lock held. */
+static size_t s_try_secret(const char *s, size_t i, size_t len, struct s_out *o)
+{
+    for (size_t k = 0; k < s_n_secrets; k++) {
+        size_t n = strlen(s_secrets[k]);
+        if (strncmp(s + i, s_secrets[k], n) == 0) {
+            s_put(o, S_MASK, strlen(S_MASK));
+            return n;
+        }
+        /* A message cut in the middle of a secret ends with its first bytes. */
+        size_t rest = len - i;
+        if (rest < n && rest >= FSG_REDACT_MIN_SECRET_LEN && strncmp(s + i, s_secrets[k], rest) == 0) {
+            s_put(o, S_MASK, strlen(S_MASK));
+            return rest;
+        }
+    }
+    return 0;
+}
+
+void fsg_redact(char *s, size_t size)
+{
+    if (s == NULL || size == 0) {
+        return;
+    }
+    size_t len = strnlen(s, size - 1);
+    s[len] = '\0';
+    char *copy = malloc(len + 1);
+    char *out = malloc(size);
+    if (copy == NULL || out == NULL) {
+        /* Cannot redact: say nothing rather than risk a secret. */
+        snprintf(s, size, "%s", "(message withheld: out of memory while redacting it)");
+        free(copy);
+        free(out);
+        return;
+    }
+    memcpy(copy, s, len + 1);
+    struct s_out o = { .buf = out, .size = size };
+    pthread_mutex_lock(&s_lock);
+    for (size_t i = 0; i < len;) {
+        size_t skip = s_try_secret(copy, i, len, &o);
+        if (skip == 0) {
+            skip = s_try_label(copy, i, &o);
+        }
+        if (skip == 0) {
+            skip = s_try_scheme(copy, i, &o);
+        }
+        if (skip == 0) {
+            skip = s_try_userinfo(copy, i, &o);
+        }
+        if (skip == 0) {
+            s_put(&o, copy + i, 1);
+            skip = 1;
+        }
+        i += skip;
+    }
+    pthread_mutex_unlock(&s_lock);
+    out[o.len] = '\0';
+    memcpy(s, out, o.len + 1);
+    fsg_secure_zero(copy, len);
+    fsg_secure_zero(out, size);
+    free(copy);
+    free(out);
+}
+
+enum fsg_err fsg_redact_add_secret(const char *secret)
+{
+    if (secret == NULL || strlen(secret) < FSG_REDACT_MIN_SECRET_LEN) {
+        return FSG_OK;
+    }
+    enum fsg_err rc = FSG_OK;
+    pthread_mutex_lock(&s_lock);
+    bool known = false;
+    for (size_t k = 0; k < s_n_secrets && !known; k++) {
+        known = strcmp(s_secrets[k], secret) == 0;
+    }
+    if (!known && s_n_secrets >= FSG_REDACT_MAX_SECRETS) {
+        /* Full (a warm Lambda that saw many rotations): forget the oldest, which is no
+         * longer in use. */
+        fsg_secure_zero(s_secrets[0], strlen(s_secrets[0]));
+        free(s_secrets[0]);
+        memmove(&s_secrets[0], &s_secrets[1], (s_n_secrets - 1) * sizeof s_secrets[0]);
+        s_n_secrets--;
+    }
+    if (!known) {
+        char *copy = strdup(secret);
+        if (copy == NULL) {
+            rc = FSG_E_NOMEM;
+        } else {
+            s_secrets[s_n_secrets++] = copy;
+        }
+    }
+    pthread_mutex_unlock(&s_lock);
+    return rc;
+}
+
+void fsg_redact_clear_secrets(void)
+{
+    pthread_mutex_lock(&s_lock);
+    for (size_t k = 0; k < s_n_secrets; k++) {
+        fsg_secure_zero(s_secrets[k], strlen(s_secrets[k]));
+        free(s_secrets[k]);
+        s_secrets[k] = NULL;
+    }
+    s_n_secrets = 0;
+    pthread_mutex_unlock(&s_lock);
+}
