@@ -346,14 +346,13 @@ static void s_csv_row(struct s_out *o, const struct fsg_flow *f)
 /* ---- the command --------------------------------------------------------------------------- */
 
 /* Every row of the table in `format`, as the rows come. */
-static enum fsg_err s_rows(struct fsg_sources_result *r, enum s_format format, struct s_out *o,
+static enum fsg_err s_rows(struct fsg_flow_iter *it, enum s_format format, struct s_out *o,
                            size_t *ret_n, struct fsg_error *err)
 {
-    struct fsg_flow_iter *it = NULL;
     struct fsg_flow prev;
     const struct fsg_flow *f = NULL;
     size_t n = 0;
-    enum fsg_err rc = fsg_sources_flows_open(r, &it, err);
+    enum fsg_err rc = FSG_OK;
     while (rc == FSG_OK && (rc = fsg_aggregate_flows_next(it, &f, err)) == FSG_OK && f != NULL) {
         if (format == S_JSON) {
             s_json_row(o, f, n > 0 ? &prev : NULL);
@@ -367,7 +366,6 @@ static enum fsg_err s_rows(struct fsg_sources_result *r, enum s_format format, s
         }
         n++;
     }
-    fsg_aggregate_flows_close(it);
     *ret_n = n;
     return rc;
 }
@@ -377,14 +375,19 @@ static int s_print(const struct fsg_cli *cli, struct fsg_sources_result *r, enum
     static struct s_out out;
     out.f = stdout;
     out.n = 0;
+    struct fsg_error err = { 0 };
+    struct fsg_flow_iter *it = NULL;
+    if (fsg_sources_flows_open(r, &it, &err) != FSG_OK) { /* nothing printed yet */
+        return fsg_cli_error(cli, NULL, &err);
+    }
     if (format == S_JSON) {
         S_PUT_LIT(&out, "{\"enis\": [");
     } else if (format == S_CSV) {
         S_PUT_LIT(&out, "eni,src,dst,port,proto,action,direction,records,packets,bytes,first,last\n");
     }
     size_t n = 0;
-    struct fsg_error err = { 0 };
-    enum fsg_err rc = s_rows(r, format, &out, &n, &err);
+    enum fsg_err rc = s_rows(it, format, &out, &n, &err);
+    fsg_aggregate_flows_close(it);
     if (format == S_JSON) {
         if (n > 0) {
             S_PUT_LIT(&out, "]}],\n");

@@ -221,6 +221,11 @@ size_t fsg_aggregate_spilled_runs(const struct fsg_aggregate *agg)
     return agg->spill != NULL ? fsg_spill_runs(agg->spill) : 0;
 }
 
+enum fsg_err fsg_aggregate_status(const struct fsg_aggregate *agg, struct fsg_error *err)
+{
+    return agg->broken == FSG_OK ? FSG_OK : s_error_of(agg, agg->broken, err);
+}
+
 uint64_t fsg_aggregate_spilled_rows(const struct fsg_aggregate *agg)
 {
     return agg->spill != NULL ? fsg_spill_rows_written(agg->spill) : 0;
@@ -228,7 +233,10 @@ uint64_t fsg_aggregate_spilled_rows(const struct fsg_aggregate *agg)
 
 enum fsg_err fsg_aggregate_spill(struct fsg_aggregate *agg, struct fsg_error *err)
 {
-    enum fsg_err rc = fsg_aggregate_flush(agg, err);
+    enum fsg_err rc = fsg_aggregate_status(agg, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(agg, err);
+    }
     if (rc == FSG_OK && agg->spill != NULL && fsg_aggregate_entries(agg) > 0) {
         rc = fsg_agg_spill(agg);
         if (rc != FSG_OK) {
@@ -397,6 +405,10 @@ enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err)
 
 void fsg_agg_update_check(struct fsg_aggregate *agg)
 {
+    if (agg->broken != FSG_OK) { /* every upsert takes the slow path, which fails */
+        agg->check_at = 0;
+        return;
+    }
     agg->check_at = agg->limit;
     if (agg->memory != 0) {
         size_t r4 = fsg_hash_room(agg->flows4), r6 = fsg_hash_room(agg->flows);
@@ -419,8 +431,11 @@ static bool s_over_budget(const struct fsg_aggregate *agg, const struct fsg_hash
 static enum fsg_err s_upsert_slow(struct fsg_aggregate *agg, struct fsg_hash *t, const void *key,
                                   uint64_t hash, struct fsg_agg_val **ret_v, bool *ret_inserted)
 {
-    *ret_v = fsg_hash_find(t, key, hash);
     *ret_inserted = false;
+    if (agg->broken != FSG_OK) {
+        return agg->broken;
+    }
+    *ret_v = fsg_hash_find(t, key, hash);
     if (*ret_v != NULL) {
         return FSG_OK;
     }
@@ -679,7 +694,13 @@ void fsg_agg_entry(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_key
 enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err)
 {
-    enum fsg_err rc = fsg_aggregate_flush(src, err);
+    enum fsg_err rc = fsg_aggregate_status(src, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_status(dst, err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(src, err);
+    }
     if (rc == FSG_OK) {
         rc = fsg_aggregate_flush(dst, err);
     }

@@ -144,6 +144,10 @@ size_t fsg_aggregate_table_bytes(const struct fsg_aggregate *agg);
 /* Runs on disk and the rows they hold (0 without a budget or before the first spill). */
 size_t fsg_aggregate_spilled_runs(const struct fsg_aggregate *agg);
 uint64_t fsg_aggregate_spilled_rows(const struct fsg_aggregate *agg);
+/* FSG_OK, or the error of a spill that failed (e.g. no room in TMPDIR): then rows may be lost,
+ * every later add, merge and result fails with it, and the run must fail as a whole. */
+enum fsg_err fsg_aggregate_status(const struct fsg_aggregate *agg,
+                                  struct fsg_error *err) FSG_MUST_USE;
 /* Writes the entries (flushed first) to the runs now and empties the tables (outside an object).
  * Nothing without a budget. FSG_E_IO, FSG_E_NOMEM. */
 enum fsg_err fsg_aggregate_spill(struct fsg_aggregate *agg, struct fsg_error *err) FSG_MUST_USE;

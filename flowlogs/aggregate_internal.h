@@ -142,6 +142,7 @@ struct fsg_aggregate {
     bool owns_spill;
     uint64_t obj_tag;       /* 0 until the open object spills */
     struct fsg_error spill_err; /* why the last spill failed */
+    enum fsg_err broken;        /* a spill failed: every later operation fails with it */
 };
 
 /* The error for a failed table operation: FSG_E_LIMIT (too many rows) or FSG_E_NOMEM. */

@@ -601,7 +601,10 @@ enum fsg_err fsg_aggregate_flows_open(struct fsg_aggregate *agg, enum fsg_direct
                                       const char *const *enis, size_t n_enis,
                                       struct fsg_flow_iter **ret_it, struct fsg_error *err)
 {
-    enum fsg_err rc = fsg_aggregate_flush(agg, err);
+    enum fsg_err rc = fsg_aggregate_status(agg, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(agg, err);
+    }
     struct fsg_flow_iter *it = rc == FSG_OK ? fsg_calloc(1, sizeof *it) : NULL;
     if (rc != FSG_OK) {
         return rc;
@@ -707,6 +710,10 @@ enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_
                                   const char *const *enis, size_t n_enis,
                                   struct fsg_flow **ret_flows, size_t *ret_n, struct fsg_error *err)
 {
+    enum fsg_err st = fsg_aggregate_status(agg, err);
+    if (st != FSG_OK) {
+        return st;
+    }
     if (agg->spill == NULL || fsg_spill_runs(agg->spill) == 0) {
         return s_result_mem(agg, filter, enis, n_enis, ret_flows, ret_n, err);
     }

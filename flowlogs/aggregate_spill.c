@@ -327,5 +327,9 @@ enum fsg_err fsg_agg_spill(struct fsg_aggregate *agg)
     if (rc == FSG_E_NOMEM) {
         fsg_error_set(&agg->spill_err, rc, "flow table: out of memory while spilling");
     }
+    if (rc != FSG_OK) { /* rows may be lost: the whole run fails, not only this object */
+        agg->broken = rc;
+        fsg_agg_update_check(agg);
+    }
     return rc;
 }

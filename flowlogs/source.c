@@ -207,7 +207,7 @@ static enum fsg_err s_run_workers(struct s_shared *sh, struct s_worker *ws, size
             ws[i].agg = NULL;
         }
     }
-    return rc;
+    return rc == FSG_OK ? fsg_aggregate_status(agg, err) : rc; /* a failed spill fails the run */
 }
 
 size_t fsg_run_cpus(void)

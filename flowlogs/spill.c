@@ -37,6 +37,22 @@ struct fsg_spill {
 
 enum fsg_err fsg_spill_new(struct fsg_spill **ret_sp, struct fsg_error *err)
 {
+    struct fsg_spill *sp = fsg_calloc(1, sizeof *sp);
+    if (sp == NULL) {
+        return fsg_error_set(err, FSG_E_NOMEM, "flow spill: out of memory");
+    }
+    sp->fd = -1; /* the file is made by the first run */
+    pthread_mutex_init(&sp->mu, NULL);
+    *ret_sp = sp;
+    return FSG_OK;
+}
+
+/* The temporary file, made on first use (sp->mu held). */
+static enum fsg_err s_open_file(struct fsg_spill *sp, struct fsg_error *err)
+{
+    if (sp->fd >= 0) {
+        return FSG_OK;
+    }
     const char *dir = getenv("TMPDIR");
     if (dir == NULL || dir[0] == '\0') {
         dir = "/tmp";
@@ -45,22 +61,15 @@ enum fsg_err fsg_spill_new(struct fsg_spill **ret_sp, struct fsg_error *err)
     if ((size_t)snprintf(path, sizeof path, "%s/flowseg-spill-XXXXXX", dir) >= sizeof path) {
         return fsg_error_set(err, FSG_E_IO, "TMPDIR is too long for a temporary file name");
     }
-    struct fsg_spill *sp = fsg_calloc(1, sizeof *sp);
-    if (sp == NULL) {
-        return fsg_error_set(err, FSG_E_NOMEM, "flow spill: out of memory");
-    }
     sp->fd = mkostemp(path, O_CLOEXEC);
     if (sp->fd < 0) {
-        int e = errno;
-        fsg_free(sp);
         return fsg_error_set(err, FSG_E_IO,
-                             "cannot create a temporary file in %s for the flow table: %s (set "
-                             "TMPDIR to a writable directory, or raise --memory)",
-                             dir, strerror(e));
+                             "the flow table is larger than --memory and no temporary file can be "
+                             "made in %s to spill it: %s (set TMPDIR to a writable directory, or "
+                             "raise --memory)",
+                             dir, strerror(errno));
     }
     (void)unlink(path);
-    pthread_mutex_init(&sp->mu, NULL);
-    *ret_sp = sp;
     return FSG_OK;
 }
 
@@ -69,7 +78,9 @@ void fsg_spill_destroy(struct fsg_spill *sp)
     if (sp == NULL) {
         return;
     }
-    close(sp->fd);
+    if (sp->fd >= 0) {
+        close(sp->fd);
+    }
     pthread_mutex_destroy(&sp->mu);
     fsg_free(sp->runs);
     fsg_free(sp->names);
@@ -197,11 +208,14 @@ static enum fsg_err s_io(struct fsg_error *err, const char *what, int e)
 enum fsg_err fsg_spill_run_begin(struct fsg_spill *sp, size_t n, uint64_t tag,
                                  struct fsg_spill_writer *w, struct fsg_error *err)
 {
-    (void)err;
     pthread_mutex_lock(&sp->mu);
+    enum fsg_err rc = s_open_file(sp, err);
     uint64_t off = sp->end;
-    sp->end += (uint64_t)n * sizeof(struct fsg_spill_row);
+    sp->end += rc == FSG_OK ? (uint64_t)n * sizeof(struct fsg_spill_row) : 0;
     pthread_mutex_unlock(&sp->mu);
+    if (rc != FSG_OK) {
+        return rc;
+    }
     w->sp = sp;
     w->off = off;
     w->start = off;

@@ -5,7 +5,8 @@
  *
  * One store is shared by the aggregators of a run (one per worker thread): appends, ENI ids and
  * run bookkeeping are thread-safe. The file is a private temporary file in $TMPDIR (else /tmp),
- * unlinked as soon as it is created, so it goes away with the process whatever happens.
+ * made by the first run and unlinked as soon as it is created, so it goes away with the process
+ * whatever happens.
  *
  * Runs can be tagged with an object (fsg_spill_tag): the rows an object that is still being read
  * had to spill. fsg_spill_drop() forgets them (the object failed: it counts for nothing),
@@ -37,8 +38,7 @@ _Static_assert(sizeof(struct fsg_spill_row) == 88, "struct fsg_spill_row must ha
 
 struct fsg_spill;
 
-/* Creates a store (its temporary file). FSG_E_IO when no temporary file can be made (the message
- * names the directory), FSG_E_NOMEM. */
+/* Creates a store (its file comes with the first run). FSG_E_NOMEM. */
 enum fsg_err fsg_spill_new(struct fsg_spill **ret_sp, struct fsg_error *err) FSG_MUST_USE;
 void fsg_spill_destroy(struct fsg_spill *sp); /* NULL ok */
 
@@ -70,6 +70,7 @@ struct fsg_spill_writer {
     struct fsg_spill_row buf[256];
 };
 
+/* FSG_E_IO when the temporary file cannot be made (the message names the directory). */
 enum fsg_err fsg_spill_run_begin(struct fsg_spill *sp, size_t n, uint64_t tag,
                                  struct fsg_spill_writer *w, struct fsg_error *err) FSG_MUST_USE;
 enum fsg_err fsg_spill_run_put(struct fsg_spill_writer *w, const struct fsg_spill_row *row,

@@ -7,7 +7,9 @@ in memory):
      says the table was spilled);
   2. a truncated object among the good ones under the small budget: exit 1, and the rows are
      exactly those of the good objects alone (what a failed object had spilled is dropped);
-  3. --memory below 4M or malformed is a usage error (exit 2).
+  3. --memory below 4M or malformed is a usage error (exit 2);
+  4. with TMPDIR unwritable: a table that fits runs as usual (the file is made only to spill), one
+     that must spill fails as a whole (exit 1, one error naming TMPDIR, no rows printed).
 Exit 0 pass, 1 fail.
 """
 import json
@@ -94,6 +96,18 @@ def main():
         for bad in ("3M", "64X", "", "1.5G"):
             rc, _, err = flows(["flows", "--memory", bad, good], env)
             check(rc == 2 and "--memory" in err, "--memory %r: exit %d: %s" % (bad, rc, err))
+
+        # 4. nowhere to spill
+        env_bad = dict(env, TMPDIR=os.path.join(tmp, "missing"))
+        rc, out, err = flows(["flows", "--format", "csv", good], env_bad)
+        rc0, out0, _ = flows(["flows", "--format", "csv", good], env)
+        check(rc == 0 and out == out0, "default budget without a usable TMPDIR: exit %d: %s" % (rc, err))
+        for jobs in ("1", "2"):
+            rc, out, err = flows(["flows", "--memory", SMALL, "--jobs", jobs, "--format", "csv",
+                                  good], env_bad)
+            check(rc == 1 and out == b"" and "TMPDIR" in err and err.count("flowseg:") == 1,
+                  "--jobs %s, nowhere to spill: exit %d, %d bytes out, stderr %s"
+                  % (jobs, rc, len(out), err))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if FAILURES:
