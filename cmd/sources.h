@@ -3,7 +3,8 @@
  * A SOURCE is a flow-log file (gzip or plain text), a directory (every file below it), "-"
  * (stdin), s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the prefix,
  * filtered by the config's flowlogs.key_regex and --since/--until). The options that shape the
- * read (--eni, --direction, --jobs, --since, --until) are parsed here for every command that
+ * read (--eni, --direction, --jobs, --max-inflight, --memory, --since, --until) are parsed here
+ * for every command that
  * takes them, and the config gives the region, key_regex, flowlogs.format and the targets (each
  * ENI's own addresses and database port, and which objects belong to which target).
  *

@@ -7,7 +7,8 @@
  * traffic) are counted in no direction and dropped right away. Which connections are ingress
  * or egress is decided at the end (fsg_aggregate_result), when every ENI's own address can be
  * learned from all its records (flowlogs/direction.h). Memory is bounded by the number of distinct
- * keys, never by the input size.
+ * keys, never by the input size; with a budget (fsg_aggregate_set_memory) by the budget: larger
+ * tables are spilled to sorted runs on disk and merged on output.
  *
  * One aggregator per thread; fsg_aggregate_merge() folds one into another (associative and
  * commutative, so the result does not depend on the order objects were read in). */

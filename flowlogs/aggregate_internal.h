@@ -153,9 +153,9 @@ enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err);
 void fsg_agg_entry(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_key *ret_key,
                    const struct fsg_agg_val **ret_val);
 
-/* Writes the tables (and the pending records) to agg->spill as sorted runs and empties them;
- * inside an object, the entries it changed are split so that a rollback still works. FSG_E_IO
- * (details in agg->spill_err), FSG_E_NOMEM. */
+/* Writes the tables (not the pending records) to agg->spill as sorted runs and empties them;
+ * inside an object, the entries it changed are split so that a rollback still works
+ * (aggregate_spill.c). FSG_E_IO (details in agg->spill_err), FSG_E_NOMEM: agg is then broken. */
 enum fsg_err fsg_agg_spill(struct fsg_aggregate *agg);
 
 /* Recomputes agg->check_at after the tables changed. */
