@@ -419,7 +419,7 @@ enum fsg_err fsg_spill_merge_next(struct fsg_spill_merge *m, struct fsg_spill_ro
         }
         m->has_pending = true;
     }
-    struct fsg_spill_row next;
+    struct fsg_spill_row next = { .eni = 0 };
     for (;;) {
         rc = s_pop(m, &next, &more, err);
         if (rc != FSG_OK) {
