@@ -300,22 +300,31 @@ void fsg_recon_keep_targets(struct fsg_recon *run, const bool *keep)
 
 /* ---- plan ------------------------------------------------------------------------------------ */
 
-static enum fsg_err s_compile(const struct fsg_recon *run, const struct fsg_config_target *t,
-                              struct fsg_compiled_target **ret, struct fsg_error *err)
+enum fsg_err fsg_recon_policy_target(const struct fsg_config_target *t,
+                                     struct fsg_policy_label labels[FSG_RECON_MAX_LABELS],
+                                     struct fsg_policy_target *ret, struct fsg_error *err)
 {
-    struct fsg_policy_label labels[16];
-    if (t->n_labels > sizeof labels / sizeof labels[0]) {
-        return fsg_error_set(err, FSG_E_INVALID_ARG, "more than %zu labels",
-                             sizeof labels / sizeof labels[0]);
+    if (t->n_labels > FSG_RECON_MAX_LABELS) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "target '%s' has more than %d labels",
+                             t->name, FSG_RECON_MAX_LABELS);
     }
     for (size_t i = 0; i < t->n_labels; i++) {
         labels[i] = (struct fsg_policy_label){ .key = t->labels[i].key,
                                                .value = t->labels[i].value };
     }
-    struct fsg_policy_target pt = { .name = t->name, .virtual_service = t->virtual_service,
-                                    .workload = t->workload, .labels = labels,
-                                    .n_labels = t->n_labels };
-    return fsg_policy_compile(run->model, &pt, ret, err);
+    *ret = (struct fsg_policy_target){ .name = t->name, .virtual_service = t->virtual_service,
+                                       .workload = t->workload, .labels = labels,
+                                       .n_labels = t->n_labels };
+    return FSG_OK;
+}
+
+static enum fsg_err s_compile(const struct fsg_recon *run, const struct fsg_config_target *t,
+                              struct fsg_compiled_target **ret, struct fsg_error *err)
+{
+    struct fsg_policy_label labels[FSG_RECON_MAX_LABELS];
+    struct fsg_policy_target pt;
+    enum fsg_err rc = fsg_recon_policy_target(t, labels, &pt, err);
+    return rc != FSG_OK ? rc : fsg_policy_compile(run->model, &pt, ret, err);
 }
 
 /* Notes after the diff's warnings: resolution, association, unmatched flows. */
