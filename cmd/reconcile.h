@@ -21,6 +21,7 @@
 #include "cmd/cli.h"
 #include "cmd/sources.h"
 #include "lib/core/flow.h"
+#include "policy/compile.h"
 #include "policy/model.h"
 #include "policy/plan.h"
 #include "policy/resolve.h"
@@ -112,6 +113,14 @@ enum fsg_err fsg_recon_eni_hints(const struct fsg_recon *run, struct fsg_eni_hin
  * the first target with one whose flow_log_id is in the file name; NULL when none. Borrowed from
  * run. */
 const char *fsg_recon_default_eni(const struct fsg_recon *run, const char *name);
+
+/* The PCE side of a config target, for the compiler (plan, apply, explain): ret borrows t's
+ * strings and labels[] (room for FSG_RECON_MAX_LABELS). FSG_E_INVALID_ARG for more labels. */
+#define FSG_RECON_MAX_LABELS 16
+enum fsg_err fsg_recon_policy_target(const struct fsg_config_target *t,
+                                     struct fsg_policy_label labels[FSG_RECON_MAX_LABELS],
+                                     struct fsg_policy_target *ret,
+                                     struct fsg_error *err) FSG_MUST_USE;
 
 /* Reads the flow SOURCEs of o->flows into run->flows (cmd/sources.h; ENI hints from the
  * resolved targets). Any source that cannot be read is printed and fails the run. */

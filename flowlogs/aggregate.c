@@ -470,15 +470,12 @@ static inline enum fsg_err s_upsert(struct fsg_aggregate *agg, bool is_v6, const
 static enum fsg_err s_undo_push(struct fsg_aggregate *agg, const struct fsg_agg_pending *pd,
                                 const struct fsg_agg_val *v)
 {
-    if (agg->n_undo == agg->cap_undo) {
-        size_t cap = agg->cap_undo == 0 ? 256 : agg->cap_undo * 2;
-        struct fsg_agg_undo *u = fsg_reallocarray(agg->undo, cap, sizeof *u);
-        if (u == NULL) {
-            return FSG_E_NOMEM;
-        }
-        agg->undo = u;
-        agg->cap_undo = cap;
+    struct fsg_agg_undo *grown =
+        fsg_array_grow(agg->undo, &agg->cap_undo, agg->n_undo + 1, sizeof *grown, 256);
+    if (grown == NULL) {
+        return FSG_E_NOMEM;
     }
+    agg->undo = grown;
     struct fsg_agg_undo *u = &agg->undo[agg->n_undo++];
     memcpy(&u->u, &pd->u, sizeof u->u);
     u->is_v6 = pd->is_v6;

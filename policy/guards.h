@@ -20,6 +20,8 @@ enum fsg_guard {
     FSG_GUARD_RULES = 1u << 3,    /* the group would hold more than max_rules per family, at the
                                    * end or (policy/sg_schedule.h) on the way there */
     FSG_GUARD_CUT = 1u << 4,      /* more observed sources cut off than max_cut_sources */
+    FSG_GUARD_POLICY = 1u << 5,   /* the compiler refused the target: something in the policy it
+                                   * cannot evaluate could widen access (never forced) */
 };
 
 /* The config's "guards" (CONTRACT.md) plus the CLI override. */

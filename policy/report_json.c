@@ -251,7 +251,7 @@ static json_t *s_strings(char *const *v, size_t n)
 }
 
 static const char *const s_guard_names[] = { "allow_empty", "allow_public", "max_removals",
-                                             "max_rules", "max_cut_sources" };
+                                             "max_rules", "max_cut_sources", "policy" };
 #define S_N_GUARDS (sizeof s_guard_names / sizeof s_guard_names[0])
 
 /* What apply --plan needs beyond the report. */
