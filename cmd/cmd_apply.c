@@ -12,6 +12,7 @@
 #include "cmd/opts.h"
 #include "cmd/reconcile.h"
 #include "lib/core/mem.h"
+#include "policy/audit.h"
 #include "policy/report.h"
 #include "policy/sg_apply.h"
 
@@ -44,18 +45,35 @@ static const char s_help_options[] =
     "\n"
     "options:\n"
     "  --plan FILE          apply exactly this saved plan (from 'flowseg plan --save-plan\n"
-    "                       FILE'); refused (exit 1, nothing changed) when any of its security\n"
-    "                       groups changed since the plan was made; takes no --policy,\n"
-    "                       --save-policy or SOURCE\n"
+    "                       FILE'), only while it is still true: the policy (PCE or --policy)\n"
+    "                       and the groups are read again and everything is planned again;\n"
+    "                       refused (exit 1, nothing changed) when a group changed, what the\n"
+    "                       policy yields changed (policy version or desired rules), the\n"
+    "                       config's ownership mode differs, or the plan's add/remove differ\n"
+    "                       from what the current diff gives (a hand-edited plan; the message\n"
+    "                       says what differs). Every guard is checked again against the\n"
+    "                       current config; max_cut_sources on the cut-off count the plan\n"
+    "                       recorded. Takes no SOURCE.\n"
     "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
     "  --save-policy FILE   also write the policy bundle that was used\n"
-    "  --force              override the removal guard (max_removals) only\n"
+    "  --force              override the removal guard (max_removals) only; never\n"
+    "                       allow_empty, allow_public, max_rules or max_cut_sources\n"
     "  --dry-run            plan only, change nothing (also config \"dry_run\": true)\n"
     "  --format FORMAT      text (default) or json (the plan report plus an \"apply\" object)\n"
     "  --out FILE           write the output to FILE instead of standard output\n";
 
 static const char s_help_tail[] =
     "  --help               this text\n"
+    "\n"
+    "Ownership (config target \"ownership\"): \"group\" (default) removes every inbound rule\n"
+    "the policy does not yield, whoever added it (\"not in the policy, added outside\n"
+    "flowseg\"); \"rules\" manages only rules whose description starts with \"flowseg \".\n"
+    "Guards (config \"guards\"): max_removals, allow_empty, allow_public, max_rules, and with\n"
+    "SOURCEs max_cut_sources (default 10): the most observed sources with accepted traffic\n"
+    "that one apply may cut off, counting every security group of the instance.\n"
+    "The same reconcile runs in the Lambda ('flowseg lambda'), also within seconds of a\n"
+    "CloudTrail event that changes a managed group or a protected instance (tamper\n"
+    "protection; see the README).\n"
     "\n"
     "Environment: FLOWSEG_APPLY_WAIT_S: how long to wait for a busy RDS instance\n"
     "(InvalidDBInstanceState) before reporting \"rules in place, group not yet attached\"\n"
@@ -102,10 +120,11 @@ static int s_parse_opts(struct fsg_cli *cli, int argc, char **argv, struct s_opt
     struct fsg_sources_opts *src = &o->recon.flows;
     size_t n = 7 + fsg_sources_opts_table(src, S_SOURCE_OPTS, table + 7);
     int ex = fsg_opts_parse(cli, "apply", table, n, argc, argv, src->args, &src->n_args);
-    if (ex == FSG_EXIT_OK && o->plan_file != NULL &&
-        (src->n_args > 0 || o->recon.policy != NULL || o->recon.save_policy != NULL)) {
+    if (ex == FSG_EXIT_OK && o->plan_file != NULL && src->n_args > 0) {
         ex = fsg_cli_usage_error(cli, "apply", "--plan FILE applies a saved plan as it is: "
-                                               "it takes no --policy, --save-policy or SOURCE");
+                                               "it takes no SOURCE (the max_cut_sources guard "
+                                               "is checked on the flow evidence the plan "
+                                               "recorded)");
     }
     return ex;
 }
@@ -124,46 +143,149 @@ static int s_load_saved(struct fsg_cli *cli, const char *path, struct fsg_plan *
     return rc == FSG_OK ? FSG_EXIT_OK : fsg_recon_fail(cli, path, rc, &err);
 }
 
-static struct fsg_recon_target *s_find_target(struct fsg_recon *run, const char *name)
+static struct fsg_recon_target *s_find_target(struct fsg_recon *run, const char *name,
+                                              struct fsg_plan_target **ret_fresh)
 {
-    for (size_t i = 0; i < run->n_targets; i++) {
+    for (size_t i = 0; i < run->n_targets && i < run->plan->n_targets; i++) {
         if (strcmp(run->targets[i].config->name, name) == 0) {
+            *ret_fresh = &run->plan->targets[i];
             return &run->targets[i];
         }
     }
     return NULL;
 }
 
-/* Every target of the saved plan must be in the config and its group unchanged since. */
-static int s_check_saved(struct fsg_cli *cli, const char *path, struct fsg_recon *run,
-                         const struct fsg_plan *saved, struct fsg_recon_target **map)
+/* Why saved target pt cannot be applied as it is, compared with fresh (the same target planned
+ * again now from the current policy, group and config), in why; nothing when it can. The first
+ * kind of difference found is reported: the group, its rules, the ownership mode, what the
+ * policy yields, then the plan's own changes (a hand edit). */
+static enum fsg_err s_differs(const struct fsg_plan *saved, const struct fsg_plan_target *pt,
+                              const struct fsg_plan *fresh_plan,
+                              const struct fsg_plan_target *fresh, struct fsg_buf *why)
 {
-    int stale = 0;
+    char hash[FSG_SG_HASH_HEX_LEN + 1];
+    if (strcmp(pt->security_group, fresh->security_group) != 0) {
+        return fsg_buf_printf(why, "the plan is for security group %s, the config now names %s",
+                              pt->security_group, fresh->security_group);
+    }
+    if (strcmp(pt->sg->state_hash, fresh->sg->state_hash) != 0) {
+        return fsg_buf_printf(why, "the plan is stale: security group %s changed since the plan "
+                                   "was made (state %.12s, plan made from %.12s)",
+                              fresh->security_group, fresh->sg->state_hash, pt->sg->state_hash);
+    }
+    if (pt->ownership != fresh->ownership) {
+        return fsg_buf_printf(why, "the config now says ownership \"%s\", the plan was made under "
+                                   "ownership \"%s\"", fsg_sg_ownership_name(fresh->ownership),
+                              fsg_sg_ownership_name(pt->ownership));
+    }
+    enum fsg_err rc = fsg_plan_desired_hash(fresh_plan, fresh, hash, NULL);
+    if (rc == FSG_OK && strcmp(hash, pt->desired_hash) != 0) {
+        size_t n = 0;
+        struct fsg_buf rules = FSG_BUF_INIT;
+        rc = fsg_plan_check_edits(pt, fresh, &rules, &n);
+        if (rc == FSG_OK) {
+            rc = fsg_buf_printf(why, "what the policy yields changed since the plan was made "
+                                     "(policy version %s then, %s now)%s%s",
+                                saved->policy_version != NULL ? saved->policy_version : "unknown",
+                                fresh_plan->policy_version != NULL ? fresh_plan->policy_version
+                                                                   : "unknown",
+                                n > 0 ? ": " : "", fsg_buf_cstr(&rules));
+        }
+        fsg_buf_clean_up(&rules);
+        return rc;
+    }
+    size_t n = 0;
+    struct fsg_buf rules = FSG_BUF_INIT;
+    rc = rc == FSG_OK ? fsg_plan_check_edits(pt, fresh, &rules, &n) : rc;
+    if (rc == FSG_OK && n > 0) {
+        rc = fsg_buf_printf(why, "the plan differs from what flowseg plans now for the same "
+                                 "group and policy (edited by hand?): %s",
+                            fsg_buf_cstr(&rules));
+    }
+    fsg_buf_clean_up(&rules);
+    return rc;
+}
+
+/* The saved target takes the fresh target's diff (identical rules, current rule ids), warnings
+ * and guards as the current config checks them, then the flow-evidence guard on the cut-off
+ * count the plan recorded (flows are not read again). */
+static enum fsg_err s_adopt(const struct fsg_recon *run, struct fsg_plan_target *pt,
+                            struct fsg_plan_target *fresh)
+{
+    struct fsg_sg_plan *sg = pt->sg;
+    pt->sg = fresh->sg;
+    fresh->sg = sg;
+    struct fsg_sg_schedule calls = pt->calls;
+    pt->calls = fresh->calls;
+    fresh->calls = calls;
+    char **w = pt->warnings;
+    size_t nw = pt->n_warnings, cw = pt->cap_warnings;
+    pt->warnings = fresh->warnings;
+    pt->n_warnings = fresh->n_warnings;
+    pt->cap_warnings = fresh->cap_warnings;
+    fresh->warnings = w;
+    fresh->n_warnings = nw;
+    fresh->cap_warnings = cw;
+    char reason[FSG_GUARD_REASON_MAX];
+    snprintf(reason, sizeof reason, "%s", fresh->refused != NULL ? fresh->refused : "");
+    pt->refused_guards = fresh->refused_guards;
+    if (pt->saved_cut_sources >= 0) {
+        struct fsg_guard_limits limits = { .max_cut_sources =
+                                               run->config->guards.max_cut_sources };
+        pt->refused_guards |= fsg_guards_check_cut(&limits, (size_t)pt->saved_cut_sources,
+                                                   pt->security_group, reason, sizeof reason);
+    }
+    fsg_free(pt->refused);
+    pt->refused = NULL;
+    if (pt->refused_guards != 0) {
+        pt->refused = fsg_strdup(reason);
+        return pt->refused != NULL ? FSG_OK : FSG_E_NOMEM;
+    }
+    return FSG_OK;
+}
+
+/* Every target of the saved plan must be in the config, its group, ownership mode and what the
+ * policy yields unchanged since, and its changes exactly those planned again now. */
+static int s_check_saved(struct fsg_cli *cli, const char *path, struct fsg_recon *run,
+                         struct fsg_plan *saved, struct fsg_recon_target **map)
+{
+    int bad = 0;
+    struct fsg_plan_target **fresh = fsg_calloc(saved->n_targets + 1, sizeof *fresh);
+    if (fresh == NULL) {
+        return fsg_recon_fail(cli, "apply", FSG_E_NOMEM, &(struct fsg_error){ 0 });
+    }
     for (size_t i = 0; i < saved->n_targets; i++) {
         const struct fsg_plan_target *pt = &saved->targets[i];
-        map[i] = s_find_target(run, pt->name);
-        if (map[i] == NULL) {
-            fprintf(stderr, "%s: apply: %s: target %s is not in the config: nothing changed\n",
-                    cli->prog, path, pt->name);
-            return FSG_EXIT_ERROR;
-        }
-        char hash[FSG_SG_HASH_HEX_LEN + 1];
-        struct fsg_error err = { 0 };
-        enum fsg_err rc = fsg_sg_current_hash(&map[i]->current, hash, &err);
+        map[i] = s_find_target(run, pt->name, &fresh[i]);
+        struct fsg_buf why = FSG_BUF_INIT;
+        enum fsg_err rc = map[i] == NULL
+                              ? fsg_buf_printf(&why, "target %s is not in the config", pt->name)
+                              : s_differs(saved, pt, run->plan, fresh[i], &why);
         if (rc != FSG_OK) {
-            return fsg_recon_fail(cli, pt->name, rc, &err);
+            fsg_buf_clean_up(&why);
+            fsg_free(fresh);
+            return fsg_recon_fail(cli, pt->name, rc, &(struct fsg_error){ 0 });
         }
-        if (strcmp(hash, pt->sg->state_hash) != 0) {
-            fprintf(stderr, "%s: apply: %s is stale: target %s: security group %s changed since "
-                            "the plan was made (state %.12s, plan made from %.12s)\n",
-                    cli->prog, path, pt->name, map[i]->current.group_id, hash,
-                    pt->sg->state_hash);
-            stale++;
+        if (why.len > 0) {
+            fprintf(stderr, "%s: apply: %s: target %s: %s\n", cli->prog, path, pt->name,
+                    fsg_buf_cstr(&why));
+            fsg_audit(FSG_LOG_WARN, "refused", pt->name, pt->security_group,
+                      json_pack("{s:s, s:s}", "reason", fsg_buf_cstr(&why), "plan", path));
+            bad++;
+        }
+        fsg_buf_clean_up(&why);
+    }
+    for (size_t i = 0; bad == 0 && i < saved->n_targets; i++) {
+        if (s_adopt(run, &saved->targets[i], fresh[i]) != FSG_OK) {
+            fsg_free(fresh);
+            return fsg_recon_fail(cli, "apply", FSG_E_NOMEM, &(struct fsg_error){ 0 });
         }
     }
-    if (stale > 0) {
-        fprintf(stderr, "%s: apply: nothing changed: make a new plan (flowseg plan --save-plan "
-                        "FILE), review it, and apply that\n", cli->prog);
+    fsg_free(fresh);
+    if (bad > 0) {
+        fprintf(stderr, "%s: apply: nothing changed: the saved plan %s is no longer what flowseg "
+                        "would do; make a new plan (flowseg plan --save-plan FILE), review it, "
+                        "and apply that\n", cli->prog, path);
         return FSG_EXIT_ERROR;
     }
     return FSG_EXIT_OK;
@@ -187,15 +309,12 @@ static int s_prepare(struct fsg_cli *cli, const struct s_opts *o, struct fsg_rec
         ex = fsg_recon_plan(cli, &o->recon, run);
         w->plan = run->plan;
     } else {
-        ex = fsg_recon_load_config(cli, &o->recon, run);
+        /* The saved plan is read first (a file that is not a plan fails before any PCE or AWS
+         * read), then everything is planned again from the current policy, groups and config,
+         * and the saved plan is compared with that. */
+        ex = s_load_saved(cli, o->plan_file, &w->saved);
         if (ex == FSG_EXIT_OK) {
-            ex = s_load_saved(cli, o->plan_file, &w->saved);
-        }
-        if (ex == FSG_EXIT_OK) {
-            ex = fsg_recon_aws(cli, &o->recon, run);
-        }
-        if (ex == FSG_EXIT_OK) {
-            ex = fsg_recon_resolve(cli, &o->recon, run, false);
+            ex = fsg_recon_plan(cli, &o->recon, run);
         }
         w->plan = w->saved;
     }

@@ -9,6 +9,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/opts.h"
+#include "cmd/reconcile.h"
 #include "lib/core/buf.h"
 #include "lib/core/json.h"
 #include "lib/core/log.h"
@@ -267,21 +268,13 @@ int fsg_cmd_explain(struct fsg_cli *cli, int argc, char **argv)
     if (ex == FSG_EXIT_OK && s_read_policy(config, o.policy, &m, &err) != FSG_OK) {
         ex = fsg_cli_error(cli, o.policy != NULL ? o.policy : "policy", &err);
     }
-    struct fsg_policy_label labels[16];
-    if (ex == FSG_EXIT_OK && t->n_labels > sizeof labels / sizeof labels[0]) {
-        ex = fsg_cli_usage_error(cli, "explain", "target '%s' has more than 16 labels", t->name);
+    struct fsg_policy_label labels[FSG_RECON_MAX_LABELS];
+    struct fsg_policy_target pt;
+    if (ex == FSG_EXIT_OK && fsg_recon_policy_target(t, labels, &pt, &err) != FSG_OK) {
+        ex = fsg_cli_usage_error(cli, "explain", "%s", err.msg);
     }
-    if (ex == FSG_EXIT_OK) {
-        for (size_t i = 0; i < t->n_labels; i++) {
-            labels[i] = (struct fsg_policy_label){ .key = t->labels[i].key,
-                                                   .value = t->labels[i].value };
-        }
-        struct fsg_policy_target pt = { .name = t->name, .virtual_service = t->virtual_service,
-                                        .workload = t->workload, .labels = labels,
-                                        .n_labels = t->n_labels };
-        if (fsg_policy_explain(m, &pt, &probe, &e, &err) != FSG_OK) {
-            ex = fsg_cli_error(cli, "explain", &err);
-        }
+    if (ex == FSG_EXIT_OK && fsg_policy_explain(m, &pt, &probe, &e, &err) != FSG_OK) {
+        ex = fsg_cli_error(cli, "explain", &err);
     }
     if (ex == FSG_EXIT_OK) {
         struct fsg_buf out = FSG_BUF_INIT;

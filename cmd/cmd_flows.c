@@ -79,6 +79,88 @@ static int s_parse(struct fsg_cli *cli, int argc, char **argv, struct fsg_source
 
 /* ---- output ------------------------------------------------------------------------------- */
 
+/* Rows are written as they come from the flow table (fsg_sources_flows_open: merged from disk
+ * when the table was larger than --memory), formatted by hand into a 64 KiB block: a table can
+ * be millions of rows, and printf costs most of the time of a row. */
+struct s_out {
+    FILE *f;
+    size_t n;
+    char buf[S_STDOUT_BUFFER];
+};
+
+static void s_flush(struct s_out *o)
+{
+    if (o->n > 0) {
+        (void)fwrite(o->buf, 1, o->n, o->f);
+        o->n = 0;
+    }
+}
+
+static void s_put(struct s_out *o, const char *p, size_t n)
+{
+    if (o->n + n > sizeof o->buf) {
+        s_flush(o);
+        if (n > sizeof o->buf) {
+            (void)fwrite(p, 1, n, o->f);
+            return;
+        }
+    }
+    memcpy(o->buf + o->n, p, n);
+    o->n += n;
+}
+
+#define S_PUT_LIT(o, lit) s_put((o), (lit), sizeof(lit) - 1)
+
+static void s_puts(struct s_out *o, const char *s)
+{
+    s_put(o, s, strlen(s));
+}
+
+static void s_u64(struct s_out *o, uint64_t v)
+{
+    char t[20];
+    size_t i = sizeof t;
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    s_put(o, t + i, sizeof t - i);
+}
+
+static void s_i64(struct s_out *o, int64_t v)
+{
+    if (v < 0) {
+        S_PUT_LIT(o, "-");
+        s_u64(o, (uint64_t)0 - (uint64_t)v);
+    } else {
+        s_u64(o, (uint64_t)v);
+    }
+}
+
+/* As fsg_ip_format (inet_ntop), IPv4 by hand. */
+static void s_ip(struct s_out *o, const struct fsg_ip *ip)
+{
+    if (ip->is_v6) {
+        char t[FSG_IP_STR_MAX];
+        s_puts(o, fsg_ip_format(ip, t));
+        return;
+    }
+    char t[16];
+    size_t n = 0;
+    for (int i = 12; i < 16; i++) {
+        unsigned b = ip->a[i];
+        if (b >= 100) {
+            t[n++] = (char)('0' + b / 100);
+        }
+        if (b >= 10) {
+            t[n++] = (char)('0' + b / 10 % 10);
+        }
+        t[n++] = (char)('0' + b % 10);
+        t[n++] = '.';
+    }
+    s_put(o, t, n - 1);
+}
+
 static const char *s_action(uint8_t a)
 {
     return a == FSG_FLOW_ACCEPT ? "ACCEPT" : a == FSG_FLOW_REJECT ? "REJECT" : "-";
@@ -96,29 +178,40 @@ static void s_json_str(FILE *out, const char *s)
     fprintf(out, "\"%s\"", esc);
 }
 
-static void s_json_time(FILE *out, int64_t t)
+static void s_json_time(struct s_out *o, int64_t t)
 {
     if (t == FSG_FLOW_TIME_NONE) {
-        fputs("null", out);
+        S_PUT_LIT(o, "null");
     } else {
-        fprintf(out, "%" PRId64, t);
+        s_i64(o, t);
     }
 }
 
-static void s_json_flow(FILE *out, const struct fsg_flow *f)
+static void s_json_flow(struct s_out *o, const struct fsg_flow *f)
 {
-    char src[FSG_IP_STR_MAX], dst[FSG_IP_STR_MAX];
-    fprintf(out,
-            "{\"src\": \"%s\", \"dst\": \"%s\", \"port\": %u, \"proto\": %u, \"action\": \"%s\", "
-            "\"direction\": \"%s\", \"records\": %" PRIu64 ", \"packets\": %" PRIu64
-            ", \"bytes\": %" PRIu64 ", \"first\": ",
-            fsg_ip_format(&f->src, src), fsg_ip_format(&f->dst, dst), (unsigned)f->port,
-            (unsigned)f->proto, s_action(f->action), s_dir(f->direction), f->records, f->packets,
-            f->bytes);
-    s_json_time(out, f->first_s);
-    fputs(", \"last\": ", out);
-    s_json_time(out, f->last_s);
-    fputc('}', out);
+    S_PUT_LIT(o, "{\"src\": \"");
+    s_ip(o, &f->src);
+    S_PUT_LIT(o, "\", \"dst\": \"");
+    s_ip(o, &f->dst);
+    S_PUT_LIT(o, "\", \"port\": ");
+    s_u64(o, f->port);
+    S_PUT_LIT(o, ", \"proto\": ");
+    s_u64(o, f->proto);
+    S_PUT_LIT(o, ", \"action\": \"");
+    s_puts(o, s_action(f->action));
+    S_PUT_LIT(o, "\", \"direction\": \"");
+    s_puts(o, s_dir(f->direction));
+    S_PUT_LIT(o, "\", \"records\": ");
+    s_u64(o, f->records);
+    S_PUT_LIT(o, ", \"packets\": ");
+    s_u64(o, f->packets);
+    S_PUT_LIT(o, ", \"bytes\": ");
+    s_u64(o, f->bytes);
+    S_PUT_LIT(o, ", \"first\": ");
+    s_json_time(o, f->first_s);
+    S_PUT_LIT(o, ", \"last\": ");
+    s_json_time(o, f->last_s);
+    S_PUT_LIT(o, "}");
 }
 
 static void s_json_stats(FILE *out, const struct fsg_flow_stats *s, const struct fsg_run_result *r)
@@ -138,23 +231,22 @@ static void s_json_stats(FILE *out, const struct fsg_flow_stats *s, const struct
     fputs("]}}\n", out);
 }
 
-static void s_print_json(FILE *out, const struct fsg_flow *f, size_t n,
-                         const struct fsg_flow_stats *s, const struct fsg_run_result *r)
+static void s_json_row(struct s_out *o, const struct fsg_flow *f, const struct fsg_flow *prev)
 {
-    fputs("{\"enis\": [", out);
-    for (size_t i = 0; i < n; i++) {
-        bool new_eni = i == 0 || strcmp(f[i].eni, f[i - 1].eni) != 0;
-        if (new_eni) {
-            fputs(i == 0 ? "\n   {\"eni\": " : "]},\n   {\"eni\": ", out);
-            s_json_str(out, f[i].eni);
-            fputs(",\n    \"flows\": [\n      ", out);
+    if (prev == NULL || strcmp(f->eni, prev->eni) != 0) {
+        char esc[1024];
+        fsg_json_escape(f->eni, esc, sizeof esc);
+        if (prev == NULL) {
+            S_PUT_LIT(o, "\n   {\"eni\": \"");
         } else {
-            fputs(",\n      ", out);
+            S_PUT_LIT(o, "]},\n   {\"eni\": \"");
         }
-        s_json_flow(out, &f[i]);
+        s_puts(o, esc);
+        S_PUT_LIT(o, "\",\n    \"flows\": [\n      ");
+    } else {
+        S_PUT_LIT(o, ",\n      ");
     }
-    fputs(n > 0 ? "]}],\n" : "],\n", out);
-    s_json_stats(out, s, r);
+    s_json_flow(o, f);
 }
 
 static const char *s_proto_name(uint8_t p, char buf[8])
@@ -187,24 +279,30 @@ static const char *s_iso(int64_t t, char buf[32])
     return buf;
 }
 
-static void s_print_text(FILE *out, const struct fsg_flow *f, size_t n,
-                         const struct fsg_flow_stats *s, const struct fsg_run_result *r)
+static void s_text_row(struct s_out *o, const struct fsg_flow *f, const struct fsg_flow *prev)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (i == 0 || strcmp(f[i].eni, f[i - 1].eni) != 0) {
-            fprintf(out, "%s%s\n  %-39s %-39s %5s %-6s %-6s %-9s %10s %12s %14s %-20s %-20s\n",
-                    i == 0 ? "" : "\n", f[i].eni, "SRC", "DST", "PORT", "PROTO", "ACTION",
-                    "DIRECTION", "RECORDS", "PACKETS", "BYTES", "FIRST", "LAST");
-        }
-        char src[FSG_IP_STR_MAX], dst[FSG_IP_STR_MAX], proto[8], t1[32], t2[32];
-        fprintf(out,
-                "  %-39s %-39s %5u %-6s %-6s %-9s %10" PRIu64 " %12" PRIu64 " %14" PRIu64
-                " %-20s %-20s\n",
-                fsg_ip_format(&f[i].src, src), fsg_ip_format(&f[i].dst, dst), (unsigned)f[i].port,
-                s_proto_name(f[i].proto, proto), s_action(f[i].action), s_dir(f[i].direction),
-                f[i].records, f[i].packets, f[i].bytes, s_iso(f[i].first_s, t1),
-                s_iso(f[i].last_s, t2));
+    char line[512];
+    if (prev == NULL || strcmp(f->eni, prev->eni) != 0) {
+        int k = snprintf(line, sizeof line,
+                         "%s%s\n  %-39s %-39s %5s %-6s %-6s %-9s %10s %12s %14s %-20s %-20s\n",
+                         prev == NULL ? "" : "\n", f->eni, "SRC", "DST", "PORT", "PROTO", "ACTION",
+                         "DIRECTION", "RECORDS", "PACKETS", "BYTES", "FIRST", "LAST");
+        s_put(o, line, k > 0 ? (size_t)k : 0);
     }
+    char src[FSG_IP_STR_MAX], dst[FSG_IP_STR_MAX], proto[8], t1[32], t2[32];
+    int k = snprintf(line, sizeof line,
+                     "  %-39s %-39s %5u %-6s %-6s %-9s %10" PRIu64 " %12" PRIu64 " %14" PRIu64
+                     " %-20s %-20s\n",
+                     fsg_ip_format(&f->src, src), fsg_ip_format(&f->dst, dst), (unsigned)f->port,
+                     s_proto_name(f->proto, proto), s_action(f->action), s_dir(f->direction),
+                     f->records, f->packets, f->bytes, s_iso(f->first_s, t1),
+                     s_iso(f->last_s, t2));
+    s_put(o, line, k > 0 ? (size_t)k : 0);
+}
+
+static void s_text_tail(FILE *out, size_t n, const struct fsg_flow_stats *s,
+                        const struct fsg_run_result *r)
+{
     fprintf(out,
             "%s%zu flows; objects %" PRIu64 ", bytes in %" PRIu64 ", lines %" PRIu64
             ", records %" PRIu64 ", nodata %" PRIu64 ", skipdata %" PRIu64 ", malformed %" PRIu64
@@ -213,40 +311,101 @@ static void s_print_text(FILE *out, const struct fsg_flow *f, size_t n,
             s->skipdata, s->malformed, r->n_errors);
 }
 
-static void s_print_csv(FILE *out, const struct fsg_flow *f, size_t n)
+static void s_csv_row(struct s_out *o, const struct fsg_flow *f)
 {
-    fputs("eni,src,dst,port,proto,action,direction,records,packets,bytes,first,last\n", out);
-    for (size_t i = 0; i < n; i++) {
-        char src[FSG_IP_STR_MAX], dst[FSG_IP_STR_MAX];
-        fprintf(out, "%s,%s,%s,%u,%u,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",", f[i].eni,
-                fsg_ip_format(&f[i].src, src), fsg_ip_format(&f[i].dst, dst), (unsigned)f[i].port,
-                (unsigned)f[i].proto, s_action(f[i].action), s_dir(f[i].direction), f[i].records,
-                f[i].packets, f[i].bytes);
-        if (f[i].first_s != FSG_FLOW_TIME_NONE) {
-            fprintf(out, "%" PRId64, f[i].first_s);
-        }
-        fputc(',', out);
-        if (f[i].last_s != FSG_FLOW_TIME_NONE) {
-            fprintf(out, "%" PRId64, f[i].last_s);
-        }
-        fputc('\n', out);
+    s_puts(o, f->eni);
+    S_PUT_LIT(o, ",");
+    s_ip(o, &f->src);
+    S_PUT_LIT(o, ",");
+    s_ip(o, &f->dst);
+    S_PUT_LIT(o, ",");
+    s_u64(o, f->port);
+    S_PUT_LIT(o, ",");
+    s_u64(o, f->proto);
+    S_PUT_LIT(o, ",");
+    s_puts(o, s_action(f->action));
+    S_PUT_LIT(o, ",");
+    s_puts(o, s_dir(f->direction));
+    S_PUT_LIT(o, ",");
+    s_u64(o, f->records);
+    S_PUT_LIT(o, ",");
+    s_u64(o, f->packets);
+    S_PUT_LIT(o, ",");
+    s_u64(o, f->bytes);
+    S_PUT_LIT(o, ",");
+    if (f->first_s != FSG_FLOW_TIME_NONE) {
+        s_i64(o, f->first_s);
     }
+    S_PUT_LIT(o, ",");
+    if (f->last_s != FSG_FLOW_TIME_NONE) {
+        s_i64(o, f->last_s);
+    }
+    S_PUT_LIT(o, "\n");
 }
 
 /* ---- the command --------------------------------------------------------------------------- */
 
-static int s_print(const struct fsg_sources_result *r, enum s_format format)
+/* Every row of the table in `format`, as the rows come. */
+static enum fsg_err s_rows(struct fsg_flow_iter *it, enum s_format format, struct s_out *o,
+                           size_t *ret_n, struct fsg_error *err)
 {
-    static char outbuf[S_STDOUT_BUFFER];
-    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    if (format == S_JSON) {
-        s_print_json(stdout, r->flows, r->n_flows, &r->stats, &r->run);
-    } else if (format == S_CSV) {
-        s_print_csv(stdout, r->flows, r->n_flows);
-    } else {
-        s_print_text(stdout, r->flows, r->n_flows, &r->stats, &r->run);
+    struct fsg_flow prev;
+    const struct fsg_flow *f = NULL;
+    size_t n = 0;
+    enum fsg_err rc = FSG_OK;
+    while (rc == FSG_OK && (rc = fsg_aggregate_flows_next(it, &f, err)) == FSG_OK && f != NULL) {
+        if (format == S_JSON) {
+            s_json_row(o, f, n > 0 ? &prev : NULL);
+        } else if (format == S_CSV) {
+            s_csv_row(o, f);
+        } else {
+            s_text_row(o, f, n > 0 ? &prev : NULL);
+        }
+        if (format != S_CSV) {
+            memcpy(prev.eni, f->eni, sizeof prev.eni);
+        }
+        n++;
     }
-    return fflush(stdout) == 0 ? FSG_EXIT_OK : FSG_EXIT_ERROR;
+    *ret_n = n;
+    return rc;
+}
+
+static int s_print(const struct fsg_cli *cli, struct fsg_sources_result *r, enum s_format format)
+{
+    static struct s_out out;
+    out.f = stdout;
+    out.n = 0;
+    struct fsg_error err = { 0 };
+    struct fsg_flow_iter *it = NULL;
+    if (fsg_sources_flows_open(r, &it, &err) != FSG_OK) { /* nothing printed yet */
+        return fsg_cli_error(cli, NULL, &err);
+    }
+    if (format == S_JSON) {
+        S_PUT_LIT(&out, "{\"enis\": [");
+    } else if (format == S_CSV) {
+        S_PUT_LIT(&out, "eni,src,dst,port,proto,action,direction,records,packets,bytes,first,last\n");
+    }
+    size_t n = 0;
+    enum fsg_err rc = s_rows(it, format, &out, &n, &err);
+    fsg_aggregate_flows_close(it);
+    if (format == S_JSON) {
+        if (n > 0) {
+            S_PUT_LIT(&out, "]}],\n");
+        } else {
+            S_PUT_LIT(&out, "],\n");
+        }
+    }
+    s_flush(&out);
+    if (rc != FSG_OK) {
+        fflush(stdout);
+        return fsg_cli_error(cli, NULL, &err);
+    }
+    if (format == S_JSON) {
+        s_json_stats(stdout, &r->stats, &r->run);
+    } else if (format == S_TEXT) {
+        s_text_tail(stdout, n, &r->stats, &r->run);
+    }
+    return fflush(stdout) == 0 && !ferror(stdout) ? FSG_EXIT_OK : FSG_EXIT_ERROR;
 }
 
 int fsg_cmd_flows(struct fsg_cli *cli, int argc, char **argv)
@@ -274,12 +433,13 @@ int fsg_cmd_flows(struct fsg_cli *cli, int argc, char **argv)
     }
     if (ex == FSG_EXIT_OK) {
         struct fsg_sources_request req = { .cmd = "flows", .opts = &so, .config = config,
-                                           .targets = targets, .n_targets = config->n_targets };
+                                           .targets = targets, .n_targets = config->n_targets,
+                                           .stream = true };
         ex = fsg_sources_read(cli, &req, &res);
     }
     if (ex == FSG_EXIT_OK) {
         fsg_sources_report(cli, &res);
-        ex = s_print(&res, format);
+        ex = s_print(cli, &res, format);
         if (res.run.n_errors > 0) {
             ex = FSG_EXIT_ERROR;
         }

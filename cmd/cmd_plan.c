@@ -19,8 +19,13 @@ static const char s_help_head[] =
     "\n"
     "Dry run: reads the policy, compiles each config target's desired security-group rules,\n"
     "diffs them against the group's current rules and reports. Changes nothing.\n"
-    "With SOURCEs (flow logs), the report shows the impact on observed traffic: connections\n"
-    "the new rules would deny and rules no observed connection used.\n"
+    "With SOURCEs (flow logs), the report shows the impact on observed traffic, counting\n"
+    "every security group of the instance (the managed group's final rules, rules left in it\n"
+    "under ownership \"rules\", and the instance's other groups, read with\n"
+    "DescribeSecurityGroupRules; with --state, the state file's other groups): which sources\n"
+    "with accepted traffic are cut off, which are newly allowed, which stay allowed only by a\n"
+    "rule outside the policy (a bypass: a warning), by which rule, and the PCE workload name\n"
+    "and labels of each source the policy knows; and the rules no observed connection used.\n"
     "\n"
     "Without --state the current state is read live: the RDS instance (DescribeDBInstances),\n"
     "its network interfaces (to match flows; only with SOURCEs), the managed group and its\n"
@@ -48,17 +53,24 @@ static const char s_help_options[] =
     "                       'aws ec2 describe-security-group-rules'\n"
     "  --format FORMAT      text (default), json, markdown (or md) or html\n"
     "  --out FILE           write the report to FILE instead of standard output\n"
-    "  --save-plan FILE     write the saved plan that 'flowseg apply --plan FILE' executes\n"
-    "                       (it records each group's state hash: apply refuses it once the\n"
-    "                       group has changed)\n"
+    "  --save-plan FILE     write the saved plan that 'flowseg apply --plan FILE' executes;\n"
+    "                       it records per target the group's state hash, the hash of what\n"
+    "                       the policy yields (policy version and desired rules), the\n"
+    "                       ownership mode and the cut-off count: apply refuses it once any\n"
+    "                       of them changed, or when it was edited\n"
     "  --detailed-exitcode  exit 3 when the plan has changes (0: none, 1: error)\n";
 
 static const char s_help_tail[] =
     "  --help               this text\n"
     "\n"
-    "Rules flowseg may remove: those whose description starts with \"flowseg \" (what it\n"
-    "writes), or every CIDR rule of a group it creates itself (security_group: {\"create\"}).\n"
-    "Guards (config \"guards\") are checked and shown as \"refused\".\n";
+    "Ownership (config target \"ownership\"): \"group\" (default): the managed group is\n"
+    "flowseg's, every inbound rule the policy does not yield is removed, whoever added it\n"
+    "(reported as \"not in the policy, added outside flowseg\"); \"rules\": a group shared\n"
+    "with other tools, only rules whose description starts with \"flowseg \" are managed.\n"
+    "Guards (config \"guards\"): max_removals, allow_empty, allow_public, max_rules, and,\n"
+    "with SOURCEs, max_cut_sources (default 10: the most observed sources with accepted\n"
+    "traffic one apply may cut off). A target a guard stops is shown as \"refused\"; the\n"
+    "banner of every format reflects every guard.\n";
 
 static void s_help(void)
 {

@@ -337,7 +337,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
     static const char *const keys[] = { "region", "pce", "targets", "guards", "flowlogs",
                                         "nlb", "dry_run", "policy_ttl_s", "timeout_s", NULL };
     static const char *const guard_keys[] = { "max_removals", "allow_empty", "allow_public",
-                                              "max_rules", NULL };
+                                              "max_rules", "max_cut_sources", NULL };
     static const char *const fl_keys[] = { "key_regex", "format", "summaries", "fanout_queue_url",
                                            NULL };
     static const char *const nlb_keys[] = { "target_group_arn", "rds_instance", "port",
@@ -359,6 +359,7 @@ static enum fsg_err s_parse_sections(json_t *root, struct fsg_config *c, struct 
         S_TRY(s_bool(g, "allow_empty", "guards", &c->guards.allow_empty, err));
         S_TRY(s_bool(g, "allow_public", "guards", &c->guards.allow_public, err));
         S_TRY(s_int(g, "max_rules", "guards", 1, &c->guards.max_rules, err));
+        S_TRY(s_int(g, "max_cut_sources", "guards", 0, &c->guards.max_cut_sources, err));
     }
     json_t *fl = json_object_get(root, "flowlogs");
     if (fl != NULL && !json_is_null(fl)) {
@@ -411,7 +412,8 @@ static enum fsg_err s_defaults(struct fsg_config *c)
     c->pce.async_wait_s = 600;
     c->pce.key_env = fsg_strdup("PCE_API_KEY");
     c->pce.secret_env = fsg_strdup("PCE_API_SECRET");
-    c->guards = (struct fsg_config_guards){ .max_removals = 10, .max_rules = 60 };
+    c->guards = (struct fsg_config_guards){ .max_removals = 10, .max_rules = 60,
+                                            .max_cut_sources = 10 };
     c->nlb.healthy_timeout_s = 0; /* 0 = FSG_NLB_DEFAULT_HEALTHY_TIMEOUT_S (cmd/nlb/nlb_sync.h) */
     return c->pce.key_env != NULL && c->pce.secret_env != NULL ? FSG_OK : FSG_E_NOMEM;
 }

@@ -48,6 +48,8 @@ struct fsg_config_guards {
     bool allow_empty;        /* default false */
     bool allow_public;       /* default false */
     long max_rules;          /* default 60 */
+    long max_cut_sources;    /* default 10: observed sources with accepted traffic one apply
+                              * may cut off (needs flow SOURCEs) */
 };
 
 struct fsg_config_pce {

@@ -521,6 +521,9 @@ static enum fsg_err s_reconcile_seen(struct fsg_lambda_work *w, struct s_flows *
                                   &f->run.n_flows, err);
         f->run.has_flows = true;
     }
+    if (rc == FSG_OK && f->run.n_targets > 0) {
+        rc = fsg_recon_read_other_groups(&f->run, err); /* impact: the effective access */
+    }
     fsg_free(keep);
     if (rc != FSG_OK) {
         return rc;

@@ -7,6 +7,7 @@
 #include "cmd/reconcile.h"
 #include "cmd/sources.h"
 #include "lib/core/mem.h"
+#include "policy/sg_live.h"
 
 /* The resolved targets as sources targets: their interfaces and addresses, and the database
  * port of the config, else of the instance. A target without an interface gets no records of
@@ -87,4 +88,142 @@ int fsg_recon_read_flows(struct fsg_cli *cli, const struct fsg_recon_options *o,
     fsg_sources_result_clean_up(&res);
     fsg_free(targets);
     return ex;
+}
+
+/* ---- the interface's other security groups (effective access) -------------------------------- */
+
+void fsg_recon_others_clean_up(struct fsg_recon_target *t)
+{
+    for (size_t i = 0; i < t->n_others; i++) {
+        fsg_sg_current_clean_up(&t->others[i]);
+    }
+    fsg_free(t->others);
+    t->others = NULL;
+    t->n_others = 0;
+}
+
+static const char *s_managed(const struct fsg_recon_target *t)
+{
+    return t->res.group_id != NULL ? t->res.group_id : t->res.group_label;
+}
+
+static bool s_is_managed(const struct fsg_recon *run, const char *id)
+{
+    for (size_t i = 0; i < run->n_targets; i++) {
+        const char *m = s_managed(&run->targets[i]);
+        if (m != NULL && id != NULL && strcmp(m, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The instance's groups once the association is made, the managed one left out. */
+static void s_after(const struct fsg_recon_target *t, char *const **ret, size_t *ret_n)
+{
+    *ret = t->assoc.changes ? t->assoc.groups : t->res.db_groups;
+    *ret_n = t->assoc.changes ? t->assoc.n_groups : t->res.n_db_groups;
+}
+
+static enum fsg_err s_add_other(struct fsg_recon_target *t, const struct fsg_sg_current *g)
+{
+    struct fsg_sg_current *v = fsg_realloc(t->others, (t->n_others + 1) * sizeof *v);
+    if (v == NULL) {
+        return FSG_E_NOMEM;
+    }
+    t->others = v;
+    enum fsg_err rc = fsg_sg_current_copy(&t->others[t->n_others], g);
+    t->n_others += rc == FSG_OK;
+    return rc;
+}
+
+static enum fsg_err s_others_offline(struct fsg_recon *run)
+{
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < run->n_targets; i++) {
+        for (size_t g = 0; rc == FSG_OK && g < run->state->n_groups; g++) {
+            const struct fsg_sg_current *cur = &run->state->groups[g];
+            if (!s_is_managed(run, cur->group_id)) {
+                rc = s_add_other(&run->targets[i], cur);
+            }
+        }
+    }
+    return rc;
+}
+
+static bool s_has(const char *const *ids, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ids[i], id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Live: one DescribeSecurityGroupRules for every other group of every target. */
+static enum fsg_err s_others_live(struct fsg_recon *run, struct fsg_error *err)
+{
+    size_t cap = 0, n = 0;
+    for (size_t i = 0; i < run->n_targets; i++) {
+        char *const *g;
+        size_t ng;
+        s_after(&run->targets[i], &g, &ng);
+        cap += ng;
+    }
+    const char **ids = fsg_calloc(cap + 1, sizeof *ids);
+    struct fsg_sg_current *cur = fsg_calloc(cap + 1, sizeof *cur);
+    enum fsg_err rc = ids == NULL || cur == NULL ? FSG_E_NOMEM : FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < run->n_targets; i++) {
+        char *const *g;
+        size_t ng;
+        s_after(&run->targets[i], &g, &ng);
+        for (size_t k = 0; k < ng; k++) {
+            if (!s_is_managed(run, g[k]) && !s_has(ids, n, g[k])) {
+                ids[n++] = g[k];
+            }
+        }
+    }
+    if (rc == FSG_OK && n > 0) {
+        rc = fsg_sg_live_read(run->ec2, ids, n, cur, NULL, err);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < run->n_targets; i++) {
+        char *const *g;
+        size_t ng;
+        s_after(&run->targets[i], &g, &ng);
+        for (size_t k = 0; rc == FSG_OK && k < n; k++) {
+            if (s_has((const char *const *)g, ng, ids[k])) {
+                rc = s_add_other(&run->targets[i], &cur[k]);
+            }
+        }
+    }
+    for (size_t k = 0; cur != NULL && k < n; k++) {
+        fsg_sg_current_clean_up(&cur[k]);
+    }
+    fsg_free(cur);
+    fsg_free((void *)ids);
+    return rc;
+}
+
+enum fsg_err fsg_recon_read_other_groups(struct fsg_recon *run, struct fsg_error *err)
+{
+    enum fsg_err rc = run->live ? s_others_live(run, err) : s_others_offline(run);
+    if (rc != FSG_OK) {
+        if (rc == FSG_E_NOMEM && (err == NULL || err->msg[0] == '\0')) {
+            (void)fsg_error_set(err, rc, "out of memory");
+        }
+        (void)fsg_error_prefix(err, "the instances' other security groups: ");
+    }
+    return rc;
+}
+
+int fsg_recon_read_others(struct fsg_cli *cli, const struct fsg_recon_options *o,
+                          struct fsg_recon *run)
+{
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = fsg_recon_read_other_groups(run, &err);
+    if (rc != FSG_OK) {
+        return fsg_recon_fail(cli, run->live ? "aws (nothing changed)" : o->cmd, rc, &err);
+    }
+    return FSG_EXIT_OK;
 }

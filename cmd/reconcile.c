@@ -290,6 +290,7 @@ int fsg_recon_resolve(struct fsg_cli *cli, const struct fsg_recon_options *o,
 
 static void s_target_clean_up(struct fsg_recon_target *t)
 {
+    fsg_recon_others_clean_up(t);
     fsg_resolve_association_clean_up(&t->assoc);
     fsg_sg_current_clean_up(&t->current);
     fsg_resolved_target_clean_up(&t->res);
@@ -310,22 +311,31 @@ void fsg_recon_keep_targets(struct fsg_recon *run, const bool *keep)
 
 /* ---- plan ------------------------------------------------------------------------------------ */
 
-static enum fsg_err s_compile(const struct fsg_recon *run, const struct fsg_config_target *t,
-                              struct fsg_compiled_target **ret, struct fsg_error *err)
+enum fsg_err fsg_recon_policy_target(const struct fsg_config_target *t,
+                                     struct fsg_policy_label labels[FSG_RECON_MAX_LABELS],
+                                     struct fsg_policy_target *ret, struct fsg_error *err)
 {
-    struct fsg_policy_label labels[16];
-    if (t->n_labels > sizeof labels / sizeof labels[0]) {
-        return fsg_error_set(err, FSG_E_INVALID_ARG, "more than %zu labels",
-                             sizeof labels / sizeof labels[0]);
+    if (t->n_labels > FSG_RECON_MAX_LABELS) {
+        return fsg_error_set(err, FSG_E_INVALID_ARG, "target '%s' has more than %d labels",
+                             t->name, FSG_RECON_MAX_LABELS);
     }
     for (size_t i = 0; i < t->n_labels; i++) {
         labels[i] = (struct fsg_policy_label){ .key = t->labels[i].key,
                                                .value = t->labels[i].value };
     }
-    struct fsg_policy_target pt = { .name = t->name, .virtual_service = t->virtual_service,
-                                    .workload = t->workload, .labels = labels,
-                                    .n_labels = t->n_labels };
-    return fsg_policy_compile(run->model, &pt, ret, err);
+    *ret = (struct fsg_policy_target){ .name = t->name, .virtual_service = t->virtual_service,
+                                       .workload = t->workload, .labels = labels,
+                                       .n_labels = t->n_labels };
+    return FSG_OK;
+}
+
+static enum fsg_err s_compile(const struct fsg_recon *run, const struct fsg_config_target *t,
+                              struct fsg_compiled_target **ret, struct fsg_error *err)
+{
+    struct fsg_policy_label labels[FSG_RECON_MAX_LABELS];
+    struct fsg_policy_target pt;
+    enum fsg_err rc = fsg_recon_policy_target(t, labels, &pt, err);
+    return rc != FSG_OK ? rc : fsg_policy_compile(run->model, &pt, ret, err);
 }
 
 /* Notes after the diff's warnings: resolution, association, unmatched flows. */
@@ -357,29 +367,68 @@ static enum fsg_err s_notes(const struct fsg_recon *run, const struct fsg_recon_
     return rc;
 }
 
+/* A target the compiler refused (policy/compile.h, FSG_E_REFUSED: something it cannot evaluate
+ * could widen access): planned with no rule to add or remove and refused under the "policy"
+ * guard, which --force never lifts, so the other targets are still planned and applied. */
+static enum fsg_err s_refused_target(const struct fsg_recon *run, const struct fsg_recon_target *t,
+                                     struct fsg_error *err)
+{
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err != NULL ? err->msg : "refused by the compiler");
+    if (err != NULL) {
+        *err = (struct fsg_error){ 0 };
+    }
+    struct fsg_plan_target *pt = NULL;
+    const char *group = t->current.group_id != NULL ? t->current.group_id : "";
+    enum fsg_err rc = fsg_plan_append_target(run->plan, t->config->name, group, &pt);
+    if (rc == FSG_OK) {
+        pt->ownership = t->config->ownership == FSG_OWNERSHIP_RULES ? FSG_SG_OWN_RULES
+                                                                   : FSG_SG_OWN_GROUP;
+        rc = fsg_sg_plan_new(group, &pt->sg);
+    }
+    if (rc == FSG_OK) {
+        pt->sg->ownership = pt->ownership;
+        pt->refused_guards = FSG_GUARD_POLICY;
+        struct fsg_buf b = FSG_BUF_INIT;
+        rc = fsg_buf_printf(&b, "%s (nothing is changed for this target; --force does not "
+                                "lift it)", why);
+        pt->refused = rc == FSG_OK ? fsg_buf_strdup(&b) : NULL;
+        rc = rc == FSG_OK && pt->refused == NULL ? FSG_E_NOMEM : rc;
+        fsg_buf_clean_up(&b);
+    }
+    return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "out of memory");
+}
+
 static enum fsg_err s_plan_target(const struct fsg_recon *run, const struct fsg_recon_options *o,
                                   const struct fsg_recon_target *t, struct fsg_error *err)
 {
     struct fsg_compiled_target *ct = NULL;
     enum fsg_err rc = s_compile(run, t->config, &ct, err);
+    if (rc == FSG_E_REFUSED) {
+        return s_refused_target(run, t, err);
+    }
     if (rc == FSG_OK) {
         const struct fsg_config_guards *g = &run->config->guards;
         struct fsg_guard_limits limits = { .max_removals = g->max_removals,
                                            .allow_empty = g->allow_empty,
                                            .allow_public = g->allow_public,
-                                           .max_rules = g->max_rules, .force = o->force };
+                                           .max_rules = g->max_rules,
+                                           .max_cut_sources = g->max_cut_sources,
+                                           .force = o->force };
         struct fsg_sg_diff_options diff = { .ownership = t->config->ownership ==
                                                                  FSG_OWNERSHIP_RULES
                                                              ? FSG_SG_OWN_RULES
                                                              : FSG_SG_OWN_GROUP };
         struct fsg_impact_target it = { .enis = (const char *const *)t->res.enis,
                                         .n_enis = t->res.n_enis, .addrs = t->res.addrs,
-                                        .n_addrs = t->res.n_addrs };
+                                        .n_addrs = t->res.n_addrs, .others = t->others,
+                                        .n_others = t->n_others, .model = run->model };
         struct fsg_plan_inputs in = {
             .name = t->config->name, .security_group = t->current.group_id,
             .desired = &ct->rules, .warnings = (const char *const *)ct->warnings,
             .n_warnings = ct->n_warnings, .current = &t->current, .diff = &diff,
             .guards = &limits, .has_flows = run->has_flows, .impact_target = &it,
+            .association_changes = t->assoc.changes,
             .flows = run->flows, .n_flows = run->n_flows,
         };
         rc = fsg_plan_add(run->plan, &in, err);
@@ -467,6 +516,9 @@ int fsg_recon_plan(struct fsg_cli *cli, const struct fsg_recon_options *o, struc
     }
     if (ex == FSG_EXIT_OK && o->flows.n_args > 0) {
         ex = fsg_recon_read_flows(cli, o, run);
+    }
+    if (ex == FSG_EXIT_OK && o->flows.n_args > 0) {
+        ex = fsg_recon_read_others(cli, o, run);
     }
     if (ex == FSG_EXIT_OK) {
         ex = s_plan_all(cli, o, run);

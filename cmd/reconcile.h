@@ -21,6 +21,7 @@
 #include "cmd/cli.h"
 #include "cmd/sources.h"
 #include "lib/core/flow.h"
+#include "policy/compile.h"
 #include "policy/model.h"
 #include "policy/plan.h"
 #include "policy/resolve.h"
@@ -45,6 +46,9 @@ struct fsg_recon_target {
     struct fsg_resolved_target res;
     struct fsg_sg_current current;
     struct fsg_resolve_association assoc;   /* what the association would change */
+    struct fsg_sg_current *others;          /* the interface's other groups after the apply
+                                             * (impact only; cmd/recon_flows.c) */
+    size_t n_others;
 };
 
 struct fsg_recon {
@@ -112,10 +116,29 @@ enum fsg_err fsg_recon_eni_hints(const struct fsg_recon *run, struct fsg_eni_hin
  * run. */
 const char *fsg_recon_default_eni(const struct fsg_recon *run, const char *name);
 
+/* The PCE side of a config target, for the compiler (plan, apply, explain): ret borrows t's
+ * strings and labels[] (room for FSG_RECON_MAX_LABELS). FSG_E_INVALID_ARG for more labels. */
+#define FSG_RECON_MAX_LABELS 16
+enum fsg_err fsg_recon_policy_target(const struct fsg_config_target *t,
+                                     struct fsg_policy_label labels[FSG_RECON_MAX_LABELS],
+                                     struct fsg_policy_target *ret,
+                                     struct fsg_error *err) FSG_MUST_USE;
+
 /* Reads the flow SOURCEs of o->flows into run->flows (cmd/sources.h; ENI hints from the
  * resolved targets). Any source that cannot be read is printed and fails the run. */
 int fsg_recon_read_flows(struct fsg_cli *cli, const struct fsg_recon_options *o,
                          struct fsg_recon *run);
+
+/* Reads the rules of every target's other security groups (impact: effective access), into
+ * each target's `others`: live, the RDS instance's groups after the association minus the
+ * managed one (one DescribeSecurityGroupRules for all); offline (--state), the state file's
+ * groups that no target manages. A read failure fails the run (exit 1, nothing changed). */
+int fsg_recon_read_others(struct fsg_cli *cli, const struct fsg_recon_options *o,
+                          struct fsg_recon *run);
+/* The same without printing (the Lambda handler). */
+enum fsg_err fsg_recon_read_other_groups(struct fsg_recon *run,
+                                         struct fsg_error *err) FSG_MUST_USE;
+void fsg_recon_others_clean_up(struct fsg_recon_target *t);
 
 /* Whether applying would change anything: rules, a group to create, an association. */
 bool fsg_recon_has_changes(const struct fsg_recon *run);

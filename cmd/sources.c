@@ -19,6 +19,7 @@ enum fsg_err fsg_sources_opts_init(struct fsg_sources_opts *o, int argc, long de
 {
     *o = (struct fsg_sources_opts){ .direction = FSG_DIRECTION_INGRESS,
                                     .jobs = default_jobs,
+                                    .memory = FSG_SOURCES_DEFAULT_MEMORY,
                                     .since_s = FSG_S3_TIME_NONE,
                                     .until_s = FSG_S3_TIME_NONE };
     o->args = fsg_calloc((size_t)argc + 1, sizeof *o->args);
@@ -81,6 +82,39 @@ static int s_parse_time(const struct fsg_cli *cli, const char *cmd, const char *
     return FSG_EXIT_OK;
 }
 
+/* SIZE: bytes, or a number followed by K, M, G or T (KiB, MiB, ... ; "64M", "1.5G" not). */
+static int s_parse_memory(const struct fsg_cli *cli, const char *cmd, const char *name,
+                          const char *value, void *ctx)
+{
+    uint64_t *ret = ctx, v = 0;
+    const char *p = value;
+    while (*p >= '0' && *p <= '9' && v <= FSG_SOURCES_MAX_MEMORY) {
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    }
+    static const char units[] = "KMGT", lower[] = "kmgt";
+    const char *u = *p != '\0' ? strchr(units, *p) : NULL;
+    const char *l = *p != '\0' ? strchr(lower, *p) : NULL;
+    unsigned shift = u != NULL ? (unsigned)(u - units + 1) : l != NULL ? (unsigned)(l - lower + 1) : 0;
+    if (shift > 0) {
+        v = v > (FSG_SOURCES_MAX_MEMORY >> (10 * shift)) ? FSG_SOURCES_MAX_MEMORY + 1
+                                                         : v << (10 * shift);
+        p++;
+        if (*p == 'i' && p[1] == 'B') { /* KiB, MiB, ... */
+            p += 2;
+        } else if (*p == 'B') {
+            p++;
+        }
+    }
+    if (p == value || *p != '\0' || v < FSG_SOURCES_MIN_MEMORY || v > FSG_SOURCES_MAX_MEMORY) {
+        return fsg_cli_usage_error(cli, cmd,
+                                   "%s must be a size from 4M to 1T (bytes, or K, M, G, T), not "
+                                   "'%s'",
+                                   name, value);
+    }
+    *ret = v;
+    return FSG_EXIT_OK;
+}
+
 size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct fsg_opt *out)
 {
     size_t n = 0;
@@ -97,6 +131,7 @@ size_t fsg_sources_opts_table(struct fsg_sources_opts *o, unsigned flags, struct
         out[n++] = (struct fsg_opt){ "--jobs", .parse = fsg_opt_parse_number, .ctx = &o->jobs_ctx };
         out[n++] = (struct fsg_opt){ "--max-inflight", .parse = fsg_opt_parse_number,
                                      .ctx = &o->inflight_ctx };
+        out[n++] = (struct fsg_opt){ "--memory", .parse = s_parse_memory, .ctx = &o->memory };
     }
     if (flags & FSG_SOURCES_OPT_WINDOW) {
         out[n++] = (struct fsg_opt){ "--since", .parse = s_parse_time, .ctx = o };
@@ -140,8 +175,12 @@ static void s_help_options(FILE *out, unsigned flags, long default_jobs)
         }
         fprintf(out, "  --max-inflight N     s3:// prefixes: objects of up to 8 MiB are fetched\n"
                      "                       ahead, N GETs at a time, 1..%d (default 32), within\n"
-                     "                       24 MiB of memory\n",
+                     "                       24 MiB or a third of --memory\n",
                 FSG_SOURCES_MAX_INFLIGHT);
+        fputs("  --memory SIZE        memory for the flow table and the S3 read-ahead (default\n"
+              "                       64M; K, M, G or T; 4M..1T): a larger table is spilled to\n"
+              "                       sorted runs in a temporary file in $TMPDIR and merged\n",
+              out);
     }
     if (flags & FSG_SOURCES_OPT_WINDOW) {
         fputs("  --since T, --until T s3:// prefixes: only objects whose key date\n"
@@ -343,6 +382,31 @@ static enum fsg_err s_local_objects(struct s_read *r, const char *arg, struct fs
     return FSG_OK;
 }
 
+/* How --memory is shared out (README "Memory budget"): the S3 read-ahead gets 24 MiB or a third,
+ * whichever is less; the process itself (code, libraries, TLS, stdio) and each decoder's buffers
+ * (read chunk, inflate window, text ring) are set aside; the flow tables get the rest, at least
+ * S_MIN_TABLE_BYTES, shared by the decoders. */
+#define S_BASE_BYTES ((uint64_t)6 << 20)
+#define S_PER_DECODER_BYTES ((uint64_t)3 << 19)
+#define S_MIN_TABLE_BYTES ((uint64_t)1 << 20)
+#define S_MAX_PREFETCH_BYTES ((uint64_t)24 << 20)
+
+static uint64_t s_prefetch_bytes(const struct fsg_sources_opts *o)
+{
+    uint64_t third = o->memory / 3;
+    return third < S_MAX_PREFETCH_BYTES ? third : S_MAX_PREFETCH_BYTES;
+}
+
+static size_t s_table_bytes(const struct s_read *r, unsigned decoders)
+{
+    const struct fsg_sources_opts *o = r->req->opts;
+    uint64_t set_aside = S_BASE_BYTES + (uint64_t)decoders * S_PER_DECODER_BYTES +
+                         (r->s3 != NULL ? s_prefetch_bytes(o) : 0);
+    uint64_t t = o->memory > set_aside ? o->memory - set_aside : 0;
+    t = t < S_MIN_TABLE_BYTES ? S_MIN_TABLE_BYTES : t;
+    return t > SIZE_MAX ? SIZE_MAX : (size_t)t;
+}
+
 /* The S3 source of this read, made on first use: region and key regex from the config, the
  * --since/--until window. */
 static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
@@ -362,6 +426,7 @@ static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
                                         .since_s = r->req->opts->since_s,
                                         .until_s = r->req->opts->until_s,
                                         .max_inflight = (unsigned)r->req->opts->max_inflight,
+                                        .prefetch_bytes = s_prefetch_bytes(r->req->opts),
                                         .summaries_url = c->flowlog_summaries,
                                         .summary_fingerprint = fingerprint,
                                         .summary_enis = r->filter,
@@ -422,12 +487,31 @@ static enum fsg_err s_run(struct s_read *r, struct fsg_sources_result *ret, stru
     struct fsg_aggregate_options ao = { .hints = r->hints, .n_hints = r->n_hints };
     enum fsg_err rc = fsg_aggregate_new(&ao, &r->agg, err);
     if (rc == FSG_OK) {
+        rc = fsg_aggregate_set_memory(r->agg, s_table_bytes(r, ro.jobs), err);
+    }
+    if (rc == FSG_OK) {
         struct fsg_progress *p = fsg_progress_start(r->objects, r->n_objects);
         rc = fsg_run_objects(r->objects, r->n_objects, &ro, r->agg, &ret->run, err);
         fsg_progress_finish(p);
     }
     if (rc == FSG_OK) {
         ret->stats = *fsg_aggregate_stats(r->agg);
+        ret->direction = r->req->opts->direction;
+        if (fsg_aggregate_spilled_runs(r->agg) > 0) {
+            fsg_log(FSG_LOG_DEBUG,
+                    "flow table: larger than its %zu KiB of --memory: %" PRIu64
+                    " rows written to a temporary file in %zu sorted runs, merged on output",
+                    fsg_aggregate_memory(r->agg) >> 10, fsg_aggregate_spilled_rows(r->agg),
+                    fsg_aggregate_spilled_runs(r->agg));
+        }
+    }
+    if (rc == FSG_OK && r->req->stream) { /* the caller reads it row by row */
+        ret->agg = r->agg;
+        ret->filter = r->filter;
+        ret->n_filter = r->n_filter;
+        r->agg = NULL;
+        r->filter = NULL;
+    } else if (rc == FSG_OK) {
         rc = fsg_aggregate_result(r->agg, r->req->opts->direction, r->filter, r->n_filter,
                                   &ret->flows, &ret->n_flows, err);
     }
@@ -484,8 +568,16 @@ void fsg_sources_report(const struct fsg_cli *cli, const struct fsg_sources_resu
     }
 }
 
+enum fsg_err fsg_sources_flows_open(struct fsg_sources_result *r, struct fsg_flow_iter **ret_it,
+                                    struct fsg_error *err)
+{
+    return fsg_aggregate_flows_open(r->agg, r->direction, r->filter, r->n_filter, ret_it, err);
+}
+
 void fsg_sources_result_clean_up(struct fsg_sources_result *r)
 {
+    fsg_aggregate_destroy(r->agg);
+    fsg_free((void *)r->filter);
     fsg_free(r->flows);
     fsg_run_result_clean_up(&r->run);
     *r = (struct fsg_sources_result){ 0 };

@@ -3,7 +3,8 @@
  * A SOURCE is a flow-log file (gzip or plain text), a directory (every file below it), "-"
  * (stdin), s3://bucket/key (one object) or s3://bucket/prefix/ (every object below the prefix,
  * filtered by the config's flowlogs.key_regex and --since/--until). The options that shape the
- * read (--eni, --direction, --jobs, --since, --until) are parsed here for every command that
+ * read (--eni, --direction, --jobs, --max-inflight, --memory, --since, --until) are parsed here
+ * for every command that
  * takes them, and the config gives the region, key_regex, flowlogs.format and the targets (each
  * ENI's own addresses and database port, and which objects belong to which target).
  *
@@ -39,17 +40,21 @@ struct fsg_config;
 /* More workers than this gains nothing on any machine we run on and only costs memory. */
 #define FSG_SOURCES_MAX_JOBS 256
 #define FSG_SOURCES_MAX_INFLIGHT 256
+/* --memory: the default, and the range accepted. */
+#define FSG_SOURCES_DEFAULT_MEMORY ((uint64_t)64 << 20)
+#define FSG_SOURCES_MIN_MEMORY ((uint64_t)4 << 20)
+#define FSG_SOURCES_MAX_MEMORY ((uint64_t)1 << 40)
 
 /* Which of the shared options a command takes. */
 enum fsg_sources_opt_flags {
     FSG_SOURCES_OPT_ENI = 1 << 0,       /* --eni ID (repeatable) */
     FSG_SOURCES_OPT_DIRECTION = 1 << 1, /* --direction ingress|egress|all */
-    FSG_SOURCES_OPT_JOBS = 1 << 2,      /* --jobs N */
+    FSG_SOURCES_OPT_JOBS = 1 << 2,      /* --jobs N, --max-inflight N, --memory SIZE */
     FSG_SOURCES_OPT_WINDOW = 1 << 3,    /* --since T, --until T */
 };
 
 /* At most this many fsg_opt entries come from fsg_sources_opts_table(). */
-#define FSG_SOURCES_OPTS_MAX 6
+#define FSG_SOURCES_OPTS_MAX 7
 
 /* The SOURCE arguments and the options read with them. */
 struct fsg_sources_opts {
@@ -60,6 +65,7 @@ struct fsg_sources_opts {
     enum fsg_direction_filter direction; /* --direction; default ingress */
     long jobs;                           /* --jobs; 0 (the default) = one per CPU */
     long max_inflight;                   /* --max-inflight; 0 = the S3 source's default */
+    uint64_t memory;                     /* --memory in bytes (FSG_SOURCES_DEFAULT_MEMORY) */
     int64_t since_s;                     /* --since; FSG_S3_TIME_NONE = no lower bound */
     int64_t until_s;                     /* --until (exclusive); FSG_S3_TIME_NONE = none */
     struct fsg_opt_number jobs_ctx;      /* for the --jobs table entry */
@@ -102,6 +108,9 @@ struct fsg_sources_request {
     size_t n_targets;
     /* Without --eni, keep only the targets' ENIs (every ENI when they list none). */
     bool filter_target_enis;
+    /* Leave the table in ret->agg to be read row by row (fsg_sources_flows_open) instead of
+     * building ret->flows: the output then stays within --memory whatever its size. */
+    bool stream;
 };
 
 /* The flow table and what reading it met. */
@@ -111,7 +120,16 @@ struct fsg_sources_result {
     struct fsg_flow_stats stats; /* counts only the objects that were read completely */
     struct fsg_run_result run; /* a failed object each (run.errors) and malformed-line samples */
     size_t n_objects;          /* objects the SOURCEs expanded to */
+    struct fsg_aggregate *agg; /* owned; with req->stream only */
+    const char **filter;       /* owned array (borrowed strings); with req->stream only */
+    size_t n_filter;
+    enum fsg_direction_filter direction;
 };
+
+/* The rows of a streamed table (req->stream), in the order of ret->flows. As
+ * fsg_aggregate_flows_open. */
+enum fsg_err fsg_sources_flows_open(struct fsg_sources_result *r, struct fsg_flow_iter **ret_it,
+                                    struct fsg_error *err) FSG_MUST_USE;
 
 /* Expands every SOURCE and reads all its objects (opts->jobs at a time) into the table: the
  * direction and ENI filter of opts, ENI hints and the ENI of records without interface-id from

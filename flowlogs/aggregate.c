@@ -74,6 +74,9 @@ static inline uint64_t s_key4_w1(uint32_t eni, uint16_t port, uint8_t proto, uns
     return (uint64_t)eni | (uint64_t)port << 32 | (uint64_t)proto << 48 | (uint64_t)flags << 56;
 }
 
+static enum fsg_err s_error_of(const struct fsg_aggregate *agg, enum fsg_err rc,
+                               struct fsg_error *err);
+
 static enum fsg_err s_copy_hints(struct fsg_aggregate *agg, const struct fsg_aggregate_options *o)
 {
     if (o->n_hints == 0) {
@@ -124,6 +127,7 @@ static enum fsg_err s_new(const struct fsg_aggregate_options *opts, size_t initi
     }
     agg->max_entries = o.max_entries;
     agg->limit = o.max_entries != 0 ? o.max_entries : S_DEFAULT_MAX_ENTRIES;
+    fsg_agg_update_check(agg);
     *ret_agg = agg;
     return FSG_OK;
 fail:
@@ -159,6 +163,11 @@ enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
                                        : hint;
     enum fsg_err rc = s_new(&o, hint, ret_agg, err);
     fsg_free(hints);
+    if (rc == FSG_OK) { /* the same store (not owned) and budget */
+        (*ret_agg)->spill = like->spill;
+        (*ret_agg)->memory = like->memory;
+        fsg_agg_update_check(*ret_agg);
+    }
     return rc;
 }
 
@@ -176,7 +185,65 @@ void fsg_aggregate_destroy(struct fsg_aggregate *agg)
     fsg_free(agg->hints);
     fsg_free(agg->enis);
     fsg_free(agg->undo);
+    if (agg->owns_spill) {
+        fsg_spill_destroy(agg->spill);
+    }
     fsg_free(agg);
+}
+
+enum fsg_err fsg_aggregate_set_memory(struct fsg_aggregate *agg, size_t bytes,
+                                      struct fsg_error *err)
+{
+    if (bytes != 0 && agg->spill == NULL) {
+        enum fsg_err rc = fsg_spill_new(&agg->spill, err);
+        if (rc != FSG_OK) {
+            return rc;
+        }
+        agg->owns_spill = true;
+    }
+    agg->memory = bytes;
+    fsg_agg_update_check(agg);
+    return FSG_OK;
+}
+
+size_t fsg_aggregate_memory(const struct fsg_aggregate *agg)
+{
+    return agg->memory;
+}
+
+size_t fsg_aggregate_table_bytes(const struct fsg_aggregate *agg)
+{
+    return fsg_hash_memory(agg->flows4) + fsg_hash_memory(agg->flows);
+}
+
+size_t fsg_aggregate_spilled_runs(const struct fsg_aggregate *agg)
+{
+    return agg->spill != NULL ? fsg_spill_runs(agg->spill) : 0;
+}
+
+enum fsg_err fsg_aggregate_status(const struct fsg_aggregate *agg, struct fsg_error *err)
+{
+    return agg->broken == FSG_OK ? FSG_OK : s_error_of(agg, agg->broken, err);
+}
+
+uint64_t fsg_aggregate_spilled_rows(const struct fsg_aggregate *agg)
+{
+    return agg->spill != NULL ? fsg_spill_rows_written(agg->spill) : 0;
+}
+
+enum fsg_err fsg_aggregate_spill(struct fsg_aggregate *agg, struct fsg_error *err)
+{
+    enum fsg_err rc = fsg_aggregate_status(agg, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(agg, err);
+    }
+    if (rc == FSG_OK && agg->spill != NULL && fsg_aggregate_entries(agg) > 0) {
+        rc = fsg_agg_spill(agg);
+        if (rc != FSG_OK) {
+            return s_error_of(agg, rc, err);
+        }
+    }
+    return rc;
 }
 
 static const struct fsg_agg_hint *s_find_hint(const struct fsg_aggregate *agg, const char *name)
@@ -319,6 +386,15 @@ static void s_fold_val(struct fsg_agg_val *v, bool inserted, uint64_t records, u
     }
 }
 
+static enum fsg_err s_error_of(const struct fsg_aggregate *agg, enum fsg_err rc,
+                               struct fsg_error *err)
+{
+    if (rc != FSG_E_LIMIT && rc != FSG_E_NOMEM && agg->spill_err.code == rc) {
+        return fsg_error_set(err, rc, "%s", agg->spill_err.msg);
+    }
+    return fsg_agg_error(rc, err);
+}
+
 enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err)
 {
     if (rc == FSG_E_LIMIT) {
@@ -327,16 +403,63 @@ enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err)
     return fsg_error_set(err, rc, "flow aggregation: out of memory");
 }
 
+void fsg_agg_update_check(struct fsg_aggregate *agg)
+{
+    if (agg->broken != FSG_OK) { /* every upsert takes the slow path, which fails */
+        agg->check_at = 0;
+        return;
+    }
+    agg->check_at = agg->limit;
+    if (agg->memory != 0) {
+        size_t r4 = fsg_hash_room(agg->flows4), r6 = fsg_hash_room(agg->flows);
+        size_t at = agg->n_entries + (r4 < r6 ? r4 : r6);
+        agg->check_at = at < agg->check_at ? at : agg->check_at;
+    }
+}
+
+/* Whether one more key in t would make the tables grow past the memory budget. */
+static bool s_over_budget(const struct fsg_aggregate *agg, const struct fsg_hash *t)
+{
+    if (agg->memory == 0 || agg->spill == NULL || fsg_hash_room(t) > 0 || agg->n_entries == 0) {
+        return false;
+    }
+    size_t now = fsg_hash_memory(agg->flows4) + fsg_hash_memory(agg->flows);
+    return now + fsg_hash_memory(t) > agg->memory; /* growing about doubles t */
+}
+
+/* The slow path of s_upsert: near the limit or near a growth of a table under a budget. */
+static enum fsg_err s_upsert_slow(struct fsg_aggregate *agg, struct fsg_hash *t, const void *key,
+                                  uint64_t hash, struct fsg_agg_val **ret_v, bool *ret_inserted)
+{
+    *ret_inserted = false;
+    if (agg->broken != FSG_OK) {
+        return agg->broken;
+    }
+    *ret_v = fsg_hash_find(t, key, hash);
+    if (*ret_v != NULL) {
+        return FSG_OK;
+    }
+    if (agg->n_entries >= agg->limit) {
+        return FSG_E_LIMIT;
+    }
+    enum fsg_err rc = s_over_budget(agg, t) ? fsg_agg_spill(agg) : FSG_OK;
+    if (rc == FSG_OK) {
+        rc = fsg_hash_upsert(t, key, hash, (void **)ret_v, ret_inserted);
+        agg->n_entries += rc == FSG_OK && *ret_inserted;
+    }
+    fsg_agg_update_check(agg);
+    return rc;
+}
+
 /* The value of a key in its table (v6: struct fsg_agg_key, else struct fsg_agg_key4), inserted
- * when new. FSG_E_LIMIT past the limit over both tables, FSG_E_NOMEM (tables unchanged). */
+ * when new. FSG_E_LIMIT past the limit over both tables, FSG_E_NOMEM (tables unchanged), FSG_E_IO
+ * when the tables had to be spilled and could not be. */
 static inline enum fsg_err s_upsert(struct fsg_aggregate *agg, bool is_v6, const void *key,
                                     uint64_t hash, struct fsg_agg_val **ret_v, bool *ret_inserted)
 {
     struct fsg_hash *t = is_v6 ? agg->flows : agg->flows4;
-    if (agg->n_entries >= agg->limit) {
-        *ret_v = fsg_hash_find(t, key, hash);
-        *ret_inserted = false;
-        return *ret_v != NULL ? FSG_OK : FSG_E_LIMIT;
+    if (agg->n_entries >= agg->check_at) {
+        return s_upsert_slow(agg, t, key, hash, ret_v, ret_inserted);
     }
     enum fsg_err rc = fsg_hash_upsert(t, key, hash, (void **)ret_v, ret_inserted);
     agg->n_entries += rc == FSG_OK && *ret_inserted;
@@ -347,15 +470,12 @@ static inline enum fsg_err s_upsert(struct fsg_aggregate *agg, bool is_v6, const
 static enum fsg_err s_undo_push(struct fsg_aggregate *agg, const struct fsg_agg_pending *pd,
                                 const struct fsg_agg_val *v)
 {
-    if (agg->n_undo == agg->cap_undo) {
-        size_t cap = agg->cap_undo == 0 ? 256 : agg->cap_undo * 2;
-        struct fsg_agg_undo *u = fsg_reallocarray(agg->undo, cap, sizeof *u);
-        if (u == NULL) {
-            return FSG_E_NOMEM;
-        }
-        agg->undo = u;
-        agg->cap_undo = cap;
+    struct fsg_agg_undo *grown =
+        fsg_array_grow(agg->undo, &agg->cap_undo, agg->n_undo + 1, sizeof *grown, 256);
+    if (grown == NULL) {
+        return FSG_E_NOMEM;
     }
+    agg->undo = grown;
     struct fsg_agg_undo *u = &agg->undo[agg->n_undo++];
     memcpy(&u->u, &pd->u, sizeof u->u);
     u->is_v6 = pd->is_v6;
@@ -455,7 +575,7 @@ enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowl
     uint32_t id;
     enum fsg_err rc = s_intern(agg, name, &id);
     if (rc != FSG_OK) {
-        return fsg_agg_error(rc, err);
+        return s_error_of(agg, rc, err);
     }
     const struct fsg_agg_eni *e = &agg->enis[id];
     if (agg->has_service_ports &&
@@ -480,7 +600,7 @@ enum fsg_err fsg_aggregate_add(struct fsg_aggregate *agg, const struct fsg_flowl
     if (agg->pipe_n == FSG_AGG_PIPE) {
         rc = s_commit_oldest(agg);
         if (rc != FSG_OK) {
-            return fsg_agg_error(rc, err);
+            return s_error_of(agg, rc, err);
         }
     }
     return FSG_OK;
@@ -491,7 +611,7 @@ enum fsg_err fsg_aggregate_flush(struct fsg_aggregate *agg, struct fsg_error *er
     while (agg->pipe_n > 0) {
         enum fsg_err rc = s_commit_oldest(agg);
         if (rc != FSG_OK) {
-            return fsg_agg_error(rc, err);
+            return s_error_of(agg, rc, err);
         }
     }
     return FSG_OK;
@@ -506,6 +626,17 @@ void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog
     agg->stats.nodata += s->nodata;
     agg->stats.skipdata += s->skipdata;
     agg->stats.malformed += s->malformed;
+}
+
+static void s_add_all_stats(struct fsg_aggregate *dst, const struct fsg_flow_stats *s)
+{
+    dst->stats.objects += s->objects;
+    dst->stats.bytes_in += s->bytes_in;
+    dst->stats.lines += s->lines;
+    dst->stats.records += s->records;
+    dst->stats.nodata += s->nodata;
+    dst->stats.skipdata += s->skipdata;
+    dst->stats.malformed += s->malformed;
 }
 
 /* Folds an entry (40-byte key form) into agg, in the table its addresses belong to. */
@@ -560,11 +691,29 @@ void fsg_agg_entry(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_key
 enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err)
 {
-    enum fsg_err rc = fsg_aggregate_flush(src, err);
+    enum fsg_err rc = fsg_aggregate_status(src, err);
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_status(dst, err);
+    }
+    if (rc == FSG_OK) {
+        rc = fsg_aggregate_flush(src, err);
+    }
     if (rc == FSG_OK) {
         rc = fsg_aggregate_flush(dst, err);
     }
     if (rc != FSG_OK) {
+        return rc;
+    }
+    /* Under a budget, with runs already on disk or a table too large for both: src's entries
+     * join the runs (they are merged on output) instead of dst's table. */
+    if (dst->memory != 0 && src->spill == dst->spill && src->spill != NULL &&
+        !src->in_object &&
+        (fsg_spill_runs(src->spill) > 0 ||
+         fsg_aggregate_table_bytes(src) + fsg_aggregate_table_bytes(dst) > dst->memory)) {
+        rc = fsg_aggregate_spill(src, err);
+        if (rc == FSG_OK) {
+            s_add_all_stats(dst, &src->stats);
+        }
         return rc;
     }
     uint32_t *map = fsg_calloc(src->n_enis + 1, sizeof *map);
@@ -599,15 +748,9 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
     }
     fsg_free(map);
     if (rc != FSG_OK) {
-        return fsg_agg_error(rc, err);
+        return s_error_of(dst, rc, err);
     }
-    dst->stats.objects += src->stats.objects;
-    dst->stats.bytes_in += src->stats.bytes_in;
-    dst->stats.lines += src->stats.lines;
-    dst->stats.records += src->stats.records;
-    dst->stats.nodata += src->stats.nodata;
-    dst->stats.skipdata += src->stats.skipdata;
-    dst->stats.malformed += src->stats.malformed;
+    s_add_all_stats(dst, &src->stats);
     return FSG_OK;
 }
 
@@ -656,7 +799,7 @@ enum fsg_err fsg_aggregate_add_row(struct fsg_aggregate *agg, const struct fsg_a
                       (unsigned)row->action | ((unsigned)row->rdir << FSG_AGG_F_RDIR_SHIFT));
         rc = s_fold_pending(agg, &pd, row->records);
     }
-    return rc == FSG_OK ? FSG_OK : fsg_agg_error(rc, err);
+    return rc == FSG_OK ? FSG_OK : s_error_of(agg, rc, err);
 }
 
 void fsg_aggregate_add_counts(struct fsg_aggregate *agg, const struct fsg_flow_stats *s)
@@ -681,6 +824,7 @@ void fsg_aggregate_begin(struct fsg_aggregate *agg)
         agg->gen = 1;
     }
     agg->in_object = true;
+    agg->obj_tag = 0;
     agg->mark4 = fsg_hash_count(agg->flows4);
     agg->mark = fsg_hash_count(agg->flows);
     agg->n_undo = 0;
@@ -692,6 +836,10 @@ enum fsg_err fsg_aggregate_commit(struct fsg_aggregate *agg, struct fsg_error *e
     if (rc == FSG_OK) {
         agg->in_object = false;
         agg->n_undo = 0;
+        if (agg->obj_tag != 0) {
+            fsg_spill_keep(agg->spill, agg->obj_tag);
+            agg->obj_tag = 0;
+        }
     }
     return rc;
 }
@@ -715,6 +863,11 @@ void fsg_aggregate_rollback(struct fsg_aggregate *agg)
     agg->n_entries -= before - fsg_aggregate_entries(agg);
     agg->n_undo = 0;
     agg->in_object = false;
+    if (agg->obj_tag != 0) { /* what the object had to spill is forgotten with it */
+        fsg_spill_drop(agg->spill, agg->obj_tag);
+        agg->obj_tag = 0;
+    }
+    fsg_agg_update_check(agg);
 }
 
 void fsg_aggregate_clear(struct fsg_aggregate *agg)
@@ -725,6 +878,7 @@ void fsg_aggregate_clear(struct fsg_aggregate *agg)
     agg->n_entries = 0;
     fsg_hash_clear(agg->flows4);
     fsg_hash_clear(agg->flows);
+    fsg_agg_update_check(agg);
     fsg_hash_clear(agg->names);
     agg->n_enis = 0;
     memset(agg->icache, 0, sizeof agg->icache);

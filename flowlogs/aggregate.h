@@ -7,7 +7,8 @@
  * traffic) are counted in no direction and dropped right away. Which connections are ingress
  * or egress is decided at the end (fsg_aggregate_result), when every ENI's own address can be
  * learned from all its records (flowlogs/direction.h). Memory is bounded by the number of distinct
- * keys, never by the input size.
+ * keys, never by the input size; with a budget (fsg_aggregate_set_memory) by the budget: larger
+ * tables are spilled to sorted runs on disk and merged on output.
  *
  * One aggregator per thread; fsg_aggregate_merge() folds one into another (associative and
  * commutative, so the result does not depend on the order objects were read in). */
@@ -127,6 +128,31 @@ void fsg_aggregate_rollback(struct fsg_aggregate *agg);
 /* Drops every entry and counter, keeping memory and hints (to reuse a per-object aggregator). */
 void fsg_aggregate_clear(struct fsg_aggregate *agg);
 
+/* ---- a memory budget ---------------------------------------------------------------------
+ *
+ * With a budget, the tables never grow past `bytes`: when a new key would make them, their
+ * entries are sorted and written to a private temporary file as a run (flowlogs/spill.h) and the
+ * tables start empty; the output (fsg_aggregate_result, fsg_aggregate_flows_open) merges the runs.
+ * Only what is committed reaches an ordinary run: an object that spills while it is read writes
+ * its own part to runs that its rollback drops. Siblings share the store (and start with the same
+ * budget: set theirs after new_sibling to split it). 0 = no budget (the default). FSG_E_IO when no
+ * temporary file can be made, FSG_E_NOMEM. */
+enum fsg_err fsg_aggregate_set_memory(struct fsg_aggregate *agg, size_t bytes,
+                                      struct fsg_error *err) FSG_MUST_USE;
+size_t fsg_aggregate_memory(const struct fsg_aggregate *agg);
+/* Bytes the tables hold now. */
+size_t fsg_aggregate_table_bytes(const struct fsg_aggregate *agg);
+/* Runs on disk and the rows they hold (0 without a budget or before the first spill). */
+size_t fsg_aggregate_spilled_runs(const struct fsg_aggregate *agg);
+uint64_t fsg_aggregate_spilled_rows(const struct fsg_aggregate *agg);
+/* FSG_OK, or the error of a spill that failed (e.g. no room in TMPDIR): then rows may be lost,
+ * every later add, merge and result fails with it, and the run must fail as a whole. */
+enum fsg_err fsg_aggregate_status(const struct fsg_aggregate *agg,
+                                  struct fsg_error *err) FSG_MUST_USE;
+/* Writes the entries (flushed first) to the runs now and empties the tables (outside an object).
+ * Nothing without a budget. FSG_E_IO, FSG_E_NOMEM. */
+enum fsg_err fsg_aggregate_spill(struct fsg_aggregate *agg, struct fsg_error *err) FSG_MUST_USE;
+
 /* Counters so far. Borrowed, owned by agg. */
 const struct fsg_flow_stats *fsg_aggregate_stats(const struct fsg_aggregate *agg);
 
@@ -142,6 +168,26 @@ enum fsg_err fsg_aggregate_result(struct fsg_aggregate *agg, enum fsg_direction_
                                   const char *const *enis, size_t n_enis,
                                   struct fsg_flow **ret_flows, size_t *ret_n,
                                   struct fsg_error *err) FSG_MUST_USE;
+
+/* The same flow table, one row at a time, in the same order, in memory bounded by the budget:
+ * without runs on disk and when the table is small, from fsg_aggregate_result's array; otherwise
+ * the tables are spilled and the runs merged (each ENI's own address learned in passes over the
+ * runs first). The aggregator must outlive the iterator and not change meanwhile.
+ *     struct fsg_flow_iter *it; const struct fsg_flow *f;
+ *     rc = fsg_aggregate_flows_open(agg, filter, enis, n_enis, &it, err);
+ *     while (rc == FSG_OK && (rc = fsg_aggregate_flows_next(it, &f, err)) == FSG_OK && f != NULL)
+ *         ...
+ *     fsg_aggregate_flows_close(it);
+ * FSG_E_NOMEM, FSG_E_IO, FSG_E_LIMIT (from the flush). */
+struct fsg_flow_iter;
+enum fsg_err fsg_aggregate_flows_open(struct fsg_aggregate *agg, enum fsg_direction_filter filter,
+                                      const char *const *enis, size_t n_enis,
+                                      struct fsg_flow_iter **ret_it,
+                                      struct fsg_error *err) FSG_MUST_USE;
+/* The next flow (borrowed until the next call), or NULL at the end. */
+enum fsg_err fsg_aggregate_flows_next(struct fsg_flow_iter *it, const struct fsg_flow **ret_flow,
+                                      struct fsg_error *err) FSG_MUST_USE;
+void fsg_aggregate_flows_close(struct fsg_flow_iter *it); /* NULL ok */
 
 /* Order of fsg_aggregate_result (for callers that sort or merge tables themselves). */
 int fsg_flow_cmp(const struct fsg_flow *a, const struct fsg_flow *b);

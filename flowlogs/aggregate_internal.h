@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "flowlogs/aggregate.h"
+#include "flowlogs/spill.h"
 #include "lib/core/error.h"
 #include "lib/core/flow.h"
 #include "lib/core/hash.h"
@@ -132,6 +133,16 @@ struct fsg_aggregate {
     size_t mark4, mark;
     struct fsg_agg_undo *undo;
     size_t n_undo, cap_undo;
+    /* The memory budget of the tables (fsg_aggregate_set_memory; 0 = none): when a new key would
+     * make them grow past it, the committed entries go to `spill` as sorted runs (and those of
+     * the open object as runs tagged obj_tag, dropped if it fails), and the tables start empty. */
+    size_t memory;
+    size_t check_at; /* n_entries from which s_upsert checks the limit and the budget */
+    struct fsg_spill *spill;
+    bool owns_spill;
+    uint64_t obj_tag;       /* 0 until the open object spills */
+    struct fsg_error spill_err; /* why the last spill failed */
+    enum fsg_err broken;        /* a spill failed: every later operation fails with it */
 };
 
 /* The error for a failed table operation: FSG_E_LIMIT (too many rows) or FSG_E_NOMEM. */
@@ -141,5 +152,13 @@ enum fsg_err fsg_agg_error(enum fsg_err rc, struct fsg_error *err);
  * in the 40-byte form; the value borrowed until the next add/merge/clear. */
 void fsg_agg_entry(const struct fsg_aggregate *agg, size_t i, struct fsg_agg_key *ret_key,
                    const struct fsg_agg_val **ret_val);
+
+/* Writes the tables (not the pending records) to agg->spill as sorted runs and empties them;
+ * inside an object, the entries it changed are split so that a rollback still works
+ * (aggregate_spill.c). FSG_E_IO (details in agg->spill_err), FSG_E_NOMEM: agg is then broken. */
+enum fsg_err fsg_agg_spill(struct fsg_aggregate *agg);
+
+/* Recomputes agg->check_at after the tables changed. */
+void fsg_agg_update_check(struct fsg_aggregate *agg);
 
 #endif

@@ -564,15 +564,12 @@ static void s_sum_keys_clear(struct fsg_s3_source *s)
 static enum fsg_err s_on_summary_listed(const struct fsg_s3_object *obj, void *userdata)
 {
     struct fsg_s3_source *s = userdata;
-    if (s->n_sum_keys == s->cap_sum_keys) {
-        size_t cap = s->cap_sum_keys == 0 ? 256 : s->cap_sum_keys * 2;
-        struct s_sum *v = fsg_reallocarray(s->sum_keys, cap, sizeof *v);
-        if (v == NULL) {
-            return FSG_E_NOMEM;
-        }
-        s->sum_keys = v;
-        s->cap_sum_keys = cap;
+    struct s_sum *v =
+        fsg_array_grow(s->sum_keys, &s->cap_sum_keys, s->n_sum_keys + 1, sizeof *v, 256);
+    if (v == NULL) {
+        return FSG_E_NOMEM;
     }
+    s->sum_keys = v;
     char *k = fsg_strdup(obj->key);
     if (k == NULL) {
         return FSG_E_NOMEM;

@@ -84,6 +84,9 @@ static void s_process(struct s_worker *w, size_t i)
     if (obj->summarize != NULL) {
         if (w->own == NULL) {
             rc = fsg_aggregate_new_sibling(w->agg, &w->own, &slot->err);
+            if (rc == FSG_OK) { /* handed whole to summarize(): never spilled */
+                rc = fsg_aggregate_set_memory(w->own, 0, &slot->err);
+            }
         } else {
             fsg_aggregate_clear(w->own);
         }
@@ -200,9 +203,11 @@ static enum fsg_err s_run_workers(struct s_shared *sh, struct s_worker *ws, size
     for (size_t i = 0; i < jobs && rc == FSG_OK; i++) {
         if (ws[i].agg != agg) {
             rc = fsg_aggregate_merge(agg, ws[i].agg, err);
+            fsg_aggregate_destroy(ws[i].agg); /* its memory is free for the next merge */
+            ws[i].agg = NULL;
         }
     }
-    return rc;
+    return rc == FSG_OK ? fsg_aggregate_status(agg, err) : rc; /* a failed spill fails the run */
 }
 
 size_t fsg_run_cpus(void)
@@ -250,10 +255,13 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
         if (ws[i].buf == NULL) {
             goto out;
         }
-        /* One thread: records go straight to agg. More: one table per thread, merged at the end. */
+        /* One thread: records go straight to agg. More: one table per thread, merged at the end,
+         * each with its share of agg's memory budget. */
         if (jobs == 1) {
             ws[i].agg = agg;
-        } else if (fsg_aggregate_new_sibling(agg, &ws[i].agg, NULL) != FSG_OK) {
+        } else if (fsg_aggregate_new_sibling(agg, &ws[i].agg, NULL) != FSG_OK ||
+                   fsg_aggregate_set_memory(ws[i].agg, fsg_aggregate_memory(agg) / jobs, NULL) !=
+                       FSG_OK) {
             goto out;
         }
     }

@@ -166,10 +166,12 @@ struct fsg_run_result {
 };
 
 /* Reads every object, `jobs` at a time (at most one worker per object), each worker with its own
- * table merged at the end, into `agg` (borrowed; its counters include only the
- * objects that succeeded). A failed object adds one entry to result->errors and nothing else; the
- * others are still read in full. Returns FSG_OK when the run itself worked (check n_errors for
- * failed objects), FSG_E_NOMEM or FSG_E_INTERNAL (threads) otherwise. Caller cleans *result with
+ * table (agg's memory budget split between them, fsg_aggregate_set_memory) merged at the end (or,
+ * under a budget with rows on disk, added to the runs), into `agg` (borrowed; its counters include
+ * only the objects that succeeded). A failed object adds one entry to result->errors and nothing
+ * else; the others are still read in full. Returns FSG_OK when the run itself worked (check
+ * n_errors for failed objects), FSG_E_NOMEM, FSG_E_INTERNAL (threads) or the error of a failed
+ * spill (fsg_aggregate_status) otherwise. Caller cleans *result with
  * fsg_run_result_clean_up() in either case. */
 enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
                              const struct fsg_run_options *opts, struct fsg_aggregate *agg,

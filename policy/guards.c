@@ -105,3 +105,17 @@ unsigned fsg_guards_check(const struct fsg_guard_limits *limits, const struct fs
     }
     return refused;
 }
+
+unsigned fsg_guards_check_cut(const struct fsg_guard_limits *limits, size_t n_cut,
+                              const char *group, char *reason, size_t reason_size)
+{
+    if (limits->max_cut_sources < 0 || n_cut <= (size_t)limits->max_cut_sources) {
+        return 0;
+    }
+    s_reason(reason, reason_size,
+             "max_cut_sources: %zu observed source(s) with accepted traffic would be cut off "
+             "from %s, the limit is %ld (check the policy against the impact report, or raise "
+             "guards.max_cut_sources; apply --force does not override this guard)", n_cut,
+             group != NULL ? group : "the group", limits->max_cut_sources);
+    return FSG_GUARD_CUT;
+}

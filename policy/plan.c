@@ -144,6 +144,22 @@ static enum fsg_err s_guards(struct fsg_plan_target *t, const struct fsg_guard_l
     return t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
 }
 
+/* The flow-evidence guard, after the others: its reason joins theirs. */
+static enum fsg_err s_guard_cut(struct fsg_plan_target *t, const struct fsg_guard_limits *limits,
+                                size_t n_cut)
+{
+    char reason[FSG_GUARD_REASON_MAX];
+    snprintf(reason, sizeof reason, "%s", t->refused != NULL ? t->refused : "");
+    unsigned bit = fsg_guards_check_cut(limits, n_cut, t->security_group, reason, sizeof reason);
+    if (bit == 0) {
+        return FSG_OK;
+    }
+    t->refused_guards |= bit;
+    fsg_free(t->refused);
+    t->refused = fsg_strdup(reason);
+    return t->refused != NULL ? FSG_OK : FSG_E_NOMEM;
+}
+
 /* The calls apply will make; a plan that cannot be carried out within the quota without a
  * gap is refused up front (unless max_rules already refuses its end state). */
 static enum fsg_err s_calls(struct fsg_plan_target *t, const struct fsg_guard_limits *limits)
@@ -184,9 +200,20 @@ static enum fsg_err s_fill(struct fsg_plan_target *t, const struct fsg_plan_inpu
         rc = s_calls(t, in->guards);
     }
     if (rc == FSG_OK && in->has_flows) {
-        static const struct fsg_impact_target none = { 0 };
-        rc = fsg_impact_compute(in->impact_target != NULL ? in->impact_target : &none,
-                                &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
+        struct fsg_impact_target it = { 0 };
+        if (in->impact_target != NULL) {
+            it = *in->impact_target;
+        }
+        it.group_id = t->sg->group_id;
+        it.kept = &t->sg->kept;
+        /* in "group" mode they are removed: only "rules" mode leaves them on the interface */
+        it.n_foreign = t->sg->ownership == FSG_SG_OWN_RULES ? in->current->n_foreign : 0;
+        rc = fsg_impact_compute(&it, &t->sg->desired, in->flows, in->n_flows, &t->impact, err);
+    }
+    /* A target whose apply changes nothing cuts nothing off, whatever old flows show. */
+    bool changes = fsg_sg_plan_has_changes(t->sg) || in->association_changes;
+    if (rc == FSG_OK && t->impact != NULL && in->guards != NULL && changes) {
+        rc = s_guard_cut(t, in->guards, t->impact->n_cut_sources);
     }
     return rc;
 }

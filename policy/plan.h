@@ -27,6 +27,9 @@ struct fsg_plan_target {
     char *refused;           /* owned reason, NULL when the plan may be applied */
     unsigned refused_guards; /* FSG_GUARD_* bits behind `refused` */
     struct fsg_impact *impact; /* owned, NULL when no flow source was given */
+    /* Saved plans only (fsg_plan_load): what was recorded at plan time. */
+    char desired_hash[FSG_SG_HASH_HEX_LEN + 1]; /* fsg_plan_desired_hash then, "" if absent */
+    long saved_cut_sources;  /* impact.cut_sources then; -1 = no flow evidence in the plan */
     struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe); empty
                                    * for a saved plan read back (apply computes them again) */
 };
@@ -54,6 +57,8 @@ struct fsg_plan_inputs {
     /* Impact: only when has_flows (an empty flow list still says "nothing observed"). */
     bool has_flows;
     const struct fsg_impact_target *impact_target;
+    bool association_changes; /* the apply also changes the instance's groups (max_cut_sources
+                               * applies only to a target whose apply changes something) */
     const struct fsg_flow *flows;
     size_t n_flows;
 };
@@ -82,6 +87,23 @@ bool fsg_plan_has_changes(const struct fsg_plan *plan);
 bool fsg_plan_is_refused(const struct fsg_plan *plan);
 /* Totals over all targets. */
 void fsg_plan_totals(const struct fsg_plan *plan, size_t *ret_add, size_t *ret_remove);
+
+/* The hash of what the policy yields for target t of plan (its own target): hex SHA-256 over the
+ * plan's policy_version (when known) and t's desired rules, canonicalised (sorted, ports as EC2
+ * stores them, description included). `plan --save-plan` records it; `apply --plan` recomputes
+ * it from the current policy and refuses the plan when it differs. */
+enum fsg_err fsg_plan_desired_hash(const struct fsg_plan *plan, const struct fsg_plan_target *t,
+                                   char out[FSG_SG_HASH_HEX_LEN + 1],
+                                   struct fsg_error *err) FSG_MUST_USE;
+
+/* Compares a saved plan's target with the same target planned again now (same group state and
+ * policy): every rule the saved one adds, removes or lists as desired that the fresh one does
+ * not, and the reverse, appended to why as sentences joined by "; " ("the plan adds tcp all
+ * from 0.0.0.0/0, which diffing the current group against the current desired rules does not
+ * give"). *ret_n = the number of differences (0 = the saved plan is the fresh one). */
+enum fsg_err fsg_plan_check_edits(const struct fsg_plan_target *saved,
+                                  const struct fsg_plan_target *fresh, struct fsg_buf *why,
+                                  size_t *ret_n) FSG_MUST_USE;
 
 void fsg_plan_destroy(struct fsg_plan *plan); /* NULL ok */
 

@@ -21,7 +21,7 @@
 /* More boxes than this per column are folded into one "+N more" box, to stay legible. */
 #define S_MAX_NODES 40
 
-enum s_kind { S_ALLOWED = 0, S_DENIED, S_UNSEEN, S_POLICY, S_MORE };
+enum s_kind { S_ALLOWED = 0, S_DENIED, S_BYPASS, S_UNSEEN, S_POLICY, S_MORE };
 
 struct s_node {
     char label[FSG_CIDR_STR_MAX + 16]; /* the box text: an address or a block */
@@ -45,7 +45,9 @@ static const char *const s_css =
     ".chips span{display:inline-block;margin:0 8px 4px 0;padding:2px 10px;border-radius:12px;"
     "background:#f3f5f7;border:1px solid #d0d7de}svg{max-width:100%;height:auto;"
     "border:1px solid #d0d7de;border-radius:6px;background:#fcfcfd}"
-    "ul.warn li{color:#7d4e00}details{margin:6px 0}";
+    "ul.warn li{color:#7d4e00}details{margin:6px 0}.bypasstitle{color:#b45309}"
+    ".bypass,.review{background:#fff7e6;border:1px solid #d97706;border-left:6px solid #d97706;"
+    "padding:8px 12px;margin:8px 0}";
 
 /* Text for HTML bodies and attributes. ':' is written as a character reference so that no
  * "scheme://" string (hence nothing a browser could fetch) appears in the file. */
@@ -92,19 +94,45 @@ static double s_stroke(uint64_t records)
     return w > 6.0 ? 6.0 : w;
 }
 
+static enum s_kind s_conn_kind(const struct fsg_impact_conn *c)
+{
+    if (!c->allowed_after) {
+        return S_DENIED;
+    }
+    return c->allowed ? S_ALLOWED : S_BYPASS;
+}
+
 static void s_conn_node(struct s_node *n, const struct fsg_impact_conn *c)
 {
-    char proto[8], when[32];
+    char proto[8], when[32], pbuf[8], ports[40], cidr[FSG_CIDR_STR_MAX];
     const char *p = fsg_report_flow_proto(c->proto, proto);
+    const struct fsg_sg_rule *r = &c->via_rule;
     fsg_ip_format(&c->src, n->label);
-    n->kind = c->allowed ? S_ALLOWED : S_DENIED;
+    if (c->workload != NULL) {
+        /* the address and, as far as the box has room (26 characters), who it is */
+        size_t used = strlen(n->label);
+        snprintf(n->label + used, sizeof n->label - used, " %.*s",
+                 used < 24 ? (int)(24 - used) : 0, c->workload);
+    }
+    n->kind = s_conn_kind(c);
     n->records = c->records;
-    snprintf(n->edge, sizeof n->edge, "%s%s/%u, %llu rec", c->allowed ? "" : "DENY ", p, c->port,
-             (unsigned long long)c->records);
-    snprintf(n->tip, sizeof n->tip, "%s to %s/%u: %llu records (%llu accepted today), last %s; %s",
-             n->label, p, c->port, (unsigned long long)c->records,
-             (unsigned long long)c->accepted, fsg_report_time(c->last_s, when),
-             c->allowed ? "allowed by the desired rules" : "WOULD BE DENIED by the desired rules");
+    snprintf(n->edge, sizeof n->edge, "%s%s/%u, %llu rec",
+             n->kind == S_DENIED ? (c->accepted > 0 ? "CUT " : "DENY ")
+                                 : n->kind == S_BYPASS ? "BYPASS " : "",
+             p, c->port, (unsigned long long)c->records);
+    char why[160] = "DENIED after the apply by every security group of the interface";
+    if (c->allowed_after) {
+        snprintf(why, sizeof why, "allowed after by %s%s %s %s from %s",
+                 c->via == FSG_IMPACT_VIA_POLICY ? "the policy: " : "a rule OUTSIDE the policy: ",
+                 c->via_group != NULL ? c->via_group : "?", fsg_sg_proto_name(r->proto, pbuf),
+                 fsg_report_ports(r, ports), fsg_cidr_format(&r->cidr, cidr));
+    }
+    char ip[FSG_IP_STR_MAX];
+    snprintf(n->tip, sizeof n->tip, "%s%s%s to %s/%u: %llu records (%llu accepted today), "
+                                    "last %s; %s", fsg_ip_format(&c->src, ip),
+             c->workload != NULL ? " workload " : "",
+             c->workload != NULL ? c->workload : "", p, c->port, (unsigned long long)c->records,
+             (unsigned long long)c->accepted, fsg_report_time(c->last_s, when), why);
 }
 
 static void s_rule_node(struct s_node *n, const struct fsg_sg_rule *r, enum s_kind kind)
@@ -119,13 +147,15 @@ static void s_rule_node(struct s_node *n, const struct fsg_sg_rule *r, enum s_ki
              r->description != NULL ? r->description : "");
 }
 
-/* Denied first, then busiest, then by address: what a reviewer must see first. */
+/* Denied first, then bypasses, then busiest, then by address: what a reviewer must see first. */
 static int s_conn_rank(const void *pa, const void *pb)
 {
     const struct fsg_impact_conn *a = *(const struct fsg_impact_conn *const *)pa;
     const struct fsg_impact_conn *b = *(const struct fsg_impact_conn *const *)pb;
-    if (a->allowed != b->allowed) {
-        return a->allowed ? 1 : -1;
+    int ka = s_conn_kind(a) == S_ALLOWED ? 2 : s_conn_kind(a) == S_BYPASS ? 1 : 0;
+    int kb = s_conn_kind(b) == S_ALLOWED ? 2 : s_conn_kind(b) == S_BYPASS ? 1 : 0;
+    if (ka != kb) {
+        return ka < kb ? -1 : 1;
     }
     if (a->records != b->records) {
         return a->records > b->records ? -1 : 1;
@@ -199,6 +229,8 @@ static const char *s_color(enum s_kind k)
         return "#1a7f37";
     case S_DENIED:
         return "#c62828";
+    case S_BYPASS:
+        return "#d97706";
     case S_UNSEEN:
     case S_MORE:
         return "#8c959f";
@@ -241,7 +273,7 @@ static enum fsg_err s_svg_box(struct fsg_buf *out, const struct s_node *n, bool 
                                  "text-anchor=\"%s\" font-weight=\"%s\" stroke=\"#fcfcfd\" "
                                  "stroke-width=\"4\" paint-order=\"stroke\">",
                             left ? bx + bw + 6 : bx - 6, cy - 8, col, left ? "start" : "end",
-                            n->kind == S_DENIED ? "bold" : "normal");
+                            n->kind == S_DENIED || n->kind == S_BYPASS ? "bold" : "normal");
     }
     rc = rc == FSG_OK ? s_esc(out, n->edge) : rc;
     return rc == FSG_OK ? fsg_buf_append_cstr(out, "</text></g>\n") : rc;
@@ -284,17 +316,19 @@ static enum fsg_err s_svg_legend(struct fsg_buf *out, bool has_flows)
     return fsg_buf_printf(out,
                           "<g font-size=\"12\"><line x1=\"12\" y1=\"18\" x2=\"40\" y2=\"18\" "
                           "stroke=\"#1a7f37\" stroke-width=\"3\"/><text x=\"46\" y=\"22\">%s"
-                          "</text><line x1=\"250\" y1=\"18\" x2=\"278\" y2=\"18\" "
-                          "stroke=\"#c62828\" stroke-width=\"3\"/><text x=\"284\" y=\"22\">would "
-                          "be denied</text><line x1=\"440\" y1=\"18\" x2=\"468\" y2=\"18\" "
+                          "</text><line x1=\"210\" y1=\"18\" x2=\"238\" y2=\"18\" "
+                          "stroke=\"#c62828\" stroke-width=\"3\"/><text x=\"244\" y=\"22\">"
+                          "denied after (CUT: accepted today)</text><line x1=\"470\" y1=\"18\" "
+                          "x2=\"498\" y2=\"18\" stroke=\"#d97706\" stroke-width=\"3\"/>"
+                          "<text x=\"504\" y=\"22\">allowed only outside the policy</text>"
+                          "<line x1=\"720\" y1=\"18\" x2=\"748\" y2=\"18\" "
                           "stroke=\"#8c959f\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
-                          "<text x=\"474\" y=\"22\">allowed, no traffic seen</text>"
-                          "<text x=\"700\" y=\"22\" fill=\"#57606a\">edge width: records</text>"
+                          "<text x=\"754\" y=\"22\">allowed, no traffic</text>"
                           "</g>\n<g font-size=\"11\" fill=\"#57606a\" font-weight=\"bold\">"
                           "<text x=\"%d\" y=\"44\">%s</text><text x=\"%d\" y=\"44\" "
                           "text-anchor=\"middle\">DATABASE</text><text x=\"%d\" y=\"44\" "
                           "text-anchor=\"end\">%s</text></g>\n",
-                          has_flows ? "allowed (observed)" : "allowed by policy (no flow data)",
+                          has_flows ? "allowed by the policy" : "allowed by policy (no flow data)",
                           S_LEFT_X, has_flows ? "OBSERVED CLIENTS" : "SOURCES THE POLICY ALLOWS",
                           S_DB_X + S_DB_W / 2, S_RIGHT_X + S_RIGHT_W,
                           has_flows ? "ALLOWED, NO TRAFFIC SEEN" : "");
@@ -381,26 +415,71 @@ static enum fsg_err s_removals(struct fsg_buf *out, const struct fsg_plan_target
     return rc == FSG_OK && n > 0 ? fsg_buf_append_cstr(out, "</ul>\n") : rc;
 }
 
-static enum fsg_err s_deny_table(struct fsg_buf *out, const struct fsg_impact *im)
+static enum fsg_err s_conn_row(struct fsg_buf *out, const struct fsg_impact_conn *c)
 {
-    if (im == NULL || im->n_would_deny == 0) {
-        return FSG_OK;
-    }
-    enum fsg_err rc = fsg_buf_printf(out, "<h3 class=\"remove\">Would be denied (%zu)</h3>\n"
-                                          "<table><tr><th>source</th><th>proto/port</th><th>"
-                                          "records</th><th>accepted today</th><th>last seen</th>"
-                                          "</tr>\n", im->n_would_deny);
-    for (size_t i = 0; rc == FSG_OK && i < im->n_would_deny; i++) {
-        const struct fsg_impact_conn *c = im->would_deny[i];
-        char ip[FSG_IP_STR_MAX], proto[8], when[32];
-        rc = fsg_buf_printf(out, "<tr><td><code>%s</code></td><td>%s/%u</td><td>%llu</td><td>"
-                                 "%llu</td><td>", fsg_ip_format(&c->src, ip),
+    char ip[FSG_IP_STR_MAX], proto[8], when[32];
+    struct fsg_buf who = FSG_BUF_INIT, via = FSG_BUF_INIT;
+    enum fsg_err rc = fsg_report_source(c, &who);
+    rc = rc == FSG_OK ? fsg_report_via(c, &via) : rc;
+    rc = rc == FSG_OK ? fsg_buf_printf(out, "<tr><td><code>%s</code></td><td>",
+                                       fsg_ip_format(&c->src, ip)) : rc;
+    rc = rc == FSG_OK ? s_esc(out, fsg_buf_cstr(&who)) : rc;
+    if (rc == FSG_OK) {
+        rc = fsg_buf_printf(out, "</td><td>%s/%u</td><td>%llu</td><td>%llu</td><td>",
                             fsg_report_flow_proto(c->proto, proto), c->port,
                             (unsigned long long)c->records, (unsigned long long)c->accepted);
-        rc = rc == FSG_OK ? s_esc(out, fsg_report_time(c->last_s, when)) : rc;
-        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</td></tr>\n") : rc;
+    }
+    rc = rc == FSG_OK ? s_esc(out, fsg_report_time(c->last_s, when)) : rc;
+    rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</td><td>") : rc;
+    rc = rc == FSG_OK ? s_esc(out, via.len > 0 ? fsg_buf_cstr(&via) : "nothing") : rc;
+    rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</td></tr>\n") : rc;
+    fsg_buf_clean_up(&who);
+    fsg_buf_clean_up(&via);
+    return rc;
+}
+
+static enum fsg_err s_conn_table(struct fsg_buf *out, const char *title, const char *cls,
+                                 const struct fsg_impact_conn *const *v, size_t n)
+{
+    if (n == 0) {
+        return FSG_OK;
+    }
+    enum fsg_err rc = fsg_buf_printf(out, "<h3 class=\"%s\">%s (%zu)</h3>\n<table><tr><th>"
+                                          "source</th><th>who</th><th>proto/port</th><th>records"
+                                          "</th><th>accepted today</th><th>last seen</th><th>"
+                                          "allowed after by</th></tr>\n", cls, title, n);
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        rc = s_conn_row(out, v[i]);
     }
     return rc == FSG_OK ? fsg_buf_append_cstr(out, "</table>\n") : rc;
+}
+
+static enum fsg_err s_impact_tables(struct fsg_buf *out, const struct fsg_impact *im)
+{
+    if (im == NULL) {
+        return FSG_OK;
+    }
+    enum fsg_err rc = FSG_OK;
+    if (im->n_bypass > 0) {
+        rc = fsg_buf_printf(out, "<div class=\"bypass\"><strong>Warning:</strong> %zu "
+                                 "connection(s) stay allowed only by a rule outside the policy "
+                                 "(left in the group, or another security group of the "
+                                 "instance): the policy is bypassed.</div>\n", im->n_bypass);
+    }
+    rc = rc == FSG_OK ? s_conn_table(out, "Cut off: accepted today, denied after the apply",
+                                     "remove", im->cut_off, im->n_cut_off) : rc;
+    rc = rc == FSG_OK ? s_conn_table(out, "Allowed only by a rule outside the policy (bypass)",
+                                     "bypasstitle", im->bypass, im->n_bypass) : rc;
+    rc = rc == FSG_OK ? s_conn_table(out, "Newly allowed", "add", im->newly_allowed,
+                                     im->n_newly_allowed) : rc;
+    rc = rc == FSG_OK ? s_conn_table(out, "Would be denied by the policy", "muted",
+                                     im->would_deny, im->n_would_deny) : rc;
+    if (rc == FSG_OK && im->n_unevaluated > 0) {
+        rc = fsg_buf_printf(out, "<p class=\"muted\">%zu rule(s) reference a security group or "
+                                 "a prefix list and were not evaluated.</p>\n",
+                            im->n_unevaluated);
+    }
+    return rc;
 }
 
 static enum fsg_err s_warnings(struct fsg_buf *out, const struct fsg_plan_target *t)
@@ -441,8 +520,12 @@ static enum fsg_err s_target_head(struct fsg_buf *out, const struct fsg_plan_tar
     }
     if (rc == FSG_OK && im != NULL) {
         rc = fsg_buf_printf(out, "<span>%zu observed connections</span><span class=\"remove\">"
-                                 "%zu would be denied</span><span>%zu rules without traffic"
-                                 "</span>", im->n_conns, im->n_would_deny,
+                                 "%zu would be denied by the policy</span><span class=\"remove\">"
+                                 "%zu cut off (%zu sources)</span><span class=\"bypasstitle\">"
+                                 "%zu allowed only outside the policy</span><span "
+                                 "class=\"add\">%zu newly allowed</span><span>%zu rules without "
+                                 "traffic</span>", im->n_conns, im->n_would_deny, im->n_cut_off,
+                            im->n_cut_sources, im->n_bypass, im->n_newly_allowed,
                             im->allowed_unseen.len);
     }
     rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</div>\n") : rc;
@@ -451,9 +534,11 @@ static enum fsg_err s_target_head(struct fsg_buf *out, const struct fsg_plan_tar
         rc = rc == FSG_OK ? s_esc(out, t->refused) : rc;
         rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</div>\n") : rc;
     } else if (rc == FSG_OK) {
-        rc = fsg_buf_printf(out, "<div class=\"ok\">%s</div>\n",
-                            fsg_sg_plan_has_changes(sg) ? "Guards pass: apply may proceed."
-                                                        : "No change needed.");
+        char banner[512];
+        bool review = im != NULL && (im->n_cut_off > 0 || im->n_bypass > 0);
+        rc = fsg_buf_printf(out, "<div class=\"%s\">", review ? "review" : "ok");
+        rc = rc == FSG_OK ? s_esc(out, fsg_report_banner(t, banner, sizeof banner)) : rc;
+        rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</div>\n") : rc;
     }
     return rc;
 }
@@ -464,7 +549,7 @@ static enum fsg_err s_target(struct fsg_buf *out, const struct fsg_plan_target *
     rc = rc == FSG_OK ? s_svg(out, t) : rc;
     rc = rc == FSG_OK ? s_rules_table(out, "Add", "add", &t->sg->add) : rc;
     rc = rc == FSG_OK ? s_removals(out, t) : rc;
-    rc = rc == FSG_OK ? s_deny_table(out, t->impact) : rc;
+    rc = rc == FSG_OK ? s_impact_tables(out, t->impact) : rc;
     if (rc == FSG_OK && t->impact != NULL) {
         rc = s_rules_table(out, "Allowed but not seen in the flows", "muted",
                            &t->impact->allowed_unseen);
@@ -489,11 +574,14 @@ static enum fsg_err s_summary(struct fsg_buf *out, const struct fsg_plan *plan)
     rc = rc != FSG_OK ? rc : fsg_buf_printf(out, "<p class=\"muted\">%zu "
                                           "target(s): <span class=\"add\">%zu rule(s) to add"
                                           "</span>, <span class=\"remove\">%zu to remove</span>"
-                                          "%s.</p>\n<table><tr><th>target</th><th>security group"
+                                          "%s.</p>\n<p><strong>Guards:</strong> %s.</p>\n"
+                                          "<table><tr><th>target</th><th>security group"
                                           "</th><th>add</th><th>remove</th><th>unchanged</th>"
-                                          "<th>would deny</th><th>refused</th></tr>\n",
+                                          "<th>would deny</th><th>cut off</th><th>bypass</th>"
+                                          "<th>refused</th></tr>\n",
                                      plan->n_targets, add, rm,
-                                     fsg_plan_is_refused(plan) ? "; refused by a guard" : "");
+                                     fsg_plan_is_refused(plan) ? "; refused by a guard" : "",
+                                     fsg_report_plan_banner(plan));
     for (size_t i = 0; rc == FSG_OK && i < plan->n_targets; i++) {
         const struct fsg_plan_target *t = &plan->targets[i];
         rc = fsg_buf_append_cstr(out, "<tr><td>");
@@ -501,13 +589,17 @@ static enum fsg_err s_summary(struct fsg_buf *out, const struct fsg_plan *plan)
         rc = rc == FSG_OK ? fsg_buf_append_cstr(out, "</td><td><code>") : rc;
         rc = rc == FSG_OK ? s_esc(out, t->security_group) : rc;
         if (rc == FSG_OK) {
-            char deny[24] = "-";
+            char deny[24] = "-", cut[24] = "-", bypass[24] = "-";
             if (t->impact != NULL) {
                 snprintf(deny, sizeof deny, "%zu", t->impact->n_would_deny);
+                snprintf(cut, sizeof cut, "%zu", t->impact->n_cut_off);
+                snprintf(bypass, sizeof bypass, "%zu", t->impact->n_bypass);
             }
             rc = fsg_buf_printf(out, "</code></td><td class=\"add\">%zu</td><td class=\"remove\">"
-                                     "%zu</td><td>%zu</td><td>%s</td><td>%s</td></tr>\n",
-                                t->sg->add.len, t->sg->remove.len, t->sg->unchanged, deny,
+                                     "%zu</td><td>%zu</td><td>%s</td><td>%s</td><td>%s</td>"
+                                     "<td>%s</td></tr>\n",
+                                t->sg->add.len, t->sg->remove.len, t->sg->unchanged, deny, cut,
+                                bypass,
                                 t->refused != NULL ? "<strong class=\"remove\">yes</strong>"
                                                    : "no");
         }

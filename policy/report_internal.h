@@ -17,6 +17,15 @@ const char *fsg_report_flow_proto(uint8_t proto, char out[8]);
 /* "2023-11-14 22:13:20 UTC", or "-" for FSG_FLOW_TIME_NONE. */
 const char *fsg_report_time(int64_t t_s, char out[32]);
 
+/* The per-target guard banner for people (every guard, and the impact when flows were given). */
+const char *fsg_report_banner(const struct fsg_plan_target *t, char *out, size_t size);
+/* The same for the whole plan (static text). */
+const char *fsg_report_plan_banner(const struct fsg_plan *plan);
+/* "workload web-1 (role=Web, app=Orders)" when the policy knows the source, else nothing. */
+enum fsg_err fsg_report_source(const struct fsg_impact_conn *c, struct fsg_buf *out);
+/* "allowed after by the policy: sg-x tcp 5432 from 10.0.1.11/32 \"...\"", else nothing. */
+enum fsg_err fsg_report_via(const struct fsg_impact_conn *c, struct fsg_buf *out);
+
 enum fsg_err fsg_report_text(const struct fsg_plan *plan, struct fsg_buf *out);
 enum fsg_err fsg_report_markdown(const struct fsg_plan *plan, struct fsg_buf *out);
 enum fsg_err fsg_report_html(const struct fsg_plan *plan, struct fsg_buf *out);

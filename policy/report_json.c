@@ -7,7 +7,9 @@
 #include "policy/report.h"
 #include "policy/report_internal.h"
 
-#define S_SAVED_PLAN_VERSION 1
+/* 2: desired_hash, impact.cut_sources (plans of version 1 are refused: they
+ * cannot prove that the policy did not change). */
+#define S_SAVED_PLAN_VERSION 2
 /* A saved plan is a few rules per target; anything this big is not one. */
 #define S_MAX_PLAN_BYTES ((size_t)64 << 20)
 
@@ -149,6 +151,33 @@ static json_t *s_rules(const struct fsg_sg_rules *list, bool with_id)
     return s_done(a, ok);
 }
 
+static json_t *s_labels(const struct fsg_impact_conn *c)
+{
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    for (size_t i = 0; ok && i < c->n_labels; i++) {
+        s_set(o, c->labels[i].key, s_str(c->labels[i].value), &ok);
+    }
+    return s_done(o, ok);
+}
+
+static json_t *s_allowed_by(const struct fsg_impact_conn *c)
+{
+    if (c->via == FSG_IMPACT_VIA_NONE) {
+        return json_null();
+    }
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "source", json_string(fsg_impact_via_name(c->via)), &ok);
+        s_set(o, "security_group", s_opt_str(c->via_group), &ok);
+        s_set(o, "rule", s_rule(&c->via_rule, true), &ok);
+    }
+    return s_done(o, ok);
+}
+
+/* One observed connection: the CONTRACT.md would_deny keys (src, port, proto, records, last),
+ * then the effective-access verdict and who the source is. */
 static json_t *s_conn(const struct fsg_impact_conn *c)
 {
     char ip[FSG_IP_STR_MAX];
@@ -161,8 +190,34 @@ static json_t *s_conn(const struct fsg_impact_conn *c)
         s_set(o, "records", json_integer((json_int_t)c->records), &ok);
         s_set(o, "last", c->last_s == FSG_FLOW_TIME_NONE ? json_null() : json_integer(c->last_s),
               &ok);
+        s_set(o, "accepted", json_integer((json_int_t)c->accepted), &ok);
+        s_set(o, "allowed_by_policy", json_boolean(c->allowed), &ok);
+        s_set(o, "allowed_after", json_boolean(c->allowed_after), &ok);
+        s_set(o, "allowed_by", s_allowed_by(c), &ok);
+        s_set(o, "workload", s_opt_str(c->workload), &ok);
+        s_set(o, "labels", s_labels(c), &ok);
     }
     return s_done(o, ok);
+}
+
+static json_t *s_conn_list(const struct fsg_impact_conn *const *v, size_t n)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        s_push(a, s_conn(v[i]), &ok);
+    }
+    return s_done(a, ok);
+}
+
+static json_t *s_all_conns(const struct fsg_impact *im)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < im->n_conns; i++) {
+        s_push(a, s_conn(&im->conns[i]), &ok);
+    }
+    return s_done(a, ok);
 }
 
 static json_t *s_impact(const struct fsg_impact *im)
@@ -170,16 +225,17 @@ static json_t *s_impact(const struct fsg_impact *im)
     if (im == NULL) {
         return json_null();
     }
-    json_t *o = json_object(), *deny = json_array();
-    bool ok = o != NULL && deny != NULL;
-    for (size_t i = 0; ok && i < im->n_would_deny; i++) {
-        s_push(deny, s_conn(im->would_deny[i]), &ok);
-    }
-    if (o != NULL) {
-        s_set(o, "would_deny", deny, &ok);
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    if (ok) {
+        s_set(o, "would_deny", s_conn_list(im->would_deny, im->n_would_deny), &ok);
         s_set(o, "allowed_unseen", s_rules(&im->allowed_unseen, false), &ok);
-    } else {
-        json_decref(deny);
+        s_set(o, "cut_off", s_conn_list(im->cut_off, im->n_cut_off), &ok);
+        s_set(o, "cut_sources", json_integer((json_int_t)im->n_cut_sources), &ok);
+        s_set(o, "newly_allowed", s_conn_list(im->newly_allowed, im->n_newly_allowed), &ok);
+        s_set(o, "bypass", s_conn_list(im->bypass, im->n_bypass), &ok);
+        s_set(o, "unevaluated_rules", json_integer((json_int_t)im->n_unevaluated), &ok);
+        s_set(o, "connections", s_all_conns(im), &ok);
     }
     return s_done(o, ok);
 }
@@ -195,13 +251,20 @@ static json_t *s_strings(char *const *v, size_t n)
 }
 
 static const char *const s_guard_names[] = { "allow_empty", "allow_public", "max_removals",
-                                             "max_rules" };
+                                             "max_rules", "max_cut_sources", "policy" };
 #define S_N_GUARDS (sizeof s_guard_names / sizeof s_guard_names[0])
 
 /* What apply --plan needs beyond the report. */
-static void s_saved_extras(json_t *o, const struct fsg_plan_target *t, bool *ok)
+static void s_saved_extras(json_t *o, const struct fsg_plan *plan, const struct fsg_plan_target *t,
+                           bool *ok)
 {
     const struct fsg_sg_plan *sg = t->sg;
+    char desired_hash[FSG_SG_HASH_HEX_LEN + 1];
+    if (fsg_plan_desired_hash(plan, t, desired_hash, NULL) != FSG_OK) {
+        *ok = false;
+        return;
+    }
+    s_set(o, "desired_hash", json_string(desired_hash), ok);
     json_t *guards = json_array(), *cur = json_object();
     for (size_t g = 0; guards != NULL && g < S_N_GUARDS; g++) {
         if (t->refused_guards & (1u << g)) {
@@ -219,7 +282,7 @@ static void s_saved_extras(json_t *o, const struct fsg_plan_target *t, bool *ok)
     s_set(o, "current", cur, ok);
 }
 
-static json_t *s_target(const struct fsg_plan_target *t, bool saved)
+static json_t *s_target(const struct fsg_plan *plan, const struct fsg_plan_target *t, bool saved)
 {
     static const struct fsg_sg_rules none = { 0 };
     const struct fsg_sg_plan *sg = t->sg;
@@ -238,7 +301,7 @@ static json_t *s_target(const struct fsg_plan_target *t, bool saved)
         s_set(o, "refused", s_opt_str(t->refused), &ok);
         s_set(o, "impact", s_impact(t->impact), &ok);
         if (saved && sg != NULL) {
-            s_saved_extras(o, t, &ok);
+            s_saved_extras(o, plan, t, &ok);
         }
     }
     return s_done(o, ok);
@@ -250,7 +313,7 @@ static json_t *s_document(const struct fsg_plan *plan, bool saved)
     json_t *root = json_object(), *targets = json_array(), *summary = json_object();
     bool ok = root != NULL && targets != NULL && summary != NULL;
     for (size_t i = 0; ok && i < plan->n_targets; i++) {
-        s_push(targets, s_target(&plan->targets[i], saved), &ok);
+        s_push(targets, s_target(plan, &plan->targets[i], saved), &ok);
     }
     fsg_plan_totals(plan, &add, &rm);
     if (summary != NULL) {
@@ -461,6 +524,24 @@ static enum fsg_err s_read_warnings(json_t *o, const char *where, struct fsg_pla
     return FSG_OK;
 }
 
+/* impact.cut_sources: the flow evidence the max_cut_sources guard is checked on again. */
+static enum fsg_err s_read_cut(json_t *o, const char *where, struct fsg_plan_target *t,
+                               struct fsg_error *err)
+{
+    json_t *im = json_object_get(o, "impact");
+    t->saved_cut_sources = -1;
+    if (im == NULL || json_is_null(im)) {
+        return FSG_OK;
+    }
+    json_t *n = json_object_get(im, "cut_sources");
+    if (!json_is_object(im) || !json_is_integer(n) || json_integer_value(n) < 0) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: impact.cut_sources must be an integer >= 0",
+                             where);
+    }
+    t->saved_cut_sources = (long)json_integer_value(n);
+    return FSG_OK;
+}
+
 /* The sg plan of one target: hash, rule lists, counts. */
 static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_target *t,
                               struct fsg_error *err)
@@ -482,6 +563,16 @@ static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_targ
     }
     t->sg->ownership = t->ownership;
     memcpy(t->sg->state_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
+    rc = s_get_str(o, "desired_hash", where, false, &hash, err);
+    if (rc != FSG_OK || !s_is_hex64(hash)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: desired_hash must be 64 lowercase hex "
+                             "digits", where);
+    }
+    memcpy(t->desired_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
+    rc = s_read_cut(o, where, t, err);
+    if (rc != FSG_OK) {
+        return rc;
+    }
     rc = s_read_rules(o, "desired", where, &t->sg->desired, err);
     if (rc == FSG_OK) {
         rc = s_read_rules(o, "add", where, &t->sg->add, err);

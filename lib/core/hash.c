@@ -304,6 +304,13 @@ void fsg_hash_clear(struct fsg_hash *h)
     h->count = 0;
 }
 
+size_t fsg_hash_room(const struct fsg_hash *h)
+{
+    size_t by_entries = h->cap - h->count;
+    size_t by_slots = (h->mask + 1) / 2 > h->count ? (h->mask + 1) / 2 - h->count : 0;
+    return by_entries < by_slots ? by_entries : by_slots;
+}
+
 size_t fsg_hash_memory(const struct fsg_hash *h)
 {
     return sizeof *h + h->cap * (h->stride + sizeof *h->hashes) + (h->mask + 1) * sizeof *h->slots;

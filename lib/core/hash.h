@@ -76,6 +76,9 @@ void fsg_hash_truncate(struct fsg_hash *h, size_t n);
 /* Removes every entry and keeps the memory. */
 void fsg_hash_clear(struct fsg_hash *h);
 
+/* New keys that fit before the table grows (its memory then about doubles). */
+size_t fsg_hash_room(const struct fsg_hash *h);
+
 /* Bytes held by the table (for memory accounting in tests and benchmarks). */
 size_t fsg_hash_memory(const struct fsg_hash *h);
 

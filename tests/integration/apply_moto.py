@@ -39,7 +39,7 @@ class Ctx:
         return write_config(os.path.join(self.tmp, "config-%d.json" % self.n), targets, **kw)
 
     def run(self, cfg, *args, policy=POLICY):
-        extra = ["--policy", policy] if policy and "--plan" not in args else []
+        extra = ["--policy", policy] if policy else []
         self.proxy.clear()
         return run_flowseg(["--config", cfg] + list(args) + extra, env=self.env)
 
@@ -379,9 +379,10 @@ def dry_run_and_errors(x):
     c.eq(p.returncode, 2, "unknown option: exit 2")
     p = x.run(cfg, "apply", "--format", "html")
     c.eq(p.returncode, 2, "apply --format html: exit 2 (text or json)")
-    p = run_flowseg(["--config", cfg, "apply", "--plan", cfg, "--policy", POLICY], env=x.env)
+    p = run_flowseg(["--config", cfg, "apply", "--plan", cfg, "--policy", POLICY, "x.log"],
+                    env=x.env)
     c.check(p.returncode == 2 and "saved plan as it is" in p.stderr,
-            "apply --plan with --policy: usage error")
+            "apply --plan with a SOURCE: usage error")
     c.eq(x.proxy.mutating(), [], "usage errors: no changing call")
 
 

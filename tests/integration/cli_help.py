@@ -17,7 +17,8 @@ SRC = os.environ.get("FSG_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), 
 BUILD = os.environ.get("FSG_BUILD_ROOT", os.path.join(SRC, "build"))
 FLOWSEG = os.path.join(BUILD, "cmd", "flowseg")
 
-SOURCE_OPTS = {"--jobs": True, "--max-inflight": True, "--since": True, "--until": True}
+SOURCE_OPTS = {"--jobs": True, "--max-inflight": True, "--memory": True, "--since": True,
+               "--until": True}
 # option -> takes a value
 COMMANDS = {
     "flows": dict(SOURCE_OPTS, **{"--format": True, "--eni": True, "--direction": True}),

@@ -85,6 +85,24 @@ def main():
     p = explain(cfg, "--policy", os.path.join(DATA, "deny_fqdn.json"), "orders-db", "10.0.1.1")
     c.check(p.returncode == 1 and "refused" in p.stderr and p.stdout == "",
             "a refused target: exit 1, the reason on stderr")
+    # plan: the refused target is planned with nothing to change, refused under the "policy"
+    # guard (which apply --force does not lift: cmd/apply_target.c); the run goes on for the
+    # other targets.
+    state = os.path.join(tmp, "state.json")
+    with open(state, "w") as f:
+        json.dump({"sg-0123456789abcdef0": [{"proto": "tcp", "from_port": 22, "to_port": 22,
+                                             "cidr": "10.9.9.9/32", "description": "x"}]}, f)
+    saved = os.path.join(tmp, "plan.json")
+    p = run_flowseg(["--config", cfg, "plan", "--policy", os.path.join(DATA, "deny_fqdn.json"),
+                     "--state", state, "--format", "json", "--save-plan", saved])
+    t = (json.loads(p.stdout)["targets"] or [{}])[0] if p.returncode == 0 else {}
+    c.check(p.returncode == 0 and "holds FQDNs" in (t.get("refused") or "") and
+            t.get("add") == [] and t.get("remove") == [],
+            "plan: a refused target is reported refused, nothing to add or remove")
+    with open(saved) as f:
+        st = json.load(f)["targets"][0]
+    c.eq(st.get("refused_guards"), ["policy"], "the saved plan names the policy guard")
+
     p = explain(cfg, "--policy", BUNDLE, "--format", "json", "orders-db", "[fd00::1]:5432")
     c.check(p.returncode == 0 and json.loads(p.stdout)["allowed"] is False, "IPv6 in brackets")
 

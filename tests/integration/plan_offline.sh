@@ -99,8 +99,11 @@ for needle in ["fqdn dba-vpn.example.com", "manual ssh", "sgr-0aaa1111bbbb2222e"
                "sg-0fedcba9876543210", "pl-0123456789abcdef0"]:
     if needle not in w:
         errors.append(f"warnings lack {needle!r}: {t['warnings']}")
-check("would_deny", t["impact"]["would_deny"],
+check("would_deny", [dict((k, d[k]) for k in ("src", "port", "proto", "records", "last"))
+                     for d in t["impact"]["would_deny"]],
       [{"src": "10.0.4.31", "port": 5432, "proto": 6, "records": 2, "last": 1700003600}])
+check("cut_off", [d["src"] for d in t["impact"]["cut_off"]], ["10.0.4.31"])
+check("cut_sources", t["impact"]["cut_sources"], 1)
 check("allowed_unseen", t["impact"]["allowed_unseen"],
       [rule("10.0.1.12/32", "41"), rule("10.0.9.4/32", "42"), rule("10.0.9.6/31", "42"),
        rule("10.0.9.8/29", "42"), rule("fd00:10::12/128", "41", v6=True)])
@@ -113,7 +116,9 @@ check("billing desired", b["desired"], [])
 check("billing add/remove", (b["add"], b["remove"], b["unchanged"]), ([], [], 0))
 if not (isinstance(b["refused"], str) and b["refused"].startswith("allow_empty")):
     errors.append(f"billing refused: {b['refused']!r}")
-check("billing impact", b["impact"], {"would_deny": [], "allowed_unseen": []})
+check("billing impact", b["impact"], {"would_deny": [], "allowed_unseen": [], "cut_off": [],
+                                      "cut_sources": 0, "newly_allowed": [], "bypass": [],
+                                      "unevaluated_rules": 0, "connections": []})
 for e in errors:
     print("   ", e)
 sys.exit(1 if errors else 0)
@@ -227,7 +232,8 @@ if python3 -c '
 import json, re, sys
 d = json.load(open(sys.argv[1]))
 t = d["targets"][0]
-ok = d["flowseg_plan"] == 1 and re.fullmatch("[0-9a-f]{64}", t["state_hash"]) \
+ok = d["flowseg_plan"] == 2 and re.fullmatch("[0-9a-f]{64}", t["state_hash"]) \
+     and re.fullmatch("[0-9a-f]{64}", t["desired_hash"]) \
      and t["remove"][0]["rule_id"] == "sgr-0aaa1111bbbb2222d" and len(t["add"]) == 6
 sys.exit(0 if ok else 1)' "$TMP/saved.json"
 then pass "--save-plan"; else fail "--save-plan"; fi

@@ -896,8 +896,9 @@ class Handler(BaseHTTPRequestHandler):
             body.pop("href", None)
             obj.update(body)
             obj["updated_at"] = now_iso()
-            if "update_type" in obj:
-                obj["update_type"] = obj["update_type"] or "update"
+            if "update_type" in obj or "/sec_policy/draft/" in href:
+                # a changed draft object is pending provisioning, seeded ones included
+                obj["update_type"] = obj.get("update_type") or "update"
             return 204, None, {}
         if m == "DELETE":
             if "update_type" in obj:

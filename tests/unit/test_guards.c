@@ -173,9 +173,32 @@ static int s_all_reasons_joined(void)
     return 0;
 }
 
+/* guards.max_cut_sources: a count over the limit refuses (and --force does not help); at the
+ * limit passes; < 0 = no limit; the reason follows the ones already there. */
+static int s_cut(void)
+{
+    struct fsg_guard_limits l = s_defaults;
+    char reason[FSG_GUARD_REASON_MAX] = "allow_public: x";
+    l.max_cut_sources = 10;
+    T_CHECK(fsg_guards_check_cut(&l, 2, "sg-1", reason, sizeof reason) == 0);
+    T_CHECK(fsg_guards_check_cut(&l, 10, "sg-1", reason, sizeof reason) == 0);
+    T_STR_EQ(reason, "allow_public: x");
+    l.force = true;
+    T_CHECK(fsg_guards_check_cut(&l, 120, "sg-1", reason, sizeof reason) == FSG_GUARD_CUT);
+    T_CHECK(strncmp(reason, "allow_public: x; max_cut_sources: 120 observed source(s)", 56) == 0);
+    T_CHECK(strstr(reason, "sg-1") != NULL && strstr(reason, "the limit is 10") != NULL);
+    l.max_cut_sources = 0;
+    T_CHECK(fsg_guards_check_cut(&l, 1, "sg-1", NULL, 0) == FSG_GUARD_CUT);
+    T_CHECK(fsg_guards_check_cut(&l, 0, "sg-1", NULL, 0) == 0);
+    l.max_cut_sources = -1;
+    T_CHECK(fsg_guards_check_cut(&l, 100000, "sg-1", NULL, 0) == 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
+        { "cut", s_cut },
         { "passes", s_passes },
         { "empty", s_empty },
         { "public", s_public },

@@ -6,6 +6,7 @@
 
 #include "lib/core/mem.h"
 #include "policy/impact.h"
+#include "policy/model.h"
 #include "tests/harness/test.h"
 
 static enum fsg_err s_rule(struct fsg_sg_rules *l, int proto, int from, int to, const char *cidr)
@@ -172,9 +173,109 @@ static int s_alloc_failures(void)
     return 0;
 }
 
+/* Effective access: the union of the managed group's final rules (desired + kept) and the
+ * interface's other groups, by which rule, what is cut off / newly allowed / a bypass, and who
+ * the source is (tests/data/plan/policy.json names 10.0.1.11 "web-1"). */
+static int s_effective(void)
+{
+    struct fsg_sg_rules want = { 0 }, kept = { 0 };
+    struct fsg_sg_current other = { 0 };
+    struct fsg_policy_model *model = NULL;
+    T_OK(s_rule(&want, 6, 5432, 5432, "10.0.1.11/32"));
+    T_OK(s_rule(&kept, 6, 5432, 5432, "10.0.8.15/32"));       /* left in the group */
+    T_OK(fsg_sg_current_init(&other, "sg-other"));
+    T_OK(s_rule(&other.rules, 6, 5432, 5432, "10.0.3.0/24"));  /* another group */
+    T_OK(fsg_policy_model_load_file(t_data_path("plan/policy.json"), NULL, &model, NULL));
+    const char *enis[] = { "eni-db" };
+    struct fsg_impact_target target = { .enis = enis, .n_enis = 1, .group_id = "sg-managed",
+                                        .kept = &kept, .others = &other, .n_others = 1,
+                                        .model = model };
+    struct fsg_flow flows[] = {
+        /* policy */
+        s_flow("eni-db", "10.0.1.11", "10.0.20.11", 5432, 6, FSG_FLOW_ACCEPT, FSG_FLOW_INGRESS,
+               9, 100),
+        /* kept rule: a bypass */
+        s_flow("eni-db", "10.0.8.15", "10.0.20.11", 5432, 6, FSG_FLOW_ACCEPT, FSG_FLOW_INGRESS,
+               4, 100),
+        /* another group: a bypass; rejected today, so also newly allowed */
+        s_flow("eni-db", "10.0.3.17", "10.0.20.11", 5432, 6, FSG_FLOW_REJECT, FSG_FLOW_INGRESS,
+               2, 100),
+        /* nothing: cut off, two ports of one source count as one source */
+        s_flow("eni-db", "10.0.4.31", "10.0.20.11", 5432, 6, FSG_FLOW_ACCEPT, FSG_FLOW_INGRESS,
+               3, 100),
+        s_flow("eni-db", "10.0.4.31", "10.0.20.11", 5433, 6, FSG_FLOW_ACCEPT, FSG_FLOW_INGRESS,
+               3, 100),
+        /* nothing, rejected today: still denied, not cut off */
+        s_flow("eni-db", "10.0.7.8", "10.0.20.11", 5432, 6, FSG_FLOW_REJECT, FSG_FLOW_INGRESS,
+               1, 100),
+    };
+    struct fsg_impact *im = NULL;
+    T_OK(fsg_impact_compute(&target, &want, flows, 6, &im, NULL));
+    T_CHECK(im->n_conns == 6);
+    const struct fsg_impact_conn *c = im->conns; /* sorted by source */
+    T_CHECK(s_src_is(&c[0], "10.0.1.11") && c[0].via == FSG_IMPACT_VIA_POLICY);
+    T_STR_EQ(c[0].via_group, "sg-managed");
+    T_STR_EQ(c[0].workload, "web-1");
+    T_CHECK(c[0].n_labels == 3);
+    T_CHECK(s_src_is(&c[1], "10.0.3.17") && c[1].via == FSG_IMPACT_VIA_OTHER);
+    T_STR_EQ(c[1].via_group, "sg-other");
+    T_CHECK(c[1].workload == NULL);
+    T_CHECK(s_src_is(&c[2], "10.0.4.31") && c[2].via == FSG_IMPACT_VIA_NONE && !c[2].allowed_after);
+    T_CHECK(c[2].via_group == NULL);
+    T_CHECK(s_src_is(&c[5], "10.0.8.15") && c[5].via == FSG_IMPACT_VIA_KEPT);
+    T_CHECK(im->n_would_deny == 5);
+    T_CHECK(im->n_cut_off == 2 && im->n_cut_sources == 1);
+    T_CHECK(s_src_is(im->cut_off[0], "10.0.4.31") && im->cut_off[1]->port == 5433);
+    T_CHECK(im->n_bypass == 2 && s_src_is(im->bypass[0], "10.0.3.17") &&
+            s_src_is(im->bypass[1], "10.0.8.15"));
+    T_CHECK(im->n_newly_allowed == 1 && s_src_is(im->newly_allowed[0], "10.0.3.17"));
+    T_STR_EQ(fsg_impact_via_name(c[1].via), "other_group");
+    fsg_impact_destroy(im);
+    /* The managed group listed among the "others" is not counted twice as another group. */
+    struct fsg_sg_current self = { 0 };
+    T_OK(fsg_sg_current_init(&self, "sg-managed"));
+    T_OK(s_rule(&self.rules, 6, 5432, 5432, "10.0.4.0/24"));
+    target.others = &self;
+    T_OK(fsg_impact_compute(&target, &want, flows, 6, &im, NULL));
+    T_CHECK(im->n_cut_sources == 1);
+    fsg_impact_destroy(im);
+    fsg_sg_current_clean_up(&self);
+    fsg_policy_model_destroy(model);
+    fsg_sg_current_clean_up(&other);
+    fsg_sg_rules_clean_up(&kept);
+    fsg_sg_rules_clean_up(&want);
+    return 0;
+}
+
+/* 120 of 123 observed clients cut off: the count that guards.max_cut_sources checks. */
+static int s_many_cut(void)
+{
+    struct fsg_sg_rules want = { 0 };
+    struct fsg_flow flows[123];
+    char ip[32];
+    for (int i = 0; i < 123; i++) {
+        snprintf(ip, sizeof ip, "10.0.%d.%d", 1 + i / 100, 1 + i % 100);
+        flows[i] = s_flow("eni-db", ip, "10.0.20.11", 5432, 6, FSG_FLOW_ACCEPT, FSG_FLOW_INGRESS,
+                          1, 100);
+    }
+    T_OK(s_rule(&want, 6, 5432, 5432, "10.0.2.21/32"));
+    T_OK(s_rule(&want, 6, 5432, 5432, "10.0.2.22/32"));
+    T_OK(s_rule(&want, 6, 5432, 5432, "10.0.2.23/32"));
+    const char *enis[] = { "eni-db" };
+    struct fsg_impact_target target = { .enis = enis, .n_enis = 1 };
+    struct fsg_impact *im = NULL;
+    T_OK(fsg_impact_compute(&target, &want, flows, 123, &im, NULL));
+    T_CHECK(im->n_conns == 123 && im->n_cut_sources == 120);
+    fsg_impact_destroy(im);
+    fsg_sg_rules_clean_up(&want);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
+        { "effective", s_effective },
+        { "many_cut", s_many_cut },
         { "rule_allows", s_rule_allows },
         { "compute", s_compute },
         { "no_flows", s_no_flows },

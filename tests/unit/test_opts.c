@@ -117,13 +117,28 @@ static int s_source_options(void)
     T_CHECK(o.n_args == 1 && o.n_enis == 0 && o.jobs == 3);
     T_CHECK(o.direction == FSG_DIRECTION_INGRESS);
     T_CHECK(o.since_s == FSG_S3_TIME_NONE && o.until_s == FSG_S3_TIME_NONE);
+    T_CHECK(o.memory == FSG_SOURCES_DEFAULT_MEMORY);
     fsg_sources_opts_clean_up(&o);
+
+    static const struct {
+        const char *arg;
+        uint64_t want;
+    } sizes[] = { { "4194304", 4 << 20 }, { "4096K", 4 << 20 }, { "64m", 64 << 20 },
+                  { "1G", (uint64_t)1 << 30 }, { "2GiB", (uint64_t)2 << 30 },
+                  { "512MB", (uint64_t)512 << 20 }, { "1T", (uint64_t)1 << 40 } };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *argv[] = { "flows", "--memory", (char *)sizes[i].arg, "a.log", NULL };
+        T_CHECK(s_sources(argv, &o) == FSG_EXIT_OK);
+        T_CHECK(o.memory == sizes[i].want);
+        fsg_sources_opts_clean_up(&o);
+    }
 
     char *all[] = { "flows", "--eni", "eni-1", "s3://b/p/", "--eni=eni-2", "--direction", "egress",
                     "--jobs", "256", "--since", "2023-11-14", "--until=2023-11-14",
-                    "--max-inflight", "64", NULL };
+                    "--max-inflight", "64", "--memory", "8M", NULL };
     T_CHECK(s_sources(all, &o) == FSG_EXIT_OK);
     T_CHECK(o.n_enis == 2 && o.n_args == 1 && o.jobs == 256 && o.max_inflight == 64);
+    T_CHECK(o.memory == (uint64_t)8 << 20);
     T_STR_EQ(o.enis[1], "eni-2");
     T_CHECK(o.direction == FSG_DIRECTION_EGRESS);
     T_CHECK(o.since_s == 1699920000 && o.until_s == 1699920000 + 86400); /* one whole day */
@@ -135,6 +150,9 @@ static int s_source_options(void)
         { "flows", "--jobs", "257", NULL },           { "flows", "--since", "2023-13-01", NULL },
         { "flows", "--until", "yesterday", NULL },    { "flows", "--eni", NULL },
         { "flows", "--max-inflight", "0", NULL },     { "flows", "--max-inflight", "257", NULL },
+        { "flows", "--memory", "3M", NULL },          { "flows", "--memory", "2T", NULL },
+        { "flows", "--memory", "64X", NULL },         { "flows", "--memory", "M", NULL },
+        { "flows", "--memory", "", NULL },            { "flows", "--memory", "99999999999999T", NULL },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         T_CHECK(s_sources(bad[i], &o) == FSG_EXIT_USAGE);
@@ -150,7 +168,7 @@ static int s_source_option_subset(void)
     T_OK(fsg_sources_opts_init(&o, 4, 2));
     struct fsg_opt table[FSG_SOURCES_OPTS_MAX];
     size_t n = fsg_sources_opts_table(&o, FSG_SOURCES_OPT_JOBS | FSG_SOURCES_OPT_WINDOW, table);
-    T_CHECK(n == 4); /* --jobs, --max-inflight, --since, --until */
+    T_CHECK(n == 5); /* --jobs, --max-inflight, --memory, --since, --until */
     char *argv[] = { "plan", "--eni", "eni-1", NULL };
     T_CHECK(fsg_opts_parse(&s_cli, "plan", table, n, 3, argv, o.args, &o.n_args) ==
             FSG_EXIT_USAGE);

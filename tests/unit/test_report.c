@@ -67,7 +67,8 @@ static enum fsg_err s_orders(struct s_fixture *fx)
     struct fsg_impact_target it = { .enis = enis, .n_enis = 1 };
     const char *warnings[] = { "rule /orgs/1/sec_policy/active/rule_sets/24/sec_rules/42: fqdn "
                                "dba-vpn.example.com cannot be a security-group source" };
-    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60 };
+    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60,
+                                       .max_cut_sources = 10 };
     /* ownership "rules": the manual ssh rule and the SG reference stay (and are reported) */
     static const struct fsg_sg_diff_options shared = { .ownership = FSG_SG_OWN_RULES };
     struct fsg_plan_inputs in = { .name = "orders-db", .security_group = SG,
@@ -84,7 +85,8 @@ static enum fsg_err s_hostile(struct s_fixture *fx)
     static const struct fsg_sg_rules none = { 0 };
     enum fsg_err rc = fsg_sg_current_init(&fx->empty, "sg-0aaaaaaaaaaaaaaa1");
     const char *warnings[] = { "<script>alert(1)</script> | see https://evil.example.com/x.js" };
-    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60 };
+    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60,
+                                       .max_cut_sources = 10 };
     struct fsg_plan_inputs in = { .name = "billing<db>&\"x\"", .security_group =
                                   "sg-0aaaaaaaaaaaaaaa1", .desired = &none, .warnings = warnings,
                                   .n_warnings = 1, .current = &fx->empty, .guards = &guards };
@@ -179,8 +181,12 @@ static int s_json_shape(void)
     static const char *const target[] = { "name", "security_group", "ownership", "desired",
                                           "add", "remove", "calls",
                                           "unchanged", "warnings", "refused", "impact", NULL };
-    static const char *const impact[] = { "would_deny", "allowed_unseen", NULL };
-    static const char *const deny[] = { "src", "port", "proto", "records", "last", NULL };
+    static const char *const impact[] = { "would_deny", "allowed_unseen", "cut_off",
+                                          "cut_sources", "newly_allowed", "bypass",
+                                          "unevaluated_rules", "connections", NULL };
+    static const char *const deny[] = { "src", "port", "proto", "records", "last", "accepted",
+                                        "allowed_by_policy", "allowed_after", "allowed_by",
+                                        "workload", "labels", NULL };
     static const char *const rule[] = { "proto", "from_port", "to_port", "cidr", "description",
                                         NULL };
     static const char *const rule6[] = { "proto", "from_port", "to_port", "cidr_ipv6",
@@ -200,6 +206,20 @@ static int s_json_shape(void)
     T_STR_EQ(json_string_value(json_object_get(d, "src")), "10.0.4.31");
     T_CHECK(json_integer_value(json_object_get(d, "records")) == 40);
     T_CHECK(json_integer_value(json_object_get(d, "last")) == 1700003600);
+    T_CHECK(json_is_false(json_object_get(d, "allowed_after")));
+    T_CHECK(json_is_null(json_object_get(d, "allowed_by")));
+    json_t *im = json_object_get(t0, "impact");
+    T_CHECK(json_integer_value(json_object_get(im, "cut_sources")) == 1);
+    T_CHECK(json_integer_value(json_object_get(im, "unevaluated_rules")) == 1);
+    T_CHECK(json_array_size(json_object_get(im, "connections")) == 3);
+    json_t *ok = json_array_get(json_object_get(im, "connections"), 0); /* 10.0.1.11 */
+    json_t *by = json_object_get(ok, "allowed_by");
+    T_STR_EQ(json_string_value(json_object_get(by, "source")), "policy");
+    T_STR_EQ(json_string_value(json_object_get(by, "security_group")), SG);
+    T_STR_EQ(json_string_value(json_object_get(json_object_get(by, "rule"), "cidr")),
+             "10.0.1.11/32");
+    json_t *na = json_array_get(json_object_get(im, "newly_allowed"), 0); /* 10.0.9.3 */
+    T_STR_EQ(json_string_value(json_object_get(na, "src")), "10.0.9.3");
     json_t *add = json_object_get(t0, "add");
     T_CHECK(json_array_size(add) == 3);
     T_CHECK(s_keys(json_array_get(add, 0), rule));
@@ -256,12 +276,19 @@ static int s_text_and_markdown(void)
     T_CHECK(s_has(&text, "REFUSED: allow_empty"));
     T_CHECK(s_has(&text, "fqdn dba-vpn.example.com"));
     T_CHECK(s_has(&text, "impact: no flow source given"));
+    T_CHECK(s_has(&text, "guards: REFUSED"));
+    T_CHECK(s_has(&text, "1 cut off from 1 source(s), 1 newly allowed"));
+    T_CHECK(s_has(&text, "cut off (accepted today, denied after the apply) (1):"));
+    T_CHECK(s_has(&text, "review the impact: 1 observed source(s) cut off"));
+    T_CHECK(s_has(&text, "allowed after by the policy: " SG " tcp 5432 from 10.0.9.0/28"));
     T_CHECK(s_render(&fx, FSG_REPORT_MARKDOWN, &md) == 0);
     T_CHECK(s_has(&md, "# flowseg plan"));
     T_CHECK(s_has(&md, "## orders-db (`" SG "`)"));
     T_CHECK(s_has(&md, "| tcp | 5432 | `10.0.1.12/32` |"));
-    T_CHECK(s_has(&md, "**Would be denied**"));
-    T_CHECK(s_has(&md, "| `10.0.4.31` | tcp/5432 | 40 | 40 |"));
+    T_CHECK(s_has(&md, "**Would be denied by the policy**"));
+    T_CHECK(s_has(&md, "**Cut off (accepted today, denied after the apply)** (1)"));
+    T_CHECK(s_has(&md, "| `10.0.4.31` |  | tcp/5432 | 40 | 40 |"));
+    T_CHECK(s_has(&md, "**Guards:** REFUSED"));
     T_CHECK(s_has(&md, "**Refused:**"));
     T_CHECK(s_has(&md, "\\<script>")); /* escaped, and the pipe too */
     T_CHECK(s_has(&md, "\\| see"));
@@ -295,7 +322,9 @@ static int s_html_self_contained(void)
     T_CHECK(s_has(&html, "stroke=\"#c62828\""));
     T_CHECK(s_has(&html, "stroke=\"#1a7f37\""));
     T_CHECK(s_has(&html, ">10.0.4.31<"));
-    T_CHECK(s_has(&html, "DENY tcp/5432, 40 rec"));
+    T_CHECK(s_has(&html, "CUT tcp/5432, 40 rec"));
+    T_CHECK(s_has(&html, "class=\"review\""));
+    T_CHECK(strstr(h, "Guards pass: apply may proceed") == NULL);
     T_CHECK(s_has(&html, "tcp/5432, 120 rec"));
     T_CHECK(s_has(&html, "no traffic")); /* 10.0.1.12 and fd00:10::/64 never seen */
     T_CHECK(s_has(&html, "Refused"));
@@ -345,7 +374,8 @@ static int s_saved_round_trip(void)
     T_OK(s_fixture(&fx));
     fx.plan->created_s = 1700009999;
     T_OK(fsg_plan_save(fx.plan, &s1, NULL));
-    T_CHECK(s_has(&s1, "\"flowseg_plan\": 1"));
+    T_CHECK(s_has(&s1, "\"flowseg_plan\": 2"));
+    T_CHECK(s_has(&s1, "\"desired_hash\": \""));
     T_CHECK(s_has(&s1, "\"rule_id\": \"sgr-2\""));
     T_CHECK(s_has(&s1, fx.plan->targets[0].sg->state_hash));
     T_OK(fsg_plan_load(fsg_span_from_buf(&s1), &p2, NULL));
@@ -408,6 +438,89 @@ static int s_policy_version(void)
     return 0;
 }
 
+/* apply --plan's checks: the desired hash pins the policy (version and rules), and a saved
+ * target that differs from the one planned again is described rule by rule. */
+static int s_saved_checks(void)
+{
+    struct s_fixture fx;
+    struct fsg_buf s1 = FSG_BUF_INIT, why = FSG_BUF_INIT;
+    struct fsg_plan *saved = NULL;
+    char h1[FSG_SG_HASH_HEX_LEN + 1], h2[FSG_SG_HASH_HEX_LEN + 1];
+    size_t n = 99;
+    T_OK(s_fixture(&fx));
+    T_OK(fsg_plan_save(fx.plan, &s1, NULL));
+    T_OK(fsg_plan_load(fsg_span_from_buf(&s1), &saved, NULL));
+    struct fsg_plan_target *st = &saved->targets[0], *ft = &fx.plan->targets[0];
+    T_OK(fsg_plan_desired_hash(fx.plan, ft, h1, NULL));
+    T_STR_EQ(st->desired_hash, h1);
+    T_CHECK(st->saved_cut_sources == 1 && saved->targets[1].saved_cut_sources == -1);
+    T_OK(fsg_plan_check_edits(st, ft, &why, &n));
+    T_CHECK(n == 0 && why.len == 0);
+    /* a new policy version, same rules: another hash */
+    fx.plan->policy_version = fsg_strdup("1234");
+    T_OK(fsg_plan_desired_hash(fx.plan, ft, h2, NULL));
+    T_CHECK(strcmp(h1, h2) != 0);
+    /* a hand-added rule, and a removal dropped */
+    T_OK(s_rule(&st->sg->add, 6, 0, 65535, "0.0.0.0/0", "flowseg x", NULL));
+    fsg_sg_rules_clean_up(&st->sg->remove);
+    T_OK(fsg_plan_check_edits(st, ft, &why, &n));
+    T_CHECK(n == 2);
+    T_CHECK(s_has(&why, "the plan adds tcp all from 0.0.0.0/0 (\"flowseg x\"), which diffing "
+                        "the current group against the current desired rules does not give"));
+    T_CHECK(s_has(&why, "; the plan does not remove tcp 5432 from 10.0.4.0/24"));
+    fsg_plan_destroy(saved);
+    fsg_buf_clean_up(&why);
+    fsg_buf_clean_up(&s1);
+    s_fixture_clean_up(&fx);
+    return 0;
+}
+
+/* guards.max_cut_sources in the plan: it refuses a target whose apply changes something and
+ * cuts off more observed sources than allowed (--force does not help); a target whose apply
+ * changes nothing is never refused by old flows. */
+static int s_cut_guard(void)
+{
+    struct fsg_sg_rules want = { 0 };
+    struct fsg_sg_current same = { 0 }, empty = { 0 };
+    struct fsg_plan *plan = NULL;
+    T_OK(s_rule(&want, 6, 5432, 5432, "10.0.1.11/32", HREF "41", NULL));
+    T_OK(fsg_sg_current_init(&same, SG));
+    T_OK(s_rule(&same.rules, 6, 5432, 5432, "10.0.1.11/32", HREF "41", "sgr-1"));
+    T_OK(fsg_sg_current_init(&empty, SG));
+    struct fsg_flow flows[] = {
+        s_flow("10.0.4.1", 5432, FSG_FLOW_ACCEPT, 1, 1700000000),
+        s_flow("10.0.4.2", 5432, FSG_FLOW_ACCEPT, 1, 1700000000),
+    };
+    const char *enis[] = { "eni-0a1b2c3d4e5f60001" };
+    struct fsg_impact_target it = { .enis = enis, .n_enis = 1 };
+    struct fsg_guard_limits guards = { .max_removals = 10, .max_rules = 60,
+                                       .max_cut_sources = 1, .force = true };
+    struct fsg_plan_inputs in = { .name = "db", .security_group = SG, .desired = &want,
+                                  .current = &same, .guards = &guards, .has_flows = true,
+                                  .impact_target = &it, .flows = flows, .n_flows = 2 };
+    T_OK(fsg_plan_new(&plan));
+    T_OK(fsg_plan_add(plan, &in, NULL));
+    T_CHECK(plan->targets[0].impact->n_cut_sources == 2 && plan->targets[0].refused == NULL);
+    in.association_changes = true;
+    T_OK(fsg_plan_add(plan, &in, NULL));
+    T_CHECK(plan->targets[1].refused_guards == FSG_GUARD_CUT);
+    in.association_changes = false;
+    in.current = &empty;
+    T_OK(fsg_plan_add(plan, &in, NULL));
+    T_CHECK(plan->targets[2].refused_guards == FSG_GUARD_CUT);
+    T_CHECK(strstr(plan->targets[2].refused, "max_cut_sources: 2 observed source(s)") != NULL);
+    struct fsg_buf text = FSG_BUF_INIT;
+    T_OK(fsg_report_render(plan, FSG_REPORT_TEXT, &text, NULL));
+    T_CHECK(s_has(&text, "guards: REFUSED"));
+    T_CHECK(s_has(&text, "REFUSED: max_cut_sources"));
+    fsg_buf_clean_up(&text);
+    fsg_plan_destroy(plan);
+    fsg_sg_current_clean_up(&same);
+    fsg_sg_current_clean_up(&empty);
+    fsg_sg_rules_clean_up(&want);
+    return 0;
+}
+
 static int s_load_refuses_non_plans(void)
 {
     struct s_fixture fx;
@@ -420,12 +533,18 @@ static int s_load_refuses_non_plans(void)
     } cases[] = {
         { "nope", "plan: " },
         { "[]", "must be a JSON object" },
-        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": []}", "version 2" },
-        { "{\"flowseg_plan\": 1, \"targets\": []}", "created" },
-        { "{\"flowseg_plan\": 1, \"created\": 0, \"targets\": [{\"name\": \"a\", "
+        { "{\"flowseg_plan\": 1, \"created\": 0, \"targets\": []}", "version 1" },
+        { "{\"flowseg_plan\": 2, \"targets\": []}", "created" },
+        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": [{\"name\": \"a\", "
           "\"security_group\": \"sg-1\", \"state_hash\": \"abc\"}]}", "64 lowercase hex" },
-        { "{\"flowseg_plan\": 1, \"created\": 0, \"targets\": [{\"name\": \"a\", "
+        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": [{\"name\": \"a\", "
           "\"security_group\": \"sg-1\", \"state_hash\": "
+          "\"0000000000000000000000000000000000000000000000000000000000000000\"}]}",
+          "desired_hash" },
+        { "{\"flowseg_plan\": 2, \"created\": 0, \"targets\": [{\"name\": \"a\", "
+          "\"security_group\": \"sg-1\", \"state_hash\": "
+          "\"0000000000000000000000000000000000000000000000000000000000000000\", "
+          "\"desired_hash\": "
           "\"0000000000000000000000000000000000000000000000000000000000000000\", "
           "\"desired\": [], \"add\": [{\"proto\": \"tcp\"}], \"remove\": [], \"kept\": []}]}",
           "targets[0]: add[0]" },
@@ -558,6 +677,8 @@ int main(int argc, char **argv)
     static const struct t_case cases[] = {
         { "plan_facts", s_plan_facts },
         { "json_golden", s_json_golden },
+        { "saved_checks", s_saved_checks },
+        { "cut_guard", s_cut_guard },
         { "json_shape", s_json_shape },
         { "text_and_markdown", s_text_and_markdown },
         { "html_self_contained", s_html_self_contained },
