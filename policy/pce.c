@@ -1155,6 +1155,10 @@ enum fsg_err fsg_pce_fetch_policy(struct fsg_pce *pce, bool active, json_t **ret
         { "services", true, "" },
         { "virtual_services", true,
           "?representation=virtual_service_labels_services_and_workloads" },
+        /* Which workloads serve each virtual service, on which ports (port_overrides): the
+         * compiler takes a rule's ports toward a virtual service from here (policy/compile.h).
+         * Not a policy object, so not versioned (REST API guide, "Service Bindings"). */
+        { "service_bindings", false, "" },
     };
     char pv[32] = "draft";
     long long version = 0;

@@ -128,6 +128,38 @@ def main():
         c.check(sim.api_secret not in live.stdout + live.stderr, "live: the secret never shows")
     finally:
         sim.stop()
+
+    # A live read takes the service bindings too: a workload's port_overrides remap the
+    # virtual service's port exactly as the exported bundle says (plan, live vs offline).
+    vs_ports = os.path.join(DATA, "vs_ports.json")
+    state = os.path.join(tmp, "empty_state.json")
+    with open(state, "w") as f:
+        json.dump({"sg-0123456789abcdef1": []}, f)
+    target = {"name": "pool-a", "workload": "pool-a", "security_group": "sg-0123456789abcdef1"}
+    off_cfg = os.path.join(tmp, "pool.json")
+    with open(off_cfg, "w") as f:
+        json.dump({"targets": [target]}, f)
+    off = run_flowseg(["--config", off_cfg, "plan", "--policy", vs_ports, "--state", state,
+                       "--format", "json"])
+    sim = SimProcess(seed=vs_ports)
+    try:
+        live_cfg = os.path.join(tmp, "pool_live.json")
+        with open(live_cfg, "w") as f:
+            json.dump({"pce": {"url": sim.url, "org_id": sim.org_id, "key_env": "PCE_API_KEY",
+                               "secret_env": "PCE_API_SECRET", "ca_file": sim.ca,
+                               "timeout_s": 10}, "targets": [target]}, f)
+        env = dict(os.environ, PCE_API_KEY=sim.api_key, PCE_API_SECRET=sim.api_secret,
+                   AWS_EC2_METADATA_DISABLED="true")
+        live = run_flowseg(["--config", live_cfg, "plan", "--state", state, "--format", "json"],
+                           env=env)
+        want = [(r["proto"], r["from_port"], r["to_port"]) for r in
+                (json.loads(off.stdout)["targets"][0]["desired"] if off.returncode == 0 else [])]
+        got = [(r["proto"], r["from_port"], r["to_port"]) for r in
+               (json.loads(live.stdout)["targets"][0]["desired"] if live.returncode == 0 else [])]
+        c.check(("tcp", 16432, 16433) in want, "offline: the port override applies")
+        c.eq(got, want, "live: the same ports as the bundle (service bindings read)")
+    finally:
+        sim.stop()
     c.done()
 
 

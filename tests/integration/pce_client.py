@@ -89,7 +89,7 @@ def t_fetch_matches_seed_and_uses_async(c):
     bundle, stats = fetch_ok(c)
     check(sorted(bundle) == sorted(["labels", "label_groups", "workloads", "rule_sets",
                                     "ip_lists", "services", "virtual_services",
-                                    "policy_version"]),
+                                    "service_bindings", "policy_version"]),
           "bundle keys %s" % sorted(bundle))
     check(bundle["policy_version"] == "1", "policy_version %r" % bundle["policy_version"])
     for k in ("labels", "label_groups", "rule_sets", "ip_lists", "services", "virtual_services"):

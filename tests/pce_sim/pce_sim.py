@@ -223,10 +223,14 @@ class Store:
             if t in VERSIONED:
                 self.policy["draft"][t] = rewrite_pv(arr, "active", "draft")
         n = 1
+        given = bundle.get("service_bindings")
+        if isinstance(given, list):
+            # An exported bundle's own bindings (with their port_overrides) are the PCE's.
+            self.bindings = copy.deepcopy(given)
         for pv in ("active", "draft"):
             for vs in self.policy[pv]["virtual_services"]:
                 bound = vs.pop("bound_workloads", None) or []
-                if pv != "active":
+                if pv != "active" or isinstance(given, list):
                     continue
                 for w in bound:
                     self.bindings.append({

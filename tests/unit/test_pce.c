@@ -762,7 +762,7 @@ static int s_fetch_policy(void)
         { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
         { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", S_RULE_SET_7, 0 },
         { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
-        { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
         { 200, "X-Total-Count: 2", S_VERSIONS_7, 0 },
     };
     static const char *const urls[] = {
@@ -775,6 +775,7 @@ static int s_fetch_policy(void)
         S_BASE "/orgs/1/sec_policy/7/services",
         S_BASE "/orgs/1/sec_policy/7/virtual_services"
                "?representation=virtual_service_labels_services_and_workloads",
+        S_BASE "/orgs/1/service_bindings",
         S_BASE "/orgs/1/sec_policy",
     };
     struct s_script s = S_SCRIPT(steps);
@@ -782,16 +783,17 @@ static int s_fetch_policy(void)
     json_t *bundle = NULL;
     T_OK(s_new(&s, &pce));
     T_OK(fsg_pce_fetch_policy(pce, true, &bundle, NULL));
-    T_CHECK(s.n_seen == 9);
-    T_CHECK(json_object_size(bundle) == 8);
+    T_CHECK(s.n_seen == 10);
+    T_CHECK(json_object_size(bundle) == 9);
     T_CHECK(json_array_size(json_object_get(bundle, "workloads")) == 3);
     T_CHECK(json_array_size(json_object_get(bundle, "labels")) == 2);
-    static const char *const keys[] = { "labels", "label_groups", "workloads", "rule_sets",
-                                        "ip_lists", "services", "virtual_services" };
-    for (size_t i = 0; i < 7; i++) {
+    static const char *const keys[] = { "labels",   "label_groups",     "workloads",
+                                        "rule_sets", "ip_lists",        "services",
+                                        "virtual_services", "service_bindings" };
+    for (size_t i = 0; i < 8; i++) {
         T_CHECK(json_is_array(json_object_get(bundle, keys[i])));
     }
-    for (size_t i = 0; i < 9; i++) {
+    for (size_t i = 0; i < 10; i++) {
         T_STR_EQ(s.seen[i].url, urls[i]);
     }
     const char *ver = NULL;
@@ -814,7 +816,7 @@ static int s_fetch_policy(void)
         { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
         { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", NULL, 1 },
         { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
-        { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 0", "[]", 0 },
     };
     struct s_script s2 = S_SCRIPT(draft);
     bundle = NULL;
@@ -834,6 +836,7 @@ static int s_fetch_policy(void)
         { 200, "X-Total-Count: 0", "[]", 0 }, { 200, "X-Total-Count: 0", "[]", 0 },
         { 200, "X-Total-Count: 0", "[]", 0 }, { 200, "X-Total-Count: 0", "[]", 0 },
         { 200, "X-Total-Count: 0", "[]", 0 }, { 200, "X-Total-Count: 0", "[]", 0 },
+        { 200, "X-Total-Count: 0", "[]", 0 },
     };
     struct s_script s3 = S_SCRIPT(none);
     T_OK(s_new(&s3, &pce));
@@ -854,7 +857,7 @@ static int s_fetch_policy_mixed(void)
         { 200, "X-Total-Count: 2", NULL, 2 }, { 200, "X-Total-Count: 1", NULL, 1 },
         { 200, "X-Total-Count: 3", NULL, 3 }, { 200, "X-Total-Count: 1", S_RULE_SET_7, 0 },
         { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 1", NULL, 1 },
-        { 200, "X-Total-Count: 1", NULL, 1 },
+        { 200, "X-Total-Count: 1", NULL, 1 }, { 200, "X-Total-Count: 0", "[]", 0 },
         { 200, "X-Total-Count: 2", S_VERSIONS_8, 0 },
     };
     struct s_script s = S_SCRIPT(provisioned);
