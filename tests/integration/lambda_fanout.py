@@ -116,20 +116,27 @@ def main():
                 c.eq(len(sums), len(want), "consumer: one flow summary per object")
                 c.eq(proxy.mutating(), [], "consumer: nothing reconciled, no change")
 
-                out_env = dict(env, AWS_ENDPOINT_URL=moto.url,
-                               FLOWSEG_CONFIG=json.dumps({"flowlogs": config["flowlogs"]}))
-                raw_env = dict(env, AWS_ENDPOINT_URL=moto.url, FLOWSEG_CONFIG="{}")
-                # the Lambda resolved the target's ENI (a hint) when it wrote the summaries;
-                # flows without targets has none: another fingerprint, so the raw objects
-                p1 = run_flowseg(["flows", "--format", "json", "--since", "2024-01-02",
-                                  "--until", "2024-01-02", "s3://%s/AWSLogs/" % BUCKET],
-                                 env=raw_env)
-                p2 = run_flowseg(["flows", "--format", "json", "--since", "2024-01-02",
-                                  "--until", "2024-01-02", "s3://%s/AWSLogs/" % BUCKET],
-                                 env=out_env)
-                c.check(p1.returncode == 0 and p2.returncode == 0 and
-                        json.loads(p1.stdout)["enis"] == json.loads(p2.stdout)["enis"],
-                        "flows with and without summaries: the same table")
+                # A later read with what the Lambda knew of the target (its interface, address
+                # and port: the same fingerprint) takes every object from its summary.
+                tgt = {"name": "orders", "rds_instance": "orders-db",
+                       "virtual_service": "VS-RDS-orders-db", "security_group": db["sg"],
+                       "associate": "none", "enis": [db["eni"]], "eni_addrs": ["10.0.20.11"],
+                       "port": 5432}
+                args = ["flows", "--format", "json", "--eni", db["eni"], "--since", "2024-01-02",
+                        "--until", "2024-01-02", "s3://%s/AWSLogs/" % BUCKET]
+                raw_env = dict(env, FLOWSEG_CONFIG=json.dumps({"targets": [tgt]}))
+                sum_env = dict(env, FLOWSEG_CONFIG=json.dumps(
+                    {"targets": [tgt], "flowlogs": config["flowlogs"]}))
+                p1 = run_flowseg(args, env=raw_env)
+                proxy.clear()
+                p2 = run_flowseg(args, env=sum_env)
+                raw_gets = [a for _, a in proxy.snapshot()
+                            if a.startswith("GET /%s/AWSLogs" % BUCKET) and "?" not in a]
+                c.check(p1.returncode == 0 and p2.returncode == 0 and not raw_gets and
+                        json.loads(p1.stdout)["enis"] == json.loads(p2.stdout)["enis"] and
+                        json.loads(p1.stdout)["enis"] != [],
+                        "flows from the Lambda's summaries (no flow-log GET, %d) gives the table "
+                        "of the raw objects" % len(raw_gets))
 
                 cfg2 = dict(config, flowlogs={"key_regex": KEY_RE, "fanout_queue_url": queue})
                 rt2 = Runtime(tmp, "rt-nosum", dict(env, FLOWSEG_CONFIG=json.dumps(cfg2)))
