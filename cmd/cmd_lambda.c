@@ -66,6 +66,9 @@ static const char s_usage_text[] =
     "  messages to retry (set ReportBatchItemFailures on the event source mapping).\n"
     "  {\"scan\": \"s3://bucket/prefix/\", \"dry_run\": true}: the same for every object\n"
     "  below the prefix (\"dry_run\": plan only, change nothing).\n"
+    "  {\"scan\": ..., \"since\": T, \"until\": T, \"fanout\": true}: a backfill: the keys\n"
+    "  go to flowlogs.fanout_queue_url in batches this function consumes, each writing\n"
+    "  flow summaries and reconciling nothing (with \"dry_run\": counted, not sent).\n"
     "  EventBridge schedule: reconcile every target (undoes tampering), then nlb-sync\n"
     "  when the config has an nlb section. {\"nlb_sync\": true}: nlb-sync.\n"
     "  EventBridge \"AWS API Call via CloudTrail\" (AuthorizeSecurityGroupIngress,\n"
@@ -73,7 +76,8 @@ static const char s_usage_text[] =
     "  UpdateSecurityGroupRuleDescriptionsIngress, ModifyDBInstance): reconcile only\n"
     "  the target whose managed group or instance was changed (tamper protection\n"
     "  within seconds); calls on other groups, failed calls and flowseg's own changes\n"
-    "  (this function's role session writing \"flowseg \" rules) are logged and ignored.\n"
+    "  (this function's role session, signing with its own AWS_ACCESS_KEY_ID, writing\n"
+    "  \"flowseg \" rules) are logged and ignored.\n"
     "\n"
     "Deadline: no new object is started once less than max(3 s, 10% of the invocation's\n"
     "time) is left, no new target once less than half that; the summary lists what was\n"
@@ -100,8 +104,9 @@ static const char s_usage_text[] =
     "                          pce.secret_parameter (SSM): then read from there at the\n"
     "                          first invocation and again after a PCE 401\n"
     "  FLOWSEG_NLB_POLL_MS     nlb-sync health poll interval (default 5000)\n"
-    "  AWS_LAMBDA_FUNCTION_NAME (set by Lambda) the role session name of flowseg's own\n"
-    "                          AWS calls, to recognise their CloudTrail events\n"
+    "  AWS_LAMBDA_FUNCTION_NAME, AWS_ACCESS_KEY_ID (set by Lambda) the role session name\n"
+    "                          and key of flowseg's own AWS calls, to recognise their\n"
+    "                          CloudTrail events\n"
     "\n"
     "Init failures go to /runtime/init/error and exit 1; a failed invocation is posted as\n"
     "its error and the loop goes on.\n";
@@ -183,6 +188,7 @@ static enum fsg_err s_init(const struct fsg_cli *cli, struct s_state *st, const 
     }
     st->core.ca_file = fsg_lambda_ca_fallback();
     st->core.function_name = getenv("AWS_LAMBDA_FUNCTION_NAME");
+    st->core.own_key_id = getenv("AWS_ACCESS_KEY_ID");
     if (rc == FSG_OK && st->core.ca_file != NULL) {
         fsg_log(FSG_LOG_INFO, "CA bundle: %s", st->core.ca_file);
     }

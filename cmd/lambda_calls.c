@@ -37,7 +37,8 @@ static enum s_concern s_concern(const struct fsg_lambda_state *st, const struct 
                                 size_t i, const char *group)
 {
     const struct fsg_config_target *t = &st->config->targets[i];
-    bool own = fsg_lambda_own_session(c->principal_arn, st->function_name);
+    bool own = fsg_lambda_own_session(c->principal_arn, c->access_key_id, st->function_name,
+                                      st->own_key_id);
     if (c->db_instance != NULL) {
         if (!fsg_lambda_same_instance(c->db_instance, t->rds_instance) || !c->has_vpc_sg_ids) {
             return S_NO;
@@ -60,7 +61,8 @@ static const char *s_subject(const struct fsg_s3_event_call *c)
 {
     return c->db_instance != NULL ? c->db_instance
            : c->group_id != NULL  ? c->group_id
-                                  : c->group_name;
+           : c->group_name != NULL ? c->group_name
+                                   : "(unknown)"; /* a failed call may name nothing */
 }
 
 /* The summary entry and the one log line of a call. */

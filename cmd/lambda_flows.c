@@ -310,9 +310,11 @@ static enum fsg_err s_scan(struct fsg_lambda_work *w, struct s_flows *f,
 
 /* ---- fan-out (a backfill on AWS's engines) ------------------------------------------------- */
 
-/* A fan-out message's body stays under a tenth of a batch's bytes, and its keys under this. */
+/* A fan-out message's body stays under a tenth of a batch's bytes, and its keys under this. The
+ * size is checked after a record is added, so the slack holds the largest record: a 1024-byte
+ * key form-encoded (x3) and the record around it. */
 #define S_FANOUT_KEYS 50
-#define S_FANOUT_BODY (FSG_SQS_BATCH_BYTES / FSG_SQS_BATCH_MAX - 1024)
+#define S_FANOUT_BODY (FSG_SQS_BATCH_BYTES / FSG_SQS_BATCH_MAX - 4096)
 
 /* An S3 notification's key encoding (form encoding: space -> '+', all but unreserved -> %XX),
  * which fsg_s3_key_form_decode reverses on the consuming side. */
@@ -449,16 +451,20 @@ static enum fsg_err s_fanout(struct fsg_lambda_work *w, const struct fsg_s3_even
     if (rc == FSG_OK) {
         rc = fsg_s3_source_expand(src, fsg_buf_cstr(&url), &objs, &n, err);
     }
-    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+    /* A dry run lists and counts, and sends nothing (consuming the batches would write). */
+    for (size_t i = 0; rc == FSG_OK && !w->dry_run && i < n; i++) {
         rc = s_fanout_add(&fo, &objs[i], err);
     }
-    if (rc == FSG_OK) {
+    if (rc == FSG_OK && !w->dry_run) {
         rc = s_fanout_flush(&fo, true, err);
     }
     fsg_log(rc == FSG_OK ? FSG_LOG_INFO : FSG_LOG_ERROR,
             "fan-out %s: %zu object(s) listed, %zu sent in %zu message(s) to %s", fsg_buf_cstr(&url),
             n, rc == FSG_OK ? fo.objects : 0, fo.messages, fo.queue);
-    if (rc == FSG_OK) {
+    if (rc == FSG_OK && w->dry_run) {
+        rc = fsg_lambda_work_warn(w, "fan-out (dry run): %zu object(s) of %s would be sent to %s; "
+                                     "nothing was sent", n, fsg_buf_cstr(&url), fo.queue);
+    } else if (rc == FSG_OK) {
         rc = fsg_lambda_work_warn(w, "fan-out: %zu object(s) of %s sent in %zu message(s) to %s; "
                                      "their flow summaries are written as the queue is consumed",
                                   fo.objects, fsg_buf_cstr(&url), fo.messages, fo.queue);
@@ -542,7 +548,8 @@ enum fsg_err fsg_lambda_work_flows(struct fsg_lambda_work *w, const struct fsg_s
     for (size_t i = 0; rc == FSG_OK && i < ev->n_items; i++) {
         const struct fsg_s3_event_item *it = &ev->items[i];
         if (ev->kind == FSG_S3_EVENT_SCAN && ev->fanout) {
-            return s_fanout(w, ev, it, err);
+            rc = s_fanout(w, ev, it, err);
+            continue;
         }
         if (ev->kind == FSG_S3_EVENT_SCAN) {
             rc = s_scan(w, &f, it, err);
@@ -553,7 +560,7 @@ enum fsg_err fsg_lambda_work_flows(struct fsg_lambda_work *w, const struct fsg_s
                         !ev->messages[it->message].summaries_only;
         }
     }
-    if (rc == FSG_OK && w->st->config->n_targets == 0 && ev->n_items > 0) {
+    if (rc == FSG_OK && w->st->config->n_targets == 0 && ev->n_items > 0 && !ev->fanout) {
         rc = fsg_lambda_work_warn(w, "the config has no targets: nothing to reconcile, no "
                                      "object read");
     }

@@ -54,6 +54,7 @@ struct fsg_lambda_state {
     unsigned long policy_fetches;    /* how many times the policy was read from the PCE */
     const char *function_name;       /* AWS_LAMBDA_FUNCTION_NAME (the role session name of the
                                       * function's own AWS calls), NULL outside Lambda */
+    const char *own_key_id;          /* AWS_ACCESS_KEY_ID: the key its own calls are signed with */
     char **group_ids;                /* owned, n_targets: each target's managed group id as
                                       * last resolved (a created group's id is learned here) */
 };
@@ -139,9 +140,14 @@ enum fsg_err fsg_lambda_work_nlb(struct fsg_lambda_work *w, struct fsg_error *er
 enum fsg_err fsg_lambda_work_calls(struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
                                    struct fsg_error *err) FSG_MUST_USE;
 
-/* lambda_match.c: whether principal_arn (CloudTrail userIdentity.arn) is this function's own
- * role session (assumed-role/ROLE/FUNCTION_NAME); false when function_name is NULL or empty. */
-bool fsg_lambda_own_session(const char *principal_arn, const char *function_name);
+/* lambda_match.c: whether a CloudTrail caller is this very function: its userIdentity.arn is the
+ * function's role session (assumed-role/ROLE/FUNCTION_NAME) AND its accessKeyId is the key this
+ * execution environment signs with (AWS_ACCESS_KEY_ID, which Lambda sets). The session name
+ * alone is chosen by whoever calls AssumeRole, so anyone could claim it; the temporary key id
+ * cannot be claimed. False when any part is NULL or empty (a change by another environment of
+ * the same function is then reconciled: a no-op, never a loop). */
+bool fsg_lambda_own_session(const char *principal_arn, const char *access_key_id,
+                            const char *function_name, const char *own_key_id);
 
 /* lambda_match.c: whether call c is a change flowseg makes itself: an Authorize or
  * ModifySecurityGroupRules writing only CIDR rules described "flowseg ...", a Revoke, or a

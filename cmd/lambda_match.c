@@ -5,8 +5,13 @@
 
 #include "cmd/lambda_internal.h"
 
-bool fsg_lambda_own_session(const char *principal_arn, const char *function_name)
+bool fsg_lambda_own_session(const char *principal_arn, const char *access_key_id,
+                            const char *function_name, const char *own_key_id)
 {
+    if (access_key_id == NULL || own_key_id == NULL || own_key_id[0] == '\0' ||
+        strcmp(access_key_id, own_key_id) != 0) {
+        return false;
+    }
     /* Lambda's execution-role credentials are a role session named after the function:
      * CloudTrail's userIdentity.arn is arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/FUNCTION. */
     const char *arn = principal_arn;

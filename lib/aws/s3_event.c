@@ -604,6 +604,7 @@ static void s_call_clean_up(struct fsg_s3_event_call *call)
     }
     fsg_free(call->vpc_sg_ids);
     fsg_free(call->principal_arn);
+    fsg_free(call->access_key_id);
     fsg_free(call->error_code);
 }
 
@@ -705,6 +706,10 @@ static enum fsg_err s_parse_api_call(struct s_ctx *c, json_t *root, const char *
     if (rc == FSG_OK) {
         rc = s_copy_id(s_str(s_obj(detail, "userIdentity"), "arn"), "detail.userIdentity.arn",
                        &call.principal_arn, err);
+    }
+    if (rc == FSG_OK) {
+        rc = s_copy_id(s_str(s_obj(detail, "userIdentity"), "accessKeyId"),
+                       "detail.userIdentity.accessKeyId", &call.access_key_id, err);
     }
     if (rc == FSG_OK) {
         rc = s_copy_id(s_str(detail, "errorCode"), "detail.errorCode", &call.error_code, err);

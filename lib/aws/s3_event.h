@@ -79,6 +79,7 @@ struct fsg_s3_event_call {
     size_t n_vpc_sg_ids;
     bool has_vpc_sg_ids;   /* ModifyDBInstance: vpcSecurityGroupIds was in the request */
     char *principal_arn;   /* detail.userIdentity.arn */
+    char *access_key_id;   /* detail.userIdentity.accessKeyId (NULL when absent) */
     char *error_code;      /* detail.errorCode: the call failed and changed nothing */
     /* Authorize / ModifySecurityGroupRules: every rule written is a CIDR rule whose
      * description starts with "flowseg " (the only kind flowseg writes). */

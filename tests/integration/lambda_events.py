@@ -46,13 +46,16 @@ def fixture(name):
         return json.load(f)
 
 
-def cloudtrail(name, group=None, session=None, **rp):
-    """A fixture with its group id (and caller session, request parameters) replaced."""
+def cloudtrail(name, group=None, session=None, key=None, **rp):
+    """A fixture with its group id (and caller session, access key, request parameters)
+    replaced."""
     ev = json.loads(json.dumps(fixture(name)).replace(FIXTURE_SG, group or FIXTURE_SG))
+    ui = ev["detail"]["userIdentity"]
     if session is not None:
-        ui = ev["detail"]["userIdentity"]
         ui["arn"] = "arn:aws:sts::123456789012:assumed-role/flowseg-lambda/" + session
         ui["principalId"] = "AROAEXAMPLEID:" + session
+    if key is not None:
+        ui["accessKeyId"] = key
     ev["detail"]["requestParameters"].update(rp)
     return ev
 
@@ -189,12 +192,20 @@ def tamper(x, rapi, rt):
 
     # 4. flowseg's own change (its session, "flowseg " rules): not reconciled again.
     x.quiet()
-    r = rapi.invoke(cloudtrail("cloudtrail_authorize_self.json", group, session=FUNCTION))
+    own = x.moto.key_id  # the key the runtime signs with (AWS_ACCESS_KEY_ID)
+    r = rapi.invoke(cloudtrail("cloudtrail_authorize_self.json", group, session=FUNCTION,
+                               key=own))
     c.eq((call_action(r), x.proxy.snapshot(), len(pce_requests(x.sim))),
          ([("own_change", None)], [], 0), "own change: skipped, no request")
+    # Someone who named an assumed-role session after the function (any principal can) but
+    # signs with another key is reconciled.
+    r = rapi.invoke(cloudtrail("cloudtrail_authorize_self.json", group, session=FUNCTION,
+                               key="ASIASPOOFEDKEY"))
+    c.eq(call_action(r), [("reconcile", ["orders"])],
+         "a session named after the function, another key: reconciled")
     # The same session writing a rule flowseg does not write is reconciled.
     w.add_rules(group, [MANUAL])
-    r = rapi.invoke(cloudtrail("cloudtrail_authorize.json", group, session=FUNCTION))
+    r = rapi.invoke(cloudtrail("cloudtrail_authorize.json", group, session=FUNCTION, key=own))
     c.eq(call_action(r), [("reconcile", ["orders"])],
          "own session, foreign rule: reconciled")
     c.eq(w.rules(group), DESIRED, "own session, foreign rule: undone")
@@ -237,6 +248,7 @@ def tamper(x, rapi, rt):
     ev["detail"]["requestParameters"]["vpcSecurityGroupIds"] = [x.orders["sg"], group]
     ev["detail"]["userIdentity"]["arn"] = \
         "arn:aws:sts::123456789012:assumed-role/flowseg-lambda/" + FUNCTION
+    ev["detail"]["userIdentity"]["accessKeyId"] = x.moto.key_id
     x.quiet()
     r = rapi.invoke(ev)
     c.eq((call_action(r), x.proxy.snapshot()), ([("own_change", None)], []),

@@ -74,6 +74,13 @@ def main():
                              "fanout_queue_url": queue}}
             rt = Runtime(tmp, "rt-fanout", dict(env, FLOWSEG_CONFIG=json.dumps(config)))
             try:
+                r = rt.rapi.invoke({"scan": "s3://%s/AWSLogs/" % BUCKET, "since": "2024-01-02",
+                                    "until": "2024-01-02", "fanout": True, "dry_run": True})
+                n_dry = len(sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10,
+                                                WaitTimeSeconds=0).get("Messages", []))
+                c.check(r["type"] == "response" and n_dry == 0 and
+                        "23 object(s)" in json.dumps(r.get("json")),
+                        "fan-out dry run: counted, nothing sent")
                 proxy.clear()
                 r = rt.rapi.invoke({"scan": "s3://%s/AWSLogs/" % BUCKET, "since": "2024-01-02",
                                     "until": "2024-01-02", "fanout": True})

@@ -26,18 +26,24 @@ static struct fsg_s3_event *s_fixture(const char *name)
 static int s_own_session(void)
 {
     const char *arn = "arn:aws:sts::123456789012:assumed-role/flowseg-lambda/flowseg";
-    T_CHECK(fsg_lambda_own_session(arn, "flowseg"));
-    T_CHECK(fsg_lambda_own_session("arn:aws-cn:sts::123456789012:assumed-role/r/flowseg",
-                                   "flowseg"));
-    T_CHECK(!fsg_lambda_own_session(arn, "flowseg-other"));
-    T_CHECK(!fsg_lambda_own_session(arn, "flowseg-lambda")); /* the role is not the session */
-    T_CHECK(!fsg_lambda_own_session("arn:aws:sts::123456789012:assumed-role/flowseg/alice",
-                                    "flowseg"));
-    T_CHECK(!fsg_lambda_own_session("arn:aws:iam::123456789012:user/flowseg", "flowseg"));
-    T_CHECK(!fsg_lambda_own_session("arn:aws:sts::123456789012:assumed-role/flowseg", "flowseg"));
-    T_CHECK(!fsg_lambda_own_session(NULL, "flowseg"));
-    T_CHECK(!fsg_lambda_own_session(arn, NULL)); /* outside Lambda: nothing is ours */
-    T_CHECK(!fsg_lambda_own_session(arn, ""));
+    const char *k = "ASIAOWNKEY";
+#define S_OWN(a, name) fsg_lambda_own_session((a), k, (name), k)
+    T_CHECK(S_OWN(arn, "flowseg"));
+    T_CHECK(S_OWN("arn:aws-cn:sts::123456789012:assumed-role/r/flowseg", "flowseg"));
+    T_CHECK(!S_OWN(arn, "flowseg-other"));
+    T_CHECK(!S_OWN(arn, "flowseg-lambda")); /* the role is not the session */
+    T_CHECK(!S_OWN("arn:aws:sts::123456789012:assumed-role/flowseg/alice", "flowseg"));
+    T_CHECK(!S_OWN("arn:aws:iam::123456789012:user/flowseg", "flowseg"));
+    T_CHECK(!S_OWN("arn:aws:sts::123456789012:assumed-role/flowseg", "flowseg"));
+    T_CHECK(!S_OWN(NULL, "flowseg"));
+    T_CHECK(!S_OWN(arn, NULL)); /* outside Lambda: nothing is ours */
+    T_CHECK(!S_OWN(arn, ""));
+#undef S_OWN
+    /* Anyone may name an assumed-role session after the function: the key id must be ours. */
+    T_CHECK(!fsg_lambda_own_session(arn, "ASIAOTHERKEY", "flowseg", k));
+    T_CHECK(!fsg_lambda_own_session(arn, NULL, "flowseg", k));
+    T_CHECK(!fsg_lambda_own_session(arn, k, "flowseg", NULL));
+    T_CHECK(!fsg_lambda_own_session(arn, "", "flowseg", ""));
     return 0;
 }
 
