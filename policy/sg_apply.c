@@ -432,7 +432,14 @@ static enum fsg_err s_modify_sort_out(struct s_ctx *c, struct s_pair *v, size_t 
     enum fsg_err rc = s_describe(c, &cur, err);
     size_t kept = 0;
     for (size_t i = 0; rc == FSG_OK && i < *n; i++) {
-        bool new_there = s_find(&cur, v[i].add) != NULL, old_there = s_has_id(&cur, v[i].id);
+        /* ModifySecurityGroupRules keeps the rule id: a rewrite that landed (its answer lost)
+         * shows as the new permission under the old id, and that rule must stay. The old rule
+         * is still there only while its id holds something else. */
+        const struct fsg_sg_rule *now = s_find(&cur, v[i].add);
+        bool new_there = now != NULL;
+        bool in_place = now != NULL && now->rule_id != NULL && v[i].id != NULL &&
+                        strcmp(now->rule_id, v[i].id) == 0;
+        bool old_there = !in_place && s_has_id(&cur, v[i].id);
         if (new_there && !old_there) {
             s_audit_result(c, "modify", &v[i], "already_modified", lost ? S_BY_UNKNOWN
                                                                        : S_BY_OTHER);

@@ -491,12 +491,47 @@ static int s_full_group_modifies_first(void)
     return 0;
 }
 
+/* The answer of a rewrite is lost (the calls fail after it landed): ModifySecurityGroupRules keeps
+ * the rule id, so the re-read group shows the new permissions under the old ids. Those rules are
+ * the desired ones, already in place: nothing may revoke them at the end. */
+static int s_lost_modify_keeps_the_rewritten_rules(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    p->current_v4 = 2;
+    const char *after = s_rules_answer(
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = after },
+        { .status = 200, .body = S_OK_AUTH },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 5) == 0);
+    struct fsg_sg_apply_options o = { .target = "t", .max_rules = 3 };
+    struct fsg_sg_apply_result res;
+    enum fsg_err rc = fsg_sg_apply(f.aws, p, &o, &res, NULL);
+    size_t n = f.script.n_rec;
+    for (size_t i = 0; i < n; i++) {
+        T_CHECK(strstr(t_aws_fixture_body(&f, i), "RevokeSecurityGroupIngress") == NULL);
+    }
+    T_OK(rc);
+    T_CHECK(res.revoked == 0);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
         { "lost_answer_is_unknown", s_lost_answer_is_unknown },
         { "stop_makes_no_call", s_stop_makes_no_call },
         { "full_group_modifies_first", s_full_group_modifies_first },
+        { "lost_modify_keeps_the_rewritten_rules", s_lost_modify_keeps_the_rewritten_rules },
         { "authorize_then_revoke", s_authorize_then_revoke },
         { "nothing_to_do", s_nothing_to_do },
         { "duplicate_converges", s_duplicate_converges },
