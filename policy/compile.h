@@ -51,9 +51,11 @@
  *   type/code (-1 = all).
  * - Sources: a workload's every interface address (IPv4 /32, IPv6 /128, loopback skipped; an
  *   unmanaged workload with none uses public_ip); with the rule's use_workload_subnets naming
- *   "consumers" (REST API rule field; ref/pce-api.md §8.6c), each consumer interface stands for
- *   its subnet, address/cidr_block (an interface without cidr_block keeps its address, with a
- *   warning: narrower, never wider); "providers" changes the provider side only, not
+ *   "consumers" (REST API rule field; ref/pce-api.md §8.6c), each consumer workload interface
+ *   stands for its subnet, address/cidr_block (an interface without cidr_block keeps its
+ *   address, with a warning: narrower, never wider; a cidr_block shorter than /8, or /32 for
+ *   IPv6, refuses the target; a virtual service's bound workloads are not consumer workloads
+ *   and keep their addresses); "providers" changes the provider side only, not
  *   sources; * a virtual service's ip_overrides when it has some, else its bound workloads'
  *   addresses; ip lists' ranges minus their exclusions.
  * - Output: per (proto, ports), the exact minimal CIDR cover of all sources (adjacent and

@@ -470,6 +470,13 @@ static void s_workload_sources(struct fsg_compile_ctx *c, const char *rule_href,
                              "%s has no cidr_block; only its address is allowed",
                              rule_href, wl->href);
             s_add_ip(c, set, &ifc->address);
+        } else if (ifc->cidr_block < (ifc->address.is_v6 ? 32 : 8)) {
+            /* An interface "subnet" of /0../7 (or an IPv6 one shorter than /32) is not a
+             * subnet anyone provisions: taking it would open much of the Internet. */
+            fsg_compile_refuse(c,
+                               "rule %s: use_workload_subnets: consumer workload %s has an "
+                               "interface with cidr_block /%d, too wide to be its subnet",
+                               rule_href, wl->href, ifc->cidr_block);
         } else {
             struct fsg_ip first;
             struct fsg_ip last;
@@ -500,6 +507,10 @@ static void s_vs_sources(struct fsg_compile_ctx *c, const char *rule_href, size_
     if (vs->n_ip_overrides > 0) {
         return;
     }
+    /* use_workload_subnets names the consumer *workloads* (ref/pce-api.md §8.6c): a virtual
+     * service's bound workloads stay host addresses. */
+    bool subnets = c->consumer_subnets;
+    c->consumer_subnets = false;
     size_t bound = 0;
     for (size_t i = 0; i < vs->n_bindings; i++) {
         size_t w = vs->bindings[i].workload;
@@ -508,6 +519,7 @@ static void s_vs_sources(struct fsg_compile_ctx *c, const char *rule_href, size_
             bound++;
         }
     }
+    c->consumer_subnets = subnets;
     if (bound == 0) {
         fsg_compile_warn(c,
                          "rule %s: consumer virtual service %s has no bound workload and no "

@@ -454,6 +454,32 @@ static int s_subnets(void)
     return 0;
 }
 
+/* use_workload_subnets names consumer workloads: a consumer virtual service's bound workloads
+ * keep their host addresses (ref/pce-api.md §8.6c); a "subnet" shorter than /8 refuses. */
+static int s_subnets_limits(void)
+{
+    T_CASE(m, c, "subnets_vs", .workload = "orders-db");
+    T_RULES(c, "tcp 5432 5432 10.0.1.0/24 " RS "16/sec_rules/1",
+            "tcp 5432 5432 10.0.3.3/32 " RS "16/sec_rules/1",
+            "tcp 5432 5432 fd00::/64 " RS "16/sec_rules/1",
+            "tcp 5433 5433 10.0.1.5/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 10.0.3.3/32 " RS "16/sec_rules/2",
+            "tcp 5433 5433 fd00::5/128 " RS "16/sec_rules/2",
+            "tcp 5435 5435 10.0.1.5/32 " RS "16/sec_rules/3",
+            "tcp 5435 5435 fd00::5/128 " RS "16/sec_rules/3");
+    T_DONE(m, c);
+
+    struct fsg_policy_model *w = s_load("subnets_wide");
+    T_CHECK(w != NULL);
+    struct fsg_compiled_target *cw = NULL;
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_REFUSED, fsg_policy_compile(w, &(struct fsg_policy_target){ .workload = "orders-db" },
+                                            &cw, &err));
+    T_CHECK(strstr(err.msg, "cidr_block /4, too wide") != NULL);
+    fsg_policy_model_destroy(w);
+    return 0;
+}
+
 /* Disabled rule sets and disabled rules are ignored. */
 static int s_disabled(void)
 {
@@ -916,6 +942,7 @@ int main(int argc, char **argv)
         { "derived_ports", s_derived_ports },
         { "vs_ports", s_vs_ports },
         { "subnets", s_subnets },
+        { "subnets_limits", s_subnets_limits },
         { "disabled", s_disabled },
         { "warnings", s_warnings },
         { "deny", s_deny },
