@@ -70,7 +70,10 @@
  *   the permissions it names (none = every service), TCP/UDP ranges split around the denied
  *   ports; a permission it only partly covers in a way an SG cannot express (All Services
  *   minus one port, ICMP all minus one type) is removed whole for those sources (narrower,
- *   warned); FQDNs or unsupported consumers in it refuse the target. An ordinary deny rule
+ *   warned); FQDNs or unsupported consumers in it refuse the target, and so do an ip list as
+ *   its provider (whether it holds the target's address is not known here) and
+ *   use_workload_subnets "consumers" on it (whole subnets denied: only host addresses could be
+ *   subtracted); a service without ports in it denies every protocol (warned). An ordinary deny rule
  *   never removes what an allow rule allows and only decides traffic no allow rule allows,
  *   which the group denies anyway: nothing to change, said in a warning.
  * - Enforcement boundaries (Security Policy Guide, "Enforcement Boundaries" and "Manage

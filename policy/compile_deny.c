@@ -209,6 +209,18 @@ static void s_deny_sources(struct fsg_compile_ctx *c, const struct fsg_policy_de
 static bool s_selects_target(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
                              const struct fsg_side *prov, const struct fsg_selector *scope)
 {
+    /* An IP list as the provider of an override deny denies traffic toward those addresses,
+     * enforced on the consumers' side too: if it holds the target's address the deny applies
+     * to it. Which addresses the target answers on is not known here, so such a deny refuses
+     * the target rather than being ignored (ignoring it could be wider than the policy). */
+    for (size_t i = 0; d->is_override && i < d->n_providers; i++) {
+        if (d->providers[i].kind == FSG_POLICY_ACTOR_IP_LIST) {
+            fsg_compile_refuse(c, "override deny rule %s: an ip list as provider; flowseg cannot "
+                                  "tell whether it holds this target's address",
+                               d->href);
+            return false;
+        }
+    }
     for (size_t i = 0; i < c->n_targets; i++) {
         const struct fsg_entity *e = &c->targets[i];
         if (!fsg_selector_match(scope, e)) {
@@ -255,6 +267,14 @@ static void s_deny(struct fsg_compile_ctx *c, const struct s_deny_ref *ref, stru
             break;
         }
         if (!applies && (s_refuse_consumers(c, d) || c->rc != FSG_OK)) {
+            break;
+        }
+        if (!applies && (d->use_workload_subnets & FSG_POLICY_SUBNETS_CONSUMERS) != 0) {
+            /* The deny then covers the consumers' whole subnets (ref/pce-api.md §8.6c); only
+             * their host addresses would be subtracted here: wider than the policy. */
+            fsg_compile_refuse(c, "override deny rule %s: use_workload_subnets \"consumers\" "
+                                  "(denied subnets) is not supported; only host addresses "
+                                  "could be subtracted", d->href);
             break;
         }
         if (!applies) {

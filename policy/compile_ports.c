@@ -341,6 +341,12 @@ void fsg_compile_deny_ports(struct fsg_compile_ctx *c, const struct fsg_policy_d
             s_ports_add(c, ports, (struct fsg_port){ FSG_PROTO_ALL, -1, -1 });
             continue;
         }
+        if (s->n_ports == 0) {
+            /* Nothing to read the ports from: deny every protocol (narrower), never nothing. */
+            fsg_compile_warn(c, "%s: service %s has no ports; every protocol is denied to its "
+                                "sources", origin, s->href);
+            s_ports_add(c, ports, (struct fsg_port){ FSG_PROTO_ALL, -1, -1 });
+        }
         for (size_t j = 0; j < s->n_ports; j++) {
             s_deny_port(c, origin, &s->ports[j], ports);
         }

@@ -199,6 +199,8 @@ static enum fsg_err s_ingress(struct fsg_policy_loader *L, const json_t *o, size
     return s_ingress_list(L, o, "rules", rule_i, &r->ingress_services, &r->n_ingress_services);
 }
 
+static enum fsg_err s_subnets(struct fsg_policy_loader *L, const json_t *o, unsigned *bits);
+
 /* One deny rule or enforcement boundary; what = "deny_rules", "override_deny_rules" or
  * "enforcement_boundaries" (paths, the default of "override"). */
 static enum fsg_err s_deny(struct fsg_policy_loader *L, const json_t *o, const char *what,
@@ -250,6 +252,10 @@ static enum fsg_err s_deny(struct fsg_policy_loader *L, const json_t *o, const c
     if (rc == FSG_OK) {
         fsg_policy_set_path(L, "%s[%zu]", what, i);
         rc = s_ingress_list(L, o, what, i, &d->ingress_services, &d->n_ingress_services);
+    }
+    if (rc == FSG_OK) {
+        fsg_policy_set_path(L, "%s[%zu]", what, i);
+        rc = s_subnets(L, o, &d->use_workload_subnets);
     }
     return rc;
 }
@@ -304,9 +310,8 @@ enum fsg_err fsg_policy_load_boundaries(struct fsg_policy_loader *L, const json_
     return rc;
 }
 
-/* use_workload_subnets: ["consumers"], ["providers"] or both (newer PCEs). */
-static enum fsg_err s_subnets(struct fsg_policy_loader *L, const json_t *o,
-                              struct fsg_policy_rule *r)
+/* use_workload_subnets: ["consumers"], ["providers"] or both (newer PCEs), into *bits. */
+static enum fsg_err s_subnets(struct fsg_policy_loader *L, const json_t *o, unsigned *bits)
 {
     const json_t *arr;
     size_t n;
@@ -315,9 +320,9 @@ static enum fsg_err s_subnets(struct fsg_policy_loader *L, const json_t *o,
         const json_t *v = json_array_get(arr, i);
         const char *s = json_is_string(v) ? json_string_value(v) : "";
         if (strcmp(s, "consumers") == 0) {
-            r->use_workload_subnets |= FSG_POLICY_SUBNETS_CONSUMERS;
+            *bits |= FSG_POLICY_SUBNETS_CONSUMERS;
         } else if (strcmp(s, "providers") == 0) {
-            r->use_workload_subnets |= FSG_POLICY_SUBNETS_PROVIDERS;
+            *bits |= FSG_POLICY_SUBNETS_PROVIDERS;
         } else {
             rc = fsg_policy_fail(L, FSG_E_PARSE, "use_workload_subnets",
                                  "[%zu]: expected \"consumers\" or \"providers\"", i);
@@ -348,7 +353,7 @@ static enum fsg_err s_rule_flags(struct fsg_policy_loader *L, const json_t *o,
                                   &r->n_security_principals);
     }
     if (rc == FSG_OK) {
-        rc = s_subnets(L, o, r);
+        rc = s_subnets(L, o, &r->use_workload_subnets);
     }
     if (rc == FSG_OK) {
         rc = fsg_policy_get_array(L, o, "egress_services", &arr, &r->n_egress_services);

@@ -534,6 +534,60 @@ static int s_warnings(void)
     return 0;
 }
 
+/* Override denies flowseg cannot subtract exactly refuse the target instead of being ignored;
+ * one naming a service without ports denies every protocol. */
+static int s_deny_limits(void)
+{
+#define S_BUNDLE(deny, services)                                                                   \
+    "{\"workloads\": [{\"href\": \"/orgs/1/workloads/rds\", \"name\": \"orders-db\"},"             \
+    " {\"href\": \"/orgs/1/workloads/web\", \"interfaces\": [{\"address\": \"10.0.1.5\"}]}],"       \
+    " \"ip_lists\": [{\"href\": \"/orgs/1/sec_policy/active/ip_lists/1\", \"ip_ranges\":"          \
+    " [{\"from_ip\": \"10.0.2.0/24\"}]}], \"services\": [" services "],"                             \
+    " \"rule_sets\": [{\"href\": \"" HREF "61\", \"scopes\": [[]], \"rules\": ["                   \
+    "{\"href\": \"" HREF "61/sec_rules/1\", \"providers\": [{\"workload\": {\"href\":"             \
+    " \"/orgs/1/workloads/rds\"}}], \"consumers\": [{\"workload\": {\"href\":"                     \
+    " \"/orgs/1/workloads/web\"}}], \"ingress_services\": [{\"port\": 5432, \"proto\": 6}]}],"     \
+    " \"deny_rules\": [{\"href\": \"" HREF "61/deny_rules/1\", \"override\": true, " deny "}]}]}"
+    static const char iplist_provider[] = S_BUNDLE(
+        "\"providers\": [{\"ip_list\": {\"href\": \"/orgs/1/sec_policy/active/ip_lists/1\"}}],"
+        " \"consumers\": [{\"workload\": {\"href\": \"/orgs/1/workloads/web\"}}]", "");
+    static const char subnets[] = S_BUNDLE(
+        "\"providers\": [{\"workload\": {\"href\": \"/orgs/1/workloads/rds\"}}],"
+        " \"consumers\": [{\"workload\": {\"href\": \"/orgs/1/workloads/web\"}}],"
+        " \"use_workload_subnets\": [\"consumers\"]", "");
+    static const char no_ports[] = S_BUNDLE(
+        "\"providers\": [{\"workload\": {\"href\": \"/orgs/1/workloads/rds\"}}],"
+        " \"consumers\": [{\"workload\": {\"href\": \"/orgs/1/workloads/web\"}}],"
+        " \"ingress_services\": [{\"href\": \"/orgs/1/sec_policy/active/services/9\"}]",
+        "{\"href\": \"/orgs/1/sec_policy/active/services/9\", \"name\": \"empty\"}");
+#undef S_BUNDLE
+    static const struct {
+        const char *bundle;
+        const char *refusal; /* NULL: compiles */
+    } cases[] = {
+        { iplist_provider, "deny_rules/1: an ip list as provider" },
+        { subnets, "deny_rules/1: use_workload_subnets \"consumers\"" },
+        { no_ports, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fsg_policy_model *m = NULL;
+        struct fsg_compiled_target *c = NULL;
+        struct fsg_error err = { 0 };
+        T_OK(fsg_policy_model_load(fsg_span_from_cstr(cases[i].bundle), NULL, &m, &err));
+        enum fsg_err rc = fsg_policy_compile(m, &(struct fsg_policy_target){ .workload = "orders-db" },
+                                             &c, &err);
+        if (cases[i].refusal != NULL) {
+            T_CHECK(rc == FSG_E_REFUSED && strstr(err.msg, cases[i].refusal) != NULL);
+        } else {
+            T_OK(rc);
+            T_NO_RULES(c); /* web's only allowed port is denied with every protocol */
+            fsg_compiled_target_destroy(c);
+        }
+        fsg_policy_model_destroy(m);
+    }
+    return 0;
+}
+
 #define CORP(p, r)                                                                                 \
     "tcp " p " 10.1.0.0/23 " RS r, "tcp " p " 10.1.3.0/24 " RS r, "tcp " p " 10.1.4.0/22 " RS r,   \
         "tcp " p " 10.1.8.0/21 " RS r, "tcp " p " 10.1.16.0/20 " RS r,                             \
@@ -943,6 +997,7 @@ int main(int argc, char **argv)
         { "vs_ports", s_vs_ports },
         { "subnets", s_subnets },
         { "subnets_limits", s_subnets_limits },
+        { "deny_limits", s_deny_limits },
         { "disabled", s_disabled },
         { "warnings", s_warnings },
         { "deny", s_deny },
