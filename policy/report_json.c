@@ -672,6 +672,14 @@ static enum fsg_err s_read_document(json_t *root, struct fsg_plan *plan, struct 
         if (rc != FSG_OK) {
             return rc;
         }
+        /* One entry per config target: a second one would be matched to the same target and
+         * applied without its own check (apply --plan checks each against the fresh plan). */
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(plan->targets[j].name, plan->targets[i].name) == 0) {
+                return fsg_error_set(err, FSG_E_PARSE, "plan: target '%s' is listed twice",
+                                     plan->targets[i].name);
+            }
+        }
     }
     return FSG_OK;
 }

@@ -559,9 +559,24 @@ static int s_load_refuses_non_plans(void)
             return 1;
         }
     }
-    /* A plain --format json report is not a saved plan. */
+    /* A saved plan that lists a target twice (the second would go unchecked). */
+    struct fsg_buf saved = FSG_BUF_INIT;
+    T_OK(fsg_plan_save(fx.plan, &saved, NULL));
+    json_t *doc = json_loadb((const char *)saved.ptr, saved.len, 0, NULL);
+    T_CHECK(doc != NULL);
+    json_t *targets = json_object_get(doc, "targets");
+    T_CHECK(json_array_size(targets) >= 1);
+    json_array_append_new(targets, json_deep_copy(json_array_get(targets, 0)));
+    char *twice = json_dumps(doc, 0);
+    json_decref(doc);
+    fsg_buf_clean_up(&saved);
     struct fsg_plan *p = NULL;
     struct fsg_error err = { 0 };
+    T_ERR(FSG_E_PARSE, fsg_plan_load(fsg_span_from_cstr(twice), &p, &err));
+    T_CHECK(strstr(err.msg, "is listed twice") != NULL && p == NULL);
+    free(twice);
+
+    /* A plain --format json report is not a saved plan. */
     T_ERR(FSG_E_PARSE, fsg_plan_load(fsg_span_from_buf(&report), &p, &err));
     T_CHECK(strstr(err.msg, "--save-plan") != NULL);
     fsg_buf_clean_up(&report);
