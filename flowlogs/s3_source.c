@@ -619,7 +619,8 @@ static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
     struct fsg_buf key = FSG_BUF_INIT, body = FSG_BUF_INIT;
     struct fsg_error err = { 0 };
     struct fsg_aws_client *c = NULL;
-    enum fsg_err rc = fsg_summary_key(s->sum_prefix, o->bucket, o->key, o->etag, &key);
+    enum fsg_err rc =
+        fsg_summary_key(s->sum_prefix, o->bucket, o->key, o->etag, s->fingerprint, &key);
     if (rc != FSG_OK) {
         fsg_error_set(&err, rc, "out of memory");
     } else if ((rc = fsg_summary_encode(table, s->sum_enis, s->n_sum_enis, o->name, o->etag,
@@ -819,7 +820,7 @@ static enum fsg_err s_find_summary(const struct fsg_s3_source *s, const char *bu
         return FSG_OK;
     }
     struct fsg_buf k = FSG_BUF_INIT;
-    if (fsg_summary_key(s->sum_prefix, bucket, key, etag, &k) != FSG_OK) {
+    if (fsg_summary_key(s->sum_prefix, bucket, key, etag, s->fingerprint, &k) != FSG_OK) {
         fsg_buf_clean_up(&k);
         return FSG_E_NOMEM;
     }

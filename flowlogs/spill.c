@@ -124,10 +124,14 @@ const char (*fsg_spill_names(const struct fsg_spill *sp, size_t *ret_n))[FSG_ENI
 
 size_t fsg_spill_runs(const struct fsg_spill *sp)
 {
+    /* Workers ask while others may add runs (the array can move): under the lock. */
+    struct fsg_spill *m = (struct fsg_spill *)sp;
+    pthread_mutex_lock(&m->mu);
     size_t n = 0;
     for (size_t i = 0; i < sp->n_runs; i++) {
         n += !sp->runs[i].dropped;
     }
+    pthread_mutex_unlock(&m->mu);
     return n;
 }
 

@@ -128,7 +128,7 @@ enum fsg_err fsg_summary_encode(const struct fsg_aggregate *agg, const char *con
 }
 
 enum fsg_err fsg_summary_key(const char *prefix, const char *bucket, const char *key,
-                             const char *etag, struct fsg_buf *out)
+                             const char *etag, const char *fingerprint, struct fsg_buf *out)
 {
     enum fsg_err rc = fsg_buf_printf(out, "%s%s/%s.", prefix, bucket, key);
     for (const char *p = etag; rc == FSG_OK && *p != '\0'; p++) {
@@ -140,7 +140,10 @@ enum fsg_err fsg_summary_key(const char *prefix, const char *bucket, const char 
                   c == '-';
         rc = fsg_buf_append_byte(out, (uint8_t)(ok ? c : '_'));
     }
-    return rc != FSG_OK ? rc : fsg_buf_append_cstr(out, ".fsum.json.gz");
+    return rc != FSG_OK ? rc
+                        : fsg_buf_printf(out, ".%.16s.fsum.json.gz",
+                                         fingerprint != NULL && fingerprint[0] != '\0' ? fingerprint
+                                                                                    : "-");
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */

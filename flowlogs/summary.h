@@ -56,11 +56,14 @@ enum fsg_err fsg_summary_decode(struct fsg_span in, const char *fingerprint,
 
 void fsg_summary_clean_up(struct fsg_summary *s); /* idempotent */
 
-/* The summary's key for a source object: "<prefix><bucket>/<key>.<etag>.fsum.json.gz", with the
- * ETag's quotes dropped and any character but [0-9A-Za-z-] replaced by '_'. prefix ends with
- * '/' or is empty. FSG_E_NOMEM. */
+/* The summary's key for a source object: "<prefix><bucket>/<key>.<etag>.<fp>.fsum.json.gz", with
+ * the ETag's quotes dropped and any character but [0-9A-Za-z-] replaced by '_', and <fp> the
+ * first 16 characters of the fingerprint: a summary made under another configuration is then
+ * simply not found (the object is read and a summary for this configuration written), instead
+ * of being fetched and refused on every read. prefix ends with '/' or is empty. FSG_E_NOMEM. */
 enum fsg_err fsg_summary_key(const char *prefix, const char *bucket, const char *key,
-                             const char *etag, struct fsg_buf *out) FSG_MUST_USE;
+                             const char *etag, const char *fingerprint,
+                             struct fsg_buf *out) FSG_MUST_USE;
 
 /* The fingerprint of what shapes a summary's rows besides the object: the ENI hints (addresses,
  * database ports; any order), the interfaces it keeps (enis; n_enis 0 = all) and the configured

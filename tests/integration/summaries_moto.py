@@ -104,6 +104,19 @@ def main():
                 env=env, check=0).stdout)
             c.eq(fifth.get("enis"), want["enis"],
                  "an object replaced in place is read raw, not from its old summary")
+
+            # Another configuration (here: one interface kept) has its own summaries: the
+            # first read writes them, the next takes every object from them.
+            eni = (first.get("enis") or [{}])[0].get("eni", "-")
+            before = len(summaries())
+            p6, sixth = flows("--eni", eni)
+            grown = len(summaries()) - before
+            with CountingProxy(moto.url) as proxy:
+                p7, seventh = flows("--eni", eni, e=dict(env, AWS_ENDPOINT_URL=proxy.url))
+                calls = [a for _, a in proxy.snapshot()]
+            c.check(p6.returncode == 0 and grown == len(files) and seventh == sixth and
+                    not any(a.startswith("GET /logs/AWSLogs") and "?" not in a for a in calls),
+                    "another configuration: its own summaries written (%d), then used" % grown)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     c.done()

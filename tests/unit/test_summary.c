@@ -278,11 +278,13 @@ static int s_hostile_input(void)
 static int s_keys_and_fingerprints(void)
 {
     struct fsg_buf k = FSG_BUF_INIT;
-    T_OK(fsg_summary_key("sums/", "logs", "AWSLogs/1/vpcflowlogs/x.log.gz", "\"9b2c-3\"", &k));
-    T_STR_EQ(fsg_buf_cstr(&k), "sums/logs/AWSLogs/1/vpcflowlogs/x.log.gz.9b2c-3.fsum.json.gz");
+    T_OK(fsg_summary_key("sums/", "logs", "AWSLogs/1/vpcflowlogs/x.log.gz", "\"9b2c-3\"",
+                         "0123456789abcdef0123", &k));
+    T_STR_EQ(fsg_buf_cstr(&k),
+             "sums/logs/AWSLogs/1/vpcflowlogs/x.log.gz.9b2c-3.0123456789abcdef.fsum.json.gz");
     fsg_buf_reset(&k);
-    T_OK(fsg_summary_key("", "b", "k", "W/\"a+b\"", &k));
-    T_STR_EQ(fsg_buf_cstr(&k), "b/k.W_a_b.fsum.json.gz");
+    T_OK(fsg_summary_key("", "b", "k", "W/\"a+b\"", "", &k));
+    T_STR_EQ(fsg_buf_cstr(&k), "b/k.W_a_b.-.fsum.json.gz");
     fsg_buf_clean_up(&k);
 
     struct fsg_ip a1, a2;
