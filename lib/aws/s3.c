@@ -601,18 +601,32 @@ enum fsg_err fsg_s3_put_object(struct fsg_aws_client *c, const char *bucket, con
     if (rc != FSG_OK) {
         return rc;
     }
-    if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK ||
-        fsg_buf_printf(&resource, "s3://%s/%s", bucket, key) != FSG_OK ||
+    if (fsg_buf_printf(&resource, "s3://%s/%s", bucket, key) != FSG_OK ||
         (content_type != NULL &&
          fsg_http_headers_add(&headers, "Content-Type", content_type) != FSG_OK)) {
         rc = fsg_error_set(err, FSG_E_NOMEM, "S3 PutObject: out of memory");
         goto out;
     }
-    /* A PUT of the whole body is idempotent: retried as it is (aws.c). */
-    struct fsg_aws_request r = { .method = "PUT", .url = fsg_buf_cstr(&url), .headers = &headers,
-                                 .body = body, .action = "PutObject",
-                                 .resource = fsg_buf_cstr(&resource) };
-    rc = fsg_aws_request(c, &r, &resp, err);
+    /* Signed for the bucket's region (learned from an earlier redirect, or from this one, as
+     * HeadObject does). A PUT of the whole body is idempotent: retried as it is (aws.c). */
+    for (int hop = 0;; hop++) {
+        char region[S_REGION_SIZE];
+        s_region_for(c, bucket, region);
+        fsg_buf_reset(&url);
+        if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK) {
+            rc = fsg_error_set(err, FSG_E_NOMEM, "S3 PutObject: out of memory");
+            goto out;
+        }
+        struct fsg_aws_request r = { .method = "PUT", .url = fsg_buf_cstr(&url),
+                                     .headers = &headers, .body = body, .action = "PutObject",
+                                     .resource = fsg_buf_cstr(&resource), .region = region };
+        rc = fsg_aws_request(c, &r, &resp, err);
+        if (rc == FSG_OK || hop > 0 || !s_follow_region(c, bucket, region, &resp, err)) {
+            break;
+        }
+        fsg_http_response_clean_up(&resp);
+        resp = (struct fsg_http_response){ 0 };
+    }
     s_name_missing(err, rc, bucket, key, fsg_aws_client_region(c));
 out:
     fsg_http_response_clean_up(&resp);

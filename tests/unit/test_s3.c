@@ -437,6 +437,11 @@ static int s_region_redirect_followed(void)
           .body = "<Error><Code>AuthorizationHeaderMalformed</Code><Region>ap-east-2</Region></Error>" },
         { .method = "GET", .url = "https://new.s3.ap-east-2.amazonaws.com/?list-type=2&max-keys=1000",
           .status = 200, .body = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>" },
+        /* PutObject: to the region learned, and following its own 301 */
+        { .method = "PUT", .url = "https://far.s3.eu-west-1.amazonaws.com/s.gz", .status = 200 },
+        { .method = "PUT", .url = "https://puts.s3.us-east-1.amazonaws.com/s.gz", .status = 301,
+          .headers = "x-amz-bucket-region: eu-north-1\n", .body = s_301 },
+        { .method = "PUT", .url = "https://puts.s3.eu-north-1.amazonaws.com/s.gz", .status = 200 },
     };
     unsetenv("AWS_ENDPOINT_URL");
     unsetenv("AWS_ENDPOINT_URL_S3");
@@ -462,6 +467,11 @@ static int s_region_redirect_followed(void)
     size_t n = 0;
     T_OK(fsg_s3_list_objects(f.aws, "new", NULL, s_count_object, &n, &err));
     T_CHECK(strstr(t_http_script_header(&f.script, 6, "Authorization"), "/ap-east-2/s3/") != NULL);
+    struct fsg_span body = fsg_span_from_cstr("summary");
+    T_OK(fsg_s3_put_object(f.aws, "far", "s.gz", body, "application/gzip", &err));
+    T_CHECK(strstr(t_http_script_header(&f.script, 7, "Authorization"), "/eu-west-1/s3/") != NULL);
+    T_OK(fsg_s3_put_object(f.aws, "puts", "s.gz", body, NULL, &err));
+    T_CHECK(strstr(t_http_script_header(&f.script, 9, "Authorization"), "/eu-north-1/s3/") != NULL);
     T_CHECK(!f.script.mismatch && f.script.next == sizeof ex / sizeof ex[0]);
     fsg_buf_clean_up(&sink.got);
     s_teardown(&f);
