@@ -211,6 +211,11 @@ size_t fsg_aggregate_memory(const struct fsg_aggregate *agg)
     return agg->memory;
 }
 
+bool fsg_aggregate_object_spilled(const struct fsg_aggregate *agg)
+{
+    return agg->obj_spilled;
+}
+
 size_t fsg_aggregate_table_bytes(const struct fsg_aggregate *agg)
 {
     return fsg_hash_memory(agg->flows4) + fsg_hash_memory(agg->flows);
@@ -825,6 +830,7 @@ void fsg_aggregate_begin(struct fsg_aggregate *agg)
     }
     agg->in_object = true;
     agg->obj_tag = 0;
+    agg->obj_spilled = false;
     agg->mark4 = fsg_hash_count(agg->flows4);
     agg->mark = fsg_hash_count(agg->flows);
     agg->n_undo = 0;

@@ -140,6 +140,9 @@ void fsg_aggregate_clear(struct fsg_aggregate *agg);
 enum fsg_err fsg_aggregate_set_memory(struct fsg_aggregate *agg, size_t bytes,
                                       struct fsg_error *err) FSG_MUST_USE;
 size_t fsg_aggregate_memory(const struct fsg_aggregate *agg);
+/* Whether the last object begun (fsg_aggregate_begin) had rows written to disk: its table then
+ * does not hold all of them (kept after commit, until the next begin). */
+bool fsg_aggregate_object_spilled(const struct fsg_aggregate *agg);
 /* Bytes the tables hold now. */
 size_t fsg_aggregate_table_bytes(const struct fsg_aggregate *agg);
 /* Runs on disk and the rows they hold (0 without a budget or before the first spill). */

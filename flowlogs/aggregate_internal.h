@@ -141,6 +141,7 @@ struct fsg_aggregate {
     struct fsg_spill *spill;
     bool owns_spill;
     uint64_t obj_tag;       /* 0 until the open object spills */
+    bool obj_spilled;       /* the last object begun spilled (kept after its commit) */
     struct fsg_error spill_err; /* why the last spill failed */
     enum fsg_err broken;        /* a spill failed: every later operation fails with it */
 };

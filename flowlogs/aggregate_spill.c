@@ -312,6 +312,7 @@ enum fsg_err fsg_agg_spill(struct fsg_aggregate *agg)
     if (rc == FSG_OK && agg->in_object && agg->obj_tag == 0) {
         agg->obj_tag = fsg_spill_tag(agg->spill);
     }
+    agg->obj_spilled = agg->obj_spilled || agg->in_object;
     if (rc == FSG_OK) {
         rc = s_spill_table(agg, false, rank, rank + agg->n_enis, w);
     }

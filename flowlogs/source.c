@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/core/log.h"
 #include "lib/core/mem.h"
 
 /* 256 KiB reads: a few system calls per MiB. */
@@ -93,9 +94,15 @@ static void s_process(struct s_worker *w, size_t i)
     enum fsg_err rc = FSG_OK;
     if (obj->summarize != NULL) {
         if (w->own == NULL) {
+            /* Under a memory budget the worker's share is split between its table and the
+             * object's own; an object whose rows do not all fit gets no summary (below). */
+            size_t share = fsg_aggregate_memory(w->agg);
             rc = fsg_aggregate_new_sibling(w->agg, &w->own, &d->err);
-            if (rc == FSG_OK) { /* handed whole to summarize(): never spilled */
-                rc = fsg_aggregate_set_memory(w->own, 0, &d->err);
+            if (rc == FSG_OK && share != 0) {
+                rc = fsg_aggregate_set_memory(w->agg, share - share / 2, &d->err);
+            }
+            if (rc == FSG_OK) {
+                rc = fsg_aggregate_set_memory(w->own, share / 2, &d->err);
             }
         } else {
             fsg_aggregate_clear(w->own);
@@ -113,8 +120,13 @@ static void s_process(struct s_worker *w, size_t i)
         rc = fsg_reader_finish(r, &d->err);
     }
     if (rc == FSG_OK && into != w->agg) {
-        obj->summarize(obj->summarize_ctx, into);
-        rc = fsg_aggregate_merge(w->agg, into, &d->err);
+        if (!fsg_aggregate_object_spilled(into)) {
+            obj->summarize(obj->summarize_ctx, into);
+        } else {
+            fsg_log(FSG_LOG_INFO, "%s: no flow summary written: its rows do not fit in the "
+                    "memory budget (--memory)", obj->name);
+        }
+        rc = fsg_aggregate_merge(w->agg, into, &d->err); /* its rows on disk are kept */
     }
     slot->rc = rc;
     if (rc != FSG_OK && d->err.offset == 0 && r != NULL) {
@@ -261,6 +273,7 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
     }
     sh.pipeline = fsg_run_uses_pipeline(o.pipeline, jobs);
     enum fsg_err rc = FSG_E_NOMEM;
+    size_t memory = fsg_aggregate_memory(agg);
     *result = (struct fsg_run_result){ 0 };
     atomic_init(&sh.next, 0);
     sh.slots = fsg_calloc(n_objects + 1, sizeof *sh.slots);
@@ -291,6 +304,11 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
         rc = s_collect(&sh, result);
     }
 out:
+    if (ws != NULL && ws[0].agg == agg && ws[0].own != NULL) {
+        /* its share was split (s_process); the store exists, so this cannot fail */
+        enum fsg_err restored = fsg_aggregate_set_memory(agg, memory, NULL);
+        rc = rc == FSG_OK ? restored : rc;
+    }
     s_workers_destroy(ws, jobs, agg);
     for (size_t i = 0; sh.slots != NULL && i < n_objects; i++) {
         fsg_free(sh.slots[i].detail);

@@ -1,6 +1,7 @@
 /* flowlogs/source: the push reader is all-or-nothing per object, the runner reads local and
  * external objects in parallel with failures isolated, and directories expand sorted. */
 #include <sched.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,75 @@ static int s_runner(void)
     fsg_buf_clean_up(&gz);
     fsg_buf_clean_up(&bad);
     fsg_buf_clean_up(&perni);
+    return 0;
+}
+
+/* Objects with summarize() under a small memory budget: one whose rows do not fit gets no
+ * summary (its table would be partial), one that fits gets its summary, and the flow table is
+ * the same as without a budget; the caller's budget is given back after the run. */
+struct s_sums {
+    pthread_mutex_t lock;
+    size_t calls, rows;
+};
+
+static void s_count_summary(void *ctx, const struct fsg_aggregate *table)
+{
+    struct s_sums *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    c->calls++;
+    c->rows += fsg_aggregate_entries(table);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int s_summaries_within_budget(void)
+{
+    struct fsg_buf big = FSG_BUF_INIT, want = FSG_BUF_INIT;
+    T_OK(fsg_buf_append_cstr(&big, "version account-id interface-id srcaddr dstaddr srcport "
+                                   "dstport protocol packets bytes start end action log-status\n"));
+    for (unsigned i = 0; i < 20000; i++) {
+        T_OK(fsg_buf_printf(&big, "2 1 eni-db 10.%u.%u.%u 10.0.20.11 40000 5432 6 1 60 1 2 "
+                                  "ACCEPT OK\n", i >> 16, (i >> 8) & 255, i & 255));
+    }
+    struct s_ext xs = { .data = fsg_span_from_cstr(s_object) };
+    struct s_ext xb = { .data = fsg_span_from_buf(&big) };
+    uint64_t records = 0;
+    for (unsigned run = 0; run < 3; run++) {
+        struct s_sums small_sums = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct s_sums big_sums = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct fsg_object objs[2] = {
+            { .name = "small", .run = s_ext_run, .ctx = &xs, .summarize = s_count_summary,
+              .summarize_ctx = &small_sums },
+            { .name = "big", .run = s_ext_run, .ctx = &xb, .summarize = s_count_summary,
+              .summarize_ctx = &big_sums },
+        };
+        struct fsg_aggregate *agg = NULL;
+        struct fsg_run_result res;
+        struct fsg_buf table = FSG_BUF_INIT;
+        T_OK(fsg_aggregate_new(NULL, &agg, NULL));
+        size_t budget = run == 0 ? 0 : 256 << 10; /* run 0: no budget, the reference */
+        T_OK(fsg_aggregate_set_memory(agg, budget, NULL));
+        struct fsg_run_options ro = { .jobs = run == 2 ? 2 : 1 };
+        T_OK(fsg_run_objects(objs, 2, &ro, agg, &res, NULL));
+        T_CHECK(res.n_errors == 0);
+        T_CHECK(fsg_aggregate_memory(agg) == budget);
+        T_CHECK(small_sums.calls == 1 && small_sums.rows == 2);
+        T_CHECK(big_sums.calls == (run == 0 ? 1u : 0u));
+        T_CHECK(run == 0 || fsg_aggregate_spilled_runs(agg) > 0);
+        if (run == 0) {
+            records = fsg_aggregate_stats(agg)->records;
+        }
+        T_CHECK(records > 20000 && fsg_aggregate_stats(agg)->records == records);
+        T_CHECK(s_table(agg, &table) == 0);
+        if (run == 0) {
+            T_OK(fsg_buf_append_span(&want, fsg_span_from_buf(&table)));
+        }
+        T_STR_EQ(fsg_buf_cstr(&table), fsg_buf_cstr(&want));
+        fsg_buf_clean_up(&table);
+        fsg_run_result_clean_up(&res);
+        fsg_aggregate_destroy(agg);
+    }
+    fsg_buf_clean_up(&big);
+    fsg_buf_clean_up(&want);
     return 0;
 }
 
@@ -604,6 +674,7 @@ int main(int argc, char **argv)
         { "reader_is_all_or_nothing", s_reader_is_all_or_nothing },
         { "runner", s_runner },
         { "expand", s_expand },
+        { "summaries_within_budget", s_summaries_within_budget },
         { "pipeline_matches_one_thread", s_pipeline_matches_one_thread },
         { "pipeline_errors", s_pipeline_errors },
         { "pipeline_policy", s_pipeline_policy },
