@@ -22,16 +22,15 @@
 
 /* Shortest value fsg_redact_add_secret accepts: shorter ones would match ordinary text. */
 #define FSG_REDACT_MIN_SECRET_LEN 4u
-/* How many registered secrets are kept (a PCE secret, its Basic token, a few rotations);
- * registering one more forgets the oldest. */
-#define FSG_REDACT_MAX_SECRETS 16u
 
 /* Redacts s (NUL-terminated, in a buffer of size bytes) in place; the result stays
  * NUL-terminated within size (cut if a replacement made it longer). NULL ok. */
 void fsg_redact(char *s, size_t size);
 
-/* Registers a secret value (copied) to be replaced wherever it appears in a message. Values
- * shorter than FSG_REDACT_MIN_SECRET_LEN are ignored (FSG_OK). FSG_E_NOMEM only. Thread-safe. */
+/* Registers a secret value (copied) to be replaced wherever it appears in a message, until
+ * fsg_redact_clear_secrets: a registered secret is never forgotten (the list grows). Values
+ * shorter than FSG_REDACT_MIN_SECRET_LEN are ignored (FSG_OK). FSG_E_NOMEM only: then the
+ * secret is NOT registered, and the caller must not use it (it could leak). Thread-safe. */
 enum fsg_err fsg_redact_add_secret(const char *secret) FSG_MUST_USE;
 /* Forgets (and wipes) every registered secret. Thread-safe. */
 void fsg_redact_clear_secrets(void);
