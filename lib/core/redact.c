@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -129,21 +130,24 @@ static size_t s_try_label(const char *s, size_t i, struct s_out *o)
     return 0;
 }
 
+/* "Basic X" / "Bearer X": X is masked when it has FSG_REDACT_MIN_SECRET_LEN token characters
+ * and the scheme is spelled so, at the start of a word; or when it has 8 or more, whatever the
+ * case and the character before ("\nbasic dXNlcjpw" in escaped JSON, "BEARER eyJ..."). */
 static size_t s_try_scheme(const char *s, size_t i, struct s_out *o)
 {
-    if (i > 0 && s_word_char(s[i - 1])) {
-        return 0;
-    }
+    bool word_start = i == 0 || !s_word_char(s[i - 1]);
     for (size_t k = 0; k < sizeof s_schemes / sizeof s_schemes[0]; k++) {
         size_t n = strlen(s_schemes[k]);
-        if (strncmp(s + i, s_schemes[k], n) != 0) {
+        if (strncasecmp(s + i, s_schemes[k], n) != 0) {
             continue;
         }
+        bool exact = word_start && strncmp(s + i, s_schemes[k], n) == 0;
         size_t end = i + n;
         while (s_token_char(s[end])) {
             end++;
         }
-        if (end - (i + n) >= FSG_REDACT_MIN_SECRET_LEN) {
+        size_t tlen = end - (i + n);
+        if (tlen >= 8 || (exact && tlen >= FSG_REDACT_MIN_SECRET_LEN)) {
             s_put(o, s + i, n);
             s_put(o, S_MASK, strlen(S_MASK));
             return end - i;
@@ -159,7 +163,7 @@ static size_t s_try_userinfo(const char *s, size_t i, struct s_out *o)
         return 0;
     }
     size_t j = i + 3;
-    while (s[j] != '\0' && strchr("/?#@ \t\r\n\"'<>\\", s[j]) == NULL) {
+    while (s[j] != '\0' && strchr("/?#@ \t\r\n\"'<>", s[j]) == NULL) {
         j++;
     }
     if (s[j] != '@' || j == i + 3) {
@@ -251,6 +255,26 @@ static bool s_reserve_secret(void)
     s_secrets = grown;
     s_cap_secrets = cap;
     return true;
+}
+
+void fsg_redact_copy(const char *in, char *out, size_t size)
+{
+    if (out == NULL || size == 0) {
+        return;
+    }
+    size_t len = in != NULL ? strlen(in) : 0;
+    /* A mask (3 bytes) replaces at least 1 byte: the redacted text fits in 3 * len + 1. */
+    size_t room = len > (SIZE_MAX - 1) / 3 ? 0 : 3 * len + 1;
+    char *tmp = room > 0 ? malloc(room) : NULL;
+    if (tmp == NULL) {
+        snprintf(out, size, "%s", "(text withheld: out of memory while redacting it)");
+        return;
+    }
+    memcpy(tmp, in != NULL ? in : "", len + 1);
+    fsg_redact(tmp, room);
+    snprintf(out, size, "%s", tmp);
+    fsg_secure_zero(tmp, room);
+    free(tmp);
 }
 
 enum fsg_err fsg_redact_add_secret(const char *secret)

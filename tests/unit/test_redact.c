@@ -43,6 +43,10 @@ static int s_patterns(void)
         /* escaped JSON inside a JSON string (log fields) stays valid */
         { "\"msg\":\"body {\\\"Authorization\\\": \\\"Basic abcdefgh\\\"}\"",
           "\"msg\":\"body {\\\"Authorization\\\": \\\"***\\\"}\"" },
+        /* the scheme in any case, even glued to a word, when the token is long */
+        { "authorization-was basic QWxhZGRpbjpvcGVu end", "authorization-was basic *** end" },
+        { "{\"h\":\"x\\nBEARER eyJhbGciOiJIUzI1\"}", "{\"h\":\"x\\nBEARER ***\"}" },
+        { "user-info with a backslash https://u\\x:pw@host/", "user-info with a backslash https://***@host/" },
         /* ordinary text is left alone */
         { "S3 ListObjectsV2: truncated page without a new continuation token",
           "S3 ListObjectsV2: truncated page without a new continuation token" },
@@ -62,6 +66,21 @@ static int s_patterns(void)
             return 1;
         }
     }
+    return 0;
+}
+
+/* fsg_redact_copy redacts the whole text, then cuts: a credential at the cut leaves nothing. */
+static int s_copy_redacts_before_cut(void)
+{
+    char out[16];
+    fsg_redact_copy("0123456 Basic dXNlcjpwYXNz", out, sizeof out);
+    T_STR_EQ(out, "0123456 Basic *");
+    T_OK(fsg_redact_add_secret("p4ssw0rd-value"));
+    fsg_redact_copy("0123456789abcp4ssw0rd-value", out, sizeof out);
+    T_STR_EQ(out, "0123456789abc**");
+    fsg_redact_copy(NULL, out, sizeof out);
+    T_STR_EQ(out, "");
+    fsg_redact_clear_secrets();
     return 0;
 }
 
@@ -135,6 +154,7 @@ int main(int argc, char **argv)
     static const struct t_case cases[] = {
         { "patterns", s_patterns },
         { "registered_secrets", s_registered_secrets },
+        { "copy_redacts_before_cut", s_copy_redacts_before_cut },
         { "errors_are_redacted", s_errors_are_redacted },
         { "logs_are_redacted", s_logs_are_redacted },
         { NULL, NULL },
