@@ -47,7 +47,8 @@ static bool s_word_char(char c)
 
 static bool s_token_char(char c)
 {
-    return isalnum((unsigned char)c) || strchr("+/=._~-", c) != NULL;
+    /* c != '\0': strchr finds the terminator too, which ran past the end of the text */
+    return c != '\0' && (isalnum((unsigned char)c) || strchr("+/=._~-", c) != NULL);
 }
 
 /* Output with a bound: everything past size-1 is dropped. */
