@@ -190,19 +190,6 @@ static enum fsg_err s_report(struct fsg_lambda_work *w, const struct fsg_s3_even
     return rc;
 }
 
-/* Whether the run has a target that failed or was deferred: the calls' messages fail. */
-static void s_fail_calls(struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
-                         size_t targets_before, size_t deferred_before)
-{
-    bool failed = json_array_size(w->deferred) > deferred_before;
-    for (size_t i = targets_before; i < json_array_size(w->targets); i++) {
-        failed = failed || json_object_get(json_array_get(w->targets, i), "error") != NULL;
-    }
-    for (size_t k = 0; failed && k < ev->n_calls; k++) {
-        fsg_lambda_work_fail_message(w, ev->calls[k].message);
-    }
-}
-
 enum fsg_err fsg_lambda_work_calls(struct fsg_lambda_work *w, const struct fsg_s3_event *ev,
                                    struct fsg_error *err)
 {
@@ -257,10 +244,9 @@ enum fsg_err fsg_lambda_work_calls(struct fsg_lambda_work *w, const struct fsg_s
         }
         fsg_recon_keep_targets(&run, keep_run);
         fsg_free(keep_run);
-        size_t targets_before = json_array_size(w->targets);
-        size_t deferred_before = json_array_size(w->deferred);
+        /* A target that fails or is deferred here fails the calls' SQS messages with every
+         * other message of the batch (cmd_lambda.c s_batch_outcome): nothing to mark here. */
         rc = fsg_lambda_reconcile(w, &run, err);
-        s_fail_calls(w, ev, targets_before, deferred_before);
     }
 
 out:

@@ -149,73 +149,17 @@ static bool s_parse_retry_after(const char *v, uint64_t *ret_ms)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Redaction: server text copied into a message never carries a credential (issue 12: a PCE
- * 500 body that echoed the Authorization header put the Basic token on stderr). */
-
-#define S_REDACTED "***" /* as lib/core/redact */
-
-static bool s_token_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/' || c == '=' || c == '-' || c == '_' || c == '.' || c == '~';
-}
+ * 500 body that echoed the Authorization header put the Basic token on stderr). One mechanism,
+ * lib/core/redact: the secret and the Basic token are registered with it in s_build_auth (a
+ * credential that cannot be registered is not used), and every message is redacted by
+ * fsg_error_set and fsg_log. Server text is also redacted where it is cut to fit a message
+ * (fsg_redact_copy redacts the whole text before cutting it, so no credential is cut in two). */
 
 /* Length of the URL user-info ("user:password@") starting at p, just after "://"; 0 if none. */
 static size_t s_userinfo_len(const char *p)
 {
     size_t n = strcspn(p, "/@ \t\r\n\"'<>?#");
     return p[n] == '@' ? n + 1 : 0;
-}
-
-/* Copies in to out (size bytes, always terminated), replacing: the Basic token (exact), any
- * "Basic X"/"Bearer X" credential, and URL user-info. This is done where server text enters a
- * message; lib/core/redact scrubs every message again (the secret and token are registered
- * with it in s_build_auth). */
-static void s_redact(const struct fsg_pce *pce, const char *in, char *out, size_t size)
-{
-    const char *token = pce != NULL && pce->auth_header != NULL ? pce->auth_header + 6 : NULL;
-    size_t tlen = token != NULL ? strlen(token) : 0;
-    size_t o = 0;
-    if (size == 0) {
-        return;
-    }
-    for (size_t i = 0; in[i] != '\0' && o + 1 < size;) {
-        size_t skip = 0;
-        const char *keep = NULL;
-        size_t keep_len = 0;
-        if (tlen > 0 && strncmp(in + i, token, tlen) == 0) {
-            skip = tlen;
-        } else if (strncasecmp(in + i, "basic ", 6) == 0 || strncasecmp(in + i, "bearer ", 7) == 0) {
-            size_t w = in[i + 1] == 'a' || in[i + 1] == 'A' ? 6 : 7;
-            size_t n = 0;
-            while (s_token_char(in[i + w + n])) {
-                n++;
-            }
-            if (n >= 8) {
-                keep = in + i;
-                keep_len = w;
-                skip = w + n;
-            }
-        } else if (strncmp(in + i, "://", 3) == 0 && s_userinfo_len(in + i + 3) > 0) {
-            keep = "://";
-            keep_len = 3;
-            skip = 3 + s_userinfo_len(in + i + 3) - 1; /* the '@' is copied next */
-        }
-        if (skip == 0) {
-            out[o++] = in[i++];
-            continue;
-        }
-        int w = snprintf(out + o, size - o, "%.*s%s", (int)keep_len, keep != NULL ? keep : "",
-                         S_REDACTED);
-        o = w < 0 ? o : (o + (size_t)w < size ? o + (size_t)w : size - 1);
-        i += skip;
-    }
-    out[o] = '\0';
-}
-
-/* A URL as it may be printed: user-info replaced. */
-static void s_redact_url(const char *url, char *out, size_t size)
-{
-    s_redact(NULL, url, out, size);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -302,13 +246,13 @@ static enum fsg_err s_build_auth(struct fsg_pce *pce, const char *key, const cha
         char *b64 = pair != NULL ? s_base64((const uint8_t *)pair, strlen(pair)) : NULL;
         char *header = b64 != NULL ? fsg_asprintf("Basic %s", b64) : NULL;
         /* Echoes of the secret or of the token are redacted from every message (an error
-         * page that repeats the request's headers). */
-        if (b64 != NULL && (fsg_redact_add_secret(secret) != FSG_OK ||
-                            fsg_redact_add_secret(b64) != FSG_OK)) {
-            fsg_log(FSG_LOG_DEBUG, "pce: the redaction list is full");
-        }
+         * page that repeats the request's headers): credentials that cannot be registered
+         * with lib/core/redact are not used. */
+        bool registered = b64 != NULL && fsg_redact_add_secret(secret) == FSG_OK &&
+                          fsg_redact_add_secret(b64) == FSG_OK;
         (void)s_strdup_secure_free(b64);
-        if (header == NULL) {
+        if (header == NULL || !registered) {
+            s_strdup_secure_free(header);
             rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory building PCE credentials");
         } else {
             s_strdup_secure_free(pce->auth_header);
@@ -376,7 +320,7 @@ static enum fsg_err s_set_url(struct fsg_pce *pce, const char *url, struct fsg_e
         return fsg_error_set(err, FSG_E_INVALID_ARG, "no PCE url configured (pce.url)");
     }
     char shown[256];
-    s_redact_url(url, shown, sizeof shown);
+    fsg_redact_copy(url, shown, sizeof shown);
     const char *scheme_end = strstr(url, "://");
     if (scheme_end != NULL && s_userinfo_len(scheme_end + 3) > 0) {
         return fsg_error_set(err, FSG_E_INVALID_ARG, "PCE url '%.200s' must not carry "
@@ -573,7 +517,7 @@ static void s_copy_request_id(const struct fsg_http_response *resp, struct fsg_e
 {
     const char *rid = fsg_http_headers_get(&resp->headers, "X-Request-Id");
     if (err != NULL && rid != NULL) {
-        snprintf(err->request_id, sizeof err->request_id, "%s", rid);
+        fsg_redact_copy(rid, err->request_id, sizeof err->request_id);
     }
 }
 
@@ -582,14 +526,17 @@ static enum fsg_err s_status_error(struct fsg_pce *pce, const struct s_call *c,
                                    const struct fsg_http_response *resp, unsigned retries,
                                    struct fsg_error *err)
 {
-    char raw[S_ERROR_TEXT_MAX];
+    /* Decoded with room to spare and redacted before the cut to S_ERROR_TEXT_MAX: a credential
+     * straddling the cut is masked whole, not shown in part. */
+    char raw[4 * S_ERROR_TEXT_MAX];
     char text[S_ERROR_TEXT_MAX];
+    char tok_raw[256];
     char token[64];
-    s_decode_error_body(fsg_span_from_buf(&resp->body), raw, sizeof raw, token, sizeof token);
-    s_redact(pce, raw, text, sizeof text);
-    char tok_raw[64];
-    snprintf(tok_raw, sizeof tok_raw, "%s", token);
-    s_redact(pce, tok_raw, token, sizeof token);
+    s_decode_error_body(fsg_span_from_buf(&resp->body), raw, sizeof raw, tok_raw, sizeof tok_raw);
+    fsg_redact_copy(raw, text, sizeof text);
+    fsg_redact_copy(tok_raw, token, sizeof token);
+    fsg_secure_zero(raw, sizeof raw);
+    fsg_secure_zero(tok_raw, sizeof tok_raw);
     const char *sep = text[0] != '\0' ? ": " : "";
     enum fsg_err rc;
     switch (resp->status) {
@@ -741,7 +688,7 @@ static enum fsg_err s_href_url(const struct fsg_pce *pce, const char *href, char
     if (strncasecmp(href, "https://", 8) == 0) {
         if (strncmp(href, pce->base, blen) != 0 || href[blen] != '/') {
             char shown[256];
-            s_redact(pce, href, shown, sizeof shown);
+            fsg_redact_copy(href, shown, sizeof shown);
             return fsg_error_set(err, FSG_E_REMOTE, "the PCE pointed to %.200s, which is not "
                                  "under %s; refusing to send credentials there", shown, pce->base);
         }
@@ -754,7 +701,7 @@ static enum fsg_err s_href_url(const struct fsg_pce *pce, const char *href, char
         url = fsg_asprintf("%s%s%s", pce->base, pce->org_prefix, href);
     } else {
         char shown[256];
-        s_redact(pce, href, shown, sizeof shown);
+        fsg_redact_copy(href, shown, sizeof shown);
         return fsg_error_set(err, FSG_E_REMOTE, "unusable href '%.200s' from the PCE", shown);
     }
     if (url == NULL) {
@@ -981,7 +928,7 @@ static enum fsg_err s_total_count(const struct fsg_pce *pce, const struct fsg_ht
                            name, what, got);
     } else if (fsg_span_to_u64(fsg_span_trim(fsg_span_from_cstr(tc)), &total) != FSG_OK) {
         char shown[64];
-        s_redact(pce, tc, shown, sizeof shown);
+        fsg_redact_copy(tc, shown, sizeof shown);
         rc = fsg_error_set(err, FSG_E_PARSE, "%s: unusable X-Total-Count '%.40s'", what, shown);
     } else if (total < got) {
         rc = fsg_error_set(err, FSG_E_REMOTE, "PCE collection %s: %s returned %zu items but "

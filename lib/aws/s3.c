@@ -37,7 +37,9 @@ static enum fsg_err s_bucket_url_at(const struct fsg_aws_client *c, const char *
                                     const char *bucket, struct fsg_buf *out);
 
 /* The region a bucket's requests are signed for: the one learned from a redirect, else the
- * client's. Copied into out (S_REGION_SIZE bytes). */
+ * client's. Copied into out (S_REGION_SIZE bytes). Each call reads it ONCE and uses that copy
+ * both to sign and to pick the endpoint: the cache is process-wide and other threads' clients
+ * update it, so a second read could sign for one region and send to another's endpoint. */
 #define S_REGION_SIZE 32
 static void s_region_for(const struct fsg_aws_client *c, const char *bucket, char *out)
 {
@@ -66,12 +68,11 @@ static enum fsg_err s_endpoint_for(const struct fsg_aws_client *c, const char *r
     return fsg_buf_append_cstr(out, ep);
 }
 
-enum fsg_err fsg_s3_bucket_url(const struct fsg_aws_client *c, const char *bucket,
-                               struct fsg_buf *out)
+/* The bucket's base URL for the given (already read) region. */
+static enum fsg_err s_bucket_url_in(const struct fsg_aws_client *c, const char *region,
+                                    const char *bucket, struct fsg_buf *out)
 {
     struct fsg_buf ep_buf = FSG_BUF_INIT;
-    char region[S_REGION_SIZE];
-    s_region_for(c, bucket, region);
     enum fsg_err rc = s_endpoint_for(c, region, &ep_buf);
     if (rc == FSG_OK) {
         rc = s_bucket_url_at(c, fsg_buf_cstr(&ep_buf), bucket, out);
@@ -80,16 +81,26 @@ enum fsg_err fsg_s3_bucket_url(const struct fsg_aws_client *c, const char *bucke
     return rc;
 }
 
+enum fsg_err fsg_s3_bucket_url(const struct fsg_aws_client *c, const char *bucket,
+                               struct fsg_buf *out)
+{
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
+    return s_bucket_url_in(c, region, bucket, out);
+}
+
 /* The S3 answer to a request signed for the wrong region: 301 PermanentRedirect, 400
  * AuthorizationHeaderMalformed (regions launched after March 2019 answer 400, not 301), or a
  * 307 while a new bucket's name propagates; each names the bucket's region in the
  * x-amz-bucket-region header. We re-sign for that region and send again, once, and remember
  * it for the bucket. https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingRouting.html
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html (x-amz-bucket-region),
- * ref/aws-wire.md §5.6. True when the call should be repeated. */
-static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, const char *used_region,
+ * ref/aws-wire.md §5.6. True when the call should be repeated: then region (S_REGION_SIZE
+ * bytes, the one the call was signed for) holds the new one, for the URL and the signature. */
+static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, char *region_inout,
                             const struct fsg_http_response *resp, const struct fsg_error *err)
 {
+    const char *used_region = region_inout;
     int st = resp->status;
     const char *code = err != NULL ? err->service_code : "";
     bool redirect = st == 301 || st == 307 ||
@@ -105,6 +116,7 @@ static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, const 
     if (ok) {
         fsg_log(FSG_LOG_DEBUG, "s3 bucket '%s' is in %s, not %s (HTTP %d): following", bucket,
                 fsg_buf_cstr(&valid), used_region, st);
+        snprintf(region_inout, S_REGION_SIZE, "%s", fsg_buf_cstr(&valid));
     }
     fsg_buf_clean_up(&valid);
     (void)c;
@@ -134,10 +146,10 @@ enum fsg_err fsg_s3_encode_key(struct fsg_buf *out, const char *key)
     return fsg_uri_encode(out, fsg_span_from_cstr(key), true);
 }
 
-enum fsg_err fsg_s3_object_url(const struct fsg_aws_client *c, const char *bucket, const char *key,
-                               struct fsg_buf *out)
+static enum fsg_err s_object_url_in(const struct fsg_aws_client *c, const char *region,
+                                    const char *bucket, const char *key, struct fsg_buf *out)
 {
-    enum fsg_err rc = fsg_s3_bucket_url(c, bucket, out);
+    enum fsg_err rc = s_bucket_url_in(c, region, bucket, out);
     if (rc == FSG_OK) {
         rc = fsg_buf_append_byte(out, '/');
     }
@@ -145,6 +157,14 @@ enum fsg_err fsg_s3_object_url(const struct fsg_aws_client *c, const char *bucke
         rc = fsg_s3_encode_key(out, key);
     }
     return rc;
+}
+
+enum fsg_err fsg_s3_object_url(const struct fsg_aws_client *c, const char *bucket, const char *key,
+                               struct fsg_buf *out)
+{
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
+    return s_object_url_in(c, region, bucket, key, out);
 }
 
 /* ---- Error messages that name what is missing ---------------------------------------------- */
@@ -284,12 +304,11 @@ static enum fsg_err s_get_headers(const struct s_get *g, struct fsg_http_headers
 }
 
 /* Runs GETs until the body is complete or a failure is not a resumable network cut. */
-static enum fsg_err s_get_loop(struct fsg_aws_client *c, const char *bucket, const char *url,
-                               const char *resource, struct s_get *g, unsigned max_resumes,
-                               unsigned *ret_resumes, struct fsg_error *err)
+/* region (S_REGION_SIZE bytes): the one url is for; updated when S3 redirects (g->redirected). */
+static enum fsg_err s_get_loop(struct fsg_aws_client *c, const char *bucket, char *region,
+                               const char *url, const char *resource, struct s_get *g,
+                               unsigned max_resumes, unsigned *ret_resumes, struct fsg_error *err)
 {
-    char region[S_REGION_SIZE];
-    s_region_for(c, bucket, region);
     struct fsg_http_headers headers = { 0 };
     struct fsg_http_response resp = { 0 };
     enum fsg_err rc;
@@ -353,14 +372,16 @@ enum fsg_err fsg_s3_get_object(struct fsg_aws_client *c, const char *bucket, con
         goto out;
     }
     unsigned max_resumes = o->max_resumes > 0 ? o->max_resumes : FSG_S3_DEFAULT_MAX_RESUMES;
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
     for (int hop = 0; hop < 2; hop++) {
         fsg_buf_reset(&url);
-        if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK) {
+        if (s_object_url_in(c, region, bucket, key, &url) != FSG_OK) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "S3 GetObject: out of memory");
             goto out;
         }
-        rc = s_get_loop(c, bucket, fsg_buf_cstr(&url), fsg_buf_cstr(&resource), &g, max_resumes,
-                        &resumes, err);
+        rc = s_get_loop(c, bucket, region, fsg_buf_cstr(&url), fsg_buf_cstr(&resource), &g,
+                        max_resumes, &resumes, err);
         if (!g.redirected) {
             break;
         }
@@ -400,11 +421,11 @@ enum fsg_err fsg_s3_head_object(struct fsg_aws_client *c, const char *bucket, co
         rc = fsg_error_set(err, FSG_E_NOMEM, "S3 HeadObject: out of memory");
         goto out;
     }
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
     for (int hop = 0;; hop++) {
-        char region[S_REGION_SIZE];
-        s_region_for(c, bucket, region);
         fsg_buf_reset(&url);
-        if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK) {
+        if (s_object_url_in(c, region, bucket, key, &url) != FSG_OK) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "S3 HeadObject: out of memory");
             goto out;
         }
@@ -450,12 +471,12 @@ static enum fsg_err s_query_param(struct fsg_buf *q, const char *name, const cha
     return rc;
 }
 
-static enum fsg_err s_list_url(const struct fsg_aws_client *c, const char *bucket,
-                               const struct fsg_s3_list_options *o, const char *token,
-                               struct fsg_buf *url)
+static enum fsg_err s_list_url(const struct fsg_aws_client *c, const char *region,
+                               const char *bucket, const struct fsg_s3_list_options *o,
+                               const char *token, struct fsg_buf *url)
 {
     unsigned max_keys = o->max_keys > 0 && o->max_keys < S_MAX_KEYS ? o->max_keys : S_MAX_KEYS;
-    enum fsg_err rc = fsg_s3_bucket_url(c, bucket, url);
+    enum fsg_err rc = s_bucket_url_in(c, region, bucket, url);
     if (rc == FSG_OK) {
         /* Path-style lists "/bucket?...", virtual-hosted "/?..." (as botocore sends them). */
         rc = fsg_buf_printf(url, "%s?list-type=2&max-keys=%u", s_path_style(c, bucket) ? "" : "/",
@@ -511,11 +532,11 @@ static enum fsg_err s_list_page(struct fsg_aws_client *c, const char *bucket,
         rc = fsg_error_set(err, FSG_E_NOMEM, "S3 ListObjectsV2: out of memory");
         goto out;
     }
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
     for (int hop = 0;; hop++) {
-        char region[S_REGION_SIZE];
-        s_region_for(c, bucket, region);
         fsg_buf_reset(&url);
-        if (s_list_url(c, bucket, o, token, &url) != FSG_OK) {
+        if (s_list_url(c, region, bucket, o, token, &url) != FSG_OK) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "S3 ListObjectsV2: out of memory");
             goto out;
         }
@@ -609,11 +630,11 @@ enum fsg_err fsg_s3_put_object(struct fsg_aws_client *c, const char *bucket, con
     }
     /* Signed for the bucket's region (learned from an earlier redirect, or from this one, as
      * HeadObject does). A PUT of the whole body is idempotent: retried as it is (aws.c). */
+    char region[S_REGION_SIZE];
+    s_region_for(c, bucket, region);
     for (int hop = 0;; hop++) {
-        char region[S_REGION_SIZE];
-        s_region_for(c, bucket, region);
         fsg_buf_reset(&url);
-        if (fsg_s3_object_url(c, bucket, key, &url) != FSG_OK) {
+        if (s_object_url_in(c, region, bucket, key, &url) != FSG_OK) {
             rc = fsg_error_set(err, FSG_E_NOMEM, "S3 PutObject: out of memory");
             goto out;
         }

@@ -310,11 +310,15 @@ static enum fsg_err s_fetch(struct fsg_secret_source *s, struct fsg_error *err)
                                    &secret, err);
     }
     fsg_buf_clean_up_secure(&value);
+    /* A server that echoes them (a PCE error page) must not put them in a log line: a secret
+     * that cannot be registered for redaction is not used. */
+    if (rc == FSG_OK && fsg_redact_add_secret(secret) != FSG_OK) {
+        rc = fsg_error_set(err, FSG_E_NOMEM, "%s: out of memory registering the PCE secret for "
+                           "redaction; it was not used", s->name);
+        fsg_secret_free(key);
+        fsg_secret_free(secret);
+    }
     if (rc == FSG_OK) {
-        /* A server that echoes them (a PCE error page) must not put them in a log line. */
-        if (fsg_redact_add_secret(secret) != FSG_OK) {
-            fsg_log(FSG_LOG_DEBUG, "%s: the redaction list is full", s->name);
-        }
         fsg_secret_free(s->key);
         fsg_secret_free(s->secret);
         s->key = key;

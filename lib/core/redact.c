@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,8 +36,9 @@ static const char *const s_schemes[] = { "Basic ", "Bearer " };
 /* Registered secrets: plain malloc (not fsg_malloc) so that redaction never takes part in the
  * tests' allocation counting or fault injection, like logging. */
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *s_secrets[FSG_REDACT_MAX_SECRETS];
+static char **s_secrets;
 static size_t s_n_secrets;
+static size_t s_cap_secrets;
 
 static bool s_word_char(char c)
 {
@@ -45,7 +47,8 @@ static bool s_word_char(char c)
 
 static bool s_token_char(char c)
 {
-    return isalnum((unsigned char)c) || strchr("+/=._~-", c) != NULL;
+    /* c != '\0': strchr finds the terminator too, which ran past the end of the text */
+    return c != '\0' && (isalnum((unsigned char)c) || strchr("+/=._~-", c) != NULL);
 }
 
 /* Output with a bound: everything past size-1 is dropped. */
@@ -128,21 +131,24 @@ static size_t s_try_label(const char *s, size_t i, struct s_out *o)
     return 0;
 }
 
+/* "Basic X" / "Bearer X": X is masked when it has FSG_REDACT_MIN_SECRET_LEN token characters
+ * and the scheme is spelled so, at the start of a word; or when it has 8 or more, whatever the
+ * case and the character before ("\nbasic dXNlcjpw" in escaped JSON, "BEARER eyJ..."). */
 static size_t s_try_scheme(const char *s, size_t i, struct s_out *o)
 {
-    if (i > 0 && s_word_char(s[i - 1])) {
-        return 0;
-    }
+    bool word_start = i == 0 || !s_word_char(s[i - 1]);
     for (size_t k = 0; k < sizeof s_schemes / sizeof s_schemes[0]; k++) {
         size_t n = strlen(s_schemes[k]);
-        if (strncmp(s + i, s_schemes[k], n) != 0) {
+        if (strncasecmp(s + i, s_schemes[k], n) != 0) {
             continue;
         }
+        bool exact = word_start && strncmp(s + i, s_schemes[k], n) == 0;
         size_t end = i + n;
         while (s_token_char(s[end])) {
             end++;
         }
-        if (end - (i + n) >= FSG_REDACT_MIN_SECRET_LEN) {
+        size_t tlen = end - (i + n);
+        if (tlen >= 8 || (exact && tlen >= FSG_REDACT_MIN_SECRET_LEN)) {
             s_put(o, s + i, n);
             s_put(o, S_MASK, strlen(S_MASK));
             return end - i;
@@ -158,7 +164,7 @@ static size_t s_try_userinfo(const char *s, size_t i, struct s_out *o)
         return 0;
     }
     size_t j = i + 3;
-    while (s[j] != '\0' && strchr("/?#@ \t\r\n\"'<>\\", s[j]) == NULL) {
+    while (s[j] != '\0' && strchr("/?#@ \t\r\n\"'<>", s[j]) == NULL) {
         j++;
     }
     if (s[j] != '@' || j == i + 3) {
@@ -168,23 +174,26 @@ static size_t s_try_userinfo(const char *s, size_t i, struct s_out *o)
     return j - i; /* '@' is copied by the caller's next step */
 }
 
-/* Called with s_lock held. */
+/* Called with s_lock held. The longest secret that matches at i is masked: a shorter one that
+ * is the start of a longer one ("secret-1", "secret-10") must not leave the longer one's tail. */
 static size_t s_try_secret(const char *s, size_t i, size_t len, struct s_out *o)
 {
+    size_t best = 0;
     for (size_t k = 0; k < s_n_secrets; k++) {
         size_t n = strlen(s_secrets[k]);
-        if (strncmp(s + i, s_secrets[k], n) == 0) {
-            s_put(o, S_MASK, strlen(S_MASK));
-            return n;
-        }
-        /* A message cut in the middle of a secret ends with its first bytes. */
         size_t rest = len - i;
-        if (rest < n && rest >= FSG_REDACT_MIN_SECRET_LEN && strncmp(s + i, s_secrets[k], rest) == 0) {
-            s_put(o, S_MASK, strlen(S_MASK));
-            return rest;
+        if (n > best && strncmp(s + i, s_secrets[k], n) == 0) {
+            best = n;
+        } else if (rest < n && rest > best && rest >= FSG_REDACT_MIN_SECRET_LEN &&
+                   strncmp(s + i, s_secrets[k], rest) == 0) {
+            /* A message cut in the middle of a secret ends with its first bytes. */
+            best = rest;
         }
     }
-    return 0;
+    if (best > 0) {
+        s_put(o, S_MASK, strlen(S_MASK));
+    }
+    return best;
 }
 
 void fsg_redact(char *s, size_t size)
@@ -232,6 +241,43 @@ void fsg_redact(char *s, size_t size)
     free(out);
 }
 
+/* Called with s_lock held. Room for one more secret: the list grows and never forgets one (a
+ * forgotten secret could leak; a warm Lambda sees few rotations, so it stays small). */
+static bool s_reserve_secret(void)
+{
+    if (s_n_secrets < s_cap_secrets) {
+        return true;
+    }
+    size_t cap = s_cap_secrets == 0 ? 16 : s_cap_secrets * 2;
+    char **grown = realloc(s_secrets, cap * sizeof *grown);
+    if (grown == NULL) {
+        return false;
+    }
+    s_secrets = grown;
+    s_cap_secrets = cap;
+    return true;
+}
+
+void fsg_redact_copy(const char *in, char *out, size_t size)
+{
+    if (out == NULL || size == 0) {
+        return;
+    }
+    size_t len = in != NULL ? strlen(in) : 0;
+    /* A mask (3 bytes) replaces at least 1 byte: the redacted text fits in 3 * len + 1. */
+    size_t room = len > (SIZE_MAX - 1) / 3 ? 0 : 3 * len + 1;
+    char *tmp = room > 0 ? malloc(room) : NULL;
+    if (tmp == NULL) {
+        snprintf(out, size, "%s", "(text withheld: out of memory while redacting it)");
+        return;
+    }
+    memcpy(tmp, in != NULL ? in : "", len + 1);
+    fsg_redact(tmp, room);
+    snprintf(out, size, "%s", tmp);
+    fsg_secure_zero(tmp, room);
+    free(tmp);
+}
+
 enum fsg_err fsg_redact_add_secret(const char *secret)
 {
     if (secret == NULL || strlen(secret) < FSG_REDACT_MIN_SECRET_LEN) {
@@ -243,16 +289,8 @@ enum fsg_err fsg_redact_add_secret(const char *secret)
     for (size_t k = 0; k < s_n_secrets && !known; k++) {
         known = strcmp(s_secrets[k], secret) == 0;
     }
-    if (!known && s_n_secrets >= FSG_REDACT_MAX_SECRETS) {
-        /* Full (a warm Lambda that saw many rotations): forget the oldest, which is no
-         * longer in use. */
-        fsg_secure_zero(s_secrets[0], strlen(s_secrets[0]));
-        free(s_secrets[0]);
-        memmove(&s_secrets[0], &s_secrets[1], (s_n_secrets - 1) * sizeof s_secrets[0]);
-        s_n_secrets--;
-    }
     if (!known) {
-        char *copy = strdup(secret);
+        char *copy = s_reserve_secret() ? strdup(secret) : NULL;
         if (copy == NULL) {
             rc = FSG_E_NOMEM;
         } else {
@@ -271,6 +309,9 @@ void fsg_redact_clear_secrets(void)
         free(s_secrets[k]);
         s_secrets[k] = NULL;
     }
+    free(s_secrets);
+    s_secrets = NULL;
     s_n_secrets = 0;
+    s_cap_secrets = 0;
     pthread_mutex_unlock(&s_lock);
 }

@@ -10,7 +10,8 @@
  *    and after credential-looking keys in JSON, INI or form text: aws_secret_access_key,
  *    aws_session_token, SecretAccessKey, SessionToken, Token, SecretString, secret,
  *    api_secret, password (separated by ':' or '=', quoted or not);
- *  - the token after "Basic " and "Bearer ";
+ *  - the token after "Basic " and "Bearer " (4 characters or more), or after "basic ",
+ *    "BEARER " in any case, even inside a word (8 or more: "basic auth" is left alone);
  *  - the user-info of a URL: "user:password" between the scheme's "://" and "@";
  *  - every secret value registered with fsg_redact_add_secret, wherever it appears. */
 #ifndef FSG_LIB_REDACT_H
@@ -22,16 +23,21 @@
 
 /* Shortest value fsg_redact_add_secret accepts: shorter ones would match ordinary text. */
 #define FSG_REDACT_MIN_SECRET_LEN 4u
-/* How many registered secrets are kept (a PCE secret, its Basic token, a few rotations);
- * registering one more forgets the oldest. */
-#define FSG_REDACT_MAX_SECRETS 16u
 
 /* Redacts s (NUL-terminated, in a buffer of size bytes) in place; the result stays
  * NUL-terminated within size (cut if a replacement made it longer). NULL ok. */
 void fsg_redact(char *s, size_t size);
 
-/* Registers a secret value (copied) to be replaced wherever it appears in a message. Values
- * shorter than FSG_REDACT_MIN_SECRET_LEN are ignored (FSG_OK). FSG_E_NOMEM only. Thread-safe. */
+/* Copies in (NUL-terminated; NULL is taken as "") to out (size bytes, always terminated when
+ * size > 0), redacted as fsg_redact does. The whole input is redacted before the copy is cut
+ * to size, so a cut never leaves the first bytes of a credential. For server text kept in a
+ * field that is not a message (a service code, a request id) or quoted into one. */
+void fsg_redact_copy(const char *in, char *out, size_t size);
+
+/* Registers a secret value (copied) to be replaced wherever it appears in a message, until
+ * fsg_redact_clear_secrets: a registered secret is never forgotten (the list grows). Values
+ * shorter than FSG_REDACT_MIN_SECRET_LEN are ignored (FSG_OK). FSG_E_NOMEM only: then the
+ * secret is NOT registered, and the caller must not use it (it could leak). Thread-safe. */
 enum fsg_err fsg_redact_add_secret(const char *secret) FSG_MUST_USE;
 /* Forgets (and wipes) every registered secret. Thread-safe. */
 void fsg_redact_clear_secrets(void);

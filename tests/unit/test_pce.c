@@ -1,5 +1,6 @@
 /* policy/pce: the PCE client over a scripted transport (no network). Each case lists the
  * exchanges the client must make, in order, and checks what it sent and what it made of it. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +424,72 @@ static int s_redaction(void)
     o.url = "http://u:Sup3rS3cret!@pce.test:8443";
     T_ERR(FSG_E_INVALID_ARG, s_new_with(&s, &o, &pce, &err));
     T_CHECK(strstr(err.msg, "Sup3rS3cret!") == NULL);
+    return 0;
+}
+
+/* True when none of the credential's forms is anywhere in the error (message and fields). */
+static bool s_error_clean(const struct fsg_error *err)
+{
+    static const char *const forms[] = { "Sup3r", "S3cret", "YXBpXzFh", "cjNyUzNj" };
+    const char *const fields[] = { err->msg, err->service_code, err->request_id };
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+            if (strstr(fields[f], forms[k]) != NULL) {
+                fprintf(stderr, "  credential '%s' in error field %zu: %s\n", forms[k], f,
+                        fields[f]);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* One mechanism (lib/core/redact): a 401/406 that quotes the secret, the Basic token or the
+ * Authorization header, in the message, the token (service code) or X-Request-Id, is redacted;
+ * and server text cut to fit the message is redacted before the cut, so a credential straddling
+ * it leaves no part behind. */
+static int s_redaction_central(void)
+{
+    static char straddle_secret[400];
+    static char straddle_token[400];
+    /* 299 bytes of body text are kept: the cut falls 3 bytes into the secret, 2 into the token */
+    snprintf(straddle_secret, sizeof straddle_secret, "%.*s%s and more", 296,
+             "rejected:::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::"
+             ":::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::"
+             ":::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::"
+             ":::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::",
+             S_SECRET);
+    snprintf(straddle_token, sizeof straddle_token, "%.*s Basic %s", 290, straddle_secret,
+             "YXBpXzFhMmIzYzRkNWU2ZjdnOlN1cDNyUzNjcmV0IQ==");
+    const struct s_step steps[] = {
+        { 406, "X-Request-Id: req-Sup3rS3cret!",
+          "[{\"token\":\"" S_SECRET "\",\"message\":\"api key " S_KEY " with secret " S_SECRET
+          " and header Basic YXBpXzFhMmIzYzRkNWU2ZjdnOlN1cDNyUzNjcmV0IQ== refused\"}]", 0 },
+        { 401, NULL, "[{\"token\":\"basic YXBpXzFhMmIzYzRkNWU2ZjdnOlN1cDNyUzNjcmV0IQ==\","
+                     "\"message\":\"authorization-header was basic "
+                     "YXBpXzFhMmIzYzRkNWU2ZjdnOlN1cDNyUzNjcmV0IQ==\"}]", 0 },
+        { 406, NULL, straddle_secret, 0 },
+        { 406, NULL, straddle_token, 0 },
+    };
+    struct s_script s = S_SCRIPT(steps);
+    struct fsg_pce *pce = NULL;
+    json_t *v = NULL;
+    struct fsg_error err = { 0 };
+    T_OK(s_new(&s, &pce));
+    T_ERR(FSG_E_REJECTED, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
+    T_CHECK(s_error_clean(&err));
+    T_CHECK(strstr(err.msg, "HTTP 406") != NULL && strstr(err.msg, "with secret ***") != NULL);
+    T_STR_EQ(err.service_code, "***");
+    T_STR_EQ(err.request_id, "req-***");
+    T_ERR(FSG_E_AUTH, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
+    T_CHECK(s_error_clean(&err));
+    T_CHECK(strstr(err.msg, "HTTP 401") != NULL);
+    T_ERR(FSG_E_REJECTED, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
+    T_CHECK(s_error_clean(&err) && strstr(err.msg, "Sup") == NULL);
+    T_CHECK(strstr(err.msg, "rejected:::") != NULL);
+    T_ERR(FSG_E_REJECTED, fsg_pce_get(pce, "/orgs/1/labels/1", &v, &err));
+    T_CHECK(s_error_clean(&err) && strstr(err.msg, "Basic YX") == NULL);
+    fsg_pce_destroy(pce);
     return 0;
 }
 
@@ -1042,6 +1109,7 @@ int main(int argc, char **argv)
         { "short_reads_fail", s_short_reads_fail },
         { "deadline_bounds_job_wait", s_deadline_bounds_job_wait },
         { "redaction", s_redaction },
+        { "redaction_central", s_redaction_central },
         { "rate_limit_honoured", s_rate_limit_honoured },
         { "rate_limit_storm_fails", s_rate_limit_storm_fails },
         { "server_errors", s_server_errors },

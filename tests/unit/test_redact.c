@@ -43,6 +43,12 @@ static int s_patterns(void)
         /* escaped JSON inside a JSON string (log fields) stays valid */
         { "\"msg\":\"body {\\\"Authorization\\\": \\\"Basic abcdefgh\\\"}\"",
           "\"msg\":\"body {\\\"Authorization\\\": \\\"***\\\"}\"" },
+        /* the scheme in any case, even glued to a word, when the token is long */
+        { "authorization-was basic QWxhZGRpbjpvcGVu end", "authorization-was basic *** end" },
+        { "{\"h\":\"x\\nBEARER eyJhbGciOiJIUzI1\"}", "{\"h\":\"x\\nBEARER ***\"}" },
+        { "user-info with a backslash https://u\\x:pw@host/", "user-info with a backslash https://***@host/" },
+        /* a token that ends the text (the scan stops at its end: ASan) */
+        { "echo Basic dXNlcjpwYXNz", "echo Basic ***" },
         /* ordinary text is left alone */
         { "S3 ListObjectsV2: truncated page without a new continuation token",
           "S3 ListObjectsV2: truncated page without a new continuation token" },
@@ -65,6 +71,21 @@ static int s_patterns(void)
     return 0;
 }
 
+/* fsg_redact_copy redacts the whole text, then cuts: a credential at the cut leaves nothing. */
+static int s_copy_redacts_before_cut(void)
+{
+    char out[16];
+    fsg_redact_copy("0123456 Basic dXNlcjpwYXNz", out, sizeof out);
+    T_STR_EQ(out, "0123456 Basic *");
+    T_OK(fsg_redact_add_secret("p4ssw0rd-value"));
+    fsg_redact_copy("0123456789abcp4ssw0rd-value", out, sizeof out);
+    T_STR_EQ(out, "0123456789abc**");
+    fsg_redact_copy(NULL, out, sizeof out);
+    T_STR_EQ(out, "");
+    fsg_redact_clear_secrets();
+    return 0;
+}
+
 static int s_registered_secrets(void)
 {
     T_OK(fsg_redact_add_secret("p4ssw0rd-value"));
@@ -76,14 +97,20 @@ static int s_registered_secrets(void)
     T_CHECK(strstr(small, "p4ss") == NULL);
     fsg_redact_clear_secrets();
     T_STR_EQ(s_r("p4ssw0rd-value"), "p4ssw0rd-value");
-    for (unsigned i = 0; i < FSG_REDACT_MAX_SECRETS; i++) {
+    /* Many more than the first allocation (16): none is ever forgotten. */
+    for (unsigned i = 0; i < 40; i++) {
         char v[32];
         snprintf(v, sizeof v, "secret-number-%u", i);
         T_OK(fsg_redact_add_secret(v));
     }
-    T_OK(fsg_redact_add_secret("secret-number-0")); /* known: no new slot */
-    T_OK(fsg_redact_add_secret("one-more-secret"));  /* full: the oldest is forgotten */
-    T_STR_EQ(s_r("one-more-secret secret-number-1 secret-number-0"), "*** *** secret-number-0");
+    T_OK(fsg_redact_add_secret("secret-number-0")); /* known: registered once */
+    T_OK(fsg_redact_add_secret("one-more-secret"));
+    T_STR_EQ(s_r("one-more-secret secret-number-1 secret-number-0"), "*** *** ***");
+    for (unsigned i = 0; i < 40; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "[secret-number-%u]", i);
+        T_STR_EQ(s_r(v), "[***]");
+    }
     fsg_redact_clear_secrets();
     return 0;
 }
@@ -129,6 +156,7 @@ int main(int argc, char **argv)
     static const struct t_case cases[] = {
         { "patterns", s_patterns },
         { "registered_secrets", s_registered_secrets },
+        { "copy_redacts_before_cut", s_copy_redacts_before_cut },
         { "errors_are_redacted", s_errors_are_redacted },
         { "logs_are_redacted", s_logs_are_redacted },
         { NULL, NULL },

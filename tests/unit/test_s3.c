@@ -1,5 +1,8 @@
 /* lib/s3 over the scripted transport: URLs and key encoding, streamed GetObject with resume
  * (Range + If-Match), errors that name the missing bucket/key, ListObjectsV2 paging. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +482,150 @@ static int s_region_redirect_followed(void)
     return 0;
 }
 
+/* A transport that answers every request with success and counts the requests whose URL
+ * endpoint and signing region disagree. */
+struct s_agree {
+    unsigned requests;
+    unsigned redirects;
+    unsigned mismatches;
+    char first_bad[400];
+};
+
+static enum fsg_err s_agree_send(void *impl, const struct fsg_http_request *req,
+                                 struct fsg_http_response *resp, fsg_http_body_fn *on_body,
+                                 void *userdata, struct fsg_error *err)
+{
+    static const char *const regions[] = { "eu-west-1", "eu-west-2", "eu-west-3" };
+    struct s_agree *a = impl;
+    const char *auth = fsg_http_headers_get(&req->headers, "Authorization");
+    a->requests++;
+    for (size_t i = 0; i < 3; i++) {
+        char host[64], scope[64];
+        snprintf(host, sizeof host, ".s3.%s.amazonaws.com/", regions[i]);
+        snprintf(scope, sizeof scope, "/%s/s3/aws4_request", regions[i]);
+        bool in_url = strstr(req->url, host) != NULL;
+        bool signed_for = auth != NULL && strstr(auth, scope) != NULL;
+        if (in_url != signed_for) {
+            if (a->mismatches++ == 0) {
+                snprintf(a->first_bad, sizeof a->first_bad, "%s %s signed %s", req->method,
+                         req->url, auth != NULL ? auth : "(none)");
+            }
+            break;
+        }
+    }
+    /* Bucket "moved" lives in eu-west-3: elsewhere, a 301 naming it. */
+    if (strstr(req->url, "//moved.") != NULL && strstr(req->url, ".eu-west-3.") == NULL) {
+        a->redirects++;
+        resp->status = 301;
+        return fsg_http_headers_add(&resp->headers, "x-amz-bucket-region", "eu-west-3");
+    }
+    resp->status = 200;
+    enum fsg_err rc = fsg_http_headers_add(&resp->headers, "Content-Length", "1");
+    if (rc == FSG_OK) {
+        rc = fsg_http_headers_add(&resp->headers, "ETag", "\"e\"");
+    }
+    if (rc == FSG_OK && strcmp(req->method, "GET") == 0) {
+        rc = strstr(req->url, "list-type=2") != NULL
+                 ? fsg_buf_append_cstr(&resp->body, "<ListBucketResult><IsTruncated>false"
+                                                    "</IsTruncated></ListBucketResult>")
+                 : on_body(fsg_span_from_cstr("x"), userdata);
+    }
+    return rc == FSG_OK ? FSG_OK : fsg_error_set(err, rc, "agree transport: out of memory");
+}
+
+static void s_agree_destroy(void *impl)
+{
+    (void)impl;
+}
+
+struct s_flipper {
+    atomic_bool stop;
+    unsigned flips;
+};
+
+static void *s_flip_region(void *arg)
+{
+    struct s_flipper *f = arg;
+    while (!atomic_load(&f->stop)) {
+        const char *r = f->flips++ % 2 ? "eu-west-2" : "eu-west-1";
+        if (fsg_aws_bucket_region_set("flip", r) != FSG_OK ||
+            fsg_aws_bucket_region_set("moved", r) != FSG_OK) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* The bucket-region cache is process-wide, and another thread's client updates it (after a
+ * redirect) while this one builds a request: every call reads it once and signs for the region
+ * whose endpoint it sends to, and a redirect's next hop goes to the region it named, signed
+ * for it. Another thread flips the cached regions while calls run. */
+static int s_region_read_once_per_call(void)
+{
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("AWS_ENDPOINT_URL_S3");
+    fsg_aws_bucket_region_clear();
+    T_OK(fsg_aws_bucket_region_set("flip", "eu-west-1"));
+    struct s_agree a = { 0 };
+    struct fsg_http_transport t = { .send = s_agree_send, .destroy = s_agree_destroy, .impl = &a };
+    struct fsg_http_client *http = NULL;
+    struct fsg_aws_client *aws = NULL;
+    struct fsg_credentials creds = { 0 };
+    T_OK(t_creds_init(&creds, "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL));
+    T_OK(fsg_http_client_new_with_transport(&t, &http, NULL));
+    struct fsg_aws_client_options o = {
+        .service = "s3", .region = "us-east-1", .http = http, .creds_fn = t_static_creds_fn,
+        .creds_userdata = &creds, .retry = { .max_attempts = 1, .sleep = t_no_sleep },
+        .clock = s_clock,
+    };
+    T_OK(fsg_aws_client_new(&o, &aws, NULL));
+    struct s_flipper f = { .stop = false };
+    pthread_t th;
+    T_CHECK(pthread_create(&th, NULL, s_flip_region, &f) == 0);
+    struct fsg_error err = { 0 };
+    struct s_sink sink = { FSG_BUF_INIT, 0, 0 };
+    struct fsg_s3_object_info info;
+    size_t listed = 0;
+    enum fsg_err rc = FSG_OK;
+    unsigned calls = 0;
+    for (unsigned i = 0; i < 2000 && rc == FSG_OK; i++, calls++) {
+        switch (i % 5) {
+        case 4:
+            rc = fsg_s3_head_object(aws, "moved", "k", &info, &err);
+            break;
+        case 0:
+            fsg_buf_reset(&sink.got);
+            rc = fsg_s3_get_object(aws, "flip", "k", NULL, s_sink, &sink, NULL, &err);
+            break;
+        case 1:
+            rc = fsg_s3_head_object(aws, "flip", "k", &info, &err);
+            break;
+        case 2:
+            rc = fsg_s3_list_objects(aws, "flip", NULL, s_count_object, &listed, &err);
+            break;
+        default:
+            rc = fsg_s3_put_object(aws, "flip", "k", fsg_span_from_cstr("x"), NULL, &err);
+            break;
+        }
+    }
+    atomic_store(&f.stop, true);
+    pthread_join(th, NULL);
+    if (rc != FSG_OK || a.mismatches > 0) {
+        fprintf(stderr, "  rc %d (%s); %u of %u requests sent to one region, signed for another "
+                "(%u flips), first: %s\n", (int)rc, err.msg, a.mismatches, a.requests, f.flips,
+                a.first_bad);
+    }
+    T_OK(rc);
+    T_CHECK(a.mismatches == 0 && calls == 2000);
+    T_CHECK(a.requests == calls + a.redirects && a.redirects >= 1 && a.redirects <= calls / 5);
+    fsg_buf_clean_up(&sink.got);
+    fsg_aws_client_destroy(aws);
+    fsg_http_client_destroy(http);
+    fsg_credentials_clean_up(&creds);
+    fsg_aws_bucket_region_clear();
+    return 0;
+}
+
 /* With a configured endpoint (an emulator), only the signing region changes; a redirect
  * without x-amz-bucket-region is not followed, and its hint names the config's "region" (the
  * client's region came from the config, so AWS_REGION would not help). */
@@ -522,6 +669,7 @@ int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
         { "urls", s_urls },
+        { "region_read_once_per_call", s_region_read_once_per_call },
         { "get_streams_in_chunks", s_get_streams_in_chunks },
         { "get_resumes_with_range", s_get_resumes_with_range },
         { "get_resume_edge_cases", s_get_resume_edge_cases },
