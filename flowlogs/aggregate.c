@@ -709,12 +709,16 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
     if (rc != FSG_OK) {
         return rc;
     }
-    /* Under a budget, with runs already on disk or a table too large for both: src's entries
-     * join the runs (they are merged on output) instead of dst's table. */
+    /* Under a budget, when dst's tables would have to grow past it to take src's entries:
+     * those join the runs (merged on output, as are keys found both in runs and in a table)
+     * instead. Runs already on disk do not decide it, nor tables that have room: an object read
+     * into its own table (summaries) would otherwise become a run of its own, thousands of tiny
+     * runs for a prefix. */
+    bool no_room = fsg_hash_room(dst->flows4) < fsg_hash_count(src->flows4) ||
+                   fsg_hash_room(dst->flows) < fsg_hash_count(src->flows);
     if (dst->memory != 0 && src->spill == dst->spill && src->spill != NULL &&
-        !src->in_object &&
-        (fsg_spill_runs(src->spill) > 0 ||
-         fsg_aggregate_table_bytes(src) + fsg_aggregate_table_bytes(dst) > dst->memory)) {
+        !src->in_object && no_room &&
+        fsg_aggregate_table_bytes(src) + fsg_aggregate_table_bytes(dst) > dst->memory) {
         rc = fsg_aggregate_spill(src, err);
         if (rc == FSG_OK) {
             s_add_all_stats(dst, &src->stats);
