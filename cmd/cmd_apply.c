@@ -36,7 +36,8 @@ static const char s_help_head[] =
     "(ModifySecurityGroupRules): the group never holds more than the quota.\n"
     "A target refused by a guard is not touched. An intent line (\"requested\") precedes each\n"
     "change; every change and refusal is one JSON audit line on stderr. SIGTERM/SIGINT: the\n"
-    "call in flight is finished and audited, no further change, exit 1 \"interrupted\".\n"
+    "call in flight is finished and audited (its answer lost: the group is read again\n"
+    "first), no further change, exit 1 \"interrupted\".\n"
     "Prints the report and what was done.\n"
     "\n";
 

@@ -23,6 +23,7 @@
 #define S_BY_US "this_run"
 #define S_BY_OTHER "found_already_so"
 #define S_BY_UNKNOWN "unknown"
+#define S_BY_NONE "none" /* the change is not in the group: nobody made it */
 #define S_OUTCOME_UNKNOWN                                                                          \
     "unknown: this run's request was sent but its answer was lost (network error, timeout or "    \
     "server error); the group was read again: this is what it holds now"
@@ -47,6 +48,7 @@ struct s_ctx {
     const struct fsg_sg_apply_options *opts;
     struct fsg_sg_apply_result *res;
     struct s_list late_revoke; /* stale rules a failed rewrite left: revoked with the last step */
+    bool stopped_in_step;      /* a stop request held back the rest of a step (s_stop_in_step) */
 };
 
 static bool s_code_is(const struct fsg_error *err, const char *code)
@@ -114,6 +116,27 @@ static void s_audit_result(const struct s_ctx *c, const char *event, const struc
                                                   : FSG_SG_REASON_FOREIGN));
     }
     fsg_audit(FSG_LOG_INFO, event, c->opts->target, c->plan->group_id, extra);
+}
+
+/* After a re-read, the rules of v[n] that are not in the group and will not be sent again
+ * (a stop request): one line each, result "not_created" | "not_modified" | "not_revoked". */
+static void s_audit_not_done(const struct s_ctx *c, const char *event, const struct s_pair *v,
+                             size_t n)
+{
+    const char *result = strcmp(event, "authorize") == 0 ? "not_created"
+                         : strcmp(event, "modify") == 0  ? "not_modified"
+                                                         : "not_revoked";
+    for (size_t i = 0; i < n; i++) {
+        s_audit_result(c, event, &v[i], result, S_BY_NONE);
+    }
+}
+
+/* A stop request seen inside a step, after the group was read again: what is not in place was
+ * audited (s_audit_not_done) and is not sent; s_run reports the interruption. */
+static enum fsg_err s_stop_in_step(struct s_ctx *c)
+{
+    c->stopped_in_step = true;
+    return FSG_E_CANCELLED;
 }
 
 /* The intent line before a mutating call. */
@@ -367,13 +390,19 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
     }
     qsort(v, n, sizeof *v, s_pair_cmp);
     enum fsg_err rc = s_authorize_once(c, v, n, "first", err);
-    for (int attempt = 0; s_authorize_again(c, rc, err) && attempt < 1 && !s_stopped(c);
-         attempt++) {
+    for (int attempt = 0; s_authorize_again(c, rc, err) && attempt < 1; attempt++) {
+        /* Even when asked to stop: the group is read (a read changes nothing) so the audit says
+         * what landed; only the rest is not sent. */
         bool lost = s_lost(c, rc, err);
-        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and sending the rest",
-                c->plan->group_id, lost ? "the answer to the authorize call was lost"
-                                        : "some rules exist already (another run?)");
+        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and %s", c->plan->group_id,
+                lost ? "the answer to the authorize call was lost"
+                     : "some rules exist already (another run?)",
+                s_stopped(c) ? "stopping (a signal)" : "sending the rest");
         rc = s_drop_present(c, v, &n, lost, err);
+        if (rc == FSG_OK && n > 0 && s_stopped(c)) {
+            s_audit_not_done(c, "authorize", v, n);
+            return s_stop_in_step(c);
+        }
         if (rc == FSG_OK && n > 0) {
             rc = s_authorize_once(c, v, n, "again", err);
         }
@@ -464,25 +493,37 @@ static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct
 {
     struct s_list add_now = { 0 };
     enum fsg_err rc = s_modify_once(c, v, n, "first", err);
-    for (int attempt = 0; rc != FSG_OK && attempt < 1 && !s_stopped(c) &&
+    bool sent = true; /* v[n] went out in the last call (not held back by a stop) */
+    for (int attempt = 0; rc != FSG_OK && attempt < 1 &&
                           (rc == FSG_E_CONFLICT || rc == FSG_E_NOT_FOUND || s_lost(c, rc, err));
          attempt++) {
+        /* read even when asked to stop, so the audit says what landed (see s_authorize) */
         bool lost = s_lost(c, rc, err);
         fsg_log(FSG_LOG_INFO, "%s: rewriting rules in place failed (%s): describing the group "
                               "again", c->plan->group_id, err->service_code[0] != '\0'
                                                               ? err->service_code
                                                               : fsg_err_name(rc));
         rc = s_modify_sort_out(c, v, &n, lost, &add_now, err);
-        if (rc == FSG_OK && n > 0) {
+        if (rc == FSG_OK && n > 0 && s_stopped(c)) {
+            s_audit_not_done(c, "modify", v, n);
+            sent = false;
+        } else if (rc == FSG_OK && n > 0) {
             rc = s_modify_once(c, v, n, "again", err);
         }
     }
-    if (rc == FSG_OK) {
+    if (rc == FSG_OK && sent) {
         for (size_t i = 0; i < n; i++) {
             s_audit_result(c, "modify", &v[i], "modified", S_BY_US);
         }
         c->res->modified += n;
-        rc = s_authorize(c, add_now.items, add_now.len, err);
+    }
+    if (rc == FSG_OK && (!sent || s_stopped(c)) && add_now.len > 0) {
+        s_audit_not_done(c, "authorize", add_now.items, add_now.len);
+    }
+    if (rc == FSG_OK) {
+        rc = !sent || (s_stopped(c) && add_now.len > 0)
+                 ? s_stop_in_step(c)
+                 : s_authorize(c, add_now.items, add_now.len, err);
     } else {
         fsg_error_prefix(err, "rewriting %zu rule(s) in place in %s (ModifySecurityGroupRules; "
                               "nothing was removed): ", n, c->plan->group_id);
@@ -566,13 +607,18 @@ static enum fsg_err s_revoke(struct s_ctx *c, struct s_pair *v, size_t n, struct
         return FSG_OK;
     }
     enum fsg_err rc = s_revoke_once(c, v, n, "first", err);
-    for (int attempt = 0; s_revoke_again(c, rc, err) && attempt < 1 && !s_stopped(c);
-         attempt++) {
+    for (int attempt = 0; s_revoke_again(c, rc, err) && attempt < 1; attempt++) {
+        /* read even when asked to stop, so the audit says what landed (see s_authorize) */
         bool lost = s_lost(c, rc, err);
-        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and revoking the rest",
-                c->plan->group_id, lost ? "the answer to the revoke call was lost"
-                                        : "some rules are gone already (another run?)");
+        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and %s", c->plan->group_id,
+                lost ? "the answer to the revoke call was lost"
+                     : "some rules are gone already (another run?)",
+                s_stopped(c) ? "stopping (a signal)" : "revoking the rest");
         rc = s_drop_gone(c, v, &n, lost, err);
+        if (rc == FSG_OK && n > 0 && s_stopped(c)) {
+            s_audit_not_done(c, "revoke", v, n);
+            return s_stop_in_step(c);
+        }
         if (rc == FSG_OK && n > 0) {
             rc = s_revoke_once(c, v, n, "again", err);
         }
@@ -644,17 +690,22 @@ static enum fsg_err s_step(struct s_ctx *c, const struct fsg_sg_step *st, struct
     return rc;
 }
 
-static enum fsg_err s_interrupted(struct s_ctx *c, size_t done, size_t total,
+/* A stop request, seen between two steps or inside step `done` (partly: the rest of its
+ * rules were not sent after the group was read again). */
+static enum fsg_err s_interrupted(struct s_ctx *c, size_t done, bool partly, size_t total,
                                   struct fsg_error *err)
 {
     c->res->interrupted = true;
     fsg_audit(FSG_LOG_WARN, "interrupted", c->opts->target, c->plan->group_id,
-              json_pack("{s:s, s:I, s:I}", "reason", "a signal asked to stop: the call in flight "
-                        "was finished and audited, no further change was made", "steps_done",
-                        (json_int_t)done, "steps_planned", (json_int_t)total));
-    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: %s: %zu of %zu step(s) done, no "
+              json_pack("{s:s, s:I, s:b, s:I}", "reason", "a signal asked to stop: the call in "
+                        "flight was finished and audited (its group read again when its answer "
+                        "was lost or it did not go through), no further change was made",
+                        "steps_done", (json_int_t)done, "step_partly_done", partly,
+                        "steps_planned", (json_int_t)total));
+    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: %s: %zu of %zu step(s) done%s, no "
                          "further change made (the next run completes it)", c->plan->group_id,
-                         done, total);
+                         done, total, partly ? " and the next one partly (the group was read "
+                                               "again: see the audit lines)" : "");
 }
 
 static enum fsg_err s_run(struct s_ctx *c, struct fsg_error *err)
@@ -673,15 +724,21 @@ static enum fsg_err s_run(struct s_ctx *c, struct fsg_error *err)
     }
     for (size_t i = 0; rc == FSG_OK && i < s.n_steps; i++) {
         if (s_stopped(c)) {
-            rc = s_interrupted(c, i, s.n_steps, err);
+            rc = s_interrupted(c, i, false, s.n_steps, err);
             break;
         }
         rc = s_step(c, &s.steps[i], err);
+        if (rc == FSG_E_CANCELLED && c->stopped_in_step) {
+            rc = s_interrupted(c, i, true, s.n_steps, err);
+        }
     }
     if (rc == FSG_OK && c->late_revoke.len > 0) {
         /* old rules a retried rewrite found next to their new ones */
-        rc = s_stopped(c) ? s_interrupted(c, s.n_steps, s.n_steps + 1, err)
+        rc = s_stopped(c) ? s_interrupted(c, s.n_steps, false, s.n_steps + 1, err)
                           : s_revoke(c, c->late_revoke.items, c->late_revoke.len, err);
+        if (rc == FSG_E_CANCELLED && c->stopped_in_step) {
+            rc = s_interrupted(c, s.n_steps, true, s.n_steps + 1, err);
+        }
     }
     fsg_sg_schedule_clean_up(&s);
     return rc;

@@ -27,7 +27,10 @@
  * a call that then got Duplicate/NotFound), the outcome is not guessed: the line says
  * "by": "unknown" with "outcome": "unknown: ...", and the group is read again to find out what
  * is there. A signal (options.stop) lets the call in flight finish and be audited, then no
- * further call is made (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). */
+ * further change is made (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). When
+ * that call's answer was lost (or it answered Duplicate/NotFound), the group is read first, so
+ * each of its rules is audited as in place ("by": "unknown" or "found_already_so") or not
+ * ("result": "not_created" | "not_modified" | "not_revoked", "by": "none"; not sent again). */
 #ifndef FSG_POLICY_SG_APPLY_H
 #define FSG_POLICY_SG_APPLY_H
 

@@ -92,6 +92,11 @@ static const char s_revoke_both[] =
 static char s_lines[16][1024];
 static size_t s_n_lines;
 
+/* A signal arriving while a mutating call is in flight: the sink sets the stop flag when the
+ * intent line of that call is logged (s_stop_on_requested). */
+static volatile sig_atomic_t s_stop_flag;
+static bool s_stop_on_requested;
+
 static void s_sink(enum fsg_log_level level, const char *json_line, void *userdata)
 {
     (void)level;
@@ -99,6 +104,19 @@ static void s_sink(enum fsg_log_level level, const char *json_line, void *userda
     if (s_n_lines < 16) {
         snprintf(s_lines[s_n_lines++], sizeof s_lines[0], "%s", json_line);
     }
+    if (s_stop_on_requested && strstr(json_line, "\"event\":\"requested\"") != NULL) {
+        s_stop_flag = SIGTERM;
+    }
+}
+
+/* How many captured audit lines contain all of a, b (b may be NULL). */
+static size_t s_count_lines(const char *a, const char *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s_n_lines; i++) {
+        n += strstr(s_lines[i], a) != NULL && (b == NULL || strstr(s_lines[i], b) != NULL);
+    }
+    return n;
 }
 
 static int s_authorize_then_revoke(void)
@@ -460,6 +478,117 @@ static int s_stop_makes_no_call(void)
     return 0;
 }
 
+/* A signal arrives while the authorize is in flight, and its answer is lost (every attempt
+ * times out): before stopping, the group is read again, so the audit says which rules landed
+ * ("by": "unknown") and which did not ("not_created", "by": "none"). Nothing more is sent. The
+ * same for a revoke. */
+static int s_stop_after_lost_answer_reads_the_group(void)
+{
+    const char *half = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42")
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.5.0/24", "flowseg old")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const char *one_gone = s_rules_answer(
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = half },
+    };
+    const struct t_http_exchange ex_revoke[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = one_gone },
+    };
+    for (int revoke = 0; revoke < 2; revoke++) {
+        struct fsg_sg_plan *p = NULL;
+        T_CHECK(s_plan(&p) == 0);
+        if (revoke) {
+            fsg_sg_rules_clean_up(&p->add);
+            p->add = (struct fsg_sg_rules){ 0 };
+        }
+        struct t_aws_fixture f;
+        T_CHECK(t_aws_fixture_init(&f, "ec2", revoke ? ex_revoke : ex, 4) == 0);
+        s_n_lines = 0;
+        s_stop_flag = 0;
+        s_stop_on_requested = true;
+        fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+        struct fsg_sg_apply_options o = { .target = "t", .stop = &s_stop_flag };
+        struct fsg_sg_apply_result res;
+        struct fsg_error err = { 0 };
+        enum fsg_err rc = fsg_sg_apply(f.aws, p, &o, &res, &err);
+        fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+        s_stop_on_requested = false;
+        T_ERR(FSG_E_CANCELLED, rc);
+        T_CHECK(t_aws_fixture_all_used(&f) && f.script.n_rec == 4);
+        T_CHECK(strstr(t_aws_fixture_body(&f, 3), "Action=DescribeSecurityGroupRules") != NULL);
+        T_CHECK(res.interrupted && strstr(err.msg, "interrupted") != NULL);
+        T_CHECK(s_count_lines("\"event\":\"requested\"", NULL) == 1);
+        T_CHECK(s_count_lines("\"event\":\"interrupted\"", "\"step_partly_done\":true") == 1);
+        T_CHECK(s_count_lines("found_already_so", NULL) == 0);
+        if (!revoke) {
+            T_CHECK(res.unknown == 2 && res.authorized == 0 && res.revoked == 0);
+            T_CHECK(s_count_lines("\"result\":\"already_present\",\"by\":\"unknown\"",
+                                  NULL) == 2);
+            T_CHECK(s_count_lines("\"result\":\"not_created\",\"by\":\"none\"", NULL) == 2);
+            T_CHECK(s_count_lines("\"not_created\"", "10.0.1.12/32") == 1);
+        } else {
+            T_CHECK(res.unknown == 1 && res.revoked == 0);
+            T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"already_gone\","
+                                  "\"by\":\"unknown\"", NULL) == 1);
+            T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_revoked\","
+                                  "\"by\":\"none\"", NULL) == 1);
+        }
+        fsg_sg_plan_destroy(p);
+        t_aws_fixture_clean_up(&f);
+    }
+    return 0;
+}
+
+/* The same for a rewrite in place (ModifySecurityGroupRules keeps the rule id): one rewrite
+ * landed, the other did not; nothing more is sent (no authorize, no revoke). */
+static int s_stop_after_lost_modify_reads_the_group(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    p->current_v4 = 2;
+    const char *after = s_rules_answer(
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = after },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 4) == 0);
+    s_n_lines = 0;
+    s_stop_flag = 0;
+    s_stop_on_requested = true;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t", .max_rules = 3, .stop = &s_stop_flag };
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = fsg_sg_apply(f.aws, p, &o, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    s_stop_on_requested = false;
+    T_ERR(FSG_E_CANCELLED, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && f.script.n_rec == 4);
+    T_CHECK(strstr(t_aws_fixture_body(&f, 0), "Action=ModifySecurityGroupRules") != NULL);
+    T_CHECK(res.interrupted && res.unknown == 1 && res.modified == 0 && res.authorized == 0);
+    T_CHECK(s_count_lines("\"result\":\"already_modified\",\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_modified\","
+                          "\"by\":\"none\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"event\":\"interrupted\"", NULL) == 1);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
 /* The group is full: stale rules are rewritten in place first (ModifySecurityGroupRules), then
  * the rest is authorized. */
 static int s_full_group_modifies_first(void)
@@ -530,6 +659,8 @@ int main(int argc, char **argv)
     static const struct t_case cases[] = {
         { "lost_answer_is_unknown", s_lost_answer_is_unknown },
         { "stop_makes_no_call", s_stop_makes_no_call },
+        { "stop_after_lost_answer_reads_the_group", s_stop_after_lost_answer_reads_the_group },
+        { "stop_after_lost_modify_reads_the_group", s_stop_after_lost_modify_reads_the_group },
         { "full_group_modifies_first", s_full_group_modifies_first },
         { "lost_modify_keeps_the_rewritten_rules", s_lost_modify_keeps_the_rewritten_rules },
         { "authorize_then_revoke", s_authorize_then_revoke },
