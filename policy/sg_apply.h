@@ -26,7 +26,11 @@
  * its answer lost (a network error or timeout after sending, an HTTP 5xx, or a retry of such
  * a call that then got Duplicate/NotFound), the outcome is not guessed: the line says
  * "by": "unknown" with "outcome": "unknown: ...", and the group is read again to find out what
- * is there. A signal (options.stop) lets the call in flight finish and be audited, then no
+ * is there. Also when another error follows the lost answer (the retry answered the quota error
+ * or any other error, or was lost too): the group is read again, each rule of the lost call is
+ * audited as in place ("by": "unknown") or not ("not_created" | "not_modified" | "not_revoked",
+ * "by": "none"), or "result": "unknown" when the group cannot be read; the error says what
+ * failed first (the lost answer and what the read found), then what followed. A signal (options.stop) lets the call in flight finish and be audited, then no
  * further change is made (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). When
  * that call's answer was lost (or it answered Duplicate/NotFound), the group is read first, so
  * each of its rules is audited as in place ("by": "unknown" or "found_already_so") or not

@@ -589,6 +589,178 @@ static int s_stop_after_lost_modify_reads_the_group(void)
     return 0;
 }
 
+/* A lost answer followed by another error: the lost call's outcome is read back (audited "by":
+ * "unknown" / "not_created"), and the error says what failed first and what followed.
+ * 1. the retry of a lost authorize answers the quota error (the first attempt had landed and
+ *    filled the group): refused, nothing revoked, the 4 rules audited as in place;
+ * 2. the authorize is lost, 2 of 4 rules are found in place, sending the other 2 is refused
+ *    (UnauthorizedOperation): both reported, in that order, and the 2 audited "not_created";
+ * 3. the authorize is lost and the group cannot be read again: each rule is audited "unknown"
+ *    (whether it landed), never guessed. */
+static int s_lost_then_other_error_reports_both(void)
+{
+    const char *all = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-b", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41")
+        S_ITEM("sgr-c", "tcp", "5432", "cidrIpv6", "fd00::1/128", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const char *half = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const struct t_http_exchange quota[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 400, .body = S_ERROR("RulesPerSecurityGroupLimitExceeded") },
+        { .status = 200, .body = all },
+    };
+    const struct t_http_exchange denied[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = half },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    const struct t_http_exchange unread[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    const struct {
+        const struct t_http_exchange *ex;
+        size_t n;
+        enum fsg_err want;
+        size_t unknown, not_created, unread;
+        const char *first, *then;
+    } cases[] = {
+        { quota, 3, FSG_E_REFUSED, 4, 0, 0,
+          "an attempt of AuthorizeSecurityGroupIngress (4 rule(s)) got no answer",
+          "the group was read again: 4 of 4 in place (by this run or another: unknown); then: "
+          "the rules-per-security-group quota of " S_SG },
+        { denied, 5, FSG_E_AUTH, 2, 2, 0,
+          "the answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost (",
+          "the group was read again: 2 of 4 in place (by this run or another: unknown); then: "
+          "security group " S_SG ": ec2 AuthorizeSecurityGroupIngress failed: HTTP 403 "
+          "UnauthorizedOperation" },
+        { unread, 4, FSG_E_AUTH, 0, 0, 4,
+          "the answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost (",
+          "then: reading " S_SG " again to learn the outcome of the last call: " },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct fsg_sg_plan *p = NULL;
+        T_CHECK(s_plan(&p) == 0);
+        struct t_aws_fixture f;
+        T_CHECK(t_aws_fixture_init(&f, "ec2", cases[k].ex, cases[k].n) == 0);
+        s_n_lines = 0;
+        fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+        struct fsg_sg_apply_options o = { .target = "t" };
+        struct fsg_sg_apply_result res;
+        struct fsg_error err = { 0 };
+        enum fsg_err rc = fsg_sg_apply(f.aws, p, &o, &res, &err);
+        fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+        T_ERR(cases[k].want, rc);
+        T_CHECK(t_aws_fixture_all_used(&f));
+        for (size_t i = 0; i < f.script.n_rec; i++) {
+            T_CHECK(strstr(t_aws_fixture_body(&f, i), "RevokeSecurityGroupIngress") == NULL);
+        }
+        T_CHECK(res.unknown == cases[k].unknown && res.authorized == 0 && res.revoked == 0);
+        T_CHECK(res.quota_exceeded == (cases[k].want == FSG_E_REFUSED));
+        T_CHECK(s_count_lines("\"result\":\"already_present\",\"by\":\"unknown\"", NULL) ==
+                cases[k].unknown);
+        T_CHECK(s_count_lines("\"result\":\"not_created\",\"by\":\"none\"", NULL) ==
+                cases[k].not_created);
+        T_CHECK(s_count_lines("\"result\":\"unknown\",\"by\":\"unknown\"",
+                              "could not be read again") == cases[k].unread);
+        T_CHECK(s_count_lines("found_already_so", NULL) == 0);
+        const char *first = strstr(err.msg, cases[k].first);
+        const char *then = strstr(err.msg, cases[k].then);
+        if (first == NULL || then == NULL || then < first) {
+            fprintf(stderr, "case %zu: %s\n", k, err.msg);
+        }
+        T_CHECK(first != NULL && then != NULL && first < then);
+        fsg_sg_plan_destroy(p);
+        t_aws_fixture_clean_up(&f);
+    }
+    return 0;
+}
+
+/* The same for a revoke: lost, one id found gone, the retry refused: the gone one is audited
+ * "by": "unknown", the other "not_revoked", and the error names both failures. */
+static int s_lost_revoke_then_other_error_reports_both(void)
+{
+    const char *one_gone = s_rules_answer(
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+        { .status = 200, .body = one_gone },
+    };
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    fsg_sg_rules_clean_up(&p->add);
+    p->add = (struct fsg_sg_rules){ 0 };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = fsg_sg_apply(f.aws, p, NULL, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_ERR(FSG_E_AUTH, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && res.unknown == 1 && res.revoked == 0);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"already_gone\","
+                          "\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_revoked\","
+                          "\"by\":\"none\"", NULL) == 1);
+    T_CHECK(strstr(err.msg, "an attempt of RevokeSecurityGroupIngress (2 rule(s)) got no answer") !=
+            NULL);
+    T_CHECK(strstr(err.msg, "1 of 2 gone (by this run or another: unknown); then: ") != NULL);
+    T_CHECK(strstr(err.msg, "RevokeSecurityGroupIngress failed: HTTP 403 UnauthorizedOperation") !=
+            NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* The same for a rewrite in place: an attempt lost, the retry layer's next attempt refused; the
+ * group read again shows one rewrite landed; the other is sent again and refused outright. */
+static int s_lost_modify_then_other_error_reports_both(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    p->current_v4 = 2;
+    const char *after = s_rules_answer(
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+        { .status = 200, .body = after },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 4) == 0);
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t", .max_rules = 3 };
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = fsg_sg_apply(f.aws, p, &o, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_ERR(FSG_E_AUTH, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && res.unknown == 1 && res.modified == 0);
+    T_CHECK(s_count_lines("\"result\":\"already_modified\",\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_modified\","
+                          "\"by\":\"none\"", NULL) == 1);
+    T_CHECK(strstr(err.msg, "an attempt of ModifySecurityGroupRules (2 rule(s)) got no answer") !=
+            NULL);
+    T_CHECK(strstr(err.msg, "1 of 2 in place (by this run or another: unknown); then: ") != NULL);
+    T_CHECK(strstr(err.msg, "ModifySecurityGroupRules failed: HTTP 403") != NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
 /* The group is full: stale rules are rewritten in place first (ModifySecurityGroupRules), then
  * the rest is authorized. */
 static int s_full_group_modifies_first(void)
@@ -661,6 +833,11 @@ int main(int argc, char **argv)
         { "stop_makes_no_call", s_stop_makes_no_call },
         { "stop_after_lost_answer_reads_the_group", s_stop_after_lost_answer_reads_the_group },
         { "stop_after_lost_modify_reads_the_group", s_stop_after_lost_modify_reads_the_group },
+        { "lost_then_other_error_reports_both", s_lost_then_other_error_reports_both },
+        { "lost_revoke_then_other_error_reports_both",
+          s_lost_revoke_then_other_error_reports_both },
+        { "lost_modify_then_other_error_reports_both",
+          s_lost_modify_then_other_error_reports_both },
         { "full_group_modifies_first", s_full_group_modifies_first },
         { "lost_modify_keeps_the_rewritten_rules", s_lost_modify_keeps_the_rewritten_rules },
         { "authorize_then_revoke", s_authorize_then_revoke },
