@@ -30,8 +30,10 @@ struct fsg_plan_target {
     /* Saved plans only (fsg_plan_load): what was recorded at plan time. */
     char desired_hash[FSG_SG_HASH_HEX_LEN + 1]; /* fsg_plan_desired_hash then, "" if absent */
     long saved_cut_sources;  /* impact.cut_sources then; -1 = no flow evidence in the plan */
-    struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe); empty
-                                   * for a saved plan read back (apply computes them again) */
+    struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe): sg_apply
+                                   * is given these and computes none; empty for a saved plan
+                                   * read back (apply --plan takes those of the same changes
+                                   * planned again) */
 };
 
 struct fsg_plan {
