@@ -13,6 +13,7 @@
 #include "cmd/reconcile.h"
 #include "lib/core/mem.h"
 #include "policy/audit.h"
+#include "policy/guards.h"
 #include "policy/report.h"
 #include "policy/sg_apply.h"
 
@@ -48,7 +49,8 @@ static const char s_help_options[] =
     "  --plan FILE          apply exactly this saved plan (from 'flowseg plan --save-plan\n"
     "                       FILE'), only while it is still true: the policy (PCE or --policy)\n"
     "                       and the groups are read again and everything is planned again;\n"
-    "                       refused (exit 1, nothing changed) when a group changed, what the\n"
+    "                       refused (exit 1, nothing changed) when the compiler now refuses a\n"
+    "                       target (the message gives its reason), a group changed, what the\n"
     "                       policy yields changed (policy version or desired rules), the\n"
     "                       config's ownership mode differs, or the plan's add/remove differ\n"
     "                       from what the current diff gives (a hand-edited plan; the message\n"
@@ -158,13 +160,20 @@ static struct fsg_recon_target *s_find_target(struct fsg_recon *run, const char 
 
 /* Why saved target pt cannot be applied as it is, compared with fresh (the same target planned
  * again now from the current policy, group and config), in why; nothing when it can. The first
- * kind of difference found is reported: the group, its rules, the ownership mode, what the
- * policy yields, then the plan's own changes (a hand edit). */
+ * kind of difference found is reported: the compiler now refusing the target (its plan is a
+ * stand-in without the group's rules: comparing it would only say "changed"), the group, its
+ * rules, the ownership mode, what the policy yields, then the plan's own changes (a hand
+ * edit). */
 static enum fsg_err s_differs(const struct fsg_plan *saved, const struct fsg_plan_target *pt,
                               const struct fsg_plan *fresh_plan,
                               const struct fsg_plan_target *fresh, struct fsg_buf *why)
 {
     char hash[FSG_SG_HASH_HEX_LEN + 1];
+    if ((fresh->refused_guards & FSG_GUARD_POLICY) != 0) {
+        return fsg_buf_printf(why, "the policy read now is refused for this target by the "
+                                   "compiler (guard \"policy\"): %s",
+                              fresh->refused != NULL ? fresh->refused : "?");
+    }
     if (strcmp(pt->security_group, fresh->security_group) != 0) {
         return fsg_buf_printf(why, "the plan is for security group %s, the config now names %s",
                               pt->security_group, fresh->security_group);
