@@ -903,41 +903,12 @@ static enum fsg_err s_interrupted(struct s_ctx *c, size_t done, bool partly, siz
                                                "again: see the audit lines)" : "");
 }
 
-/* Marks idx[n] (each < len) in seen[len]; false for an index out of range or seen before. */
-static bool s_mark(unsigned char *seen, size_t len, const size_t *idx, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (idx[i] >= len || seen[idx[i]] != 0) {
-            return false;
-        }
-        seen[idx[i]] = 1;
-    }
-    return true;
-}
-
-/* Whether the steps are well formed: a rewrite pairs as many new rules as old ones, an
- * authorize only adds, a revoke only removes. */
-static bool s_step_shape(const struct fsg_sg_step *st)
-{
-    switch (st->call) {
-    case FSG_SG_CALL_MODIFY:
-        return st->n_add == st->n_remove && st->n_foreign == 0;
-    case FSG_SG_CALL_AUTHORIZE:
-        return st->n_remove == 0 && st->n_foreign == 0;
-    case FSG_SG_CALL_REVOKE:
-        return st->n_add == 0;
-    }
-    return false;
-}
-
-/* The calls must be this plan's: every rule to add, to remove and every foreign rule to remove
- * in exactly one step of the right kind. Checked before any call, so a schedule made for
- * another plan (or another version of this one) changes nothing. */
+/* The calls must be this plan's (fsg_sg_schedule_is_for): checked before any call, so a
+ * schedule made for another plan (or another version of this one) changes nothing. */
 static enum fsg_err s_check_calls(const struct s_ctx *c, const struct fsg_sg_schedule *s,
                                   struct fsg_error *err)
 {
     const struct fsg_sg_plan *p = c->plan;
-    size_t n_add = p->add.len, n_rm = p->remove.len, n_fr = p->n_remove_foreign;
     if (s == NULL) {
         return fsg_sg_plan_has_changes(p)
                    ? fsg_error_set(err, FSG_E_INVALID_ARG, "%s: no calls given for a plan with "
@@ -947,22 +918,11 @@ static enum fsg_err s_check_calls(const struct s_ctx *c, const struct fsg_sg_sch
     if (!s->fits) {
         return FSG_OK; /* refused by s_run */
     }
-    unsigned char *seen = fsg_calloc(n_add + n_rm + n_fr + 1, 1);
-    if (seen == NULL) {
+    bool ok = false;
+    if (fsg_sg_schedule_is_for(s, p, &ok) != FSG_OK) {
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory checking the calls for %s",
                              p->group_id);
     }
-    bool ok = true;
-    for (size_t i = 0; ok && i < s->n_steps; i++) {
-        const struct fsg_sg_step *st = &s->steps[i];
-        ok = s_step_shape(st) && s_mark(seen, n_add, st->add, st->n_add) &&
-             s_mark(seen + n_add, n_rm, st->remove, st->n_remove) &&
-             s_mark(seen + n_add + n_rm, n_fr, st->foreign, st->n_foreign);
-    }
-    for (size_t k = 0; ok && k < n_add + n_rm + n_fr; k++) {
-        ok = seen[k] != 0;
-    }
-    fsg_free(seen);
     return ok ? FSG_OK
               : fsg_error_set(err, FSG_E_INVALID_ARG, "%s: the calls to make are not those of "
                               "the plan (a rule missing, repeated or unknown): nothing changed",
