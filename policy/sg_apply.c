@@ -518,17 +518,18 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
         c->res->authorized += n;
         return FSG_OK;
     }
+    size_t failed = n; /* the rules of the call that failed */
     if (!read && lost) {
         s_authorize_settle(c, v, &n, rc, err);
     } else if (!read && c->note[0] != '\0') {
         s_audit_not_done(c, "authorize", v, n); /* refused outright, after a lost answer */
     }
     if (s_code_is(err, FSG_SG_APPLY_QUOTA_CODE)) {
-        rc = s_quota(c, n, err);
+        rc = s_quota(c, failed, err);
         s_error_after_note(c, err);
     } else {
         s_error_after_note(c, err);
-        fsg_error_prefix(err, "authorizing %zu rule(s) in %s (nothing was removed): ", n,
+        fsg_error_prefix(err, "authorizing %zu rule(s) in %s (nothing was removed): ", failed,
                          c->plan->group_id);
     }
     return rc;
@@ -673,6 +674,7 @@ static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct
                  ? s_stop_in_step(c)
                  : s_authorize(c, add_now.items, add_now.len, err);
     } else {
+        size_t failed = n; /* the rules of the call that failed */
         if (!read && lost) {
             s_modify_settle(c, v, &n, rc, &add_now, err);
         } else if (!read && c->note[0] != '\0') {
@@ -684,7 +686,7 @@ static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct
         }
         s_error_after_note(c, err);
         fsg_error_prefix(err, "rewriting %zu rule(s) in place in %s (ModifySecurityGroupRules; "
-                              "nothing was removed): ", n, c->plan->group_id);
+                              "nothing was removed): ", failed, c->plan->group_id);
     }
     fsg_free(add_now.items);
     return rc;
@@ -818,13 +820,14 @@ static enum fsg_err s_revoke(struct s_ctx *c, struct s_pair *v, size_t n, struct
         c->res->revoked += n;
         return FSG_OK;
     }
+    size_t failed = n; /* the rules of the call that failed */
     if (!read && lost) {
         s_revoke_settle(c, v, &n, rc, err);
     } else if (!read && c->note[0] != '\0') {
         s_audit_not_done(c, "revoke", v, n); /* refused outright, after a lost answer */
     }
     s_error_after_note(c, err);
-    fsg_error_prefix(err, "revoking %zu rule(s) in %s (the new rules are in place): ", n,
+    fsg_error_prefix(err, "revoking %zu rule(s) in %s (the new rules are in place): ", failed,
                      c->plan->group_id);
     return rc;
 }

@@ -656,7 +656,7 @@ static int s_lost_then_other_error_reports_both(void)
         { quota, 3, FSG_E_REFUSED, 4, 0, 0,
           "an attempt of AuthorizeSecurityGroupIngress (4 rule(s)) got no answer",
           "the group was read again: 4 of 4 in place (by this run or another: unknown); then: "
-          "the rules-per-security-group quota of " S_SG },
+          "the rules-per-security-group quota of " S_SG " was reached while adding 4 rule(s)" },
         { denied, 5, FSG_E_AUTH, 2, 2, 0,
           "the answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost (",
           "the group was read again: 2 of 4 in place (by this run or another: unknown); then: "
