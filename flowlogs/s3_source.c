@@ -14,6 +14,7 @@
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
 #include "lib/aws/s3.h"
+#include "flowlogs/rollup.h"
 #include "flowlogs/summary.h"
 
 /* The file name's timestamp names a 5-minute publication window (aws-wire.md §1.7). */
@@ -38,6 +39,46 @@ struct s_sum {
     uint64_t size;
 };
 
+/* Day rollups (flowlogs/rollup.h). A group's rollup is read by the first of its objects a
+ * worker takes (workers take objects in list order, so whoever waits waits for one that
+ * runs); the others then read nothing. */
+enum s_group_state {
+    S_GROUP_UNTRIED = 0,
+    S_GROUP_READING, /* a member is reading it */
+    S_GROUP_USED,    /* folded: the members read nothing */
+    S_GROUP_FAILED,  /* not usable: each member is read itself */
+    S_GROUP_BROKEN,  /* read but its rows could not be added: every member fails */
+};
+
+struct s_obj;
+
+/* One day's objects of one directory, listed with their ETags. */
+struct s_group {
+    char *key;         /* the rollup's key in the summaries bucket */
+    char *source;      /* "s3://bucket/dir/ (day YYYY-MM-DD, N objects)" */
+    char hash[65];     /* the members' hash */
+    size_t n_members;
+    bool exists;       /* listed: read instead of the members */
+    uint64_t size;     /* its listed size */
+    struct s_obj *pf;  /* its prefetch (not a runner object); NULL = fetched when claimed */
+    /* under src->grp_lock: */
+    enum s_group_state state;
+    bool collect;      /* the rollup is (re)made from its members' rows as they are read */
+    struct fsg_rollup_acc *acc; /* those rows (made with the first) */
+    size_t n_finished;
+};
+
+/* A listed key waiting for the listing to end (rollups need the whole day). */
+struct s_pending {
+    char *key;
+    char etag[128];
+    uint64_t size;
+    int64_t day;
+    size_t dir_len;
+    bool dated;
+    struct s_group *group;
+};
+
 /* One object to read. Owned by the source; its address is the fsg_object's ctx. */
 struct s_obj {
     struct fsg_s3_source *src;
@@ -50,11 +91,14 @@ struct s_obj {
     char *summary_key; /* an existing summary read instead of the object; NULL = none */
     uint64_t fetch_size; /* what prefetching it holds: the summary's size, else the object's */
     long prefetch_seq; /* place among prefetched objects, -1 = streamed */
+    struct s_group *group; /* its day's rollup, NULL = none */
+    bool via_rollup;       /* read through its group's rollup: nothing of its own */
+    bool contributed;      /* its rows went into its group's rollup being made */
     /* under src->pf_lock: */
     enum s_fetch_state state;
     struct fsg_buf body;
     enum fsg_err rc;
-    struct fsg_error err;
+    struct fsg_error *err; /* the fetch's error; NULL when it worked (or no memory was left) */
 };
 
 struct fsg_s3_source {
@@ -98,7 +142,16 @@ struct fsg_s3_source {
     size_t n_sum_enis;
     struct s_sum *sum_keys;   /* the summaries under this expand()'s prefix, sorted */
     size_t n_sum_keys, cap_sum_keys;
+    struct s_pending *pend;   /* this expand()'s listed keys (with summaries on) */
+    size_t n_pend, cap_pend;
+    struct s_group **groups;
+    size_t n_groups, cap_groups;
+    pthread_mutex_t grp_lock;
+    pthread_cond_t grp_cv;
 };
+
+static void s_contribute(struct s_obj *o, const struct fsg_summary *sum,
+                         const struct fsg_aggregate *table);
 
 /* ---- key dates --------------------------------------------------------------------------------- */
 
@@ -382,6 +435,8 @@ enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->pf_lock, NULL);
     pthread_cond_init(&s->pf_cv, NULL);
+    pthread_mutex_init(&s->grp_lock, NULL);
+    pthread_cond_init(&s->grp_cv, NULL);
     s->can_prefetch = o->aws == NULL || o->aws->http == NULL;
     s->max_inflight = o->max_inflight != 0 ? o->max_inflight : S_DEFAULT_INFLIGHT;
     s->pf_budget = o->prefetch_bytes != 0 ? o->prefetch_bytes : S_DEFAULT_PREFETCH_BYTES;
@@ -457,7 +512,9 @@ static void *s_fetcher(void *arg)
         pthread_mutex_lock(&s->pf_lock);
         o->body = body;
         o->rc = rc;
-        o->err = err;
+        if (rc != FSG_OK && (o->err = fsg_malloc(sizeof *o->err)) != NULL) {
+            *o->err = err;
+        }
         o->state = S_FETCH_DONE;
         pthread_cond_broadcast(&s->pf_cv);
     }
@@ -506,19 +563,39 @@ static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fs
 /* The prefetched object (or its summary), read from memory into the reader; its bytes go back to
  * the budget. False when it was a summary that cannot be used (nothing folded): the caller then
  * reads the object itself. */
-static bool s_run_prefetched(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
-                             struct fsg_error *err)
+static void s_prefetch_take(struct s_obj *o, struct fsg_buf *ret_body, enum fsg_err *ret_rc,
+                            struct fsg_error *ret_err)
 {
     struct fsg_s3_source *s = o->src;
     pthread_mutex_lock(&s->pf_lock);
     while (o->state != S_FETCH_DONE) {
         pthread_cond_wait(&s->pf_cv, &s->pf_lock);
     }
-    struct fsg_buf body = o->body;
+    *ret_body = o->body;
     o->body = FSG_BUF_INIT;
-    enum fsg_err rc = o->rc;
-    struct fsg_error fetch_err = o->err;
+    *ret_rc = o->rc;
+    *ret_err = o->err != NULL ? *o->err : (struct fsg_error){ 0 };
     pthread_mutex_unlock(&s->pf_lock);
+}
+
+/* Its bytes go back to the budget (once taken and used). */
+static void s_prefetch_release(struct s_obj *o)
+{
+    struct fsg_s3_source *s = o->src;
+    pthread_mutex_lock(&s->pf_lock);
+    s->pf_used -= o->fetch_size;
+    pthread_cond_broadcast(&s->pf_cv);
+    pthread_mutex_unlock(&s->pf_lock);
+}
+
+static bool s_run_prefetched(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
+                             struct fsg_error *err)
+{
+    struct fsg_s3_source *s = o->src;
+    struct fsg_buf body;
+    enum fsg_err rc;
+    struct fsg_error fetch_err;
+    s_prefetch_take(o, &body, &rc, &fetch_err);
 
     bool used = true;
     if (o->summary_key != NULL) {
@@ -542,11 +619,7 @@ static bool s_run_prefetched(struct s_obj *o, struct fsg_reader *reader, enum fs
         }
     }
     fsg_buf_clean_up(&body);
-
-    pthread_mutex_lock(&s->pf_lock);
-    s->pf_used -= o->fetch_size;
-    pthread_cond_broadcast(&s->pf_cv);
-    pthread_mutex_unlock(&s->pf_lock);
+    s_prefetch_release(o);
     *ret_rc = rc;
     return used;
 }
@@ -612,6 +685,10 @@ static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
 {
     struct s_obj *o = ctx;
     struct fsg_s3_source *s = o->src;
+    if (o->via_rollup) {
+        return; /* its rows came with its day's rollup: it has none of its own here */
+    }
+    s_contribute(o, NULL, table);
     if (o->etag[0] == '\0') {
         fsg_log(FSG_LOG_DEBUG, "%s: no ETag known, no flow summary written", o->name);
         return;
@@ -641,6 +718,16 @@ static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
     fsg_buf_clean_up(&body);
 }
 
+static enum fsg_err s_fold_rows(struct fsg_reader *reader, const struct fsg_summary *sum,
+                                struct fsg_error *err)
+{
+    enum fsg_err rc = fsg_reader_add_row(reader, NULL, &sum->stats, err);
+    for (size_t i = 0; i < sum->n_rows && rc == FSG_OK; i++) {
+        rc = fsg_reader_add_row(reader, &sum->rows[i], NULL, err);
+    }
+    return rc;
+}
+
 /* Folds a summary (its bytes) into the reader. False (nothing folded) when it cannot be used:
  * the caller then reads the object itself. */
 static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fsg_span body,
@@ -650,17 +737,19 @@ static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fs
     struct fsg_error e = { 0 };
     struct fsg_summary sum = { 0 };
     enum fsg_err rc = fsg_summary_decode(body, s->fingerprint, &sum, &e);
+    if (rc == FSG_OK && strcmp(sum.etag, o->etag) != 0) {
+        rc = fsg_error_set(&e, FSG_E_REJECTED, "made for ETag %.100s, the object's is %.100s",
+                           sum.etag, o->etag);
+        fsg_summary_clean_up(&sum);
+    }
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_WARN, "%s: flow summary s3://%s/%s not used (%s): reading the object",
                 o->name, s->sum_bucket, o->summary_key, e.msg);
         return false;
     }
-    rc = fsg_reader_add_row(reader, NULL, &sum.stats, err);
-    for (size_t i = 0; i < sum.n_rows && rc == FSG_OK; i++) {
-        rc = fsg_reader_add_row(reader, &sum.rows[i], NULL, err);
-    }
+    s_contribute(o, &sum, NULL);
+    *ret_rc = s_fold_rows(reader, &sum, err);
     fsg_summary_clean_up(&sum);
-    *ret_rc = rc;
     return true;
 }
 
@@ -689,10 +778,188 @@ static bool s_read_summary(struct s_obj *o, struct fsg_reader *reader, enum fsg_
     return used;
 }
 
+/* ---- day rollups (flowlogs/rollup.h) --------------------------------------------------------- */
+
+/* No rollup will be made of this group (under grp_lock). */
+static void s_group_drop(struct s_group *g)
+{
+    g->collect = false;
+    fsg_rollup_acc_destroy(g->acc);
+    g->acc = NULL;
+}
+
+/* Its rows and counters go into the group's rollup being made. */
+static void s_contribute(struct s_obj *o, const struct fsg_summary *sum,
+                         const struct fsg_aggregate *table)
+{
+    struct s_group *g = o->group;
+    if (g == NULL) {
+        return;
+    }
+    struct fsg_s3_source *s = o->src;
+    pthread_mutex_lock(&s->grp_lock);
+    if (g->collect && g->acc == NULL &&
+        fsg_rollup_acc_new(0, s->sum_enis, s->n_sum_enis, &g->acc) != FSG_OK) {
+        g->collect = false;
+    }
+    if (g->collect) {
+        bool ok = !o->contributed && (sum != NULL ? fsg_rollup_acc_add_summary(g->acc, sum)
+                                                  : fsg_rollup_acc_add_table(g->acc, table));
+        if (!ok) {
+            fsg_log(FSG_LOG_DEBUG, "%s: no day rollup made (more rows than %zu MiB)", g->source,
+                    FSG_ROLLUP_MAX_BYTES >> 20);
+            s_group_drop(g);
+        }
+    }
+    o->contributed = true;
+    pthread_mutex_unlock(&s->grp_lock);
+}
+
+static void s_write_rollup(struct fsg_s3_source *s, const struct s_group *g,
+                           struct fsg_rollup_acc *acc)
+{
+    struct fsg_buf body = FSG_BUF_INIT;
+    struct fsg_error err = { 0 };
+    struct fsg_aws_client *c = NULL;
+    enum fsg_err rc = fsg_rollup_acc_encode(acc, g->source, g->hash, s->fingerprint, &body, &err);
+    if (rc == FSG_OK && (rc = s_pool_get(s, &c, &err)) == FSG_OK) {
+        rc = fsg_s3_put_object(c, s->sum_bucket, g->key, (struct fsg_span){ body.ptr, body.len },
+                               "application/gzip", &err);
+        (void)s_pool_put(s, c);
+    }
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "%s: day rollup not written to s3://%s/%s: %s (its objects are read "
+                "one by one next time)", g->source, s->sum_bucket, g->key, err.msg);
+    } else {
+        fsg_log(FSG_LOG_DEBUG, "%s: day rollup written to s3://%s/%s (%zu bytes)", g->source,
+                s->sum_bucket, g->key, body.len);
+    }
+    fsg_buf_clean_up(&body);
+}
+
+/* A member of a group whose rollup is being made is over: the rollup is written once every
+ * member was read well and gave its rows; one that failed, or was read without giving them
+ * (its summary unusable), means no rollup. */
+static void s_member_finished(void *ctx, enum fsg_err rc)
+{
+    struct s_obj *o = ctx;
+    struct fsg_s3_source *s = o->src;
+    struct s_group *g = o->group;
+    struct fsg_rollup_acc *done = NULL;
+    pthread_mutex_lock(&s->grp_lock);
+    if (g->collect && (rc != FSG_OK || !o->contributed)) {
+        if (!o->via_rollup) {
+            fsg_log(FSG_LOG_DEBUG, "%s: no day rollup made (%s was %s)", g->source, o->name,
+                    rc != FSG_OK ? "not read" : "not read from its summary or in full");
+        }
+        s_group_drop(g);
+    }
+    if (++g->n_finished == g->n_members && g->collect) {
+        done = g->acc;
+        g->acc = NULL;
+        g->collect = false;
+    }
+    pthread_mutex_unlock(&s->grp_lock);
+    if (done != NULL) {
+        s_write_rollup(s, g, done);
+        fsg_rollup_acc_destroy(done);
+    }
+}
+
+/* The rollup's bytes: its prefetch, else a GET of its own. */
+static enum fsg_err s_rollup_fetch(struct s_group *g, struct fsg_s3_source *s,
+                                   struct fsg_buf *body, bool *ret_prefetched,
+                                   struct fsg_error *err)
+{
+    enum fsg_err rc;
+    *ret_prefetched = g->pf != NULL && s_prefetch_start(s);
+    if (*ret_prefetched) {
+        s_prefetch_take(g->pf, body, &rc, err);
+        return rc;
+    }
+    struct fsg_aws_client *c = NULL;
+    rc = s_pool_get(s, &c, err);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_get_object(c, s->sum_bucket, g->key, NULL, s_append, body, NULL, err);
+        (void)s_pool_put(s, c);
+    }
+    return rc;
+}
+
+/* Folds the group's rollup into the reader; false (nothing folded) when it cannot be used. */
+static bool s_rollup_fold(struct s_group *g, struct fsg_s3_source *s, struct fsg_reader *reader,
+                          enum fsg_err *ret_rc, struct fsg_error *err)
+{
+    struct fsg_buf body = FSG_BUF_INIT;
+    struct fsg_error e = { 0 };
+    struct fsg_summary sum = { 0 };
+    bool prefetched = false;
+    enum fsg_err rc = s_rollup_fetch(g, s, &body, &prefetched, &e);
+    if (rc == FSG_OK) {
+        rc = fsg_summary_decode((struct fsg_span){ body.ptr, body.len }, s->fingerprint, &sum, &e);
+    }
+    if (prefetched) {
+        s_prefetch_release(g->pf);
+    }
+    fsg_buf_clean_up(&body);
+    if (rc == FSG_OK && strcmp(sum.etag, g->hash) != 0) {
+        rc = fsg_error_set(&e, FSG_E_REJECTED, "made for other objects");
+    }
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "%s: day rollup s3://%s/%s not used (%s): reading its %zu objects "
+                "one by one", g->source, s->sum_bucket, g->key, e.msg, g->n_members);
+        fsg_summary_clean_up(&sum);
+        return false;
+    }
+    *ret_rc = s_fold_rows(reader, &sum, err);
+    fsg_summary_clean_up(&sum);
+    return true;
+}
+
+/* An object of a group with a rollup: the first one run reads the rollup for all of them, the
+ * others wait for it and then read nothing. True when the object is done (*ret_rc says how);
+ * false when the rollup was not usable and the object must be read itself. */
+static bool s_rollup_run(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
+                         struct fsg_error *err)
+{
+    struct fsg_s3_source *s = o->src;
+    struct s_group *g = o->group;
+    pthread_mutex_lock(&s->grp_lock);
+    while (g->state == S_GROUP_READING) {
+        pthread_cond_wait(&s->grp_cv, &s->grp_lock);
+    }
+    bool claim = g->state == S_GROUP_UNTRIED;
+    if (claim) {
+        g->state = S_GROUP_READING;
+    }
+    enum s_group_state st = g->state;
+    pthread_mutex_unlock(&s->grp_lock);
+    if (claim) {
+        bool used = s_rollup_fold(g, s, reader, ret_rc, err);
+        st = !used ? S_GROUP_FAILED : *ret_rc == FSG_OK ? S_GROUP_USED : S_GROUP_BROKEN;
+        pthread_mutex_lock(&s->grp_lock);
+        g->state = st;
+        pthread_cond_broadcast(&s->grp_cv);
+        pthread_mutex_unlock(&s->grp_lock);
+        o->via_rollup = st == S_GROUP_USED;
+        return used;
+    }
+    if (st == S_GROUP_BROKEN) {
+        *ret_rc = fsg_error_set(err, FSG_E_IO, "its day rollup s3://%s/%s was read but could "
+                                "not be added (see the error of another object of that day)",
+                                s->sum_bucket, g->key);
+        return true;
+    }
+    o->via_rollup = st == S_GROUP_USED;
+    *ret_rc = FSG_OK;
+    return o->via_rollup;
+}
+
 static void s_obj_destroy(struct s_obj *o)
 {
     if (o != NULL) {
         fsg_buf_clean_up(&o->body);
+        fsg_free(o->err);
         fsg_free(o->summary_key);
         fsg_free(o->bucket);
         fsg_free(o->key);
@@ -708,6 +975,16 @@ void fsg_s3_source_destroy(struct fsg_s3_source *s)
     }
     s_prefetch_stop(s);
     s_sum_keys_clear(s);
+    for (size_t i = 0; i < s->n_groups; i++) {
+        fsg_rollup_acc_destroy(s->groups[i]->acc);
+        fsg_free(s->groups[i]->key);
+        fsg_free(s->groups[i]->source);
+        fsg_free(s->groups[i]);
+    }
+    fsg_free(s->groups);
+    fsg_free(s->pend);
+    pthread_cond_destroy(&s->grp_cv);
+    pthread_mutex_destroy(&s->grp_lock);
     fsg_free(s->sum_keys);
     fsg_free(s->sum_bucket);
     fsg_free(s->sum_prefix);
@@ -780,6 +1057,9 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
         return s_parquet_error(o->name, err);
     }
     enum fsg_err done_rc;
+    if (o->group != NULL && o->group->exists && s_rollup_run(o, reader, &done_rc, err)) {
+        return done_rc;
+    }
     if (o->prefetch_seq >= 0 && s_prefetch_start(o->src)) {
         if (s_run_prefetched(o, reader, &done_rc, err)) {
             return done_rc;
@@ -840,8 +1120,8 @@ static enum fsg_err s_find_summary(const struct fsg_s3_source *s, const char *bu
 }
 
 static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const char *key,
-                          uint64_t size, const char *etag, struct fsg_object **objects,
-                          size_t *n_objects)
+                          uint64_t size, const char *etag, struct s_group *group,
+                          struct fsg_object **objects, size_t *n_objects)
 {
     char *summary_key = NULL;
     uint64_t summary_size = 0;
@@ -850,9 +1130,10 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
         return FSG_E_NOMEM;
     }
     uint64_t fetch_size = summary_key != NULL ? summary_size : size;
+    /* a member of a day with a rollup is only fetched when the rollup cannot be used */
     bool prefetch = s->can_prefetch && !s->pf_started && fetch_size > 0 &&
                     fetch_size <= S_PREFETCH_MAX && fetch_size <= s->pf_budget &&
-                    !s_is_parquet(key);
+                    !s_is_parquet(key) && (group == NULL || !group->exists);
     if (prefetch && s->n_pf == s->cap_pf) {
         size_t cap = s->cap_pf == 0 ? 64 : s->cap_pf * 2;
         struct s_obj **v = fsg_reallocarray(s->pf, cap, sizeof *v);
@@ -892,6 +1173,7 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
     }
     fsg_buf_clean_up(&name);
     o->src = s;
+    o->group = group;
     o->parquet = s_is_parquet(key);
     o->size = size;
     o->summary_key = summary_key;
@@ -914,8 +1196,200 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
                          ? s_write_summary
                          : NULL,
         .summarize_ctx = o,
+        .finished = group != NULL && group->collect ? s_member_finished : NULL,
     };
     return FSG_OK;
+}
+
+/* A group's rollup, fetched ahead like an object (in list order, before its first member). Not
+ * a runner object: the member that claims the rollup takes it. Nothing when it cannot be. */
+static enum fsg_err s_add_rollup_prefetch(struct fsg_s3_source *s, struct s_group *g)
+{
+    if (!s->can_prefetch || s->pf_started || g->size == 0 || g->size > S_PREFETCH_MAX ||
+        g->size > s->pf_budget) {
+        return FSG_OK;
+    }
+    struct s_obj **pf = fsg_array_grow(s->pf, &s->cap_pf, s->n_pf + 1, sizeof *pf, 64);
+    s->pf = pf != NULL ? pf : s->pf;
+    struct s_obj **objs = fsg_array_grow(s->objs, &s->cap_objs, s->n_objs + 1, sizeof *objs, 64);
+    s->objs = objs != NULL ? objs : s->objs;
+    struct s_obj *o = pf != NULL && objs != NULL ? fsg_calloc(1, sizeof *o) : NULL;
+    struct fsg_buf name = FSG_BUF_INIT;
+    if (o == NULL || (o->bucket = fsg_strdup(s->sum_bucket)) == NULL ||
+        (o->key = fsg_strdup(g->key)) == NULL ||
+        fsg_buf_printf(&name, "s3://%s/%s", s->sum_bucket, g->key) != FSG_OK ||
+        (o->name = fsg_buf_strdup(&name)) == NULL) {
+        fsg_buf_clean_up(&name);
+        s_obj_destroy(o);
+        return FSG_E_NOMEM;
+    }
+    fsg_buf_clean_up(&name);
+    o->src = s;
+    o->size = g->size;
+    o->fetch_size = g->size;
+    o->prefetch_seq = (long)s->n_pf;
+    o->state = S_FETCH_WAITING;
+    s->pf[s->n_pf++] = o;
+    s->objs[s->n_objs++] = o;
+    g->pf = o;
+    return FSG_OK;
+}
+
+/* A listed key kept for after the listing (summaries on: a day's rollup needs the whole day). */
+static enum fsg_err s_pend(struct fsg_s3_source *s, const struct fsg_s3_object *obj)
+{
+    struct s_pending *v = fsg_array_grow(s->pend, &s->cap_pend, s->n_pend + 1, sizeof *v, 256);
+    if (v == NULL) {
+        return FSG_E_NOMEM;
+    }
+    s->pend = v;
+    struct s_pending *p = &s->pend[s->n_pend];
+    *p = (struct s_pending){ .key = fsg_strdup(obj->key), .size = obj->size };
+    if (p->key == NULL) {
+        return FSG_E_NOMEM;
+    }
+    snprintf(p->etag, sizeof p->etag, "%s", obj->etag != NULL ? obj->etag : "");
+    p->dated = p->etag[0] != '\0' && fsg_rollup_day(p->key, &p->day, &p->dir_len);
+    s->n_pend++;
+    return FSG_OK;
+}
+
+static void s_pend_clear(struct fsg_s3_source *s)
+{
+    for (size_t i = 0; i < s->n_pend; i++) {
+        fsg_free(s->pend[i].key);
+    }
+    s->n_pend = 0;
+}
+
+/* Dated keys by directory, day, key. */
+static int s_cmp_pend(const void *a, const void *b)
+{
+    const struct s_pending *x = *(const struct s_pending *const *)a;
+    const struct s_pending *y = *(const struct s_pending *const *)b;
+    size_t n = x->dir_len < y->dir_len ? x->dir_len : y->dir_len;
+    int c = memcmp(x->key, y->key, n);
+    if (c != 0 || x->dir_len != y->dir_len) {
+        return c != 0 ? c : x->dir_len < y->dir_len ? -1 : 1;
+    }
+    if (x->day != y->day) {
+        return x->day < y->day ? -1 : 1;
+    }
+    return strcmp(x->key, y->key);
+}
+
+static bool s_same_day(const struct s_pending *x, const struct s_pending *y)
+{
+    return x->dir_len == y->dir_len && x->day == y->day && memcmp(x->key, y->key, x->dir_len) == 0;
+}
+
+/* The group of m[0..n) (one directory's day, sorted by key): its rollup is read when listed,
+ * made while its members are read when the day may be rolled up now, else there is none. */
+static enum fsg_err s_make_group(struct fsg_s3_source *s, const char *bucket,
+                                 struct s_pending *const *m, size_t n, int64_t now_s)
+{
+    const char **keys = fsg_calloc(n, sizeof *keys), **etags = fsg_calloc(n, sizeof *etags);
+    struct s_group *g = keys != NULL && etags != NULL ? fsg_calloc(1, sizeof *g) : NULL;
+    struct fsg_buf key = FSG_BUF_INIT, src = FSG_BUF_INIT;
+    enum fsg_err rc = g != NULL ? FSG_OK : FSG_E_NOMEM;
+    for (size_t i = 0; rc == FSG_OK && i < n; i++) {
+        keys[i] = m[i]->key;
+        etags[i] = m[i]->etag;
+    }
+    rc = rc != FSG_OK ? rc : fsg_rollup_members_hash(keys, etags, n, s->fingerprint, g->hash);
+    rc = rc != FSG_OK ? rc
+                      : fsg_rollup_key(s->sum_prefix, bucket, m[0]->key, m[0]->dir_len, m[0]->day,
+                                       g->hash, s->fingerprint, &key);
+    time_t day = (time_t)m[0]->day;
+    struct tm tm = { 0 };
+    (void)gmtime_r(&day, &tm);
+    rc = rc != FSG_OK ? rc
+                      : fsg_buf_printf(&src, "s3://%s/%.*s (day %04d-%02d-%02d, %zu objects)",
+                                       bucket, (int)m[0]->dir_len, m[0]->key, tm.tm_year + 1900,
+                                       tm.tm_mon + 1, tm.tm_mday, n);
+    if (rc == FSG_OK) {
+        struct s_sum want = { .key = (char *)fsg_buf_cstr(&key) };
+        const struct s_sum *found =
+            s->n_sum_keys > 0 ? bsearch(&want, s->sum_keys, s->n_sum_keys, sizeof *s->sum_keys,
+                                        s_cmp_key)
+                              : NULL;
+        g->exists = found != NULL;
+        g->size = found != NULL ? found->size : 0;
+        g->n_members = n;
+        /* made when missing, and again when the one listed is not usable */
+        g->collect = fsg_rollup_day_writable(m[0]->day, now_s, s->since_s, s->until_s);
+    }
+    struct s_group **v = rc == FSG_OK && (g->exists || g->collect)
+                             ? fsg_array_grow(s->groups, &s->cap_groups, s->n_groups + 1,
+                                              sizeof *v, 16)
+                             : NULL;
+    if (v != NULL && (g->key = fsg_buf_strdup(&key)) != NULL &&
+        (g->source = fsg_buf_strdup(&src)) != NULL) {
+        s->groups = v;
+        s->groups[s->n_groups++] = g;
+        for (size_t i = 0; i < n; i++) {
+            m[i]->group = g;
+        }
+        g = NULL;
+    } else if (rc == FSG_OK && (g->exists || g->collect)) {
+        rc = FSG_E_NOMEM;
+    }
+    if (g != NULL) {
+        fsg_free(g->key);
+        fsg_free(g);
+    }
+    fsg_buf_clean_up(&key);
+    fsg_buf_clean_up(&src);
+    fsg_free(keys);
+    fsg_free(etags);
+    return rc;
+}
+
+/* The listed keys become objects, in list order, once their days are grouped. */
+static enum fsg_err s_add_listed(struct fsg_s3_source *s, const char *bucket,
+                                 struct fsg_object **objects, size_t *n_objects)
+{
+    struct s_pending **idx = fsg_calloc(s->n_pend + 1, sizeof *idx);
+    if (idx == NULL) {
+        return FSG_E_NOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_pend; i++) {
+        if (s->pend[i].dated) {
+            idx[n++] = &s->pend[i];
+        }
+    }
+    qsort(idx, n, sizeof *idx, s_cmp_pend);
+    int64_t now_s = (int64_t)time(NULL);
+    enum fsg_err rc = FSG_OK;
+    size_t n_groups = s->n_groups;
+    for (size_t i = 0, j; rc == FSG_OK && i < n; i = j) {
+        for (j = i + 1; j < n && s_same_day(idx[i], idx[j]); j++) {
+        }
+        if (j - i >= FSG_ROLLUP_MIN_MEMBERS) {
+            rc = s_make_group(s, bucket, &idx[i], j - i, now_s);
+        }
+    }
+    fsg_free(idx);
+    size_t read = 0, made = 0;
+    for (size_t i = n_groups; i < s->n_groups; i++) {
+        read += s->groups[i]->exists ? s->groups[i]->n_members : 0;
+        made += !s->groups[i]->exists;
+    }
+    if (s->n_groups > n_groups) {
+        fsg_log(FSG_LOG_DEBUG, "day rollups: %zu objects read from %zu rollups, %zu rollups to "
+                "write", read, s->n_groups - n_groups - made, made);
+    }
+    for (size_t i = 0; rc == FSG_OK && i < s->n_pend; i++) {
+        struct s_pending *p = &s->pend[i];
+        if (p->group != NULL && p->group->exists && p->group->pf == NULL) {
+            rc = s_add_rollup_prefetch(s, p->group);
+        }
+        rc = rc != FSG_OK ? rc
+                          : s_add(s, bucket, p->key, p->size, p->etag, p->group, objects,
+                                  n_objects);
+    }
+    return rc;
 }
 
 static bool s_in_window(const struct fsg_s3_source *s, const char *key)
@@ -965,7 +1439,10 @@ static enum fsg_err s_on_listed(const struct fsg_s3_object *obj, void *userdata)
         return FSG_OK;
     }
     s->counts.kept++;
-    return s_add(s, l->bucket, obj->key, obj->size, obj->etag, l->objects, l->n_objects);
+    if (s->sum_bucket != NULL) {
+        return s_pend(s, obj);
+    }
+    return s_add(s, l->bucket, obj->key, obj->size, obj->etag, NULL, l->objects, l->n_objects);
 }
 
 /* "s3://bucket/rest" -> bucket, rest. */
@@ -1005,7 +1482,7 @@ enum fsg_err fsg_s3_source_expand(struct fsg_s3_source *s, const char *url,
         /* One object, named in full: read as asked (no filters), but never a Parquet file. */
         if (s_is_parquet(rest)) {
             rc = s_parquet_error(url, err);
-        } else if ((rc = s_add(s, bucket, rest, 0, NULL, objects, n_objects)) != FSG_OK) {
+        } else if ((rc = s_add(s, bucket, rest, 0, NULL, NULL, objects, n_objects)) != FSG_OK) {
             rc = fsg_error_set(err, rc, "out of memory");
         } else {
             s->counts.kept = 1;
@@ -1027,6 +1504,11 @@ enum fsg_err fsg_s3_source_expand(struct fsg_s3_source *s, const char *url,
         rc = fsg_s3_list_objects(c, bucket, &lo, s_on_listed, &l, err);
         (void)s_pool_put(s, c);
     }
+    if (rc == FSG_OK && s->n_pend > 0 &&
+        (rc = s_add_listed(s, bucket, objects, n_objects)) != FSG_OK) {
+        rc = fsg_error_set(err, rc, "out of memory");
+    }
+    s_pend_clear(s);
     fsg_log(FSG_LOG_DEBUG, "%s: %zu keys listed, %zu objects kept (%zu folders, %zu not matching "
             "key_regex, %zu outside the time window)", url, s->counts.listed, s->counts.kept,
             s->counts.folders, s->counts.regex_skipped, s->counts.time_skipped);

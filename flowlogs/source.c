@@ -22,11 +22,18 @@
 /* ---- the runner --------------------------------------------------------------------------------
  */
 
-struct s_slot {
-    enum fsg_err rc;
+/* What a failed object, or one with malformed lines, leaves for the result. */
+struct s_detail {
     struct fsg_error err;
     struct fsg_flowlog_malformed samples[FSG_FLOWLOG_MALFORMED_SAMPLES];
     size_t n_samples;
+};
+
+/* One per object: small, since a prefix can list hundreds of thousands of objects; the detail
+ * is allocated only for the few that need one. */
+struct s_slot {
+    enum fsg_err rc;
+    struct s_detail *detail; /* NULL: read well without a malformed line (or no memory left) */
 };
 
 struct s_shared {
@@ -46,6 +53,7 @@ struct s_worker {
     size_t chunk;
     pthread_t thread;
     bool started;
+    struct s_detail detail; /* the object being read */
 };
 
 static enum fsg_err s_read_local(const char *path, struct fsg_reader *r, struct s_worker *w,
@@ -72,6 +80,8 @@ static void s_process(struct s_worker *w, size_t i)
     const struct fsg_object *obj = &w->sh->objects[i];
     const struct fsg_run_options *o = w->sh->opts;
     struct s_slot *slot = &w->sh->slots[i];
+    struct s_detail *d = &w->detail; /* the worker's own, copied out when needed */
+    *d = (struct s_detail){ 0 };
     struct fsg_reader *r = NULL;
     struct fsg_reader_options ro = {
         .source = obj->name,
@@ -83,9 +93,9 @@ static void s_process(struct s_worker *w, size_t i)
     enum fsg_err rc = FSG_OK;
     if (obj->summarize != NULL) {
         if (w->own == NULL) {
-            rc = fsg_aggregate_new_sibling(w->agg, &w->own, &slot->err);
+            rc = fsg_aggregate_new_sibling(w->agg, &w->own, &d->err);
             if (rc == FSG_OK) { /* handed whole to summarize(): never spilled */
-                rc = fsg_aggregate_set_memory(w->own, 0, &slot->err);
+                rc = fsg_aggregate_set_memory(w->own, 0, &d->err);
             }
         } else {
             fsg_aggregate_clear(w->own);
@@ -93,28 +103,37 @@ static void s_process(struct s_worker *w, size_t i)
         into = w->own;
     }
     if (rc == FSG_OK) {
-        rc = fsg_reader_new(&ro, into, &r, &slot->err);
+        rc = fsg_reader_new(&ro, into, &r, &d->err);
     }
     if (rc == FSG_OK) {
-        rc = obj->run != NULL ? obj->run(obj->ctx, r, &slot->err)
-                              : s_read_local(obj->name, r, w, &slot->err);
+        rc = obj->run != NULL ? obj->run(obj->ctx, r, &d->err)
+                              : s_read_local(obj->name, r, w, &d->err);
     }
     if (rc == FSG_OK) {
-        rc = fsg_reader_finish(r, &slot->err);
+        rc = fsg_reader_finish(r, &d->err);
     }
     if (rc == FSG_OK && into != w->agg) {
         obj->summarize(obj->summarize_ctx, into);
-        rc = fsg_aggregate_merge(w->agg, into, &slot->err);
+        rc = fsg_aggregate_merge(w->agg, into, &d->err);
     }
     slot->rc = rc;
-    if (rc != FSG_OK && slot->err.offset == 0 && r != NULL) {
-        slot->err.offset = fsg_reader_offset(r);
+    if (rc != FSG_OK && d->err.offset == 0 && r != NULL) {
+        d->err.offset = fsg_reader_offset(r);
     }
     if (rc == FSG_OK) {
-        const struct fsg_flowlog_malformed *m = fsg_reader_malformed(r, &slot->n_samples);
-        memcpy(slot->samples, m, slot->n_samples * sizeof *m);
+        const struct fsg_flowlog_malformed *m = fsg_reader_malformed(r, &d->n_samples);
+        memcpy(d->samples, m, d->n_samples * sizeof *m);
+    }
+    if (rc != FSG_OK || d->n_samples > 0) {
+        slot->detail = fsg_malloc(sizeof *slot->detail);
+        if (slot->detail != NULL) {
+            *slot->detail = *d;
+        }
     }
     fsg_reader_destroy(r);
+    if (obj->finished != NULL) {
+        obj->finished(obj->summarize_ctx, rc);
+    }
 }
 
 static void *s_work(void *arg)
@@ -139,7 +158,7 @@ static enum fsg_err s_collect(const struct s_shared *sh, struct fsg_run_result *
     size_t n_err = 0, n_warn = 0;
     for (size_t i = 0; i < sh->n; i++) {
         n_err += sh->slots[i].rc != FSG_OK;
-        n_warn += sh->slots[i].n_samples;
+        n_warn += sh->slots[i].detail != NULL ? sh->slots[i].detail->n_samples : 0;
     }
     res->errors = fsg_calloc(n_err + 1, sizeof *res->errors);
     res->warnings = fsg_calloc(n_warn + 1, sizeof *res->warnings);
@@ -148,24 +167,26 @@ static enum fsg_err s_collect(const struct s_shared *sh, struct fsg_run_result *
     }
     for (size_t i = 0; i < sh->n; i++) {
         const struct s_slot *s = &sh->slots[i];
+        static const struct s_detail s_none; /* no detail: no memory was left for it */
+        const struct s_detail *d = s->detail != NULL ? s->detail : &s_none;
         const char *name = sh->objects[i].name;
         if (s->rc != FSG_OK) {
             struct fsg_run_error *e = &res->errors[res->n_errors++];
             *e = (struct fsg_run_error){
                 .source = s_dup_or_empty(name),
-                .offset = s->err.offset,
+                .offset = d->err.offset,
                 .code = s->rc,
-                .message = s_dup_or_empty(s->err.msg[0] != '\0' ? s->err.msg : fsg_err_str(s->rc))
+                .message = s_dup_or_empty(d->err.msg[0] != '\0' ? d->err.msg : fsg_err_str(s->rc))
             };
             if (e->source == NULL || e->message == NULL) {
                 return FSG_E_NOMEM;
             }
         }
-        for (size_t j = 0; j < s->n_samples; j++) {
+        for (size_t j = 0; j < d->n_samples; j++) {
             struct fsg_run_warning *w = &res->warnings[res->n_warnings++];
             *w = (struct fsg_run_warning){ .source = s_dup_or_empty(name),
-                                           .line = s->samples[j].line,
-                                           .message = s_dup_or_empty(s->samples[j].reason) };
+                                           .line = d->samples[j].line,
+                                           .message = s_dup_or_empty(d->samples[j].reason) };
             if (w->source == NULL || w->message == NULL) {
                 return FSG_E_NOMEM;
             }
@@ -271,6 +292,9 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
     }
 out:
     s_workers_destroy(ws, jobs, agg);
+    for (size_t i = 0; sh.slots != NULL && i < n_objects; i++) {
+        fsg_free(sh.slots[i].detail);
+    }
     fsg_free(sh.slots);
     if (rc == FSG_E_NOMEM) {
         return fsg_error_set(err, rc, "reading objects: out of memory");

@@ -118,6 +118,9 @@ struct fsg_object {
      * failed summarize() is the callee's to report: the object still counts. */
     void (*summarize)(void *summarize_ctx, const struct fsg_aggregate *object_table);
     void *summarize_ctx;
+    /* When set, called once the object is over, read well (FSG_OK) or not, on the worker that
+     * read it (after summarize()), with summarize_ctx. */
+    void (*finished)(void *summarize_ctx, enum fsg_err rc);
     uint64_t size;           /* input bytes when known (listing, stat), 0 = unknown; for
                               * progress only */
 };

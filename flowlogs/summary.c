@@ -395,14 +395,18 @@ enum fsg_err fsg_summary_decode(struct fsg_span in, const char *fingerprint,
     if (rc == FSG_OK) {
         const json_t *v = json_object_get(head, "flowseg_summary");
         const json_t *fp = json_object_get(head, "fingerprint");
-        if (!json_is_object(head) || !json_is_integer(v) || !json_is_string(fp) ||
-            !s_u64(json_object_get(head, "rows"), &n_rows) ||
-            s_stats(json_object_get(head, "stats"), &ret->stats) != FSG_OK) {
+        const json_t *etag = json_object_get(head, "etag");
+        if (!json_is_object(head) || !json_is_integer(v)) {
             rc = fsg_error_set(err, FSG_E_PARSE, "not a flowseg flow summary");
-        } else if (json_integer_value(v) != FSG_SUMMARY_VERSION) {
+        } else if (json_integer_value(v) != FSG_SUMMARY_VERSION) { /* may be shaped otherwise */
             rc = fsg_error_set(err, FSG_E_REJECTED, "flow summary version %" JSON_INTEGER_FORMAT
                                " (this flowseg reads version %d)", json_integer_value(v),
                                FSG_SUMMARY_VERSION);
+        } else if (!json_is_string(fp) || !json_is_string(etag) ||
+                   json_string_length(etag) >= sizeof ret->etag ||
+                   !s_u64(json_object_get(head, "rows"), &n_rows) ||
+                   s_stats(json_object_get(head, "stats"), &ret->stats) != FSG_OK) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "not a flowseg flow summary");
         } else if (strcmp(json_string_value(fp), fingerprint != NULL ? fingerprint : "") != 0) {
             rc = fsg_error_set(err, FSG_E_REJECTED, "flow summary made under another "
                                "configuration (ENI addresses, database ports, interfaces or "
@@ -410,6 +414,8 @@ enum fsg_err fsg_summary_decode(struct fsg_span in, const char *fingerprint,
         } else if (n_rows > (uint64_t)(end - nl)) { /* each row takes more than a byte */
             rc = fsg_error_set(err, FSG_E_PARSE, "flow summary: %" PRIu64 " rows announced, "
                                "fewer lines follow", n_rows);
+        } else {
+            memcpy(ret->etag, json_string_value(etag), json_string_length(etag) + 1);
         }
     }
     json_decref(head);

@@ -46,9 +46,11 @@ struct fsg_summary {
     struct fsg_agg_row *rows;
     size_t n_rows;
     struct fsg_flow_stats stats; /* objects = 0 */
+    char etag[130]; /* the header's "etag" (the source's ETag; a day rollup's members hash) */
 };
 
-/* Decodes gzip'd (or plain) summary JSON. Every row is checked before any is returned.
+/* Decodes gzip'd (or plain) summary JSON. Every row is checked before any is returned (an
+ * "etag" longer than 129 bytes is refused).
  * FSG_E_PARSE (not a summary, a bad row: the message says which), FSG_E_REJECTED (another
  * version, or a fingerprint other than `fingerprint`), FSG_E_LIMIT, FSG_E_NOMEM. */
 enum fsg_err fsg_summary_decode(struct fsg_span in, const char *fingerprint,

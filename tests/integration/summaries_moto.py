@@ -11,6 +11,9 @@
   - an object without a summary (one deleted) is read raw among the others;
   - an object replaced in place (new ETag) is read raw, not from the old summary.
 
+The objects are named for today (UTC): a day that is not over gets no day rollup, so every read
+here goes through the per-object summaries (day rollups: rollups_moto.py).
+
 Exit 0 pass, 1 fail, 77 skipped (no moto).
 """
 import json
@@ -19,12 +22,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from aws_proxy import CountingProxy  # noqa: E402
 from fsgtest import FLOWSEG, SOURCE_ROOT, Checker, Moto, run_flowseg  # noqa: E402
 
-PREFIX = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2023/11/14/"
+TODAY = time.gmtime()
+PREFIX = "AWSLogs/123456789012/vpcflowlogs/us-east-1/%s/" % time.strftime("%Y/%m/%d", TODAY)
+
+
+def key_of(f):
+    """The generator's file name (stamped 2023-11-14) as an object of today."""
+    return PREFIX + f.replace("_20231114T", "_%sT" % time.strftime("%Y%m%d", TODAY))
 
 
 def main():
@@ -41,7 +51,7 @@ def main():
             s3.create_bucket(Bucket="logs")
             s3.create_bucket(Bucket="sums")
             for f in files:
-                s3.upload_file(os.path.join(tmp, f), "logs", PREFIX + f)
+                s3.upload_file(os.path.join(tmp, f), "logs", key_of(f))
             cfg = json.dumps({"flowlogs": {"summaries": "s3://sums/fs/"}})
             env = moto.env(FLOWSEG_CONFIG=cfg)
             url = "s3://logs/AWSLogs/"
@@ -80,7 +90,7 @@ def main():
                     % (len(raw_gets), len(sum_gets), len(puts)))
             c.eq(second, first, "second read: the same document (table and stats)")
 
-            p3 = run_flowseg(["flows", "--format", "json", "s3://logs/" + PREFIX + files[3]],
+            p3 = run_flowseg(["flows", "--format", "json", "s3://logs/" + key_of(files[3])],
                              env=env)
             c.check(p3.returncode == 0 and summaries() == sums,
                     "an object read again rewrites its summary byte for byte (idempotent)")
@@ -96,7 +106,7 @@ def main():
             c.check(summaries().get(gone) == sums[gone],
                     "the missing summary is written again by that read")
 
-            s3.upload_file(os.path.join(tmp, files[0]), "logs", PREFIX + files[1])  # new ETag
+            s3.upload_file(os.path.join(tmp, files[0]), "logs", key_of(files[1]))  # new ETag
             p5, fifth = flows()
             want = json.loads(run_flowseg(
                 ["flows", "--format", "json", "--direction", "all"] +

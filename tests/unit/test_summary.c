@@ -8,6 +8,8 @@
 
 #include "flowlogs/aggregate.h"
 #include "flowlogs/flowlog.h"
+#include "flowlogs/rollup.h"
+#include "flowlogs/s3_source.h"
 #include "flowlogs/summary.h"
 #include "lib/core/buf.h"
 #include "lib/core/mem.h"
@@ -252,6 +254,9 @@ static int s_hostile_input(void)
         { "{\"flowseg_summary\":2,\"fingerprint\":\"fp\",\"rows\":0,\"stats\":{\"bytes_in\":1,"
           "\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,\"malformed\":0}}\n",
           FSG_E_REJECTED, "version 2" },
+        { "{\"flowseg_summary\":1,\"fingerprint\":\"fp\",\"rows\":0,\"stats\":{\"bytes_in\":1,"
+          "\"lines\":1,\"records\":1,\"nodata\":0,\"skipdata\":0,\"malformed\":0}}\n",
+          FSG_E_PARSE, "not a flowseg flow summary" }, /* no etag */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err = (struct fsg_error){ 0 };
@@ -313,12 +318,116 @@ static int s_keys_and_fingerprints(void)
     return 0;
 }
 
+/* flowlogs/rollup: days and names, and a rollup of two objects (one from its summary, one from
+ * its table) folds back to exactly the raw table of both. */
+static int s_day_rollups(void)
+{
+    int64_t day;
+    size_t dir_len;
+    const char *k1 = "AWSLogs/1/vpcflowlogs/r/2023/11/14/1_vpcflowlogs_r_fl-1_20231114T2355Z_ab.log.gz";
+    T_CHECK(fsg_rollup_day(k1, &day, &dir_len));
+    T_CHECK(day == 1699920000 && dir_len == strlen("AWSLogs/1/vpcflowlogs/r/2023/11/14/"));
+    T_CHECK(fsg_rollup_day("x/2023/11/15/noname.log.gz", &day, &dir_len) &&
+            day == 1699920000 + 86400 && dir_len == strlen("x/2023/11/15/"));
+    T_CHECK(fsg_rollup_day("1_vpcflowlogs_r_fl-1_20231114T0000Z_ab.log.gz", &day, &dir_len) &&
+            day == 1699920000 && dir_len == 0);
+    T_CHECK(!fsg_rollup_day("logs/nodate.log.gz", &day, &dir_len));
+
+    const char *keys[] = { "d/a", "d/b" }, *etags[] = { "\"1\"", "\"2\"" };
+    const char *etags2[] = { "\"1\"", "\"3\"" };
+    char h1[65], h2[65], h3[65], h4[65];
+    T_OK(fsg_rollup_members_hash(keys, etags, 2, "fp", h1));
+    T_OK(fsg_rollup_members_hash(keys, etags, 2, "fp", h2));
+    T_STR_EQ(h1, h2);
+    T_OK(fsg_rollup_members_hash(keys, etags2, 2, "fp", h3)); /* an object rewritten */
+    T_OK(fsg_rollup_members_hash(keys, etags, 1, "fp", h4));  /* one object fewer */
+    T_CHECK(strcmp(h1, h3) != 0 && strcmp(h1, h4) != 0 && strcmp(h3, h4) != 0);
+    T_OK(fsg_rollup_members_hash(keys, etags, 2, "other", h4)); /* another configuration */
+    T_CHECK(strcmp(h1, h4) != 0);
+
+    struct fsg_buf k = FSG_BUF_INIT, want = FSG_BUF_INIT;
+    T_OK(fsg_rollup_key("fs/", "logs", k1, dir_len = strlen("AWSLogs/1/vpcflowlogs/r/2023/11/14/"),
+                        1699920000, h1, "0123456789abcdef0123", &k));
+    T_OK(fsg_buf_printf(&want, "fs/logs/AWSLogs/1/vpcflowlogs/r/2023/11/14/flowseg-day-20231114."
+                               "%.32s.0123456789abcdef.fsum-day.json.gz", h1));
+    T_STR_EQ(fsg_buf_cstr(&k), fsg_buf_cstr(&want));
+    fsg_buf_clean_up(&k);
+    fsg_buf_clean_up(&want);
+
+    int64_t d = 1699920000, end = d + 86400;
+    T_CHECK(fsg_rollup_day_writable(d, end + FSG_ROLLUP_SETTLE_S, FSG_S3_TIME_NONE,
+                                    FSG_S3_TIME_NONE));
+    T_CHECK(!fsg_rollup_day_writable(d, end + FSG_ROLLUP_SETTLE_S - 1, FSG_S3_TIME_NONE,
+                                     FSG_S3_TIME_NONE)); /* late objects may still come */
+    T_CHECK(fsg_rollup_day_writable(d, end + 99999, d, end));
+    T_CHECK(!fsg_rollup_day_writable(d, end + 99999, d + 1, FSG_S3_TIME_NONE)); /* cut */
+    T_CHECK(!fsg_rollup_day_writable(d, end + 99999, FSG_S3_TIME_NONE, end - 1));
+
+    /* raw: both objects; rollup: a's summary + b's table */
+    struct fsg_aggregate *raw = NULL, *b = NULL, *back = NULL;
+    struct fsg_buf ga = FSG_BUF_INIT, gz = FSG_BUF_INIT, d1 = FSG_BUF_INIT, d2 = FSG_BUF_INIT;
+    T_OK(fsg_aggregate_new(NULL, &raw, NULL));
+    T_OK(fsg_aggregate_new(NULL, &b, NULL));
+    T_OK(fsg_aggregate_new(NULL, &back, NULL));
+    T_OK(s_read(raw, s_obj_a));
+    T_OK(s_read(raw, s_obj_b));
+    T_OK(s_read(b, s_obj_b));
+    T_CHECK(s_encode(s_obj_a, &ga) == 0);
+    struct fsg_summary sa, sr;
+    T_OK(fsg_summary_decode((struct fsg_span){ ga.ptr, ga.len }, "fp", &sa, NULL));
+    struct fsg_rollup_acc *acc = NULL;
+    T_OK(fsg_rollup_acc_new(0, NULL, 0, &acc));
+    T_CHECK(fsg_rollup_acc_add_summary(acc, &sa));
+    T_CHECK(fsg_rollup_acc_add_table(acc, b));
+    T_OK(fsg_rollup_acc_encode(acc, "s3://logs/d/ (day 2023-11-14, 2 objects)", h1, "fp", &gz,
+                               NULL));
+    fsg_rollup_acc_destroy(acc);
+    T_OK(fsg_summary_decode((struct fsg_span){ gz.ptr, gz.len }, "fp", &sr, NULL));
+    T_STR_EQ(sr.etag, h1);
+    T_CHECK(s_fold(back, &sr) == 0);
+    T_CHECK(s_dump(raw, &d1) == 0);
+    T_CHECK(s_dump(back, &d2) == 0);
+    /* the same table and counters; `objects` is the members' own (1 here, 2 raw) */
+    T_CHECK(strncmp(fsg_buf_cstr(&d2), fsg_buf_cstr(&d1), strstr(fsg_buf_cstr(&d1), "objects") -
+                                                              fsg_buf_cstr(&d1)) == 0);
+    T_STR_EQ(strstr(fsg_buf_cstr(&d2), " bytes"), strstr(fsg_buf_cstr(&d1), " bytes"));
+    fsg_summary_clean_up(&sr);
+
+    /* too many rows for the cap: the rollup is given up */
+    T_OK(fsg_rollup_acc_new(1, NULL, 0, &acc));
+    T_CHECK(!fsg_rollup_acc_add_summary(acc, &sa));
+    fsg_rollup_acc_destroy(acc);
+    /* kept interfaces only */
+    const char *db[] = { "eni-db" };
+    T_OK(fsg_rollup_acc_new(0, db, 1, &acc));
+    T_CHECK(fsg_rollup_acc_add_table(acc, raw));
+    fsg_buf_reset(&gz);
+    T_OK(fsg_rollup_acc_encode(acc, "s", h1, "fp", &gz, NULL));
+    fsg_rollup_acc_destroy(acc);
+    T_OK(fsg_summary_decode((struct fsg_span){ gz.ptr, gz.len }, "fp", &sr, NULL));
+    T_CHECK(sr.n_rows > 0);
+    for (size_t i = 0; i < sr.n_rows; i++) {
+        T_STR_EQ(sr.rows[i].eni, "eni-db");
+    }
+    fsg_summary_clean_up(&sr);
+    fsg_summary_clean_up(&sa);
+    fsg_aggregate_destroy(raw);
+    fsg_aggregate_destroy(b);
+    fsg_aggregate_destroy(back);
+    fsg_buf_clean_up(&ga);
+    fsg_buf_clean_up(&gz);
+    fsg_buf_clean_up(&d1);
+    fsg_buf_clean_up(&d2);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
         { "summaries_merge_exactly", s_summaries_merge_exactly },
         { "hostile_input", s_hostile_input },
         { "keys_and_fingerprints", s_keys_and_fingerprints },
+        { "day_rollups", s_day_rollups },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);
