@@ -84,8 +84,7 @@ static enum fsg_err s_apply(struct fsg_recon *run, struct fsg_recon_target *t,
     }
     if (rc == FSG_OK) {
         struct fsg_sg_apply_options ao = { .target = pt->name, .current = &t->current,
-                                           .max_rules = run->config->guards.max_rules,
-                                           .stop = run->stop,
+                                           .calls = &pt->calls, .stop = run->stop,
                                            .group_new = res->group_created };
         rc = fsg_sg_apply(run->ec2, pt->sg, &ao, &res->sg, err);
     }
@@ -109,8 +108,8 @@ void fsg_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
         return;
     }
     if (pt->calls.n_steps == 0 && fsg_sg_plan_has_changes(pt->sg)) {
-        /* a saved plan read back: the report shows the calls apply makes (sg_apply computes
-         * the same order again) */
+        /* a plan without its calls (fsg_plan_add and a checked saved plan always have them):
+         * made once here; sg_apply makes exactly these, and the report shows them */
         fsg_sg_schedule_clean_up(&pt->calls);
         if (fsg_sg_schedule_make(pt->sg, run->config->guards.max_rules, &pt->calls) != FSG_OK) {
             fsg_sg_schedule_clean_up(&pt->calls);

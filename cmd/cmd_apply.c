@@ -13,6 +13,7 @@
 #include "cmd/reconcile.h"
 #include "lib/core/mem.h"
 #include "policy/audit.h"
+#include "policy/guards.h"
 #include "policy/report.h"
 #include "policy/sg_apply.h"
 
@@ -36,7 +37,8 @@ static const char s_help_head[] =
     "(ModifySecurityGroupRules): the group never holds more than the quota.\n"
     "A target refused by a guard is not touched. An intent line (\"requested\") precedes each\n"
     "change; every change and refusal is one JSON audit line on stderr. SIGTERM/SIGINT: the\n"
-    "call in flight is finished and audited, no further change, exit 1 \"interrupted\".\n"
+    "call in flight is finished and audited (its answer lost: the group is read again\n"
+    "first), no further change, exit 1 \"interrupted\".\n"
     "Prints the report and what was done.\n"
     "\n";
 
@@ -47,11 +49,14 @@ static const char s_help_options[] =
     "  --plan FILE          apply exactly this saved plan (from 'flowseg plan --save-plan\n"
     "                       FILE'), only while it is still true: the policy (PCE or --policy)\n"
     "                       and the groups are read again and everything is planned again;\n"
-    "                       refused (exit 1, nothing changed) when a group changed, what the\n"
+    "                       refused (exit 1, nothing changed) when the compiler now refuses a\n"
+    "                       target (the message gives its reason), a group changed, what the\n"
     "                       policy yields changed (policy version or desired rules), the\n"
-    "                       config's ownership mode differs, or the plan's add/remove differ\n"
+    "                       config's ownership mode differs, the plan's add/remove differ\n"
     "                       from what the current diff gives (a hand-edited plan; the message\n"
-    "                       says what differs). Every guard is checked again against the\n"
+    "                       says what differs), or the calls that make them differ from the\n"
+    "                       plan's \"calls\" (guards.max_rules changed): apply makes exactly\n"
+    "                       the calls the plan shows. Every guard is checked again against the\n"
     "                       current config; max_cut_sources on the cut-off count the plan\n"
     "                       recorded. Takes no SOURCE.\n"
     "  --policy FILE        read an exported policy bundle instead of the live PCE\n"
@@ -155,15 +160,43 @@ static struct fsg_recon_target *s_find_target(struct fsg_recon *run, const char 
     return NULL;
 }
 
+/* The same changes, but made in other calls than the plan showed (guards.max_rules changed,
+ * so the quota-safe order did): apply makes exactly the calls shown, or none. Not compared when
+ * the plan did not record its calls, nor when the order no longer fits (the max_rules guard
+ * refuses the target with its own reason). */
+static enum fsg_err s_calls_differ(const struct fsg_plan_target *pt,
+                                   const struct fsg_plan_target *fresh, struct fsg_buf *why)
+{
+    if (pt->saved_calls == NULL || !fresh->calls.fits) {
+        return FSG_OK;
+    }
+    struct fsg_buf now = FSG_BUF_INIT;
+    enum fsg_err rc = fsg_plan_calls_text(&fresh->calls, &now);
+    if (rc == FSG_OK && strcmp(fsg_buf_cstr(&now), pt->saved_calls) != 0) {
+        rc = fsg_buf_printf(why, "the same changes would now be made in other calls than the "
+                                 "plan shows (guards.max_rules changed?): the plan shows %s; "
+                                 "now %s", pt->saved_calls, fsg_buf_cstr(&now));
+    }
+    fsg_buf_clean_up(&now);
+    return rc;
+}
+
 /* Why saved target pt cannot be applied as it is, compared with fresh (the same target planned
  * again now from the current policy, group and config), in why; nothing when it can. The first
- * kind of difference found is reported: the group, its rules, the ownership mode, what the
- * policy yields, then the plan's own changes (a hand edit). */
+ * kind of difference found is reported: the compiler now refusing the target (its plan is a
+ * stand-in without the group's rules: comparing it would only say "changed"), the group, its
+ * rules, the ownership mode, what the policy yields, the plan's own changes (a hand edit), then
+ * the calls that make them. */
 static enum fsg_err s_differs(const struct fsg_plan *saved, const struct fsg_plan_target *pt,
                               const struct fsg_plan *fresh_plan,
                               const struct fsg_plan_target *fresh, struct fsg_buf *why)
 {
     char hash[FSG_SG_HASH_HEX_LEN + 1];
+    if ((fresh->refused_guards & FSG_GUARD_POLICY) != 0) {
+        return fsg_buf_printf(why, "the policy read now is refused for this target by the "
+                                   "compiler (guard \"policy\"): %s",
+                              fresh->refused != NULL ? fresh->refused : "?");
+    }
     if (strcmp(pt->security_group, fresh->security_group) != 0) {
         return fsg_buf_printf(why, "the plan is for security group %s, the config now names %s",
                               pt->security_group, fresh->security_group);
@@ -203,7 +236,7 @@ static enum fsg_err s_differs(const struct fsg_plan *saved, const struct fsg_pla
                             fsg_buf_cstr(&rules));
     }
     fsg_buf_clean_up(&rules);
-    return rc;
+    return rc == FSG_OK && n == 0 ? s_calls_differ(pt, fresh, why) : rc;
 }
 
 /* The saved target takes the fresh target's diff (identical rules, current rule ids), warnings

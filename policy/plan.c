@@ -29,6 +29,7 @@ static void s_target_clean_up(struct fsg_plan_target *t)
     fsg_sg_plan_destroy(t->sg);
     fsg_impact_destroy(t->impact);
     fsg_sg_schedule_clean_up(&t->calls);
+    fsg_free(t->saved_calls);
     *t = (struct fsg_plan_target){ 0 };
 }
 

@@ -30,8 +30,12 @@ struct fsg_plan_target {
     /* Saved plans only (fsg_plan_load): what was recorded at plan time. */
     char desired_hash[FSG_SG_HASH_HEX_LEN + 1]; /* fsg_plan_desired_hash then, "" if absent */
     long saved_cut_sources;  /* impact.cut_sources then; -1 = no flow evidence in the plan */
-    struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe); empty
-                                   * for a saved plan read back (apply computes them again) */
+    char *saved_calls;       /* owned: the "calls" the plan showed, as fsg_plan_calls_text
+                              * writes them; NULL = not recorded */
+    struct fsg_sg_schedule calls; /* the EC2 calls apply makes, in order (quota-safe): sg_apply
+                                   * is given these and computes none; empty for a saved plan
+                                   * read back (apply --plan takes those of the same changes
+                                   * planned again) */
 };
 
 struct fsg_plan {
@@ -104,6 +108,11 @@ enum fsg_err fsg_plan_desired_hash(const struct fsg_plan *plan, const struct fsg
 enum fsg_err fsg_plan_check_edits(const struct fsg_plan_target *saved,
                                   const struct fsg_plan_target *fresh, struct fsg_buf *why,
                                   size_t *ret_n) FSG_MUST_USE;
+
+/* The EC2 calls of s in one line, appended to out: "ModifySecurityGroupRules 11,
+ * AuthorizeSecurityGroupIngress 5, RevokeSecurityGroupIngress 44" ("none" when there is no
+ * call). apply --plan compares the calls a saved plan showed with those planned again now. */
+enum fsg_err fsg_plan_calls_text(const struct fsg_sg_schedule *s, struct fsg_buf *out) FSG_MUST_USE;
 
 void fsg_plan_destroy(struct fsg_plan *plan); /* NULL ok */
 

@@ -145,3 +145,14 @@ enum fsg_err fsg_plan_check_edits(const struct fsg_plan_target *saved,
     *ret_n = n;
     return rc;
 }
+
+enum fsg_err fsg_plan_calls_text(const struct fsg_sg_schedule *s, struct fsg_buf *out)
+{
+    enum fsg_err rc = s->n_steps == 0 ? fsg_buf_printf(out, "none") : FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < s->n_steps; i++) {
+        rc = fsg_buf_printf(out, "%s%s %zu", i > 0 ? ", " : "",
+                            fsg_sg_call_name(s->steps[i].call),
+                            fsg_sg_step_count(&s->steps[i]));
+    }
+    return rc;
+}

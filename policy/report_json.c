@@ -542,6 +542,39 @@ static enum fsg_err s_read_cut(json_t *o, const char *where, struct fsg_plan_tar
     return FSG_OK;
 }
 
+/* "calls": [{"action", "count"}] as the plan showed them, kept as fsg_plan_calls_text's line
+ * (apply --plan refuses the plan when the calls made now would differ). Absent: not recorded. */
+static enum fsg_err s_read_calls(json_t *o, const char *where, struct fsg_plan_target *t,
+                                 struct fsg_error *err)
+{
+    json_t *calls = json_object_get(o, "calls");
+    if (calls == NULL) {
+        return FSG_OK;
+    }
+    if (!json_is_array(calls)) {
+        return fsg_error_set(err, FSG_E_PARSE, "%s: calls must be an array", where);
+    }
+    struct fsg_buf b = FSG_BUF_INIT;
+    enum fsg_err rc = json_array_size(calls) == 0 ? fsg_buf_printf(&b, "none") : FSG_OK;
+    for (size_t i = 0; rc == FSG_OK && i < json_array_size(calls); i++) {
+        json_t *c = json_array_get(calls, i);
+        json_t *action = json_object_get(c, "action"), *count = json_object_get(c, "count");
+        if (!json_is_string(action) || !json_is_integer(count) || json_integer_value(count) < 0) {
+            rc = fsg_error_set(err, FSG_E_PARSE, "%s: calls[%zu] must be {\"action\": string, "
+                               "\"count\": integer >= 0}", where, i);
+            break;
+        }
+        rc = fsg_buf_printf(&b, "%s%.40s %lld", i > 0 ? ", " : "", json_string_value(action),
+                            (long long)json_integer_value(count));
+    }
+    if (rc == FSG_OK) {
+        t->saved_calls = fsg_buf_strdup(&b);
+        rc = t->saved_calls != NULL ? FSG_OK : FSG_E_NOMEM;
+    }
+    fsg_buf_clean_up(&b);
+    return rc;
+}
+
 /* The sg plan of one target: hash, rule lists, counts. */
 static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_target *t,
                               struct fsg_error *err)
@@ -570,6 +603,9 @@ static enum fsg_err s_read_sg(json_t *o, const char *where, struct fsg_plan_targ
     }
     memcpy(t->desired_hash, hash, FSG_SG_HASH_HEX_LEN + 1);
     rc = s_read_cut(o, where, t, err);
+    if (rc == FSG_OK) {
+        rc = s_read_calls(o, where, t, err);
+    }
     if (rc != FSG_OK) {
         return rc;
     }

@@ -1,5 +1,6 @@
 #include "policy/sg_apply.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,13 @@
 #define S_BY_US "this_run"
 #define S_BY_OTHER "found_already_so"
 #define S_BY_UNKNOWN "unknown"
+#define S_BY_NONE "none" /* the change is not in the group: nobody made it */
 #define S_OUTCOME_UNKNOWN                                                                          \
     "unknown: this run's request was sent but its answer was lost (network error, timeout or "    \
     "server error); the group was read again: this is what it holds now"
+#define S_OUTCOME_UNREAD                                                                           \
+    "unknown: this run's request was sent but its answer was lost (network error, timeout or "    \
+    "server error), and the group could not be read again: whether it landed is unknown"
 
 /* One rule to authorize (or to rewrite into), one rule to revoke. */
 struct s_pair {
@@ -47,6 +52,9 @@ struct s_ctx {
     const struct fsg_sg_apply_options *opts;
     struct fsg_sg_apply_result *res;
     struct s_list late_revoke; /* stale rules a failed rewrite left: revoked with the last step */
+    bool stopped_in_step;      /* a stop request held back the rest of a step (s_stop_in_step) */
+    char note[320];            /* the step's lost answers and what reading the group again found,
+                                * in order: an error that follows says this first (s_note) */
 };
 
 static bool s_code_is(const struct fsg_error *err, const char *code)
@@ -105,7 +113,10 @@ static void s_audit_result(const struct s_ctx *c, const char *event, const struc
     (void)json_object_set_new(extra, "result", json_string(result));
     (void)json_object_set_new(extra, "by", json_string(by));
     if (strcmp(by, S_BY_UNKNOWN) == 0) {
-        (void)json_object_set_new(extra, "outcome", json_string(S_OUTCOME_UNKNOWN));
+        /* result "unknown": the group could not be read again (s_note_read) */
+        (void)json_object_set_new(extra, "outcome",
+                                  json_string(strcmp(result, "unknown") == 0 ? S_OUTCOME_UNREAD
+                                                                             : S_OUTCOME_UNKNOWN));
     }
     if (strcmp(event, "authorize") != 0) {
         (void)json_object_set_new(extra, "reason",
@@ -114,6 +125,27 @@ static void s_audit_result(const struct s_ctx *c, const char *event, const struc
                                                   : FSG_SG_REASON_FOREIGN));
     }
     fsg_audit(FSG_LOG_INFO, event, c->opts->target, c->plan->group_id, extra);
+}
+
+/* After a re-read, the rules of v[n] that are not in the group and will not be sent again
+ * (a stop request): one line each, result "not_created" | "not_modified" | "not_revoked". */
+static void s_audit_not_done(const struct s_ctx *c, const char *event, const struct s_pair *v,
+                             size_t n)
+{
+    const char *result = strcmp(event, "authorize") == 0 ? "not_created"
+                         : strcmp(event, "modify") == 0  ? "not_modified"
+                                                         : "not_revoked";
+    for (size_t i = 0; i < n; i++) {
+        s_audit_result(c, event, &v[i], result, S_BY_NONE);
+    }
+}
+
+/* A stop request seen inside a step, after the group was read again: what is not in place was
+ * audited (s_audit_not_done) and is not sent; s_run reports the interruption. */
+static enum fsg_err s_stop_in_step(struct s_ctx *c)
+{
+    c->stopped_in_step = true;
+    return FSG_E_CANCELLED;
 }
 
 /* The intent line before a mutating call. */
@@ -196,6 +228,70 @@ static void s_count_found(struct s_ctx *c, bool lost, size_t *other)
         c->res->unknown++;
     } else {
         (*other)++;
+    }
+}
+
+/* ---- what failed first ----------------------------------------------------------------------- */
+
+/* Appends one clause to the step's note ("; " between clauses; cut to the buffer). */
+static void s_note(struct s_ctx *c, const char *fmt, ...) FSG_PRINTF(2, 3);
+
+static void s_note(struct s_ctx *c, const char *fmt, ...)
+{
+    size_t len = strlen(c->note);
+    if (len > 0 && len + 2 < sizeof c->note) {
+        memcpy(c->note + len, "; ", 3);
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(c->note + len, sizeof c->note - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Before the group is read again after call (rc, err) of n rules: a lost answer is noted. */
+static void s_note_lost(struct s_ctx *c, bool lost, enum fsg_sg_call call, size_t n,
+                        enum fsg_err rc, const struct fsg_error *err)
+{
+    if (!lost) {
+        return;
+    }
+    if (rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err->http_status >= 500)) {
+        s_note(c, "the answer to %s (%zu rule(s)) was lost (%s%s%s)", fsg_sg_call_name(call), n,
+               fsg_err_str(rc), err->service_code[0] != '\0' ? ": " : "", err->service_code);
+    } else {
+        s_note(c, "an attempt of %s (%zu rule(s)) got no answer (network error, timeout or "
+                  "server error) and was sent again", fsg_sg_call_name(call), n);
+    }
+}
+
+/* After reading the group again (rc) following a lost answer to the call of v[before]: notes
+ * how many of them are done (found: "in place", "gone", "rewritten"), or, when the group could
+ * not be read, audits each as "unknown" (never guessed; the read's error says why). Returns
+ * rc. */
+static enum fsg_err s_note_read(struct s_ctx *c, bool lost, const char *event, enum fsg_err rc,
+                                const struct s_pair *v, size_t before, size_t done,
+                                const char *found)
+{
+    if (!lost) {
+        return rc;
+    }
+    if (rc != FSG_OK) {
+        for (size_t i = 0; i < before; i++) {
+            s_audit_result(c, event, &v[i], "unknown", S_BY_UNKNOWN);
+        }
+        return rc;
+    }
+    s_note(c, "the group was read again: %zu of %zu %s (by this run or another: unknown)", done,
+           before, found);
+    return FSG_OK;
+}
+
+/* The error of a failed step call, after what failed first (the note). */
+static void s_error_after_note(const struct s_ctx *c, struct fsg_error *err)
+{
+    if (c->note[0] != '\0') {
+        fsg_error_prefix(err, "%s; then: ", c->note);
     }
 }
 
@@ -359,6 +455,34 @@ static bool s_authorize_again(const struct s_ctx *c, enum fsg_err rc, const stru
            rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err->http_status >= 500);
 }
 
+/* Reads the group again after the authorize (rc, err) of v[*n]: what is there is audited and
+ * dropped from v (a lost answer: "by": "unknown", noted for a later error). */
+static enum fsg_err s_authorize_reread(struct s_ctx *c, struct s_pair *v, size_t *n, bool lost,
+                                       enum fsg_err rc, struct fsg_error *err)
+{
+    size_t before = *n;
+    s_note_lost(c, lost, FSG_SG_CALL_AUTHORIZE, before, rc, err);
+    rc = s_drop_present(c, v, n, lost, err);
+    return s_note_read(c, lost, "authorize", rc, v, before, before - *n, "in place");
+}
+
+/* The authorize of v[*n] failed (rc, err) after its answer was lost on the way (a retry got
+ * another error, or was lost too): the group is read again so the audit says what landed; err
+ * keeps the call's own error. */
+static void s_authorize_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
+                               struct fsg_error *err)
+{
+    struct fsg_error later = *err;
+    enum fsg_err rd = s_authorize_reread(c, v, n, true, rc, err);
+    if (rd == FSG_OK) {
+        s_audit_not_done(c, "authorize", v, *n);
+    } else {
+        s_note(c, "the group could not be read again (%s): whether they landed is unknown",
+               err->service_code[0] != '\0' ? err->service_code : fsg_err_str(rd));
+    }
+    *err = later;
+}
+
 static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
                                 struct fsg_error *err)
 {
@@ -367,15 +491,24 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
     }
     qsort(v, n, sizeof *v, s_pair_cmp);
     enum fsg_err rc = s_authorize_once(c, v, n, "first", err);
-    for (int attempt = 0; s_authorize_again(c, rc, err) && attempt < 1 && !s_stopped(c);
-         attempt++) {
-        bool lost = s_lost(c, rc, err);
-        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and sending the rest",
-                c->plan->group_id, lost ? "the answer to the authorize call was lost"
-                                        : "some rules exist already (another run?)");
-        rc = s_drop_present(c, v, &n, lost, err);
+    bool lost = s_lost(c, rc, err), read = false; /* read: since the last call */
+    for (int attempt = 0; s_authorize_again(c, rc, err) && attempt < 1; attempt++) {
+        /* Even when asked to stop: the group is read (a read changes nothing) so the audit says
+         * what landed; only the rest is not sent. */
+        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and %s", c->plan->group_id,
+                lost ? "the answer to the authorize call was lost"
+                     : "some rules exist already (another run?)",
+                s_stopped(c) ? "stopping (a signal)" : "sending the rest");
+        rc = s_authorize_reread(c, v, &n, lost, rc, err);
+        read = true;
+        if (rc == FSG_OK && n > 0 && s_stopped(c)) {
+            s_audit_not_done(c, "authorize", v, n);
+            return s_stop_in_step(c);
+        }
         if (rc == FSG_OK && n > 0) {
             rc = s_authorize_once(c, v, n, "again", err);
+            lost = s_lost(c, rc, err);
+            read = false;
         }
     }
     if (rc == FSG_OK) {
@@ -383,10 +516,20 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
             s_audit_result(c, "authorize", &v[i], "created", S_BY_US);
         }
         c->res->authorized += n;
-    } else if (s_code_is(err, FSG_SG_APPLY_QUOTA_CODE)) {
-        rc = s_quota(c, n, err);
+        return FSG_OK;
+    }
+    size_t failed = n; /* the rules of the call that failed */
+    if (!read && lost) {
+        s_authorize_settle(c, v, &n, rc, err);
+    } else if (!read && c->note[0] != '\0') {
+        s_audit_not_done(c, "authorize", v, n); /* refused outright, after a lost answer */
+    }
+    if (s_code_is(err, FSG_SG_APPLY_QUOTA_CODE)) {
+        rc = s_quota(c, failed, err);
+        s_error_after_note(c, err);
     } else {
-        fsg_error_prefix(err, "authorizing %zu rule(s) in %s (nothing was removed): ", n,
+        s_error_after_note(c, err);
+        fsg_error_prefix(err, "authorizing %zu rule(s) in %s (nothing was removed): ", failed,
                          c->plan->group_id);
     }
     return rc;
@@ -430,6 +573,9 @@ static enum fsg_err s_modify_sort_out(struct s_ctx *c, struct s_pair *v, size_t 
 {
     struct fsg_sg_current cur = { 0 };
     enum fsg_err rc = s_describe(c, &cur, err);
+    if (rc != FSG_OK) {
+        return rc; /* v[*n] as they were */
+    }
     size_t kept = 0;
     for (size_t i = 0; rc == FSG_OK && i < *n; i++) {
         /* ModifySecurityGroupRules keeps the rule id: a rewrite that landed (its answer lost)
@@ -460,32 +606,87 @@ static enum fsg_err s_modify_sort_out(struct s_ctx *c, struct s_pair *v, size_t 
     return rc;
 }
 
+/* Reads the group again after the rewrite (rc, err) of v[*n] (see s_modify_sort_out); a lost
+ * answer is noted for a later error. */
+static enum fsg_err s_modify_reread(struct s_ctx *c, struct s_pair *v, size_t *n, bool lost,
+                                    enum fsg_err rc, struct s_list *add_now,
+                                    struct fsg_error *err)
+{
+    size_t before = *n, moved = add_now->len;
+    s_note_lost(c, lost, FSG_SG_CALL_MODIFY, before, rc, err);
+    rc = s_modify_sort_out(c, v, n, lost, add_now, err);
+    moved = add_now->len - moved;
+    return s_note_read(c, lost, "modify", rc, v, before, before - *n - moved, "in place");
+}
+
+/* The rewrite of v[*n] failed (rc, err) after its answer was lost on the way: the group is read
+ * again so the audit says what landed; err keeps the call's own error. */
+static void s_modify_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
+                            struct s_list *add_now, struct fsg_error *err)
+{
+    struct fsg_error later = *err;
+    enum fsg_err rd = s_modify_reread(c, v, n, true, rc, add_now, err);
+    if (rd == FSG_OK) {
+        s_audit_not_done(c, "modify", v, *n);
+    } else {
+        s_note(c, "the group could not be read again (%s): whether they landed is unknown",
+               err->service_code[0] != '\0' ? err->service_code : fsg_err_str(rd));
+    }
+    *err = later;
+}
+
 static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct fsg_error *err)
 {
     struct s_list add_now = { 0 };
     enum fsg_err rc = s_modify_once(c, v, n, "first", err);
-    for (int attempt = 0; rc != FSG_OK && attempt < 1 && !s_stopped(c) &&
-                          (rc == FSG_E_CONFLICT || rc == FSG_E_NOT_FOUND || s_lost(c, rc, err));
+    bool lost = s_lost(c, rc, err), read = false; /* read: since the last call */
+    bool sent = true; /* v[n] went out in the last call (not held back by a stop) */
+    for (int attempt = 0; rc != FSG_OK && attempt < 1 &&
+                          (rc == FSG_E_CONFLICT || rc == FSG_E_NOT_FOUND || lost);
          attempt++) {
-        bool lost = s_lost(c, rc, err);
+        /* read even when asked to stop, so the audit says what landed (see s_authorize) */
         fsg_log(FSG_LOG_INFO, "%s: rewriting rules in place failed (%s): describing the group "
                               "again", c->plan->group_id, err->service_code[0] != '\0'
                                                               ? err->service_code
                                                               : fsg_err_name(rc));
-        rc = s_modify_sort_out(c, v, &n, lost, &add_now, err);
-        if (rc == FSG_OK && n > 0) {
+        rc = s_modify_reread(c, v, &n, lost, rc, &add_now, err);
+        read = true;
+        if (rc == FSG_OK && n > 0 && s_stopped(c)) {
+            s_audit_not_done(c, "modify", v, n);
+            sent = false;
+        } else if (rc == FSG_OK && n > 0) {
             rc = s_modify_once(c, v, n, "again", err);
+            lost = s_lost(c, rc, err);
+            read = false;
         }
     }
-    if (rc == FSG_OK) {
+    if (rc == FSG_OK && sent) {
         for (size_t i = 0; i < n; i++) {
             s_audit_result(c, "modify", &v[i], "modified", S_BY_US);
         }
         c->res->modified += n;
-        rc = s_authorize(c, add_now.items, add_now.len, err);
+    }
+    if (rc == FSG_OK && (!sent || s_stopped(c)) && add_now.len > 0) {
+        s_audit_not_done(c, "authorize", add_now.items, add_now.len);
+    }
+    if (rc == FSG_OK) {
+        rc = !sent || (s_stopped(c) && add_now.len > 0)
+                 ? s_stop_in_step(c)
+                 : s_authorize(c, add_now.items, add_now.len, err);
     } else {
+        size_t failed = n; /* the rules of the call that failed */
+        if (!read && lost) {
+            s_modify_settle(c, v, &n, rc, &add_now, err);
+        } else if (!read && c->note[0] != '\0') {
+            s_audit_not_done(c, "modify", v, n); /* refused outright, after a lost answer */
+        }
+        if (c->note[0] != '\0') {
+            /* new rules whose old rule is gone: they were to be authorized after this call */
+            s_audit_not_done(c, "authorize", add_now.items, add_now.len);
+        }
+        s_error_after_note(c, err);
         fsg_error_prefix(err, "rewriting %zu rule(s) in place in %s (ModifySecurityGroupRules; "
-                              "nothing was removed): ", n, c->plan->group_id);
+                              "nothing was removed): ", failed, c->plan->group_id);
     }
     fsg_free(add_now.items);
     return rc;
@@ -560,21 +761,56 @@ static bool s_revoke_again(const struct s_ctx *c, enum fsg_err rc, const struct 
            rc == FSG_E_NETWORK || (rc == FSG_E_REMOTE && err->http_status >= 500);
 }
 
+/* Reads the group again after the revoke (rc, err) of v[*n]: the ids gone are audited and
+ * dropped from v (a lost answer: "by": "unknown", noted for a later error). */
+static enum fsg_err s_revoke_reread(struct s_ctx *c, struct s_pair *v, size_t *n, bool lost,
+                                    enum fsg_err rc, struct fsg_error *err)
+{
+    size_t before = *n;
+    s_note_lost(c, lost, FSG_SG_CALL_REVOKE, before, rc, err);
+    rc = s_drop_gone(c, v, n, lost, err);
+    return s_note_read(c, lost, "revoke", rc, v, before, before - *n, "gone");
+}
+
+/* The revoke of v[*n] failed (rc, err) after its answer was lost on the way: the group is read
+ * again so the audit says what landed; err keeps the call's own error. */
+static void s_revoke_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
+                            struct fsg_error *err)
+{
+    struct fsg_error later = *err;
+    enum fsg_err rd = s_revoke_reread(c, v, n, true, rc, err);
+    if (rd == FSG_OK) {
+        s_audit_not_done(c, "revoke", v, *n);
+    } else {
+        s_note(c, "the group could not be read again (%s): whether they landed is unknown",
+               err->service_code[0] != '\0' ? err->service_code : fsg_err_str(rd));
+    }
+    *err = later;
+}
+
 static enum fsg_err s_revoke(struct s_ctx *c, struct s_pair *v, size_t n, struct fsg_error *err)
 {
     if (n == 0) {
         return FSG_OK;
     }
     enum fsg_err rc = s_revoke_once(c, v, n, "first", err);
-    for (int attempt = 0; s_revoke_again(c, rc, err) && attempt < 1 && !s_stopped(c);
-         attempt++) {
-        bool lost = s_lost(c, rc, err);
-        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and revoking the rest",
-                c->plan->group_id, lost ? "the answer to the revoke call was lost"
-                                        : "some rules are gone already (another run?)");
-        rc = s_drop_gone(c, v, &n, lost, err);
+    bool lost = s_lost(c, rc, err), read = false; /* read: since the last call */
+    for (int attempt = 0; s_revoke_again(c, rc, err) && attempt < 1; attempt++) {
+        /* read even when asked to stop, so the audit says what landed (see s_authorize) */
+        fsg_log(FSG_LOG_INFO, "%s: %s: describing the group again and %s", c->plan->group_id,
+                lost ? "the answer to the revoke call was lost"
+                     : "some rules are gone already (another run?)",
+                s_stopped(c) ? "stopping (a signal)" : "revoking the rest");
+        rc = s_revoke_reread(c, v, &n, lost, rc, err);
+        read = true;
+        if (rc == FSG_OK && n > 0 && s_stopped(c)) {
+            s_audit_not_done(c, "revoke", v, n);
+            return s_stop_in_step(c);
+        }
         if (rc == FSG_OK && n > 0) {
             rc = s_revoke_once(c, v, n, "again", err);
+            lost = s_lost(c, rc, err);
+            read = false;
         }
     }
     if (rc == FSG_OK) {
@@ -582,10 +818,17 @@ static enum fsg_err s_revoke(struct s_ctx *c, struct s_pair *v, size_t n, struct
             s_audit_result(c, "revoke", &v[i], "revoked", S_BY_US);
         }
         c->res->revoked += n;
-    } else {
-        fsg_error_prefix(err, "revoking %zu rule(s) in %s (the new rules are in place): ", n,
-                         c->plan->group_id);
+        return FSG_OK;
     }
+    size_t failed = n; /* the rules of the call that failed */
+    if (!read && lost) {
+        s_revoke_settle(c, v, &n, rc, err);
+    } else if (!read && c->note[0] != '\0') {
+        s_audit_not_done(c, "revoke", v, n); /* refused outright, after a lost answer */
+    }
+    s_error_after_note(c, err);
+    fsg_error_prefix(err, "revoking %zu rule(s) in %s (the new rules are in place): ", failed,
+                     c->plan->group_id);
     return rc;
 }
 
@@ -622,6 +865,7 @@ static enum fsg_err s_step_pairs(struct s_ctx *c, const struct fsg_sg_step *st,
 
 static enum fsg_err s_step(struct s_ctx *c, const struct fsg_sg_step *st, struct fsg_error *err)
 {
+    c->note[0] = '\0';
     struct s_list v = { 0 };
     enum fsg_err rc = s_step_pairs(c, st, &v, err);
     if (rc == FSG_E_NOMEM) {
@@ -644,46 +888,82 @@ static enum fsg_err s_step(struct s_ctx *c, const struct fsg_sg_step *st, struct
     return rc;
 }
 
-static enum fsg_err s_interrupted(struct s_ctx *c, size_t done, size_t total,
+/* A stop request, seen between two steps or inside step `done` (partly: the rest of its
+ * rules were not sent after the group was read again). */
+static enum fsg_err s_interrupted(struct s_ctx *c, size_t done, bool partly, size_t total,
                                   struct fsg_error *err)
 {
     c->res->interrupted = true;
     fsg_audit(FSG_LOG_WARN, "interrupted", c->opts->target, c->plan->group_id,
-              json_pack("{s:s, s:I, s:I}", "reason", "a signal asked to stop: the call in flight "
-                        "was finished and audited, no further change was made", "steps_done",
-                        (json_int_t)done, "steps_planned", (json_int_t)total));
-    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: %s: %zu of %zu step(s) done, no "
+              json_pack("{s:s, s:I, s:b, s:I}", "reason", "a signal asked to stop: the call in "
+                        "flight was finished and audited (its group read again when its answer "
+                        "was lost or it did not go through), no further change was made",
+                        "steps_done", (json_int_t)done, "step_partly_done", partly,
+                        "steps_planned", (json_int_t)total));
+    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: %s: %zu of %zu step(s) done%s, no "
                          "further change made (the next run completes it)", c->plan->group_id,
-                         done, total);
+                         done, total, partly ? " and the next one partly (the group was read "
+                                               "again: see the audit lines)" : "");
+}
+
+/* The calls must be this plan's (fsg_sg_schedule_is_for): checked before any call, so a
+ * schedule made for another plan (or another version of this one) changes nothing. */
+static enum fsg_err s_check_calls(const struct s_ctx *c, const struct fsg_sg_schedule *s,
+                                  struct fsg_error *err)
+{
+    const struct fsg_sg_plan *p = c->plan;
+    if (s == NULL) {
+        return fsg_sg_plan_has_changes(p)
+                   ? fsg_error_set(err, FSG_E_INVALID_ARG, "%s: no calls given for a plan with "
+                                   "changes (nothing changed)", p->group_id)
+                   : FSG_OK;
+    }
+    if (!s->fits) {
+        return FSG_OK; /* refused by s_run */
+    }
+    bool ok = false;
+    if (fsg_sg_schedule_is_for(s, p, &ok) != FSG_OK) {
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory checking the calls for %s",
+                             p->group_id);
+    }
+    return ok ? FSG_OK
+              : fsg_error_set(err, FSG_E_INVALID_ARG, "%s: the calls to make are not those of "
+                              "the plan (a rule missing, repeated or unknown): nothing changed",
+                              p->group_id);
 }
 
 static enum fsg_err s_run(struct s_ctx *c, struct fsg_error *err)
 {
-    struct fsg_sg_schedule s = { 0 };
-    enum fsg_err rc = fsg_sg_schedule_make(c->plan, c->opts->max_rules, &s);
-    if (rc != FSG_OK) {
-        return fsg_error_set(err, rc, "out of memory planning the calls for %s",
-                             c->plan->group_id);
+    const struct fsg_sg_schedule *s = c->opts->calls;
+    enum fsg_err rc = s_check_calls(c, s, err);
+    if (rc != FSG_OK || s == NULL) {
+        return rc;
     }
-    if (!s.fits) {
+    if (!s->fits) {
         c->res->quota_exceeded = true;
         fsg_audit(FSG_LOG_WARN, "refused", c->opts->target, c->plan->group_id,
-                  json_pack("{s:s, s:s}", "reason", s.reason, "guard", "quota"));
-        rc = fsg_error_set(err, FSG_E_REFUSED, "%s (nothing changed)", s.reason);
+                  json_pack("{s:s, s:s}", "reason", s->reason, "guard", "quota"));
+        rc = fsg_error_set(err, FSG_E_REFUSED, "%s (nothing changed)", s->reason);
     }
-    for (size_t i = 0; rc == FSG_OK && i < s.n_steps; i++) {
+    for (size_t i = 0; rc == FSG_OK && i < s->n_steps; i++) {
         if (s_stopped(c)) {
-            rc = s_interrupted(c, i, s.n_steps, err);
+            rc = s_interrupted(c, i, false, s->n_steps, err);
             break;
         }
-        rc = s_step(c, &s.steps[i], err);
+        rc = s_step(c, &s->steps[i], err);
+        if (rc == FSG_E_CANCELLED && c->stopped_in_step) {
+            rc = s_interrupted(c, i, true, s->n_steps, err);
+        }
     }
     if (rc == FSG_OK && c->late_revoke.len > 0) {
         /* old rules a retried rewrite found next to their new ones */
-        rc = s_stopped(c) ? s_interrupted(c, s.n_steps, s.n_steps + 1, err)
+        c->note[0] = '\0';
+        rc = s_stopped(c) ? s_interrupted(c, s->n_steps, false, s->n_steps + 1, err)
                           : s_revoke(c, c->late_revoke.items, c->late_revoke.len, err);
+        if (rc == FSG_E_CANCELLED && c->stopped_in_step) {
+            rc = s_interrupted(c, s->n_steps, true, s->n_steps + 1, err);
+        }
     }
-    fsg_sg_schedule_clean_up(&s);
     return rc;
 }
 

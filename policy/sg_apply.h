@@ -1,12 +1,14 @@
-/* Executes one security group's plan through lib/ec2 (DESIGN.md invariants 6-8), in the order
- * of policy/sg_schedule.h:
+/* Executes one security group's plan through lib/ec2 (DESIGN.md invariants 6-8), step by step
+ * as options.calls says: the schedule the plan showed (policy/plan.h fsg_plan_target.calls,
+ * made by policy/sg_schedule.h), never computed again here, so what is applied is exactly what
+ * was shown:
  *
  *  - when everything fits under the quota: every rule of plan->add in ONE
  *    AuthorizeSecurityGroupIngress call (rules grouped into IpPermissions by protocol and ports,
  *    each CIDR with its description), then every removal in ONE RevokeSecurityGroupIngress by
  *    rule ids (CIDR rules and, in ownership "group", rules that reference a group or a prefix
  *    list);
- *  - when authorizing first would cross the rules-per-group quota (options.max_rules): first
+ *  - when authorizing first would cross the rules-per-group quota (guards.max_rules): first
  *    ModifySecurityGroupRules rewrites enough stale rules in place into new ones, then the rest
  *    is authorized and the remaining stale rules revoked. The group never holds more than the
  *    quota, and a source that stays allowed never loses access.
@@ -26,8 +28,15 @@
  * its answer lost (a network error or timeout after sending, an HTTP 5xx, or a retry of such
  * a call that then got Duplicate/NotFound), the outcome is not guessed: the line says
  * "by": "unknown" with "outcome": "unknown: ...", and the group is read again to find out what
- * is there. A signal (options.stop) lets the call in flight finish and be audited, then no
- * further call is made (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). */
+ * is there. Also when another error follows the lost answer (the retry answered the quota error
+ * or any other error, or was lost too): the group is read again, each rule of the lost call is
+ * audited as in place ("by": "unknown") or not ("not_created" | "not_modified" | "not_revoked",
+ * "by": "none"), or "result": "unknown" when the group cannot be read; the error says what
+ * failed first (the lost answer and what the read found), then what followed. A signal (options.stop) lets the call in flight finish and be audited, then no
+ * further change is made (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). When
+ * that call's answer was lost (or it answered Duplicate/NotFound), the group is read first, so
+ * each of its rules is audited as in place ("by": "unknown" or "found_already_so") or not
+ * ("result": "not_created" | "not_modified" | "not_revoked", "by": "none"; not sent again). */
 #ifndef FSG_POLICY_SG_APPLY_H
 #define FSG_POLICY_SG_APPLY_H
 
@@ -37,6 +46,7 @@
 
 #include "lib/core/error.h"
 #include "policy/sg_diff.h"
+#include "policy/sg_schedule.h"
 #include "policy/sg_state.h"
 
 struct fsg_aws_client;
@@ -49,8 +59,12 @@ struct fsg_sg_apply_options {
     const struct fsg_sg_current *current; /* the group as just read (may be NULL): gives the
                                            * "sgr-" ids of remove rules that carry none (a plan
                                            * made from a state file) */
-    long max_rules;                       /* the rules-per-group quota per family
-                                           * (guards.max_rules); <= 0: unknown, plain order */
+    const struct fsg_sg_schedule *calls;  /* the calls to make, in order: the schedule the
+                                           * plan showed for this plan (fsg_sg_schedule_make
+                                           * under guards.max_rules); required when the plan
+                                           * has changes. Every rule of plan->add, ->remove and
+                                           * ->remove_foreign must be in exactly one step of the
+                                           * right kind, else nothing is sent. !fits: refused */
     const volatile sig_atomic_t *stop;    /* may be NULL; non-zero: make no further call */
     bool group_new;                       /* the group was created just now: EC2 may not know it
                                            * everywhere yet (eventual consistency), so
@@ -81,7 +95,8 @@ struct fsg_sg_apply_result {
  * lib/ec2 (the message names the group and the step; nothing is revoked once an authorize
  * failed), FSG_E_REFUSED for the quota (ret->quota_exceeded; also when no quota-safe order
  * exists), FSG_E_CANCELLED when options.stop was set (ret->interrupted), FSG_E_INVALID_ARG for a
- * remove rule without an id that the current state does not have either. */
+ * remove rule without an id that the current state does not have either, or for calls that are
+ * missing or not the plan's (nothing sent). */
 enum fsg_err fsg_sg_apply(struct fsg_aws_client *ec2, const struct fsg_sg_plan *plan,
                           const struct fsg_sg_apply_options *opts,
                           struct fsg_sg_apply_result *ret, struct fsg_error *err) FSG_MUST_USE;

@@ -335,3 +335,54 @@ enum fsg_err fsg_sg_schedule_make(const struct fsg_sg_plan *plan, long max_rules
     }
     return rc;
 }
+
+/* Marks idx[n] (each < len) in seen[len]; false for an index out of range or seen before. */
+static bool s_mark(unsigned char *seen, size_t len, const size_t *idx, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= len || seen[idx[i]] != 0) {
+            return false;
+        }
+        seen[idx[i]] = 1;
+    }
+    return true;
+}
+
+/* A rewrite pairs as many new rules as old ones, an authorize only adds, a revoke only
+ * removes. */
+static bool s_step_shape(const struct fsg_sg_step *st)
+{
+    switch (st->call) {
+    case FSG_SG_CALL_MODIFY:
+        return st->n_add == st->n_remove && st->n_foreign == 0;
+    case FSG_SG_CALL_AUTHORIZE:
+        return st->n_remove == 0 && st->n_foreign == 0;
+    case FSG_SG_CALL_REVOKE:
+        return st->n_add == 0;
+    }
+    return false;
+}
+
+enum fsg_err fsg_sg_schedule_is_for(const struct fsg_sg_schedule *s,
+                                    const struct fsg_sg_plan *plan, bool *ret)
+{
+    size_t n_add = plan->add.len, n_rm = plan->remove.len, n_fr = plan->n_remove_foreign;
+    *ret = false;
+    unsigned char *seen = fsg_calloc(n_add + n_rm + n_fr + 1, 1);
+    if (seen == NULL) {
+        return FSG_E_NOMEM;
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < s->n_steps; i++) {
+        const struct fsg_sg_step *st = &s->steps[i];
+        ok = s_step_shape(st) && s_mark(seen, n_add, st->add, st->n_add) &&
+             s_mark(seen + n_add, n_rm, st->remove, st->n_remove) &&
+             s_mark(seen + n_add + n_rm, n_fr, st->foreign, st->n_foreign);
+    }
+    for (size_t k = 0; ok && k < n_add + n_rm + n_fr; k++) {
+        ok = seen[k] != 0;
+    }
+    fsg_free(seen);
+    *ret = ok;
+    return FSG_OK;
+}

@@ -63,6 +63,13 @@ struct fsg_sg_schedule {
 enum fsg_err fsg_sg_schedule_make(const struct fsg_sg_plan *plan, long max_rules,
                                   struct fsg_sg_schedule *ret) FSG_MUST_USE;
 
+/* Whether s carries out exactly plan (borrowed both): every rule of plan->add, ->remove and
+ * ->remove_foreign in exactly one step, of the right kind (a rewrite pairs as many new rules as
+ * old ones, an authorize only adds, a revoke only removes), no index out of range. In *ret.
+ * FSG_E_NOMEM only. */
+enum fsg_err fsg_sg_schedule_is_for(const struct fsg_sg_schedule *s,
+                                    const struct fsg_sg_plan *plan, bool *ret) FSG_MUST_USE;
+
 /* Rules touched by the step (modify pairs count once). */
 size_t fsg_sg_step_count(const struct fsg_sg_step *s);
 

@@ -7,7 +7,9 @@ Covers: an empty group to the desired set (group created, tagged, associated); a
 second apply that makes no changing call; tampering undone (an owned rule added by hand goes, a
 not-owned one stays); two applies at the same moment (forced to collide) converge without error;
 each guard refuses and changes nothing (and --force overrides only the removal guard); the EC2
-quota stops an apply before any revoke; --plan refuses a stale plan and applies a fresh one;
+quota stops an apply before any revoke; --plan refuses a stale plan and applies a fresh one, and
+refuses a plan whose target the compiler now refuses with the compiler's reason, or whose calls
+(the quota-safe order) would now differ;
 associate add / replace / none; --dry-run; a group of the create name that is not flowseg's; AWS
 read failures; the impact on flows matched through the discovered RDS interface, from a local
 file and from S3.
@@ -322,6 +324,57 @@ def saved_plan(x):
     p = x.run(cfg2, "apply", "--plan", plan, "--force")
     c.check(p.returncode == 0 and w.rules(db2["sg"]) == DESIRED,
             "saved: --force applies a plan refused only by max_removals")
+    # a saved plan whose target the compiler now refuses: still refused, and the message names
+    # the compiler's reason, not "the group changed"
+    db4 = w.add_db("saved-db-4", "10.0.20.46")
+    w.add_rules(db4["sg"], stale_rules())
+    cfg4 = x.config([target("saved-4", "saved-db-4", db4["sg"])])
+    p = x.run(cfg4, "plan", "--save-plan", plan)
+    c.eq(p.returncode, 0, "saved: plan --save-plan (before the policy is refused)")
+    with open(POLICY) as f:
+        refused_policy = json.load(f)
+    for rs in refused_policy["rule_sets"]:
+        for r in rs["rules"]:
+            r["network_type"] = "non_brn"
+    refused_path = os.path.join(x.tmp, "policy-non-brn.json")
+    with open(refused_path, "w") as f:
+        json.dump(refused_policy, f)
+    before = w.rules(db4["sg"])
+    p = x.run(cfg4, "apply", "--plan", plan, policy=refused_path)
+    c.check(p.returncode == 1 and not x.proxy.mutating() and w.rules(db4["sg"]) == before,
+            "saved: a plan whose target the compiler now refuses stays refused (exit 1, nothing "
+            "changed)")
+    c.check("compiler" in p.stderr and "network_type" in p.stderr and
+            "changed since" not in p.stderr and "stale" not in p.stderr,
+            "saved: the refusal names the compiler's reason, not a changed group (%s)"
+            % p.stderr[-600:])
+    c.check(any("network_type" in r.get("reason", "") for r in audit(p.stderr, "refused")),
+            "saved: the refused audit line names the compiler's reason")
+    # the same changes in other calls than the plan showed (guards.max_rules lowered, so the
+    # quota-safe order rewrites in place first): refused, apply makes exactly the calls shown
+    db5 = w.add_db("saved-db-5", "10.0.20.56")
+    w.add_rules(db5["sg"], stale_rules())
+    cfg5 = x.config([target("saved-5", "saved-db-5", db5["sg"])])
+    tight = {"max_removals": 10, "allow_empty": False, "allow_public": False, "max_rules": 7}
+    cfg5_tight = x.config([target("saved-5", "saved-db-5", db5["sg"])], guards=tight)
+    p = x.run(cfg5, "plan", "--save-plan", plan)
+    with open(plan) as f:
+        shown = [cl["action"] for cl in json.load(f)["targets"][0]["calls"]]
+    c.eq(shown, ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"],
+         "saved: the plan shows authorize then revoke under max_rules 60")
+    before = w.rules(db5["sg"])
+    p = x.run(cfg5_tight, "apply", "--plan", plan)
+    c.check(p.returncode == 1 and not x.proxy.mutating() and w.rules(db5["sg"]) == before,
+            "saved: a plan whose calls would differ now is refused, nothing changed")
+    c.check("other calls than the plan shows" in p.stderr and "ModifySecurityGroupRules" in
+            p.stderr, "saved: the refusal names the calls shown and those of now (%s)"
+            % p.stderr[-600:])
+    p = x.run(cfg5_tight, "plan", "--save-plan", plan)
+    p = x.run(cfg5_tight, "apply", "--plan", plan)
+    c.check(p.returncode == 0 and w.rules(db5["sg"]) == DESIRED and
+            x.proxy.count("ec2", "ModifySecurityGroupRules") == 1,
+            "saved: the plan made under max_rules 7 applies with the calls it shows (%s)"
+            % p.stderr[-400:])
     report = os.path.join(x.tmp, "report.json")
     x.run(cfg, "plan", "--format", "json", "--out", report)
     p = x.run(cfg, "apply", "--plan", report)

@@ -16,7 +16,8 @@ must hold when things are tight or go wrong:
 - a call whose answer is lost after moto carried it out is not audited as "found already so":
   the outcome is "unknown" and the group is read again;
 - SIGTERM during a mutating call: the call is finished and audited, no further change, exit 1
-  "interrupted"; the next apply completes.
+  "interrupted"; the next apply completes. When that call's answer is then lost, the group is
+  read again before stopping and each rule is audited as in place ("by": "unknown").
 moto produces none of these faults itself: the proxy injects them.
 """
 import json
@@ -310,6 +311,44 @@ def sigterm(x):
     c.eq((p.returncode, w.rules(sg)), (0, DESIRED), "sigterm: the next apply completes")
 
 
+# ---- 5b. SIGTERM during a mutating call whose answer is then lost -------------------------------
+def sigterm_lost_answer(x):
+    c, w = x.c, x.w
+    db = w.add_db("termlost-db", "10.0.20.48")
+    sg = db["sg"]
+    stale = ("tcp", 5432, 5432, "10.0.5.0/24", OLD)
+    w.add_rules(sg, [stale])
+    cfg = x.config([target("termlost", "termlost-db", sg, associate="none")])
+    x.proxy.clear()
+    arrived = x.proxy.arrived("AuthorizeSecurityGroupIngress")
+    arrived.clear()
+    x.proxy.fault("AuthorizeSecurityGroupIngress", {"kind": "drop_answer", "s": 2.0})
+    proc = subprocess.Popen([FLOWSEG, "--config", cfg, "apply", "--policy", POLICY], env=x.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = arrived.wait(timeout=60)
+    if got:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    x.proxy.faults = {}
+    c.check(got, "sigterm + lost answer: the authorize call was in flight")
+    c.eq(proc.returncode, 1, "sigterm + lost answer: exit 1")
+    c.check("interrupted" in err, "sigterm + lost answer: stderr says interrupted")
+    c.eq([r["action"] for r in audit(err, "requested")], ["AuthorizeSecurityGroupIngress"],
+         "sigterm + lost answer: no further change requested")
+    auth = audit(err, "authorize")
+    c.check(len(auth) == 7 and all(a.get("by") == "unknown" and a["result"] == "already_present"
+                                   for a in auth),
+            "sigterm + lost answer: the group was read again and each rule audited as in place, "
+            "who made it unknown (%s)" % err[-1500:])
+    c.check(x.proxy.count("ec2", "DescribeSecurityGroupRules") >= 2,
+            "sigterm + lost answer: the group was read again before stopping")
+    c.eq(len(audit(err, "interrupted")), 1, "sigterm + lost answer: one interrupted line")
+    c.eq(x.proxy.count("ec2", "RevokeSecurityGroupIngress"), 0,
+         "sigterm + lost answer: no revoke after it")
+    c.eq(w.rules(sg), sorted_rules(DESIRED + [stale]),
+         "sigterm + lost answer: new rules in, stale rule kept")
+
+
 def main():
     try:
         import boto3  # noqa: F401
@@ -320,7 +359,7 @@ def main():
     with Moto() as moto, CountingProxy(moto.url) as proxy:
         x = Ctx(c, moto, proxy, World(moto), tmp)
         for step in (quota_converges, foreign_rule_removed, new_group_not_found, db_busy,
-                     lost_answer, lost_modify_answer, sigterm):
+                     lost_answer, lost_modify_answer, sigterm, sigterm_lost_answer):
             print("#", step.__name__)
             step(x)
     c.done()

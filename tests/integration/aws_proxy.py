@@ -20,7 +20,7 @@ that action, in order:
   {"kind": "error", "status": 400, "code": "InvalidGroup.NotFound"}  answer an AWS error, not
       forwarded (the EC2 or RDS error document, by the request's service);
   {"kind": "drop_answer"}  forward to moto, then close the connection without an answer (the
-      change is made, its answer lost);
+      change is made, its answer lost); with "s": wait that long first (like "delay");
   {"kind": "delay", "s": 2.0}  wait, then forward (time to send a signal meanwhile);
       proxy.arrived(action) is set when such a request arrives.
 proxy.after = fn(service, action) runs after every mutating call was carried out by moto and
@@ -180,7 +180,7 @@ class CountingProxy:
         if spec is not None and spec["kind"] == "error":
             self._error(h, service, spec)
             return
-        if spec is not None and spec["kind"] == "delay":
+        if spec is not None and (spec["kind"] == "delay" or "s" in spec):
             time.sleep(spec.get("s", 1.0))
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection",)}

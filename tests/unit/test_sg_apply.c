@@ -71,6 +71,26 @@ static int s_plan(struct fsg_sg_plan **ret)
     return 0;
 }
 
+/* fsg_sg_apply with the calls the plan would show under max_rules (policy/plan.c does the
+ * same: sg_apply makes exactly the calls it is given). */
+static enum fsg_err s_apply(struct fsg_aws_client *aws, const struct fsg_sg_plan *p,
+                            const struct fsg_sg_apply_options *o, long max_rules,
+                            struct fsg_sg_apply_result *res, struct fsg_error *err)
+{
+    struct fsg_sg_schedule calls = { 0 };
+    if (fsg_sg_schedule_make(p, max_rules, &calls) != FSG_OK) {
+        return FSG_E_NOMEM;
+    }
+    struct fsg_sg_apply_options with = { 0 };
+    if (o != NULL) {
+        with = *o;
+    }
+    with.calls = &calls;
+    enum fsg_err rc = fsg_sg_apply(aws, p, &with, res, err);
+    fsg_sg_schedule_clean_up(&calls);
+    return rc;
+}
+
 static const char s_authorize_all[] =
     "Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupId=" S_SG
     "&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=5432&IpPermissions.1.ToPort=5432"
@@ -92,6 +112,11 @@ static const char s_revoke_both[] =
 static char s_lines[16][1024];
 static size_t s_n_lines;
 
+/* A signal arriving while a mutating call is in flight: the sink sets the stop flag when the
+ * intent line of that call is logged (s_stop_on_requested). */
+static volatile sig_atomic_t s_stop_flag;
+static bool s_stop_on_requested;
+
 static void s_sink(enum fsg_log_level level, const char *json_line, void *userdata)
 {
     (void)level;
@@ -99,6 +124,19 @@ static void s_sink(enum fsg_log_level level, const char *json_line, void *userda
     if (s_n_lines < 16) {
         snprintf(s_lines[s_n_lines++], sizeof s_lines[0], "%s", json_line);
     }
+    if (s_stop_on_requested && strstr(json_line, "\"event\":\"requested\"") != NULL) {
+        s_stop_flag = SIGTERM;
+    }
+}
+
+/* How many captured audit lines contain all of a, b (b may be NULL). */
+static size_t s_count_lines(const char *a, const char *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s_n_lines; i++) {
+        n += strstr(s_lines[i], a) != NULL && (b == NULL || strstr(s_lines[i], b) != NULL);
+    }
+    return n;
 }
 
 static int s_authorize_then_revoke(void)
@@ -113,7 +151,7 @@ static int s_authorize_then_revoke(void)
     T_CHECK(s_plan(&p) == 0);
     struct fsg_sg_apply_result res;
     struct fsg_sg_apply_options o = { .target = "orders-db" };
-    T_OK(fsg_sg_apply(f.aws, p, &o, &res, NULL));
+    T_OK(s_apply(f.aws, p, &o, 0, &res, NULL));
     T_CHECK(t_aws_fixture_all_used(&f));
     T_STR_EQ(t_aws_fixture_body(&f, 0), s_authorize_all);
     T_STR_EQ(t_aws_fixture_body(&f, 1), s_revoke_both);
@@ -150,9 +188,9 @@ static int s_nothing_to_do(void)
     struct fsg_sg_plan *p = NULL;
     T_OK(fsg_sg_plan_new(S_SG, &p));
     struct fsg_sg_apply_result res;
-    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_OK(s_apply(f.aws, p, NULL, 0, &res, NULL));
     T_CHECK(res.calls == 0 && f.script.n_rec == 0);
-    T_ERR(FSG_E_INVALID_ARG, fsg_sg_apply(NULL, p, NULL, &res, NULL));
+    T_ERR(FSG_E_INVALID_ARG, s_apply(NULL, p, NULL, 0, &res, NULL));
     fsg_sg_plan_destroy(p);
     t_aws_fixture_clean_up(&f);
     return 0;
@@ -177,7 +215,7 @@ static int s_duplicate_converges(void)
     struct fsg_sg_plan *p = NULL;
     T_CHECK(s_plan(&p) == 0);
     struct fsg_sg_apply_result res;
-    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_OK(s_apply(f.aws, p, NULL, 0, &res, NULL));
     T_CHECK(t_aws_fixture_all_used(&f));
     T_STR_EQ(t_aws_fixture_body(&f, 0), s_authorize_all);
     T_CHECK(strstr(t_aws_fixture_body(&f, 1), "Action=DescribeSecurityGroupRules") != NULL);
@@ -216,7 +254,7 @@ static int s_duplicate_all_present_and_twice(void)
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 2) == 0);
     struct fsg_sg_apply_result res;
-    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_OK(s_apply(f.aws, p, NULL, 0, &res, NULL));
     T_CHECK(t_aws_fixture_all_used(&f) && res.already_present == 4 && res.authorized == 0);
     t_aws_fixture_clean_up(&f);
 
@@ -227,7 +265,7 @@ static int s_duplicate_all_present_and_twice(void)
     };
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex2, 3) == 0);
     struct fsg_error err = { 0 };
-    T_ERR(FSG_E_CONFLICT, fsg_sg_apply(f.aws, p, NULL, &res, &err));
+    T_ERR(FSG_E_CONFLICT, s_apply(f.aws, p, NULL, 0, &res, &err));
     T_CHECK(t_aws_fixture_all_used(&f));
     T_CHECK(strstr(err.msg, S_SG) != NULL && strstr(err.msg, "nothing was removed") != NULL);
     fsg_sg_plan_destroy(p);
@@ -252,7 +290,7 @@ static int s_revoke_not_found_converges(void)
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
     struct fsg_sg_apply_result res;
-    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_OK(s_apply(f.aws, p, NULL, 0, &res, NULL));
     T_CHECK(t_aws_fixture_all_used(&f));
     T_STR_EQ(t_aws_fixture_body(&f, 0), s_revoke_both);
     T_STR_EQ(t_aws_fixture_body(&f, 2), "Action=RevokeSecurityGroupIngress&Version=2016-11-15"
@@ -266,14 +304,14 @@ static int s_revoke_not_found_converges(void)
         { .status = 200, .body = s_rules_answer("") },
     };
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex2, 2) == 0);
-    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_OK(s_apply(f.aws, p, NULL, 0, &res, NULL));
     T_CHECK(t_aws_fixture_all_used(&f) && res.already_gone == 2 && res.revoked == 0);
     t_aws_fixture_clean_up(&f);
     const struct t_http_exchange ex3[] = {
         { .status = 400, .body = S_ERROR("InvalidGroup.NotFound") },
     };
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex3, 1) == 0);
-    T_ERR(FSG_E_NOT_FOUND, fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_ERR(FSG_E_NOT_FOUND, s_apply(f.aws, p, NULL, 0, &res, NULL));
     T_CHECK(t_aws_fixture_all_used(&f) && res.already_gone == 0);
     fsg_sg_plan_destroy(p);
     t_aws_fixture_clean_up(&f);
@@ -296,7 +334,7 @@ static int s_quota_and_failure_stop_before_revoke(void)
         T_CHECK(s_plan(&p) == 0);
         struct fsg_sg_apply_result res;
         struct fsg_error err = { 0 };
-        T_ERR(want[i], fsg_sg_apply(f.aws, p, NULL, &res, &err));
+        T_ERR(want[i], s_apply(f.aws, p, NULL, 0, &res, &err));
         T_CHECK(t_aws_fixture_all_used(&f) && f.script.n_rec == 1);
         T_CHECK(res.revoked == 0 && res.authorized == 0 && res.quota_exceeded == (i == 0));
         T_CHECK(strstr(err.msg, S_SG) != NULL);
@@ -318,13 +356,13 @@ static int s_remove_ids_from_current(void)
     struct fsg_sg_apply_result res;
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", NULL, 0) == 0);
-    T_ERR(FSG_E_INVALID_ARG, fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_ERR(FSG_E_INVALID_ARG, s_apply(f.aws, p, NULL, 0, &res, NULL));
     T_CHECK(f.script.n_rec == 0);
     t_aws_fixture_clean_up(&f);
     const struct t_http_exchange ex[] = { { .status = 200, .body = S_OK_REVOKE } };
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 1) == 0);
     struct fsg_sg_apply_options o = { .current = &cur };
-    T_OK(fsg_sg_apply(f.aws, p, &o, &res, NULL));
+    T_OK(s_apply(f.aws, p, &o, 0, &res, NULL));
     T_STR_EQ(t_aws_fixture_body(&f, 0), "Action=RevokeSecurityGroupIngress&Version=2016-11-15"
                                         "&GroupId=" S_SG "&SecurityGroupRuleId.1=sgr-live");
     fsg_sg_current_clean_up(&cur);
@@ -426,7 +464,7 @@ static int s_lost_answer_is_unknown(void)
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
     struct fsg_sg_apply_result res;
-    T_OK(fsg_sg_apply(f.aws, p, NULL, &res, NULL));
+    T_OK(s_apply(f.aws, p, NULL, 0, &res, NULL));
     fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
     T_CHECK(t_aws_fixture_all_used(&f));
     T_CHECK(res.unknown == 4 && res.already_present == 0 && res.authorized == 0);
@@ -452,11 +490,366 @@ static int s_stop_makes_no_call(void)
     struct fsg_sg_apply_options o = { .target = "t", .stop = &stop };
     struct fsg_sg_apply_result res;
     struct fsg_error err = { 0 };
-    T_ERR(FSG_E_CANCELLED, fsg_sg_apply(f.aws, p, &o, &res, &err));
+    T_ERR(FSG_E_CANCELLED, s_apply(f.aws, p, &o, 0, &res, &err));
     T_CHECK(res.interrupted && res.calls == 0 && f.script.n_rec == 0);
     T_CHECK(strstr(err.msg, "interrupted") != NULL);
     fsg_sg_plan_destroy(p);
     t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* A signal arrives while the authorize is in flight, and its answer is lost (every attempt
+ * times out): before stopping, the group is read again, so the audit says which rules landed
+ * ("by": "unknown") and which did not ("not_created", "by": "none"). Nothing more is sent. The
+ * same for a revoke. */
+static int s_stop_after_lost_answer_reads_the_group(void)
+{
+    const char *half = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42")
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.5.0/24", "flowseg old")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const char *one_gone = s_rules_answer(
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = half },
+    };
+    const struct t_http_exchange ex_revoke[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = one_gone },
+    };
+    for (int revoke = 0; revoke < 2; revoke++) {
+        struct fsg_sg_plan *p = NULL;
+        T_CHECK(s_plan(&p) == 0);
+        if (revoke) {
+            fsg_sg_rules_clean_up(&p->add);
+            p->add = (struct fsg_sg_rules){ 0 };
+        }
+        struct t_aws_fixture f;
+        T_CHECK(t_aws_fixture_init(&f, "ec2", revoke ? ex_revoke : ex, 4) == 0);
+        s_n_lines = 0;
+        s_stop_flag = 0;
+        s_stop_on_requested = true;
+        fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+        struct fsg_sg_apply_options o = { .target = "t", .stop = &s_stop_flag };
+        struct fsg_sg_apply_result res;
+        struct fsg_error err = { 0 };
+        enum fsg_err rc = s_apply(f.aws, p, &o, 0, &res, &err);
+        fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+        s_stop_on_requested = false;
+        T_ERR(FSG_E_CANCELLED, rc);
+        T_CHECK(t_aws_fixture_all_used(&f) && f.script.n_rec == 4);
+        T_CHECK(strstr(t_aws_fixture_body(&f, 3), "Action=DescribeSecurityGroupRules") != NULL);
+        T_CHECK(res.interrupted && strstr(err.msg, "interrupted") != NULL);
+        T_CHECK(s_count_lines("\"event\":\"requested\"", NULL) == 1);
+        T_CHECK(s_count_lines("\"event\":\"interrupted\"", "\"step_partly_done\":true") == 1);
+        T_CHECK(s_count_lines("found_already_so", NULL) == 0);
+        if (!revoke) {
+            T_CHECK(res.unknown == 2 && res.authorized == 0 && res.revoked == 0);
+            T_CHECK(s_count_lines("\"result\":\"already_present\",\"by\":\"unknown\"",
+                                  NULL) == 2);
+            T_CHECK(s_count_lines("\"result\":\"not_created\",\"by\":\"none\"", NULL) == 2);
+            T_CHECK(s_count_lines("\"not_created\"", "10.0.1.12/32") == 1);
+        } else {
+            T_CHECK(res.unknown == 1 && res.revoked == 0);
+            T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"already_gone\","
+                                  "\"by\":\"unknown\"", NULL) == 1);
+            T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_revoked\","
+                                  "\"by\":\"none\"", NULL) == 1);
+        }
+        fsg_sg_plan_destroy(p);
+        t_aws_fixture_clean_up(&f);
+    }
+    return 0;
+}
+
+/* The same for a rewrite in place (ModifySecurityGroupRules keeps the rule id): one rewrite
+ * landed, the other did not; nothing more is sent (no authorize, no revoke). */
+static int s_stop_after_lost_modify_reads_the_group(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    p->current_v4 = 2;
+    const char *after = s_rules_answer(
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = after },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 4) == 0);
+    s_n_lines = 0;
+    s_stop_flag = 0;
+    s_stop_on_requested = true;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t", .stop = &s_stop_flag };
+    const long quota = 3;
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(f.aws, p, &o, quota, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    s_stop_on_requested = false;
+    T_ERR(FSG_E_CANCELLED, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && f.script.n_rec == 4);
+    T_CHECK(strstr(t_aws_fixture_body(&f, 0), "Action=ModifySecurityGroupRules") != NULL);
+    T_CHECK(res.interrupted && res.unknown == 1 && res.modified == 0 && res.authorized == 0);
+    T_CHECK(s_count_lines("\"result\":\"already_modified\",\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_modified\","
+                          "\"by\":\"none\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"event\":\"interrupted\"", NULL) == 1);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* A lost answer followed by another error: the lost call's outcome is read back (audited "by":
+ * "unknown" / "not_created"), and the error says what failed first and what followed.
+ * 1. the retry of a lost authorize answers the quota error (the first attempt had landed and
+ *    filled the group): refused, nothing revoked, the 4 rules audited as in place;
+ * 2. the authorize is lost, 2 of 4 rules are found in place, sending the other 2 is refused
+ *    (UnauthorizedOperation): both reported, in that order, and the 2 audited "not_created";
+ * 3. the authorize is lost and the group cannot be read again: each rule is audited "unknown"
+ *    (whether it landed), never guessed. */
+static int s_lost_then_other_error_reports_both(void)
+{
+    const char *all = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-b", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41")
+        S_ITEM("sgr-c", "tcp", "5432", "cidrIpv6", "fd00::1/128", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const char *half = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const struct t_http_exchange quota[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 400, .body = S_ERROR("RulesPerSecurityGroupLimitExceeded") },
+        { .status = 200, .body = all },
+    };
+    const struct t_http_exchange denied[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = half },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    const struct t_http_exchange unread[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    const struct {
+        const struct t_http_exchange *ex;
+        size_t n;
+        enum fsg_err want;
+        size_t unknown, not_created, unread;
+        const char *first, *then;
+    } cases[] = {
+        { quota, 3, FSG_E_REFUSED, 4, 0, 0,
+          "an attempt of AuthorizeSecurityGroupIngress (4 rule(s)) got no answer",
+          "the group was read again: 4 of 4 in place (by this run or another: unknown); then: "
+          "the rules-per-security-group quota of " S_SG " was reached while adding 4 rule(s)" },
+        { denied, 5, FSG_E_AUTH, 2, 2, 0,
+          "the answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost (",
+          "the group was read again: 2 of 4 in place (by this run or another: unknown); then: "
+          "security group " S_SG ": ec2 AuthorizeSecurityGroupIngress failed: HTTP 403 "
+          "UnauthorizedOperation" },
+        { unread, 4, FSG_E_AUTH, 0, 0, 4,
+          "the answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost (",
+          "then: reading " S_SG " again to learn the outcome of the last call: " },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct fsg_sg_plan *p = NULL;
+        T_CHECK(s_plan(&p) == 0);
+        struct t_aws_fixture f;
+        T_CHECK(t_aws_fixture_init(&f, "ec2", cases[k].ex, cases[k].n) == 0);
+        s_n_lines = 0;
+        fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+        struct fsg_sg_apply_options o = { .target = "t" };
+        struct fsg_sg_apply_result res;
+        struct fsg_error err = { 0 };
+        enum fsg_err rc = s_apply(f.aws, p, &o, 0, &res, &err);
+        fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+        T_ERR(cases[k].want, rc);
+        T_CHECK(t_aws_fixture_all_used(&f));
+        for (size_t i = 0; i < f.script.n_rec; i++) {
+            T_CHECK(strstr(t_aws_fixture_body(&f, i), "RevokeSecurityGroupIngress") == NULL);
+        }
+        T_CHECK(res.unknown == cases[k].unknown && res.authorized == 0 && res.revoked == 0);
+        T_CHECK(res.quota_exceeded == (cases[k].want == FSG_E_REFUSED));
+        T_CHECK(s_count_lines("\"result\":\"already_present\",\"by\":\"unknown\"", NULL) ==
+                cases[k].unknown);
+        T_CHECK(s_count_lines("\"result\":\"not_created\",\"by\":\"none\"", NULL) ==
+                cases[k].not_created);
+        T_CHECK(s_count_lines("\"result\":\"unknown\",\"by\":\"unknown\"",
+                              "could not be read again") == cases[k].unread);
+        T_CHECK(s_count_lines("found_already_so", NULL) == 0);
+        const char *first = strstr(err.msg, cases[k].first);
+        const char *then = strstr(err.msg, cases[k].then);
+        if (first == NULL || then == NULL || then < first) {
+            fprintf(stderr, "case %zu: %s\n", k, err.msg);
+        }
+        T_CHECK(first != NULL && then != NULL && first < then);
+        fsg_sg_plan_destroy(p);
+        t_aws_fixture_clean_up(&f);
+    }
+    return 0;
+}
+
+/* The same for a revoke: lost, one id found gone, the retry refused: the gone one is audited
+ * "by": "unknown", the other "not_revoked", and the error names both failures. */
+static int s_lost_revoke_then_other_error_reports_both(void)
+{
+    const char *one_gone = s_rules_answer(
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+        { .status = 200, .body = one_gone },
+    };
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    fsg_sg_rules_clean_up(&p->add);
+    p->add = (struct fsg_sg_rules){ 0 };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(f.aws, p, NULL, 0, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_ERR(FSG_E_AUTH, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && res.unknown == 1 && res.revoked == 0);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"already_gone\","
+                          "\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_revoked\","
+                          "\"by\":\"none\"", NULL) == 1);
+    T_CHECK(strstr(err.msg, "an attempt of RevokeSecurityGroupIngress (2 rule(s)) got no answer") !=
+            NULL);
+    T_CHECK(strstr(err.msg, "1 of 2 gone (by this run or another: unknown); then: ") != NULL);
+    T_CHECK(strstr(err.msg, "RevokeSecurityGroupIngress failed: HTTP 403 UnauthorizedOperation") !=
+            NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* The same for a rewrite in place: an attempt lost, the retry layer's next attempt refused; the
+ * group read again shows one rewrite landed; the other is sent again and refused outright. */
+static int s_lost_modify_then_other_error_reports_both(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    p->current_v4 = 2;
+    const char *after = s_rules_answer(
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+        { .status = 200, .body = after },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 4) == 0);
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t" };
+    const long quota = 3;
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(f.aws, p, &o, quota, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_ERR(FSG_E_AUTH, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && res.unknown == 1 && res.modified == 0);
+    T_CHECK(s_count_lines("\"result\":\"already_modified\",\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_modified\","
+                          "\"by\":\"none\"", NULL) == 1);
+    T_CHECK(strstr(err.msg, "an attempt of ModifySecurityGroupRules (2 rule(s)) got no answer") !=
+            NULL);
+    T_CHECK(strstr(err.msg, "1 of 2 in place (by this run or another: unknown); then: ") != NULL);
+    T_CHECK(strstr(err.msg, "ModifySecurityGroupRules failed: HTTP 403") != NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* sg_apply makes exactly the calls it is given (the schedule the plan showed), in their order,
+ * and computes none of its own: here two authorize steps, then the revoke. Calls that are not
+ * the plan's (none for a plan with changes, a rule missing, repeated, out of range, or in a
+ * step of the wrong kind) are refused before any request. */
+static int s_applies_exactly_the_calls_given(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    size_t first[] = { 0, 1 }, second[] = { 2, 3 }, both[] = { 0, 1 };
+    struct fsg_sg_step steps[] = {
+        { .call = FSG_SG_CALL_AUTHORIZE, .add = first, .n_add = 2 },
+        { .call = FSG_SG_CALL_AUTHORIZE, .add = second, .n_add = 2 },
+        { .call = FSG_SG_CALL_REVOKE, .remove = both, .n_remove = 2 },
+    };
+    struct fsg_sg_schedule calls = { .steps = steps, .n_steps = 3, .fits = true };
+    const struct t_http_exchange ex[] = { { .status = 200, .body = S_OK_AUTH },
+                                          { .status = 200, .body = S_OK_AUTH },
+                                          { .status = 200, .body = S_OK_REVOKE } };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 3) == 0);
+    struct fsg_sg_apply_options o = { .target = "t", .calls = &calls };
+    struct fsg_sg_apply_result res;
+    T_OK(fsg_sg_apply(f.aws, p, &o, &res, NULL));
+    T_CHECK(t_aws_fixture_all_used(&f) && res.calls == 3);
+    T_CHECK(strstr(t_aws_fixture_body(&f, 0), "10.0.1.11%2F32") != NULL &&
+            strstr(t_aws_fixture_body(&f, 0), "10.0.1.12%2F32") != NULL &&
+            strstr(t_aws_fixture_body(&f, 0), "fd00") == NULL);
+    T_CHECK(strstr(t_aws_fixture_body(&f, 1), "fd00%3A%3A1%2F128") != NULL &&
+            strstr(t_aws_fixture_body(&f, 1), "10.0.2.0%2F24") != NULL &&
+            strstr(t_aws_fixture_body(&f, 1), "10.0.1.11") == NULL);
+    T_STR_EQ(t_aws_fixture_body(&f, 2), s_revoke_both);
+    T_CHECK(res.authorized == 4 && res.revoked == 2);
+    t_aws_fixture_clean_up(&f);
+
+    size_t three[] = { 0, 1, 2 }, out_of_range[] = { 0, 1, 2, 9 }, twice[] = { 0, 1, 2, 2 };
+    size_t all[] = { 0, 1, 2, 3 };
+    struct fsg_sg_step missing[] = {
+        { .call = FSG_SG_CALL_AUTHORIZE, .add = three, .n_add = 3 },
+        { .call = FSG_SG_CALL_REVOKE, .remove = both, .n_remove = 2 },
+    };
+    struct fsg_sg_step far[] = {
+        { .call = FSG_SG_CALL_AUTHORIZE, .add = out_of_range, .n_add = 4 },
+        { .call = FSG_SG_CALL_REVOKE, .remove = both, .n_remove = 2 },
+    };
+    struct fsg_sg_step repeated[] = {
+        { .call = FSG_SG_CALL_AUTHORIZE, .add = twice, .n_add = 4 },
+        { .call = FSG_SG_CALL_REVOKE, .remove = both, .n_remove = 2 },
+    };
+    struct fsg_sg_step wrong_kind[] = {
+        { .call = FSG_SG_CALL_AUTHORIZE, .add = all, .n_add = 4, .remove = both, .n_remove = 2 },
+    };
+    struct fsg_sg_schedule bad[] = {
+        { .steps = missing, .n_steps = 2, .fits = true },
+        { .steps = far, .n_steps = 2, .fits = true },
+        { .steps = repeated, .n_steps = 2, .fits = true },
+        { .steps = wrong_kind, .n_steps = 1, .fits = true },
+    };
+    for (size_t k = 0; k <= sizeof bad / sizeof bad[0]; k++) {
+        T_CHECK(t_aws_fixture_init(&f, "ec2", NULL, 0) == 0);
+        o.calls = k < sizeof bad / sizeof bad[0] ? &bad[k] : NULL;
+        struct fsg_error err = { 0 };
+        T_ERR(FSG_E_INVALID_ARG, fsg_sg_apply(f.aws, p, &o, &res, &err));
+        T_CHECK(f.script.n_rec == 0 && res.calls == 0);
+        T_CHECK(strstr(err.msg, S_SG) != NULL && strstr(err.msg, "nothing changed") != NULL);
+        t_aws_fixture_clean_up(&f);
+    }
+    fsg_sg_plan_destroy(p);
     return 0;
 }
 
@@ -475,9 +868,10 @@ static int s_full_group_modifies_first(void)
                                           { .status = 200, .body = S_OK_AUTH } };
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 2) == 0);
-    struct fsg_sg_apply_options o = { .target = "t", .max_rules = 3 };
+    struct fsg_sg_apply_options o = { .target = "t" };
+    const long quota = 3;
     struct fsg_sg_apply_result res;
-    T_OK(fsg_sg_apply(f.aws, p, &o, &res, NULL));
+    T_OK(s_apply(f.aws, p, &o, quota, &res, NULL));
     T_CHECK(t_aws_fixture_all_used(&f));
     T_CHECK(strstr(t_aws_fixture_body(&f, 0), "Action=ModifySecurityGroupRules&Version=2016-11-15"
                                               "&GroupId=" S_SG "&SecurityGroupRule.1."
@@ -511,9 +905,10 @@ static int s_lost_modify_keeps_the_rewritten_rules(void)
     };
     struct t_aws_fixture f;
     T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 5) == 0);
-    struct fsg_sg_apply_options o = { .target = "t", .max_rules = 3 };
+    struct fsg_sg_apply_options o = { .target = "t" };
+    const long quota = 3;
     struct fsg_sg_apply_result res;
-    enum fsg_err rc = fsg_sg_apply(f.aws, p, &o, &res, NULL);
+    enum fsg_err rc = s_apply(f.aws, p, &o, quota, &res, NULL);
     size_t n = f.script.n_rec;
     for (size_t i = 0; i < n; i++) {
         T_CHECK(strstr(t_aws_fixture_body(&f, i), "RevokeSecurityGroupIngress") == NULL);
@@ -530,9 +925,17 @@ int main(int argc, char **argv)
     static const struct t_case cases[] = {
         { "lost_answer_is_unknown", s_lost_answer_is_unknown },
         { "stop_makes_no_call", s_stop_makes_no_call },
+        { "stop_after_lost_answer_reads_the_group", s_stop_after_lost_answer_reads_the_group },
+        { "stop_after_lost_modify_reads_the_group", s_stop_after_lost_modify_reads_the_group },
+        { "lost_then_other_error_reports_both", s_lost_then_other_error_reports_both },
+        { "lost_revoke_then_other_error_reports_both",
+          s_lost_revoke_then_other_error_reports_both },
+        { "lost_modify_then_other_error_reports_both",
+          s_lost_modify_then_other_error_reports_both },
         { "full_group_modifies_first", s_full_group_modifies_first },
         { "lost_modify_keeps_the_rewritten_rules", s_lost_modify_keeps_the_rewritten_rules },
         { "authorize_then_revoke", s_authorize_then_revoke },
+        { "applies_exactly_the_calls_given", s_applies_exactly_the_calls_given },
         { "nothing_to_do", s_nothing_to_do },
         { "duplicate_converges", s_duplicate_converges },
         { "duplicate_all_present_and_twice", s_duplicate_all_present_and_twice },

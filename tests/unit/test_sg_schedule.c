@@ -43,6 +43,9 @@ static int s_replay(const struct fsg_sg_plan *p, const struct fsg_sg_schedule *s
         }
     }
     T_CHECK(added == p->add.len && removed == p->remove.len);
+    bool is_for = false;
+    T_OK(fsg_sg_schedule_is_for(s, p, &is_for));
+    T_CHECK(is_for); /* what sg_apply checks before it makes the calls */
     return 0;
 }
 
@@ -65,6 +68,18 @@ static int s_fits(void)
     T_CHECK(s.steps[1].call == FSG_SG_CALL_REVOKE && s.steps[1].n_remove == 1);
     T_CHECK(s.peak_v4 == 3);
     T_CHECK(s_replay(p, &s, 60) == 0);
+    /* not the schedule of another plan: one more rule to add (missing from it), or one rule
+     * fewer to remove (an index out of range) */
+    bool is_for = true;
+    T_OK(s_add(&p->add, 5432, "10.0.1.3/32", OWN "1", NULL));
+    T_OK(fsg_sg_schedule_is_for(&s, p, &is_for));
+    T_CHECK(!is_for);
+    p->add.len--;
+    fsg_sg_rule_clean_up(&p->add.items[p->add.len]);
+    p->remove.len--;
+    T_OK(fsg_sg_schedule_is_for(&s, p, &is_for));
+    T_CHECK(!is_for);
+    p->remove.len++;
     fsg_sg_schedule_clean_up(&s);
     /* no quota known: the same */
     T_OK(fsg_sg_schedule_make(p, 0, &s));
