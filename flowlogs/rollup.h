@@ -11,7 +11,10 @@
  * one unused object, never a wrong row. The member hash is also in the rollup's header ("etag")
  * and checked on read.
  *
- *     <summaries prefix><bucket>/<dir>flowseg-day-YYYYMMDD.<hash: 32 hex>.<fp: 16 hex>.fsum-day.json.gz
+ *     <summaries prefix><bucket>/<dir>flowseg-day-YYYYMMDD.<hash>.<fp>.fsum-day.json.gz
+ *
+ * with <hash> the first 32 hex digits of the members' hash and <fp> the first 16 of the
+ * fingerprint.
  *
  * <dir> is the members' key up to and including the last '/', so the rollup is listed with the
  * per-object summaries of the same prefix; the ".fsum-day.json.gz" suffix can never be a
