@@ -33,9 +33,9 @@
  * audited as in place ("by": "unknown") or not ("not_created" | "not_modified" | "not_revoked",
  * "by": "none"), or "result": "unknown" when the group cannot be read; the error says what
  * failed first (the lost answer and what the read found), then what followed. A signal
- * (options.stop) lets the call in flight finish and be audited, then no further change is made (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). When
- * that call's answer was lost (or it answered Duplicate/NotFound), the group is read first, so
- * each of its rules is audited as in place ("by": "unknown" or "found_already_so") or not
+ * (options.stop) lets the call in flight finish and be audited, then no further change is made
+ * (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). When that call's answer was
+ * lost (or it answered Duplicate/NotFound), the group is read first, so each of its rules is audited as in place ("by": "unknown" or "found_already_so") or not
  * ("result": "not_created" | "not_modified" | "not_revoked", "by": "none"; not sent again). */
 #ifndef FSG_POLICY_SG_APPLY_H
 #define FSG_POLICY_SG_APPLY_H
