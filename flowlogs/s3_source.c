@@ -29,6 +29,12 @@
 #define S_DEFAULT_INFLIGHT 32
 #define S_DEFAULT_PREFETCH_BYTES ((uint64_t)24 << 20)
 #define S_PREFETCH_MAX ((uint64_t)8 << 20)
+/* Summaries and rollups are encoded by the decoder that read the object, then PUT by a few
+ * threads of their own, so S3's latency never stalls decoding; at most S_PUT_QUEUE_BYTES wait
+ * (a decoder waits for room beyond that). The source's destruction waits for every PUT. With a
+ * shared scripted transport (no prefetching) they are PUT on the spot. */
+#define S_PUT_THREADS 8
+#define S_PUT_QUEUE_BYTES ((uint64_t)4 << 20)
 /* Memory-held objects are fed to the reader in chunks of this size (progress sees each). */
 #define S_FEED_CHUNK ((size_t)1 << 20)
 
@@ -51,6 +57,7 @@ enum s_group_state {
 };
 
 struct s_obj;
+struct s_put;
 
 /* One day's objects of one directory, listed with their ETags. */
 struct s_group {
@@ -148,6 +155,14 @@ struct fsg_s3_source {
     size_t n_groups, cap_groups;
     pthread_mutex_t grp_lock;
     pthread_cond_t grp_cv;
+    /* summaries and rollups being written (s_put) */
+    pthread_mutex_t put_lock;
+    pthread_cond_t put_cv;
+    struct s_put *put_head, *put_tail;
+    uint64_t put_bytes;
+    pthread_t put_threads[S_PUT_THREADS];
+    size_t n_put_threads;
+    bool put_stop;
 };
 
 static void s_contribute(struct s_obj *o, const struct fsg_summary *sum,
@@ -437,6 +452,8 @@ enum fsg_err fsg_s3_source_new(const struct fsg_s3_source_options *opts,
     pthread_cond_init(&s->pf_cv, NULL);
     pthread_mutex_init(&s->grp_lock, NULL);
     pthread_cond_init(&s->grp_cv, NULL);
+    pthread_mutex_init(&s->put_lock, NULL);
+    pthread_cond_init(&s->put_cv, NULL);
     s->can_prefetch = o->aws == NULL || o->aws->http == NULL;
     s->max_inflight = o->max_inflight != 0 ? o->max_inflight : S_DEFAULT_INFLIGHT;
     s->pf_budget = o->prefetch_bytes != 0 ? o->prefetch_bytes : S_DEFAULT_PREFETCH_BYTES;
@@ -679,6 +696,138 @@ static enum fsg_err s_list_summaries(struct fsg_s3_source *s, const char *bucket
     return rc;
 }
 
+/* ---- writing summaries and rollups (off the decoders) --------------------------------------- */
+
+
+struct s_put {
+    struct s_put *next;
+    char *key;
+    char *name;       /* what it summarises, for messages */
+    const char *kind; /* "flow summary", "day rollup" */
+    const char *then; /* what a failure costs */
+    struct fsg_buf body;
+};
+
+static void s_put_free(struct s_put *p)
+{
+    if (p != NULL) {
+        fsg_free(p->key);
+        fsg_free(p->name);
+        fsg_buf_clean_up(&p->body);
+        fsg_free(p);
+    }
+}
+
+static void s_put_now(struct fsg_s3_source *s, struct s_put *p)
+{
+    struct fsg_error err = { 0 };
+    struct fsg_aws_client *c = NULL;
+    enum fsg_err rc = s_pool_get(s, &c, &err);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_put_object(c, s->sum_bucket, p->key,
+                               (struct fsg_span){ p->body.ptr, p->body.len }, "application/gzip",
+                               &err);
+        (void)s_pool_put(s, c);
+    }
+    if (rc != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "%s: %s not written to s3://%s/%s: %s (%s)", p->name, p->kind,
+                s->sum_bucket, p->key, err.msg, p->then);
+    } else {
+        fsg_log(FSG_LOG_DEBUG, "%s: %s written to s3://%s/%s (%zu bytes)", p->name, p->kind,
+                s->sum_bucket, p->key, p->body.len);
+    }
+}
+
+static void *s_putter(void *arg)
+{
+    struct fsg_s3_source *s = arg;
+    pthread_mutex_lock(&s->put_lock);
+    for (;;) {
+        while (s->put_head == NULL && !s->put_stop) {
+            pthread_cond_wait(&s->put_cv, &s->put_lock);
+        }
+        struct s_put *p = s->put_head;
+        if (p == NULL) {
+            break; /* stopping, nothing left */
+        }
+        s->put_head = p->next;
+        s->put_tail = s->put_head != NULL ? s->put_tail : NULL;
+        pthread_mutex_unlock(&s->put_lock);
+        s_put_now(s, p);
+        pthread_mutex_lock(&s->put_lock);
+        s->put_bytes -= p->body.len;
+        pthread_cond_broadcast(&s->put_cv);
+        s_put_free(p);
+    }
+    pthread_mutex_unlock(&s->put_lock);
+    return NULL;
+}
+
+/* Hands body (taken: *body is left empty) to the writers; a failure is a warning, as is one of
+ * the PUT itself. */
+static void s_put(struct fsg_s3_source *s, const char *key, const char *name, const char *kind,
+                  const char *then, struct fsg_buf *body)
+{
+    struct s_put *p = fsg_calloc(1, sizeof *p);
+    if (p == NULL || (p->key = fsg_strdup(key)) == NULL || (p->name = fsg_strdup(name)) == NULL) {
+        fsg_log(FSG_LOG_WARN, "%s: %s not written: out of memory (%s)", name, kind, then);
+        s_put_free(p);
+        fsg_buf_clean_up(body);
+        return;
+    }
+    p->kind = kind;
+    p->then = then;
+    p->body = *body;
+    *body = FSG_BUF_INIT;
+    if (!s->can_prefetch) {
+        s_put_now(s, p);
+        s_put_free(p);
+        return;
+    }
+    pthread_mutex_lock(&s->put_lock);
+    while (s->put_bytes > 0 && s->put_bytes + p->body.len > S_PUT_QUEUE_BYTES) {
+        pthread_cond_wait(&s->put_cv, &s->put_lock);
+    }
+    if (s->n_put_threads < S_PUT_THREADS && s->put_head != NULL) { /* all busy: one more */
+        if (pthread_create(&s->put_threads[s->n_put_threads], NULL, s_putter, s) == 0) {
+            s->n_put_threads++;
+        }
+    }
+    if (s->n_put_threads == 0 &&
+        pthread_create(&s->put_threads[s->n_put_threads], NULL, s_putter, s) == 0) {
+        s->n_put_threads++;
+    }
+    if (s->n_put_threads == 0) { /* no thread could start: on the spot */
+        pthread_mutex_unlock(&s->put_lock);
+        s_put_now(s, p);
+        s_put_free(p);
+        return;
+    }
+    p->next = NULL;
+    if (s->put_tail != NULL) {
+        s->put_tail->next = p;
+    } else {
+        s->put_head = p;
+    }
+    s->put_tail = p;
+    s->put_bytes += p->body.len;
+    pthread_cond_broadcast(&s->put_cv);
+    pthread_mutex_unlock(&s->put_lock);
+}
+
+/* Waits for every PUT handed over, and stops the writers. */
+static void s_put_drain(struct fsg_s3_source *s)
+{
+    pthread_mutex_lock(&s->put_lock);
+    s->put_stop = true;
+    pthread_cond_broadcast(&s->put_cv);
+    pthread_mutex_unlock(&s->put_lock);
+    for (size_t i = 0; i < s->n_put_threads; i++) {
+        pthread_join(s->put_threads[i], NULL);
+    }
+    s->n_put_threads = 0;
+}
+
 /* After an object was read well: its summary, written under its key and ETag (best effort: a
  * summary that cannot be written is a warning, and the object is read raw next time). */
 static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
@@ -695,24 +844,20 @@ static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
     }
     struct fsg_buf key = FSG_BUF_INIT, body = FSG_BUF_INIT;
     struct fsg_error err = { 0 };
-    struct fsg_aws_client *c = NULL;
     enum fsg_err rc =
         fsg_summary_key(s->sum_prefix, o->bucket, o->key, o->etag, s->fingerprint, &key);
     if (rc != FSG_OK) {
         fsg_error_set(&err, rc, "out of memory");
-    } else if ((rc = fsg_summary_encode(table, s->sum_enis, s->n_sum_enis, o->name, o->etag,
-                                        s->fingerprint, &body, &err)) == FSG_OK &&
-               (rc = s_pool_get(s, &c, &err)) == FSG_OK) {
-        rc = fsg_s3_put_object(c, s->sum_bucket, fsg_buf_cstr(&key),
-                               (struct fsg_span){ body.ptr, body.len }, "application/gzip", &err);
-        (void)s_pool_put(s, c);
+    } else {
+        rc = fsg_summary_encode(table, s->sum_enis, s->n_sum_enis, o->name, o->etag,
+                                s->fingerprint, &body, &err);
     }
     if (rc != FSG_OK) {
-        fsg_log(FSG_LOG_WARN, "%s: flow summary not written to s3://%s/%s: %s (the object is read "
-                "in full next time)", o->name, s->sum_bucket, fsg_buf_cstr(&key), err.msg);
+        fsg_log(FSG_LOG_WARN, "%s: flow summary not written: %s (the object is read in full "
+                "next time)", o->name, err.msg);
     } else {
-        fsg_log(FSG_LOG_DEBUG, "%s: flow summary written to s3://%s/%s (%zu bytes)", o->name,
-                s->sum_bucket, fsg_buf_cstr(&key), body.len);
+        s_put(s, fsg_buf_cstr(&key), o->name, "flow summary",
+              "the object is read in full next time", &body);
     }
     fsg_buf_clean_up(&key);
     fsg_buf_clean_up(&body);
@@ -820,19 +965,11 @@ static void s_write_rollup(struct fsg_s3_source *s, const struct s_group *g,
 {
     struct fsg_buf body = FSG_BUF_INIT;
     struct fsg_error err = { 0 };
-    struct fsg_aws_client *c = NULL;
-    enum fsg_err rc = fsg_rollup_acc_encode(acc, g->source, g->hash, s->fingerprint, &body, &err);
-    if (rc == FSG_OK && (rc = s_pool_get(s, &c, &err)) == FSG_OK) {
-        rc = fsg_s3_put_object(c, s->sum_bucket, g->key, (struct fsg_span){ body.ptr, body.len },
-                               "application/gzip", &err);
-        (void)s_pool_put(s, c);
-    }
-    if (rc != FSG_OK) {
-        fsg_log(FSG_LOG_WARN, "%s: day rollup not written to s3://%s/%s: %s (its objects are read "
-                "one by one next time)", g->source, s->sum_bucket, g->key, err.msg);
+    static const char then[] = "its objects are read one by one next time";
+    if (fsg_rollup_acc_encode(acc, g->source, g->hash, s->fingerprint, &body, &err) != FSG_OK) {
+        fsg_log(FSG_LOG_WARN, "%s: day rollup not written: %s (%s)", g->source, err.msg, then);
     } else {
-        fsg_log(FSG_LOG_DEBUG, "%s: day rollup written to s3://%s/%s (%zu bytes)", g->source,
-                s->sum_bucket, g->key, body.len);
+        s_put(s, g->key, g->source, "day rollup", then, &body);
     }
     fsg_buf_clean_up(&body);
 }
@@ -974,6 +1111,9 @@ void fsg_s3_source_destroy(struct fsg_s3_source *s)
         return;
     }
     s_prefetch_stop(s);
+    s_put_drain(s);
+    pthread_cond_destroy(&s->put_cv);
+    pthread_mutex_destroy(&s->put_lock);
     s_sum_keys_clear(s);
     for (size_t i = 0; i < s->n_groups; i++) {
         fsg_rollup_acc_destroy(s->groups[i]->acc);

@@ -23,6 +23,9 @@ that action, in order:
       change is made, its answer lost); with "s": wait that long first (like "delay");
   {"kind": "delay", "s": 2.0}  wait, then forward (time to send a signal meanwhile);
       proxy.arrived(action) is set when such a request arrives.
+proxy.slow(prefix, s) holds every request whose action starts with prefix (e.g. "PUT /sums/")
+s seconds before forwarding it; proxy.max_in_flight(prefix) is the most such requests that were
+in flight at once (whether the caller overlaps them).
 proxy.after = fn(service, action) runs after every mutating call was carried out by moto and
 before its answer goes back (to check the state between two calls).
 """
@@ -68,6 +71,8 @@ class CountingProxy:
         self.faults = {}
         self.after = None
         self.arrivals = {}
+        self.slows = {}        # prefix -> seconds
+        self.in_flight = {}    # prefix -> [now, most]
         self.server = None
         self.thread = None
 
@@ -151,6 +156,15 @@ class CountingProxy:
         h.end_headers()
         h.wfile.write(data)
 
+    def slow(self, prefix, s):
+        with self.lock:
+            self.slows[prefix] = s
+            self.in_flight.setdefault(prefix, [0, 0])
+
+    def max_in_flight(self, prefix):
+        with self.lock:
+            return self.in_flight.get(prefix, [0, 0])[1]
+
     def barrier(self, action, n=2, timeout_s=10.0):
         """Holds requests of `action` until n of them arrived (once)."""
         self.barriers[action] = _Barrier(n, timeout_s)
@@ -176,6 +190,22 @@ class CountingProxy:
         b = self.barriers.get(action)
         if b is not None:
             b.wait()
+        slow = [p for p in self.slows if action.startswith(p)]
+        if slow:
+            with self.lock:
+                f = self.in_flight[slow[0]]
+                f[0] += 1
+                f[1] = max(f[1], f[0])
+            time.sleep(self.slows[slow[0]])
+            try:
+                self._forward_spec(h, service, action, body)
+            finally:
+                with self.lock:
+                    self.in_flight[slow[0]][0] -= 1
+            return
+        self._forward_spec(h, service, action, body)
+
+    def _forward_spec(self, h, service, action, body):
         spec = self._next_fault(action)
         if spec is not None and spec["kind"] == "error":
             self._error(h, service, spec)

@@ -9,7 +9,9 @@
     byte: processing is idempotent;
   - a corrupt summary is not used (a warning), its object is read instead, the result unchanged;
   - an object without a summary (one deleted) is read raw among the others;
-  - an object replaced in place (new ETag) is read raw, not from the old summary.
+  - an object replaced in place (new ETag) is read raw, not from the old summary;
+  - summaries are PUT by threads of their own (several in flight with one decoder), all of them
+    before flowseg exits.
 
 The objects are named for today (UTC): a day that is not over gets no day rollup, so every read
 here goes through the per-object summaries (day rollups: rollups_moto.py).
@@ -117,10 +119,19 @@ def main():
 
             # Another configuration (here: one interface kept) has its own summaries: the
             # first read writes them, the next takes every object from them.
+            # Its summaries are written by threads of their own: with one decoder and every PUT
+            # held 0.3 s at a proxy, several are in flight at once (written one by one on the
+            # decoder they never would be), and every one is there when flowseg has exited.
             eni = (first.get("enis") or [{}])[0].get("eni", "-")
             before = len(summaries())
-            p6, sixth = flows("--eni", eni)
+            with CountingProxy(moto.url) as proxy:
+                proxy.slow("PUT /sums/", 0.3)
+                p6, sixth = flows("--eni", eni, "--jobs", "1",
+                                  e=dict(env, AWS_ENDPOINT_URL=proxy.url))
+                overlap = proxy.max_in_flight("PUT /sums/")
             grown = len(summaries()) - before
+            c.check(overlap >= 2, "summaries are written off the decoder (%d PUTs in flight at "
+                    "once with --jobs 1)" % overlap)
             with CountingProxy(moto.url) as proxy:
                 p7, seventh = flows("--eni", eni, e=dict(env, AWS_ENDPOINT_URL=proxy.url))
                 calls = [a for _, a in proxy.snapshot()]
