@@ -3,9 +3,11 @@
  * the deadline checked before each; then the targets whose interfaces appear in the flows are
  * reconciled (cmd/lambda_apply.c). See cmd/lambda_internal.h. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/lambda_internal.h"
+#include "cmd/sources.h"
 #include "flowlogs/aggregate.h"
 #include "flowlogs/s3_source.h"
 #include "flowlogs/summary.h"
@@ -79,6 +81,13 @@ static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct
     if (rc == FSG_OK) {
         struct fsg_aggregate_options ao = { .hints = f->hints, .n_hints = f->n_hints };
         rc = fsg_aggregate_new(&ao, &f->agg, err);
+    }
+    if (rc == FSG_OK) { /* a fixed budget, whatever the objects hold (README "Memory budget") */
+        size_t bytes =
+            fsg_sources_lambda_table_bytes(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
+        rc = fsg_aggregate_set_memory(f->agg, bytes, err);
+        fsg_log(FSG_LOG_DEBUG, "flow table: %zu KiB of memory, then sorted runs on disk",
+                bytes >> 10);
     }
     if (rc == FSG_OK) {
         /* One job: every object goes through the state's HTTP client and credentials. */
@@ -519,6 +528,11 @@ static enum fsg_err s_reconcile_seen(struct fsg_lambda_work *w, struct s_flows *
     bool *keep = fsg_calloc(f->run.n_targets + 1, sizeof *keep);
     if (keep == NULL) {
         return fsg_error_set(err, FSG_E_NOMEM, "out of memory");
+    }
+    if (fsg_aggregate_spilled_rows(f->agg) > 0) {
+        fsg_log(FSG_LOG_INFO, "flow table: larger than its %zu KiB of memory: %" PRIu64
+                " rows in %zu sorted runs on disk, merged now", fsg_aggregate_memory(f->agg) >> 10,
+                fsg_aggregate_spilled_rows(f->agg), fsg_aggregate_spilled_runs(f->agg));
     }
     enum fsg_err rc = s_select(f, keep, err);
     if (rc == FSG_OK) {

@@ -391,6 +391,18 @@ static enum fsg_err s_local_objects(struct s_read *r, const char *arg, struct fs
 #define S_MIN_TABLE_BYTES ((uint64_t)1 << 20)
 #define S_MAX_PREFETCH_BYTES ((uint64_t)24 << 20)
 
+size_t fsg_sources_lambda_table_bytes(const char *memory_size_mb)
+{
+    char *end = NULL;
+    unsigned long long mb = memory_size_mb != NULL ? strtoull(memory_size_mb, &end, 10) : 0;
+    if (memory_size_mb == NULL || end == memory_size_mb || *end != '\0' || mb == 0 ||
+        mb > (1ULL << 24) || memory_size_mb[0] == '-') {
+        return (size_t)(FSG_SOURCES_DEFAULT_MEMORY / 2);
+    }
+    uint64_t t = (uint64_t)mb * (1 << 20) / 4;
+    return t < S_MIN_TABLE_BYTES ? (size_t)S_MIN_TABLE_BYTES : (size_t)t;
+}
+
 static uint64_t s_prefetch_bytes(const struct fsg_sources_opts *o)
 {
     uint64_t third = o->memory / 3;

@@ -560,6 +560,45 @@ def runtime_dry_run(x):
     check_ending(x, rt, rt.name)
 
 
+def runtime_small_memory(x):
+    """The flow table keeps to a quarter of the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE):
+    a 2 MB function (a 1 MiB table) spills an object of 30,000 sources to disk and plans exactly
+    what a function with room plans (dry runs)."""
+    c = x.c
+    key = PREFIX + "many_20240101T0040Z.log.gz"
+    lines = ["version account-id interface-id srcaddr dstaddr srcport dstport protocol packets "
+             "bytes start end action log-status"]
+    for i in range(30000):
+        lines.append("2 123456789012 %s 10.%d.%d.%d %s %d 5432 6 10 840 1700000000 1700000060 "
+                     "ACCEPT OK" % (x.orders["eni"], 64 + i // 65536, i // 256 % 256, i % 256,
+                                    x.orders["address"], 40000 + i % 20000))
+    body = gzip.compress(("\n".join(lines) + "\n").encode())
+    x.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    answers = {}
+    for name, mb in (("rt-roomy", None), ("rt-small", "2")):
+        env = dict(x.env, FLOWSEG_CONFIG=x.config(dry_run=True))
+        if mb is not None:
+            env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = mb
+        rt = Runtime(x.tmp, name, env)
+        try:
+            r = x.invoke(rt.rapi, s3_event([(BUCKET, key, len(body))]))
+            body_json = r.get("json") or {}
+            answers[name] = (r["type"], body_json.get("objects"),
+                             {k: {f: v for f, v in t.items() if f not in ("duration_ms",)}
+                              for k, t in target_entries(r).items()})
+        finally:
+            rt.stop()
+            x.logs.append(rt.text())
+        if mb is not None:
+            c.check("sorted runs on disk" in rt.text(),
+                    "small memory: the flow table spilled to disk")
+        check_ending(x, rt, rt.name)
+    roomy, small = answers["rt-roomy"], answers["rt-small"]
+    c.check(roomy[0] == "response" and (roomy[1] or [{}])[0].get("records") == 30000,
+            "small memory: the roomy function read the object (%s)" % (roomy[1],))
+    c.eq(small, roomy, "small memory: the same answer as with room (objects and plan)")
+
+
 def main():
     try:
         import boto3  # noqa: F401
@@ -571,7 +610,8 @@ def main():
     try:
         with Moto() as moto, SlowProxy(moto.url) as proxy:
             x = Ctx(c, moto, proxy, sim, tmp)
-            for step in (runtime_ttl, runtime_no_ttl, runtime_tamper_s3, runtime_dry_run):
+            for step in (runtime_ttl, runtime_no_ttl, runtime_tamper_s3, runtime_dry_run,
+                         runtime_small_memory):
                 print("# " + step.__name__)
                 step(x)
             text = "\n".join(x.logs + x.answers)

@@ -228,6 +228,21 @@ static int s_read_expand_error(void)
     return 0;
 }
 
+/* The Lambda's flow table budget: a quarter of the function's memory, at least 1 MiB; half the
+ * default --memory without a usable AWS_LAMBDA_FUNCTION_MEMORY_SIZE. */
+static int s_lambda_table_bytes(void)
+{
+    T_CHECK(fsg_sources_lambda_table_bytes("1024") == (size_t)256 << 20);
+    T_CHECK(fsg_sources_lambda_table_bytes("128") == (size_t)32 << 20);
+    T_CHECK(fsg_sources_lambda_table_bytes("2") == (size_t)1 << 20);
+    T_CHECK(fsg_sources_lambda_table_bytes(NULL) == (size_t)32 << 20);
+    T_CHECK(fsg_sources_lambda_table_bytes("") == (size_t)32 << 20);
+    T_CHECK(fsg_sources_lambda_table_bytes("12x") == (size_t)32 << 20);
+    T_CHECK(fsg_sources_lambda_table_bytes("-5") == (size_t)32 << 20);
+    T_CHECK(fsg_sources_lambda_table_bytes("0") == (size_t)32 << 20);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -237,6 +252,7 @@ int main(int argc, char **argv)
         { "read_table", s_read_table },
         { "read_filters", s_read_filters },
         { "read_expand_error", s_read_expand_error },
+        { "lambda_table_bytes", s_lambda_table_bytes },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);
