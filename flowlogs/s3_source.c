@@ -898,6 +898,19 @@ static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fs
     return true;
 }
 
+/* A summary's or rollup's bytes, by a GET of its own (not prefetched). */
+static enum fsg_err s_get_summary(struct fsg_s3_source *s, const char *key, struct fsg_buf *body,
+                                  struct fsg_error *err)
+{
+    struct fsg_aws_client *c = NULL;
+    enum fsg_err rc = s_pool_get(s, &c, err);
+    if (rc == FSG_OK) {
+        rc = fsg_s3_get_object(c, s->sum_bucket, key, NULL, s_append, body, NULL, err);
+        (void)s_pool_put(s, c);
+    }
+    return rc;
+}
+
 /* Reads the object's summary (a GET of its own) into the reader; false as s_fold_summary. */
 static bool s_read_summary(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
                            struct fsg_error *err)
@@ -905,13 +918,7 @@ static bool s_read_summary(struct s_obj *o, struct fsg_reader *reader, enum fsg_
     struct fsg_s3_source *s = o->src;
     struct fsg_buf body = FSG_BUF_INIT;
     struct fsg_error e = { 0 };
-    struct fsg_aws_client *c = NULL;
-    enum fsg_err rc = s_pool_get(s, &c, &e);
-    if (rc == FSG_OK) {
-        rc = fsg_s3_get_object(c, s->sum_bucket, o->summary_key, NULL, s_append, &body, NULL,
-                               &e);
-        (void)s_pool_put(s, c);
-    }
+    enum fsg_err rc = s_get_summary(s, o->summary_key, &body, &e);
     bool used = false;
     if (rc != FSG_OK) {
         fsg_log(FSG_LOG_WARN, "%s: flow summary s3://%s/%s not used (%s): reading the object",
@@ -1014,13 +1021,7 @@ static enum fsg_err s_rollup_fetch(struct s_group *g, struct fsg_s3_source *s,
         s_prefetch_take(g->pf, body, &rc, err);
         return rc;
     }
-    struct fsg_aws_client *c = NULL;
-    rc = s_pool_get(s, &c, err);
-    if (rc == FSG_OK) {
-        rc = fsg_s3_get_object(c, s->sum_bucket, g->key, NULL, s_append, body, NULL, err);
-        (void)s_pool_put(s, c);
-    }
-    return rc;
+    return s_get_summary(s, g->key, body, err);
 }
 
 /* Folds the group's rollup into the reader; false (nothing folded) when it cannot be used. */
