@@ -49,7 +49,7 @@ static enum fsg_err s_params(struct s_batch *b, const char *queue_url,
         if (rc != FSG_OK || !b->in_call[i]) {
             continue;
         }
-        char id[16];
+        char id[24]; /* "m" and up to 20 digits */
         snprintf(id, sizeof id, "m%zu", i);
         k++;
         rc = fsg_aws_params_addf(p, id, "SendMessageBatchRequestEntry.%u.Id", k);

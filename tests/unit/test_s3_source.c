@@ -1,12 +1,15 @@
 /* flowlogs/s3_source: dates in keys, --since/--until bounds, URL forms, expansion filters
  * (key regex, time window, folders, Parquet), and objects streamed through the runner into the
- * aggregator over the scripted transport (including a resumed body and a truncated gzip). */
+ * aggregator over the scripted transport (including a resumed body and a truncated gzip); day
+ * rollups of flow summaries read for a day's objects, and made again when not usable. */
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "flowlogs/aggregate.h"
+#include "flowlogs/rollup.h"
 #include "flowlogs/s3_source.h"
+#include "flowlogs/summary.h"
 #include "flowlogs/source.h"
 #include "lib/aws/aws.h"
 #include "lib/aws/creds.h"
@@ -336,6 +339,145 @@ static int s_run_objects(void)
     return 0;
 }
 
+/* Day rollups over the scripted transport (one job, no prefetching: the rollup is fetched by a
+ * GET of its own, PUTs are made on the spot): three objects of 2023-11-14 and one of the 15th.
+ * A listed rollup of the three is read once and they read nothing; the lone object is read
+ * and summarised. A rollup that cannot be used is a warning: the three are read, summarised,
+ * and the rollup is made again (its members hash, rows and counters checked). */
+#define S_DAY "AWSLogs/1/vpcflowlogs/us-east-1/2023/11/14/"
+#define S_NAME(t, x) "1_vpcflowlogs_us-east-1_fl-1_2023111" t "Z_" x ".log.gz"
+static const char *const s_day_keys[] = { S_DAY S_NAME("4T0000", "a"), S_DAY S_NAME("4T0005", "b"),
+                                          S_DAY S_NAME("4T0010", "c") };
+static const char *const s_day_etags[] = { "\"e1\"", "\"e2\"", "\"e3\"" };
+#define S_LONE "AWSLogs/1/vpcflowlogs/us-east-1/2023/11/15/" S_NAME("5T0000", "d")
+
+static int s_rollups_case(bool usable, const char *rollup_key, const struct fsg_buf *rollup,
+                          const struct fsg_buf *gz, const char *hash)
+{
+    char sums[1024], listing[2048];
+    snprintf(sums, sizeof sums, "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>"
+             "%s</Key><Size>%zu</Size></Contents></ListBucketResult>", rollup_key, rollup->len);
+    snprintf(listing, sizeof listing, "<ListBucketResult><IsTruncated>false</IsTruncated>"
+             "<Contents><Key>%s</Key><Size>%zu</Size><ETag>&quot;e1&quot;</ETag></Contents>"
+             "<Contents><Key>%s</Key><Size>%zu</Size><ETag>&quot;e2&quot;</ETag></Contents>"
+             "<Contents><Key>%s</Key><Size>%zu</Size><ETag>&quot;e3&quot;</ETag></Contents>"
+             "<Contents><Key>%s</Key><Size>%zu</Size><ETag>&quot;e4&quot;</ETag></Contents>"
+             "</ListBucketResult>", s_day_keys[0], gz->len, s_day_keys[1], gz->len,
+             s_day_keys[2], gz->len, S_LONE, gz->len);
+    const char *g = (const char *)gz->ptr;
+    const struct t_http_exchange good[] = {
+        { .method = "GET", .status = 200, .body = sums },
+        { .method = "GET", .status = 200, .body = listing },
+        { .method = "GET", .status = 200, .body = (const char *)rollup->ptr,
+          .body_len = rollup->len },
+        { .method = "GET", .url = "http://s3.test/b/" S_LONE, .status = 200, .body = g,
+          .body_len = gz->len },
+        { .method = "PUT", .status = 200 },
+    };
+    const struct t_http_exchange bad[] = {
+        { .method = "GET", .status = 200, .body = sums },
+        { .method = "GET", .status = 200, .body = listing },
+        { .method = "GET", .status = 200, .body = "\x1f\x8b not a rollup" },
+        { .method = "GET", .url = "http://s3.test/b/" S_DAY S_NAME("4T0000", "a"), .status = 200,
+          .body = g, .body_len = gz->len },
+        { .method = "PUT", .status = 200 },
+        { .method = "GET", .url = "http://s3.test/b/" S_DAY S_NAME("4T0005", "b"), .status = 200,
+          .body = g, .body_len = gz->len },
+        { .method = "PUT", .status = 200 },
+        { .method = "GET", .url = "http://s3.test/b/" S_DAY S_NAME("4T0010", "c"), .status = 200,
+          .body = g, .body_len = gz->len },
+        { .method = "PUT", .status = 200 }, /* c's summary */
+        { .method = "PUT", .status = 200 }, /* the day's rollup, made again */
+        { .method = "GET", .url = "http://s3.test/b/" S_LONE, .status = 200, .body = g,
+          .body_len = gz->len },
+        { .method = "PUT", .status = 200 },
+    };
+    struct s_fixture f;
+    struct fsg_s3_source_options o = { .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE,
+                                       .summaries_url = "s3://sums/fs/",
+                                       .summary_fingerprint = "fp0123456789abcdef" };
+    size_t n_ex = usable ? sizeof good / sizeof good[0] : sizeof bad / sizeof bad[0];
+    if (s_setup(&f, usable ? good : bad, n_ex, &o) != 0) {
+        return 1;
+    }
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_source_expand(f.src, "s3://b/AWSLogs/", &f.objects, &f.n_objects, &err));
+    T_CHECK(f.n_objects == 4);
+    struct fsg_aggregate *agg = NULL;
+    struct fsg_run_result result = { 0 };
+    T_OK(fsg_aggregate_new(NULL, &agg, &err));
+    struct fsg_run_options ro = { .jobs = 1 };
+    T_OK(fsg_run_objects(f.objects, f.n_objects, &ro, agg, &result, &err));
+    T_CHECK(result.n_errors == 0);
+    const struct fsg_flow_stats *st = fsg_aggregate_stats(agg);
+    T_CHECK(st->objects == 4);
+    /* the rollup says 9 records for the day (three objects of 3), read raw they are 3 x 3 */
+    T_CHECK(st->records == 12 && st->nodata == 4);
+    T_CHECK(fsg_aggregate_entries(agg) == 3); /* the three flows of s_log, however read */
+    T_CHECK(!f.script.mismatch && f.script.next == n_ex);
+    T_CHECK(strstr(f.script.rec[2].url, "/sums/fs/b/" S_DAY "flowseg-day-20231114.") != NULL);
+    if (!usable) {
+        const struct t_http_recorded *put = &f.script.rec[9];
+        T_CHECK(strcmp(put->method, "PUT") == 0 &&
+                strstr(put->url, "/sums/fs/b/" S_DAY "flowseg-day-20231114.") != NULL);
+        struct fsg_summary sum;
+        T_OK(fsg_summary_decode((struct fsg_span){ put->body.ptr, put->body.len },
+                                "fp0123456789abcdef", &sum, &err));
+        T_STR_EQ(sum.etag, hash);
+        T_CHECK(sum.stats.records == 9 && sum.stats.nodata == 3 && sum.n_rows == 3 &&
+                sum.stats.lines == 3 * (st->lines / 4));
+        uint64_t records = 0;
+        for (size_t i = 0; i < sum.n_rows; i++) {
+            records += sum.rows[i].records;
+        }
+        T_CHECK(records == 9);
+        fsg_summary_clean_up(&sum);
+    }
+    fsg_run_result_clean_up(&result);
+    fsg_aggregate_destroy(agg);
+    s_teardown(&f);
+    return 0;
+}
+
+static int s_day_rollups(void)
+{
+    struct fsg_buf gz = FSG_BUF_INIT, key = FSG_BUF_INIT, rollup = FSG_BUF_INIT;
+    T_CHECK(s_gzip(s_log, &gz) == 0);
+    char hash[65];
+    T_OK(fsg_rollup_members_hash(s_day_keys, s_day_etags, 3, "fp0123456789abcdef", hash));
+    T_OK(fsg_rollup_key("fs/", "b", S_DAY, strlen(S_DAY), s_t(2023, 11, 14, 0, 0), hash,
+                        "fp0123456789abcdef", &key));
+    /* the day's rollup as a run would write it: the three flows, three times over */
+    struct fsg_agg_row rows[3] = { 0 };
+    const char *src[] = { "10.0.1.5", "10.0.1.6", "10.0.1.7" };
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(rows[i].eni, "eni-1", 6);
+        T_OK(fsg_ip_parse(fsg_span_from_cstr(src[i]), &rows[i].a));
+        T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.20.11"), &rows[i].b));
+        rows[i].port = 5432;
+        rows[i].proto = 6;
+        rows[i].action = i == 2 ? 1 : 0;
+        rows[i].records = 3;
+        rows[i].packets = 30;
+        rows[i].bytes = 3000;
+        rows[i].first = 1700000000;
+        rows[i].last = 1700000060;
+    }
+    struct fsg_summary day = { .rows = rows, .n_rows = 3,
+                               .stats = { .records = 9, .lines = 15, .nodata = 3 } };
+    struct fsg_rollup_acc *acc = NULL;
+    T_OK(fsg_rollup_acc_new(0, NULL, 0, &acc));
+    T_CHECK(fsg_rollup_acc_add_summary(acc, &day));
+    T_OK(fsg_rollup_acc_encode(acc, "s3://b/" S_DAY, hash, "fp0123456789abcdef", &rollup, NULL));
+    fsg_rollup_acc_destroy(acc);
+    int rc = s_rollups_case(true, fsg_buf_cstr(&key), &rollup, &gz, hash);
+    rc = rc != 0 ? rc : s_rollups_case(false, fsg_buf_cstr(&key), &rollup, &gz, hash);
+    fsg_buf_clean_up(&gz);
+    fsg_buf_clean_up(&key);
+    fsg_buf_clean_up(&rollup);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -344,6 +486,7 @@ int main(int argc, char **argv)
         { "expand_filters", s_expand_filters },
         { "url_forms_and_config_errors", s_url_forms_and_config_errors },
         { "run_objects", s_run_objects },
+        { "day_rollups", s_day_rollups },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);
