@@ -28,10 +28,13 @@ enum fsg_err fsg_rollup_members_hash(const char *const *keys, const char *const 
                                      const char *fingerprint, char out[65])
 {
     struct fsg_buf all = FSG_BUF_INIT;
-    enum fsg_err rc = fsg_buf_printf(&all, "flowseg day rollup 1\n%s\n",
-                                     fingerprint != NULL ? fingerprint : "");
+    /* each field length-prefixed: a key may hold any byte, '\n' included */
+    const char *fp = fingerprint != NULL ? fingerprint : "";
+    enum fsg_err rc = fsg_buf_printf(&all, "flowseg day rollup 1\n%zu:%s\n", strlen(fp), fp);
     for (size_t i = 0; rc == FSG_OK && i < n; i++) {
-        rc = fsg_buf_printf(&all, "%s\n%s\n", keys[i], etags[i] != NULL ? etags[i] : "");
+        const char *etag = etags[i] != NULL ? etags[i] : "";
+        rc = fsg_buf_printf(&all, "%zu:%s\n%zu:%s\n", strlen(keys[i]), keys[i], strlen(etag),
+                            etag);
     }
     rc = rc != FSG_OK ? rc : fsg_sha256_hex((struct fsg_span){ all.ptr, all.len }, out, NULL);
     fsg_buf_clean_up(&all);

@@ -45,8 +45,9 @@
  * including the last '/'; 0 when none). False when the key holds no date. */
 bool fsg_rollup_day(const char *key, int64_t *ret_day_s, size_t *ret_dir_len);
 
-/* The members' hash: SHA-256 (64 hex) of the fingerprint and each "key\netag\n" in key order
- * (keys[] must be sorted and distinct; etags as listed, quotes included). FSG_E_NOMEM. */
+/* The members' hash: SHA-256 (64 hex) of the fingerprint, then each key and its ETag in key
+ * order, every field length-prefixed (keys[] must be sorted and distinct; etags as listed,
+ * quotes included). FSG_E_NOMEM. */
 enum fsg_err fsg_rollup_members_hash(const char *const *keys, const char *const *etags, size_t n,
                                      const char *fingerprint, char out[65]) FSG_MUST_USE;
 

@@ -690,7 +690,9 @@ static enum fsg_err s_list_summaries(struct fsg_s3_source *s, const char *bucket
         (void)s_pool_put(s, c);
     }
     if (rc == FSG_OK) {
-        qsort(s->sum_keys, s->n_sum_keys, sizeof *s->sum_keys, s_cmp_key);
+        if (s->n_sum_keys > 0) {
+            qsort(s->sum_keys, s->n_sum_keys, sizeof *s->sum_keys, s_cmp_key);
+        }
     }
     fsg_buf_clean_up(&p);
     return rc;
@@ -1390,7 +1392,9 @@ static enum fsg_err s_pend(struct fsg_s3_source *s, const struct fsg_s3_object *
         return FSG_E_NOMEM;
     }
     snprintf(p->etag, sizeof p->etag, "%s", obj->etag != NULL ? obj->etag : "");
-    p->dated = p->etag[0] != '\0' && fsg_rollup_day(p->key, &p->day, &p->dir_len);
+    /* a Parquet object always fails (s_parquet_error): its day could never be rolled up */
+    p->dated = p->etag[0] != '\0' && !s_is_parquet(p->key) &&
+               fsg_rollup_day(p->key, &p->day, &p->dir_len);
     s->n_pend++;
     return FSG_OK;
 }
@@ -1464,9 +1468,9 @@ static enum fsg_err s_make_group(struct fsg_s3_source *s, const char *bucket,
                              ? fsg_array_grow(s->groups, &s->cap_groups, s->n_groups + 1,
                                               sizeof *v, 16)
                              : NULL;
+    s->groups = v != NULL ? v : s->groups; /* moved: keep it now, whatever follows */
     if (v != NULL && (g->key = fsg_buf_strdup(&key)) != NULL &&
         (g->source = fsg_buf_strdup(&src)) != NULL) {
-        s->groups = v;
         s->groups[s->n_groups++] = g;
         for (size_t i = 0; i < n; i++) {
             m[i]->group = g;
@@ -1500,7 +1504,9 @@ static enum fsg_err s_add_listed(struct fsg_s3_source *s, const char *bucket,
             idx[n++] = &s->pend[i];
         }
     }
-    qsort(idx, n, sizeof *idx, s_cmp_pend);
+    if (n > 0) {
+        qsort(idx, n, sizeof *idx, s_cmp_pend);
+    }
     int64_t now_s = (int64_t)time(NULL);
     enum fsg_err rc = FSG_OK;
     size_t n_groups = s->n_groups;

@@ -344,6 +344,11 @@ static int s_day_rollups(void)
     T_CHECK(strcmp(h1, h3) != 0 && strcmp(h1, h4) != 0 && strcmp(h3, h4) != 0);
     T_OK(fsg_rollup_members_hash(keys, etags, 2, "other", h4)); /* another configuration */
     T_CHECK(strcmp(h1, h4) != 0);
+    /* no two member lists share a hash by moving a '\n' between fields */
+    const char *kx[] = { "d/a\n\"1\"" }, *ex[] = { "" }, *ky[] = { "d/a" }, *ey[] = { "\"1\"\n" };
+    T_OK(fsg_rollup_members_hash(kx, ex, 1, "fp", h3));
+    T_OK(fsg_rollup_members_hash(ky, ey, 1, "fp", h4));
+    T_CHECK(strcmp(h3, h4) != 0);
 
     struct fsg_buf k = FSG_BUF_INIT, want = FSG_BUF_INIT;
     T_OK(fsg_rollup_key("fs/", "logs", k1, dir_len = strlen("AWSLogs/1/vpcflowlogs/r/2023/11/14/"),
