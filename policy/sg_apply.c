@@ -980,7 +980,11 @@ enum fsg_err fsg_sg_apply(struct fsg_aws_client *ec2, const struct fsg_sg_plan *
     }
     struct s_ctx c = { .ec2 = ec2, .plan = plan, .opts = opts != NULL ? opts : &none,
                        .res = ret };
+    /* after a stop, the retry layer sends no mutating call again (its answer lost, the first
+     * attempt may have landed: the group is read again instead) */
+    const volatile sig_atomic_t *was = fsg_aws_client_set_stop(ec2, c.opts->stop);
     enum fsg_err rc = s_run(&c, err);
+    (void)fsg_aws_client_set_stop(ec2, was);
     fsg_free(c.late_revoke.items);
     return rc;
 }

@@ -44,11 +44,20 @@ struct fsg_aws_client {
     fsg_aws_clock_fn *clock;
     void *clock_userdata;
     bool last_uncertain;         /* see fsg_aws_client_last_call_uncertain */
+    const volatile sig_atomic_t *stop; /* borrowed; see fsg_aws_client_set_stop */
 };
 
 bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c)
 {
     return c != NULL && c->last_uncertain;
+}
+
+const volatile sig_atomic_t *fsg_aws_client_set_stop(struct fsg_aws_client *c,
+                                                     const volatile sig_atomic_t *stop)
+{
+    const volatile sig_atomic_t *was = c->stop;
+    c->stop = stop;
+    return was;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -304,6 +313,7 @@ struct s_call {
     unsigned long long delivered; /* body bytes given to r->on_body in this attempt */
     bool consumer_failed;
     bool refreshed;               /* credentials were refreshed once after ExpiredToken */
+    enum fsg_err last_rc;         /* the last attempt's code (err holds its detail) */
 };
 
 static enum fsg_err s_count_body(struct fsg_span chunk, void *userdata)
@@ -385,12 +395,25 @@ static enum fsg_err s_send_once(struct s_call *call, bool force_refresh, struct 
     return rc;
 }
 
+/* Whether a mutating call must not be sent again: the caller was asked to stop (a signal). Its
+ * first attempt may have landed with its answer lost; a resend could land a change after the
+ * stop, with no intent line of the caller's for it. */
+static bool s_stop_holds(const struct s_call *call)
+{
+    return call->r->mutating && call->c->stop != NULL && *call->c->stop != 0;
+}
+
 static enum fsg_err s_attempt(void *userdata, struct fsg_retry_attempt *a, struct fsg_error *err)
 {
     struct s_call *call = userdata;
+    if (a->number > 1 && s_stop_holds(call)) {
+        /* the stop came during the backoff sleep: err still holds the last attempt's failure */
+        a->no_retry = true;
+        return call->last_rc;
+    }
     enum fsg_err rc = s_send_once(call, false, err);
     if (rc == FSG_E_AUTH && err != NULL && s_is_expired_token(err->service_code) &&
-        !call->refreshed) {
+        !call->refreshed && !s_stop_holds(call)) {
         /* Temporary credentials ran out between our check and the service's: refresh once. */
         call->refreshed = true;
         fsg_log(FSG_LOG_DEBUG, "aws %s %s: %s, refreshing credentials", call->c->service,
@@ -413,6 +436,12 @@ static enum fsg_err s_attempt(void *userdata, struct fsg_retry_attempt *a, struc
             err->offset = call->delivered;
         }
     }
+    if (rc != FSG_OK && s_stop_holds(call)) {
+        a->no_retry = true;
+        fsg_log(FSG_LOG_DEBUG, "aws %s %s: not sent again (asked to stop)", call->c->service,
+                call->r->action);
+    }
+    call->last_rc = rc;
     return rc;
 }
 

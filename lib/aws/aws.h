@@ -10,6 +10,7 @@
 #ifndef FSG_LIB_AWS_H
 #define FSG_LIB_AWS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -77,6 +78,14 @@ void fsg_aws_bucket_region_clear(void);
  * out even though no answer said so. A mutating caller then must not read a later Duplicate /
  * NotFound answer as "another run did it" (the change may be its own). */
 bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c);
+
+/* A stop flag (borrowed, may be NULL; set by a signal handler): once it is non-zero, a mutating
+ * call (fsg_aws_request.mutating) is not sent again, neither by the retry layer nor after an
+ * ExpiredToken refresh, so nothing lands after a stop that the caller did not send before it.
+ * The attempt in flight finishes; its failure is returned as it is. Returns the previous flag,
+ * so a caller can put it back. */
+const volatile sig_atomic_t *fsg_aws_client_set_stop(struct fsg_aws_client *c,
+                                                     const volatile sig_atomic_t *stop);
 
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {

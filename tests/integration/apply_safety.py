@@ -342,6 +342,8 @@ def sigterm_lost_answer(x):
             "who made it unknown (%s)" % err[-1500:])
     c.check(x.proxy.count("ec2", "DescribeSecurityGroupRules") >= 2,
             "sigterm + lost answer: the group was read again before stopping")
+    c.eq(x.proxy.count("ec2", "AuthorizeSecurityGroupIngress"), 1,
+         "sigterm + lost answer: the authorize was not sent again after the stop")
     c.eq(len(audit(err, "interrupted")), 1, "sigterm + lost answer: one interrupted line")
     c.eq(x.proxy.count("ec2", "RevokeSecurityGroupIngress"), 0,
          "sigterm + lost answer: no revoke after it")

@@ -1,6 +1,7 @@
 /* lib/aws: the request pipeline over the scripted transport: signing (known answers from
  * ref/aws-wire.md §4.6), retries (503 then success), ExpiredToken refresh, classification,
  * error detail (status, code, request id, what to do, no secrets). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ static time_t s_clock(void *userdata)
 struct s_sleeps {
     unsigned n;
     long total_ms;
+    volatile sig_atomic_t *stop_on_sleep; /* set during the backoff sleep (a signal) */
 };
 
 static void s_sleep(long ms, void *userdata)
@@ -64,6 +66,9 @@ static void s_sleep(long ms, void *userdata)
     struct s_sleeps *s = userdata;
     s->n++;
     s->total_ms += ms;
+    if (s->stop_on_sleep != NULL) {
+        *s->stop_on_sleep = 1;
+    }
 }
 
 static double s_half(void *userdata)
@@ -365,6 +370,62 @@ static int s_error_detail(void)
     return 0;
 }
 
+/* After a stop (the caller's flag, set by a signal) a mutating call is not sent again: not by
+ * the retry layer after a lost answer (the first attempt may have landed), not after the
+ * backoff sleep the signal came in, not after an ExpiredToken refresh. Reads still retry. */
+static int s_stop_holds_mutating_retries(void)
+{
+    static const char expired[] =
+        "<Response><Errors><Error><Code>ExpiredToken</Code><Message>m</Message></Error></Errors>"
+        "<RequestID>rid</RequestID></Response>";
+    static const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" }, /* stopped before: 1 attempt */
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" }, /* stop in the backoff sleep */
+        { .status = 400, .body = expired },                     /* stopped: no refresh+resend */
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" }, /* a read: retried */
+        { .status = 200, .body = s_ec2_ok },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" }, /* no stop: retried */
+        { .status = 200, .body = s_ec2_ok },
+    };
+    struct s_fixture f;
+    if (s_setup(&f, ex, 7, "ec2", "https://ec2.test/", NULL) != 0) {
+        return 1;
+    }
+    volatile sig_atomic_t stop = 1;
+    T_CHECK(fsg_aws_client_set_stop(f.aws, &stop) == NULL);
+    struct fsg_aws_xml_doc *doc = NULL;
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_NETWORK, fsg_aws_query(f.aws, "AuthorizeSecurityGroupIngress", "2016-11-15",
+                                       NULL, &doc, &err));
+    T_CHECK(f.script.next == 1 && f.sleeps.n == 0);
+    T_CHECK(fsg_aws_client_last_call_uncertain(f.aws));
+
+    stop = 0;
+    f.sleeps.stop_on_sleep = &stop;
+    T_ERR(FSG_E_NETWORK, fsg_aws_query(f.aws, "RevokeSecurityGroupIngress", "2016-11-15", NULL,
+                                       &doc, &err));
+    T_CHECK(f.script.next == 2 && f.sleeps.n == 1);
+    T_STR_EQ(err.service_code, "ReadTimeout");
+    f.sleeps.stop_on_sleep = NULL;
+
+    T_ERR(FSG_E_AUTH, fsg_aws_query(f.aws, "ModifySecurityGroupRules", "2016-11-15", NULL, &doc,
+                                    &err));
+    T_CHECK(f.script.next == 3 && f.creds.forced == 0);
+
+    T_OK(fsg_aws_query(f.aws, "DescribeSecurityGroupRules", "2016-11-15", NULL, &doc, &err));
+    T_CHECK(f.script.next == 5);
+    fsg_aws_xml_doc_destroy(doc);
+    doc = NULL;
+
+    stop = 0;
+    T_OK(fsg_aws_query(f.aws, "AuthorizeSecurityGroupIngress", "2016-11-15", NULL, &doc, &err));
+    T_CHECK(f.script.next == 7 && !f.script.mismatch);
+    fsg_aws_xml_doc_destroy(doc);
+    T_CHECK(fsg_aws_client_set_stop(f.aws, NULL) == &stop);
+    s_teardown(&f);
+    return 0;
+}
+
 static int s_network_error_retried(void)
 {
     static const struct t_http_exchange ex[] = {
@@ -533,6 +594,7 @@ int main(int argc, char **argv)
         { "classification", s_classification },
         { "error_detail", s_error_detail },
         { "network_error_retried", s_network_error_retried },
+        { "stop_holds_mutating_retries", s_stop_holds_mutating_retries },
         { "partial_body_not_retried", s_partial_body_not_retried },
         { "throttled_gives_up", s_throttled_gives_up },
         { "bad_answers_and_creds", s_bad_answers_and_creds },
