@@ -287,12 +287,73 @@ static enum fsg_err s_note_read(struct s_ctx *c, bool lost, const char *event, e
     return FSG_OK;
 }
 
-/* The error of a failed step call, after what failed first (the note). */
+/* Room kept in an error message for the step's own prefix ("rewriting 12 rule(s) in place in
+ * sg-...: ", about 100 bytes) and for the start of the error that followed the note (its
+ * action, HTTP status and code). */
+#define S_MSG_PREFIX_ROOM 104
+#define S_MSG_ERROR_ROOM 120
+#define S_THEN "; then: "
+
+/* The error of a failed step call, after what failed first (the note). The note is cut at a
+ * clause boundary ("; ") when the whole would not fit, so "; then: " and the error that
+ * followed always stay in the message. */
 static void s_error_after_note(const struct s_ctx *c, struct fsg_error *err)
 {
-    if (c->note[0] != '\0') {
-        fsg_error_prefix(err, "%s; then: ", c->note);
+    if (c->note[0] == '\0') {
+        return;
     }
+    size_t error_len = strnlen(err->msg, sizeof err->msg);
+    size_t keep = error_len < S_MSG_ERROR_ROOM ? error_len : S_MSG_ERROR_ROOM;
+    size_t room = sizeof err->msg - 1 - S_MSG_PREFIX_ROOM - (sizeof S_THEN - 1) - keep;
+    size_t len = strlen(c->note);
+    const char *more = "";
+    if (len > room) {
+        static const char cut[] = "; ... (see the audit lines)";
+        more = cut;
+        len = room - (sizeof cut - 1);
+        while (len > 0 && strncmp(c->note + len, "; ", 2) != 0) {
+            len--; /* back to the end of the last whole clause */
+        }
+        if (len == 0) {
+            len = room - (sizeof cut - 1); /* one long clause: cut inside it */
+        }
+    }
+    fsg_error_prefix(err, "%.*s%s" S_THEN, (int)len, c->note, more);
+}
+
+/* Notes the settling read (rd) of a failed call of v[before] (see s_note_read): its answer was
+ * lost, or (lost false) the call was sent again after a lost answer in this step and answered
+ * `code` ("already so": Duplicate / NotFound / a conflict), which proves some of its rules are in
+ * the wanted state, so "not done" cannot be said of all of them without reading. */
+static enum fsg_err s_note_settle_read(struct s_ctx *c, bool lost, const char *event,
+                                       const char *code, enum fsg_err rd, const struct s_pair *v,
+                                       size_t before, size_t done, const char *found)
+{
+    if (lost || rd != FSG_OK) {
+        return s_note_read(c, true, event, rd, v, before, done, found);
+    }
+    s_note(c, "sending the %zu left again got %s: the group was read again: %zu of %zu %s",
+           before, code, done, before, found);
+    return FSG_OK;
+}
+
+/* After the settling read (rd) of a failed call: the rules of v[n] not in the wanted state are
+ * audited as not done ("by": "none"), or the read's failure is noted. Returns whether none is
+ * missing: the read proved the call's work complete, so the step is done. */
+static bool s_settled(struct s_ctx *c, const char *event, const struct s_pair *v, size_t n,
+                      enum fsg_err rd, const struct fsg_error *err)
+{
+    if (rd != FSG_OK) {
+        s_note(c, "the group could not be read again (%s): whether they landed is unknown",
+               err->service_code[0] != '\0' ? err->service_code : fsg_err_str(rd));
+        return false;
+    }
+    s_audit_not_done(c, event, v, n);
+    if (n == 0) {
+        fsg_log(FSG_LOG_INFO, "%s: the group read again holds every rule of the failed %s "
+                              "call: that step is done", c->plan->group_id, event);
+    }
+    return n == 0;
 }
 
 /* ---- authorize ------------------------------------------------------------------------------- */
@@ -467,20 +528,21 @@ static enum fsg_err s_authorize_reread(struct s_ctx *c, struct s_pair *v, size_t
 }
 
 /* The authorize of v[*n] failed (rc, err) after its answer was lost on the way (a retry got
- * another error, or was lost too): the group is read again so the audit says what landed; err
- * keeps the call's own error. */
-static void s_authorize_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
-                               struct fsg_error *err)
+ * another error, or was lost too), or, sent again after a lost answer, it was answered
+ * Duplicate (lost false): the group is read again so the audit says what landed; err keeps the
+ * call's own error. Returns whether every rule is in place (the step is done). */
+static bool s_authorize_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
+                               bool lost, struct fsg_error *err)
 {
     struct fsg_error later = *err;
-    enum fsg_err rd = s_authorize_reread(c, v, n, true, rc, err);
-    if (rd == FSG_OK) {
-        s_audit_not_done(c, "authorize", v, *n);
-    } else {
-        s_note(c, "the group could not be read again (%s): whether they landed is unknown",
-               err->service_code[0] != '\0' ? err->service_code : fsg_err_str(rd));
-    }
+    size_t before = *n;
+    s_note_lost(c, lost, FSG_SG_CALL_AUTHORIZE, before, rc, err);
+    enum fsg_err rd = s_drop_present(c, v, n, true, err);
+    rd = s_note_settle_read(c, lost, "authorize", later.service_code, rd, v, before, before - *n,
+                            "in place");
+    bool done = s_settled(c, "authorize", v, *n, rd, err);
     *err = later;
+    return done;
 }
 
 static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
@@ -519,8 +581,10 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
         return FSG_OK;
     }
     size_t failed = n; /* the rules of the call that failed */
-    if (!read && lost) {
-        s_authorize_settle(c, v, &n, rc, err);
+    if (!read && (lost || (c->note[0] != '\0' && s_code_is(err, S_DUPLICATE)))) {
+        if (s_authorize_settle(c, v, &n, rc, lost, err)) {
+            return FSG_OK; /* e.g. the quota answer to a retry of a call that had landed */
+        }
     } else if (!read && c->note[0] != '\0') {
         s_audit_not_done(c, "authorize", v, n); /* refused outright, after a lost answer */
     }
@@ -619,20 +683,24 @@ static enum fsg_err s_modify_reread(struct s_ctx *c, struct s_pair *v, size_t *n
     return s_note_read(c, lost, "modify", rc, v, before, before - *n - moved, "in place");
 }
 
-/* The rewrite of v[*n] failed (rc, err) after its answer was lost on the way: the group is read
- * again so the audit says what landed; err keeps the call's own error. */
-static void s_modify_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
-                            struct s_list *add_now, struct fsg_error *err)
+/* The rewrite of v[*n] failed (rc, err) after its answer was lost on the way, or, sent again
+ * after a lost answer, it was answered with a conflict or NotFound (lost false): the group is
+ * read again so the audit says what landed (see s_modify_sort_out); err keeps the call's own
+ * error. Returns whether no rule is left to rewrite (the rest of the step goes on). */
+static bool s_modify_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
+                            bool lost, struct s_list *add_now, struct fsg_error *err)
 {
     struct fsg_error later = *err;
-    enum fsg_err rd = s_modify_reread(c, v, n, true, rc, add_now, err);
-    if (rd == FSG_OK) {
-        s_audit_not_done(c, "modify", v, *n);
-    } else {
-        s_note(c, "the group could not be read again (%s): whether they landed is unknown",
-               err->service_code[0] != '\0' ? err->service_code : fsg_err_str(rd));
-    }
+    size_t before = *n, moved = add_now->len;
+    s_note_lost(c, lost, FSG_SG_CALL_MODIFY, before, rc, err);
+    enum fsg_err rd = s_modify_sort_out(c, v, n, true, add_now, err);
+    moved = add_now->len - moved;
+    rd = s_note_settle_read(c, lost, "modify", later.service_code[0] != '\0'
+                                                   ? later.service_code : fsg_err_str(rc),
+                            rd, v, before, before - *n - moved, "in place");
+    bool done = s_settled(c, "modify", v, *n, rd, err);
     *err = later;
+    return done;
 }
 
 static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct fsg_error *err)
@@ -660,7 +728,26 @@ static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct
             read = false;
         }
     }
-    if (rc == FSG_OK && sent) {
+    if (rc != FSG_OK) {
+        size_t failed = n; /* the rules of the call that failed */
+        bool settled = false;
+        if (!read && (lost || (c->note[0] != '\0' &&
+                               (rc == FSG_E_CONFLICT || rc == FSG_E_NOT_FOUND)))) {
+            settled = s_modify_settle(c, v, &n, rc, lost, &add_now, err);
+        } else if (!read && c->note[0] != '\0') {
+            s_audit_not_done(c, "modify", v, n); /* refused outright, after a lost answer */
+        }
+        if (settled) {
+            rc = FSG_OK; /* nothing left to rewrite: the rest of the step goes on */
+        } else {
+            /* new rules whose old rule is gone: they were to be authorized after this call */
+            s_audit_not_done(c, "authorize", add_now.items, add_now.len);
+            s_error_after_note(c, err);
+            fsg_error_prefix(err, "rewriting %zu rule(s) in place in %s "
+                                  "(ModifySecurityGroupRules; nothing was removed): ",
+                             failed, c->plan->group_id);
+        }
+    } else if (sent) {
         for (size_t i = 0; i < n; i++) {
             s_audit_result(c, "modify", &v[i], "modified", S_BY_US);
         }
@@ -673,20 +760,6 @@ static enum fsg_err s_modify(struct s_ctx *c, struct s_pair *v, size_t n, struct
         rc = !sent || (s_stopped(c) && add_now.len > 0)
                  ? s_stop_in_step(c)
                  : s_authorize(c, add_now.items, add_now.len, err);
-    } else {
-        size_t failed = n; /* the rules of the call that failed */
-        if (!read && lost) {
-            s_modify_settle(c, v, &n, rc, &add_now, err);
-        } else if (!read && c->note[0] != '\0') {
-            s_audit_not_done(c, "modify", v, n); /* refused outright, after a lost answer */
-        }
-        if (c->note[0] != '\0') {
-            /* new rules whose old rule is gone: they were to be authorized after this call */
-            s_audit_not_done(c, "authorize", add_now.items, add_now.len);
-        }
-        s_error_after_note(c, err);
-        fsg_error_prefix(err, "rewriting %zu rule(s) in place in %s (ModifySecurityGroupRules; "
-                              "nothing was removed): ", failed, c->plan->group_id);
     }
     fsg_free(add_now.items);
     return rc;
@@ -772,20 +845,22 @@ static enum fsg_err s_revoke_reread(struct s_ctx *c, struct s_pair *v, size_t *n
     return s_note_read(c, lost, "revoke", rc, v, before, before - *n, "gone");
 }
 
-/* The revoke of v[*n] failed (rc, err) after its answer was lost on the way: the group is read
- * again so the audit says what landed; err keeps the call's own error. */
-static void s_revoke_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
-                            struct fsg_error *err)
+/* The revoke of v[*n] failed (rc, err) after its answer was lost on the way, or, sent again
+ * after a lost answer, it was answered NotFound (lost false): the group is read again so the
+ * audit says what landed; err keeps the call's own error. Returns whether every rule is gone
+ * (the step is done). */
+static bool s_revoke_settle(struct s_ctx *c, struct s_pair *v, size_t *n, enum fsg_err rc,
+                            bool lost, struct fsg_error *err)
 {
     struct fsg_error later = *err;
-    enum fsg_err rd = s_revoke_reread(c, v, n, true, rc, err);
-    if (rd == FSG_OK) {
-        s_audit_not_done(c, "revoke", v, *n);
-    } else {
-        s_note(c, "the group could not be read again (%s): whether they landed is unknown",
-               err->service_code[0] != '\0' ? err->service_code : fsg_err_str(rd));
-    }
+    size_t before = *n;
+    s_note_lost(c, lost, FSG_SG_CALL_REVOKE, before, rc, err);
+    enum fsg_err rd = s_drop_gone(c, v, n, true, err);
+    rd = s_note_settle_read(c, lost, "revoke", later.service_code, rd, v, before, before - *n,
+                            "gone");
+    bool done = s_settled(c, "revoke", v, *n, rd, err);
     *err = later;
+    return done;
 }
 
 static enum fsg_err s_revoke(struct s_ctx *c, struct s_pair *v, size_t n, struct fsg_error *err)
@@ -821,8 +896,11 @@ static enum fsg_err s_revoke(struct s_ctx *c, struct s_pair *v, size_t n, struct
         return FSG_OK;
     }
     size_t failed = n; /* the rules of the call that failed */
-    if (!read && lost) {
-        s_revoke_settle(c, v, &n, rc, err);
+    if (!read && (lost || (c->note[0] != '\0' && rc == FSG_E_NOT_FOUND && s_revoke_again(c, rc,
+                                                                                          err)))) {
+        if (s_revoke_settle(c, v, &n, rc, lost, err)) {
+            return FSG_OK;
+        }
     } else if (!read && c->note[0] != '\0') {
         s_audit_not_done(c, "revoke", v, n); /* refused outright, after a lost answer */
     }
@@ -955,8 +1033,11 @@ static enum fsg_err s_run(struct s_ctx *c, struct fsg_error *err)
             rc = s_interrupted(c, i, true, s->n_steps, err);
         }
     }
+    if (rc != FSG_OK || (c->late_revoke.len > 0 && s_stopped(c))) {
+        /* old rules a retried rewrite found next to their new ones, not revoked now: said so */
+        s_audit_not_done(c, "revoke", c->late_revoke.items, c->late_revoke.len);
+    }
     if (rc == FSG_OK && c->late_revoke.len > 0) {
-        /* old rules a retried rewrite found next to their new ones */
         c->note[0] = '\0';
         rc = s_stopped(c) ? s_interrupted(c, s->n_steps, false, s->n_steps + 1, err)
                           : s_revoke(c, c->late_revoke.items, c->late_revoke.len, err);

@@ -19,7 +19,8 @@
  * InvalidSecurityGroupRuleId.NotFound. Either way the group is described again, what is
  * already done is dropped, and the rest is sent once more (once: a third answer of the same
  * kind is an error). The quota error (RulesPerSecurityGroupLimitExceeded) stops the apply
- * before any revoke, as a refusal.
+ * before any revoke, as a refusal, unless the call's answer was lost before it and the group
+ * read again holds every rule (the first attempt had landed): then the step is done.
  *
  * Audit (policy/audit.h): before each mutating call one "requested" line (the action, the
  * step, the rules); after it one line per rule ("authorize", "modify", "revoke") with
@@ -29,14 +30,23 @@
  * a call that then got Duplicate/NotFound), the outcome is not guessed: the line says
  * "by": "unknown" with "outcome": "unknown: ...", and the group is read again to find out what
  * is there. Also when another error follows the lost answer (the retry answered the quota error
- * or any other error, or was lost too): the group is read again, each rule of the lost call is
- * audited as in place ("by": "unknown") or not ("not_created" | "not_modified" | "not_revoked",
- * "by": "none"), or "result": "unknown" when the group cannot be read; the error says what
- * failed first (the lost answer and what the read found), then what followed. A signal
+ * or any other error, or was lost too), and when the rest, sent again after a lost answer, is
+ * answered Duplicate / NotFound / a conflict (proof that some of it is there): the group is
+ * read again, each rule of that call is audited as in place ("by": "unknown") or not
+ * ("not_created" | "not_modified" | "not_revoked", "by": "none"), or "result": "unknown" when
+ * the group cannot be read; when nothing is missing the step is done, else the error says what
+ * failed first (the lost answer and what the read found), then ("; then: ") what followed.
+ * Rules that waited for a later call of a step that failed (new rules whose old rule is gone,
+ * old rules to be revoked last) get a "not_created" / "not_revoked" line. A signal
  * (options.stop) lets the call in flight finish and be audited, then no further change is made
- * (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line). When that call's answer was
- * lost (or it answered Duplicate/NotFound), the group is read first, so each of its rules is audited as in place ("by": "unknown" or "found_already_so") or not
- * ("result": "not_created" | "not_modified" | "not_revoked", "by": "none"; not sent again). */
+ * (FSG_E_CANCELLED, ret->interrupted, one "interrupted" audit line); the EC2 client does not
+ * send that call again either (fsg_aws_client_set_stop: no retry after a lost answer). When
+ * that call's answer was lost (or it answered Duplicate/NotFound), the group is read first, so
+ * each of its rules is audited as in place ("by": "unknown" or "found_already_so") or not
+ * ("result": "not_created" | "not_modified" | "not_revoked", "by": "none"; not sent again).
+ *
+ * Recovery after a lost answer reads the group again and sends the plan's remaining rules of
+ * that call once more: only rules of the plan, never one it does not show. */
 #ifndef FSG_POLICY_SG_APPLY_H
 #define FSG_POLICY_SG_APPLY_H
 

@@ -70,7 +70,7 @@ enum fsg_err fsg_error_prefix(struct fsg_error *err, const char *fmt, ...)
     if (err == NULL) {
         return FSG_E_INTERNAL;
     }
-    char prefix[256];
+    char prefix[sizeof err->msg]; /* as long as a message: a long prefix is kept whole */
     char old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "lib/core/error.h"
 #include "tests/harness/test.h"
 
@@ -31,6 +33,18 @@ static int s_set_and_prefix(void)
     T_ERR(FSG_E_PARSE, fsg_error_prefix(&err, "%s: ", "s3://b/k"));
     T_STR_EQ(err.msg, "s3://b/k: bad port 'x'");
     T_ERR(FSG_E_IO, fsg_error_set(NULL, FSG_E_IO, "ignored"));
+
+    /* a prefix longer than 256 bytes is kept whole (it may end with a marker: "; then: ") */
+    char longer[330];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    T_ERR(FSG_E_PARSE, fsg_error_set(&err, FSG_E_PARSE, "refused"));
+    T_ERR(FSG_E_PARSE, fsg_error_prefix(&err, "%s; then: ", longer));
+    T_CHECK(strlen(err.msg) == sizeof longer - 1 + strlen("; then: refused"));
+    T_STR_EQ(err.msg + sizeof longer - 1, "; then: refused");
+    /* too long for the message: the prefix first, the old message cut at the end */
+    T_ERR(FSG_E_PARSE, fsg_error_prefix(&err, "%s%s", longer, longer));
+    T_CHECK(strlen(err.msg) == sizeof err.msg - 1 && err.msg[0] == 'a');
     return 0;
 }
 

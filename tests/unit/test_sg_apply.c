@@ -611,27 +611,16 @@ static int s_stop_after_lost_modify_reads_the_group(void)
 
 /* A lost answer followed by another error: the lost call's outcome is read back (audited "by":
  * "unknown" / "not_created"), and the error says what failed first and what followed.
- * 1. the retry of a lost authorize answers the quota error (the first attempt had landed and
- *    filled the group): refused, nothing revoked, the 4 rules audited as in place;
+ * 1. (see lost_then_quota_all_in_place_is_done for the quota answer)
  * 2. the authorize is lost, 2 of 4 rules are found in place, sending the other 2 is refused
  *    (UnauthorizedOperation): both reported, in that order, and the 2 audited "not_created";
  * 3. the authorize is lost and the group cannot be read again: each rule is audited "unknown"
  *    (whether it landed), never guessed. */
 static int s_lost_then_other_error_reports_both(void)
 {
-    const char *all = s_rules_answer(
-        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
-        S_ITEM("sgr-b", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41")
-        S_ITEM("sgr-c", "tcp", "5432", "cidrIpv6", "fd00::1/128", "flowseg r/41")
-        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
     const char *half = s_rules_answer(
         S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
         S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
-    const struct t_http_exchange quota[] = {
-        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
-        { .status = 400, .body = S_ERROR("RulesPerSecurityGroupLimitExceeded") },
-        { .status = 200, .body = all },
-    };
     const struct t_http_exchange denied[] = {
         { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
         { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
@@ -652,10 +641,6 @@ static int s_lost_then_other_error_reports_both(void)
         size_t unknown, not_created, unread;
         const char *first, *then;
     } cases[] = {
-        { quota, 3, FSG_E_REFUSED, 4, 0, 0,
-          "an attempt of AuthorizeSecurityGroupIngress (4 rule(s)) got no answer",
-          "the group was read again: 4 of 4 in place (by this run or another: unknown); then: "
-          "the rules-per-security-group quota of " S_SG " was reached while adding 4 rule(s)" },
         { denied, 5, FSG_E_AUTH, 2, 2, 0,
           "the answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost (",
           "the group was read again: 2 of 4 in place (by this run or another: unknown); then: "
@@ -697,6 +682,222 @@ static int s_lost_then_other_error_reports_both(void)
             fprintf(stderr, "case %zu: %s\n", k, err.msg);
         }
         T_CHECK(first != NULL && then != NULL && first < then);
+        fsg_sg_plan_destroy(p);
+        t_aws_fixture_clean_up(&f);
+    }
+    return 0;
+}
+
+/* The first attempt of the authorize landed and filled the group, its answer was lost, and the
+ * retry layer's next attempt got the quota error. The group read again holds every rule: the
+ * authorize is complete, so no quota refusal (nothing tells the user to raise a quota that was
+ * not in the way) and the step is done: the revoke follows. */
+static int s_lost_then_quota_all_in_place_is_done(void)
+{
+    const char *all = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-b", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41")
+        S_ITEM("sgr-c", "tcp", "5432", "cidrIpv6", "fd00::1/128", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 400, .body = S_ERROR("RulesPerSecurityGroupLimitExceeded") },
+        { .status = 200, .body = all },
+        { .status = 200, .body = S_OK_REVOKE },
+    };
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 4) == 0);
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t" };
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(f.aws, p, &o, 0, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_OK(rc);
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_STR_EQ(t_aws_fixture_body(&f, 3), s_revoke_both);
+    T_CHECK(!res.quota_exceeded && res.unknown == 4 && res.authorized == 0 && res.revoked == 2);
+    T_CHECK(s_count_lines("\"result\":\"already_present\",\"by\":\"unknown\"", NULL) == 4);
+    T_CHECK(s_count_lines("\"event\":\"refused\"", NULL) == 0);
+    T_CHECK(s_count_lines("\"by\":\"none\"", NULL) == 0);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* A lost answer, the group read again (2 of 4 in place), the other 2 sent again and answered
+ * Duplicate outright (another run added one meanwhile): that answer proves some are there, so
+ * the group is read once more and each rule audited from what it holds ("by": "unknown" for the
+ * one found, "not_created" only for the one not there), never "not_created" for all. The same
+ * for a revoke answered NotFound; and when the read finds everything done, the step is done. */
+static int s_lost_then_already_so_reads_again(void)
+{
+    const char *half = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const char *three = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-b", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = half },
+        { .status = 400, .body = S_ERROR("InvalidPermission.Duplicate") },
+        { .status = 200, .body = three },
+    };
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 6) == 0);
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t" };
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(f.aws, p, &o, 0, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_ERR(FSG_E_CONFLICT, rc);
+    T_CHECK(t_aws_fixture_all_used(&f));
+    T_CHECK(strstr(t_aws_fixture_body(&f, 5), "Action=DescribeSecurityGroupRules") != NULL);
+    T_CHECK(res.unknown == 3 && res.authorized == 0 && res.revoked == 0);
+    T_CHECK(s_count_lines("\"result\":\"already_present\",\"by\":\"unknown\"", "10.0.1.12/32") ==
+            1);
+    T_CHECK(s_count_lines("\"result\":\"not_created\",\"by\":\"none\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"result\":\"not_created\"", "fd00::1/128") == 1);
+    T_CHECK(strstr(err.msg, "; sending the 2 left again got InvalidPermission.Duplicate: the "
+                            "group was read again: 1 of 2 in place; then: security group ") !=
+            NULL);
+    t_aws_fixture_clean_up(&f);
+
+    /* the revoke: lost, read (one gone), the other answered NotFound, read: gone too: done */
+    fsg_sg_rules_clean_up(&p->add);
+    p->add = (struct fsg_sg_rules){ 0 };
+    const char *one_gone = s_rules_answer(
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex_revoke[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = one_gone },
+        { .status = 400, .body = S_ERROR("InvalidSecurityGroupRuleId.NotFound") },
+        { .status = 200, .body = s_rules_answer("") },
+    };
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex_revoke, 6) == 0);
+    s_n_lines = 0;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    rc = s_apply(f.aws, p, &o, 0, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    T_OK(rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && res.unknown == 2 && res.revoked == 0);
+    T_CHECK(s_count_lines("\"result\":\"already_gone\",\"by\":\"unknown\"", NULL) == 2);
+    T_CHECK(s_count_lines("\"by\":\"none\"", NULL) == 0);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* A step whose note (what failed first) is long: lost, read again, the rest sent again, lost
+ * again and then refused. The error keeps "; then: " and the error that followed (its code),
+ * the note cut after a whole clause, never in the middle of one. */
+static int s_long_note_keeps_then(void)
+{
+    const char *half = s_rules_answer(
+        S_ITEM("sgr-a", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-d", "udp", "53", "cidrIpv4", "10.0.2.0/24", "flowseg r/42"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = half },
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+        { .status = 200, .body = half },
+    };
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 7) == 0);
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    T_ERR(FSG_E_AUTH, s_apply(f.aws, p, NULL, 0, &res, &err));
+    T_CHECK(t_aws_fixture_all_used(&f));
+    const char *then = strstr(err.msg, "; then: ");
+    if (then == NULL) {
+        fprintf(stderr, "%s\n", err.msg);
+    }
+    T_CHECK(then != NULL);
+    T_CHECK(strstr(then, "; then: security group " S_SG ": ec2 AuthorizeSecurityGroupIngress "
+                         "failed: HTTP 403 UnauthorizedOperation") == then);
+    T_CHECK(strncmp(err.msg, "authorizing 2 rule(s) in " S_SG " (nothing was removed): the "
+                             "answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost",
+                    strlen("authorizing 2 rule(s) in " S_SG " (nothing was removed): the "
+                           "answer to AuthorizeSecurityGroupIngress (4 rule(s)) was lost")) == 0);
+    /* cut after a whole clause */
+    T_CHECK(strstr(err.msg, "(by this run or another: unknown); ... (see the audit lines); "
+                            "then: ") != NULL);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
+/* Rules a failed step leaves behind are audited, not silently dropped:
+ * 1. a rewrite answered Duplicate (not lost): read again, another run had added both new rules
+ *    next to the old ones, so the old ones wait to be revoked last; then the next step (the
+ *    authorize) is refused: each old rule gets a "not_revoked" line ("by": "none");
+ * 2. a rewrite answered NotFound (not lost): read again, one old rule is gone and its new rule
+ *    not there (to be authorized after the rewrite), the other is sent again and refused: the
+ *    rule waiting to be authorized gets a "not_created" line. */
+static int s_failed_step_audits_what_waited(void)
+{
+    const char *both = s_rules_answer(
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.5.0/24", "flowseg old")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old")
+        S_ITEM("sgr-n1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-n2", "tcp", "5432", "cidrIpv4", "10.0.1.12/32", "flowseg r/41"));
+    const char *one_old = s_rules_answer(
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange late[] = {
+        { .status = 400, .body = S_ERROR("InvalidPermission.Duplicate") },
+        { .status = 200, .body = both },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    const struct t_http_exchange waiting[] = {
+        { .status = 400, .body = S_ERROR("InvalidSecurityGroupRuleId.NotFound") },
+        { .status = 200, .body = one_old },
+        { .status = 403, .body = S_ERROR("UnauthorizedOperation") },
+    };
+    for (int k = 0; k < 2; k++) {
+        struct fsg_sg_plan *p = NULL;
+        T_CHECK(s_plan(&p) == 0);
+        p->current_v4 = 2;
+        struct t_aws_fixture f;
+        T_CHECK(t_aws_fixture_init(&f, "ec2", k == 0 ? late : waiting, 3) == 0);
+        s_n_lines = 0;
+        fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+        struct fsg_sg_apply_options o = { .target = "t" };
+        struct fsg_sg_apply_result res;
+        struct fsg_error err = { 0 };
+        enum fsg_err rc = s_apply(f.aws, p, &o, 3, &res, &err);
+        fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+        T_ERR(FSG_E_AUTH, rc);
+        T_CHECK(t_aws_fixture_all_used(&f));
+        T_CHECK(res.revoked == 0);
+        if (k == 0) {
+            T_CHECK(strstr(t_aws_fixture_body(&f, 2), "AuthorizeSecurityGroupIngress") != NULL);
+            T_CHECK(s_count_lines("\"event\":\"revoke\"", "\"result\":\"not_revoked\","
+                                  "\"by\":\"none\"") == 2);
+            T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"not_revoked\"",
+                                  NULL) == 1);
+        } else {
+            T_CHECK(strstr(t_aws_fixture_body(&f, 2), "ModifySecurityGroupRules") != NULL);
+            T_CHECK(s_count_lines("\"event\":\"authorize\"", "\"result\":\"not_created\","
+                                  "\"by\":\"none\"") == 1);
+        }
         fsg_sg_plan_destroy(p);
         t_aws_fixture_clean_up(&f);
     }
@@ -927,6 +1128,10 @@ int main(int argc, char **argv)
         { "stop_after_lost_answer_reads_the_group", s_stop_after_lost_answer_reads_the_group },
         { "stop_after_lost_modify_reads_the_group", s_stop_after_lost_modify_reads_the_group },
         { "lost_then_other_error_reports_both", s_lost_then_other_error_reports_both },
+        { "lost_then_quota_all_in_place_is_done", s_lost_then_quota_all_in_place_is_done },
+        { "lost_then_already_so_reads_again", s_lost_then_already_so_reads_again },
+        { "long_note_keeps_then", s_long_note_keeps_then },
+        { "failed_step_audits_what_waited", s_failed_step_audits_what_waited },
         { "lost_revoke_then_other_error_reports_both",
           s_lost_revoke_then_other_error_reports_both },
         { "lost_modify_then_other_error_reports_both",
