@@ -157,21 +157,23 @@ static size_t s_try_scheme(const char *s, size_t i, struct s_out *o)
     return 0;
 }
 
-/* "://user:pass@host": the user-info before '@' (no '/', '?', '#', space or quote on the way). */
+/* "://user:pass@host": the user-info up to the LAST '@' of the authority (which ends at '/',
+ * '?', '#', a space or a quote): a password may hold '@' itself ("u:pa@ss@host"), and RFC 3986
+ * section 3.2.1 puts the host after the last one. */
 static size_t s_try_userinfo(const char *s, size_t i, struct s_out *o)
 {
     if (strncmp(s + i, "://", 3) != 0) {
         return 0;
     }
-    size_t j = i + 3;
-    while (s[j] != '\0' && strchr("/?#@ \t\r\n\"'<>", s[j]) == NULL) {
-        j++;
+    size_t at = 0;
+    for (size_t j = i + 3; s[j] != '\0' && strchr("/?# \t\r\n\"'<>", s[j]) == NULL; j++) {
+        at = s[j] == '@' ? j : at;
     }
-    if (s[j] != '@' || j == i + 3) {
+    if (at == 0 || at == i + 3) {
         return 0;
     }
     s_put(o, "://" S_MASK, 3 + strlen(S_MASK));
-    return j - i; /* '@' is copied by the caller's next step */
+    return at - i; /* '@' is copied by the caller's next step */
 }
 
 /* Called with s_lock held. The longest secret that matches at i is masked: a shorter one that
@@ -196,6 +198,29 @@ static size_t s_try_secret(const char *s, size_t i, size_t len, struct s_out *o)
     return best;
 }
 
+/* Called with s_lock held. Writes copy[0..len) to o with registered secrets masked, and with
+ * patterns (labels, schemes, user-info) too. */
+static void s_pass(const char *copy, size_t len, struct s_out *o, bool patterns)
+{
+    for (size_t i = 0; i < len;) {
+        size_t skip = s_try_secret(copy, i, len, o);
+        if (skip == 0 && patterns) {
+            skip = s_try_label(copy, i, o);
+        }
+        if (skip == 0 && patterns) {
+            skip = s_try_scheme(copy, i, o);
+        }
+        if (skip == 0 && patterns) {
+            skip = s_try_userinfo(copy, i, o);
+        }
+        if (skip == 0) {
+            s_put(o, copy + i, 1);
+            skip = 1;
+        }
+        i += skip;
+    }
+}
+
 void fsg_redact(char *s, size_t size)
 {
     if (s == NULL || size == 0) {
@@ -215,23 +240,19 @@ void fsg_redact(char *s, size_t size)
     memcpy(copy, s, len + 1);
     struct s_out o = { .buf = out, .size = size };
     pthread_mutex_lock(&s_lock);
-    for (size_t i = 0; i < len;) {
-        size_t skip = s_try_secret(copy, i, len, &o);
-        if (skip == 0) {
-            skip = s_try_label(copy, i, &o);
-        }
-        if (skip == 0) {
-            skip = s_try_scheme(copy, i, &o);
-        }
-        if (skip == 0) {
-            skip = s_try_userinfo(copy, i, &o);
-        }
-        if (skip == 0) {
-            s_put(&o, copy + i, 1);
-            skip = 1;
-        }
-        i += skip;
+    if (s_n_secrets > 0) {
+        /* Registered secrets first, over the whole text: a pattern's match (a label's value, a
+         * Bearer token, user-info) ends at its own stop character, which may lie inside a
+         * secret ("password=abcd,efgh1234" with "abcd,efgh1234" registered) and would leave
+         * the secret's tail in clear. A mask is never longer than what it replaces, so the
+         * result fits where the text was. */
+        s_pass(copy, len, &o, false);
+        len = o.len;
+        memcpy(copy, out, len);
+        copy[len] = '\0';
+        o.len = 0;
     }
+    s_pass(copy, len, &o, true);
     pthread_mutex_unlock(&s_lock);
     out[o.len] = '\0';
     memcpy(s, out, o.len + 1);

@@ -12,8 +12,11 @@
  *    api_secret, password (separated by ':' or '=', quoted or not);
  *  - the token after "Basic " and "Bearer " (4 characters or more), or after "basic ",
  *    "BEARER " in any case, even inside a word (8 or more: "basic auth" is left alone);
- *  - the user-info of a URL: "user:password" between the scheme's "://" and "@";
- *  - every secret value registered with fsg_redact_add_secret, wherever it appears. */
+ *  - the user-info of a URL: "user:password" between the scheme's "://" and the last "@"
+ *    before the path, query or fragment (a password may hold "@");
+ *  - every secret value registered with fsg_redact_add_secret, wherever it appears: these are
+ *    masked first, over the whole text, so a pattern above that ends inside one (at a ',' of a
+ *    value, a '!' after a token) never leaves its tail in clear. */
 #ifndef FSG_LIB_REDACT_H
 #define FSG_LIB_REDACT_H
 

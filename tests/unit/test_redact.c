@@ -115,6 +115,42 @@ static int s_registered_secrets(void)
     return 0;
 }
 
+/* A pattern's match ends at its own stop character (',' for a label's value, '!' for a Bearer
+ * token, the first '@' for user-info): a registered secret that starts inside the match must
+ * not leave its tail in clear. And user-info runs to the LAST '@' of the authority. */
+static int s_secrets_inside_patterns(void)
+{
+    static const struct {
+        const char *secret; /* registered for the case */
+        const char *in;
+        const char *out;
+    } cases[] = {
+        { "abcd,efgh1234", "password=abcd,efgh1234 next", "password=*** next" },
+        { "abcd,efgh1234", "secret=\"abcd,efgh1234\"", "secret=\"***\"" },
+        { "abcd,efgh1234", "{\"Token\": \"abcd,efgh1234\"}", "{\"Token\": \"***\"}" },
+        { "QQQQZq9!xyzw7777", "Bearer QQQQZq9!xyzw7777 end", "Bearer *** end" },
+        { "QQQQZq9!xyzw7777", "Authorization: Basic QQQQZq9!xyzw7777", "Authorization: ***" },
+        { "pa@ss-word99", "https://u:pa@ss-word99@host/x", "https://***@host/x" },
+        /* not registered: user-info still ends at the last '@' before '/', '?' or '#' */
+        { NULL, "https://u:pa@ss-word99@host/x@y", "https://***@host/x@y" },
+        { NULL, "https://u:p@w@host?q=a@b", "https://***@host?q=a@b" },
+        { NULL, "https://u:p@w@host#f@g", "https://***@host#f@g" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].secret != NULL) {
+            T_OK(fsg_redact_add_secret(cases[i].secret));
+        }
+        const char *got = s_r(cases[i].in);
+        fsg_redact_clear_secrets();
+        if (strcmp(got, cases[i].out) != 0) {
+            fprintf(stderr, "case %zu:\n  in:   %s\n  got:  %s\n  want: %s\n", i, cases[i].in, got,
+                    cases[i].out);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Every error message is redacted where it is made: callers need not think about it. */
 static int s_errors_are_redacted(void)
 {
@@ -156,6 +192,7 @@ int main(int argc, char **argv)
     static const struct t_case cases[] = {
         { "patterns", s_patterns },
         { "registered_secrets", s_registered_secrets },
+        { "secrets_inside_patterns", s_secrets_inside_patterns },
         { "copy_redacts_before_cut", s_copy_redacts_before_cut },
         { "errors_are_redacted", s_errors_are_redacted },
         { "logs_are_redacted", s_logs_are_redacted },
