@@ -107,21 +107,28 @@ void fsg_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
         s_refuse(pt, res);
         return;
     }
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = FSG_OK;
     if (pt->calls.n_steps == 0 && fsg_sg_plan_has_changes(pt->sg)) {
         /* a plan without its calls (fsg_plan_add and a checked saved plan always have them):
          * made once here; sg_apply makes exactly these, and the report shows them */
         fsg_sg_schedule_clean_up(&pt->calls);
-        if (fsg_sg_schedule_make(pt->sg, run->config->guards.max_rules, &pt->calls) != FSG_OK) {
+        rc = fsg_sg_schedule_make(pt->sg, run->config->guards.max_rules, &pt->calls);
+        if (rc != FSG_OK) {
+            /* not a quota refusal (empty calls would read as one): nothing was sent */
             fsg_sg_schedule_clean_up(&pt->calls);
+            rc = fsg_error_set(&err, FSG_E_NOMEM, "%s: out of memory ordering the calls for "
+                               "%s (nothing changed)", pt->name, pt->security_group);
         }
     }
     bool needed = fsg_sg_plan_has_changes(pt->sg) || t->res.group_id == NULL || t->assoc.changes;
-    if (!needed) {
+    if (rc == FSG_OK && !needed) {
         res->status = FSG_APPLY_UNCHANGED;
         return;
     }
-    struct fsg_error err = { 0 };
-    enum fsg_err rc = s_apply(run, t, pt, res, &err);
+    if (rc == FSG_OK) {
+        rc = s_apply(run, t, pt, res, &err);
+    }
     if (rc == FSG_OK) {
         res->status = FSG_APPLY_APPLIED;
         return;
