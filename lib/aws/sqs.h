@@ -16,11 +16,14 @@
 #define FSG_SQS_BATCH_BYTES ((size_t)256 << 10)
 
 /* Sends bodies[0..n) (n <= FSG_SQS_BATCH_MAX, total <= FSG_SQS_BATCH_BYTES) to queue_url.
- * Only the entries the answer lists as failed by their Id, through no fault of the sender
- * (BatchResultErrorEntry with SenderFault false), are sent again, up to 3 times in all; never
- * the whole batch, never an entry the answer does not account for (it may have been
- * delivered). Anything not sent in the end is FSG_E_REMOTE, with the counts and the last
- * failure's code and message. Errors of the call as fsg_aws_query. */
+ * From an answer, only the entries it lists as failed by their Id, through no fault of the
+ * sender (BatchResultErrorEntry with SenderFault false), are sent again, up to 3 times in all;
+ * an entry the answer reports as sent is not. When no answer comes (a network error, a
+ * timeout, an HTTP 5xx), the AWS retry layer (lib/aws/retry.h) sends the whole batch again,
+ * since it cannot tell what was delivered: delivery is then at least once, and a consumer may
+ * see an entry twice (the fan-out's work is idempotent). Anything not sent in the end is
+ * FSG_E_REMOTE, with the counts and the last failure's code and message. Errors of the call as
+ * fsg_aws_query. */
 enum fsg_err fsg_sqs_send_batch(struct fsg_aws_client *c, const char *queue_url,
                                 const char *const *bodies, size_t n,
                                 struct fsg_error *err) FSG_MUST_USE;
