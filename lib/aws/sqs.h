@@ -21,7 +21,7 @@
  * an entry the answer reports as sent is not. When no answer comes (a network error, a
  * timeout, an HTTP 5xx), the AWS retry layer (lib/aws/retry.h) sends the whole batch again,
  * since it cannot tell what was delivered: delivery is then at least once, and a consumer may
- * see an entry twice (the fan-out's work is idempotent). Anything not sent in the end is
+ * receive an entry twice (as with any SQS standard queue). Anything not sent in the end is
  * FSG_E_REMOTE, with the counts and the last failure's code and message. Errors of the call as
  * fsg_aws_query. */
 enum fsg_err fsg_sqs_send_batch(struct fsg_aws_client *c, const char *queue_url,
