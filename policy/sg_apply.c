@@ -78,6 +78,17 @@ static enum fsg_err s_list_push(struct s_list *l, struct s_pair p)
     return FSG_OK;
 }
 
+/* Room for extra more items, so that pushes after it cannot fail. */
+static enum fsg_err s_list_reserve(struct s_list *l, size_t extra)
+{
+    struct s_pair *grown = fsg_array_grow(l->items, &l->cap, l->len + extra, sizeof *grown, 8);
+    if (grown == NULL) {
+        return FSG_E_NOMEM;
+    }
+    l->items = grown;
+    return FSG_OK;
+}
+
 /* ---- audit ----------------------------------------------------------------------------------- */
 
 static json_t *s_foreign_json(const struct fsg_sg_foreign_rule *f)
@@ -466,6 +477,9 @@ static enum fsg_err s_authorize_call(struct s_ctx *c, const struct s_pair *v, si
         c->res->calls++;
         s_audit_requested(c, FSG_SG_CALL_AUTHORIZE, v, n, attempt);
         rc = fsg_ec2_authorize_ingress(c->ec2, &req, NULL, err);
+    } else {
+        rc = fsg_error_set(err, rc, "out of memory building the authorize for %s (not sent)",
+                           c->plan->group_id);
     }
     s_perms_clean_up(&p);
     return rc;
@@ -622,6 +636,9 @@ static enum fsg_err s_modify_once(struct s_ctx *c, const struct s_pair *v, size_
         c->res->calls++;
         s_audit_requested(c, FSG_SG_CALL_MODIFY, v, n, attempt);
         rc = fsg_ec2_modify_sg_rules(c->ec2, c->plan->group_id, u, n, err);
+    } else {
+        rc = fsg_error_set(err, rc, "out of memory building the rewrite for %s (not sent)",
+                           c->plan->group_id);
     }
     fsg_free(u);
     fsg_free(cidrs);
@@ -637,8 +654,16 @@ static enum fsg_err s_modify_sort_out(struct s_ctx *c, struct s_pair *v, size_t 
 {
     struct fsg_sg_current cur = { 0 };
     enum fsg_err rc = s_describe(c, &cur, err);
+    if (rc == FSG_OK && (s_list_reserve(&c->late_revoke, *n) != FSG_OK ||
+                         s_list_reserve(add_now, *n) != FSG_OK)) {
+        /* room first: a push that failed half-way would leave some rules audited and moved,
+         * the rest neither (and audited again by the caller) */
+        rc = fsg_error_set(err, FSG_E_NOMEM, "out of memory sorting out %s read again",
+                           c->plan->group_id);
+    }
     if (rc != FSG_OK) {
-        return rc; /* v[*n] as they were */
+        fsg_sg_current_clean_up(&cur);
+        return rc; /* v[*n] as they were, nothing audited */
     }
     size_t kept = 0;
     for (size_t i = 0; rc == FSG_OK && i < *n; i++) {
@@ -814,7 +839,8 @@ static enum fsg_err s_revoke_once(struct s_ctx *c, const struct s_pair *v, size_
 {
     const char **ids = fsg_calloc(n + 1, sizeof *ids);
     if (ids == NULL) {
-        return FSG_E_NOMEM;
+        return fsg_error_set(err, FSG_E_NOMEM, "out of memory building the revoke for %s (not "
+                             "sent)", c->plan->group_id);
     }
     for (size_t i = 0; i < n; i++) {
         ids[i] = v[i].id;
