@@ -609,6 +609,47 @@ static int s_stop_after_lost_modify_reads_the_group(void)
     return 0;
 }
 
+/* A stop after a lost rewrite whose group read again shows one new rule next to its old rule
+ * (another actor added it): that old rule was to be revoked last; it is not (a stop), and its
+ * audit says so ("not_revoked", "by": "none") instead of saying nothing. */
+static int s_stop_after_lost_modify_audits_late_revokes(void)
+{
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    p->current_v4 = 2;
+    const char *after = s_rules_answer(
+        S_ITEM("sgr-old1", "tcp", "5432", "cidrIpv4", "10.0.5.0/24", "flowseg old")
+        S_ITEM("sgr-n1", "tcp", "5432", "cidrIpv4", "10.0.1.11/32", "flowseg r/41")
+        S_ITEM("sgr-old2", "tcp", "5432", "cidrIpv4", "10.0.6.6/32", "flowseg old"));
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 200, .body = after },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 2) == 0);
+    s_n_lines = 0;
+    s_stop_flag = 0;
+    s_stop_on_requested = true;
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t", .stop = &s_stop_flag };
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(f.aws, p, &o, 3, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    s_stop_on_requested = false;
+    T_ERR(FSG_E_CANCELLED, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && res.interrupted && res.revoked == 0);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"already_present\","
+                          "\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"event\":\"revoke\"", "\"rule_id\":\"sgr-old1\",\"result\":"
+                          "\"not_revoked\",\"by\":\"none\"") == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_modified\","
+                          "\"by\":\"none\"", NULL) == 1);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
 /* A lost answer followed by another error: the lost call's outcome is read back (audited "by":
  * "unknown" / "not_created"), and the error says what failed first and what followed.
  * 1. (see lost_then_quota_all_in_place_is_done for the quota answer)
@@ -1187,6 +1228,8 @@ int main(int argc, char **argv)
         { "stop_makes_no_call", s_stop_makes_no_call },
         { "stop_after_lost_answer_reads_the_group", s_stop_after_lost_answer_reads_the_group },
         { "stop_after_lost_modify_reads_the_group", s_stop_after_lost_modify_reads_the_group },
+        { "stop_after_lost_modify_audits_late_revokes",
+          s_stop_after_lost_modify_audits_late_revokes },
         { "lost_then_other_error_reports_both", s_lost_then_other_error_reports_both },
         { "lost_then_quota_all_in_place_is_done", s_lost_then_quota_all_in_place_is_done },
         { "lost_then_already_so_reads_again", s_lost_then_already_so_reads_again },
