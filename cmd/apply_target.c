@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "lib/aws/aws.h"
 #include "lib/core/mem.h"
 #include "policy/audit.h"
 #include "policy/guards.h"
@@ -127,7 +128,13 @@ void fsg_apply_target(struct fsg_recon *run, struct fsg_recon_target *t,
         return;
     }
     if (rc == FSG_OK) {
+        /* after a stop the AWS clients send no mutating call again (CreateSecurityGroup,
+         * ModifyDBInstance and the group's rules: lib/aws/aws.h fsg_aws_client_set_stop) */
+        const volatile sig_atomic_t *ec2_was = fsg_aws_client_set_stop(run->ec2, run->stop);
+        const volatile sig_atomic_t *rds_was = fsg_aws_client_set_stop(run->rds, run->stop);
         rc = s_apply(run, t, pt, res, &err);
+        (void)fsg_aws_client_set_stop(run->ec2, ec2_was);
+        (void)fsg_aws_client_set_stop(run->rds, rds_was);
     }
     if (rc == FSG_OK) {
         res->status = FSG_APPLY_APPLIED;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/aws/aws.h"
 #include "lib/aws/ec2.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
@@ -166,7 +167,22 @@ static void s_sleep_ms(int64_t ms)
     }
 }
 
-/* ModifyDBInstance, tried again while the instance is busy and the deadline allows. */
+/* A signal asked to stop (the RDS client's stop flag, fsg_aws_client_set_stop) while the
+ * instance was busy: ModifyDBInstance is not sent again, nothing is sent after a stop. */
+static enum fsg_err s_interrupted_busy(const struct fsg_resolve_request *req, unsigned attempt,
+                                       struct fsg_error *err)
+{
+    fsg_audit(FSG_LOG_WARN, "associate", req->name, NULL,
+              json_pack("{s:s, s:s, s:I, s:s}", "rds_instance", req->rds_instance, "result",
+                        "not_attached", "attempts", (json_int_t)attempt, "reason",
+                        "interrupted by a signal while the instance was busy"));
+    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: rules in place, group not yet "
+                         "attached: RDS instance %s was busy (InvalidDBInstanceState) and a "
+                         "signal asked to stop; the next run attaches it", req->rds_instance);
+}
+
+/* ModifyDBInstance, tried again while the instance is busy and the deadline allows (not after
+ * a stop). */
 static enum fsg_err s_modify_waiting(struct fsg_aws_client *rds,
                                      const struct fsg_resolve_request *req,
                                      const struct fsg_resolve_association *a, int64_t deadline_ms,
@@ -182,6 +198,9 @@ static enum fsg_err s_modify_waiting(struct fsg_aws_client *rds,
         bool busy = rc != FSG_OK && err != NULL &&
                     strcmp(err->service_code, "InvalidDBInstanceState") == 0;
         int64_t left = deadline_ms - s_now_ms();
+        if (busy && fsg_aws_client_stop_requested(rds)) {
+            return s_interrupted_busy(req, attempt, err);
+        }
         if (!busy || left <= 0) {
             if (busy) {
                 fsg_audit(FSG_LOG_WARN, "associate", req->name, NULL,
@@ -198,6 +217,9 @@ static enum fsg_err s_modify_waiting(struct fsg_aws_client *rds,
                               "%lld ms", req->rds_instance, (long long)wait_ms);
         s_sleep_ms(wait_ms < left ? wait_ms : left);
         wait_ms = wait_ms * 2 > 10000 ? 10000 : wait_ms * 2;
+        if (fsg_aws_client_stop_requested(rds)) {
+            return s_interrupted_busy(req, attempt, err); /* the signal came during the wait */
+        }
     }
 }
 

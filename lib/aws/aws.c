@@ -52,9 +52,17 @@ bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c)
     return c != NULL && c->last_uncertain;
 }
 
+bool fsg_aws_client_stop_requested(const struct fsg_aws_client *c)
+{
+    return c != NULL && c->stop != NULL && *c->stop != 0;
+}
+
 const volatile sig_atomic_t *fsg_aws_client_set_stop(struct fsg_aws_client *c,
                                                      const volatile sig_atomic_t *stop)
 {
+    if (c == NULL) {
+        return NULL;
+    }
     const volatile sig_atomic_t *was = c->stop;
     c->stop = stop;
     return was;

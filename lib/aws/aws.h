@@ -83,9 +83,12 @@ bool fsg_aws_client_last_call_uncertain(const struct fsg_aws_client *c);
  * call (fsg_aws_request.mutating) is not sent again, neither by the retry layer nor after an
  * ExpiredToken refresh, so nothing lands after a stop that the caller did not send before it.
  * The attempt in flight finishes; its failure is returned as it is. Returns the previous flag,
- * so a caller can put it back. */
+ * so a caller can put it back. c NULL: nothing (NULL). */
 const volatile sig_atomic_t *fsg_aws_client_set_stop(struct fsg_aws_client *c,
                                                      const volatile sig_atomic_t *stop);
+/* Whether c's stop flag is set and non-zero: a caller that repeats a mutating call itself (a
+ * wait for a busy resource) stops repeating it. NULL ok (false). */
+bool fsg_aws_client_stop_requested(const struct fsg_aws_client *c);
 
 /* One REST call (S3). Everything is borrowed for the duration of the call. */
 struct fsg_aws_request {

@@ -2,7 +2,9 @@
  * interfaces, the managed group by name and tag), the association computed for add / replace /
  * none, and the writes (CreateSecurityGroup with the ownership tag, ModifyDBInstance with the
  * whole set, only when it changes). */
+#include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 #include "lib/core/mem.h"
@@ -302,6 +304,34 @@ static int s_associate_call(void)
     return 0;
 }
 
+/* A busy instance (InvalidDBInstanceState) is waited for, but not after a stop: the signal
+ * came while ModifyDBInstance was in flight, so it is not sent again (nothing is sent after a
+ * stop); the error says interrupted, the rules in place, the group not yet attached. */
+static int s_associate_busy_not_after_stop(void)
+{
+    const struct t_http_exchange ex[] = {
+        { .status = 400, .body = "<ErrorResponse><Error><Type>Sender</Type><Code>"
+                                 "InvalidDBInstanceState</Code><Message>busy</Message></Error>"
+                                 "<RequestId>r</RequestId></ErrorResponse>" },
+    };
+    struct t_aws_fixture rds;
+    T_CHECK(t_aws_fixture_init(&rds, "rds", ex, 1) == 0);
+    struct fsg_resolve_request req = s_req();
+    struct fsg_resolved_target t = { 0 };
+    t.group_id = fsg_strdup("sg-managed");
+    volatile sig_atomic_t stop = SIGTERM;
+    (void)fsg_aws_client_set_stop(rds.aws, &stop);
+    bool changed = false;
+    struct fsg_error err = { 0 };
+    int64_t far_ms = (int64_t)(time(NULL) + 600) * 1000;
+    T_ERR(FSG_E_CANCELLED, fsg_resolve_associate_until(rds.aws, &req, &t, far_ms, &changed, &err));
+    T_CHECK(!changed && rds.script.n_rec == 1 && t_aws_fixture_all_used(&rds));
+    T_CHECK(strstr(err.msg, "interrupted") != NULL && strstr(err.msg, "not yet attached") != NULL);
+    fsg_resolved_target_clean_up(&t);
+    t_aws_fixture_clean_up(&rds);
+    return 0;
+}
+
 static int s_errors(void)
 {
     /* an Aurora member, an unknown instance, a create without any VPC */
@@ -367,6 +397,7 @@ int main(int argc, char **argv)
         { "ensure_group", s_ensure_group },
         { "association", s_association },
         { "associate_call", s_associate_call },
+        { "associate_busy_not_after_stop", s_associate_busy_not_after_stop },
         { "errors", s_errors },
         { "offline", s_offline },
         { NULL, NULL },
