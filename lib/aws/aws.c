@@ -417,6 +417,7 @@ static enum fsg_err s_attempt(void *userdata, struct fsg_retry_attempt *a, struc
     if (a->number > 1 && s_stop_holds(call)) {
         /* the stop came during the backoff sleep: err still holds the last attempt's failure */
         a->no_retry = true;
+        a->not_sent = true;
         return call->last_rc;
     }
     enum fsg_err rc = s_send_once(call, false, err);

@@ -203,6 +203,10 @@ enum fsg_err fsg_retry_run(struct fsg_retry_policy *p, fsg_retry_attempt_fn *fn,
             fsg_retry_quota_release(p, last_cost);
             return FSG_OK;
         }
+        if (a.no_retry && a.not_sent) {
+            s_note(e, "not sent again after ", n - 1, " attempt(s): asked to stop");
+            return rc;
+        }
         if (a.no_retry || !fsg_retry_is_retryable(rc, e)) {
             if (n > 1) {
                 s_note(e, "attempt ", n, "");

@@ -74,6 +74,8 @@ int fsg_retry_quota_available(const struct fsg_retry_policy *p);
 struct fsg_retry_attempt {
     unsigned number; /* 1-based */
     bool no_retry;   /* out */
+    bool not_sent;   /* out, with no_retry: this attempt was not made (the caller was asked to
+                      * stop); the code and detail returned are the last attempt's */
 };
 typedef enum fsg_err(fsg_retry_attempt_fn)(void *userdata, struct fsg_retry_attempt *attempt,
                                             struct fsg_error *err);

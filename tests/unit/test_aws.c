@@ -406,6 +406,7 @@ static int s_stop_holds_mutating_retries(void)
                                        &doc, &err));
     T_CHECK(f.script.next == 2 && f.sleeps.n == 1);
     T_STR_EQ(err.service_code, "ReadTimeout");
+    T_CHECK(strstr(err.msg, "(not sent again after 1 attempt(s): asked to stop)") != NULL);
     f.sleeps.stop_on_sleep = NULL;
 
     T_ERR(FSG_E_AUTH, fsg_aws_query(f.aws, "ModifySecurityGroupRules", "2016-11-15", NULL, &doc,
