@@ -110,7 +110,9 @@ static enum fsg_err s_setup(struct fsg_lambda_work *w, struct s_flows *f, struct
                                             .summaries_url = st->config->flowlog_summaries,
                                             .summary_fingerprint = fingerprint,
                                             .summary_enis = f->hint_enis,
-                                            .n_summary_enis = f->n_hints };
+                                            .n_summary_enis = f->n_hints,
+                                            /* objects are read and reported one by one */
+                                            .no_rollups = true };
         if (rc == FSG_OK) {
             rc = fsg_s3_source_new(&so, &f->s3, err);
         }

@@ -8,6 +8,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/progress.h"
+#include "flowlogs/rollup.h"
 #include "flowlogs/s3_source.h"
 #include "flowlogs/summary.h"
 #include "lib/core/log.h"
@@ -409,6 +410,15 @@ static uint64_t s_prefetch_bytes(const struct fsg_sources_opts *o)
     return third < S_MAX_PREFETCH_BYTES ? third : S_MAX_PREFETCH_BYTES;
 }
 
+/* The largest day rollup made: a sixteenth of --memory, at least 1 MiB, at most rollup.h's
+ * 16 MiB (reading one back briefly takes about three times its table's size). */
+static size_t s_rollup_bytes(const struct fsg_sources_opts *o)
+{
+    uint64_t b = o->memory / 16;
+    b = b < S_MIN_TABLE_BYTES ? S_MIN_TABLE_BYTES : b;
+    return b > FSG_ROLLUP_MAX_BYTES ? FSG_ROLLUP_MAX_BYTES : (size_t)b;
+}
+
 static size_t s_table_bytes(const struct s_read *r, unsigned decoders)
 {
     const struct fsg_sources_opts *o = r->req->opts;
@@ -442,7 +452,8 @@ static enum fsg_err s_s3(struct s_read *r, struct fsg_error *err)
                                         .summaries_url = c->flowlog_summaries,
                                         .summary_fingerprint = fingerprint,
                                         .summary_enis = r->filter,
-                                        .n_summary_enis = r->n_filter };
+                                        .n_summary_enis = r->n_filter,
+                                        .rollup_max_bytes = s_rollup_bytes(r->req->opts) };
     return fsg_s3_source_new(&so, &r->s3, err);
 }
 

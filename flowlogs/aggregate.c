@@ -141,8 +141,8 @@ enum fsg_err fsg_aggregate_new(const struct fsg_aggregate_options *opts,
     return s_new(opts, S_INITIAL_ENTRIES, ret_agg, err);
 }
 
-enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
-                                       struct fsg_aggregate **ret_agg, struct fsg_error *err)
+static enum fsg_err s_sibling(const struct fsg_aggregate *like, bool small,
+                              struct fsg_aggregate **ret_agg, struct fsg_error *err)
 {
     struct fsg_eni_hint *hints = fsg_calloc(like->n_hints + 1, sizeof *hints);
     if (hints == NULL) {
@@ -157,7 +157,7 @@ enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
     struct fsg_aggregate_options o = { .hints = hints,
                                        .n_hints = like->n_hints,
                                        .max_entries = like->max_entries };
-    size_t hint = fsg_hash_count(like->flows4);
+    size_t hint = small ? 0 : fsg_hash_count(like->flows4);
     hint = hint < S_INITIAL_ENTRIES ? S_INITIAL_ENTRIES
            : hint > S_SIBLING_MAX_HINT ? S_SIBLING_MAX_HINT
                                        : hint;
@@ -169,6 +169,19 @@ enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
         fsg_agg_update_check(*ret_agg);
     }
     return rc;
+}
+
+enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
+                                       struct fsg_aggregate **ret_agg, struct fsg_error *err)
+{
+    return s_sibling(like, false, ret_agg, err);
+}
+
+enum fsg_err fsg_aggregate_new_sibling_small(const struct fsg_aggregate *like,
+                                             struct fsg_aggregate **ret_agg,
+                                             struct fsg_error *err)
+{
+    return s_sibling(like, true, ret_agg, err);
 }
 
 void fsg_aggregate_destroy(struct fsg_aggregate *agg)
@@ -489,6 +502,31 @@ static enum fsg_err s_undo_push(struct fsg_aggregate *agg, const struct fsg_agg_
     return FSG_OK;
 }
 
+/* The same for an entry found by its key (a merge into an open object). */
+static enum fsg_err s_undo_key(struct fsg_aggregate *agg, bool is_v6, const void *key,
+                               uint64_t hash, struct fsg_agg_val *v, bool inserted)
+{
+    if (v->gen == agg->gen) {
+        return FSG_OK;
+    }
+    if (agg->in_object && !inserted) {
+        struct fsg_agg_undo *grown =
+            fsg_array_grow(agg->undo, &agg->cap_undo, agg->n_undo + 1, sizeof *grown, 256);
+        if (grown == NULL) {
+            return FSG_E_NOMEM;
+        }
+        agg->undo = grown;
+        struct fsg_agg_undo *u = &agg->undo[agg->n_undo++];
+        memset(u, 0, sizeof *u);
+        memcpy(&u->u, key, is_v6 ? sizeof u->u.k : sizeof u->u.k4);
+        u->is_v6 = is_v6;
+        u->hash = hash;
+        u->old = *v;
+    }
+    v->gen = agg->gen;
+    return FSG_OK;
+}
+
 /* Folds records/packets/bytes/first/last into the pending record's key, logging the entry's
  * value first when an open object changes it for the first time. Nothing changes on failure. */
 static enum fsg_err s_fold_pending(struct fsg_aggregate *agg, const struct fsg_agg_pending *pd,
@@ -664,6 +702,9 @@ static enum fsg_err s_fold_key(struct fsg_aggregate *agg, const struct fsg_agg_k
     bool inserted;
     enum fsg_err rc = s_upsert(agg, is_v6, key, hash, &v, &inserted);
     if (rc == FSG_OK) {
+        rc = s_undo_key(agg, is_v6, key, hash, v, inserted);
+    }
+    if (rc == FSG_OK) {
         s_fold_val(v, inserted, sv->records, sv->packets, sv->bytes, sv->first, sv->last);
     }
     return rc;
@@ -743,7 +784,11 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
                                                        map[(uint32_t)sk->w[1]] } };
         struct fsg_agg_val *v;
         bool inserted;
-        rc = s_upsert(dst, false, &k, s_key4_hash(k.w[0], k.w[1]), &v, &inserted);
+        uint64_t hash = s_key4_hash(k.w[0], k.w[1]);
+        rc = s_upsert(dst, false, &k, hash, &v, &inserted);
+        if (rc == FSG_OK) {
+            rc = s_undo_key(dst, false, &k, hash, v, inserted);
+        }
         if (rc == FSG_OK) {
             s_fold_val(v, inserted, sv->records, sv->packets, sv->bytes, sv->first, sv->last);
         }

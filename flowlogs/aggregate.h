@@ -67,6 +67,11 @@ void fsg_aggregate_destroy(struct fsg_aggregate *agg); /* NULL ok */
 enum fsg_err fsg_aggregate_new_sibling(const struct fsg_aggregate *like,
                                        struct fsg_aggregate **ret_agg,
                                        struct fsg_error *err) FSG_MUST_USE;
+/* The same at the smallest starting size (the other starts near like's size), e.g. for one
+ * object's own table. */
+enum fsg_err fsg_aggregate_new_sibling_small(const struct fsg_aggregate *like,
+                                             struct fsg_aggregate **ret_agg,
+                                             struct fsg_error *err) FSG_MUST_USE;
 
 /* Folds one OK record in. The ENI is rec->interface_id, or default_eni when that is empty (and
  * "-" when both are); ids longer than FSG_ENI_ID_MAX - 1 bytes are cut. Records without addresses
@@ -84,7 +89,7 @@ enum fsg_err fsg_aggregate_flush(struct fsg_aggregate *agg, struct fsg_error *er
 void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog_stats *stats);
 
 /* Folds src into dst (both flushed first; src otherwise unchanged, borrowed). On failure dst may
- * hold part of src. */
+ * hold part of src: inside an object of dst (fsg_aggregate_begin) its rollback undoes that. */
 enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate *src,
                                  struct fsg_error *err) FSG_MUST_USE;
 

@@ -100,7 +100,11 @@ struct s_obj {
     long prefetch_seq; /* place among prefetched objects, -1 = streamed */
     struct s_group *group; /* its day's rollup, NULL = none */
     bool via_rollup;       /* read through its group's rollup: nothing of its own */
+    bool claimed;          /* it read its group's rollup: the group's state waits for its end */
     bool contributed;      /* its rows went into its group's rollup being made */
+    bool summary_used;     /* read from its own summary (nothing to write) */
+    bool etag_changed;     /* GetObject answered another ETag than the listing: the rows are
+                            * another version's, no summary or rollup is made of them */
     /* under src->pf_lock: */
     enum s_fetch_state state;
     struct fsg_buf body;
@@ -147,6 +151,8 @@ struct fsg_s3_source {
     char *fingerprint;
     const char *const *sum_enis; /* borrowed: the interfaces a summary keeps; 0 = all */
     size_t n_sum_enis;
+    bool rollups;
+    size_t rollup_max_bytes;
     struct s_sum *sum_keys;   /* the summaries under this expand()'s prefix, sorted */
     size_t n_sum_keys, cap_sum_keys;
     struct s_pending *pend;   /* this expand()'s listed keys (with summaries on) */
@@ -426,6 +432,8 @@ static enum fsg_err s_summaries_option(struct fsg_s3_source *s, const struct fsg
     s->sum_bucket = fsg_strndup(b, blen);
     s->sum_enis = o->summary_enis;
     s->n_sum_enis = o->n_summary_enis;
+    s->rollups = !o->no_rollups;
+    s->rollup_max_bytes = o->rollup_max_bytes;
     s->fingerprint = fsg_strdup(o->summary_fingerprint != NULL ? o->summary_fingerprint : "");
     if (s->sum_bucket == NULL || s->fingerprint == NULL ||
         fsg_buf_printf(&prefix, "%s%s", p, plen > 0 && p[plen - 1] != '/' ? "/" : "") != FSG_OK ||
@@ -514,6 +522,7 @@ static void *s_fetcher(void *arg)
         struct fsg_buf body = FSG_BUF_INIT;
         struct fsg_error err = { 0 };
         struct fsg_aws_client *c = NULL;
+        bool changed = false;
         enum fsg_err rc = fsg_buf_reserve(&body, (size_t)o->fetch_size);
         if (rc != FSG_OK) {
             fsg_error_set(&err, rc, "out of memory");
@@ -524,10 +533,13 @@ static void *s_fetcher(void *arg)
                                    o->summary_key != NULL ? o->summary_key : o->key, NULL,
                                    s_append, &body, &res, &err);
             (void)s_pool_put(s, c);
+            changed = rc == FSG_OK && o->summary_key == NULL && o->etag[0] != '\0' &&
+                      res.etag[0] != '\0' && strcmp(res.etag, o->etag) != 0;
         }
 
         pthread_mutex_lock(&s->pf_lock);
         o->body = body;
+        o->etag_changed = changed;
         o->rc = rc;
         if (rc != FSG_OK && (o->err = fsg_malloc(sizeof *o->err)) != NULL) {
             *o->err = err;
@@ -836,8 +848,18 @@ static void s_write_summary(void *ctx, const struct fsg_aggregate *table)
 {
     struct s_obj *o = ctx;
     struct fsg_s3_source *s = o->src;
-    if (o->via_rollup) {
-        return; /* its rows came with its day's rollup: it has none of its own here */
+    if (o->via_rollup || o->summary_used) {
+        return; /* its rows came with its day's rollup, or from its summary (given then) */
+    }
+    if (o->etag_changed) {
+        fsg_log(FSG_LOG_INFO, "%s: changed since it was listed (another ETag): no flow summary "
+                "written for it", o->name);
+        return;
+    }
+    if (table == NULL) {
+        fsg_log(FSG_LOG_INFO, "%s: no flow summary written: its rows do not fit in the memory "
+                "budget (--memory)", o->name);
+        return;
     }
     s_contribute(o, NULL, table);
     if (o->etag[0] == '\0') {
@@ -895,6 +917,7 @@ static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fs
         return false;
     }
     s_contribute(o, &sum, NULL);
+    o->summary_used = true;
     *ret_rc = s_fold_rows(reader, &sum, err);
     fsg_summary_clean_up(&sum);
     return true;
@@ -953,15 +976,16 @@ static void s_contribute(struct s_obj *o, const struct fsg_summary *sum,
     struct fsg_s3_source *s = o->src;
     pthread_mutex_lock(&s->grp_lock);
     if (g->collect && g->acc == NULL &&
-        fsg_rollup_acc_new(0, s->sum_enis, s->n_sum_enis, &g->acc) != FSG_OK) {
+        fsg_rollup_acc_new(s->rollup_max_bytes, s->sum_enis, s->n_sum_enis, &g->acc) != FSG_OK) {
         g->collect = false;
     }
     if (g->collect) {
         bool ok = !o->contributed && (sum != NULL ? fsg_rollup_acc_add_summary(g->acc, sum)
                                                   : fsg_rollup_acc_add_table(g->acc, table));
         if (!ok) {
-            fsg_log(FSG_LOG_DEBUG, "%s: no day rollup made (more rows than %zu MiB)", g->source,
-                    FSG_ROLLUP_MAX_BYTES >> 20);
+            fsg_log(FSG_LOG_DEBUG, "%s: no day rollup made (its rows take more than %zu KiB)",
+                    g->source,
+                    (s->rollup_max_bytes != 0 ? s->rollup_max_bytes : FSG_ROLLUP_MAX_BYTES) >> 10);
             s_group_drop(g);
         }
     }
@@ -983,9 +1007,10 @@ static void s_write_rollup(struct fsg_s3_source *s, const struct s_group *g,
     fsg_buf_clean_up(&body);
 }
 
-/* A member of a group whose rollup is being made is over: the rollup is written once every
- * member was read well and gave its rows; one that failed, or was read without giving them
- * (its summary unusable), means no rollup. */
+/* A member of a group is over. The one that read the group's rollup settles it: used when it
+ * ended well, broken otherwise (its rows, the whole day's, were rolled back with it: the other
+ * members fail too). While a rollup is being made, it is written once every member was read
+ * well and gave its rows; one that failed, or was read without giving them, means no rollup. */
 static void s_member_finished(void *ctx, enum fsg_err rc)
 {
     struct s_obj *o = ctx;
@@ -993,6 +1018,10 @@ static void s_member_finished(void *ctx, enum fsg_err rc)
     struct s_group *g = o->group;
     struct fsg_rollup_acc *done = NULL;
     pthread_mutex_lock(&s->grp_lock);
+    if (o->claimed) {
+        g->state = rc == FSG_OK ? S_GROUP_USED : S_GROUP_BROKEN;
+        pthread_cond_broadcast(&s->grp_cv);
+    }
     if (g->collect && (rc != FSG_OK || !o->contributed)) {
         if (!o->via_rollup) {
             fsg_log(FSG_LOG_DEBUG, "%s: no day rollup made (%s was %s)", g->source, o->name,
@@ -1076,12 +1105,16 @@ static bool s_rollup_run(struct s_obj *o, struct fsg_reader *reader, enum fsg_er
     pthread_mutex_unlock(&s->grp_lock);
     if (claim) {
         bool used = s_rollup_fold(g, s, reader, ret_rc, err);
-        st = !used ? S_GROUP_FAILED : *ret_rc == FSG_OK ? S_GROUP_USED : S_GROUP_BROKEN;
-        pthread_mutex_lock(&s->grp_lock);
-        g->state = st;
-        pthread_cond_broadcast(&s->grp_cv);
-        pthread_mutex_unlock(&s->grp_lock);
-        o->via_rollup = st == S_GROUP_USED;
+        /* folded well: the group stays READING until this object is over (s_member_finished),
+         * so that no member counts as read unless the day's rows stayed */
+        o->claimed = used && *ret_rc == FSG_OK;
+        o->via_rollup = o->claimed;
+        if (!o->claimed) {
+            pthread_mutex_lock(&s->grp_lock);
+            g->state = used ? S_GROUP_BROKEN : S_GROUP_FAILED;
+            pthread_cond_broadcast(&s->grp_cv);
+            pthread_mutex_unlock(&s->grp_lock);
+        }
         return used;
     }
     if (st == S_GROUP_BROKEN) {
@@ -1226,6 +1259,8 @@ static enum fsg_err s_run(void *ctx, struct fsg_reader *reader, struct fsg_error
     }
     if (rc == FSG_OK && o->etag[0] == '\0') {
         memcpy(o->etag, res.etag, sizeof o->etag);
+    } else if (rc == FSG_OK && res.etag[0] != '\0' && strcmp(res.etag, o->etag) != 0) {
+        o->etag_changed = true;
     }
     (void)s_pool_put(o->src, c);
     return rc;
@@ -1335,11 +1370,10 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
         .run = s_run,
         .ctx = o,
         .size = size,
-        .summarize = s->sum_bucket != NULL && o->summary_key == NULL && !o->parquet
-                         ? s_write_summary
-                         : NULL,
+        /* also with a summary listed: one that turns out unusable is written again */
+        .summarize = s->sum_bucket != NULL && !o->parquet ? s_write_summary : NULL,
         .summarize_ctx = o,
-        .finished = group != NULL && group->collect ? s_member_finished : NULL,
+        .finished = group != NULL ? s_member_finished : NULL,
     };
     return FSG_OK;
 }
@@ -1393,7 +1427,7 @@ static enum fsg_err s_pend(struct fsg_s3_source *s, const struct fsg_s3_object *
     }
     snprintf(p->etag, sizeof p->etag, "%s", obj->etag != NULL ? obj->etag : "");
     /* a Parquet object always fails (s_parquet_error): its day could never be rolled up */
-    p->dated = p->etag[0] != '\0' && !s_is_parquet(p->key) &&
+    p->dated = s->rollups && p->etag[0] != '\0' && !s_is_parquet(p->key) &&
                fsg_rollup_day(p->key, &p->day, &p->dir_len);
     s->n_pend++;
     return FSG_OK;

@@ -52,6 +52,11 @@ struct fsg_s3_source_options {
      * n_summary_enis 0 = every interface. Part of what the fingerprint must name. */
     const char *const *summary_enis;
     size_t n_summary_enis;
+    /* Day rollups of the summaries (flowlogs/rollup.h), with summaries on: read and made unless
+     * no_rollups; a rollup is made only while its merged rows take at most rollup_max_bytes of
+     * table (0 = FSG_ROLLUP_MAX_BYTES); reading one takes about three times that, briefly. */
+    bool no_rollups;
+    size_t rollup_max_bytes;
     /* Optional template of the S3 clients (endpoint, credentials, retry, clock; tests use it to
      * script the transport). service and region are set here. Its `http` client, if any, is
      * shared by every object: only for runs with one job. Borrowed during new() only; what it

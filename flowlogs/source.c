@@ -92,21 +92,8 @@ static void s_process(struct s_worker *w, size_t i)
     };
     struct fsg_aggregate *into = w->agg;
     enum fsg_err rc = FSG_OK;
-    if (obj->summarize != NULL) {
-        if (w->own == NULL) {
-            /* Under a memory budget the worker's share is split between its table and the
-             * object's own; an object whose rows do not all fit gets no summary (below). */
-            size_t share = fsg_aggregate_memory(w->agg);
-            rc = fsg_aggregate_new_sibling(w->agg, &w->own, &d->err);
-            if (rc == FSG_OK && share != 0) {
-                rc = fsg_aggregate_set_memory(w->agg, share - share / 2, &d->err);
-            }
-            if (rc == FSG_OK) {
-                rc = fsg_aggregate_set_memory(w->own, share / 2, &d->err);
-            }
-        } else {
-            fsg_aggregate_clear(w->own);
-        }
+    if (obj->summarize != NULL) { /* w->own exists (s_own_tables) */
+        fsg_aggregate_clear(w->own);
         into = w->own;
     }
     if (rc == FSG_OK) {
@@ -120,13 +107,16 @@ static void s_process(struct s_worker *w, size_t i)
         rc = fsg_reader_finish(r, &d->err);
     }
     if (rc == FSG_OK && into != w->agg) {
-        if (!fsg_aggregate_object_spilled(into)) {
-            obj->summarize(obj->summarize_ctx, into);
-        } else {
-            fsg_log(FSG_LOG_INFO, "%s: no flow summary written: its rows do not fit in the "
-                    "memory budget (--memory)", obj->name);
+        /* rows of it on disk: its table is not all of it, no summary can be made of it */
+        obj->summarize(obj->summarize_ctx, fsg_aggregate_object_spilled(into) ? NULL : into);
+        /* as one object of the worker's table: a merge that fails half-way leaves nothing (its
+         * rows already on disk are kept) */
+        fsg_aggregate_begin(w->agg);
+        rc = fsg_aggregate_merge(w->agg, into, &d->err);
+        rc = rc != FSG_OK ? rc : fsg_aggregate_commit(w->agg, &d->err);
+        if (rc != FSG_OK) {
+            fsg_aggregate_rollback(w->agg);
         }
-        rc = fsg_aggregate_merge(w->agg, into, &d->err); /* its rows on disk are kept */
     }
     slot->rc = rc;
     if (rc != FSG_OK && d->err.offset == 0 && r != NULL) {
@@ -243,6 +233,31 @@ static enum fsg_err s_run_workers(struct s_shared *sh, struct s_worker *ws, size
     return rc == FSG_OK ? fsg_aggregate_status(agg, err) : rc; /* a failed spill fails the run */
 }
 
+/* When any object is read into a table of its own (summarize), each worker gets one, made now
+ * (small, before the worker's table grows) and, under a memory budget, with half the worker's
+ * share (the worker's table keeps the other half): an object whose rows do not all fit in it
+ * has rows on disk and gets no summary, but still counts in full. */
+static enum fsg_err s_own_tables(const struct fsg_object *objects, size_t n_objects,
+                                 struct s_worker *ws, size_t jobs)
+{
+    bool any = false;
+    for (size_t i = 0; i < n_objects && !any; i++) {
+        any = objects[i].summarize != NULL;
+    }
+    enum fsg_err rc = FSG_OK;
+    for (size_t i = 0; any && rc == FSG_OK && i < jobs; i++) {
+        size_t share = fsg_aggregate_memory(ws[i].agg);
+        rc = fsg_aggregate_new_sibling_small(ws[i].agg, &ws[i].own, NULL);
+        if (rc == FSG_OK && share != 0) {
+            rc = fsg_aggregate_set_memory(ws[i].agg, share - share / 2, NULL);
+        }
+        if (rc == FSG_OK) {
+            rc = fsg_aggregate_set_memory(ws[i].own, share / 2, NULL);
+        }
+    }
+    return rc;
+}
+
 size_t fsg_run_cpus(void)
 {
     cpu_set_t set;
@@ -298,6 +313,9 @@ enum fsg_err fsg_run_objects(const struct fsg_object *objects, size_t n_objects,
                        FSG_OK) {
             goto out;
         }
+    }
+    if (s_own_tables(objects, n_objects, ws, jobs) != FSG_OK) {
+        goto out;
     }
     rc = s_run_workers(&sh, ws, jobs, agg, err);
     if (rc == FSG_OK) {

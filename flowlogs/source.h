@@ -114,7 +114,9 @@ struct fsg_object {
     fsg_object_run_fn *run;  /* NULL = read the local path */
     void *ctx;               /* for run; borrowed */
     /* When set, the object is read into a table of its own, handed to summarize() (e.g. to
-     * write its flow summary) once it was read well, then merged into the run's table. A
+     * write its flow summary) once it was read well, then merged into the run's table. Under a
+     * memory budget that table has half its worker's share: when the object's rows did not all
+     * fit (some went to disk), summarize() gets NULL (no summary can be made of a part). A
      * failed summarize() is the callee's to report: the object still counts. */
     void (*summarize)(void *summarize_ctx, const struct fsg_aggregate *object_table);
     void *summarize_ctx;

@@ -105,8 +105,11 @@ def main():
             c.check(p4.returncode == 0 and "not used" in p4.stderr,
                     "a corrupt summary is not used, with a warning")
             c.eq(fourth, first, "with a corrupt and a missing summary: the same document")
-            c.check(summaries().get(gone) == sums[gone],
+            now = summaries()
+            c.check(now.get(gone) == sums[gone],
                     "the missing summary is written again by that read")
+            c.check(now.get(bad) == sums[bad],
+                    "the corrupt summary is written again by that read (byte for byte)")
 
             s3.upload_file(os.path.join(tmp, files[0]), "logs", key_of(files[1]))  # new ETag
             p5, fifth = flows()

@@ -478,6 +478,141 @@ static int s_day_rollups(void)
     return rc;
 }
 
+/* The object that read its day's rollup fails after folding it (here: the table's entry limit
+ * when its rows join the run's): the whole day's rows are rolled back with it, so the day's
+ * other objects fail too instead of counting as read with nothing. */
+static int s_rollup_claimant_fails(void)
+{
+    static const char other_log[] =
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
+        "start end action log-status\n"
+        "2 1 eni-9 10.9.1.5 10.9.20.11 40001 5432 6 1 10 1700000000 1700000060 ACCEPT OK\n"
+        "2 1 eni-9 10.9.1.6 10.9.20.11 40001 5432 6 1 10 1700000000 1700000060 ACCEPT OK\n"
+        "2 1 eni-9 10.9.1.7 10.9.20.11 40001 5432 6 1 10 1700000000 1700000060 ACCEPT OK\n";
+    struct fsg_buf gz = FSG_BUF_INIT, key = FSG_BUF_INIT, rollup = FSG_BUF_INIT, day = FSG_BUF_INIT;
+    T_CHECK(s_gzip(other_log, &gz) == 0);
+    char hash[65];
+    T_OK(fsg_rollup_members_hash(s_day_keys, s_day_etags, 3, "fp0123456789abcdef", hash));
+    T_OK(fsg_rollup_key("fs/", "b", S_DAY, strlen(S_DAY), s_t(2023, 11, 14, 0, 0), hash,
+                        "fp0123456789abcdef", &key));
+    T_CHECK(s_gzip(s_log, &day) == 0);
+    /* the rollup: the day's three flows (read from s_log as one object) */
+    struct fsg_aggregate *one = NULL;
+    T_OK(fsg_aggregate_new(NULL, &one, NULL));
+    {
+        struct fsg_summary none = { 0 };
+        struct fsg_rollup_acc *acc = NULL;
+        T_OK(fsg_rollup_acc_new(0, NULL, 0, &acc));
+        struct fsg_agg_row rows[3] = { 0 };
+        const char *src[] = { "10.0.1.5", "10.0.1.6", "10.0.1.7" };
+        for (size_t i = 0; i < 3; i++) {
+            memcpy(rows[i].eni, "eni-1", 6);
+            T_OK(fsg_ip_parse(fsg_span_from_cstr(src[i]), &rows[i].a));
+            T_OK(fsg_ip_parse(fsg_span_from_cstr("10.0.20.11"), &rows[i].b));
+            rows[i].port = 5432;
+            rows[i].proto = 6;
+            rows[i].records = 3;
+        }
+        none.rows = rows;
+        none.n_rows = 3;
+        none.stats.records = 9;
+        T_CHECK(fsg_rollup_acc_add_summary(acc, &none));
+        T_OK(fsg_rollup_acc_encode(acc, "s", hash, "fp0123456789abcdef", &rollup, NULL));
+        fsg_rollup_acc_destroy(acc);
+    }
+    fsg_aggregate_destroy(one);
+    char sums[1024], listing[2048];
+    snprintf(sums, sizeof sums, "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>"
+             "%s</Key><Size>%zu</Size></Contents></ListBucketResult>", fsg_buf_cstr(&key),
+             rollup.len);
+    snprintf(listing, sizeof listing, "<ListBucketResult><IsTruncated>false</IsTruncated>"
+             "<Contents><Key>AWSLogs/1/vpcflowlogs/us-east-1/2023/11/13/x.log.gz</Key><Size>%zu"
+             "</Size><ETag>&quot;e0&quot;</ETag></Contents>"
+             "<Contents><Key>%s</Key><Size>9</Size><ETag>&quot;e1&quot;</ETag></Contents>"
+             "<Contents><Key>%s</Key><Size>9</Size><ETag>&quot;e2&quot;</ETag></Contents>"
+             "<Contents><Key>%s</Key><Size>9</Size><ETag>&quot;e3&quot;</ETag></Contents>"
+             "</ListBucketResult>", gz.len, s_day_keys[0], s_day_keys[1], s_day_keys[2]);
+    const struct t_http_exchange ex[] = {
+        { .method = "GET", .status = 200, .body = sums },
+        { .method = "GET", .status = 200, .body = listing },
+        { .method = "GET", .status = 200, .body = (const char *)gz.ptr, .body_len = gz.len },
+        { .method = "PUT", .status = 200 },
+        { .method = "GET", .status = 200, .body = (const char *)rollup.ptr,
+          .body_len = rollup.len },
+    };
+    struct s_fixture f;
+    struct fsg_s3_source_options o = { .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE,
+                                       .summaries_url = "s3://sums/fs/",
+                                       .summary_fingerprint = "fp0123456789abcdef" };
+    if (s_setup(&f, ex, 5, &o) != 0) {
+        return 1;
+    }
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_source_expand(f.src, "s3://b/AWSLogs/", &f.objects, &f.n_objects, &err));
+    T_CHECK(f.n_objects == 4);
+    struct fsg_aggregate *agg = NULL;
+    struct fsg_run_result result = { 0 };
+    struct fsg_aggregate_options ao = { .max_entries = 4 }; /* 3 + the day's 3 is too many */
+    T_OK(fsg_aggregate_new(&ao, &agg, &err));
+    struct fsg_run_options ro = { .jobs = 1 };
+    T_OK(fsg_run_objects(f.objects, f.n_objects, &ro, agg, &result, &err));
+    T_CHECK(result.n_errors == 3);
+    T_CHECK(result.errors[0].code == FSG_E_LIMIT);
+    T_CHECK(strstr(result.errors[1].message, "day rollup") != NULL &&
+            strstr(result.errors[2].message, "day rollup") != NULL);
+    const struct fsg_flow_stats *st = fsg_aggregate_stats(agg);
+    T_CHECK(st->objects == 1 && st->records == 3 && fsg_aggregate_entries(agg) == 3);
+    T_CHECK(!f.script.mismatch && f.script.next == 5);
+    fsg_run_result_clean_up(&result);
+    fsg_aggregate_destroy(agg);
+    s_teardown(&f);
+    fsg_buf_clean_up(&gz);
+    fsg_buf_clean_up(&key);
+    fsg_buf_clean_up(&rollup);
+    fsg_buf_clean_up(&day);
+    return 0;
+}
+
+/* An object replaced between its listing and its GET (another ETag): its rows are read (they
+ * count), but no summary is written under the listed ETag (it would hold another version). */
+static int s_changed_since_listed(void)
+{
+    struct fsg_buf gz = FSG_BUF_INIT;
+    T_CHECK(s_gzip(s_log, &gz) == 0);
+    char listing[1024];
+    snprintf(listing, sizeof listing, "<ListBucketResult><IsTruncated>false</IsTruncated>"
+             "<Contents><Key>%s</Key><Size>%zu</Size><ETag>&quot;e1&quot;</ETag></Contents>"
+             "</ListBucketResult>", S_LONE, gz.len);
+    const struct t_http_exchange ex[] = {
+        { .method = "GET", .status = 200,
+          .body = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>" },
+        { .method = "GET", .status = 200, .body = listing },
+        { .method = "GET", .status = 200, .headers = "ETag: \"e9\"\n", .body = (const char *)gz.ptr,
+          .body_len = gz.len },
+    };
+    struct s_fixture f;
+    struct fsg_s3_source_options o = { .since_s = FSG_S3_TIME_NONE, .until_s = FSG_S3_TIME_NONE,
+                                       .summaries_url = "s3://sums/fs/",
+                                       .summary_fingerprint = "fp0123456789abcdef" };
+    if (s_setup(&f, ex, 3, &o) != 0) {
+        return 1;
+    }
+    struct fsg_error err = { 0 };
+    T_OK(fsg_s3_source_expand(f.src, "s3://b/AWSLogs/", &f.objects, &f.n_objects, &err));
+    struct fsg_aggregate *agg = NULL;
+    struct fsg_run_result result = { 0 };
+    T_OK(fsg_aggregate_new(NULL, &agg, &err));
+    struct fsg_run_options ro = { .jobs = 1 };
+    T_OK(fsg_run_objects(f.objects, f.n_objects, &ro, agg, &result, &err));
+    T_CHECK(result.n_errors == 0 && fsg_aggregate_stats(agg)->records == 3);
+    T_CHECK(!f.script.mismatch && f.script.next == 3); /* no PUT */
+    fsg_run_result_clean_up(&result);
+    fsg_aggregate_destroy(agg);
+    s_teardown(&f);
+    fsg_buf_clean_up(&gz);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
@@ -487,6 +622,8 @@ int main(int argc, char **argv)
         { "url_forms_and_config_errors", s_url_forms_and_config_errors },
         { "run_objects", s_run_objects },
         { "day_rollups", s_day_rollups },
+        { "rollup_claimant_fails", s_rollup_claimant_fails },
+        { "changed_since_listed", s_changed_since_listed },
         { NULL, NULL },
     };
     return t_main(cases, argc, argv);

@@ -239,15 +239,21 @@ static int s_runner(void)
  * the same as without a budget; the caller's budget is given back after the run. */
 struct s_sums {
     pthread_mutex_t lock;
-    size_t calls, rows;
+    size_t calls, rows, partial, max_bytes;
 };
 
 static void s_count_summary(void *ctx, const struct fsg_aggregate *table)
 {
     struct s_sums *c = ctx;
     pthread_mutex_lock(&c->lock);
-    c->calls++;
-    c->rows += fsg_aggregate_entries(table);
+    if (table == NULL) {
+        c->partial++; /* rows on disk: no summary */
+    } else {
+        c->calls++;
+        c->rows += fsg_aggregate_entries(table);
+        size_t b = fsg_aggregate_table_bytes(table);
+        c->max_bytes = b > c->max_bytes ? b : c->max_bytes;
+    }
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -287,8 +293,15 @@ static int s_summaries_within_budget(void)
         T_OK(fsg_run_objects(objs, 42, &ro, agg, &res, NULL));
         T_CHECK(res.n_errors == 0);
         T_CHECK(fsg_aggregate_memory(agg) == budget);
-        T_CHECK(small_sums.calls == 41 && small_sums.rows == 41 * 2);
-        T_CHECK(big_sums.calls == (run == 0 ? 1u : 0u));
+        T_CHECK(small_sums.calls == 41 && small_sums.rows == 41 * 2 && small_sums.partial == 0);
+        T_CHECK(big_sums.calls == (run == 0 ? 1u : 0u) && big_sums.partial == (run == 0 ? 0u : 1u));
+        /* an object's own table keeps to half its worker's share */
+        struct fsg_aggregate *fresh = NULL; /* a table's smallest size is its floor */
+        T_OK(fsg_aggregate_new(NULL, &fresh, NULL));
+        size_t floor_bytes = fsg_aggregate_table_bytes(fresh);
+        fsg_aggregate_destroy(fresh);
+        size_t half = budget / 2 / ro.jobs;
+        T_CHECK(run == 0 || small_sums.max_bytes <= (half > floor_bytes ? half : floor_bytes));
         T_CHECK(run == 0 || fsg_aggregate_spilled_runs(agg) > 0);
         T_CHECK(fsg_aggregate_spilled_runs(agg) < 20);
         if (run == 0) {
