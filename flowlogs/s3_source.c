@@ -30,8 +30,8 @@
 #define S_DEFAULT_PREFETCH_BYTES ((uint64_t)24 << 20)
 #define S_PREFETCH_MAX ((uint64_t)8 << 20)
 /* Summaries and rollups are encoded by the decoder that read the object, then PUT by a few
- * threads of their own, so S3's latency never stalls decoding; at most S_PUT_QUEUE_BYTES wait
- * (a decoder waits for room beyond that). The source's destruction waits for every PUT. With a
+ * threads of their own, so S3's latency never stalls decoding; about S_PUT_QUEUE_BYTES wait
+ * (a decoder waits for room beyond that; one larger body is taken when none waits). The source's destruction waits for every PUT. With a
  * shared scripted transport (no prefetching) they are PUT on the spot. */
 #define S_PUT_THREADS 8
 #define S_PUT_QUEUE_BYTES ((uint64_t)4 << 20)
@@ -589,9 +589,7 @@ static void s_prefetch_stop(struct fsg_s3_source *s)
 static bool s_fold_summary(struct s_obj *o, struct fsg_reader *reader, struct fsg_span body,
                            enum fsg_err *ret_rc, struct fsg_error *err);
 
-/* The prefetched object (or its summary), read from memory into the reader; its bytes go back to
- * the budget. False when it was a summary that cannot be used (nothing folded): the caller then
- * reads the object itself. */
+/* Waits for o's prefetch and takes its body, result and error (release the budget after). */
 static void s_prefetch_take(struct s_obj *o, struct fsg_buf *ret_body, enum fsg_err *ret_rc,
                             struct fsg_error *ret_err)
 {
@@ -617,6 +615,9 @@ static void s_prefetch_release(struct s_obj *o)
     pthread_mutex_unlock(&s->pf_lock);
 }
 
+/* The prefetched object (or its summary), read from memory into the reader; its bytes go back to
+ * the budget. False when it was a summary that cannot be used (nothing folded): the caller then
+ * reads the object itself. */
 static bool s_run_prefetched(struct s_obj *o, struct fsg_reader *reader, enum fsg_err *ret_rc,
                              struct fsg_error *err)
 {
@@ -711,7 +712,6 @@ static enum fsg_err s_list_summaries(struct fsg_s3_source *s, const char *bucket
 }
 
 /* ---- writing summaries and rollups (off the decoders) --------------------------------------- */
-
 
 struct s_put {
     struct s_put *next;

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/core/log.h"
 #include "lib/core/mem.h"
 
 /* 256 KiB reads: a few system calls per MiB. */
