@@ -372,6 +372,9 @@ static enum fsg_err s_sign(struct s_call *call, struct fsg_http_request *req, bo
     };
     rc = fsg_sigv4_sign(req, &p, err);
     if (rc != FSG_OK) {
+        if (err != NULL && err->msg[0] == '\0') { /* a path that only returned its code */
+            fsg_error_set(err, rc, "%s", fsg_err_str(rc));
+        }
         fsg_error_prefix(err, "%s %s: signing failed: ", c->service, call->r->action);
     }
     return rc;
