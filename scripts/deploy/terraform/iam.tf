@@ -55,6 +55,29 @@ data "aws_iam_policy_document" "flowseg" {
     }
   }
 
+  # Flow summaries and day rollups (flow_summaries_folder): read, written and listed there only.
+  dynamic "statement" {
+    for_each = local.summaries_prefix == "" ? [] : [1]
+    content {
+      sid       = "ReadWriteFlowSummaries"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${local.bucket}/${local.summaries_prefix}*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.summaries_prefix == "" ? [] : [1]
+    content {
+      sid       = "ListFlowSummaries"
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${local.summaries_prefix}*"]
+      }
+    }
+  }
+
   # Reading the current rules and finding the database's interfaces.
   statement {
     sid = "DescribeNetwork"

@@ -30,7 +30,10 @@ locals {
   # Flow logs land under <folder>/AWSLogs/<account>/vpcflowlogs/<region>/yyyy/mm/dd/.
   folder_prefix = var.flow_log_folder == "" ? "" : "${trimsuffix(var.flow_log_folder, "/")}/"
   log_prefix    = "${local.folder_prefix}AWSLogs/"
-  destination   = var.flow_log_folder == "" ? local.bucket : "${local.bucket}/${trimsuffix(var.flow_log_folder, "/")}"
+  # Flow summaries and day rollups (README "Flow summaries"): keys end in .fsum.json.gz or
+  # .fsum-day.json.gz, never .log.gz, so writing them triggers no notification.
+  summaries_prefix = var.flow_summaries_folder == "" ? "" : "${trimsuffix(var.flow_summaries_folder, "/")}/"
+  destination      = var.flow_log_folder == "" ? local.bucket : "${local.bucket}/${trimsuffix(var.flow_log_folder, "/")}"
 
   # ref/aws-wire.md §1.3: direction, initiator and NAT-correct addresses. `$${` is a literal `${`.
   flow_log_format = join(" ", [
@@ -48,7 +51,8 @@ locals {
   config_inline  = jsondecode(var.config_json == "" ? "{}" : replace(var.config_json, "@MANAGED_SG@", aws_security_group.managed.id))
   # With event_queue, a backfill fans out through that queue (flowlogs.fanout_queue_url).
   fanout_ref     = var.event_queue ? { fanout_queue_url = aws_sqs_queue.events[0].url } : {}
-  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref), flowlogs = merge(try(local.config_inline.flowlogs, {}), local.fanout_ref) }))
+  summaries_ref  = local.summaries_prefix == "" ? {} : { summaries = "s3://${var.flow_log_bucket}/${local.summaries_prefix}" }
+  flowseg_config = var.config_json == "" ? var.config_path : jsonencode(merge(local.config_inline, { pce = merge(try(local.config_inline.pce, {}), local.pce_secret_ref), flowlogs = merge(try(local.config_inline.flowlogs, {}), local.fanout_ref, local.summaries_ref) }))
 
   tags = merge({ "flowseg:deployment" = var.name }, var.tags)
 }

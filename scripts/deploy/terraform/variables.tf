@@ -130,6 +130,16 @@ variable "flow_log_folder" {
   default     = "flowseg"
 }
 
+variable "flow_summaries_folder" {
+  description = "Folder inside the flow-log bucket for flow summaries and day rollups (config flowlogs.summaries, set from it); the function may read, write and list only there. Must not be the flow-log folder. Empty = no summaries."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.flow_summaries_folder == "" || !startswith(trimsuffix(var.flow_summaries_folder, "/"), "AWSLogs")
+    error_message = "flow_summaries_folder must be a folder of its own, not under AWSLogs/."
+  }
+}
+
 variable "flow_log_subnet_ids" {
   description = "Subnets of the RDS instance(s) to capture flow logs on (survives ENI changes on failover; recommended)."
   type        = list(string)
