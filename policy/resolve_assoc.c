@@ -159,26 +159,41 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void s_sleep_ms(int64_t ms)
+/* Sleeps ms in slices of at most 50 ms, ending early once rds's stop flag is set. */
+static void s_sleep_ms(const struct fsg_aws_client *rds, int64_t ms)
 {
-    struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) != 0) {
-        /* a signal: sleep the rest */
+    while (ms > 0 && !fsg_aws_client_stop_requested(rds)) {
+        int64_t slice = ms < 50 ? ms : 50;
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000 };
+        while (nanosleep(&ts, &ts) != 0 && !fsg_aws_client_stop_requested(rds)) {
+            /* another signal: sleep the rest of the slice */
+        }
+        ms -= slice;
     }
+}
+
+/* What the audit says of the group when ModifyDBInstance ends busy: not attached, unless an
+ * earlier attempt's answer was lost (it may have landed: the instance is busy applying it). */
+static const char *s_busy_result(bool uncertain)
+{
+    return uncertain ? "unknown" : "not_attached";
 }
 
 /* A signal asked to stop (the RDS client's stop flag, fsg_aws_client_set_stop) while the
  * instance was busy: ModifyDBInstance is not sent again, nothing is sent after a stop. */
 static enum fsg_err s_interrupted_busy(const struct fsg_resolve_request *req, unsigned attempt,
-                                       struct fsg_error *err)
+                                       bool uncertain, struct fsg_error *err)
 {
     fsg_audit(FSG_LOG_WARN, "associate", req->name, NULL,
               json_pack("{s:s, s:s, s:I, s:s}", "rds_instance", req->rds_instance, "result",
-                        "not_attached", "attempts", (json_int_t)attempt, "reason",
+                        s_busy_result(uncertain), "attempts", (json_int_t)attempt, "reason",
                         "interrupted by a signal while the instance was busy"));
-    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: rules in place, group not yet "
-                         "attached: RDS instance %s was busy (InvalidDBInstanceState) and a "
-                         "signal asked to stop; the next run attaches it", req->rds_instance);
+    return fsg_error_set(err, FSG_E_CANCELLED, "interrupted: rules in place, group %s: RDS "
+                         "instance %s was busy (InvalidDBInstanceState) and a signal asked to "
+                         "stop; the next run %s",
+                         uncertain ? "perhaps attached (an earlier answer was lost)"
+                                   : "not yet attached",
+                         req->rds_instance, uncertain ? "checks and attaches it" : "attaches it");
 }
 
 /* ModifyDBInstance, tried again while the instance is busy and the deadline allows (not after
@@ -189,6 +204,7 @@ static enum fsg_err s_modify_waiting(struct fsg_aws_client *rds,
                                      struct fsg_error *err)
 {
     int64_t wait_ms = 250;
+    bool uncertain = false; /* an attempt's answer was lost: it may have landed */
     for (unsigned attempt = 1;; attempt++) {
         fsg_log(FSG_LOG_DEBUG, "aws rds ModifyDBInstance %s: %zu group(s), attempt %u",
                 req->rds_instance, a->n_groups, attempt);
@@ -197,28 +213,34 @@ static enum fsg_err s_modify_waiting(struct fsg_aws_client *rds,
                                                              a->n_groups, NULL, err);
         bool busy = rc != FSG_OK && err != NULL &&
                     strcmp(err->service_code, "InvalidDBInstanceState") == 0;
+        uncertain = uncertain || fsg_aws_client_last_call_uncertain(rds);
         int64_t left = deadline_ms - s_now_ms();
         if (busy && fsg_aws_client_stop_requested(rds)) {
-            return s_interrupted_busy(req, attempt, err);
+            return s_interrupted_busy(req, attempt, uncertain, err);
         }
         if (!busy || left <= 0) {
             if (busy) {
                 fsg_audit(FSG_LOG_WARN, "associate", req->name, NULL,
                           json_pack("{s:s, s:s, s:I}", "rds_instance", req->rds_instance,
-                                    "result", "not_attached", "attempts", (json_int_t)attempt));
-                (void)fsg_error_set(err, FSG_E_CONFLICT, "rules in place, group not yet "
-                                    "attached: RDS instance %s stayed busy (%s) for %u attempt(s) "
-                                    "until the run's deadline; the next run attaches it",
-                                    req->rds_instance, "InvalidDBInstanceState", attempt);
+                                    "result", s_busy_result(uncertain), "attempts",
+                                    (json_int_t)attempt));
+                (void)fsg_error_set(err, FSG_E_CONFLICT, "rules in place, group %s: RDS "
+                                    "instance %s stayed busy (%s) for %u attempt(s) until the "
+                                    "run's deadline; the next run %s",
+                                    uncertain ? "perhaps attached (an earlier answer was lost)"
+                                              : "not yet attached",
+                                    req->rds_instance, "InvalidDBInstanceState", attempt,
+                                    uncertain ? "checks and attaches it" : "attaches it");
             }
             return rc;
         }
         fsg_log(FSG_LOG_INFO, "RDS instance %s is busy (InvalidDBInstanceState): trying again in "
                               "%lld ms", req->rds_instance, (long long)wait_ms);
-        s_sleep_ms(wait_ms < left ? wait_ms : left);
+        s_sleep_ms(rds, wait_ms < left ? wait_ms : left);
         wait_ms = wait_ms * 2 > 10000 ? 10000 : wait_ms * 2;
         if (fsg_aws_client_stop_requested(rds)) {
-            return s_interrupted_busy(req, attempt, err); /* the signal came during the wait */
+            /* the signal came during the wait */
+            return s_interrupted_busy(req, attempt, uncertain, err);
         }
     }
 }

@@ -434,11 +434,16 @@ static enum fsg_err s_perms_build(const struct s_pair *v, size_t n, struct s_per
     return FSG_OK;
 }
 
-static void s_sleep_ms(long ms)
+/* Sleeps ms, in slices of at most 50 ms so that a stop request ends it early. */
+static void s_sleep_ms(const struct s_ctx *c, long ms)
 {
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0) {
-        /* a signal: sleep the rest (the stop flag is checked after the call) */
+    while (ms > 0 && !s_stopped(c)) {
+        long slice = ms < 50 ? ms : 50;
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = slice * 1000000L };
+        while (nanosleep(&ts, &ts) != 0 && !s_stopped(c)) {
+            /* a signal other than a stop: sleep the rest of the slice */
+        }
+        ms -= slice;
     }
 }
 
@@ -459,8 +464,12 @@ static enum fsg_err s_authorize_once(struct s_ctx *c, const struct s_pair *v, si
         fsg_log(FSG_LOG_INFO, "%s: not known yet to EC2 right after its creation "
                               "(InvalidGroup.NotFound): trying again in %ld ms",
                 c->plan->group_id, wait);
-        s_sleep_ms(wait);
+        s_sleep_ms(c, wait);
         waited += wait;
+        if (s_stopped(c)) { /* InvalidGroup.NotFound: nothing of it landed, nothing more sent */
+            s_audit_not_done(c, "authorize", v, n);
+            return s_stop_in_step(c);
+        }
         rc = s_authorize_call(c, v, n, "again (new group not visible yet)", err);
     }
     return rc;
@@ -567,6 +576,9 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
     }
     qsort(v, n, sizeof *v, s_pair_cmp);
     enum fsg_err rc = s_authorize_once(c, v, n, "first", err);
+    if (rc == FSG_E_CANCELLED && c->stopped_in_step) {
+        return rc; /* stopped while a new group was not visible yet: audited there */
+    }
     bool lost = s_lost(c, rc, err), read = false; /* read: since the last call */
     for (int attempt = 0; s_authorize_again(c, rc, err) && attempt < 1; attempt++) {
         /* Even when asked to stop: the group is read (a read changes nothing) so the audit says
@@ -583,6 +595,9 @@ static enum fsg_err s_authorize(struct s_ctx *c, struct s_pair *v, size_t n,
         }
         if (rc == FSG_OK && n > 0) {
             rc = s_authorize_once(c, v, n, "again", err);
+            if (rc == FSG_E_CANCELLED && c->stopped_in_step) {
+                return rc;
+            }
             lost = s_lost(c, rc, err);
             read = false;
         }
@@ -680,7 +695,9 @@ static enum fsg_err s_modify_sort_out(struct s_ctx *c, struct s_pair *v, size_t 
                                                                        : S_BY_OTHER);
             s_count_found(c, lost, &c->res->already_present);
         } else if (new_there) {
-            s_audit_result(c, "authorize", &v[i], "already_present",
+            /* the new rule, found under its own id (not the old rule's, which stays for later) */
+            struct s_pair found = { .add = v[i].add, .id = now->rule_id };
+            s_audit_result(c, "authorize", &found, "already_present",
                            lost ? S_BY_UNKNOWN : S_BY_OTHER);
             s_count_found(c, lost, &c->res->already_present);
             rc = s_list_push(&c->late_revoke, (struct s_pair){ .rm = v[i].rm, .id = v[i].id });
@@ -1059,14 +1076,15 @@ static enum fsg_err s_run(struct s_ctx *c, struct fsg_error *err)
             rc = s_interrupted(c, i, true, s->n_steps, err);
         }
     }
-    if (rc != FSG_OK || (c->late_revoke.len > 0 && s_stopped(c))) {
+    bool stopped = s_stopped(c); /* read once: the audit and the choice below agree */
+    if (rc != FSG_OK || (c->late_revoke.len > 0 && stopped)) {
         /* old rules a retried rewrite found next to their new ones, not revoked now: said so */
         s_audit_not_done(c, "revoke", c->late_revoke.items, c->late_revoke.len);
     }
     if (rc == FSG_OK && c->late_revoke.len > 0) {
         c->note[0] = '\0';
-        rc = s_stopped(c) ? s_interrupted(c, s->n_steps, false, s->n_steps + 1, err)
-                          : s_revoke(c, c->late_revoke.items, c->late_revoke.len, err);
+        rc = stopped ? s_interrupted(c, s->n_steps, false, s->n_steps + 1, err)
+                     : s_revoke(c, c->late_revoke.items, c->late_revoke.len, err);
         if (rc == FSG_E_CANCELLED && c->stopped_in_step) {
             rc = s_interrupted(c, s->n_steps, true, s->n_steps + 1, err);
         }
@@ -1089,9 +1107,14 @@ enum fsg_err fsg_sg_apply(struct fsg_aws_client *ec2, const struct fsg_sg_plan *
                        .res = ret };
     /* after a stop, the retry layer sends no mutating call again (its answer lost, the first
      * attempt may have landed: the group is read again instead) */
-    const volatile sig_atomic_t *was = fsg_aws_client_set_stop(ec2, c.opts->stop);
+    const volatile sig_atomic_t *was = NULL;
+    if (c.opts->stop != NULL) { /* never clears a flag the caller set on the client */
+        was = fsg_aws_client_set_stop(ec2, c.opts->stop);
+    }
     enum fsg_err rc = s_run(&c, err);
-    (void)fsg_aws_client_set_stop(ec2, was);
+    if (c.opts->stop != NULL) {
+        (void)fsg_aws_client_set_stop(ec2, was);
+    }
     fsg_free(c.late_revoke.items);
     return rc;
 }

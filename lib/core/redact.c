@@ -47,8 +47,10 @@ static bool s_word_char(char c)
 
 static bool s_token_char(char c)
 {
-    /* c != '\0': strchr finds the terminator too, which ran past the end of the text */
-    return c != '\0' && (isalnum((unsigned char)c) || strchr("+/=._~-", c) != NULL);
+    /* c != '\0': strchr finds the terminator too, which ran past the end of the text. '*': a
+     * registered secret already masked inside a token (the first pass) must not end the token,
+     * or what follows the mask would stay in clear. */
+    return c != '\0' && (isalnum((unsigned char)c) || strchr("+/=._~-*", c) != NULL);
 }
 
 /* Output with a bound: everything past size-1 is dropped. */
@@ -238,6 +240,7 @@ void fsg_redact(char *s, size_t size)
         return;
     }
     memcpy(copy, s, len + 1);
+    size_t copied = len + 1; /* zeroed at the end, whatever len becomes */
     struct s_out o = { .buf = out, .size = size };
     pthread_mutex_lock(&s_lock);
     if (s_n_secrets > 0) {
@@ -256,7 +259,7 @@ void fsg_redact(char *s, size_t size)
     pthread_mutex_unlock(&s_lock);
     out[o.len] = '\0';
     memcpy(s, out, o.len + 1);
-    fsg_secure_zero(copy, len);
+    fsg_secure_zero(copy, copied);
     fsg_secure_zero(out, size);
     free(copy);
     free(out);

@@ -131,6 +131,10 @@ static int s_secrets_inside_patterns(void)
         { "QQQQZq9!xyzw7777", "Bearer QQQQZq9!xyzw7777 end", "Bearer *** end" },
         { "QQQQZq9!xyzw7777", "Authorization: Basic QQQQZq9!xyzw7777", "Authorization: ***" },
         { "pa@ss-word99", "https://u:pa@ss-word99@host/x", "https://***@host/x" },
+        /* a secret masked first inside a token: the token is still masked whole */
+        { "SECRETVALUE1", "Bearer SECRETVALUE1.tailTOKENpart end", "Bearer *** end" },
+        { "SECRETVALUE1", "basic SECRETVALUE1xyzabcdef", "basic ***" },
+        { "abcdEFGH", "Bearer abcdEFGHijkl", "Bearer ***" },
         /* not registered: user-info still ends at the last '@' before '/', '?' or '#' */
         { NULL, "https://u:pa@ss-word99@host/x@y", "https://***@host/x@y" },
         { NULL, "https://u:p@w@host?q=a@b", "https://***@host?q=a@b" },

@@ -332,6 +332,35 @@ static int s_associate_busy_not_after_stop(void)
     return 0;
 }
 
+/* ModifyDBInstance's answer is lost, the retry finds the instance busy (perhaps applying that
+ * very change), and the deadline ends the wait: the group is said perhaps attached, not "not
+ * yet attached" (which the audit could not know). */
+static int s_associate_busy_after_lost_answer(void)
+{
+    const struct t_http_exchange ex[] = {
+        { .fail = FSG_E_NETWORK, .fail_code = "ReadTimeout" },
+        { .status = 400, .body = "<ErrorResponse><Error><Type>Sender</Type><Code>"
+                                 "InvalidDBInstanceState</Code><Message>busy</Message></Error>"
+                                 "<RequestId>r</RequestId></ErrorResponse>" },
+    };
+    struct t_aws_fixture rds;
+    T_CHECK(t_aws_fixture_init(&rds, "rds", ex, 2) == 0);
+    struct fsg_resolve_request req = s_req();
+    struct fsg_resolved_target t = { 0 };
+    t.group_id = fsg_strdup("sg-managed");
+    bool changed = false;
+    struct fsg_error err = { 0 };
+    int64_t past_ms = (int64_t)(time(NULL) - 1) * 1000;
+    T_CHECK(fsg_resolve_associate_until(rds.aws, &req, &t, past_ms, &changed, &err) != FSG_OK);
+    T_CHECK(!changed);
+    T_CHECK(rds.script.n_rec == 2 && t_aws_fixture_all_used(&rds));
+    T_CHECK(strstr(err.msg, "perhaps attached") != NULL &&
+            strstr(err.msg, "not yet attached") == NULL);
+    fsg_resolved_target_clean_up(&t);
+    t_aws_fixture_clean_up(&rds);
+    return 0;
+}
+
 static int s_errors(void)
 {
     /* an Aurora member, an unknown instance, a create without any VPC */
@@ -398,6 +427,7 @@ int main(int argc, char **argv)
         { "association", s_association },
         { "associate_call", s_associate_call },
         { "associate_busy_not_after_stop", s_associate_busy_not_after_stop },
+        { "associate_busy_after_lost_answer", s_associate_busy_after_lost_answer },
         { "errors", s_errors },
         { "offline", s_offline },
         { NULL, NULL },

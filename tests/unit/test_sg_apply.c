@@ -116,6 +116,7 @@ static size_t s_n_lines;
  * intent line of that call is logged (s_stop_on_requested). */
 static volatile sig_atomic_t s_stop_flag;
 static bool s_stop_on_requested;
+static const char *s_stop_on_text; /* or when a line holds this */
 
 static void s_sink(enum fsg_log_level level, const char *json_line, void *userdata)
 {
@@ -124,7 +125,8 @@ static void s_sink(enum fsg_log_level level, const char *json_line, void *userda
     if (s_n_lines < 16) {
         snprintf(s_lines[s_n_lines++], sizeof s_lines[0], "%s", json_line);
     }
-    if (s_stop_on_requested && strstr(json_line, "\"event\":\"requested\"") != NULL) {
+    if ((s_stop_on_requested && strstr(json_line, "\"event\":\"requested\"") != NULL) ||
+        (s_stop_on_text != NULL && strstr(json_line, s_stop_on_text) != NULL)) {
         s_stop_flag = SIGTERM;
     }
 }
@@ -639,8 +641,11 @@ static int s_stop_after_lost_modify_audits_late_revokes(void)
     s_stop_on_requested = false;
     T_ERR(FSG_E_CANCELLED, rc);
     T_CHECK(t_aws_fixture_all_used(&f) && res.interrupted && res.revoked == 0);
-    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"already_present\","
+    /* the new rule found is named by its own id, not by the old rule's */
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-n1\",\"result\":\"already_present\","
                           "\"by\":\"unknown\"", NULL) == 1);
+    T_CHECK(s_count_lines("\"rule_id\":\"sgr-old1\",\"result\":\"already_present\"", NULL) ==
+            0);
     T_CHECK(s_count_lines("\"event\":\"revoke\"", "\"rule_id\":\"sgr-old1\",\"result\":"
                           "\"not_revoked\",\"by\":\"none\"") == 1);
     T_CHECK(s_count_lines("\"rule_id\":\"sgr-old2\",\"result\":\"not_modified\","
@@ -1221,11 +1226,46 @@ static int s_lost_modify_keeps_the_rewritten_rules(void)
     return 0;
 }
 
+/* A group created a moment ago answers InvalidGroup.NotFound and the authorize is tried again
+ * after a wait; a stop during that wait ends it at once: nothing more is sent, the rules are
+ * audited "not_created" by none (NotFound: nothing landed), the apply is interrupted. */
+static int s_stop_during_new_group_wait(void)
+{
+    const struct t_http_exchange ex[] = {
+        { .status = 400, .body = S_ERROR("InvalidGroup.NotFound") },
+    };
+    struct t_aws_fixture f;
+    T_CHECK(t_aws_fixture_init(&f, "ec2", ex, 1) == 0);
+    struct fsg_sg_plan *p = NULL;
+    T_CHECK(s_plan(&p) == 0);
+    fsg_sg_rules_clean_up(&p->remove);
+    p->remove = (struct fsg_sg_rules){ 0 };
+    s_n_lines = 0;
+    s_stop_flag = 0;
+    s_stop_on_text = "not known yet to EC2";
+    fsg_log_set_sink(s_sink, NULL, FSG_LOG_INFO);
+    struct fsg_sg_apply_options o = { .target = "t", .stop = &s_stop_flag, .group_new = true };
+    struct fsg_sg_apply_result res;
+    struct fsg_error err = { 0 };
+    enum fsg_err rc = s_apply(f.aws, p, &o, 0, &res, &err);
+    fsg_log_set_sink(NULL, NULL, FSG_LOG_ERROR);
+    s_stop_on_text = NULL;
+    T_ERR(FSG_E_CANCELLED, rc);
+    T_CHECK(t_aws_fixture_all_used(&f) && f.script.n_rec == 1); /* one authorize, no other */
+    T_CHECK(res.interrupted && res.authorized == 0);
+    T_CHECK(s_count_lines("\"result\":\"not_created\",\"by\":\"none\"", NULL) ==
+            p->add.len);
+    fsg_sg_plan_destroy(p);
+    t_aws_fixture_clean_up(&f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct t_case cases[] = {
         { "lost_answer_is_unknown", s_lost_answer_is_unknown },
         { "stop_makes_no_call", s_stop_makes_no_call },
+        { "stop_during_new_group_wait", s_stop_during_new_group_wait },
         { "stop_after_lost_answer_reads_the_group", s_stop_after_lost_answer_reads_the_group },
         { "stop_after_lost_modify_reads_the_group", s_stop_after_lost_modify_reads_the_group },
         { "stop_after_lost_modify_audits_late_revokes",
