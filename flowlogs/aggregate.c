@@ -484,25 +484,9 @@ static inline enum fsg_err s_upsert(struct fsg_aggregate *agg, bool is_v6, const
     return rc;
 }
 
-/* Logs the value of an entry the current object is about to change for the first time. */
-static enum fsg_err s_undo_push(struct fsg_aggregate *agg, const struct fsg_agg_pending *pd,
-                                const struct fsg_agg_val *v)
-{
-    struct fsg_agg_undo *grown =
-        fsg_array_grow(agg->undo, &agg->cap_undo, agg->n_undo + 1, sizeof *grown, 256);
-    if (grown == NULL) {
-        return FSG_E_NOMEM;
-    }
-    agg->undo = grown;
-    struct fsg_agg_undo *u = &agg->undo[agg->n_undo++];
-    memcpy(&u->u, &pd->u, sizeof u->u);
-    u->is_v6 = pd->is_v6;
-    u->hash = pd->hash;
-    u->old = *v;
-    return FSG_OK;
-}
-
-/* The same for an entry found by its key (a merge into an open object). */
+/* Before the open object changes an entry for the first time, logs its value (an entry it
+ * inserted is past the mark, not logged), and marks the entry as the object's. key is the
+ * entry's struct fsg_agg_key (is_v6) or fsg_agg_key4. Nothing changes on failure. */
 static enum fsg_err s_undo_key(struct fsg_aggregate *agg, bool is_v6, const void *key,
                                uint64_t hash, struct fsg_agg_val *v, bool inserted)
 {
@@ -538,11 +522,8 @@ static enum fsg_err s_fold_pending(struct fsg_aggregate *agg, const struct fsg_a
     if (rc != FSG_OK) {
         return rc;
     }
-    if (v->gen != agg->gen) { /* new entries are past the mark: only older ones are logged */
-        if (agg->in_object && !inserted && (rc = s_undo_push(agg, pd, v)) != FSG_OK) {
-            return rc;
-        }
-        v->gen = agg->gen;
+    if ((rc = s_undo_key(agg, pd->is_v6, &pd->u, pd->hash, v, inserted)) != FSG_OK) {
+        return rc;
     }
     s_fold_val(v, inserted, records, pd->packets, pd->bytes, pd->first, pd->last);
     return FSG_OK;
