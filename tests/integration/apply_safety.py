@@ -278,25 +278,34 @@ def lost_modify_answer(x):
 
 
 # ---- 5. SIGTERM during a mutating call ---------------------------------------------------------
-def sigterm(x):
-    c, w = x.c, x.w
-    db = w.add_db("term-db", "10.0.20.46")
+def apply_sigterm_in_authorize(x, name, addr, fault):
+    """An apply of a fresh database's group holding one stale rule, SIGTERM sent while its
+    authorize call is held at the proxy by `fault`: (sent, returncode, stderr, cfg, group, stale)."""
+    db = x.w.add_db(name + "-db", addr)
     sg = db["sg"]
     stale = ("tcp", 5432, 5432, "10.0.5.0/24", OLD)
-    w.add_rules(sg, [stale])
-    cfg = x.config([target("term", "term-db", sg, associate="none")])
+    x.w.add_rules(sg, [stale])
+    cfg = x.config([target(name, name + "-db", sg, associate="none")])
     x.proxy.clear()
     arrived = x.proxy.arrived("AuthorizeSecurityGroupIngress")
     arrived.clear()
-    x.proxy.fault("AuthorizeSecurityGroupIngress", {"kind": "delay", "s": 2.0})
+    x.proxy.fault("AuthorizeSecurityGroupIngress", fault)
     proc = subprocess.Popen([FLOWSEG, "--config", cfg, "apply", "--policy", POLICY], env=x.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     got = arrived.wait(timeout=60)
     if got:
         proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
+    x.proxy.faults = {}
+    return got, proc.returncode, err, cfg, sg, stale
+
+
+def sigterm(x):
+    c, w = x.c, x.w
+    got, returncode, err, cfg, sg, stale = apply_sigterm_in_authorize(
+        x, "term", "10.0.20.46", {"kind": "delay", "s": 2.0})
     c.check(got, "sigterm: the authorize call was in flight")
-    c.eq(proc.returncode, 1, "sigterm: exit 1")
+    c.eq(returncode, 1, "sigterm: exit 1")
     c.check("interrupted" in err, "sigterm: stderr says interrupted")
     req = audit(err, "requested")
     c.eq([r["action"] for r in req], ["AuthorizeSecurityGroupIngress"],
@@ -314,24 +323,10 @@ def sigterm(x):
 # ---- 5b. SIGTERM during a mutating call whose answer is then lost -------------------------------
 def sigterm_lost_answer(x):
     c, w = x.c, x.w
-    db = w.add_db("termlost-db", "10.0.20.48")
-    sg = db["sg"]
-    stale = ("tcp", 5432, 5432, "10.0.5.0/24", OLD)
-    w.add_rules(sg, [stale])
-    cfg = x.config([target("termlost", "termlost-db", sg, associate="none")])
-    x.proxy.clear()
-    arrived = x.proxy.arrived("AuthorizeSecurityGroupIngress")
-    arrived.clear()
-    x.proxy.fault("AuthorizeSecurityGroupIngress", {"kind": "drop_answer", "s": 2.0})
-    proc = subprocess.Popen([FLOWSEG, "--config", cfg, "apply", "--policy", POLICY], env=x.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    got = arrived.wait(timeout=60)
-    if got:
-        proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
-    x.proxy.faults = {}
+    got, returncode, err, _, sg, stale = apply_sigterm_in_authorize(
+        x, "termlost", "10.0.20.48", {"kind": "drop_answer", "s": 2.0})
     c.check(got, "sigterm + lost answer: the authorize call was in flight")
-    c.eq(proc.returncode, 1, "sigterm + lost answer: exit 1")
+    c.eq(returncode, 1, "sigterm + lost answer: exit 1")
     c.check("interrupted" in err, "sigterm + lost answer: stderr says interrupted")
     c.eq([r["action"] for r in audit(err, "requested")], ["AuthorizeSecurityGroupIngress"],
          "sigterm + lost answer: no further change requested")
