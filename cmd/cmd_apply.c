@@ -154,10 +154,16 @@ static int s_load_saved(struct fsg_cli *cli, const char *path, struct fsg_plan *
 static struct fsg_recon_target *s_find_target(struct fsg_recon *run, const char *name,
                                               struct fsg_plan_target **ret_fresh)
 {
-    for (size_t i = 0; i < run->n_targets && i < run->plan->n_targets; i++) {
-        if (strcmp(run->targets[i].config->name, name) == 0) {
-            *ret_fresh = &run->plan->targets[i];
-            return &run->targets[i];
+    for (size_t i = 0; i < run->n_targets; i++) {
+        if (strcmp(run->targets[i].config->name, name) != 0) {
+            continue;
+        }
+        /* the fresh plan's entry of the same name (never another target's rules by index) */
+        for (size_t k = 0; k < run->plan->n_targets; k++) {
+            if (strcmp(run->plan->targets[k].name, name) == 0) {
+                *ret_fresh = &run->plan->targets[k];
+                return &run->targets[i];
+            }
         }
     }
     return NULL;

@@ -1370,7 +1370,9 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
         .run = s_run,
         .ctx = o,
         .size = size,
-        /* also with a summary listed: one that turns out unusable is written again */
+        /* also with a summary listed, or a day's rollup: one that turns out unusable is made
+         * again from what the objects give. The price: rows read from a summary or rollup
+         * are hashed twice (into the object's table, then merged) */
         .summarize = s->sum_bucket != NULL && !o->parquet ? s_write_summary : NULL,
         .summarize_ctx = o,
         .finished = group != NULL ? s_member_finished : NULL,

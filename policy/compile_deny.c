@@ -209,10 +209,12 @@ static void s_deny_sources(struct fsg_compile_ctx *c, const struct fsg_policy_de
 static bool s_selects_target(struct fsg_compile_ctx *c, const struct fsg_policy_deny_rule *d,
                              const struct fsg_side *prov, const struct fsg_selector *scope)
 {
-    /* An IP list as the provider of an override deny denies traffic toward those addresses,
-     * enforced on the consumers' side too: if it holds the target's address the deny applies
-     * to it. Which addresses the target answers on is not known here, so such a deny refuses
-     * the target rather than being ignored (ignoring it could be wider than the policy). */
+    /* An IP list as the provider of an override deny denies traffic toward those addresses
+     * (ref/pce-api.md §6, "Deny rule": its actors include ip_list; override denies take
+     * precedence over allow rules), enforced on the consumers' side too: if it holds the
+     * target's address the deny applies to it. Which addresses the target answers on is not
+     * known here, so such a deny refuses the target rather than being ignored (ignoring it could
+     * be wider than the policy) [flowseg's own safety rule; not a documented semantic]. */
     for (size_t i = 0; d->is_override && i < d->n_providers; i++) {
         if (d->providers[i].kind == FSG_POLICY_ACTOR_IP_LIST) {
             fsg_compile_refuse(c, "override deny rule %s: an ip list as provider; flowseg cannot "
@@ -270,8 +272,11 @@ static void s_deny(struct fsg_compile_ctx *c, const struct s_deny_ref *ref, stru
             break;
         }
         if (!applies && (d->use_workload_subnets & FSG_POLICY_SUBNETS_CONSUMERS) != 0) {
-            /* The deny then covers the consumers' whole subnets (ref/pce-api.md §8.6c); only
-             * their host addresses would be subtracted here: wider than the policy. */
+            /* [Not documented for deny rules: ref/pce-api.md §8.6c describes
+             * use_workload_subnets for allow rules, and §6 does not list it for denies; refused
+             * to be safe.] Read as for allow rules, the deny would cover the consumers' whole
+             * subnets; only their host addresses could be subtracted here: wider than the
+             * policy. */
             fsg_compile_refuse(c, "override deny rule %s: use_workload_subnets \"consumers\" "
                                   "(denied subnets) is not supported; only host addresses "
                                   "could be subtracted", d->href);

@@ -342,7 +342,8 @@ void fsg_compile_deny_ports(struct fsg_compile_ctx *c, const struct fsg_policy_d
             continue;
         }
         if (s->n_ports == 0) {
-            /* Nothing to read the ports from: deny every protocol (narrower), never nothing. */
+            /* [flowseg's own safety rule: the docs do not say what a portless service denies]
+             * Nothing to read the ports from: deny every protocol (narrower), never nothing. */
             fsg_compile_warn(c, "%s: service %s has no ports; every protocol is denied to its "
                                 "sources", origin, s->href);
             s_ports_add(c, ports, (struct fsg_port){ FSG_PROTO_ALL, -1, -1 });

@@ -362,8 +362,9 @@ static bool s_kind_ok(unsigned resolve, const struct fsg_entity *e)
         return (resolve & FSG_POLICY_RESOLVE_VIRTUAL_SERVICES) != 0;
     case FSG_ENT_PSEUDO:
         /* The label-only target stands for a workload: a rule whose providers "use virtual
-         * services only" does not select it (its service would be derived from a virtual
-         * service, and there is none: opening the rule's own services would be wider). */
+         * services only" does not select it (ref/pce-api.md §8.4 resolve_labels_as, §8.6:
+         * with virtual services only the service is derived from the virtual service, and
+         * there is none here: opening the rule's own services would be wider). */
         return (resolve & FSG_POLICY_RESOLVE_WORKLOADS) != 0;
     }
     return false;
@@ -471,8 +472,9 @@ static void s_workload_sources(struct fsg_compile_ctx *c, const char *rule_href,
                              rule_href, wl->href);
             s_add_ip(c, set, &ifc->address);
         } else if (ifc->cidr_block < (ifc->address.is_v6 ? 32 : 8)) {
-            /* An interface "subnet" of /0../7 (or an IPv6 one shorter than /32) is not a
-             * subnet anyone provisions: taking it would open much of the Internet. */
+            /* [flowseg's own safety rule, not a documented semantic] An interface "subnet" of
+             * /0../7 (or an IPv6 one shorter than /32) is not a subnet anyone provisions:
+             * taking it would open much of the Internet. */
             fsg_compile_refuse(c,
                                "rule %s: use_workload_subnets: consumer workload %s has an "
                                "interface with cidr_block /%d, too wide to be its subnet",
@@ -507,8 +509,9 @@ static void s_vs_sources(struct fsg_compile_ctx *c, const char *rule_href, size_
     if (vs->n_ip_overrides > 0) {
         return;
     }
-    /* use_workload_subnets names the consumer *workloads* (ref/pce-api.md §8.6c): a virtual
-     * service's bound workloads stay host addresses. */
+    /* use_workload_subnets names the consumer *workloads* (ref/pce-api.md §8.6c); that a
+     * virtual service's bound workloads are not among them is [inferred: §8.6c does not say],
+     * read the narrow way: they stay host addresses. */
     bool subnets = c->consumer_subnets;
     c->consumer_subnets = false;
     size_t bound = 0;

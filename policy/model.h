@@ -214,7 +214,8 @@ struct fsg_policy_deny_rule {
     bool unscoped_consumers;
     bool all_ips_except_consumers; /* all_ips_except_for_in_consumers */
     bool all_ips_except_providers; /* all_ips_except_for_in_providers */
-    unsigned use_workload_subnets;   /* FSG_POLICY_SUBNETS_* (read so that it is never lost) */
+    unsigned use_workload_subnets;   /* FSG_POLICY_SUBNETS_* (read so that it is never lost;
+                                      * undocumented for denies: refused, compile_deny.c) */
 };
 
 /* One scope: label and label-group items (AND across keys, OR within a key). */

@@ -161,10 +161,9 @@ static enum fsg_err s_check_bundle(struct fsg_policy_loader *L, const json_t *bu
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)bundle, key, val) {
-        /* "policy_version": the pinned version the bundle was read at (policy/pce.h). */
         bool known = strcmp(key, FSG_POLICY_BINDINGS_KEY) == 0 ||
                      strcmp(key, FSG_POLICY_BOUNDARIES_KEY) == 0 ||
-                     strcmp(key, "policy_version") == 0;
+                     strcmp(key, FSG_POLICY_VERSION_KEY) == 0;
         for (size_t i = 0; i < S_N_COLLS && !known; i++) {
             known = strcmp(key, s_colls[i].key) == 0;
         }

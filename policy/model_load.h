@@ -36,6 +36,9 @@ enum fsg_err fsg_policy_fail(struct fsg_policy_loader *L, enum fsg_err code, con
 /* The optional bundle keys of service bindings and enforcement boundaries. */
 #define FSG_POLICY_BINDINGS_KEY "service_bindings"
 #define FSG_POLICY_BOUNDARIES_KEY "enforcement_boundaries"
+/* The bundle's pinned policy version (policy/pce.h FSG_PCE_BUNDLE_VERSION_KEY, the same key:
+ * the model layer does not include the client's header). */
+#define FSG_POLICY_VERSION_KEY "policy_version"
 
 /* Sets the location (collection, index, href) and clears the path. */
 void fsg_policy_at(struct fsg_policy_loader *L, const char *coll, size_t index,

@@ -97,7 +97,7 @@ enum fsg_err fsg_s3_bucket_url(const struct fsg_aws_client *c, const char *bucke
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html (x-amz-bucket-region),
  * ref/aws-wire.md §5.6. True when the call should be repeated: then region (S_REGION_SIZE
  * bytes, the one the call was signed for) holds the new one, for the URL and the signature. */
-static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, char *region_inout,
+static bool s_follow_region(const char *bucket, char *region_inout,
                             const struct fsg_http_response *resp, const struct fsg_error *err)
 {
     const char *used_region = region_inout;
@@ -107,7 +107,9 @@ static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, char *
                     (st == 400 && (strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
                                    strcmp(code, "IllegalLocationConstraintException") == 0));
     const char *region = fsg_http_headers_get(&resp->headers, "x-amz-bucket-region");
-    if (!redirect || region == NULL || strcmp(region, used_region) == 0) {
+    /* an empty header names no region (fsg_aws_region would fall back to AWS_REGION, and that
+     * would be remembered as the bucket's) */
+    if (!redirect || region == NULL || region[0] == '\0' || strcmp(region, used_region) == 0) {
         return false;
     }
     struct fsg_buf valid = FSG_BUF_INIT;
@@ -119,7 +121,6 @@ static bool s_follow_region(struct fsg_aws_client *c, const char *bucket, char *
         snprintf(region_inout, S_REGION_SIZE, "%s", fsg_buf_cstr(&valid));
     }
     fsg_buf_clean_up(&valid);
-    (void)c;
     return ok;
 }
 
@@ -329,7 +330,7 @@ static enum fsg_err s_get_loop(struct fsg_aws_client *c, const char *bucket, cha
                                      .region = region };
         rc = fsg_aws_request(c, &r, &resp, err);
         g->redirected = rc != FSG_OK && g->offset == before && resumes == 0 &&
-                        s_follow_region(c, bucket, region, &resp, err);
+                        s_follow_region(bucket, region, &resp, err);
         fsg_http_response_clean_up(&resp);
         bool progressed = g->offset > before;
         if (rc != FSG_E_NETWORK || !progressed || resumes >= max_resumes) {
@@ -433,7 +434,7 @@ enum fsg_err fsg_s3_head_object(struct fsg_aws_client *c, const char *bucket, co
                                      .action = "HeadObject", .resource = fsg_buf_cstr(&resource),
                                      .region = region };
         rc = fsg_aws_request(c, &r, &resp, err);
-        if (rc == FSG_OK || hop > 0 || !s_follow_region(c, bucket, region, &resp, err)) {
+        if (rc == FSG_OK || hop > 0 || !s_follow_region(bucket, region, &resp, err)) {
             break;
         }
     }
@@ -544,7 +545,7 @@ static enum fsg_err s_list_page(struct fsg_aws_client *c, const char *bucket,
                                      .action = "ListObjectsV2",
                                      .resource = fsg_buf_cstr(&resource), .region = region };
         rc = fsg_aws_request(c, &r, &resp, err);
-        if (rc == FSG_OK || hop > 0 || !s_follow_region(c, bucket, region, &resp, err)) {
+        if (rc == FSG_OK || hop > 0 || !s_follow_region(bucket, region, &resp, err)) {
             break;
         }
     }
@@ -642,7 +643,7 @@ enum fsg_err fsg_s3_put_object(struct fsg_aws_client *c, const char *bucket, con
                                      .headers = &headers, .body = body, .action = "PutObject",
                                      .resource = fsg_buf_cstr(&resource), .region = region };
         rc = fsg_aws_request(c, &r, &resp, err);
-        if (rc == FSG_OK || hop > 0 || !s_follow_region(c, bucket, region, &resp, err)) {
+        if (rc == FSG_OK || hop > 0 || !s_follow_region(bucket, region, &resp, err)) {
             break;
         }
         fsg_http_response_clean_up(&resp);

@@ -642,6 +642,8 @@ static int s_region_redirect_edges(void)
         { .url = "http://s3.test/d/k", .status = 301, .headers = "x-amz-bucket-region: eu-west-2\n" },
         /* a bad region name is ignored */
         { .url = "http://s3.test/e/k", .status = 301, .headers = "x-amz-bucket-region: ../evil\n" },
+        /* an empty one names no region (not the environment's, remembered for the bucket) */
+        { .url = "http://s3.test/f/k", .status = 301, .headers = "x-amz-bucket-region: \n" },
     };
     struct s_fixture f;
     if (s_setup(&f, ex, sizeof ex / sizeof ex[0], "http://s3.test", true) != 0) {
@@ -659,6 +661,10 @@ static int s_region_redirect_edges(void)
     T_CHECK(fsg_s3_head_object(f.aws, "e", "k", &info, &err) != FSG_OK);
     char got[32];
     T_CHECK(!fsg_aws_bucket_region_get("e", got, sizeof got));
+    setenv("AWS_REGION", "ap-south-1", 1);
+    T_CHECK(fsg_s3_head_object(f.aws, "f", "k", &info, &err) != FSG_OK);
+    unsetenv("AWS_REGION");
+    T_CHECK(!fsg_aws_bucket_region_get("f", got, sizeof got));
     fsg_aws_bucket_region_clear();
     T_CHECK(!f.script.mismatch && f.script.next == sizeof ex / sizeof ex[0]);
     s_teardown(&f);
