@@ -80,8 +80,9 @@ static int s_parse(struct fsg_cli *cli, int argc, char **argv, struct fsg_source
 /* ---- output ------------------------------------------------------------------------------- */
 
 /* Rows are written as they come from the flow table (fsg_sources_flows_open: merged from disk
- * when the table was larger than --memory), formatted by hand into a 64 KiB block: a table can
- * be millions of rows, and printf costs most of the time of a row. */
+ * when the table was larger than --memory) into a 64 KiB block; JSON and CSV rows are formatted
+ * by hand (a table can be millions of rows, and printf costs most of the time of a row), text
+ * rows with snprintf (a table for people to read). */
 struct s_out {
     FILE *f;
     size_t n;

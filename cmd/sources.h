@@ -42,6 +42,8 @@ struct fsg_config;
 #define FSG_SOURCES_MAX_INFLIGHT 256
 /* --memory: the default, and the range accepted. */
 #define FSG_SOURCES_DEFAULT_MEMORY ((uint64_t)64 << 20)
+#define FSG_SOURCES_MIN_MEMORY ((uint64_t)4 << 20)
+#define FSG_SOURCES_MAX_MEMORY ((uint64_t)1 << 40)
 
 /* The flow table's memory budget in the Lambda function (its objects are read one at a time,
  * beyond the budget sorted runs go to $TMPDIR, else /tmp: the function's ephemeral storage): a
@@ -49,8 +51,6 @@ struct fsg_config;
  * set by the Lambda runtime), at least 1 MiB; half of the default --memory when it is NULL or
  * not a number. */
 size_t fsg_sources_lambda_table_bytes(const char *memory_size_mb);
-#define FSG_SOURCES_MIN_MEMORY ((uint64_t)4 << 20)
-#define FSG_SOURCES_MAX_MEMORY ((uint64_t)1 << 40)
 
 /* Which of the shared options a command takes. */
 enum fsg_sources_opt_flags {

@@ -124,8 +124,9 @@ void fsg_aggregate_add_counts(struct fsg_aggregate *agg, const struct fsg_flow_s
  * rollback); rollback() when it failed: the table is as it was at begin(), as if the object had
  * never been read ("a corrupt or truncated object counts for nothing"). Records go straight
  * into this table: the cost of an object is its records, plus one logged value for each older
- * entry it changes (no per-object table to allocate, clear or merge). rollback() outside an
- * object does nothing. */
+ * entry it changes (no per-object table to allocate, clear or merge; only an object whose own
+ * rows are wanted, for its flow summary, is read into a table of its own: flowlogs/source.h).
+ * rollback() outside an object does nothing. */
 void fsg_aggregate_begin(struct fsg_aggregate *agg);
 enum fsg_err fsg_aggregate_commit(struct fsg_aggregate *agg, struct fsg_error *err) FSG_MUST_USE;
 void fsg_aggregate_rollback(struct fsg_aggregate *agg);

@@ -73,7 +73,8 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
 }
 
 # A guard refused an apply: the group was left as it was (empty policy, too many removals, a
-# public source, the rule quota). Someone has to look.
+# public source, the rule quota, too many sources cut off, a policy flowseg cannot apply
+# exactly). Someone has to look.
 resource "aws_cloudwatch_metric_alarm" "refusals" {
   alarm_name          = "${var.name}-refusals"
   alarm_description   = "a flowseg guard refused to apply a plan: the managed group was left unchanged"
@@ -105,6 +106,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   threshold           = 1
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
   tags                = local.tags
 }
 
@@ -122,6 +124,7 @@ resource "aws_cloudwatch_metric_alarm" "on_failure" {
   threshold           = 1
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
   tags                = local.tags
 }
 
