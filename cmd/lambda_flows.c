@@ -13,6 +13,7 @@
 #include "flowlogs/summary.h"
 #include "flowlogs/source.h"
 #include "lib/aws/aws.h"
+#include "lib/aws/sigv4.h"
 #include "lib/aws/sqs.h"
 #include "lib/core/log.h"
 #include "lib/core/mem.h"
@@ -327,29 +328,6 @@ static enum fsg_err s_scan(struct fsg_lambda_work *w, struct s_flows *f,
 #define S_FANOUT_KEYS 50
 #define S_FANOUT_BODY (FSG_SQS_BATCH_BYTES / FSG_SQS_BATCH_MAX - 4096)
 
-/* An S3 notification's key encoding (form encoding: space -> '+', all but unreserved -> %XX),
- * which fsg_s3_key_form_decode reverses on the consuming side. */
-static enum fsg_err s_form_encode(struct fsg_buf *out, const char *key)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    enum fsg_err rc = FSG_OK;
-    for (const unsigned char *p = (const unsigned char *)key; rc == FSG_OK && *p != '\0'; p++) {
-        unsigned char ch = *p;
-        bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
-                    ch == '/';
-        if (keep) {
-            rc = fsg_buf_append_byte(out, ch);
-        } else if (ch == ' ') {
-            rc = fsg_buf_append_byte(out, '+');
-        } else {
-            char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-            rc = fsg_buf_append(out, e, 3);
-        }
-    }
-    return rc;
-}
-
 struct s_fanout {
     struct fsg_aws_client *sqs;
     const char *queue;
@@ -403,7 +381,9 @@ static enum fsg_err s_fanout_add(struct s_fanout *fo, const struct fsg_object *o
                             "\"object\":{\"key\":\"", (int)(slash - b), b);
     }
     if (rc == FSG_OK) {
-        rc = s_form_encode(&fo->cur, slash + 1);
+        /* percent-encoded (%20 for a space where S3 writes '+'): fsg_s3_key_form_decode, on
+         * the consuming side, reads both */
+        rc = fsg_uri_encode(&fo->cur, fsg_span_from_cstr(slash + 1), true);
     }
     if (rc == FSG_OK) {
         rc = fsg_buf_printf(&fo->cur, "\",\"size\":%" PRIu64 "}}}", obj->size);

@@ -780,11 +780,6 @@ bool fsg_aws_client_path_style(const struct fsg_aws_client *c)
     return c->path_style;
 }
 
-bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c)
-{
-    return c->region_configured;
-}
-
 bool fsg_aws_bucket_region_get(const char *bucket, char *ret_region, size_t size)
 {
     bool found = false;

@@ -59,9 +59,6 @@ const char *fsg_aws_client_endpoint(const struct fsg_aws_client *c);
 const char *fsg_aws_client_region(const struct fsg_aws_client *c);
 const char *fsg_aws_client_service(const struct fsg_aws_client *c);
 bool fsg_aws_client_path_style(const struct fsg_aws_client *c);
-/* Whether the region was given by the caller (the project's config) rather than found in the
- * environment: hints then name the config's "region", not AWS_REGION. */
-bool fsg_aws_client_region_is_configured(const struct fsg_aws_client *c);
 
 /* S3 buckets found in another region (learned from x-amz-bucket-region after a redirect), so
  * later calls go there at once. Process-wide and thread-safe: a bucket's region is a fact about

@@ -268,6 +268,7 @@ static int s_form_decode_table(void)
         { "%2B+%2B", "+ +" },        /* '+' decoded before %XX, never after */
         { "100%25", "100%" },
         { "%3A%2F%3F%23", ":/?#" },
+        { "my%20flow+logs%2B1", "my flow logs+1" }, /* %20 (the fan-out's encoding) and '+' */
         { "caf%C3%A9", "caf\xc3\xa9" },         /* UTF-8 e-acute */
         { "%F0%9F%98%80", "\xf0\x9f\x98\x80" }, /* 4-byte UTF-8 */
         { "%", NULL },
