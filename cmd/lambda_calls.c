@@ -45,11 +45,8 @@ static enum s_concern s_concern(const struct fsg_lambda_state *st, const struct 
         }
         return own && fsg_lambda_flowseg_change(c, group) ? S_OWN : S_YES;
     }
-    if (c->group_id == NULL) {
-        return S_UNKNOWN; /* by name only: resolve to know */
-    }
-    if (group == NULL) {
-        return S_UNKNOWN;
+    if (c->group_id == NULL || group == NULL) {
+        return S_UNKNOWN; /* named by name only, or the target's group not known yet: resolve */
     }
     if (strcmp(group, c->group_id) != 0) {
         return S_NO;

@@ -652,15 +652,16 @@ void fsg_aggregate_add_stats(struct fsg_aggregate *agg, const struct fsg_flowlog
     agg->stats.malformed += s->malformed;
 }
 
-static void s_add_all_stats(struct fsg_aggregate *dst, const struct fsg_flow_stats *s)
+void fsg_flow_stats_add(struct fsg_flow_stats *dst, const struct fsg_flow_stats *src,
+                        bool with_objects)
 {
-    dst->stats.objects += s->objects;
-    dst->stats.bytes_in += s->bytes_in;
-    dst->stats.lines += s->lines;
-    dst->stats.records += s->records;
-    dst->stats.nodata += s->nodata;
-    dst->stats.skipdata += s->skipdata;
-    dst->stats.malformed += s->malformed;
+    dst->objects += with_objects ? src->objects : 0;
+    dst->bytes_in += src->bytes_in;
+    dst->lines += src->lines;
+    dst->records += src->records;
+    dst->nodata += src->nodata;
+    dst->skipdata += src->skipdata;
+    dst->malformed += src->malformed;
 }
 
 /* Folds an entry (40-byte key form) into agg, in the table its addresses belong to. */
@@ -743,7 +744,7 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
         fsg_aggregate_table_bytes(src) + fsg_aggregate_table_bytes(dst) > dst->memory) {
         rc = fsg_aggregate_spill(src, err);
         if (rc == FSG_OK) {
-            s_add_all_stats(dst, &src->stats);
+            fsg_flow_stats_add(&dst->stats, &src->stats, true);
         }
         return rc;
     }
@@ -785,7 +786,7 @@ enum fsg_err fsg_aggregate_merge(struct fsg_aggregate *dst, struct fsg_aggregate
     if (rc != FSG_OK) {
         return s_error_of(dst, rc, err);
     }
-    s_add_all_stats(dst, &src->stats);
+    fsg_flow_stats_add(&dst->stats, &src->stats, true);
     return FSG_OK;
 }
 
@@ -839,12 +840,7 @@ enum fsg_err fsg_aggregate_add_row(struct fsg_aggregate *agg, const struct fsg_a
 
 void fsg_aggregate_add_counts(struct fsg_aggregate *agg, const struct fsg_flow_stats *s)
 {
-    agg->stats.lines += s->lines;
-    agg->stats.records += s->records;
-    agg->stats.nodata += s->nodata;
-    agg->stats.skipdata += s->skipdata;
-    agg->stats.malformed += s->malformed;
-    agg->stats.bytes_in += s->bytes_in;
+    fsg_flow_stats_add(&agg->stats, s, false);
 }
 
 void fsg_aggregate_begin(struct fsg_aggregate *agg)

@@ -52,6 +52,10 @@ struct fsg_flow_stats {
     uint64_t malformed;
 };
 
+/* dst += src, counter by counter; `objects` too only when with_objects. */
+void fsg_flow_stats_add(struct fsg_flow_stats *dst, const struct fsg_flow_stats *src,
+                        bool with_objects);
+
 enum fsg_direction_filter { FSG_DIRECTION_INGRESS = 0, FSG_DIRECTION_EGRESS, FSG_DIRECTION_ALL };
 
 struct fsg_aggregate;

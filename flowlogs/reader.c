@@ -440,12 +440,7 @@ enum fsg_err fsg_reader_add_row(struct fsg_reader *r, const struct fsg_agg_row *
         rc = fsg_aggregate_add_row(r->target, row, err);
     }
     if (rc == FSG_OK && stats != NULL) {
-        r->extra.bytes_in += stats->bytes_in;
-        r->extra.lines += stats->lines;
-        r->extra.records += stats->records;
-        r->extra.nodata += stats->nodata;
-        r->extra.skipdata += stats->skipdata;
-        r->extra.malformed += stats->malformed;
+        fsg_flow_stats_add(&r->extra, stats, false);
     }
     return rc == FSG_OK ? FSG_OK : s_failed(r, rc, err);
 }

@@ -1312,25 +1312,14 @@ static enum fsg_err s_add(struct fsg_s3_source *s, const char *bucket, const cha
     bool prefetch = s->can_prefetch && !s->pf_started && fetch_size > 0 &&
                     fetch_size <= S_PREFETCH_MAX && fetch_size <= s->pf_budget &&
                     !s_is_parquet(key) && (group == NULL || !group->exists);
-    if (prefetch && s->n_pf == s->cap_pf) {
-        size_t cap = s->cap_pf == 0 ? 64 : s->cap_pf * 2;
-        struct s_obj **v = fsg_reallocarray(s->pf, cap, sizeof *v);
-        if (v == NULL) {
-            fsg_free(summary_key);
-            return FSG_E_NOMEM;
-        }
-        s->pf = v;
-        s->cap_pf = cap;
-    }
-    if (s->n_objs == s->cap_objs) {
-        size_t cap = s->cap_objs == 0 ? 64 : s->cap_objs * 2;
-        struct s_obj **v = fsg_reallocarray(s->objs, cap, sizeof *v);
-        if (v == NULL) {
-            fsg_free(summary_key);
-            return FSG_E_NOMEM;
-        }
-        s->objs = v;
-        s->cap_objs = cap;
+    struct s_obj **pf = prefetch ? fsg_array_grow(s->pf, &s->cap_pf, s->n_pf + 1, sizeof *pf, 64)
+                                 : s->pf;
+    s->pf = pf != NULL ? pf : s->pf;
+    struct s_obj **objs = fsg_array_grow(s->objs, &s->cap_objs, s->n_objs + 1, sizeof *objs, 64);
+    s->objs = objs != NULL ? objs : s->objs;
+    if ((prefetch && pf == NULL) || objs == NULL) {
+        fsg_free(summary_key);
+        return FSG_E_NOMEM;
     }
     struct fsg_object *arr = fsg_reallocarray(*objects, *n_objects + 1, sizeof *arr);
     if (arr == NULL) {
