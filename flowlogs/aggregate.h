@@ -52,6 +52,10 @@ struct fsg_flow_stats {
     uint64_t malformed;
 };
 
+/* Whether eni (NUL-terminated, or NUL-padded to FSG_ENI_ID_MAX) is one of enis[0..n_enis):
+ * every ENI is when n_enis is 0. */
+bool fsg_eni_selected(const char *eni, const char *const *enis, size_t n_enis);
+
 /* dst += src, counter by counter; `objects` too only when with_objects. */
 void fsg_flow_stats_add(struct fsg_flow_stats *dst, const struct fsg_flow_stats *src,
                         bool with_objects);

@@ -147,10 +147,10 @@ int fsg_flow_cmp(const struct fsg_flow *a, const struct fsg_flow *b)
     return r;
 }
 
-static bool s_wanted(const char *eni, const char *const *enis, size_t n_enis)
+bool fsg_eni_selected(const char *eni, const char *const *enis, size_t n_enis)
 {
     for (size_t i = 0; i < n_enis; i++) {
-        if (strcmp(eni, enis[i]) == 0) {
+        if (strncmp(eni, enis[i], FSG_ENI_ID_MAX) == 0) {
             return true;
         }
     }
@@ -334,7 +334,7 @@ static enum fsg_err s_result_mem(struct fsg_aggregate *agg, enum fsg_direction_f
         goto out;
     }
     for (size_t i = 0; i < agg->n_enis; i++) {
-        wanted[i] = s_wanted(agg->enis[i].name, enis, n_enis);
+        wanted[i] = fsg_eni_selected(agg->enis[i].name, enis, n_enis);
     }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -585,7 +585,7 @@ static enum fsg_err s_open_merge(struct fsg_aggregate *agg, struct fsg_flow_iter
         return fsg_error_set(err, FSG_E_NOMEM, "flow aggregation: out of memory");
     }
     for (size_t i = 0; i < it->n_names; i++) {
-        it->wanted[i] = s_wanted(it->names[i], enis, n_enis);
+        it->wanted[i] = fsg_eni_selected(it->names[i], enis, n_enis);
     }
     rc = s_learn_runs(agg, it, err);
     if (rc == FSG_OK) {

@@ -96,19 +96,9 @@ void fsg_rollup_acc_destroy(struct fsg_rollup_acc *acc)
     }
 }
 
-static bool s_kept(const struct fsg_rollup_acc *a, const char *eni)
-{
-    for (size_t i = 0; i < a->n_enis; i++) {
-        if (strncmp(eni, a->enis[i], FSG_ENI_ID_MAX) == 0) {
-            return true;
-        }
-    }
-    return a->n_enis == 0;
-}
-
 static bool s_add_row(struct fsg_rollup_acc *a, const struct fsg_agg_row *r)
 {
-    return !s_kept(a, r->eni) || (fsg_aggregate_add_row(a->agg, r, NULL) == FSG_OK &&
+    return !fsg_eni_selected(r->eni, a->enis, a->n_enis) || (fsg_aggregate_add_row(a->agg, r, NULL) == FSG_OK &&
                                   fsg_aggregate_table_bytes(a->agg) <= a->max_bytes);
 }
 

@@ -28,16 +28,6 @@ static enum fsg_err s_time(struct fsg_buf *b, int64_t t)
                                    : fsg_buf_printf(b, "%" PRId64, t);
 }
 
-static bool s_kept(const char *eni, const char *const *enis, size_t n_enis)
-{
-    for (size_t i = 0; i < n_enis; i++) {
-        if (strcmp(eni, enis[i]) == 0) {
-            return true;
-        }
-    }
-    return n_enis == 0;
-}
-
 static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *const *enis,
                            size_t n_enis, const char *source, const char *etag,
                            const char *fingerprint, struct fsg_buf *b)
@@ -47,7 +37,7 @@ static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *const *e
     for (size_t i = 0; i < n; i++) {
         struct fsg_agg_row r;
         fsg_aggregate_row(agg, i, &r);
-        kept += s_kept(r.eni, enis, n_enis);
+        kept += fsg_eni_selected(r.eni, enis, n_enis);
     }
     enum fsg_err rc = fsg_buf_printf(b, "{\"flowseg_summary\":%d,\"source\":", FSG_SUMMARY_VERSION);
     rc = rc != FSG_OK ? rc : s_str(b, source);
@@ -69,7 +59,7 @@ static enum fsg_err s_json(const struct fsg_aggregate *agg, const char *const *e
         char a[FSG_IP_STR_MAX], bb[FSG_IP_STR_MAX], eni[FSG_ENI_ID_MAX + 1];
         memcpy(eni, r.eni, FSG_ENI_ID_MAX);
         eni[FSG_ENI_ID_MAX] = '\0';
-        if (!s_kept(eni, enis, n_enis)) {
+        if (!fsg_eni_selected(eni, enis, n_enis)) {
             continue;
         }
         rc = fsg_buf_append_byte(b, '[');
